@@ -1,0 +1,40 @@
+/**
+ * Stable error codes shared by every door. A code never changes meaning once shipped;
+ * the message says what the user can do about it.
+ */
+export const ErrorCode = {
+  BadRequest: "bad_request",
+  Unauthorized: "unauthorized",
+  Forbidden: "forbidden",
+  NotFound: "not_found",
+  TooLarge: "too_large",
+  SlowConsumer: "slow_consumer",
+  UnknownOp: "unknown_op",
+  Revoked: "revoked",
+  Timeout: "timeout",
+  Unavailable: "unavailable",
+  LimitExceeded: "limit_exceeded",
+  Internal: "internal",
+  /** Client side: the connection is gone and the request cannot complete. */
+  Disconnected: "disconnected",
+  /** Client side: too many publishes were queued while offline. */
+  OfflineQueueFull: "offline_queue_full",
+} as const;
+
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+
+/** An error a client may see on the wire: a stable `code` plus a human message. */
+export class CatbusError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CatbusError";
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export const isCatbusError = (e: unknown): e is CatbusError => e instanceof CatbusError;

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { covers, matches, parseChannel, parsePattern } from "./subject.ts";
+import { SubjectTrie } from "./subject-trie.ts";
+import { CatbusError } from "./errors.ts";
+
+/** The simplest possible matcher: the oracle the trie is checked against. */
+function reference(pattern: string, channel: string): boolean {
+  const p = pattern.split(".");
+  const c = channel.split(".");
+  if (c[0].startsWith("$") && (p[0] === "*" || p[0] === ">")) return false;
+  if (p[p.length - 1] === ">") {
+    if (c.length < p.length) return false;
+    return p.slice(0, -1).every((t, i) => t === "*" || t === c[i]);
+  }
+  return p.length === c.length && p.every((t, i) => t === "*" || t === c[i]);
+}
+
+const token = fc.constantFrom("a", "b", "c", "$sys", "x1");
+const channelArb = fc.array(token, { minLength: 1, maxLength: 5 }).map((t) => t.join("."));
+const patternArb = fc.array(fc.constantFrom("a", "b", "c", "$sys", "*", "x1"), {
+  minLength: 1,
+  maxLength: 5,
+}).chain((t) =>
+  fc.boolean().map((gt) => (gt ? [...t.slice(0, -1), ">"] : t).join("."))
+).filter((p) => {
+  try {
+    parsePattern(p);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+for (const cacheSize of [0, 4]) {
+  Deno.test(`subject trie - agrees with the reference matcher (cache ${cacheSize})`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(patternArb, { maxLength: 12 }),
+        fc.array(channelArb, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(11), { maxLength: 6 }),
+        (patterns, channels, removals) => {
+          const trie = new SubjectTrie<number>({ cacheSize });
+          const live = new Map<number, string>();
+          const check = () => {
+            for (const ch of channels) {
+              const want = [...live].filter(([, p]) => reference(p, ch)).map(([i]) => i).sort();
+              const got = [...trie.match(ch)].sort();
+              assert.deepEqual(got, want, `channel ${ch}`);
+            }
+          };
+          patterns.forEach((p, i) => {
+            trie.insert(p, i);
+            live.set(i, p);
+          });
+          check();
+          for (const r of removals) {
+            const p = live.get(r);
+            if (p !== undefined) {
+              assert.equal(trie.remove(p, r), true);
+              live.delete(r);
+            }
+            check();
+          }
+          assert.equal(trie.size, live.size);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+}
+
+Deno.test("subject - matches agrees with the reference", () => {
+  fc.assert(fc.property(patternArb, channelArb, (p, c) => matches(p, c) === reference(p, c)));
+});
+
+Deno.test("subject - covers is sound: a covered pattern only matches covered channels", () => {
+  fc.assert(
+    fc.property(patternArb, patternArb, fc.array(channelArb, { maxLength: 20 }), (o, i, chans) => {
+      if (!covers(o, i)) return;
+      for (const c of chans) if (reference(i, c)) assert.ok(reference(o, c), `${o} ⊇ ${i} at ${c}`);
+    }),
+  );
+});
+
+Deno.test("subject - edge cases of the grammar", () => {
+  assert.equal(matches("a.>", "a"), false, "> needs at least one token");
+  assert.equal(matches("a.>", "a.b.c"), true);
+  assert.equal(matches("a.*", "a.b.c"), false, "* is exactly one token");
+  assert.equal(matches(">", "$sys.x"), false, "leading wildcards skip $ namespaces");
+  assert.equal(matches("$sys.>", "$sys.x"), true);
+  assert.equal(covers("a.>", "a.*.c"), true);
+  assert.equal(covers("a.*", "a.>"), false);
+  assert.equal(covers("a.*.c", "a.b.c"), true);
+  for (const bad of ["", "a..b", ".a", "a.", "a b", "a*.b", "a.>.b", "a\tb", "x".repeat(256)]) {
+    assert.throws(() => parsePattern(bad), CatbusError, JSON.stringify(bad));
+  }
+  assert.throws(() => parseChannel("a.*"), /wildcard/);
+  assert.deepEqual(parseChannel("é.b"), ["é", "b"]);
+});
+
+Deno.test("subject trie - duplicate insert and unknown removal are reported", () => {
+  const trie = new SubjectTrie<string>();
+  assert.equal(trie.insert("a.*", "x"), true);
+  assert.equal(trie.insert("a.*", "x"), false);
+  assert.equal(trie.remove("a.b", "x"), false);
+  assert.equal(trie.remove("q.>", "x"), false);
+  assert.deepEqual(trie.match("a.b"), ["x"]);
+  assert.equal(trie.remove("a.*", "x"), true);
+  assert.deepEqual(trie.match("a.b"), []);
+});

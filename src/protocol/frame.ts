@@ -1,0 +1,184 @@
+/**
+ * The native Catbus frame codec: pure bytes in, typed frames out. Shared by server and client,
+ * by every byte-stream transport (TCP, WebTransport streams) and by WebSocket, where one
+ * WebSocket message carries one or more whole frames.
+ *
+ *   frame = length:u32be type:u8 flags:u8 id:u32be metaLength:u32be meta data
+ *
+ * `length` counts the bytes after itself (so it is 10 + metaLength + data length). `meta` is a
+ * UTF-8 JSON object (or empty); `data` is the payload: UTF-8 JSON text, or raw bytes when
+ * `flags & Flag.Binary`. See docs/protocol.md.
+ */
+export const FrameType = {
+  Hello: 1,
+  Welcome: 2,
+  Subscribe: 3,
+  Unsubscribe: 4,
+  Publish: 5,
+  Ok: 6,
+  Error: 7,
+  Message: 8,
+  Ping: 9,
+  Pong: 10,
+  Notice: 11,
+} as const;
+export type FrameType = typeof FrameType[keyof typeof FrameType];
+
+export const Flag = { Binary: 1 } as const;
+
+/** Bytes of a frame before `meta`: length, type, flags, id, metaLength. */
+export const HEADER_BYTES = 14;
+
+export interface Frame {
+  type: number;
+  flags: number;
+  /** Request id; answers echo it; server-initiated frames use 0. */
+  id: number;
+  meta: Uint8Array;
+  data: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+/** Encodes one frame. `meta` may be an object (JSON-encoded here) or pre-encoded bytes. */
+export function encodeFrame(
+  type: number,
+  id: number,
+  meta?: unknown,
+  data: Uint8Array = EMPTY,
+  flags = 0,
+): Uint8Array {
+  const metaBytes = meta === undefined
+    ? EMPTY
+    : meta instanceof Uint8Array
+    ? meta
+    : encoder.encode(JSON.stringify(meta));
+  const out = new Uint8Array(HEADER_BYTES + metaBytes.length + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, out.length - 4);
+  out[4] = type;
+  out[5] = flags;
+  view.setUint32(6, id >>> 0);
+  view.setUint32(10, metaBytes.length);
+  out.set(metaBytes, HEADER_BYTES);
+  out.set(data, HEADER_BYTES + metaBytes.length);
+  return out;
+}
+
+/** Parses a frame's meta JSON; throws SyntaxError/TypeError on anything but an object. */
+export function parseMeta<T = Record<string, unknown>>(frame: Frame): T {
+  if (frame.meta.length === 0) return {} as T;
+  const value = JSON.parse(decoder.decode(frame.meta));
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError("frame meta must be a JSON object");
+  }
+  return value as T;
+}
+
+export type DecodeEvent =
+  | { kind: "frame"; frame: Frame }
+  /** A frame larger than the limit was skipped whole; the stream is still in sync. */
+  | { kind: "oversize"; type: number; id: number; length: number }
+  /** The stream cannot be parsed any more (absurd length, or meta longer than the frame). */
+  | { kind: "corrupt"; reason: string };
+
+export interface FrameDecoderOptions {
+  /** Frames longer than this (bytes after the length field) are skipped and reported. */
+  maxFrameBytes: number;
+  /**
+   * Lengths above this are taken as garbage rather than a big frame: skipping them would hang
+   * the connection (e.g. "GET " read as a length is 1.2 GB).
+   */
+  maxSkipBytes?: number;
+}
+
+/**
+ * Incremental decoder: feed chunks of any size (one byte at a time works), receive events.
+ * Complete frames inside one chunk are returned as views on that chunk, without copying, so
+ * callers must not reuse chunk buffers they pass in.
+ */
+export class FrameDecoder {
+  #pending: Uint8Array = EMPTY;
+  #skip = 0;
+  #corrupt = false;
+  readonly #max: number;
+  readonly #maxSkip: number;
+
+  constructor(options: FrameDecoderOptions) {
+    this.#max = options.maxFrameBytes;
+    this.#maxSkip = options.maxSkipBytes ?? Math.max(64 * 1024 * 1024, options.maxFrameBytes * 4);
+  }
+
+  /** Bytes held while waiting for the rest of a frame. */
+  get buffered(): number {
+    return this.#pending.length;
+  }
+
+  push(chunk: Uint8Array, emit: (event: DecodeEvent) => void): void {
+    if (this.#corrupt) return;
+    if (this.#skip > 0) {
+      const n = Math.min(this.#skip, chunk.length);
+      this.#skip -= n;
+      chunk = chunk.subarray(n);
+    }
+    let buf = chunk;
+    if (this.#pending.length > 0) {
+      buf = new Uint8Array(this.#pending.length + chunk.length);
+      buf.set(this.#pending);
+      buf.set(chunk, this.#pending.length);
+    }
+    let off = 0;
+    while (buf.length - off >= HEADER_BYTES) {
+      const view = new DataView(buf.buffer, buf.byteOffset + off);
+      const length = view.getUint32(0);
+      const type = buf[off + 4];
+      const id = view.getUint32(6);
+      if (length < HEADER_BYTES - 4 || length > this.#maxSkip) {
+        this.#fail(emit, `invalid frame length ${length}`);
+        return;
+      }
+      if (length > this.#max) {
+        const available = buf.length - off - 4;
+        if (available >= length) off += 4 + length;
+        else {
+          this.#skip = length - available;
+          off = buf.length;
+        }
+        emit({ kind: "oversize", type, id, length });
+        continue;
+      }
+      if (buf.length - off - 4 < length) break;
+      const metaLength = view.getUint32(10);
+      if (metaLength > length - (HEADER_BYTES - 4)) {
+        this.#fail(emit, `meta length ${metaLength} exceeds frame length ${length}`);
+        return;
+      }
+      const metaStart = off + HEADER_BYTES;
+      const end = off + 4 + length;
+      emit({
+        kind: "frame",
+        frame: {
+          type,
+          flags: buf[off + 5],
+          id,
+          meta: buf.subarray(metaStart, metaStart + metaLength),
+          data: buf.subarray(metaStart + metaLength, end),
+        },
+      });
+      off = end;
+    }
+    // Copy the remainder: it may be a view on a caller's chunk that will be reused.
+    this.#pending = off === buf.length ? EMPTY : buf.slice(off);
+  }
+
+  #fail(emit: (event: DecodeEvent) => void, reason: string) {
+    this.#corrupt = true;
+    this.#pending = EMPTY;
+    emit({ kind: "corrupt", reason });
+  }
+}
+
+export const decodeText = (bytes: Uint8Array): string => decoder.decode(bytes);
+export const encodeText = (text: string): Uint8Array => encoder.encode(text);

@@ -1,0 +1,109 @@
+/**
+ * The meta object of each native frame type: the contract between server and client.
+ * docs/protocol.md describes the same shapes for people.
+ */
+import type { ErrorCode } from "../core/errors.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+/** A position in a namespace's stream. */
+export interface Position {
+  epoch: string;
+  seq: number;
+}
+
+/** Where a new subscription starts when it has no resume position for a namespace. */
+export type StartFrom = "new" | "last" | "first" | { seq: number } | { time: number };
+
+/** client → server, must be the first frame. */
+export interface HelloMeta {
+  version: number;
+  token?: string;
+  /** Free-form client name for logs, e.g. "@catbus/client/0.1.0". */
+  client?: string;
+}
+
+/** server → client, answer to hello (id echoed). */
+export interface WelcomeMeta {
+  version: number;
+  server: string;
+  clientId: string;
+  /** Largest payload the server accepts in bytes. */
+  maxPayload: number;
+  /** The client should ping when idle this long (ms); the server drops silent clients after 3×. */
+  heartbeat: number;
+}
+
+/** client → server. */
+export interface SubscribeMeta {
+  pattern: string;
+  /** Last seen position per namespace; the server replays what came after. */
+  resume?: Record<string, Position>;
+  from?: StartFrom;
+}
+
+/** Per-namespace outcome of a subscribe. */
+export interface NamespaceRecovery extends Position {
+  /** True when every message after the resume position was replayed. */
+  recovered: boolean;
+  /** Messages replayed before live delivery started. */
+  replayed: number;
+}
+
+/** server → client: the OK answer to subscribe. */
+export interface SubscribedMeta {
+  pattern: string;
+  /** False when any resumed namespace could not be fully replayed. */
+  recovered: boolean;
+  namespaces: Record<string, NamespaceRecovery>;
+}
+
+export interface UnsubscribeMeta {
+  pattern: string;
+}
+
+/** client → server; the payload is the frame's data. */
+export interface PublishMeta {
+  channel: string;
+  headers?: Record<string, string>;
+}
+
+/** server → client: the OK answer to publish. */
+export interface PublishedMeta extends Position {
+  id: string;
+  time: number;
+}
+
+/** server → client: a delivered message; the payload is the frame's data. */
+export interface MessageMeta extends Position {
+  channel: string;
+  id: string;
+  time: number;
+  headers?: Record<string, string>;
+}
+
+export interface ErrorMeta {
+  code: ErrorCode;
+  message: string;
+  /** The subscription an error is about, when there is one. */
+  pattern?: string;
+}
+
+/** Unsolicited server → client notices. */
+export type NoticeMeta =
+  /**
+   * Messages of `namespace` after position `after` were dropped for this connection (it read
+   * too slowly). Resubscribing with `resume` replays them if the history still holds them.
+   */
+  | {
+    event: "gap";
+    code: ErrorCode;
+    namespace: string;
+    epoch: string;
+    after: number;
+    recovered: false;
+  }
+  /** A grant was withdrawn: the subscription is gone. */
+  | { event: "revoked"; code: ErrorCode; pattern: string; message: string }
+  /** The server is going away; reconnect elsewhere or later. */
+  | { event: "shutdown"; message: string };
