@@ -128,13 +128,14 @@ export class Broker {
   }
 
   /**
-   * Registers `sub` for `pattern`, first replaying what `resume`/`from` ask for. Replay and
-   * registration happen in one synchronous step, so no message can fall between them.
+   * Registers `sub` for `pattern`, first replaying what `resume`/`from` ask for to `replayTo`.
+   * Replay and registration happen in one synchronous step, so no message can fall between them.
    */
   subscribe(
     sub: Subscriber,
     pattern: string,
     start: { resume?: Record<string, Position>; from?: StartFrom } = {},
+    replayTo: Subscriber = sub,
   ): SubscribedMeta {
     parsePattern(pattern);
     const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
@@ -160,7 +161,7 @@ export class Broker {
         };
       }
     }
-    for (const m of replay) sub.deliver(m);
+    for (const m of replay) replayTo.deliver(m);
     this.#trie.insert(pattern, sub);
     return result;
   }

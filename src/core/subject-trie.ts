@@ -119,7 +119,7 @@ export class SubjectTrie<T> {
       return;
     }
     // `>` needs at least one more token, which exists here since i < tokens.length.
-    if (!literalOnly) for (const v of node.rest) out.push(v);
+    if (!literalOnly) { for (const v of node.rest) out.push(v); }
     const lit = node.literal.get(tokens[i]);
     if (lit) this.#collect(lit, tokens, i + 1, out, false);
     if (node.star && !literalOnly) this.#collect(node.star, tokens, i + 1, out, false);

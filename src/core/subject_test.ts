@@ -21,16 +21,16 @@ const channelArb = fc.array(token, { minLength: 1, maxLength: 5 }).map((t) => t.
 const patternArb = fc.array(fc.constantFrom("a", "b", "c", "$sys", "*", "x1"), {
   minLength: 1,
   maxLength: 5,
-}).chain((t) =>
-  fc.boolean().map((gt) => (gt ? [...t.slice(0, -1), ">"] : t).join("."))
-).filter((p) => {
-  try {
-    parsePattern(p);
-    return true;
-  } catch {
-    return false;
-  }
-});
+}).chain((t) => fc.boolean().map((gt) => (gt ? [...t.slice(0, -1), ">"] : t).join("."))).filter(
+  (p) => {
+    try {
+      parsePattern(p);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+);
 
 for (const cacheSize of [0, 4]) {
   Deno.test(`subject trie - agrees with the reference matcher (cache ${cacheSize})`, () => {

@@ -1,0 +1,133 @@
+/**
+ * Where a connection's bytes go: a transport-specific writer. `write` may return a promise that
+ * settles once the transport can take more (TCP write completed, WebSocket buffer drained).
+ */
+export interface FrameSink {
+  write(batch: Uint8Array): void | Promise<void>;
+}
+
+export interface OutboundQueueOptions {
+  /** Bytes that may wait (queued plus in flight) before droppable pushes are refused. */
+  maxBytes: number;
+  /** Largest batch handed to the sink in one write. */
+  maxBatchBytes?: number;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * A connection's bounded outbound queue, measured in bytes. Frames pushed in the same tick
+ * leave in one write (one syscall, one WebSocket message), which is what makes small messages
+ * cheap: per-write overhead, not bandwidth, is the limit.
+ */
+export class OutboundQueue {
+  #chunks: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #inFlight = 0;
+  #writing = false;
+  #scheduled = false;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  readonly #sink: FrameSink;
+  readonly #max: number;
+  readonly #maxBatch: number;
+  readonly #onError?: (error: unknown) => void;
+
+  constructor(sink: FrameSink, options: OutboundQueueOptions) {
+    this.#sink = sink;
+    this.#max = options.maxBytes;
+    this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
+    this.#onError = options.onError;
+  }
+
+  /** Bytes waiting or being written. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#inFlight;
+  }
+
+  get maxBytes(): number {
+    return this.#max;
+  }
+
+  /**
+   * Queues `bytes`. A droppable push (a message to a plain subscriber) is refused when it would
+   * exceed the limit; control frames (answers, errors, notices) always go in.
+   */
+  push(bytes: Uint8Array, droppable: boolean): boolean {
+    if (this.#closed) return false;
+    if (droppable && this.pendingBytes + bytes.length > this.#max) return false;
+    this.#chunks.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#scheduled && !this.#writing) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Resolves once pending bytes fall to `threshold` or below (or the queue closes). */
+  drained(threshold = 0): Promise<void> {
+    if (this.pendingBytes <= threshold || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.pendingBytes <= threshold || this.#closed) resolve();
+        else this.#drainWaiters.push(check);
+      };
+      this.#drainWaiters.push(check);
+    });
+  }
+
+  /** Stops writing; queued bytes are discarded. */
+  close(): void {
+    this.#closed = true;
+    this.#chunks = [];
+    this.#queuedBytes = 0;
+    this.#notifyDrain();
+  }
+
+  async #flush() {
+    this.#scheduled = false;
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#chunks.length > 0 && !this.#closed) {
+        const batch = this.#takeBatch();
+        this.#inFlight = batch.length;
+        const done = this.#sink.write(batch);
+        if (done) await done;
+        this.#inFlight = 0;
+        this.#notifyDrain();
+      }
+    } catch (e) {
+      this.#inFlight = 0;
+      this.close();
+      this.#onError?.(e);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  #takeBatch(): Uint8Array {
+    let n = 0, size = 0;
+    while (
+      n < this.#chunks.length && (n === 0 || size + this.#chunks[n].length <= this.#maxBatch)
+    ) {
+      size += this.#chunks[n++].length;
+    }
+    const parts = this.#chunks.splice(0, n);
+    this.#queuedBytes -= size;
+    if (parts.length === 1) return parts[0];
+    const batch = new Uint8Array(size);
+    let off = 0;
+    for (const p of parts) {
+      batch.set(p, off);
+      off += p.length;
+    }
+    return batch;
+  }
+
+  #notifyDrain() {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,410 @@
+import type { Authenticator } from "../auth/authenticator.ts";
+import { allows, type Principal, requireGrant } from "../auth/grants.ts";
+import type { Broker, Subscriber } from "../core/broker.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { type BusMessage, encodedOnce } from "../core/message.ts";
+import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
+import { namespaceOf, parseChannel, parsePattern } from "../core/subject.ts";
+import {
+  type DecodeEvent,
+  encodeFrame,
+  Flag,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  parseMeta,
+} from "./frame.ts";
+import {
+  type ErrorMeta,
+  type HelloMeta,
+  type NoticeMeta,
+  PROTOCOL_VERSION,
+  type PublishMeta,
+  type SubscribeMeta,
+  type UnsubscribeMeta,
+  type WelcomeMeta,
+} from "./messages.ts";
+import { parsePublishHeaders, parseStart } from "./validate.ts";
+
+export interface SessionLimits {
+  maxPayload: number;
+  maxSubscriptions: number;
+  /** Per-connection outbound queue limit in bytes. */
+  outboundBytes: number;
+  heartbeatMs: number;
+}
+
+export interface SessionHost {
+  broker: Broker;
+  authenticator: Authenticator;
+  limits: SessionLimits;
+  serverName: string;
+  /** Called once the session is authenticated, and once when it ends. */
+  attach(session: Session): void;
+  detach(session: Session): void;
+  log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a transport hands the session: a writer and a way to hang up. */
+export interface SessionTransport extends FrameSink {
+  close(): void;
+  readonly remote: string;
+}
+
+const MESSAGE_FORMAT = "native";
+const decoder = new TextDecoder();
+
+/** The native frame of a delivered message: one encoding shared by every native connection. */
+const encodeMessage = (m: BusMessage): Uint8Array => {
+  const meta: Record<string, unknown> = {
+    channel: m.channel,
+    seq: m.seq,
+    epoch: m.epoch,
+    id: m.id,
+    time: m.time,
+  };
+  if (m.headers) meta.headers = m.headers;
+  return encodeFrame(FrameType.Message, 0, meta, m.payload, m.binary ? Flag.Binary : 0);
+};
+
+/**
+ * One native-protocol connection, whatever carries its bytes (TCP, WebSocket, WebTransport).
+ * Turns frames into broker calls, enforces grants and limits, and applies the slow-consumer
+ * policy: a plain subscriber that cannot keep up loses messages until its queue drains, then
+ * gets a `gap` notice per namespace (it can resubscribe with `resume` to recover from history).
+ */
+export class Session implements Subscriber {
+  lastDelivered?: BusMessage;
+  principal?: Principal;
+  /** Last time a frame arrived, for the heartbeat sweep. */
+  lastSeen = Date.now();
+  /** Since when messages are being dropped, or 0. */
+  laggingSince = 0;
+
+  readonly #host: SessionHost;
+  readonly #transport: SessionTransport;
+  readonly #queue: OutboundQueue;
+  readonly #decoder: FrameDecoder;
+  readonly #patterns = new Set<string>();
+  /** Per namespace: position after which messages were dropped, while lagging. */
+  readonly #gaps = new Map<string, { epoch: string; after: number }>();
+  #closed = false;
+  /** Frames that arrived before hello finished wait here, in order (auth is async). */
+  #chain: Promise<void> = Promise.resolve();
+  #waiting = 0;
+
+  constructor(host: SessionHost, transport: SessionTransport) {
+    this.#host = host;
+    this.#transport = transport;
+    this.#queue = new OutboundQueue(transport, {
+      maxBytes: host.limits.outboundBytes,
+      onError: () => this.close(),
+    });
+    this.#decoder = new FrameDecoder({ maxFrameBytes: host.limits.maxPayload + 64 * 1024 });
+  }
+
+  get patterns(): ReadonlySet<string> {
+    return this.#patterns;
+  }
+
+  get remote(): string {
+    return this.#transport.remote;
+  }
+
+  /** Feeds bytes from the transport. */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.lastSeen = Date.now();
+    this.#decoder.push(chunk, (event) => this.#onEvent(event));
+  }
+
+  /** Called by the broker for each matching message. */
+  deliver(message: BusMessage): void {
+    const bytes = encodedOnce(message, MESSAGE_FORMAT, encodeMessage);
+    const ns = namespaceOf(message.channel);
+    if (this.laggingSince) {
+      this.#recordGap(ns, message);
+      return;
+    }
+    if (!this.#queue.push(bytes, true)) {
+      this.laggingSince = Date.now();
+      this.#recordGap(ns, message);
+      this.#host.log("warn", "slow consumer: dropping messages", { remote: this.remote });
+      // Resume delivery once the client has read half of what was queued.
+      this.#queue.drained(this.#queue.maxBytes / 2).then(() => this.#endLag());
+    }
+  }
+
+  /** Sends an unsolicited notice. */
+  notice(meta: NoticeMeta): void {
+    this.#send(FrameType.Notice, 0, meta);
+  }
+
+  /** Re-checks subscriptions after the principal's grants changed; drops what is no longer granted. */
+  regrant(grants: Principal["grants"]): void {
+    if (!this.principal) return;
+    this.principal.grants = grants;
+    for (const pattern of [...this.#patterns]) {
+      if (allows(this.principal, "read", pattern)) continue;
+      this.#patterns.delete(pattern);
+      this.#host.broker.unsubscribe(this, pattern);
+      this.notice({
+        event: "revoked",
+        code: ErrorCode.Revoked,
+        pattern,
+        message: `the read grant for "${pattern}" was revoked; this subscription has ended`,
+      });
+    }
+  }
+
+  /** Ends the session, optionally telling the client why first. */
+  close(error?: CatbusError): void {
+    if (this.#closed) return;
+    if (error) {
+      this.#send(FrameType.Error, 0, error.toJSON());
+      // Let the error leave before hanging up, but never wait on a client that does not read.
+      const hangUp = setTimeout(() => this.#hangUp(), 1000);
+      this.#queue.drained().then(() => {
+        clearTimeout(hangUp);
+        this.#hangUp();
+      });
+      this.#closed = true;
+      this.#cleanup();
+      return;
+    }
+    this.#closed = true;
+    this.#cleanup();
+    this.#hangUp();
+  }
+
+  /** The transport saw the connection end. */
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cleanup();
+    this.#queue.close();
+  }
+
+  #hangUp() {
+    this.#queue.close();
+    try {
+      this.#transport.close();
+    } catch { /* already closed */ }
+  }
+
+  #cleanup() {
+    for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
+    this.#patterns.clear();
+    this.#host.detach(this);
+  }
+
+  #recordGap(ns: string, message: BusMessage) {
+    if (!this.#gaps.has(ns)) this.#gaps.set(ns, { epoch: message.epoch, after: message.seq - 1 });
+  }
+
+  #endLag() {
+    if (this.#closed) return;
+    this.laggingSince = 0;
+    for (const [namespace, { epoch, after }] of this.#gaps) {
+      this.notice({
+        event: "gap",
+        code: ErrorCode.SlowConsumer,
+        namespace,
+        epoch,
+        after,
+        recovered: false,
+      });
+    }
+    this.#gaps.clear();
+  }
+
+  #send(type: number, id: number, meta?: unknown) {
+    this.#queue.push(encodeFrame(type, id, meta), false);
+  }
+
+  #error(id: number, error: unknown, extra: Partial<ErrorMeta> = {}) {
+    const e = error instanceof CatbusError
+      ? error
+      : error instanceof SyntaxError || error instanceof TypeError
+      ? new CatbusError(ErrorCode.BadRequest, `malformed frame: ${error.message}`)
+      : new CatbusError(ErrorCode.Internal, "internal error; see the server log");
+    if (e.code === ErrorCode.Internal) {
+      this.#host.log("warn", "internal error", { error: String(error), remote: this.remote });
+    }
+    this.#send(FrameType.Error, id, { ...e.toJSON(), ...extra });
+  }
+
+  #onEvent(event: DecodeEvent) {
+    if (event.kind === "corrupt") {
+      this.close(new CatbusError(ErrorCode.BadRequest, `unreadable stream: ${event.reason}`));
+    } else if (event.kind === "oversize") {
+      this.#error(
+        event.id,
+        new CatbusError(
+          ErrorCode.TooLarge,
+          `frame of ${event.length} bytes exceeds the limit; payloads may be at most ${this.#host.limits.maxPayload} bytes`,
+        ),
+      );
+    } else if (this.principal && this.#waiting === 0) {
+      this.#onFrame(event.frame);
+    } else {
+      // Until hello is done, frames wait their turn (hello verifies the token asynchronously).
+      const frame = {
+        ...event.frame,
+        meta: event.frame.meta.slice(),
+        data: event.frame.data.slice(),
+      };
+      this.#waiting++;
+      this.#chain = this.#chain.then(async () => {
+        if (!this.#closed) await this.#onFrameBeforeAuth(frame);
+        this.#waiting--;
+      });
+    }
+  }
+
+  async #onFrameBeforeAuth(frame: Frame) {
+    if (this.principal) return this.#onFrame(frame);
+    if (frame.type !== FrameType.Hello) {
+      return this.close(
+        new CatbusError(ErrorCode.Unauthorized, "the first frame must be hello with a token"),
+      );
+    }
+    try {
+      const hello = parseMeta<HelloMeta>(frame);
+      if (hello.version !== PROTOCOL_VERSION) {
+        throw new CatbusError(
+          ErrorCode.BadRequest,
+          `protocol version ${hello.version} is not supported; this server speaks ${PROTOCOL_VERSION}`,
+        );
+      }
+      this.principal = await this.#host.authenticator.authenticate(hello.token);
+    } catch (e) {
+      const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
+      this.#send(FrameType.Error, frame.id, err.toJSON());
+      return this.close(err);
+    }
+    this.#host.attach(this);
+    const welcome: WelcomeMeta = {
+      version: PROTOCOL_VERSION,
+      server: this.#host.serverName,
+      clientId: this.principal.clientId,
+      maxPayload: this.#host.limits.maxPayload,
+      heartbeat: this.#host.limits.heartbeatMs,
+    };
+    this.#send(FrameType.Welcome, frame.id, welcome);
+  }
+
+  #onFrame(frame: Frame) {
+    try {
+      switch (frame.type) {
+        case FrameType.Publish:
+          return this.#onPublish(frame);
+        case FrameType.Subscribe:
+          return this.#onSubscribe(frame);
+        case FrameType.Unsubscribe:
+          return this.#onUnsubscribe(frame);
+        case FrameType.Ping:
+          return this.#send(FrameType.Pong, frame.id);
+        case FrameType.Pong:
+          return;
+        case FrameType.Hello:
+          throw new CatbusError(ErrorCode.BadRequest, "hello was already done on this connection");
+        default:
+          throw new CatbusError(
+            ErrorCode.UnknownOp,
+            `unknown frame type ${frame.type}; see docs/protocol.md for the operations`,
+          );
+      }
+    } catch (e) {
+      this.#error(frame.id, e);
+    }
+  }
+
+  #onPublish(frame: Frame) {
+    const principal = this.principal!;
+    const meta = parseMeta<PublishMeta>(frame);
+    const channel = meta.channel;
+    parseChannel(channel);
+    const ns = namespaceOf(channel);
+    if (ns === "$sys") {
+      throw new CatbusError(
+        ErrorCode.Forbidden,
+        "the $sys namespace is written by the server only",
+      );
+    }
+    requireGrant(principal, "write", channel);
+    if (frame.data.length > this.#host.limits.maxPayload) {
+      throw new CatbusError(
+        ErrorCode.TooLarge,
+        `payload of ${frame.data.length} bytes exceeds the limit of ${this.#host.limits.maxPayload}`,
+      );
+    }
+    const binary = (frame.flags & Flag.Binary) !== 0;
+    if (!binary) {
+      try {
+        JSON.parse(decoder.decode(frame.data));
+      } catch {
+        throw new CatbusError(
+          ErrorCode.BadRequest,
+          "payload is not valid JSON; send JSON text, or set the binary flag for raw bytes",
+        );
+      }
+    }
+    const broker = this.#host.broker;
+    if (!broker.namespace(ns)) {
+      if (!allows(principal, "create", channel)) {
+        throw new CatbusError(
+          ErrorCode.NotFound,
+          `namespace "${ns}" does not exist; a token with create on "${channel}" brings it into ` +
+            `existence on first publish (\`catbus grant -p create '${ns}.>'\`)`,
+        );
+      }
+      broker.ensureNamespace(ns);
+    }
+    const message = broker.publish({
+      channel,
+      // Copy: the frame is a view on the transport's read buffer.
+      payload: frame.data.slice(),
+      binary,
+      headers: parsePublishHeaders(meta.headers),
+    });
+    this.#send(FrameType.Ok, frame.id, {
+      epoch: message.epoch,
+      seq: message.seq,
+      id: message.id,
+      time: message.time,
+    });
+  }
+
+  #onSubscribe(frame: Frame) {
+    const meta = parseMeta<SubscribeMeta>(frame);
+    const pattern = meta.pattern;
+    parsePattern(pattern);
+    requireGrant(this.principal!, "read", pattern);
+    if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
+      throw new CatbusError(
+        ErrorCode.LimitExceeded,
+        `at most ${this.#host.limits.maxSubscriptions} subscriptions per connection; ` +
+          `use a wildcard pattern or another connection`,
+      );
+    }
+    const start = parseStart(meta);
+    // Replayed messages are answers the client asked for: they bypass the drop policy, and
+    // their volume is bounded by the history limits.
+    const replay: Subscriber = {
+      deliver: (m) => this.#queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), false),
+    };
+    const result = this.#host.broker.subscribe(this, pattern, start, replay);
+    this.#patterns.add(pattern);
+    this.#send(FrameType.Ok, frame.id, result);
+  }
+
+  #onUnsubscribe(frame: Frame) {
+    const { pattern } = parseMeta<UnsubscribeMeta>(frame);
+    if (!this.#patterns.delete(pattern)) {
+      throw new CatbusError(ErrorCode.NotFound, `not subscribed to "${pattern}"`);
+    }
+    this.#host.broker.unsubscribe(this, pattern);
+    this.#send(FrameType.Ok, frame.id, { pattern });
+  }
+}

@@ -1,0 +1,301 @@
+import { parse as parseYaml } from "yaml";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+/** Everything catbusd can be told. Precedence: flags > environment > YAML file > defaults. */
+export interface ServerConfig {
+  bind: string;
+  tcpBind: string;
+  cert?: string;
+  key?: string;
+  secret?: string;
+  previousSecrets: string[];
+  adminKey?: string;
+  data: string;
+  logLevel: LogLevel;
+  daemon: boolean;
+  pidfile?: string;
+  maxPayload: number;
+  maxSubscriptions: number;
+  outboundBytes: number;
+  heartbeatMs: number;
+  slowConsumerTimeoutMs: number;
+  historyMessages: number;
+  historyBytes: number;
+}
+
+type Kind = "string" | "address" | "list" | "bool" | "size" | "duration" | "count" | "level";
+
+interface Setting {
+  key: keyof ServerConfig;
+  flag: string;
+  short?: string;
+  env?: string;
+  /** Dotted path in the YAML file. */
+  yaml: string;
+  kind: Kind;
+  help: string;
+}
+
+/** The one table of settings: flags, env names, YAML keys and help all come from here. */
+export const SETTINGS: Setting[] = [
+  {
+    key: "bind",
+    flag: "bind",
+    short: "b",
+    env: "CATBUS_BIND",
+    yaml: "bind",
+    kind: "address",
+    help: "HTTP + WebSocket address",
+  },
+  {
+    key: "tcpBind",
+    flag: "tcp-bind",
+    env: "CATBUS_TCP_BIND",
+    yaml: "tcp_bind",
+    kind: "address",
+    help: "raw TCP address",
+  },
+  {
+    key: "cert",
+    flag: "cert",
+    env: "CATBUS_CERT",
+    yaml: "tls.cert",
+    kind: "string",
+    help: "TLS certificate (PEM) for both listeners",
+  },
+  {
+    key: "key",
+    flag: "key",
+    env: "CATBUS_KEY",
+    yaml: "tls.key",
+    kind: "string",
+    help: "TLS private key (PEM)",
+  },
+  {
+    key: "secret",
+    flag: "secret",
+    env: "CATBUS_SECRET",
+    yaml: "auth.secret",
+    kind: "string",
+    help: "sub- token signing secret (default: DATA/secret, created on first start)",
+  },
+  {
+    key: "previousSecrets",
+    flag: "previous-secrets",
+    env: "CATBUS_PREVIOUS_SECRETS",
+    yaml: "auth.previous_secrets",
+    kind: "list",
+    help: "comma-separated older secrets still accepted (rotation)",
+  },
+  {
+    key: "adminKey",
+    flag: "admin-key",
+    env: "CATBUS_ADMIN_KEY",
+    yaml: "auth.admin_key",
+    kind: "string",
+    help: "key with full access",
+  },
+  {
+    key: "data",
+    flag: "data",
+    env: "CATBUS_DATA",
+    yaml: "data",
+    kind: "string",
+    help: "data directory",
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    env: "CATBUS_LOG_LEVEL",
+    yaml: "log_level",
+    kind: "level",
+    help: "debug, info, warn or error",
+  },
+  {
+    key: "daemon",
+    flag: "daemon",
+    short: "d",
+    yaml: "daemon",
+    kind: "bool",
+    help: "run in the background",
+  },
+  {
+    key: "pidfile",
+    flag: "pidfile",
+    env: "CATBUS_PIDFILE",
+    yaml: "pidfile",
+    kind: "string",
+    help: "pid file (with -d)",
+  },
+  {
+    key: "maxPayload",
+    flag: "max-payload",
+    env: "CATBUS_MAX_PAYLOAD",
+    yaml: "limits.max_payload",
+    kind: "size",
+    help: "largest message payload",
+  },
+  {
+    key: "maxSubscriptions",
+    flag: "max-subscriptions",
+    env: "CATBUS_MAX_SUBSCRIPTIONS",
+    yaml: "limits.max_subscriptions",
+    kind: "count",
+    help: "subscriptions per connection",
+  },
+  {
+    key: "outboundBytes",
+    flag: "outbound-bytes",
+    env: "CATBUS_OUTBOUND_BYTES",
+    yaml: "limits.outbound_bytes",
+    kind: "size",
+    help: "per-connection outbound queue",
+  },
+  {
+    key: "heartbeatMs",
+    flag: "heartbeat",
+    env: "CATBUS_HEARTBEAT",
+    yaml: "limits.heartbeat",
+    kind: "duration",
+    help: "client ping interval; silent clients are dropped after 3x",
+  },
+  {
+    key: "slowConsumerTimeoutMs",
+    flag: "slow-consumer-timeout",
+    env: "CATBUS_SLOW_CONSUMER_TIMEOUT",
+    yaml: "limits.slow_consumer_timeout",
+    kind: "duration",
+    help: "how long a client may stay behind before it is disconnected",
+  },
+  {
+    key: "historyMessages",
+    flag: "history-messages",
+    env: "CATBUS_HISTORY_MESSAGES",
+    yaml: "history.max_messages",
+    kind: "count",
+    help: "messages kept per namespace for resume",
+  },
+  {
+    key: "historyBytes",
+    flag: "history-bytes",
+    env: "CATBUS_HISTORY_BYTES",
+    yaml: "history.max_bytes",
+    kind: "size",
+    help: "bytes kept per namespace for resume",
+  },
+];
+
+export const DEFAULTS: ServerConfig = {
+  bind: "0.0.0.0:4433",
+  tcpBind: "0.0.0.0:4434",
+  previousSecrets: [],
+  data: ".catbus",
+  logLevel: "info",
+  daemon: false,
+  maxPayload: 1024 * 1024,
+  maxSubscriptions: 1000,
+  outboundBytes: 8 * 1024 * 1024,
+  heartbeatMs: 15_000,
+  slowConsumerTimeoutMs: 30_000,
+  historyMessages: 10_000,
+  historyBytes: 64 * 1024 * 1024,
+};
+
+const configError = (source: string, message: string) =>
+  new CatbusError(ErrorCode.BadRequest, `${source}: ${message}`);
+
+function convert(setting: Setting, raw: unknown, source: string): unknown {
+  const fail = (what: string) => {
+    throw configError(source, `expected ${what}, got ${JSON.stringify(raw)}`);
+  };
+  switch (setting.kind) {
+    case "string":
+      return typeof raw === "string" && raw !== "" ? raw : fail("a non-empty string");
+    case "address":
+      return typeof raw === "string" && parseAddress(raw, source) ? raw : fail("host:port");
+    case "list":
+      if (Array.isArray(raw)) return raw.map(String);
+      return typeof raw === "string"
+        ? raw.split(",").map((s) => s.trim()).filter(Boolean)
+        : fail("a list");
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      return raw === "true" || raw === "1"
+        ? true
+        : raw === "false" || raw === "0"
+        ? false
+        : fail("true or false");
+    case "size":
+      return parseSize(raw) ?? fail("a size such as 1048576 or 1MiB");
+    case "duration":
+      return parseDuration(raw) ?? fail("a duration such as 15000, 15s or 500ms");
+    case "count": {
+      const n = typeof raw === "string" ? Number(raw) : raw;
+      return Number.isSafeInteger(n) && (n as number) >= 0 ? n : fail("a whole number");
+    }
+    case "level":
+      return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : fail(LOG_LEVELS.join(", "));
+  }
+}
+
+function yamlValue(doc: Record<string, unknown>, path: string): unknown {
+  let v: unknown = doc;
+  for (const part of path.split(".")) {
+    if (!v || typeof v !== "object") return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+export interface ConfigSources {
+  flags: Record<string, unknown>;
+  env: Record<string, string | undefined>;
+  /** Contents of the YAML file, if one was given. */
+  yaml?: { path: string; text: string };
+}
+
+/** Resolves the configuration; every bad value is reported with where it came from. */
+export function resolveConfig(sources: ConfigSources): ServerConfig {
+  let doc: Record<string, unknown> = {};
+  if (sources.yaml) {
+    try {
+      doc = (parseYaml(sources.yaml.text) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw configError(sources.yaml.path, `not valid YAML: ${(e as Error).message}`);
+    }
+    if (typeof doc !== "object" || Array.isArray(doc)) {
+      throw configError(sources.yaml.path, "must be a YAML mapping");
+    }
+  }
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  for (const s of SETTINGS) {
+    const flag = sources.flags[s.flag];
+    const env = s.env ? sources.env[s.env] : undefined;
+    const yaml = yamlValue(doc, s.yaml);
+    if (flag !== undefined) config[s.key] = convert(s, flag, `--${s.flag}`);
+    else if (env !== undefined && env !== "") config[s.key] = convert(s, env, s.env!);
+    else if (yaml !== undefined) {
+      config[s.key] = convert(s, yaml, `${sources.yaml!.path}: ${s.yaml}`);
+    }
+  }
+  const result = config as unknown as ServerConfig;
+  if (!result.cert !== !result.key) {
+    throw configError("--cert/--key", "TLS needs both a certificate and a key");
+  }
+  if (result.maxPayload < 1) throw configError("--max-payload", "must be at least 1 byte");
+  return result;
+}
+
+/** Splits `host:port` (or `[v6]:port`, or `:port`); returns undefined when malformed. */
+export function parseAddress(
+  address: string,
+  source = "address",
+): { hostname: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) throw configError(source, `port ${port} is out of range`);
+  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+}

@@ -1,0 +1,64 @@
+import { join } from "node:path";
+import { base64url, randomBytes } from "../auth/crypto.ts";
+
+/** Creates the data directory (owner-only) if missing. */
+export async function ensureDataDir(dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The token signing secret when none is configured: read from DATA/secret, created on first
+ * start (owner-only), so `catbusd` and `catbus grant` agree with no set-up.
+ */
+export async function loadOrCreateSecret(dir: string): Promise<string> {
+  const path = join(dir, "secret");
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await ensureDataDir(dir);
+  const secret = base64url(randomBytes(32));
+  try {
+    await Deno.writeTextFile(path, secret + "\n", { createNew: true, mode: 0o600 });
+    return secret;
+  } catch (e) {
+    // Another process created it first: use theirs.
+    if (e instanceof Deno.errors.AlreadyExists) return (await Deno.readTextFile(path)).trim();
+    throw e;
+  }
+}
+
+/** Reads the secret without creating one (for the CLI, which must not invent a different key). */
+export async function readSecret(dir: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(join(dir, "secret"))).trim();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Names of namespaces created so far, so a namespace outlives a restart (its history does not
+ * yet: the durable log will keep that). One name per line, appended.
+ */
+export class NamespaceFile {
+  readonly #path: string;
+  constructor(dir: string) {
+    this.#path = join(dir, "namespaces");
+  }
+
+  async load(): Promise<string[]> {
+    try {
+      return (await Deno.readTextFile(this.#path)).split("\n").filter(Boolean);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+  }
+
+  add(name: string): void {
+    Deno.writeTextFileSync(this.#path, name + "\n", { append: true });
+  }
+}

@@ -1,0 +1,119 @@
+import { Authenticator } from "../auth/authenticator.ts";
+import { FileRoleStore } from "../auth/role-store-file.ts";
+import { Broker } from "../core/broker.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { RESERVED_NAMESPACES } from "../core/subject.ts";
+import { Session, type SessionHost } from "../protocol/session.ts";
+import { listenTcp } from "../transport/tcp.ts";
+import { parseAddress, type ServerConfig } from "./config.ts";
+import { ensureDataDir, loadOrCreateSecret, NamespaceFile } from "./data-dir.ts";
+import { serveHttp } from "./http.ts";
+import { createLogger } from "./log.ts";
+import { SessionRegistry } from "./sessions.ts";
+
+export const SERVER_NAME = "catbusd/0.1.0";
+
+export interface RunningServer {
+  /** Where the HTTP/WebSocket listener is, e.g. http://127.0.0.1:4433 */
+  httpUrl: string;
+  /** Where the TCP listener is, e.g. tcp://127.0.0.1:4434 */
+  tcpUrl: string;
+  broker: Broker;
+  close(): Promise<void>;
+}
+
+const readPem = async (path: string, what: string) => {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `cannot read TLS ${what} ${path}: ${(e as Error).message}`,
+    );
+  }
+};
+
+/** Starts every listener of one catbusd and returns once they accept connections. */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const log = createLogger(config.logLevel);
+  await ensureDataDir(config.data);
+  const secret = config.secret ?? await loadOrCreateSecret(config.data);
+  const roles = new FileRoleStore(config.data);
+  const namespaceFile = new NamespaceFile(config.data);
+  let loading = true;
+  const broker = new Broker({
+    history: { maxMessages: config.historyMessages, maxBytes: config.historyBytes },
+    onNamespaceCreated: (name) => loading || namespaceFile.add(name),
+  });
+  for (const name of [...RESERVED_NAMESPACES, ...await namespaceFile.load()]) {
+    broker.ensureNamespace(name);
+  }
+  loading = false;
+
+  const sessions = new SessionRegistry();
+  sessions.watchRoles(roles);
+  sessions.startSweeping(
+    Math.min(config.heartbeatMs, 1000),
+    config.heartbeatMs,
+    config.slowConsumerTimeoutMs,
+  );
+  const host: SessionHost = {
+    broker,
+    authenticator: new Authenticator({
+      adminKey: config.adminKey,
+      secrets: [secret, ...config.previousSecrets],
+      roles,
+    }),
+    limits: {
+      maxPayload: config.maxPayload,
+      maxSubscriptions: config.maxSubscriptions,
+      outboundBytes: config.outboundBytes,
+      heartbeatMs: config.heartbeatMs,
+    },
+    serverName: SERVER_NAME,
+    attach: (s) => sessions.add(s),
+    detach: (s) => sessions.delete(s),
+    log,
+  };
+  const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
+
+  const tls = config.cert && config.key
+    ? { cert: await readPem(config.cert, "certificate"), key: await readPem(config.key, "key") }
+    : undefined;
+  const httpAddr = parseAddress(config.bind, "--bind")!;
+  const tcpAddr = parseAddress(config.tcpBind, "--tcp-bind")!;
+  let ready = true;
+  const http = serveHttp({ ...httpAddr, ...tls }, { isReady: () => ready, newSession });
+  let tcp: Deno.Listener;
+  try {
+    tcp = listenTcp({ ...tcpAddr, ...tls }, newSession);
+  } catch (e) {
+    await http.shutdown();
+    throw new CatbusError(
+      ErrorCode.Unavailable,
+      `cannot listen on ${config.tcpBind}: ${(e as Error).message}`,
+    );
+  }
+  const tcpPort = (tcp.addr as Deno.NetAddr).port;
+  const displayHost = (h: string) => h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
+  const scheme = tls ? "s" : "";
+  const server: RunningServer = {
+    httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.addr.port}`,
+    tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
+    broker,
+    async close() {
+      ready = false;
+      sessions.stop();
+      tcp.close();
+      sessions.closeAll();
+      await http.shutdown();
+    },
+  };
+  log("info", "catbusd listening", {
+    http: server.httpUrl,
+    websocket: server.httpUrl.replace(/^http/, "ws") + "/ws",
+    tcp: server.tcpUrl,
+    data: config.data,
+  });
+  return server;
+}

@@ -1,0 +1,52 @@
+import type { SessionTransport } from "../protocol/session.ts";
+import type { StreamHandler } from "./tcp.ts";
+
+/** Above this many bytes buffered in the socket, writes wait until it drains to LOW_WATER. */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+const DRAIN_POLL_MS = 5;
+
+/**
+ * Upgrades an HTTP request to a WebSocket carrying native frames: each binary message holds one
+ * or more whole frames. The WebSocket API has no drain event, so when the socket's buffer is
+ * full the writer polls `bufferedAmount`; that only happens for clients that read slowly.
+ */
+export function acceptWebSocket(
+  request: Request,
+  remote: string,
+  accept: (transport: SessionTransport) => StreamHandler,
+): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  socket.binaryType = "arraybuffer";
+  const isOpen = () => socket.readyState === WebSocket.OPEN;
+  const transport: SessionTransport = {
+    remote: `ws:${remote}`,
+    write(batch) {
+      if (!isOpen()) throw new Error("websocket closed");
+      socket.send(batch as Uint8Array<ArrayBuffer>);
+      if (socket.bufferedAmount <= HIGH_WATER) return;
+      return new Promise<void>((resolve) => {
+        const poll = () => {
+          if (!isOpen() || socket.bufferedAmount <= LOW_WATER) resolve();
+          else setTimeout(poll, DRAIN_POLL_MS);
+        };
+        setTimeout(poll, DRAIN_POLL_MS);
+      });
+    },
+    close() {
+      if (socket.readyState <= WebSocket.OPEN) socket.close(1000);
+    },
+  };
+  let handler: StreamHandler | undefined;
+  socket.onopen = () => handler = accept(transport);
+  socket.onmessage = (event) => {
+    if (event.data instanceof ArrayBuffer) handler?.receive(new Uint8Array(event.data));
+    else {
+      // Text is not part of the protocol: say so and close (1003 = unsupported data).
+      socket.close(1003, "send binary frames; see docs/protocol.md");
+    }
+  };
+  socket.onclose = () => handler?.closed();
+  socket.onerror = () => {};
+  return response;
+}
