@@ -1,0 +1,54 @@
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { FileRoleStore } from "../auth/role-store-file.ts";
+import { readSecret } from "../server/data-dir.ts";
+import { DEFAULTS } from "../server/config.ts";
+
+/** Settings every `catbus` command may use: flag > environment > default. */
+export interface CliContext {
+  data: string;
+  url: string;
+  token?: string;
+  secretFlag?: string;
+  env: Record<string, string | undefined>;
+}
+
+export const COMMON_OPTIONS = {
+  data: { type: "string" },
+  url: { type: "string" },
+  token: { type: "string" },
+  secret: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export function cliContext(
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): CliContext {
+  const bind = env.CATBUS_BIND ?? DEFAULTS.bind;
+  const port = bind.slice(bind.lastIndexOf(":") + 1);
+  return {
+    data: (values.data as string) ?? env.CATBUS_DATA ?? DEFAULTS.data,
+    url: (values.url as string) ?? env.CATBUS_URL ?? `ws://127.0.0.1:${port}`,
+    token: (values.token as string) ?? env.CATBUS_TOKEN,
+    secretFlag: (values.secret as string) ?? env.CATBUS_SECRET,
+    env,
+  };
+}
+
+/** The signing secret: --secret / CATBUS_SECRET, else the one catbusd created in DATA/secret. */
+export async function signingSecret(ctx: CliContext): Promise<string> {
+  const secret = ctx.secretFlag ?? await readSecret(ctx.data);
+  if (!secret) {
+    throw new CatbusError(
+      ErrorCode.NotFound,
+      `no signing secret: pass --secret or CATBUS_SECRET, or start catbusd once with --data ${ctx.data} ` +
+        "(it creates one), or run `catbus init`",
+    );
+  }
+  return secret;
+}
+
+export const roleStore = (ctx: CliContext) => new FileRoleStore(ctx.data);
+
+/** Usage errors exit 2; everything else a command throws exits 1. */
+export class UsageError extends Error {}

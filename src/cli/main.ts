@@ -1,0 +1,57 @@
+import { isCatbusError } from "../core/errors.ts";
+import { UsageError } from "./context.ts";
+import { publishCommand, subscribeCommand } from "./pubsub-cmd.ts";
+import { statusCommand } from "./status-cmd.ts";
+import { grantCommand, initCommand, revokeCommand, roleCommand } from "./tokens-cmd.ts";
+
+const USAGE = `catbus — the Catbus command line
+
+Tokens and roles (work offline, on the data directory):
+  catbus grant -p read|write|create|all PATTERN… [--client-id ID] [--expires 1h] [--to role-…]
+  catbus role create --name NAME | show ROLE | list [--json] | delete ROLE
+  catbus revoke -p PERMISSION PATTERN… --from role-…
+  catbus init                      create the data directory and signing secret
+
+Talking to a server:
+  catbus publish CHANNEL JSON [--url URL] [--token T] [--header k=v]…
+  catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
+  catbus status [--json]
+
+Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
+default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
+--secret S (env CATBUS_SECRET).
+Exit codes: 0 ok, 1 failed (reason on stderr), 2 usage error.
+`;
+
+const COMMANDS: Record<string, (args: string[], env: Record<string, string | undefined>) => Promise<void>> = {
+  grant: grantCommand,
+  revoke: revokeCommand,
+  role: roleCommand,
+  init: initCommand,
+  status: statusCommand,
+  publish: publishCommand,
+  pub: publishCommand,
+  subscribe: subscribeCommand,
+  sub: subscribeCommand,
+};
+
+const [name, ...args] = Deno.args;
+if (!name || name === "help" || name === "--help" || name === "-h" || args.includes("--help")) {
+  console.log(USAGE);
+  Deno.exit(name ? 0 : 2);
+}
+const command = COMMANDS[name];
+if (!command) {
+  console.error(`catbus: unknown command "${name}"\n\n${USAGE}`);
+  Deno.exit(2);
+}
+try {
+  await command(args, Deno.env.toObject());
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`catbus ${name}: ${e.message}`);
+    Deno.exit(2);
+  }
+  console.error(`catbus ${name}: ${isCatbusError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
+  Deno.exit(1);
+}

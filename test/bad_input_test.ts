@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { encodeFrame, FrameType } from "../src/protocol/frame.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
+import { json, RawConnection } from "./helpers/raw.ts";
+
+Deno.test("bad input - malformed, oversize and unknown frames get error codes and the server keeps serving", async () => {
+  await using server = await startCatbusd(["--max-payload", "1024"]);
+  const c = await RawConnection.connect(server.tcpPort);
+  assert.equal((await c.hello(server.adminKey)).type, FrameType.Welcome);
+
+  const expectError = async (id: number, code: string) => {
+    const f = await c.reply(id);
+    assert.equal(f.type, FrameType.Error, JSON.stringify(f.json));
+    assert.equal(f.json.code, code);
+    assert.equal(typeof f.json.message, "string");
+  };
+  // Meta that is not JSON.
+  await c.write(encodeFrame(FrameType.Publish, 50, new TextEncoder().encode("{nope")));
+  await expectError(50, "bad_request");
+  // Unknown operation.
+  await expectError(await c.send(99, {}), "unknown_op");
+  // Oversize payload: skipped whole, answered, stream still in sync.
+  await expectError(await c.send(FrameType.Publish, { channel: "app.x" }, new Uint8Array(200_000)), "too_large");
+  // Payload that is not JSON without the binary flag.
+  await expectError(await c.send(FrameType.Publish, { channel: "app.x" }, new TextEncoder().encode("{")), "bad_request");
+  // Wildcard publish, bad pattern, bad resume.
+  await expectError(await c.send(FrameType.Publish, { channel: "app.*" }, json(1)), "bad_request");
+  await expectError(await c.send(FrameType.Subscribe, { pattern: "app..x" }), "bad_request");
+  await expectError(await c.send(FrameType.Subscribe, { pattern: "app.>", resume: { app: 5 } }), "bad_request");
+  await expectError(await c.send(FrameType.Unsubscribe, { pattern: "app.never" }), "not_found");
+  // Still serving this connection:
+  const ok = await c.reply(await c.send(FrameType.Publish, { channel: "app.x" }, json({ fine: true })));
+  assert.equal(ok.type, FrameType.Ok);
+  assert.equal(ok.json.seq, 1);
+
+  // A stream that cannot be parsed is answered and closed; other clients are untouched.
+  const garbage = await RawConnection.connect(server.tcpPort);
+  await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const err = await garbage.next(() => true);
+  assert.equal(err.json.code, "bad_request");
+  await garbage.untilClosed();
+  const pong = await c.reply(await c.send(FrameType.Ping));
+  assert.equal(pong.type, FrameType.Pong);
+  c.close();
+});
+
+Deno.test("bad input - no frames before hello, and a bad token is refused", async () => {
+  await using server = await startCatbusd();
+  const early = await RawConnection.connect(server.tcpPort);
+  await early.send(FrameType.Publish, { channel: "app.x" }, json(1));
+  assert.equal((await early.next(() => true)).json.code, "unauthorized");
+  await early.untilClosed();
+
+  const bad = await RawConnection.connect(server.tcpPort);
+  const refused = await bad.hello("sub-forged.token");
+  assert.equal(refused.type, FrameType.Error);
+  assert.equal(refused.json.code, "unauthorized");
+  await bad.untilClosed();
+});

@@ -1,0 +1,86 @@
+/**
+ * Starts a real `catbusd` process on free ports with a fresh data directory, for end-to-end
+ * tests. Ports are chosen by the OS (`:0`) and read back from the server's start-up line.
+ */
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+const MAIN = fromFileUrl(new URL("../../src/server/main.ts", import.meta.url));
+const CLI = fromFileUrl(new URL("../../src/cli/main.ts", import.meta.url));
+
+export interface TestServer {
+  httpUrl: string;
+  wsUrl: string;
+  tcpUrl: string;
+  tcpPort: number;
+  data: string;
+  adminKey: string;
+  /** Runs the `catbus` CLI against this server's data directory and URL. */
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startCatbusd(
+  extraArgs: string[] = [],
+  options: { data?: string } = {},
+): Promise<TestServer> {
+  const data = options.data ?? await Deno.makeTempDir({ prefix: "catbus-test-" });
+  const adminKey = "test-admin-key";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run", "-A", MAIN,
+      "--bind", "127.0.0.1:0",
+      "--tcp-bind", "127.0.0.1:0",
+      "--data", data,
+      "--admin-key", adminKey,
+      "--log-level", "info",
+      ...extraArgs,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let listening: RegExpExecArray | null = null;
+  while (!listening) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`catbusd exited before listening:\n${buffered}`);
+    buffered += value;
+    listening = /http=(\S+) websocket=(\S+) tcp=(\S+)/.exec(buffered);
+  }
+  // Keep draining stderr so the child never blocks on a full pipe; echo it for debugging.
+  (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      if (Deno.env.get("CATBUS_TEST_VERBOSE")) console.error(value);
+    }
+  })();
+  const [, httpUrl, wsUrl, tcpUrl] = listening;
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+    if (!options.data) await Deno.remove(data, { recursive: true }).catch(() => {});
+  };
+  return {
+    httpUrl,
+    wsUrl,
+    tcpUrl,
+    tcpPort: Number(new URL(tcpUrl).port),
+    data,
+    adminKey,
+    async cli(args, env = {}) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, ...args],
+        env: { CATBUS_DATA: data, CATBUS_URL: wsUrl, ...env },
+        stdin: "null",
+      }).output();
+      const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+      return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * A bare native-protocol connection for tests that need to send exactly the bytes they choose
+ * (malformed frames, clients that never read) and see every frame the server sends back.
+ */
+import { type DecodeEvent, encodeFrame, type Frame, FrameDecoder, FrameType, parseMeta } from "../../src/protocol/frame.ts";
+
+export interface ReceivedFrame extends Frame {
+  json: Record<string, unknown>;
+}
+
+export class RawConnection {
+  readonly conn: Deno.Conn;
+  #frames: ReceivedFrame[] = [];
+  #waiters: (() => void)[] = [];
+  #closed = false;
+  #nextId = 1;
+
+  private constructor(conn: Deno.Conn, read: boolean) {
+    this.conn = conn;
+    if (read) this.#readLoop();
+  }
+
+  /** `read: false` makes a client that never reads its socket (a stalled consumer). */
+  static async connect(port: number, options: { read?: boolean } = {}): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }), options.read ?? true);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));
+  }
+
+  /** Sends a frame and returns its id. */
+  async send(type: number, meta?: unknown, data?: Uint8Array, flags = 0): Promise<number> {
+    const id = this.#nextId++;
+    await this.write(encodeFrame(type, id, meta, data, flags));
+    return id;
+  }
+
+  async hello(token: string): Promise<ReceivedFrame> {
+    const id = await this.send(FrameType.Hello, { version: 1, token });
+    return await this.reply(id);
+  }
+
+  /** The answer (OK, ERROR, WELCOME, PONG) to request `id`. */
+  reply(id: number): Promise<ReceivedFrame> {
+    return this.next((f) => f.id === id);
+  }
+
+  /** Waits for (and removes) the first frame matching `predicate`. */
+  async next(predicate: (f: ReceivedFrame) => boolean): Promise<ReceivedFrame> {
+    for (;;) {
+      const i = this.#frames.findIndex(predicate);
+      if (i >= 0) return this.#frames.splice(i, 1)[0];
+      if (this.#closed) throw new Error("connection closed before the expected frame arrived");
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Resolves when the server closes the connection. */
+  async untilClosed(): Promise<void> {
+    while (!this.#closed) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #readLoop() {
+    const decoder = new FrameDecoder({ maxFrameBytes: 64 << 20 });
+    const onEvent = (e: DecodeEvent) => {
+      if (e.kind !== "frame") throw new Error(`server sent an undecodable stream: ${e.kind}`);
+      const f = { ...e.frame, meta: e.frame.meta.slice(), data: e.frame.data.slice() };
+      this.#frames.push({ ...f, json: parseMeta(f) });
+    };
+    try {
+      for await (const chunk of this.conn.readable) {
+        decoder.push(chunk, onEvent);
+        this.#wake();
+      }
+    } catch { /* closed */ }
+    this.#closed = true;
+    this.#wake();
+  }
+
+  #wake() {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const r of w) r();
+  }
+}
+
+export const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
