@@ -20,16 +20,27 @@ Deno.test("bad input - malformed, oversize and unknown frames get error codes an
   // Unknown operation.
   await expectError(await c.send(99, {}), "unknown_op");
   // Oversize payload: skipped whole, answered, stream still in sync.
-  await expectError(await c.send(FrameType.Publish, { channel: "app.x" }, new Uint8Array(200_000)), "too_large");
+  await expectError(
+    await c.send(FrameType.Publish, { channel: "app.x" }, new Uint8Array(200_000)),
+    "too_large",
+  );
   // Payload that is not JSON without the binary flag.
-  await expectError(await c.send(FrameType.Publish, { channel: "app.x" }, new TextEncoder().encode("{")), "bad_request");
+  await expectError(
+    await c.send(FrameType.Publish, { channel: "app.x" }, new TextEncoder().encode("{")),
+    "bad_request",
+  );
   // Wildcard publish, bad pattern, bad resume.
   await expectError(await c.send(FrameType.Publish, { channel: "app.*" }, json(1)), "bad_request");
   await expectError(await c.send(FrameType.Subscribe, { pattern: "app..x" }), "bad_request");
-  await expectError(await c.send(FrameType.Subscribe, { pattern: "app.>", resume: { app: 5 } }), "bad_request");
+  await expectError(
+    await c.send(FrameType.Subscribe, { pattern: "app.>", resume: { app: 5 } }),
+    "bad_request",
+  );
   await expectError(await c.send(FrameType.Unsubscribe, { pattern: "app.never" }), "not_found");
   // Still serving this connection:
-  const ok = await c.reply(await c.send(FrameType.Publish, { channel: "app.x" }, json({ fine: true })));
+  const ok = await c.reply(
+    await c.send(FrameType.Publish, { channel: "app.x" }, json({ fine: true })),
+  );
   assert.equal(ok.type, FrameType.Ok);
   assert.equal(ok.json.seq, 1);
 

@@ -86,20 +86,13 @@ export class FileRoleStore implements RoleStore {
     });
   }
 
-  watch(onChange: (hashes: string[]) => void): () => void {
-    let last = this.#readSync();
+  watch(onChange: () => void): () => void {
     let stamp = this.#stamp();
     const timer = setInterval(() => {
       const now = this.#stamp();
       if (now === stamp) return;
       stamp = now;
-      const next = this.#readSync();
-      const changed: string[] = [];
-      for (const [hash, role] of Object.entries(last.roles)) {
-        if (JSON.stringify(next.roles[hash]) !== JSON.stringify(role)) changed.push(hash);
-      }
-      last = next;
-      if (changed.length) onChange(changed);
+      onChange();
     }, this.#pollMs);
     return () => clearInterval(timer);
   }
@@ -148,15 +141,6 @@ export class FileRoleStore implements RoleStore {
 
   async #read(): Promise<RoleFile> {
     return this.#parse(await Deno.readTextFile(this.#path).catch(notFoundToUndefined));
-  }
-
-  #readSync(): RoleFile {
-    try {
-      return this.#parse(Deno.readTextFileSync(this.#path));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return { version: 1, roles: {} };
-      throw e;
-    }
   }
 
   async #update(edit: (file: RoleFile) => void | Promise<void>): Promise<void> {

@@ -28,10 +28,10 @@ export interface RoleStore {
   removeGrants(tokenOrId: string, grants: Grant[]): Promise<Role>;
   delete(tokenOrId: string): Promise<Role>;
   /**
-   * Calls `onChange` with the hashes of roles that changed or were deleted by anyone (another
-   * process included) within about a second. Returns a function that stops watching.
+   * Calls `onChange` within about a second after anyone (another process included) changed the
+   * store. Returns a function that stops watching.
    */
-  watch(onChange: (hashes: string[]) => void): () => void;
+  watch(onChange: () => void): () => void;
 }
 
 export const newRoleToken = (): string => "role-" + base64url(randomBytes(16));

@@ -38,7 +38,9 @@ Deno.test("tokens - forged, truncated, tampered, wrong-secret and expired tokens
   // Signed with another secret that claims this server's key id.
   const other = await signSubToken("other", { clientId: "mallory", grants });
   await refused(v, other, /key this server does not hold/);
-  const otherClaims = JSON.parse(new TextDecoder().decode(fromBase64url(other.split(".")[0].slice(4))));
+  const otherClaims = JSON.parse(
+    new TextDecoder().decode(fromBase64url(other.split(".")[0].slice(4))),
+  );
   otherClaims.kid = claims.kid;
   const otherBody = "sub-" + base64url(new TextEncoder().encode(JSON.stringify(otherClaims)));
   await refused(v, `${otherBody}.${other.split(".")[1]}`, /bad signature/);

@@ -1,8 +1,5 @@
 import { isCatbusError } from "../core/errors.ts";
 import { UsageError } from "./context.ts";
-import { publishCommand, subscribeCommand } from "./pubsub-cmd.ts";
-import { statusCommand } from "./status-cmd.ts";
-import { grantCommand, initCommand, revokeCommand, roleCommand } from "./tokens-cmd.ts";
 
 const USAGE = `catbus — the Catbus command line
 
@@ -23,16 +20,20 @@ default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_
 Exit codes: 0 ok, 1 failed (reason on stderr), 2 usage error.
 `;
 
-const COMMANDS: Record<string, (args: string[], env: Record<string, string | undefined>) => Promise<void>> = {
-  grant: grantCommand,
-  revoke: revokeCommand,
-  role: roleCommand,
-  init: initCommand,
-  status: statusCommand,
-  publish: publishCommand,
-  pub: publishCommand,
-  subscribe: subscribeCommand,
-  sub: subscribeCommand,
+type Command = (args: string[], env: Record<string, string | undefined>) => Promise<void>;
+// Loaded on demand: token commands start fast and never load the network client.
+const tokens = () => import("./tokens-cmd.ts");
+const pubsub = () => import("./pubsub-cmd.ts");
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  grant: async () => (await tokens()).grantCommand,
+  revoke: async () => (await tokens()).revokeCommand,
+  role: async () => (await tokens()).roleCommand,
+  init: async () => (await tokens()).initCommand,
+  status: async () => (await import("./status-cmd.ts")).statusCommand,
+  publish: async () => (await pubsub()).publishCommand,
+  pub: async () => (await pubsub()).publishCommand,
+  subscribe: async () => (await pubsub()).subscribeCommand,
+  sub: async () => (await pubsub()).subscribeCommand,
 };
 
 const [name, ...args] = Deno.args;
@@ -40,18 +41,20 @@ if (!name || name === "help" || name === "--help" || name === "-h" || args.inclu
   console.log(USAGE);
   Deno.exit(name ? 0 : 2);
 }
-const command = COMMANDS[name];
-if (!command) {
+const load = COMMANDS[name];
+if (!load) {
   console.error(`catbus: unknown command "${name}"\n\n${USAGE}`);
   Deno.exit(2);
 }
 try {
-  await command(args, Deno.env.toObject());
+  await (await load())(args, Deno.env.toObject());
 } catch (e) {
   if (e instanceof UsageError) {
     console.error(`catbus ${name}: ${e.message}`);
     Deno.exit(2);
   }
-  console.error(`catbus ${name}: ${isCatbusError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
+  console.error(
+    `catbus ${name}: ${isCatbusError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`,
+  );
   Deno.exit(1);
 }

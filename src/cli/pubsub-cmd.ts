@@ -24,7 +24,11 @@ async function tokenFor(ctx: CliContext, permissions: Permission[], pattern: str
     );
   }
   const grants = permissions.map((permission) => ({ permission, pattern }));
-  return await signSubToken(secret, { clientId: `cli-${crypto.randomUUID()}`, grants, expiresIn: 300 });
+  return await signSubToken(secret, {
+    clientId: `cli-${crypto.randomUUID()}`,
+    grants,
+    expiresIn: 300,
+  });
 }
 
 function clientFor(ctx: CliContext, token: string, extra: Partial<ClientOptions> = {}) {
@@ -40,7 +44,11 @@ function clientFor(ctx: CliContext, token: string, extra: Partial<ClientOptions>
 
 function parse(args: string[], options: Record<string, unknown>) {
   try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options } as never, allowPositionals: true });
+    return parseArgs({
+      args,
+      options: { ...COMMON_OPTIONS, ...options } as never,
+      allowPositionals: true,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -50,7 +58,11 @@ function parse(args: string[], options: Record<string, unknown>) {
 export async function publishCommand(args: string[], env: Env): Promise<void> {
   const { values, positionals } = parse(args, { header: { type: "string", multiple: true } });
   const v = values as Record<string, unknown>;
-  if (positionals.length !== 2) throw new UsageError(`usage: catbus publish CHANNEL JSON, e.g. catbus publish app.chat '{"text":"hi"}'`);
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      `usage: catbus publish CHANNEL JSON, e.g. catbus publish app.chat '{"text":"hi"}'`,
+    );
+  }
   const [channel, text] = positionals;
   let payload: unknown;
   try {
@@ -71,7 +83,11 @@ export async function publishCommand(args: string[], env: Env): Promise<void> {
   });
   try {
     await client.connect();
-    const result = await client.publish(channel, payload, Object.keys(headers).length ? { headers } : {});
+    const result = await client.publish(
+      channel,
+      payload,
+      Object.keys(headers).length ? { headers } : {},
+    );
     console.log(JSON.stringify({ channel, ...result }));
   } finally {
     await client.disconnect();
@@ -99,7 +115,9 @@ export async function subscribeCommand(args: string[], env: Env): Promise<void> 
     count: { type: "string" },
   });
   const v = values as Record<string, unknown>;
-  if (positionals.length !== 1) throw new UsageError("usage: catbus subscribe PATTERN, e.g. catbus subscribe 'app.>'");
+  if (positionals.length !== 1) {
+    throw new UsageError("usage: catbus subscribe PATTERN, e.g. catbus subscribe 'app.>'");
+  }
   const format = (v.format as string | undefined) ?? "json";
   if (format !== "json" && format !== "text") throw new UsageError("--format is json or text");
   const count = v.count === undefined ? Infinity : Number(v.count);
@@ -132,7 +150,9 @@ export async function subscribeCommand(args: string[], env: Env): Promise<void> 
   }, {
     from: parseFrom(v.from as string | undefined),
     onRecovery: (info) => {
-      if (!info.recovered) console.error(`catbus subscribe: some messages were missed (recovered: false)`);
+      if (!info.recovered) {
+        console.error(`catbus subscribe: some messages were missed (recovered: false)`);
+      }
     },
     onError: fail,
   });

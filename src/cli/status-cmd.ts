@@ -5,7 +5,9 @@ import { cliContext, COMMON_OPTIONS, roleStore, UsageError } from "./context.ts"
 export function httpBase(url: string): string {
   const u = new URL(url);
   if (u.protocol === "tcp:" || u.protocol === "tcps:") {
-    throw new UsageError("catbus status needs the HTTP/WebSocket URL (ws:// or http://), not tcp://");
+    throw new UsageError(
+      "catbus status needs the HTTP/WebSocket URL (ws:// or http://), not tcp://",
+    );
   }
   u.protocol = u.protocol === "wss:" || u.protocol === "https:" ? "https:" : "http:";
   return u.origin;
@@ -15,8 +17,9 @@ export function httpBase(url: string): string {
 export async function statusCommand(args: string[], env: Record<string, string | undefined>) {
   let values: Record<string, unknown>;
   try {
-    values = parseArgs({ args, options: { ...COMMON_OPTIONS, json: { type: "boolean" } }, strict: true })
-      .values;
+    values =
+      parseArgs({ args, options: { ...COMMON_OPTIONS, json: { type: "boolean" } }, strict: true })
+        .values;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

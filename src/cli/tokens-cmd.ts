@@ -10,7 +10,9 @@ type Env = Record<string, string | undefined>;
 const print = (line = "") => console.log(line);
 
 function grantLines(grants: Grant[]): string[] {
-  return grants.length ? ["Grants:", ...grants.map((g) => `  ${formatGrant(g)}`)] : ["Grants: (none)"];
+  return grants.length
+    ? ["Grants:", ...grants.map((g) => `  ${formatGrant(g)}`)]
+    : ["Grants: (none)"];
 }
 
 function parse(args: string[], options: Record<string, unknown>) {
@@ -37,7 +39,9 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
   const v = values as Record<string, unknown>;
   const permissions = (v.permission as string[] | undefined) ?? [];
   if (!permissions.length || !positionals.length) {
-    throw new UsageError("give at least one -p PERMISSION and one PATTERN, e.g. catbus grant -p all 'app.>'");
+    throw new UsageError(
+      "give at least one -p PERMISSION and one PATTERN, e.g. catbus grant -p all 'app.>'",
+    );
   }
   const grants = makeGrants(permissions, positionals);
   const ctx = cliContext(v, env);
@@ -49,7 +53,9 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
   let expiresIn: number | undefined;
   if (v.expires !== undefined) {
     const ms = parseDuration(v.expires);
-    if (!ms) throw new UsageError(`--expires: expected a duration such as 1h or 30d, got "${v.expires}"`);
+    if (!ms) {
+      throw new UsageError(`--expires: expected a duration such as 1h or 30d, got "${v.expires}"`);
+    }
     expiresIn = Math.ceil(ms / 1000);
   }
   const clientId = (v["client-id"] as string | undefined) ?? crypto.randomUUID();
@@ -96,7 +102,9 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
   const v = values as Record<string, unknown>;
   const store = roleStore(cliContext(v, env));
   const target = () => {
-    if (!positionals[0]) throw new UsageError(`usage: catbus role ${sub} ROLE (a role- token or role id)`);
+    if (!positionals[0]) {
+      throw new UsageError(`usage: catbus role ${sub} ROLE (a role- token or role id)`);
+    }
     return positionals[0];
   };
   switch (sub) {
@@ -129,7 +137,9 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
       return;
     }
     default:
-      throw new UsageError("usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE");
+      throw new UsageError(
+        "usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE",
+      );
   }
 }
 

@@ -29,7 +29,9 @@ Deno.test("broker - numbers messages per namespace and delivers once per subscri
 
 Deno.test("broker - resume replays the gap and says recovered", () => {
   const b = broker();
-  for (let i = 0; i < 5; i++) b.publish({ channel: i % 2 ? "app.odd" : "app.even", payload: json(i) });
+  for (let i = 0; i < 5; i++) {
+    b.publish({ channel: i % 2 ? "app.odd" : "app.even", payload: json(i) });
+  }
   const epoch = b.namespace("app")!.epoch;
   const s = sink();
   const r = b.subscribe(s.sub, "app.even", { resume: { app: { epoch, seq: 1 } } });

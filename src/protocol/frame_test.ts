@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type DecodeEvent, encodeFrame, Flag, FrameDecoder, FrameType, parseMeta } from "./frame.ts";
+import {
+  type DecodeEvent,
+  encodeFrame,
+  Flag,
+  FrameDecoder,
+  FrameType,
+  parseMeta,
+} from "./frame.ts";
 
 const collect = (decoder: FrameDecoder, chunks: Uint8Array[]) => {
   const events: DecodeEvent[] = [];
@@ -17,7 +24,13 @@ const bytesOf = (...frames: Uint8Array[]) => {
 };
 
 Deno.test("frame - layout is length, type, flags, id, meta length, meta, data", () => {
-  const f = encodeFrame(FrameType.Publish, 7, { channel: "a.b" }, new Uint8Array([1, 2]), Flag.Binary);
+  const f = encodeFrame(
+    FrameType.Publish,
+    7,
+    { channel: "a.b" },
+    new Uint8Array([1, 2]),
+    Flag.Binary,
+  );
   const meta = new TextEncoder().encode('{"channel":"a.b"}');
   assert.deepEqual(
     [...f.subarray(0, 14)],
@@ -30,7 +43,13 @@ Deno.test("frame - layout is length, type, flags, id, meta length, meta, data", 
 Deno.test("frame - decoding one byte at a time yields the same frames", () => {
   const a = encodeFrame(FrameType.Publish, 1, { channel: "x" }, new TextEncoder().encode("[1]"));
   const b = encodeFrame(FrameType.Ping, 0xffffffff);
-  const c = encodeFrame(FrameType.Message, 0, { channel: "y" }, new Uint8Array(300).fill(9), Flag.Binary);
+  const c = encodeFrame(
+    FrameType.Message,
+    0,
+    { channel: "y" },
+    new Uint8Array(300).fill(9),
+    Flag.Binary,
+  );
   const all = bytesOf(a, b, c);
   const whole = collect(new FrameDecoder({ maxFrameBytes: 1024 }), [all]);
   const bytewise = collect(
@@ -39,7 +58,9 @@ Deno.test("frame - decoding one byte at a time yields the same frames", () => {
   );
   assert.equal(whole.length, 3);
   const view = (es: DecodeEvent[]) =>
-    es.map((e) => e.kind === "frame" ? { ...e.frame, meta: [...e.frame.meta], data: [...e.frame.data] } : e);
+    es.map((e) =>
+      e.kind === "frame" ? { ...e.frame, meta: [...e.frame.meta], data: [...e.frame.data] } : e
+    );
   assert.deepEqual(view(bytewise), view(whole));
   const first = whole[0];
   assert.ok(first.kind === "frame");
@@ -56,14 +77,22 @@ Deno.test("frame - an oversize frame is skipped whole and the stream stays in sy
     for (let i = 0; i < all.length; i += split) chunks.push(all.slice(i, i + split));
     const events = collect(new FrameDecoder({ maxFrameBytes: 1024 }), chunks);
     assert.equal(events.length, 2, `split ${split}`);
-    assert.deepEqual(events[0], { kind: "oversize", type: FrameType.Publish, id: 3, length: big.length - 4 });
+    assert.deepEqual(events[0], {
+      kind: "oversize",
+      type: FrameType.Publish,
+      id: 3,
+      length: big.length - 4,
+    });
     assert.ok(events[1].kind === "frame" && events[1].frame.id === 4);
   }
 });
 
 Deno.test("frame - garbage is reported as corrupt once and then ignored", () => {
   const d = new FrameDecoder({ maxFrameBytes: 1024 });
-  const events = collect(d, [new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"), encodeFrame(9, 1)]);
+  const events = collect(d, [
+    new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
+    encodeFrame(9, 1),
+  ]);
   assert.equal(events.length, 1);
   assert.equal(events[0].kind, "corrupt");
 });
@@ -76,7 +105,13 @@ Deno.test("frame - a meta length beyond the frame is corrupt", () => {
 });
 
 Deno.test("frame - meta must be a JSON object", () => {
-  const frame = { type: 1, flags: 0, id: 1, meta: new TextEncoder().encode("[1]"), data: new Uint8Array() };
+  const frame = {
+    type: 1,
+    flags: 0,
+    id: 1,
+    meta: new TextEncoder().encode("[1]"),
+    data: new Uint8Array(),
+  };
   assert.throws(() => parseMeta(frame), TypeError);
   assert.throws(() => parseMeta({ ...frame, meta: new TextEncoder().encode("{") }), SyntaxError);
 });

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { DEFAULTS, resolveConfig } from "./config.ts";
 
 Deno.test("config - flags beat environment beat YAML beat defaults", () => {
-  const yaml = { path: "c.yaml", text: "bind: 0.0.0.0:1\ntcp_bind: 0.0.0.0:2\nlimits:\n  max_payload: 2MiB\n" };
+  const yaml = {
+    path: "c.yaml",
+    text: "bind: 0.0.0.0:1\ntcp_bind: 0.0.0.0:2\nlimits:\n  max_payload: 2MiB\n",
+  };
   const c = resolveConfig({
     flags: { bind: "127.0.0.1:9" },
     env: { CATBUS_BIND: "127.0.0.1:8", CATBUS_TCP_BIND: "127.0.0.1:7" },
@@ -15,12 +18,26 @@ Deno.test("config - flags beat environment beat YAML beat defaults", () => {
 });
 
 Deno.test("config - bad values name the setting and where it came from", () => {
-  assert.throws(() => resolveConfig({ flags: { "max-payload": "lots" }, env: {} }), /--max-payload: expected a size/);
-  assert.throws(() => resolveConfig({ flags: {}, env: { CATBUS_BIND: "nowhere" } }), /CATBUS_BIND: expected host:port/);
   assert.throws(
-    () => resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text: "limits:\n  heartbeat: soon\n" } }),
+    () => resolveConfig({ flags: { "max-payload": "lots" }, env: {} }),
+    /--max-payload: expected a size/,
+  );
+  assert.throws(
+    () => resolveConfig({ flags: {}, env: { CATBUS_BIND: "nowhere" } }),
+    /CATBUS_BIND: expected host:port/,
+  );
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: "limits:\n  heartbeat: soon\n" },
+      }),
     /c.yaml: limits.heartbeat: expected a duration/,
   );
   assert.throws(() => resolveConfig({ flags: { cert: "a.pem" }, env: {} }), /needs both/);
-  assert.throws(() => resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text: ": :" } }), /c.yaml/);
+  assert.throws(
+    () => resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text: ": :" } }),
+    /c.yaml/,
+  );
 });

@@ -36,19 +36,23 @@ export class SessionRegistry {
     }
   }
 
-  /** Applies role changes from the store to live connections. */
+  /**
+   * Applies role changes from the store to live connections: on any change, every role with a
+   * live session is looked up again (comparing with what the sessions hold, not with an older
+   * snapshot, so quick successive edits cannot slip between two polls).
+   */
   watchRoles(roles: RoleStore): void {
-    this.#stopWatch = roles.watch(async (hashes) => {
-      for (const hash of hashes) {
-        const sessions = this.#byRole.get(hash);
-        if (!sessions) continue;
+    this.#stopWatch = roles.watch(async () => {
+      for (const [hash, sessions] of this.#byRole) {
         const role = await roles.find(hash.slice(0, 12));
         for (const s of [...sessions]) {
           if (!role || role.hash !== hash) {
             s.close(
               new CatbusError(ErrorCode.Revoked, "this role was deleted; the connection is closed"),
             );
-          } else s.regrant(structuredClone(role.grants));
+          } else if (JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)) {
+            s.regrant(structuredClone(role.grants));
+          }
         }
       }
     });

@@ -15,7 +15,10 @@ export interface TestServer {
   data: string;
   adminKey: string;
   /** Runs the `catbus` CLI against this server's data directory and URL. */
-  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  cli(
+    args: string[],
+    env?: Record<string, string>,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -28,12 +31,19 @@ export async function startCatbusd(
   const adminKey = "test-admin-key";
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run", "-A", MAIN,
-      "--bind", "127.0.0.1:0",
-      "--tcp-bind", "127.0.0.1:0",
-      "--data", data,
-      "--admin-key", adminKey,
-      "--log-level", "info",
+      "run",
+      "-A",
+      MAIN,
+      "--bind",
+      "127.0.0.1:0",
+      "--tcp-bind",
+      "127.0.0.1:0",
+      "--data",
+      data,
+      "--admin-key",
+      adminKey,
+      "--log-level",
+      "info",
       ...extraArgs,
     ],
     stdout: "null",

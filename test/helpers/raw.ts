@@ -2,7 +2,14 @@
  * A bare native-protocol connection for tests that need to send exactly the bytes they choose
  * (malformed frames, clients that never read) and see every frame the server sends back.
  */
-import { type DecodeEvent, encodeFrame, type Frame, FrameDecoder, FrameType, parseMeta } from "../../src/protocol/frame.ts";
+import {
+  type DecodeEvent,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  parseMeta,
+} from "../../src/protocol/frame.ts";
 
 export interface ReceivedFrame extends Frame {
   json: Record<string, unknown>;
@@ -15,14 +22,19 @@ export class RawConnection {
   #closed = false;
   #nextId = 1;
 
+  #reading = false;
+
   private constructor(conn: Deno.Conn, read: boolean) {
     this.conn = conn;
-    if (read) this.#readLoop();
+    if (read) this.startReading();
   }
 
   /** `read: false` makes a client that never reads its socket (a stalled consumer). */
   static async connect(port: number, options: { read?: boolean } = {}): Promise<RawConnection> {
-    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }), options.read ?? true);
+    return new RawConnection(
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+      options.read ?? true,
+    );
   }
 
   get closed(): boolean {
@@ -71,7 +83,10 @@ export class RawConnection {
     } catch { /* already closed */ }
   }
 
-  async #readLoop() {
+  /** Starts reading the socket (for connections made with `read: false`). */
+  async startReading() {
+    if (this.#reading) return;
+    this.#reading = true;
     const decoder = new FrameDecoder({ maxFrameBytes: 64 << 20 });
     const onEvent = (e: DecodeEvent) => {
       if (e.kind !== "frame") throw new Error(`server sent an undecodable stream: ${e.kind}`);
