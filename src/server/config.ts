@@ -14,6 +14,7 @@ export interface ServerConfig {
   adminKey?: string;
   data: string;
   logLevel: LogLevel;
+  logFile?: string;
   daemon: boolean;
   pidfile?: string;
   maxPayload: number;
@@ -112,6 +113,14 @@ export const SETTINGS: Setting[] = [
     yaml: "log_level",
     kind: "level",
     help: "debug, info, warn or error",
+  },
+  {
+    key: "logFile",
+    flag: "log-file",
+    env: "CATBUS_LOG_FILE",
+    yaml: "log_file",
+    kind: "string",
+    help: "append logs to this file instead of stderr (with -d: DATA/catbusd.log)",
   },
   {
     key: "daemon",

@@ -1,18 +1,19 @@
-/** A leveled logger writing one line per event to stderr: `time level message key=value…`. */
+/** A leveled logger writing one line per event (`time level message key=value…`) to stderr or a file. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
-export function createLogger(min: LogLevel): Logger {
+export function createLogger(min: LogLevel, file?: string): Logger {
   const threshold = LOG_LEVELS.indexOf(min);
   const encoder = new TextEncoder();
+  const out = file ? Deno.openSync(file, { append: true, create: true }) : Deno.stderr;
   return (level, message, fields) => {
     if (LOG_LEVELS.indexOf(level) < threshold) return;
     let line = `${new Date().toISOString()} ${level.padEnd(5)} ${message}`;
     for (const [k, v] of Object.entries(fields ?? {})) {
       line += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`;
     }
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    out.writeSync(encoder.encode(line + "\n"));
   };
 }

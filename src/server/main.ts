@@ -38,7 +38,7 @@ let flags: Record<string, unknown>;
 try {
   flags = parseArgs({ args: Deno.args, options, strict: true }).values;
 } catch (e) {
-  die(`${(e as Error).message}\n\n${USAGE}`);
+  die(`${(e as Error).message}; see catbusd --help`);
 }
 if (flags.help) {
   console.log(USAGE);
@@ -57,23 +57,31 @@ try {
   die(isCatbusError(e) ? e.message : `cannot read config ${configPath}: ${(e as Error).message}`);
 }
 
+const DAEMON_CHILD = "CATBUS_DAEMON_CHILD";
+
 if (config.daemon) {
-  // Re-run ourselves without -d, detached, with output to a log file in the data directory.
-  const args = Deno.args.filter((a) => a !== "-d" && a !== "--daemon");
+  // Re-run ourselves without -d, detached, logging to a file. Wait until the child listens (or
+  // fails) so start-up errors reach this terminal, then leave it running.
   await Deno.mkdir(config.data, { recursive: true });
-  const logPath = `${config.data}/catbusd.log`;
-  const out = await Deno.open(logPath, { append: true, create: true });
+  const logFile = config.logFile ?? `${config.data}/catbusd.log`;
+  const args = Deno.args.filter((a) => a !== "-d" && a !== "--daemon");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, ...args],
+    args: ["run", "-A", new URL(import.meta.url).pathname, ...args, "--log-file", logFile],
+    env: { [DAEMON_CHILD]: "1" },
     stdin: "null",
-    stdout: "piped",
+    stdout: "null",
     stderr: "piped",
     detached: true,
   }).spawn();
-  child.stdout.pipeTo(out.writable, { preventClose: true }).catch(() => {});
-  child.stderr.pipeTo((await Deno.open(logPath, { append: true })).writable).catch(() => {});
-  if (config.pidfile) await Deno.writeTextFile(config.pidfile, `${child.pid}\n`);
-  console.log(`catbusd started in the background, pid ${child.pid}, log ${logPath}`);
+  let said = "";
+  for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+    said += text;
+    if (said.includes("catbusd ready")) break;
+  }
+  if (!said.includes("catbusd ready")) {
+    die(said.trim() || "the background server exited at start-up");
+  }
+  console.log(`catbusd started in the background, pid ${child.pid}, log ${logFile}`);
   child.unref();
   Deno.exit(0);
 }
@@ -85,6 +93,10 @@ try {
   die(e instanceof Error ? e.message : String(e));
 }
 if (config.pidfile) await Deno.writeTextFile(config.pidfile, `${Deno.pid}\n`);
+if (Deno.env.get(DAEMON_CHILD)) {
+  // Tell the parent we are up; stderr is not read after this.
+  console.error(`catbusd ready ${server.httpUrl}`);
+}
 
 let stopping = false;
 const stop = async () => {

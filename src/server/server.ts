@@ -35,7 +35,7 @@ const readPem = async (path: string, what: string) => {
 
 /** Starts every listener of one catbusd and returns once they accept connections. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFile);
   await ensureDataDir(config.data);
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = new FileRoleStore(config.data);

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { encodeFrame, FrameDecoder, FrameType, parseMeta } from "../src/protocol/frame.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
+
+const MAIN = fileURLToPath(new URL("../src/server/main.ts", import.meta.url));
+
+Deno.test("catbusd - /health, /ready and unknown routes answer JSON", async () => {
+  await using server = await startCatbusd();
+  const health = await fetch(`${server.httpUrl}/health`);
+  assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+  const ready = await fetch(`${server.httpUrl}/ready`);
+  assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
+  const missing = await fetch(`${server.httpUrl}/nope`);
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).code, "not_found");
+  const notUpgrade = await fetch(`${server.httpUrl}/ws`);
+  assert.equal(notUpgrade.status, 426);
+  await notUpgrade.body?.cancel();
+});
+
+Deno.test("catbusd - a bad setting stops start-up naming the setting", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--max-payload", "huge"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 2);
+  assert.match(new TextDecoder().decode(out.stderr), /--max-payload: expected a size/);
+});
+
+Deno.test("catbusd - -d runs in the background and writes the pid file", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-daemon-" });
+  const pidfile = `${data}/catbusd.pid`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "-d",
+      "--pidfile",
+      pidfile,
+      "--data",
+      data,
+      "--bind",
+      "127.0.0.1:0",
+      "--tcp-bind",
+      "127.0.0.1:0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const pid = Number((await Deno.readTextFile(pidfile)).trim());
+  assert.ok(pid > 0);
+  // The parent returns once the background server listens, so its log line is already there.
+  const log = await Deno.readTextFile(`${data}/catbusd.log`);
+  const url = /http=(\S+)/.exec(log)![1];
+  assert.equal((await fetch(`${url}/health`)).status, 200);
+  Deno.kill(pid, "SIGTERM");
+  // On SIGTERM it removes its pid file: wait for that event.
+  const watcher = Deno.watchFs(data);
+  if (await Deno.stat(pidfile).then(() => true, () => false)) {
+    for await (const e of watcher) if (e.kind === "remove" && e.paths.includes(pidfile)) break;
+  }
+  watcher.close();
+  await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("catbusd - TLS on both listeners with --cert/--key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-tls-" });
+  // A test CA and a leaf certificate for localhost signed by it.
+  const openssl = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
+      .output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Catbus Test CA",
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+  );
+  await openssl(
+    "req",
+    ...ec,
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    `${dir}/key.pem`,
+    "-out",
+    `${dir}/leaf.csr`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/leaf.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    `${dir}/ext.cnf`,
+    "-out",
+    `${dir}/cert.pem`,
+  );
+  await using server = await startCatbusd(["--cert", `${dir}/cert.pem`, "--key", `${dir}/key.pem`]);
+  const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
+  assert.match(server.httpUrl, /^https:/);
+  const client = Deno.createHttpClient({ caCerts });
+  const res = await fetch(
+    server.httpUrl.replace("127.0.0.1", "localhost") + "/health",
+    { client } as RequestInit,
+  );
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  client.close();
+  const conn = await Deno.connectTls({ hostname: "localhost", port: server.tcpPort, caCerts });
+  await conn.write(encodeFrame(FrameType.Hello, 1, { version: 1, token: server.adminKey }));
+  const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+  let type = 0;
+  for await (const chunk of conn.readable) {
+    decoder.push(chunk, (e) => {
+      if (e.kind === "frame") {
+        type = e.frame.type;
+        assert.equal(parseMeta(e.frame).version, 1);
+      }
+    });
+    if (type) break;
+  }
+  assert.equal(type, FrameType.Welcome);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { CatbusClient } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+
+type Received = { channel: string; payload: unknown; seq: number };
+
+/** Collects messages and lets a test await the n-th one. */
+function inbox() {
+  const got: Received[] = [];
+  let waiters: (() => void)[] = [];
+  return {
+    got,
+    handler: (channel: string, payload: unknown, meta: { seq: number }) => {
+      got.push({ channel, payload, seq: meta.seq });
+      waiters.forEach((w) => w());
+      waiters = [];
+    },
+    async count(n: number) {
+      while (got.length < n) await new Promise<void>((r) => waiters.push(r));
+      return got.slice(0, n);
+    },
+  };
+}
+
+async function clients(server: TestServer) {
+  const ws = new CatbusClient({ url: server.wsUrl, token: server.adminKey });
+  const tcp = new CatbusClient({
+    url: server.tcpUrl,
+    token: server.adminKey,
+    transport: tcpTransport(),
+  });
+  await Promise.all([ws.connect(), tcp.connect()]);
+  return { ws, tcp };
+}
+
+Deno.test("pubsub - WebSocket and TCP clients see each other's messages", async () => {
+  await using server = await startCatbusd();
+  const { ws, tcp } = await clients(server);
+  const onWs = inbox(), onTcp = inbox();
+  await ws.subscribe("chat.>", onWs.handler);
+  await tcp.subscribe("chat.>", onTcp.handler);
+  await ws.publish("chat.room1", { from: "ws" });
+  await tcp.publish("chat.room1", { from: "tcp" });
+  const bytes = new Uint8Array([0, 1, 2, 255]);
+  await tcp.publish("chat.blob", bytes);
+  for (const box of [onWs, onTcp]) {
+    const [a, b, c] = await box.count(3);
+    assert.deepEqual([a.payload, b.payload], [{ from: "ws" }, { from: "tcp" }]);
+    assert.deepEqual([a.seq, b.seq, c.seq], [1, 2, 3]);
+    assert.deepEqual(c.payload, bytes);
+  }
+  await Promise.all([ws.disconnect(), tcp.disconnect()]);
+});
+
+Deno.test("pubsub - wildcard routing: * is one token, > is one or more, each subscription once", async () => {
+  await using server = await startCatbusd();
+  const { ws, tcp } = await clients(server);
+  const star = inbox(), tail = inbox(), exact = inbox();
+  await ws.subscribe("app.*.created", star.handler);
+  await ws.subscribe("app.>", tail.handler);
+  await ws.subscribe("app.eu.created", exact.handler);
+  for (
+    const channel of [
+      "app.eu.created",
+      "app.us.created",
+      "app.eu.created.late",
+      "app",
+      "other.eu.created",
+    ]
+  ) {
+    await tcp.publish(channel, channel);
+  }
+  // A marker that every subscription sees last, so we know nothing else is on its way.
+  await tcp.publish("app.zz.created", "end");
+  assert.deepEqual((await star.count(3)).map((m) => m.channel), [
+    "app.eu.created",
+    "app.us.created",
+    "app.zz.created",
+  ]);
+  assert.deepEqual((await tail.count(4)).map((m) => m.channel), [
+    "app.eu.created",
+    "app.us.created",
+    "app.eu.created.late",
+    "app.zz.created",
+  ]);
+  assert.equal(exact.got.length, 1);
+  assert.equal(star.got.length, 3);
+  assert.equal(tail.got.length, 4);
+  await Promise.all([ws.disconnect(), tcp.disconnect()]);
+});
+
+Deno.test("pubsub - concurrent publishes to one channel each get their own ack", async () => {
+  await using server = await startCatbusd();
+  const { ws, tcp } = await clients(server);
+  const acks = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => (i % 2 ? ws : tcp).publish("load.same", { i })),
+  );
+  assert.deepEqual(
+    acks.map((a) => a.seq).sort((a, b) => a - b),
+    Array.from({ length: 200 }, (_, i) => i + 1),
+  );
+  assert.equal(new Set(acks.map((a) => a.id)).size, 200);
+  await Promise.all([ws.disconnect(), tcp.disconnect()]);
+});
