@@ -1,7 +1,9 @@
 // The per-message cost of the native codec: deno bench bench/codec_bench.ts
 import { encodeFrame, FrameDecoder, FrameType } from "../src/protocol/frame.ts";
 
-const payload = new TextEncoder().encode(JSON.stringify({ text: "x".repeat(100) }));
+const payload = new TextEncoder().encode(
+  JSON.stringify({ text: "x".repeat(100) }),
+);
 const meta = {
   channel: "chat.room1.messages",
   seq: 1234,

@@ -10,7 +10,10 @@ for (let i = 0; i < 10_000; i++) {
     if (i % 100 === 0) t.insert(`tenant${i % 100}.>`, i);
   }
 }
-const channels = Array.from({ length: 1000 }, (_, i) => `tenant${i % 100}.room${i}.messages`);
+const channels = Array.from(
+  { length: 1000 },
+  (_, i) => `tenant${i % 100}.room${i}.messages`,
+);
 let n = 0;
 
 Deno.bench(
@@ -20,9 +23,13 @@ Deno.bench(
     trie.match(channels[n++ % channels.length]);
   },
 );
-Deno.bench("matcher - lookup, no cache (10k patterns)", { group: "match" }, () => {
-  uncached.match(channels[n++ % channels.length]);
-});
+Deno.bench(
+  "matcher - lookup, no cache (10k patterns)",
+  { group: "match" },
+  () => {
+    uncached.match(channels[n++ % channels.length]);
+  },
+);
 Deno.bench("matcher - subscribe + unsubscribe with a warm cache", () => {
   trie.insert("tenant1.roomX.messages", -1);
   trie.remove("tenant1.roomX.messages", -1);

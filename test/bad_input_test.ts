@@ -15,28 +15,47 @@ Deno.test("bad input - malformed, oversize and unknown frames get error codes an
     assert.equal(typeof f.json.message, "string");
   };
   // Meta that is not JSON.
-  await c.write(encodeFrame(FrameType.Publish, 50, new TextEncoder().encode("{nope")));
+  await c.write(
+    encodeFrame(FrameType.Publish, 50, new TextEncoder().encode("{nope")),
+  );
   await expectError(50, "bad_request");
   // Unknown operation.
   await expectError(await c.send(99, {}), "unknown_op");
   // Oversize payload: skipped whole, answered, stream still in sync.
   await expectError(
-    await c.send(FrameType.Publish, { channel: "app.x" }, new Uint8Array(200_000)),
+    await c.send(
+      FrameType.Publish,
+      { channel: "app.x" },
+      new Uint8Array(200_000),
+    ),
     "too_large",
   );
   // Payload that is not JSON without the binary flag.
   await expectError(
-    await c.send(FrameType.Publish, { channel: "app.x" }, new TextEncoder().encode("{")),
+    await c.send(
+      FrameType.Publish,
+      { channel: "app.x" },
+      new TextEncoder().encode("{"),
+    ),
     "bad_request",
   );
   // Wildcard publish, bad pattern, bad resume.
-  await expectError(await c.send(FrameType.Publish, { channel: "app.*" }, json(1)), "bad_request");
-  await expectError(await c.send(FrameType.Subscribe, { pattern: "app..x" }), "bad_request");
+  await expectError(
+    await c.send(FrameType.Publish, { channel: "app.*" }, json(1)),
+    "bad_request",
+  );
+  await expectError(
+    await c.send(FrameType.Subscribe, { pattern: "app..x" }),
+    "bad_request",
+  );
   await expectError(
     await c.send(FrameType.Subscribe, { pattern: "app.>", resume: { app: 5 } }),
     "bad_request",
   );
-  await expectError(await c.send(FrameType.Unsubscribe, { pattern: "app.never" }), "not_found");
+  await expectError(
+    await c.send(FrameType.Unsubscribe, { pattern: "app.never" }),
+    "not_found",
+  );
   // Still serving this connection:
   const ok = await c.reply(
     await c.send(FrameType.Publish, { channel: "app.x" }, json({ fine: true })),
@@ -46,7 +65,9 @@ Deno.test("bad input - malformed, oversize and unknown frames get error codes an
 
   // A stream that cannot be parsed is answered and closed; other clients are untouched.
   const garbage = await RawConnection.connect(server.tcpPort);
-  await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await garbage.write(
+    new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+  );
   const err = await garbage.next(() => true);
   assert.equal(err.json.code, "bad_request");
   await garbage.untilClosed();

@@ -8,9 +8,13 @@ const MAIN = fileURLToPath(new URL("../src/server/main.ts", import.meta.url));
 Deno.test("catbusd - /health, /ready and unknown routes answer JSON", async () => {
   await using server = await startCatbusd();
   const health = await fetch(`${server.httpUrl}/health`);
-  assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+  assert.deepEqual([health.status, await health.json()], [200, {
+    status: "ok",
+  }]);
   const ready = await fetch(`${server.httpUrl}/ready`);
-  assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
+  assert.deepEqual([ready.status, await ready.json()], [200, {
+    status: "ready",
+  }]);
   const missing = await fetch(`${server.httpUrl}/nope`);
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).code, "not_found");
@@ -26,7 +30,10 @@ Deno.test("catbusd - a bad setting stops start-up naming the setting", async () 
     stderr: "piped",
   }).output();
   assert.equal(out.code, 2);
-  assert.match(new TextDecoder().decode(out.stderr), /--max-payload: expected a size/);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /--max-payload: expected a size/,
+  );
 });
 
 Deno.test("catbusd - -d runs in the background and writes the pid file", async () => {
@@ -61,7 +68,9 @@ Deno.test("catbusd - -d runs in the background and writes the pid file", async (
   // On SIGTERM it removes its pid file: wait for that event.
   const watcher = Deno.watchFs(data);
   if (await Deno.stat(pidfile).then(() => true, () => false)) {
-    for await (const e of watcher) if (e.kind === "remove" && e.paths.includes(pidfile)) break;
+    for await (const e of watcher) {
+      if (e.kind === "remove" && e.paths.includes(pidfile)) break;
+    }
   }
   watcher.close();
   await Deno.remove(data, { recursive: true });
@@ -71,11 +80,21 @@ Deno.test("catbusd - TLS on both listeners with --cert/--key", async () => {
   const dir = await Deno.makeTempDir({ prefix: "catbus-tls-" });
   // A test CA and a leaf certificate for localhost signed by it.
   const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
+    const out = await new Deno.Command("openssl", {
+      args,
+      stdout: "null",
+      stderr: "piped",
+    })
       .output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
   await openssl(
     "req",
     "-x509",
@@ -120,7 +139,12 @@ Deno.test("catbusd - TLS on both listeners with --cert/--key", async () => {
     "-out",
     `${dir}/cert.pem`,
   );
-  await using server = await startCatbusd(["--cert", `${dir}/cert.pem`, "--key", `${dir}/key.pem`]);
+  await using server = await startCatbusd([
+    "--cert",
+    `${dir}/cert.pem`,
+    "--key",
+    `${dir}/key.pem`,
+  ]);
   const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
   assert.match(server.httpUrl, /^https:/);
   const client = Deno.createHttpClient({ caCerts });
@@ -131,8 +155,14 @@ Deno.test("catbusd - TLS on both listeners with --cert/--key", async () => {
   assert.equal(res.status, 200);
   await res.body?.cancel();
   client.close();
-  const conn = await Deno.connectTls({ hostname: "localhost", port: server.tcpPort, caCerts });
-  await conn.write(encodeFrame(FrameType.Hello, 1, { version: 1, token: server.adminKey }));
+  const conn = await Deno.connectTls({
+    hostname: "localhost",
+    port: server.tcpPort,
+    caCerts,
+  });
+  await conn.write(
+    encodeFrame(FrameType.Hello, 1, { version: 1, token: server.adminKey }),
+  );
   const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
   let type = 0;
   for await (const chunk of conn.readable) {

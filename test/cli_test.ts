@@ -45,7 +45,10 @@ Deno.test("cli - role create, show, list, delete", async () => {
   const role = JSON.parse(shown.stdout);
   assert.equal(role.name, "Editor");
   assert.deepEqual(role.grants, [{ permission: "read", pattern: "docs.>" }]);
-  assert.ok(!shown.stdout.includes(token), "the token itself is never stored or shown again");
+  assert.ok(
+    !shown.stdout.includes(token),
+    "the token itself is never stored or shown again",
+  );
   const listed = await server.cli(["role", "list"]);
   assert.equal(listed.stdout.trim(), `${role.id}\tEditor\tread:docs.>`);
   assert.equal((await server.cli(["role", "delete", role.id])).code, 0);
@@ -56,7 +59,9 @@ Deno.test("cli - role create, show, list, delete", async () => {
 
 Deno.test("cli - subscribe in one process, publish in another, with a granted token", async () => {
   await using server = await startCatbusd();
-  const token = (await server.cli(["grant", "-p", "all", "project.>"])).stdout.split("\n")[0];
+  const token = (await server.cli(["grant", "-p", "all", "project.>"])).stdout.split(
+    "\n",
+  )[0];
   const subscriber = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -75,10 +80,13 @@ Deno.test("cli - subscribe in one process, publish in another, with a granted to
     stderr: "piped",
   }).spawn();
   // Wait until it says it is subscribed.
-  const status = subscriber.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const status = subscriber.stderr.pipeThrough(new TextDecoderStream())
+    .getReader();
   let said = "";
-  while (!said.includes("subscribed to")) said += (await status.read()).value ?? "";
-  status.releaseLock();
+  while (!said.includes("subscribed to")) {
+    said += (await status.read()).value ?? "";
+  }
+  const printed = new Response(subscriber.stdout).text();
 
   const pub1 = await server.cli([
     "publish",
@@ -102,25 +110,47 @@ Deno.test("cli - subscribe in one process, publish in another, with a granted to
   ]);
   assert.equal(pub2.code, 0, pub2.stderr);
 
-  const { code, stdout } = await subscriber.output();
+  const { code } = await subscriber.status;
+  await status.cancel();
   assert.equal(code, 0);
-  const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const lines = (await printed).trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => [l.channel, l.seq, l.payload]), [
     ["project.123.updates", 1, { action: "save" }],
     ["project.9", 2, "plain"],
   ]);
   for (const l of lines) {
-    assert.deepEqual(Object.keys(l), ["channel", "seq", "epoch", "id", "time", "payload"]);
+    assert.deepEqual(Object.keys(l), [
+      "channel",
+      "seq",
+      "epoch",
+      "id",
+      "time",
+      "payload",
+    ]);
   }
 });
 
 Deno.test("cli - publish outside grants and to a dead server fail with a one-line reason", async () => {
   await using server = await startCatbusd();
-  const token = (await server.cli(["grant", "-p", "write", "project.>"])).stdout.split("\n")[0];
-  const denied = await server.cli(["publish", "other.x", "1", "--token", token]);
+  const token = (await server.cli(["grant", "-p", "write", "project.>"])).stdout.split(
+    "\n",
+  )[0];
+  const denied = await server.cli([
+    "publish",
+    "other.x",
+    "1",
+    "--token",
+    token,
+  ]);
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /^catbus publish: forbidden: .+\n$/);
-  const notJson = await server.cli(["publish", "project.x", "{oops", "--token", token]);
+  const notJson = await server.cli([
+    "publish",
+    "project.x",
+    "{oops",
+    "--token",
+    token,
+  ]);
   assert.equal(notJson.code, 2);
   const dead = await server.cli([
     "publish",
@@ -142,7 +172,13 @@ Deno.test("cli - publish outside grants and to a dead server fail with a one-lin
 
 Deno.test("cli - text format prints [channel] payload", async () => {
   await using server = await startCatbusd();
-  await server.cli(["publish", "news.today", '{"t":1}', "--token", server.adminKey]);
+  await server.cli([
+    "publish",
+    "news.today",
+    '{"t":1}',
+    "--token",
+    server.adminKey,
+  ]);
   const out = await server.cli([
     "subscribe",
     "news.>",

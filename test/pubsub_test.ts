@@ -94,7 +94,10 @@ Deno.test("pubsub - concurrent publishes to one channel each get their own ack",
   await using server = await startCatbusd();
   const { ws, tcp } = await clients(server);
   const acks = await Promise.all(
-    Array.from({ length: 200 }, (_, i) => (i % 2 ? ws : tcp).publish("load.same", { i })),
+    Array.from(
+      { length: 200 },
+      (_, i) => (i % 2 ? ws : tcp).publish("load.same", { i }),
+    ),
   );
   assert.deepEqual(
     acks.map((a) => a.seq).sort((a, b) => a - b),

@@ -7,12 +7,15 @@ import { FrameType } from "../src/protocol/frame.ts";
 
 Deno.test("resume - a client that loses its connection resumes without loss while history holds", async () => {
   await using server = await startCatbusd();
-  const publisher = new CatbusClient({ url: server.wsUrl, token: server.adminKey });
+  const publisher = new CatbusClient({
+    url: server.wsUrl,
+    token: server.adminKey,
+  });
   await publisher.connect();
   await publisher.publish("feed.x", 0);
 
   // The subscriber goes through a TCP proxy we can cut, so the server sees a real disconnect.
-  const proxy = await startCuttableProxy(server.tcpPort);
+  const proxy = startCuttableProxy(server.tcpPort);
   const seen: number[] = [];
   const recoveries: boolean[] = [];
   let wake = () => {};
@@ -54,32 +57,48 @@ Deno.test("resume - recovered:false when the gap left the history", async () => 
   await raw.hello(server.adminKey);
   let last = { epoch: "", seq: 0 };
   for (let i = 0; i < 12; i++) {
-    const ok = await raw.reply(await raw.send(FrameType.Publish, { channel: "feed.x" }, json(i)));
-    if (i === 2) last = { epoch: ok.json.epoch as string, seq: ok.json.seq as number };
+    const ok = await raw.reply(
+      await raw.send(FrameType.Publish, { channel: "feed.x" }, json(i)),
+    );
+    if (i === 2) {
+      last = { epoch: ok.json.epoch as string, seq: ok.json.seq as number };
+    }
   }
   const raw2 = await RawConnection.connect(server.tcpPort);
   await raw2.hello(server.adminKey);
   const r = await raw2.reply(
-    await raw2.send(FrameType.Subscribe, { pattern: "feed.>", resume: { feed: last } }),
+    await raw2.send(FrameType.Subscribe, {
+      pattern: "feed.>",
+      resume: { feed: last },
+    }),
   );
   assert.equal(r.json.recovered, false);
   const inHistory = { epoch: last.epoch, seq: 8 };
   const r2 = await raw2.reply(
-    await raw2.send(FrameType.Subscribe, { pattern: "feed.>", resume: { feed: inHistory } }),
+    await raw2.send(FrameType.Subscribe, {
+      pattern: "feed.>",
+      resume: { feed: inHistory },
+    }),
   );
   assert.equal(r2.json.recovered, true);
-  assert.equal((r2.json.namespaces as Record<string, { replayed: number }>).feed.replayed, 4);
+  assert.equal(
+    (r2.json.namespaces as Record<string, { replayed: number }>).feed.replayed,
+    4,
+  );
   raw.close();
   raw2.close();
 });
 
 /** A TCP relay whose live connections can be cut at once, to simulate a network drop. */
-async function startCuttableProxy(targetPort: number) {
+function startCuttableProxy(targetPort: number) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const live = new Set<Deno.Conn>();
   (async () => {
     for await (const inbound of listener) {
-      const outbound = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      const outbound = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: targetPort,
+      });
       live.add(inbound);
       live.add(outbound);
       const pipe = (a: Deno.Conn, b: Deno.Conn) =>

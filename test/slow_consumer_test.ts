@@ -14,13 +14,17 @@ Deno.test("slow consumer - a stalled subscriber does not delay a healthy one, an
   const stalled = await RawConnection.connect(server.tcpPort, { read: false });
   const publisher = await RawConnection.connect(server.tcpPort);
   await publisher.hello(server.adminKey);
-  await publisher.reply(await publisher.send(FrameType.Publish, { channel: "load.x" }, json(0)));
+  await publisher.reply(
+    await publisher.send(FrameType.Publish, { channel: "load.x" }, json(0)),
+  );
   // Hello and subscribe without reading the answers: this client never reads until told to.
   await stalled.send(FrameType.Hello, { version: 1, token: server.adminKey });
   await stalled.send(FrameType.Subscribe, { pattern: "load.>" });
   const healthy = await RawConnection.connect(server.tcpPort);
   await healthy.hello(server.adminKey);
-  await healthy.reply(await healthy.send(FrameType.Subscribe, { pattern: "load.>" }));
+  await healthy.reply(
+    await healthy.send(FrameType.Subscribe, { pattern: "load.>" }),
+  );
 
   // Publish far more (≈ 20 MB) than the stalled client's queue and kernel buffers hold, keeping
   // at most 25 publishes in flight so the healthy reader is never more than ~100 KB behind.
@@ -28,8 +32,14 @@ Deno.test("slow consumer - a stalled subscriber does not delay a healthy one, an
   const total = 5000;
   let lastSeq = 0;
   for (let i = 0; i < total; i++) {
-    const id = await publisher.send(FrameType.Publish, { channel: "load.x" }, payload);
-    if (i % 25 === 24 || i === total - 1) lastSeq = (await publisher.reply(id)).json.seq as number;
+    const id = await publisher.send(
+      FrameType.Publish,
+      { channel: "load.x" },
+      payload,
+    );
+    if (i % 25 === 24 || i === total - 1) {
+      lastSeq = (await publisher.reply(id)).json.seq as number;
+    }
   }
   // The healthy subscriber received every message, in order, while the stalled one held none
   // of them up.

@@ -34,7 +34,10 @@ export class Authenticator {
     if (token.startsWith("role-")) {
       const role = await this.#options.roles.find(token);
       if (!role) {
-        throw new CatbusError(ErrorCode.Unauthorized, "unknown or deleted role token");
+        throw new CatbusError(
+          ErrorCode.Unauthorized,
+          "unknown or deleted role token",
+        );
       }
       return {
         clientId: `role-${role.id}-${randomId(6)}`,

@@ -16,7 +16,9 @@ export function fromBase64url(text: string): Uint8Array {
 
 export async function sha256(data: string | Uint8Array): Promise<Uint8Array> {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as BufferSource),
+  );
 }
 
 export const hex = (bytes: Uint8Array): string =>
@@ -26,7 +28,10 @@ export const hex = (bytes: Uint8Array): string =>
  * Compares two secrets without leaking where they differ or how long the expected one is:
  * both sides are hashed to 32 bytes first, then compared with a branch-free loop.
  */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+export async function constantTimeEqual(
+  a: string,
+  b: string,
+): Promise<boolean> {
   const [x, y] = await Promise.all([sha256(a), sha256(b)]);
   let diff = 0;
   for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];

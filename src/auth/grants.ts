@@ -33,8 +33,9 @@ export function parsePermissions(names: string[]): Permission[] {
   const out = new Set<Permission>();
   for (const name of names) {
     if (name === "all") PERMISSIONS.forEach((p) => out.add(p));
-    else if ((PERMISSIONS as readonly string[]).includes(name)) out.add(name as Permission);
-    else {
+    else if ((PERMISSIONS as readonly string[]).includes(name)) {
+      out.add(name as Permission);
+    } else {
       throw new CatbusError(
         ErrorCode.BadRequest,
         `unknown permission "${name}"; use read, write, create or all`,
@@ -55,7 +56,9 @@ export function makeGrants(permissions: string[], patterns: string[]): Grant[] {
 export function parseGrants(value: unknown): Grant[] {
   if (!Array.isArray(value)) throw new TypeError("grants must be an array");
   return value.map((g) => {
-    if (!g || typeof g !== "object") throw new TypeError("grant must be an object");
+    if (!g || typeof g !== "object") {
+      throw new TypeError("grant must be an object");
+    }
     const { permission, pattern } = g as Record<string, unknown>;
     if (!(PERMISSIONS as readonly unknown[]).includes(permission)) {
       throw new TypeError(`bad permission ${String(permission)}`);
@@ -66,7 +69,11 @@ export function parseGrants(value: unknown): Grant[] {
 }
 
 /** Does the principal hold `permission` over every channel `pattern` can name? */
-export function allows(principal: Principal, permission: Permission, pattern: string): boolean {
+export function allows(
+  principal: Principal,
+  permission: Permission,
+  pattern: string,
+): boolean {
   if (principal.kind === "admin") return true;
   for (const g of principal.grants) {
     if (g.permission === permission && covers(g.pattern, pattern)) return true;
@@ -75,7 +82,11 @@ export function allows(principal: Principal, permission: Permission, pattern: st
 }
 
 /** Throws `forbidden` with a message naming the missing grant. */
-export function requireGrant(principal: Principal, permission: Permission, pattern: string): void {
+export function requireGrant(
+  principal: Principal,
+  permission: Permission,
+  pattern: string,
+): void {
   if (!allows(principal, permission, pattern)) {
     throw new CatbusError(
       ErrorCode.Forbidden,

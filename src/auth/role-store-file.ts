@@ -37,7 +37,10 @@ export class FileRoleStore implements RoleStore {
 
   async create(name: string): Promise<{ token: string; role: Role }> {
     if (typeof name !== "string" || !name.trim()) {
-      throw new CatbusError(ErrorCode.BadRequest, "a role needs a name: --name NAME");
+      throw new CatbusError(
+        ErrorCode.BadRequest,
+        "a role needs a name: --name NAME",
+      );
     }
     const token = newRoleToken();
     const hash = await roleHash(token);
@@ -70,7 +73,9 @@ export class FileRoleStore implements RoleStore {
 
   addGrants(tokenOrId: string, grants: Grant[]): Promise<Role> {
     return this.#change(tokenOrId, (role) => {
-      for (const g of grants) if (!role.grants.some((x) => sameGrant(x, g))) role.grants.push(g);
+      for (const g of grants) {
+        if (!role.grants.some((x) => sameGrant(x, g))) role.grants.push(g);
+      }
     });
   }
 
@@ -97,11 +102,18 @@ export class FileRoleStore implements RoleStore {
     return () => clearInterval(timer);
   }
 
-  async #change(tokenOrId: string, edit: (role: Role, file: RoleFile) => void): Promise<Role> {
+  async #change(
+    tokenOrId: string,
+    edit: (role: Role, file: RoleFile) => void,
+  ): Promise<Role> {
     let result: Role | undefined;
     await this.#update(async (file) => {
       const key = await this.#key(file, tokenOrId);
-      if (!key) throw notFound(tokenOrId.startsWith("role-") ? "token" : `"${tokenOrId}"`);
+      if (!key) {
+        throw notFound(
+          tokenOrId.startsWith("role-") ? "token" : `"${tokenOrId}"`,
+        );
+      }
       const role = file.roles[key];
       edit(role, file);
       role.updatedAt = new Date().toISOString();
@@ -111,7 +123,11 @@ export class FileRoleStore implements RoleStore {
   }
 
   #key(file: RoleFile, tokenOrId: string) {
-    return resolveRoleKey(tokenOrId, (h) => h in file.roles, () => Object.keys(file.roles));
+    return resolveRoleKey(
+      tokenOrId,
+      (h) => h in file.roles,
+      () => Object.keys(file.roles),
+    );
   }
 
   #stamp(): string {
@@ -127,7 +143,9 @@ export class FileRoleStore implements RoleStore {
     if (text === undefined) return { version: 1, roles: {} };
     try {
       const file = JSON.parse(text) as RoleFile;
-      if (file?.version !== 1 || typeof file.roles !== "object") throw new Error("bad shape");
+      if (file?.version !== 1 || typeof file.roles !== "object") {
+        throw new Error("bad shape");
+      }
       return file;
     } catch (e) {
       throw new CatbusError(
@@ -140,7 +158,9 @@ export class FileRoleStore implements RoleStore {
   }
 
   async #read(): Promise<RoleFile> {
-    return this.#parse(await Deno.readTextFile(this.#path).catch(notFoundToUndefined));
+    return this.#parse(
+      await Deno.readTextFile(this.#path).catch(notFoundToUndefined),
+    );
   }
 
   async #update(edit: (file: RoleFile) => void | Promise<void>): Promise<void> {
@@ -149,9 +169,15 @@ export class FileRoleStore implements RoleStore {
       const file = await this.#read();
       await edit(file);
       const tmp = `${this.#path}.${crypto.randomUUID()}.tmp`;
-      const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+      const f = await Deno.open(tmp, {
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
       try {
-        await f.write(new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n"));
+        await f.write(
+          new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n"),
+        );
         await f.sync();
       } finally {
         f.close();
@@ -175,7 +201,10 @@ export class FileRoleStore implements RoleStore {
           .catch(() => 0);
         if (age > LOCK_STALE_MS) await Deno.remove(this.#lock).catch(() => {});
         else if (Date.now() > deadline) {
-          throw new CatbusError(ErrorCode.Unavailable, `${this.#lock} is held by another writer`);
+          throw new CatbusError(
+            ErrorCode.Unavailable,
+            `${this.#lock} is held by another writer`,
+          );
         } else await new Promise((r) => setTimeout(r, 20));
       }
     }

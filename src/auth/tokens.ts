@@ -50,7 +50,10 @@ export interface SignOptions {
   now?: number;
 }
 
-export async function signSubToken(secret: string, options: SignOptions): Promise<string> {
+export async function signSubToken(
+  secret: string,
+  options: SignOptions,
+): Promise<string> {
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   const claims: SubTokenClaims = {
     v: 1,
@@ -61,7 +64,11 @@ export async function signSubToken(secret: string, options: SignOptions): Promis
   };
   if (options.expiresIn !== undefined) claims.exp = iat + options.expiresIn;
   const body = "sub-" + base64url(encoder.encode(JSON.stringify(claims)));
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body));
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    await hmacKey(secret),
+    encoder.encode(body),
+  );
   return body + "." + base64url(new Uint8Array(mac));
 }
 
@@ -97,7 +104,12 @@ export class SubTokenVerifier {
     const key = (await this.#keys).get(String(claims.kid));
     if (!key) throw refuse("signed with a key this server does not hold");
     const ok = mac.length === 32 &&
-      await crypto.subtle.verify("HMAC", key, mac as BufferSource, encoder.encode(body));
+      await crypto.subtle.verify(
+        "HMAC",
+        key,
+        mac as BufferSource,
+        encoder.encode(body),
+      );
     if (!ok) throw refuse("bad signature");
     let grants: Grant[];
     try {
@@ -105,8 +117,13 @@ export class SubTokenVerifier {
     } catch {
       throw refuse("malformed grants");
     }
-    if (typeof claims.cid !== "string" || !claims.cid) throw refuse("missing client id");
-    if (claims.exp !== undefined && (typeof claims.exp !== "number" || claims.exp * 1000 <= now)) {
+    if (typeof claims.cid !== "string" || !claims.cid) {
+      throw refuse("missing client id");
+    }
+    if (
+      claims.exp !== undefined &&
+      (typeof claims.exp !== "number" || claims.exp * 1000 <= now)
+    ) {
       throw new CatbusError(
         ErrorCode.Unauthorized,
         "token expired; create a new one with `catbus grant`",

@@ -5,7 +5,11 @@ import { makeGrants } from "./grants.ts";
 import { signSubToken, SubTokenVerifier } from "./tokens.ts";
 
 const grants = makeGrants(["read", "write"], ["project.>"]);
-const refused = async (verifier: SubTokenVerifier, token: string, reason: RegExp) => {
+const refused = async (
+  verifier: SubTokenVerifier,
+  token: string,
+  reason: RegExp,
+) => {
   await assert.rejects(verifier.verify(token), (e: unknown) => {
     assert.ok(e instanceof CatbusError);
     assert.equal(e.code, "unauthorized");
@@ -31,9 +35,12 @@ Deno.test("tokens - forged, truncated, tampered, wrong-secret and expired tokens
   await refused(v, body, /malformed|not a sub/);
   await refused(v, "sub-!!!.abc", /malformed/);
   // Tampered grants, same MAC.
-  const claims = JSON.parse(new TextDecoder().decode(fromBase64url(body.slice(4))));
+  const claims = JSON.parse(
+    new TextDecoder().decode(fromBase64url(body.slice(4))),
+  );
   claims.grants.push({ permission: "write", pattern: ">" });
-  const forged = "sub-" + base64url(new TextEncoder().encode(JSON.stringify(claims))) + "." + mac;
+  const forged = "sub-" +
+    base64url(new TextEncoder().encode(JSON.stringify(claims))) + "." + mac;
   await refused(v, forged, /bad signature/);
   // Signed with another secret that claims this server's key id.
   const other = await signSubToken("other", { clientId: "mallory", grants });
@@ -42,7 +49,8 @@ Deno.test("tokens - forged, truncated, tampered, wrong-secret and expired tokens
     new TextDecoder().decode(fromBase64url(other.split(".")[0].slice(4))),
   );
   otherClaims.kid = claims.kid;
-  const otherBody = "sub-" + base64url(new TextEncoder().encode(JSON.stringify(otherClaims)));
+  const otherBody = "sub-" +
+    base64url(new TextEncoder().encode(JSON.stringify(otherClaims)));
   await refused(v, `${otherBody}.${other.split(".")[1]}`, /bad signature/);
   const expired = await signSubToken("s3cret", {
     clientId: "alice",

@@ -20,7 +20,10 @@ default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_
 Exit codes: 0 ok, 1 failed (reason on stderr), 2 usage error.
 `;
 
-type Command = (args: string[], env: Record<string, string | undefined>) => Promise<void>;
+type Command = (
+  args: string[],
+  env: Record<string, string | undefined>,
+) => Promise<void>;
 // Loaded on demand: token commands start fast and never load the network client.
 const tokens = () => import("./tokens-cmd.ts");
 const pubsub = () => import("./pubsub-cmd.ts");
@@ -37,7 +40,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 const [name, ...args] = Deno.args;
-if (!name || name === "help" || name === "--help" || name === "-h" || args.includes("--help")) {
+if (
+  !name || name === "help" || name === "--help" || name === "-h" ||
+  args.includes("--help")
+) {
   console.log(USAGE);
   Deno.exit(name ? 0 : 2);
 }

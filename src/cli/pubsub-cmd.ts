@@ -14,7 +14,11 @@ type Env = Record<string, string | undefined>;
  * The token to connect with: --token / CATBUS_TOKEN, or — on the server's own machine, where
  * the signing secret is readable — a 5-minute token for exactly this command's channels.
  */
-async function tokenFor(ctx: CliContext, permissions: Permission[], pattern: string) {
+async function tokenFor(
+  ctx: CliContext,
+  permissions: Permission[],
+  pattern: string,
+) {
   if (ctx.token) return ctx.token;
   const secret = ctx.secretFlag ?? await readSecret(ctx.data);
   if (!secret) {
@@ -31,7 +35,11 @@ async function tokenFor(ctx: CliContext, permissions: Permission[], pattern: str
   });
 }
 
-function clientFor(ctx: CliContext, token: string, extra: Partial<ClientOptions> = {}) {
+function clientFor(
+  ctx: CliContext,
+  token: string,
+  extra: Partial<ClientOptions> = {},
+) {
   const tcp = /^tcps?:/.test(ctx.url);
   return new CatbusClient({
     url: ctx.url,
@@ -56,7 +64,9 @@ function parse(args: string[], options: Record<string, unknown>) {
 
 /** `catbus publish CHANNEL JSON`: prints the stored position as JSON. */
 export async function publishCommand(args: string[], env: Env): Promise<void> {
-  const { values, positionals } = parse(args, { header: { type: "string", multiple: true } });
+  const { values, positionals } = parse(args, {
+    header: { type: "string", multiple: true },
+  });
   const v = values as Record<string, unknown>;
   if (positionals.length !== 2) {
     throw new UsageError(
@@ -68,7 +78,9 @@ export async function publishCommand(args: string[], env: Env): Promise<void> {
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new UsageError(`payload must be JSON (a string needs quotes: '"hello"'), got: ${text}`);
+    throw new UsageError(
+      `payload must be JSON (a string needs quotes: '"hello"'), got: ${text}`,
+    );
   }
   const headers: Record<string, string> = {};
   for (const h of (v.header as string[] | undefined) ?? []) {
@@ -77,10 +89,14 @@ export async function publishCommand(args: string[], env: Env): Promise<void> {
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
   const ctx = cliContext(v, env);
-  const client = clientFor(ctx, await tokenFor(ctx, ["write", "create"], channel), {
-    autoReconnect: false,
-    offlineQueue: false,
-  });
+  const client = clientFor(
+    ctx,
+    await tokenFor(ctx, ["write", "create"], channel),
+    {
+      autoReconnect: false,
+      offlineQueue: false,
+    },
+  );
   try {
     await client.connect();
     const result = await client.publish(
@@ -100,7 +116,9 @@ function parseFrom(value: string | undefined) {
   }
   const seq = Number(value);
   if (Number.isSafeInteger(seq) && seq >= 1) return { seq };
-  throw new UsageError(`--from: expected new, last, first or a sequence number, got "${value}"`);
+  throw new UsageError(
+    `--from: expected new, last, first or a sequence number, got "${value}"`,
+  );
 }
 
 /**
@@ -108,7 +126,10 @@ function parseFrom(value: string | undefined) {
  * (`{"channel","seq","epoch","id","time","payload"}`), or `[channel] payload` with
  * `--format text`. Status lines go to stderr.
  */
-export async function subscribeCommand(args: string[], env: Env): Promise<void> {
+export async function subscribeCommand(
+  args: string[],
+  env: Env,
+): Promise<void> {
   const { values, positionals } = parse(args, {
     format: { type: "string" },
     from: { type: "string" },
@@ -116,10 +137,14 @@ export async function subscribeCommand(args: string[], env: Env): Promise<void> 
   });
   const v = values as Record<string, unknown>;
   if (positionals.length !== 1) {
-    throw new UsageError("usage: catbus subscribe PATTERN, e.g. catbus subscribe 'app.>'");
+    throw new UsageError(
+      "usage: catbus subscribe PATTERN, e.g. catbus subscribe 'app.>'",
+    );
   }
   const format = (v.format as string | undefined) ?? "json";
-  if (format !== "json" && format !== "text") throw new UsageError("--format is json or text");
+  if (format !== "json" && format !== "text") {
+    throw new UsageError("--format is json or text");
+  }
   const count = v.count === undefined ? Infinity : Number(v.count);
   if (!(count >= 1)) throw new UsageError("--count expects a number ≥ 1");
   const pattern = positionals[0];
@@ -133,7 +158,9 @@ export async function subscribeCommand(args: string[], env: Env): Promise<void> 
   await client.subscribe(pattern, (channel, payload, meta) => {
     const binary = payload instanceof Uint8Array;
     if (format === "text") {
-      console.log(`[${channel}] ${binary ? `<${payload.length} bytes>` : JSON.stringify(payload)}`);
+      console.log(
+        `[${channel}] ${binary ? `<${payload.length} bytes>` : JSON.stringify(payload)}`,
+      );
     } else {
       console.log(JSON.stringify({
         channel,
@@ -151,7 +178,9 @@ export async function subscribeCommand(args: string[], env: Env): Promise<void> 
     from: parseFrom(v.from as string | undefined),
     onRecovery: (info) => {
       if (!info.recovered) {
-        console.error(`catbus subscribe: some messages were missed (recovered: false)`);
+        console.error(
+          `catbus subscribe: some messages were missed (recovered: false)`,
+        );
       }
     },
     onError: fail,

@@ -14,12 +14,18 @@ export function httpBase(url: string): string {
 }
 
 /** `catbus status`: is the server up and ready, and is the role store readable? Exit 1 if not. */
-export async function statusCommand(args: string[], env: Record<string, string | undefined>) {
+export async function statusCommand(
+  args: string[],
+  env: Record<string, string | undefined>,
+) {
   let values: Record<string, unknown>;
   try {
-    values =
-      parseArgs({ args, options: { ...COMMON_OPTIONS, json: { type: "boolean" } }, strict: true })
-        .values;
+    values = parseArgs({
+      args,
+      options: { ...COMMON_OPTIONS, json: { type: "boolean" } },
+      strict: true,
+    })
+      .values;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -27,17 +33,28 @@ export async function statusCommand(args: string[], env: Record<string, string |
   const base = httpBase(ctx.url);
   const report: Record<string, { ok: boolean; detail: string }> = {};
   try {
-    const res = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${base}/ready`, {
+      signal: AbortSignal.timeout(3000),
+    });
     const body = await res.json();
     report.server = { ok: res.ok, detail: `${base} ${body.status}` };
   } catch (e) {
-    report.server = { ok: false, detail: `${base} unreachable: ${(e as Error).message}` };
+    report.server = {
+      ok: false,
+      detail: `${base} unreachable: ${(e as Error).message}`,
+    };
   }
   try {
     const roles = await roleStore(ctx).list();
-    report.store = { ok: true, detail: `${ctx.data} (embedded, ${roles.length} roles)` };
+    report.store = {
+      ok: true,
+      detail: `${ctx.data} (embedded, ${roles.length} roles)`,
+    };
   } catch (e) {
-    report.store = { ok: false, detail: `${ctx.data}: ${(e as Error).message}` };
+    report.store = {
+      ok: false,
+      detail: `${ctx.data}: ${(e as Error).message}`,
+    };
   }
   if (values.json) console.log(JSON.stringify(report));
   else {

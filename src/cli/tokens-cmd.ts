@@ -54,12 +54,19 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
   if (v.expires !== undefined) {
     const ms = parseDuration(v.expires);
     if (!ms) {
-      throw new UsageError(`--expires: expected a duration such as 1h or 30d, got "${v.expires}"`);
+      throw new UsageError(
+        `--expires: expected a duration such as 1h or 30d, got "${v.expires}"`,
+      );
     }
     expiresIn = Math.ceil(ms / 1000);
   }
-  const clientId = (v["client-id"] as string | undefined) ?? crypto.randomUUID();
-  const token = await signSubToken(await signingSecret(ctx), { clientId, grants, expiresIn });
+  const clientId = (v["client-id"] as string | undefined) ??
+    crypto.randomUUID();
+  const token = await signSubToken(await signingSecret(ctx), {
+    clientId,
+    grants,
+    expiresIn,
+  });
   print(token);
   print(`Client ID: ${clientId}`);
   if (expiresIn !== undefined) {
@@ -77,7 +84,9 @@ export async function revokeCommand(args: string[], env: Env): Promise<void> {
   const v = values as Record<string, unknown>;
   const permissions = (v.permission as string[] | undefined) ?? [];
   if (!permissions.length || !positionals.length || !v.from) {
-    throw new UsageError("usage: catbus revoke -p PERMISSION PATTERN… --from role-…");
+    throw new UsageError(
+      "usage: catbus revoke -p PERMISSION PATTERN… --from role-…",
+    );
   }
   const role = await roleStore(cliContext(v, env)).removeGrants(
     v.from as string,
@@ -103,24 +112,35 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
   const store = roleStore(cliContext(v, env));
   const target = () => {
     if (!positionals[0]) {
-      throw new UsageError(`usage: catbus role ${sub} ROLE (a role- token or role id)`);
+      throw new UsageError(
+        `usage: catbus role ${sub} ROLE (a role- token or role id)`,
+      );
     }
     return positionals[0];
   };
   switch (sub) {
     case "create": {
-      if (!v.name) throw new UsageError('usage: catbus role create --name "Editor"');
+      if (!v.name) {
+        throw new UsageError('usage: catbus role create --name "Editor"');
+      }
       await ensureDataDir(cliContext(v, env).data);
       const { token, role } = await store.create(v.name as string);
       print(token);
       print(`Role: ${role.name}`);
       print(`ID: ${role.id}`);
-      print("Grants: (none) — add some with: catbus grant -p read 'app.>' --to " + token);
+      print(
+        "Grants: (none) — add some with: catbus grant -p read 'app.>' --to " +
+          token,
+      );
       return;
     }
     case "show": {
       const role = await store.find(target());
-      if (!role) throw new UsageError(`role ${positionals[0]} not found; see catbus role list`);
+      if (!role) {
+        throw new UsageError(
+          `role ${positionals[0]} not found; see catbus role list`,
+        );
+      }
       if (v.json) print(JSON.stringify(publicRole(role)));
       else printRole(role);
       return;
@@ -128,12 +148,16 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
     case "list": {
       const roles = await store.list();
       if (v.json) return print(JSON.stringify(roles.map(publicRole)));
-      for (const r of roles) print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
+      for (const r of roles) {
+        print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
+      }
       return;
     }
     case "delete": {
       const role = await store.delete(target());
-      print(`Deleted role ${role.name} (${role.id}); its connections are closed within a second`);
+      print(
+        `Deleted role ${role.name} (${role.id}); its connections are closed within a second`,
+      );
       return;
     }
     default:

@@ -86,7 +86,10 @@ export class Broker {
     let ns = this.#namespaces.get(name);
     if (!ns) {
       parsePattern(name);
-      this.#namespaces.set(name, ns = new Namespace(name, this.#options.history));
+      this.#namespaces.set(
+        name,
+        ns = new Namespace(name, this.#options.history),
+      );
       this.#options.onNamespaceCreated?.(name);
     }
     return ns;
@@ -148,18 +151,18 @@ export class Broker {
       result.namespaces[name] = outcome;
       if (!outcome.recovered) result.recovered = false;
     }
+    // Every namespace the pattern reaches gets its current position in the answer, so the
+    // client can resume from the moment it subscribed even before it sees a message.
     const from = start.from ?? "new";
-    if (from !== "new") {
-      for (const ns of this.#namespacesOf(pattern)) {
-        if (resumed.has(ns.name)) continue;
-        const before = replay.length;
-        this.#startFrom(pattern, ns, from, replay);
-        result.namespaces[ns.name] = {
-          ...ns.position,
-          recovered: true,
-          replayed: replay.length - before,
-        };
-      }
+    for (const ns of this.#namespacesOf(pattern)) {
+      if (resumed.has(ns.name)) continue;
+      const before = replay.length;
+      if (from !== "new") this.#startFrom(pattern, ns, from, replay);
+      result.namespaces[ns.name] = {
+        ...ns.position,
+        recovered: true,
+        replayed: replay.length - before,
+      };
     }
     for (const m of replay) replayTo.deliver(m);
     this.#trie.insert(pattern, sub);
@@ -180,7 +183,9 @@ export class Broker {
     const ns = this.#namespaces.get(name);
     if (!ns) return { epoch: "", seq: 0, recovered: false, replayed: 0 };
     const fail = { ...ns.position, recovered: false, replayed: 0 };
-    if (ns.epoch !== position.epoch || !Number.isSafeInteger(position.seq)) return fail;
+    if (ns.epoch !== position.epoch || !Number.isSafeInteger(position.seq)) {
+      return fail;
+    }
     if (position.seq > ns.lastSeq) return fail; // a position from the future: not this stream
     const gap = ns.history.after(position.seq, ns.lastSeq);
     if (!gap) return fail;
@@ -194,7 +199,12 @@ export class Broker {
     return { ...ns.position, recovered: true, replayed };
   }
 
-  #startFrom(pattern: string, ns: Namespace, from: StartFrom, replay: BusMessage[]) {
+  #startFrom(
+    pattern: string,
+    ns: Namespace,
+    from: StartFrom,
+    replay: BusMessage[],
+  ) {
     const keep = (list: Iterable<BusMessage>) => {
       for (const m of list) if (matches(pattern, m.channel)) replay.push(m);
     };
@@ -207,8 +217,13 @@ export class Broker {
         }
       }
     } else if (typeof from === "object" && "seq" in from) {
-      keep(ns.history.after(Math.max(0, from.seq - 1), ns.lastSeq) ?? ns.history.all());
-    } else if (typeof from === "object" && "time" in from) keep(ns.history.since(from.time));
+      keep(
+        ns.history.after(Math.max(0, from.seq - 1), ns.lastSeq) ??
+          ns.history.all(),
+      );
+    } else if (typeof from === "object" && "time" in from) {
+      keep(ns.history.since(from.time));
+    }
   }
 
   #patternReaches(pattern: string, namespace: string): boolean {

@@ -34,30 +34,51 @@ Deno.test("broker - resume replays the gap and says recovered", () => {
   }
   const epoch = b.namespace("app")!.epoch;
   const s = sink();
-  const r = b.subscribe(s.sub, "app.even", { resume: { app: { epoch, seq: 1 } } });
+  const r = b.subscribe(s.sub, "app.even", {
+    resume: { app: { epoch, seq: 1 } },
+  });
   assert.equal(r.recovered, true);
   assert.deepEqual(s.seqs(), [3, 5]);
-  assert.deepEqual(r.namespaces.app, { epoch, seq: 5, recovered: true, replayed: 2 });
+  assert.deepEqual(r.namespaces.app, {
+    epoch,
+    seq: 5,
+    recovered: true,
+    replayed: 2,
+  });
 });
 
 Deno.test("broker - resume past evicted history or another epoch is recovered:false with no replay", () => {
   const b = broker(3);
-  for (let i = 0; i < 10; i++) b.publish({ channel: "app.x", payload: json(i) });
+  for (let i = 0; i < 10; i++) {
+    b.publish({ channel: "app.x", payload: json(i) });
+  }
   const epoch = b.namespace("app")!.epoch;
-  for (const position of [{ epoch, seq: 2 }, { epoch: "other", seq: 9 }, { epoch, seq: 99 }]) {
+  for (
+    const position of [{ epoch, seq: 2 }, { epoch: "other", seq: 9 }, {
+      epoch,
+      seq: 99,
+    }]
+  ) {
     const s = sink();
     const r = b.subscribe(s.sub, "app.x", { resume: { app: position } });
     assert.equal(r.recovered, false, JSON.stringify(position));
     assert.deepEqual(s.got, []);
   }
   const s = sink();
-  assert.equal(b.subscribe(s.sub, "app.x", { resume: { app: { epoch, seq: 7 } } }).recovered, true);
+  assert.equal(
+    b.subscribe(s.sub, "app.x", { resume: { app: { epoch, seq: 7 } } })
+      .recovered,
+    true,
+  );
   assert.deepEqual(s.seqs(), [8, 9, 10]);
 });
 
 Deno.test("broker - start from first, last, seq and time", () => {
   let now = 1000;
-  const b = new Broker({ history: { maxMessages: 100, maxBytes: 1 << 20 }, now: () => now++ });
+  const b = new Broker({
+    history: { maxMessages: 100, maxBytes: 1 << 20 },
+    now: () => now++,
+  });
   b.ensureNamespace("app");
   for (let i = 0; i < 4; i++) b.publish({ channel: "app.x", payload: json(i) });
   const from = (f: Parameters<Broker["subscribe"]>[2]) => {
@@ -85,5 +106,8 @@ Deno.test("broker - leading wildcards do not reach $ namespaces", () => {
 });
 
 Deno.test("broker - publishing to a namespace that does not exist is not_found", () => {
-  assert.throws(() => broker().publish({ channel: "nope.x", payload: json(1) }), /does not exist/);
+  assert.throws(
+    () => broker().publish({ channel: "nope.x", payload: json(1) }),
+    /does not exist/,
+  );
 });

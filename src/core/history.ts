@@ -35,12 +35,17 @@ export class History {
 
   append(message: BusMessage): void {
     if (this.#limits.maxMessages <= 0) return;
-    if (this.#length === this.#ring.length && this.#length < this.#limits.maxMessages) this.#grow();
+    if (
+      this.#length === this.#ring.length &&
+      this.#length < this.#limits.maxMessages
+    ) this.#grow();
     if (this.#length === this.#ring.length) this.#evict();
     this.#ring[(this.#head + this.#length) % this.#ring.length] = message;
     this.#length++;
     this.#bytes += messageBytes(message);
-    while (this.#bytes > this.#limits.maxBytes && this.#length > 1) this.#evict();
+    while (this.#bytes > this.#limits.maxBytes && this.#length > 1) {
+      this.#evict();
+    }
   }
 
   /**
@@ -52,7 +57,9 @@ export class History {
     const first = this.firstSeq;
     if (first === undefined || first > afterSeq + 1) return undefined;
     const out: BusMessage[] = [];
-    for (let i = afterSeq + 1 - first; i < this.#length; i++) out.push(this.#at(i));
+    for (let i = afterSeq + 1 - first; i < this.#length; i++) {
+      out.push(this.#at(i));
+    }
     return out;
   }
 
@@ -95,7 +102,9 @@ export class History {
 
   /** The ring starts small and doubles up to maxMessages, so idle namespaces stay cheap. */
   #grow() {
-    const next = new Array(Math.min(this.#ring.length * 2, this.#limits.maxMessages));
+    const next = new Array(
+      Math.min(this.#ring.length * 2, this.#limits.maxMessages),
+    );
     for (let i = 0; i < this.#length; i++) next[i] = this.#at(i);
     this.#ring = next;
     this.#head = 0;

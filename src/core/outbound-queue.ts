@@ -66,7 +66,9 @@ export class OutboundQueue {
 
   /** Resolves once pending bytes fall to `threshold` or below (or the queue closes). */
   drained(threshold = 0): Promise<void> {
-    if (this.pendingBytes <= threshold || this.#closed) return Promise.resolve();
+    if (this.pendingBytes <= threshold || this.#closed) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const check = () => {
         if (this.pendingBytes <= threshold || this.#closed) resolve();
@@ -109,7 +111,8 @@ export class OutboundQueue {
   #takeBatch(): Uint8Array {
     let n = 0, size = 0;
     while (
-      n < this.#chunks.length && (n === 0 || size + this.#chunks[n].length <= this.#maxBatch)
+      n < this.#chunks.length &&
+      (n === 0 || size + this.#chunks[n].length <= this.#maxBatch)
     ) {
       size += this.#chunks[n++].length;
     }

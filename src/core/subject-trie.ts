@@ -20,7 +20,11 @@ interface TrieNode<T> {
   rest: Set<T>;
 }
 
-const newNode = <T>(): TrieNode<T> => ({ literal: new Map(), here: new Set(), rest: new Set() });
+const newNode = <T>(): TrieNode<T> => ({
+  literal: new Map(),
+  here: new Set(),
+  rest: new Set(),
+});
 
 export interface SubjectTrieOptions {
   /** Maximum number of cached lookups; 0 disables the cache. */
@@ -113,7 +117,13 @@ export class SubjectTrie<T> {
     return result;
   }
 
-  #collect(node: TrieNode<T>, tokens: string[], i: number, out: T[], literalOnly: boolean) {
+  #collect(
+    node: TrieNode<T>,
+    tokens: string[],
+    i: number,
+    out: T[],
+    literalOnly: boolean,
+  ) {
     if (i === tokens.length) {
       for (const v of node.here) out.push(v);
       return;
@@ -122,7 +132,9 @@ export class SubjectTrie<T> {
     if (!literalOnly) { for (const v of node.rest) out.push(v); }
     const lit = node.literal.get(tokens[i]);
     if (lit) this.#collect(lit, tokens, i + 1, out, false);
-    if (node.star && !literalOnly) this.#collect(node.star, tokens, i + 1, out, false);
+    if (node.star && !literalOnly) {
+      this.#collect(node.star, tokens, i + 1, out, false);
+    }
   }
 
   #child(node: TrieNode<T>, token: string): TrieNode<T> {

@@ -25,7 +25,10 @@ function byteLength(s: string): number {
 
 function checkCommon(subject: unknown, what: string): string[] {
   if (typeof subject !== "string" || subject.length === 0) {
-    throw new CatbusError(ErrorCode.BadRequest, `${what} must be a non-empty string`);
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `${what} must be a non-empty string`,
+    );
   }
   if (byteLength(subject) > MAX_SUBJECT_BYTES) {
     throw new CatbusError(
@@ -91,7 +94,8 @@ export function parsePattern(pattern: unknown): string[] {
 }
 
 export const isWildcard = (pattern: string): boolean =>
-  pattern === "*" || pattern === ">" || pattern.includes(".*") || pattern.includes(".>") ||
+  pattern === "*" || pattern === ">" || pattern.includes(".*") ||
+  pattern.includes(".>") ||
   pattern.startsWith("*.") || pattern.startsWith(">.");
 
 /** The namespace of a concrete channel: its first token. */

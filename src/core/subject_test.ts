@@ -44,7 +44,9 @@ for (const cacheSize of [0, 4]) {
           const live = new Map<number, string>();
           const check = () => {
             for (const ch of channels) {
-              const want = [...live].filter(([, p]) => reference(p, ch)).map(([i]) => i).sort();
+              const want = [...live].filter(([, p]) => reference(p, ch)).map((
+                [i],
+              ) => i).sort();
               const got = [...trie.match(ch)].sort();
               assert.deepEqual(got, want, `channel ${ch}`);
             }
@@ -71,15 +73,33 @@ for (const cacheSize of [0, 4]) {
 }
 
 Deno.test("subject - matches agrees with the reference", () => {
-  fc.assert(fc.property(patternArb, channelArb, (p, c) => matches(p, c) === reference(p, c)));
+  fc.assert(
+    fc.property(
+      patternArb,
+      channelArb,
+      (p, c) => matches(p, c) === reference(p, c),
+    ),
+  );
 });
 
 Deno.test("subject - covers is sound: a covered pattern only matches covered channels", () => {
   fc.assert(
-    fc.property(patternArb, patternArb, fc.array(channelArb, { maxLength: 20 }), (o, i, chans) => {
-      if (!covers(o, i)) return;
-      for (const c of chans) if (reference(i, c)) assert.ok(reference(o, c), `${o} ⊇ ${i} at ${c}`);
-    }),
+    fc.property(
+      patternArb,
+      patternArb,
+      fc.array(channelArb, { maxLength: 20 }),
+      (o, i, chans) => {
+        if (!covers(o, i)) return;
+        for (const c of chans) {
+          if (reference(i, c)) {
+            assert.ok(
+              reference(o, c),
+              `${o} ⊇ ${i} at ${c}`,
+            );
+          }
+        }
+      },
+    ),
   );
 });
 
@@ -87,12 +107,28 @@ Deno.test("subject - edge cases of the grammar", () => {
   assert.equal(matches("a.>", "a"), false, "> needs at least one token");
   assert.equal(matches("a.>", "a.b.c"), true);
   assert.equal(matches("a.*", "a.b.c"), false, "* is exactly one token");
-  assert.equal(matches(">", "$sys.x"), false, "leading wildcards skip $ namespaces");
+  assert.equal(
+    matches(">", "$sys.x"),
+    false,
+    "leading wildcards skip $ namespaces",
+  );
   assert.equal(matches("$sys.>", "$sys.x"), true);
   assert.equal(covers("a.>", "a.*.c"), true);
   assert.equal(covers("a.*", "a.>"), false);
   assert.equal(covers("a.*.c", "a.b.c"), true);
-  for (const bad of ["", "a..b", ".a", "a.", "a b", "a*.b", "a.>.b", "a\tb", "x".repeat(256)]) {
+  for (
+    const bad of [
+      "",
+      "a..b",
+      ".a",
+      "a.",
+      "a b",
+      "a*.b",
+      "a.>.b",
+      "a\tb",
+      "x".repeat(256),
+    ]
+  ) {
     assert.throws(() => parsePattern(bad), CatbusError, JSON.stringify(bad));
   }
   assert.throws(() => parseChannel("a.*"), /wildcard/);

@@ -108,7 +108,8 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions) {
     this.#max = options.maxFrameBytes;
-    this.#maxSkip = options.maxSkipBytes ?? Math.max(64 * 1024 * 1024, options.maxFrameBytes * 4);
+    this.#maxSkip = options.maxSkipBytes ??
+      Math.max(64 * 1024 * 1024, options.maxFrameBytes * 4);
   }
 
   /** Bytes held while waiting for the rest of a frame. */
@@ -152,7 +153,10 @@ export class FrameDecoder {
       if (buf.length - off - 4 < length) break;
       const metaLength = view.getUint32(10);
       if (metaLength > length - (HEADER_BYTES - 4)) {
-        this.#fail(emit, `meta length ${metaLength} exceeds frame length ${length}`);
+        this.#fail(
+          emit,
+          `meta length ${metaLength} exceeds frame length ${length}`,
+        );
         return;
       }
       const metaStart = off + HEADER_BYTES;

@@ -41,7 +41,12 @@ Deno.test("frame - layout is length, type, flags, id, meta length, meta, data", 
 });
 
 Deno.test("frame - decoding one byte at a time yields the same frames", () => {
-  const a = encodeFrame(FrameType.Publish, 1, { channel: "x" }, new TextEncoder().encode("[1]"));
+  const a = encodeFrame(
+    FrameType.Publish,
+    1,
+    { channel: "x" },
+    new TextEncoder().encode("[1]"),
+  );
   const b = encodeFrame(FrameType.Ping, 0xffffffff);
   const c = encodeFrame(
     FrameType.Message,
@@ -69,12 +74,19 @@ Deno.test("frame - decoding one byte at a time yields the same frames", () => {
 });
 
 Deno.test("frame - an oversize frame is skipped whole and the stream stays in sync", () => {
-  const big = encodeFrame(FrameType.Publish, 3, { channel: "a" }, new Uint8Array(5000));
+  const big = encodeFrame(
+    FrameType.Publish,
+    3,
+    { channel: "a" },
+    new Uint8Array(5000),
+  );
   const next = encodeFrame(FrameType.Ping, 4);
   const all = bytesOf(big, next);
   for (const split of [1, 17, 2000, all.length]) {
     const chunks: Uint8Array[] = [];
-    for (let i = 0; i < all.length; i += split) chunks.push(all.slice(i, i + split));
+    for (let i = 0; i < all.length; i += split) {
+      chunks.push(all.slice(i, i + split));
+    }
     const events = collect(new FrameDecoder({ maxFrameBytes: 1024 }), chunks);
     assert.equal(events.length, 2, `split ${split}`);
     assert.deepEqual(events[0], {
@@ -113,5 +125,8 @@ Deno.test("frame - meta must be a JSON object", () => {
     data: new Uint8Array(),
   };
   assert.throws(() => parseMeta(frame), TypeError);
-  assert.throws(() => parseMeta({ ...frame, meta: new TextEncoder().encode("{") }), SyntaxError);
+  assert.throws(
+    () => parseMeta({ ...frame, meta: new TextEncoder().encode("{") }),
+    SyntaxError,
+  );
 });

@@ -13,7 +13,9 @@ export interface Position {
 }
 
 /** Where a new subscription starts when it has no resume position for a namespace. */
-export type StartFrom = "new" | "last" | "first" | { seq: number } | { time: number };
+export type StartFrom = "new" | "last" | "first" | { seq: number } | {
+  time: number;
+};
 
 /** client → server, must be the first frame. */
 export interface HelloMeta {

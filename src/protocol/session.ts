@@ -42,7 +42,11 @@ export interface SessionHost {
   /** Called once the session is authenticated, and once when it ends. */
   attach(session: Session): void;
   detach(session: Session): void;
-  log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
+  log(
+    level: "debug" | "info" | "warn",
+    message: string,
+    fields?: Record<string, unknown>,
+  ): void;
 }
 
 /** What a transport hands the session: a writer and a way to hang up. */
@@ -64,7 +68,13 @@ const encodeMessage = (m: BusMessage): Uint8Array => {
     time: m.time,
   };
   if (m.headers) meta.headers = m.headers;
-  return encodeFrame(FrameType.Message, 0, meta, m.payload, m.binary ? Flag.Binary : 0);
+  return encodeFrame(
+    FrameType.Message,
+    0,
+    meta,
+    m.payload,
+    m.binary ? Flag.Binary : 0,
+  );
 };
 
 /**
@@ -100,7 +110,9 @@ export class Session implements Subscriber {
       maxBytes: host.limits.outboundBytes,
       onError: () => this.close(),
     });
-    this.#decoder = new FrameDecoder({ maxFrameBytes: host.limits.maxPayload + 64 * 1024 });
+    this.#decoder = new FrameDecoder({
+      maxFrameBytes: host.limits.maxPayload + 64 * 1024,
+    });
   }
 
   get patterns(): ReadonlySet<string> {
@@ -129,7 +141,9 @@ export class Session implements Subscriber {
     if (!this.#queue.push(bytes, true)) {
       this.laggingSince = Date.now();
       this.#recordGap(ns, message);
-      this.#host.log("warn", "slow consumer: dropping messages", { remote: this.remote });
+      this.#host.log("warn", "slow consumer: dropping messages", {
+        remote: this.remote,
+      });
       // Resume delivery once the client has read half of what was queued.
       this.#queue.drained(this.#queue.maxBytes / 2).then(() => this.#endLag());
     }
@@ -160,21 +174,20 @@ export class Session implements Subscriber {
   /** Ends the session, optionally telling the client why first. */
   close(error?: CatbusError): void {
     if (this.#closed) return;
-    if (error) {
-      this.#send(FrameType.Error, 0, error.toJSON());
-      // Let the error leave before hanging up, but never wait on a client that does not read.
-      const hangUp = setTimeout(() => this.#hangUp(), 1000);
-      this.#queue.drained().then(() => {
-        clearTimeout(hangUp);
-        this.#hangUp();
-      });
-      this.#closed = true;
-      this.#cleanup();
-      return;
-    }
+    if (error) this.#send(FrameType.Error, 0, error.toJSON());
+    this.#closeAfterFlush();
+  }
+
+  /** Lets queued frames (an error, an answer) leave, but never waits long on a stalled reader. */
+  #closeAfterFlush() {
+    if (this.#closed) return;
     this.#closed = true;
     this.#cleanup();
-    this.#hangUp();
+    const hangUp = setTimeout(() => this.#hangUp(), 1000);
+    this.#queue.drained().then(() => {
+      clearTimeout(hangUp);
+      this.#hangUp();
+    });
   }
 
   /** The transport saw the connection end. */
@@ -199,7 +212,9 @@ export class Session implements Subscriber {
   }
 
   #recordGap(ns: string, message: BusMessage) {
-    if (!this.#gaps.has(ns)) this.#gaps.set(ns, { epoch: message.epoch, after: message.seq - 1 });
+    if (!this.#gaps.has(ns)) {
+      this.#gaps.set(ns, { epoch: message.epoch, after: message.seq - 1 });
+    }
   }
 
   #endLag() {
@@ -226,17 +241,31 @@ export class Session implements Subscriber {
     const e = error instanceof CatbusError
       ? error
       : error instanceof SyntaxError || error instanceof TypeError
-      ? new CatbusError(ErrorCode.BadRequest, `malformed frame: ${error.message}`)
-      : new CatbusError(ErrorCode.Internal, "internal error; see the server log");
+      ? new CatbusError(
+        ErrorCode.BadRequest,
+        `malformed frame: ${error.message}`,
+      )
+      : new CatbusError(
+        ErrorCode.Internal,
+        "internal error; see the server log",
+      );
     if (e.code === ErrorCode.Internal) {
-      this.#host.log("warn", "internal error", { error: String(error), remote: this.remote });
+      this.#host.log("warn", "internal error", {
+        error: String(error),
+        remote: this.remote,
+      });
     }
     this.#send(FrameType.Error, id, { ...e.toJSON(), ...extra });
   }
 
   #onEvent(event: DecodeEvent) {
     if (event.kind === "corrupt") {
-      this.close(new CatbusError(ErrorCode.BadRequest, `unreadable stream: ${event.reason}`));
+      this.close(
+        new CatbusError(
+          ErrorCode.BadRequest,
+          `unreadable stream: ${event.reason}`,
+        ),
+      );
     } else if (event.kind === "oversize") {
       this.#error(
         event.id,
@@ -266,7 +295,10 @@ export class Session implements Subscriber {
     if (this.principal) return this.#onFrame(frame);
     if (frame.type !== FrameType.Hello) {
       return this.close(
-        new CatbusError(ErrorCode.Unauthorized, "the first frame must be hello with a token"),
+        new CatbusError(
+          ErrorCode.Unauthorized,
+          "the first frame must be hello with a token",
+        ),
       );
     }
     try {
@@ -281,7 +313,7 @@ export class Session implements Subscriber {
     } catch (e) {
       const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
       this.#send(FrameType.Error, frame.id, err.toJSON());
-      return this.close(err);
+      return this.#closeAfterFlush();
     }
     this.#host.attach(this);
     const welcome: WelcomeMeta = {
@@ -308,7 +340,10 @@ export class Session implements Subscriber {
         case FrameType.Pong:
           return;
         case FrameType.Hello:
-          throw new CatbusError(ErrorCode.BadRequest, "hello was already done on this connection");
+          throw new CatbusError(
+            ErrorCode.BadRequest,
+            "hello was already done on this connection",
+          );
         default:
           throw new CatbusError(
             ErrorCode.UnknownOp,
@@ -381,7 +416,10 @@ export class Session implements Subscriber {
     const pattern = meta.pattern;
     parsePattern(pattern);
     requireGrant(this.principal!, "read", pattern);
-    if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
+    if (
+      !this.#patterns.has(pattern) &&
+      this.#patterns.size >= this.#host.limits.maxSubscriptions
+    ) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
         `at most ${this.#host.limits.maxSubscriptions} subscriptions per connection; ` +
@@ -402,7 +440,10 @@ export class Session implements Subscriber {
   #onUnsubscribe(frame: Frame) {
     const { pattern } = parseMeta<UnsubscribeMeta>(frame);
     if (!this.#patterns.delete(pattern)) {
-      throw new CatbusError(ErrorCode.NotFound, `not subscribed to "${pattern}"`);
+      throw new CatbusError(
+        ErrorCode.NotFound,
+        `not subscribed to "${pattern}"`,
+      );
     }
     this.#host.broker.unsubscribe(this, pattern);
     this.#send(FrameType.Ok, frame.id, { pattern });

@@ -7,29 +7,38 @@ const MAX_HEADER_BYTES = 4096;
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
 /** Headers are a small flat map of strings. */
-export function parsePublishHeaders(value: unknown): Record<string, string> | undefined {
+export function parsePublishHeaders(
+  value: unknown,
+): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "object" || Array.isArray(value)) {
     throw bad("headers must be an object of string values");
   }
   const entries = Object.entries(value);
-  if (entries.length > MAX_HEADERS) throw bad(`at most ${MAX_HEADERS} headers per message`);
+  if (entries.length > MAX_HEADERS) {
+    throw bad(`at most ${MAX_HEADERS} headers per message`);
+  }
   let size = 0;
   for (const [k, v] of entries) {
     if (typeof v !== "string") throw bad(`header "${k}" must be a string`);
     size += k.length + v.length;
   }
-  if (size > MAX_HEADER_BYTES) throw bad(`headers may total at most ${MAX_HEADER_BYTES} bytes`);
+  if (size > MAX_HEADER_BYTES) {
+    throw bad(`headers may total at most ${MAX_HEADER_BYTES} bytes`);
+  }
   return entries.length ? value as Record<string, string> : undefined;
 }
 
 function parsePosition(ns: string, value: unknown): Position {
   const p = value as Position;
   if (
-    !p || typeof p !== "object" || typeof p.epoch !== "string" || !Number.isSafeInteger(p.seq) ||
+    !p || typeof p !== "object" || typeof p.epoch !== "string" ||
+    !Number.isSafeInteger(p.seq) ||
     p.seq < 0
   ) {
-    throw bad(`resume position for "${ns}" must be {"epoch": string, "seq": integer ≥ 0}`);
+    throw bad(
+      `resume position for "${ns}" must be {"epoch": string, "seq": integer ≥ 0}`,
+    );
   }
   return { epoch: p.epoch, seq: p.seq };
 }
@@ -39,21 +48,34 @@ function parseFrom(value: unknown): StartFrom | undefined {
   if (value === "new" || value === "last" || value === "first") return value;
   if (value && typeof value === "object") {
     const v = value as Record<string, unknown>;
-    if (Number.isSafeInteger(v.seq) && (v.seq as number) >= 1) return { seq: v.seq as number };
+    if (Number.isSafeInteger(v.seq) && (v.seq as number) >= 1) {
+      return { seq: v.seq as number };
+    }
     if (Number.isFinite(v.time)) return { time: v.time as number };
   }
-  throw bad(`"from" must be "new", "last", "first", {"seq": n ≥ 1} or {"time": ms}`);
+  throw bad(
+    `"from" must be "new", "last", "first", {"seq": n ≥ 1} or {"time": ms}`,
+  );
 }
 
 /** Validates a subscribe's start options. */
-export function parseStart(meta: SubscribeMeta): Pick<SubscribeMeta, "resume" | "from"> {
-  const out: Pick<SubscribeMeta, "resume" | "from"> = { from: parseFrom(meta.from) };
+export function parseStart(
+  meta: SubscribeMeta,
+): Pick<SubscribeMeta, "resume" | "from"> {
+  const out: Pick<SubscribeMeta, "resume" | "from"> = {
+    from: parseFrom(meta.from),
+  };
   if (meta.resume !== undefined) {
-    if (!meta.resume || typeof meta.resume !== "object" || Array.isArray(meta.resume)) {
+    if (
+      !meta.resume || typeof meta.resume !== "object" ||
+      Array.isArray(meta.resume)
+    ) {
       throw bad(`"resume" must map namespaces to {"epoch", "seq"}`);
     }
     out.resume = {};
-    for (const [ns, p] of Object.entries(meta.resume)) out.resume[ns] = parsePosition(ns, p);
+    for (const [ns, p] of Object.entries(meta.resume)) {
+      out.resume[ns] = parsePosition(ns, p);
+    }
   }
   return out;
 }

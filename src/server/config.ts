@@ -26,7 +26,15 @@ export interface ServerConfig {
   historyBytes: number;
 }
 
-type Kind = "string" | "address" | "list" | "bool" | "size" | "duration" | "count" | "level";
+type Kind =
+  | "string"
+  | "address"
+  | "list"
+  | "bool"
+  | "size"
+  | "duration"
+  | "count"
+  | "level";
 
 interface Setting {
   key: keyof ServerConfig;
@@ -239,7 +247,8 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     case "size":
       return parseSize(raw) ?? fail("a size such as 1048576 or 1MiB");
     case "duration":
-      return parseDuration(raw) ?? fail("a duration such as 15000, 15s or 500ms");
+      return parseDuration(raw) ??
+        fail("a duration such as 15000, 15s or 500ms");
     case "count": {
       const n = typeof raw === "string" ? Number(raw) : raw;
       return Number.isSafeInteger(n) && (n as number) >= 0 ? n : fail("a whole number");
@@ -272,7 +281,10 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     try {
       doc = (parseYaml(sources.yaml.text) ?? {}) as Record<string, unknown>;
     } catch (e) {
-      throw configError(sources.yaml.path, `not valid YAML: ${(e as Error).message}`);
+      throw configError(
+        sources.yaml.path,
+        `not valid YAML: ${(e as Error).message}`,
+      );
     }
     if (typeof doc !== "object" || Array.isArray(doc)) {
       throw configError(sources.yaml.path, "must be a YAML mapping");
@@ -284,8 +296,9 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     const env = s.env ? sources.env[s.env] : undefined;
     const yaml = yamlValue(doc, s.yaml);
     if (flag !== undefined) config[s.key] = convert(s, flag, `--${s.flag}`);
-    else if (env !== undefined && env !== "") config[s.key] = convert(s, env, s.env!);
-    else if (yaml !== undefined) {
+    else if (env !== undefined && env !== "") {
+      config[s.key] = convert(s, env, s.env!);
+    } else if (yaml !== undefined) {
       config[s.key] = convert(s, yaml, `${sources.yaml!.path}: ${s.yaml}`);
     }
   }
@@ -293,7 +306,9 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   if (!result.cert !== !result.key) {
     throw configError("--cert/--key", "TLS needs both a certificate and a key");
   }
-  if (result.maxPayload < 1) throw configError("--max-payload", "must be at least 1 byte");
+  if (result.maxPayload < 1) {
+    throw configError("--max-payload", "must be at least 1 byte");
+  }
   return result;
 }
 

@@ -35,9 +35,17 @@ Deno.test("config - bad values name the setting and where it came from", () => {
       }),
     /c.yaml: limits.heartbeat: expected a duration/,
   );
-  assert.throws(() => resolveConfig({ flags: { cert: "a.pem" }, env: {} }), /needs both/);
   assert.throws(
-    () => resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text: ": :" } }),
+    () => resolveConfig({ flags: { cert: "a.pem" }, env: {} }),
+    /needs both/,
+  );
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: ": :" },
+      }),
     /c.yaml/,
   );
 });

@@ -20,11 +20,16 @@ export async function loadOrCreateSecret(dir: string): Promise<string> {
   await ensureDataDir(dir);
   const secret = base64url(randomBytes(32));
   try {
-    await Deno.writeTextFile(path, secret + "\n", { createNew: true, mode: 0o600 });
+    await Deno.writeTextFile(path, secret + "\n", {
+      createNew: true,
+      mode: 0o600,
+    });
     return secret;
   } catch (e) {
     // Another process created it first: use theirs.
-    if (e instanceof Deno.errors.AlreadyExists) return (await Deno.readTextFile(path)).trim();
+    if (e instanceof Deno.errors.AlreadyExists) {
+      return (await Deno.readTextFile(path)).trim();
+    }
     throw e;
   }
 }

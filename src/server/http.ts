@@ -22,12 +22,19 @@ export function serveHttp(
   return Deno.serve({
     ...options,
     onListen: () => {},
-    onError: () => json(500, { code: "internal", message: "internal error; see the server log" }),
+    onError: () =>
+      json(500, {
+        code: "internal",
+        message: "internal error; see the server log",
+      }),
   }, (request, info) => {
     const path = new URL(request.url).pathname;
     if (path === "/ws") {
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return json(426, { code: "bad_request", message: "/ws expects a WebSocket upgrade" });
+        return json(426, {
+          code: "bad_request",
+          message: "/ws expects a WebSocket upgrade",
+        });
       }
       const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
       return acceptWebSocket(request, remote, routes.newSession);

@@ -2,7 +2,11 @@
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
-export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+export type Logger = (
+  level: LogLevel,
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 export function createLogger(min: LogLevel, file?: string): Logger {
   const threshold = LOG_LEVELS.indexOf(min);

@@ -54,7 +54,9 @@ try {
     : undefined;
   config = resolveConfig({ flags, env, yaml });
 } catch (e) {
-  die(isCatbusError(e) ? e.message : `cannot read config ${configPath}: ${(e as Error).message}`);
+  die(
+    isCatbusError(e) ? e.message : `cannot read config ${configPath}: ${(e as Error).message}`,
+  );
 }
 
 const DAEMON_CHILD = "CATBUS_DAEMON_CHILD";
@@ -66,7 +68,14 @@ if (config.daemon) {
   const logFile = config.logFile ?? `${config.data}/catbusd.log`;
   const args = Deno.args.filter((a) => a !== "-d" && a !== "--daemon");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, ...args, "--log-file", logFile],
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      ...args,
+      "--log-file",
+      logFile,
+    ],
     env: { [DAEMON_CHILD]: "1" },
     stdin: "null",
     stdout: "null",
@@ -81,7 +90,9 @@ if (config.daemon) {
   if (!said.includes("catbusd ready")) {
     die(said.trim() || "the background server exited at start-up");
   }
-  console.log(`catbusd started in the background, pid ${child.pid}, log ${logFile}`);
+  console.log(
+    `catbusd started in the background, pid ${child.pid}, log ${logFile}`,
+  );
   child.unref();
   Deno.exit(0);
 }

@@ -34,7 +34,9 @@ const readPem = async (path: string, what: string) => {
 };
 
 /** Starts every listener of one catbusd and returns once they accept connections. */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile);
   await ensureDataDir(config.data);
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
@@ -42,7 +44,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const namespaceFile = new NamespaceFile(config.data);
   let loading = true;
   const broker = new Broker({
-    history: { maxMessages: config.historyMessages, maxBytes: config.historyBytes },
+    history: {
+      maxMessages: config.historyMessages,
+      maxBytes: config.historyBytes,
+    },
     onNamespaceCreated: (name) => loading || namespaceFile.add(name),
   });
   for (const name of [...RESERVED_NAMESPACES, ...await namespaceFile.load()]) {
@@ -78,12 +83,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
 
   const tls = config.cert && config.key
-    ? { cert: await readPem(config.cert, "certificate"), key: await readPem(config.key, "key") }
+    ? {
+      cert: await readPem(config.cert, "certificate"),
+      key: await readPem(config.key, "key"),
+    }
     : undefined;
   const httpAddr = parseAddress(config.bind, "--bind")!;
   const tcpAddr = parseAddress(config.tcpBind, "--tcp-bind")!;
   let ready = true;
-  const http = serveHttp({ ...httpAddr, ...tls }, { isReady: () => ready, newSession });
+  const http = serveHttp({ ...httpAddr, ...tls }, {
+    isReady: () => ready,
+    newSession,
+  });
   let tcp: Deno.Listener;
   try {
     tcp = listenTcp({ ...tcpAddr, ...tls }, newSession);

@@ -48,9 +48,14 @@ export class SessionRegistry {
         for (const s of [...sessions]) {
           if (!role || role.hash !== hash) {
             s.close(
-              new CatbusError(ErrorCode.Revoked, "this role was deleted; the connection is closed"),
+              new CatbusError(
+                ErrorCode.Revoked,
+                "this role was deleted; the connection is closed",
+              ),
             );
-          } else if (JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)) {
+          } else if (
+            JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)
+          ) {
             s.regrant(structuredClone(role.grants));
           }
         }
@@ -59,18 +64,28 @@ export class SessionRegistry {
   }
 
   /** Every `intervalMs`: drop silent clients (3 heartbeats), expired tokens and stuck readers. */
-  startSweeping(intervalMs: number, heartbeatMs: number, slowTimeoutMs: number): void {
+  startSweeping(
+    intervalMs: number,
+    heartbeatMs: number,
+    slowTimeoutMs: number,
+  ): void {
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const s of [...this.#all]) {
         const exp = s.principal?.expiresAt;
         if (exp !== undefined && exp * 1000 <= now) {
           s.close(
-            new CatbusError(ErrorCode.Unauthorized, "token expired; reconnect with a new token"),
+            new CatbusError(
+              ErrorCode.Unauthorized,
+              "token expired; reconnect with a new token",
+            ),
           );
         } else if (now - s.lastSeen > 3 * heartbeatMs) {
           s.close(
-            new CatbusError(ErrorCode.Timeout, "no frames for 3 heartbeats; ping more often"),
+            new CatbusError(
+              ErrorCode.Timeout,
+              "no frames for 3 heartbeats; ping more often",
+            ),
           );
         } else if (s.laggingSince && now - s.laggingSince > slowTimeoutMs) {
           s.close(

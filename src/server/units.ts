@@ -18,8 +18,13 @@ const DURATION_UNITS: Record<string, number> = {
   d: 86_400_000,
 };
 
-function parseWithUnits(value: unknown, units: Record<string, number>): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+function parseWithUnits(
+  value: unknown,
+  units: Record<string, number>,
+): number | undefined {
+  if (typeof value === "number") {
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
+  }
   if (typeof value !== "string") return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   if (!m) return undefined;

@@ -27,14 +27,19 @@ export function listenTcp(
   return listener;
 }
 
-async function serveConn(conn: Deno.Conn, accept: (t: SessionTransport) => StreamHandler) {
+async function serveConn(
+  conn: Deno.Conn,
+  accept: (t: SessionTransport) => StreamHandler,
+) {
   if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
   const addr = conn.remoteAddr as Deno.NetAddr;
   let open = true;
   const transport: SessionTransport = {
     remote: `tcp:${addr.hostname}:${addr.port}`,
     write: async (batch) => {
-      for (let off = 0; off < batch.length;) off += await conn.write(batch.subarray(off));
+      for (let off = 0; off < batch.length;) {
+        off += await conn.write(batch.subarray(off));
+      }
     },
     close: () => {
       if (!open) return;

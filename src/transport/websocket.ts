@@ -40,8 +40,9 @@ export function acceptWebSocket(
   let handler: StreamHandler | undefined;
   socket.onopen = () => handler = accept(transport);
   socket.onmessage = (event) => {
-    if (event.data instanceof ArrayBuffer) handler?.receive(new Uint8Array(event.data));
-    else {
+    if (event.data instanceof ArrayBuffer) {
+      handler?.receive(new Uint8Array(event.data));
+    } else {
       // Text is not part of the protocol: say so and close (1003 = unsupported data).
       socket.close(1003, "send binary frames; see docs/protocol.md");
     }

@@ -27,7 +27,8 @@ export async function startCatbusd(
   extraArgs: string[] = [],
   options: { data?: string } = {},
 ): Promise<TestServer> {
-  const data = options.data ?? await Deno.makeTempDir({ prefix: "catbus-test-" });
+  const data = options.data ??
+    await Deno.makeTempDir({ prefix: "catbus-test-" });
   const adminKey = "test-admin-key";
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -72,7 +73,9 @@ export async function startCatbusd(
       child.kill("SIGTERM");
     } catch { /* already gone */ }
     await child.status;
-    if (!options.data) await Deno.remove(data, { recursive: true }).catch(() => {});
+    if (!options.data) {
+      await Deno.remove(data, { recursive: true }).catch(() => {});
+    }
   };
   return {
     httpUrl,
@@ -88,7 +91,11 @@ export async function startCatbusd(
         stdin: "null",
       }).output();
       const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-      return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+      return {
+        code: out.code,
+        stdout: decode(out.stdout),
+        stderr: decode(out.stderr),
+      };
     },
     stop,
     [Symbol.asyncDispose]: stop,

@@ -30,7 +30,10 @@ export class RawConnection {
   }
 
   /** `read: false` makes a client that never reads its socket (a stalled consumer). */
-  static async connect(port: number, options: { read?: boolean } = {}): Promise<RawConnection> {
+  static async connect(
+    port: number,
+    options: { read?: boolean } = {},
+  ): Promise<RawConnection> {
     return new RawConnection(
       await Deno.connect({ hostname: "127.0.0.1", port }),
       options.read ?? true,
@@ -42,11 +45,18 @@ export class RawConnection {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));
+    for (let off = 0; off < bytes.length;) {
+      off += await this.conn.write(bytes.subarray(off));
+    }
   }
 
   /** Sends a frame and returns its id. */
-  async send(type: number, meta?: unknown, data?: Uint8Array, flags = 0): Promise<number> {
+  async send(
+    type: number,
+    meta?: unknown,
+    data?: Uint8Array,
+    flags = 0,
+  ): Promise<number> {
     const id = this.#nextId++;
     await this.write(encodeFrame(type, id, meta, data, flags));
     return id;
@@ -67,7 +77,9 @@ export class RawConnection {
     for (;;) {
       const i = this.#frames.findIndex(predicate);
       if (i >= 0) return this.#frames.splice(i, 1)[0];
-      if (this.#closed) throw new Error("connection closed before the expected frame arrived");
+      if (this.#closed) {
+        throw new Error("connection closed before the expected frame arrived");
+      }
       await new Promise<void>((r) => this.#waiters.push(r));
     }
   }
@@ -89,8 +101,14 @@ export class RawConnection {
     this.#reading = true;
     const decoder = new FrameDecoder({ maxFrameBytes: 64 << 20 });
     const onEvent = (e: DecodeEvent) => {
-      if (e.kind !== "frame") throw new Error(`server sent an undecodable stream: ${e.kind}`);
-      const f = { ...e.frame, meta: e.frame.meta.slice(), data: e.frame.data.slice() };
+      if (e.kind !== "frame") {
+        throw new Error(`server sent an undecodable stream: ${e.kind}`);
+      }
+      const f = {
+        ...e.frame,
+        meta: e.frame.meta.slice(),
+        data: e.frame.data.slice(),
+      };
       this.#frames.push({ ...f, json: parseMeta(f) });
     };
     try {

@@ -1,0 +1,35 @@
+/**
+ * `@catbus/client`: the Catbus client for browsers, Deno and Node ≥ 22.
+ *
+ * @example
+ * ```ts
+ * import { CatbusClient } from "@catbus/client";
+ *
+ * const client = new CatbusClient({ url: "ws://localhost:4433", token: "sub-…" });
+ * await client.connect();
+ * await client.subscribe("project.123.>", (channel, payload, meta) => {
+ *   console.log(channel, payload, meta.seq);
+ * }, { onRecovery: ({ recovered }) => recovered || console.warn("missed messages") });
+ * await client.publish("project.123.updates", { action: "save" });
+ * ```
+ *
+ * @module
+ */
+export {
+  CatbusClient,
+  type ClientOptions,
+  type ConnectionState,
+  type PublishOptions,
+  type PublishResult,
+  type Subscription,
+} from "./src/client.ts";
+export type {
+  MessageHandler,
+  MessageMeta,
+  RecoveryInfo,
+  SubscribeOptions,
+} from "./src/subscriptions.ts";
+export type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
+export { websocketTransport, websocketUrl } from "./src/websocket-transport.ts";
+/** Errors carry a stable `code` (e.g. "forbidden", "offline_queue_full") and a message. */
+export { CatbusError, ErrorCode } from "../src/core/errors.ts";

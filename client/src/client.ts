@@ -1,0 +1,543 @@
+import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
+import { parseChannel, parsePattern } from "../../src/core/subject.ts";
+import {
+  encodeFrame,
+  Flag,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  parseMeta,
+} from "../../src/protocol/frame.ts";
+import {
+  type ErrorMeta,
+  type NoticeMeta,
+  PROTOCOL_VERSION,
+  type PublishedMeta,
+  type SubscribedMeta,
+  type WelcomeMeta,
+} from "../../src/protocol/messages.ts";
+import { backoffDelay } from "./backoff.ts";
+import {
+  LocalSubscription,
+  type MessageHandler,
+  type MessageMeta,
+  type RecoveryInfo,
+  type SubscribeOptions,
+  SubscriptionRegistry,
+} from "./subscriptions.ts";
+import type { Transport, TransportConnection } from "./transport.ts";
+import { websocketTransport } from "./websocket-transport.ts";
+
+export type ConnectionState =
+  | "disconnected"
+  | "connecting"
+  | "authenticating"
+  | "connected"
+  | "reconnecting";
+
+export interface ClientOptions {
+  /** `ws(s)://host:4433`, `http(s)://host:4433`, or `tcp(s)://host:4434` with a TCP transport. */
+  url: string;
+  /** A `sub-` or `role-` token, or the admin key. */
+  token?: string;
+  /** How bytes travel; default: WebSocket. */
+  transport?: Transport;
+  /** Reconnect after an unexpected drop (default true). Auth failures never reconnect. */
+  autoReconnect?: boolean;
+  /** First reconnect delay in ms (default 1000), doubling up to `maxReconnectDelay` (30000). */
+  reconnectDelay?: number;
+  maxReconnectDelay?: number;
+  /** ± fraction of each delay (default 0.3). */
+  reconnectJitter?: number;
+  /** Ping when idle this long (ms); default: the server's heartbeat. */
+  pingInterval?: number;
+  /** Queue publishes made while disconnected (default true), at most `maxQueueSize` (100). */
+  offlineQueue?: boolean;
+  maxQueueSize?: number;
+  /** Reject a request the server has not answered within this many ms (default 10000). */
+  requestTimeout?: number;
+  /** Shown in server logs. */
+  name?: string;
+}
+
+export interface PublishOptions {
+  headers?: Record<string, string>;
+}
+
+/** Where a published message was stored: its namespace position, id and time. */
+export type PublishResult = PublishedMeta;
+
+export interface Subscription {
+  readonly pattern: string;
+  unsubscribe(): Promise<void>;
+}
+
+interface Pending {
+  resolve(meta: Record<string, unknown>): void;
+  reject(error: CatbusError): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface QueuedPublish {
+  channel: string;
+  payload: unknown;
+  options: PublishOptions;
+  resolve(result: PublishResult): void;
+  reject(error: CatbusError): void;
+}
+
+const CLIENT_NAME = "@catbus/client/0.1.0";
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+/** Codes after which reconnecting with the same credentials cannot help. */
+const PERMANENT = new Set<string>([ErrorCode.Unauthorized, ErrorCode.Revoked]);
+
+const disconnected = () =>
+  new CatbusError(
+    ErrorCode.Disconnected,
+    "the connection to the server was lost",
+  );
+
+/**
+ * A Catbus connection: publish, subscribe with wildcards, and resume after reconnects.
+ *
+ * @example
+ * ```ts
+ * const client = new CatbusClient({ url: "ws://localhost:4433", token: "sub-…" });
+ * await client.connect();
+ * await client.subscribe("chat.>", (channel, payload, meta) => console.log(channel, payload, meta.seq));
+ * await client.publish("chat.lobby", { text: "hi" });
+ * ```
+ */
+export class CatbusClient {
+  readonly #options:
+    & Required<Omit<ClientOptions, "token" | "pingInterval" | "name">>
+    & ClientOptions;
+  readonly #subs = new SubscriptionRegistry();
+  readonly #pending = new Map<number, Pending>();
+  readonly #stateHandlers = new Set<(s: ConnectionState) => void>();
+  readonly #errorHandlers = new Set<(e: CatbusError) => void>();
+  readonly #recoveryHandlers = new Set<(info: RecoveryInfo) => void>();
+  #offline: QueuedPublish[] = [];
+  #state: ConnectionState = "disconnected";
+  #conn?: TransportConnection;
+  #decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
+  #nextId = 1;
+  #id?: string;
+  #welcome?: WelcomeMeta;
+  #heartbeat?: ReturnType<typeof setInterval>;
+  #heard = true;
+  #reconnectTimer?: ReturnType<typeof setTimeout>;
+  #attempt = 0;
+  /** Set by disconnect() or a permanent error: no more reconnects. */
+  #stopped = true;
+
+  constructor(options: ClientOptions) {
+    this.#options = {
+      transport: websocketTransport(),
+      autoReconnect: true,
+      reconnectDelay: 1000,
+      maxReconnectDelay: 30_000,
+      reconnectJitter: 0.3,
+      offlineQueue: true,
+      maxQueueSize: 100,
+      requestTimeout: 10_000,
+      ...options,
+    };
+  }
+
+  /** The client id the server assigned (from the token), once connected. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Calls `handler` on every state change; returns a function that stops it. */
+  onStateChange(handler: (state: ConnectionState) => void): () => void {
+    this.#stateHandlers.add(handler);
+    return () => this.#stateHandlers.delete(handler);
+  }
+
+  /** Connection-level errors (e.g. `slow_consumer`, `revoked`, `unauthorized` on reconnect). */
+  onError(handler: (error: CatbusError) => void): () => void {
+    this.#errorHandlers.add(handler);
+    return () => this.#errorHandlers.delete(handler);
+  }
+
+  /** Every resume outcome, for all subscriptions. */
+  onRecovery(handler: (info: RecoveryInfo) => void): () => void {
+    this.#recoveryHandlers.add(handler);
+    return () => this.#recoveryHandlers.delete(handler);
+  }
+
+  /**
+   * Connects and authenticates. Rejects with a `CatbusError` (e.g. `unauthorized`) or the
+   * transport's error when the server cannot be reached; the first connect is not retried.
+   */
+  async connect(): Promise<void> {
+    if (this.#state === "connected") return;
+    this.#stopped = false;
+    this.#setState("connecting");
+    try {
+      await this.#open();
+    } catch (e) {
+      this.#stopped = true;
+      this.#setState("disconnected");
+      throw e;
+    }
+  }
+
+  /** Closes the connection for good: no reconnect; queued and pending work is rejected. */
+  disconnect(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#teardown();
+    for (const q of this.#offline.splice(0)) q.reject(disconnected());
+    this.#setState("disconnected");
+    return Promise.resolve();
+  }
+
+  /**
+   * Subscribes to a pattern (`*` one token, `>` the rest). Resolves once the server confirmed;
+   * while offline it resolves at once and the subscription starts on (re)connect.
+   */
+  async subscribe(
+    pattern: string,
+    handler: MessageHandler,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    parsePattern(pattern);
+    const sub = new LocalSubscription(pattern, handler, options);
+    // Registered before the request: replayed messages arrive before the answer.
+    this.#subs.add(sub);
+    const subscription: Subscription = {
+      pattern,
+      unsubscribe: async () => {
+        if (this.#subs.remove(sub) && this.#state === "connected") {
+          await this.#request(FrameType.Unsubscribe, { pattern }).catch(
+            () => {},
+          );
+        }
+      },
+    };
+    if (this.#state !== "connected") return subscription;
+    try {
+      const meta = { pattern, ...(options.from ? { from: options.from } : {}) };
+      const result = await this.#request(
+        FrameType.Subscribe,
+        meta,
+      ) as unknown as SubscribedMeta;
+      sub.seed(result.namespaces);
+    } catch (e) {
+      this.#subs.remove(sub);
+      throw e;
+    }
+    return subscription;
+  }
+
+  /**
+   * Publishes a JSON value, or raw bytes when `payload` is a Uint8Array. Resolves with the
+   * stored position once the server acknowledged it. While disconnected the publish waits in
+   * the offline queue (or rejects with `offline_queue_full` / `disconnected`).
+   */
+  publish(
+    channel: string,
+    payload: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    try {
+      parseChannel(channel);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#state === "connected") {
+      return this.#sendPublish(channel, payload, options);
+    }
+    if (!this.#options.offlineQueue || this.#stopped) {
+      return Promise.reject(disconnected());
+    }
+    if (this.#offline.length >= this.#options.maxQueueSize) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.OfflineQueueFull,
+          `${this.#offline.length} publishes are already waiting for the connection; retry later`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) =>
+      this.#offline.push({ channel, payload, options, resolve, reject })
+    );
+  }
+
+  /** Round-trip time to the server in ms. */
+  async ping(): Promise<number> {
+    const start = performance.now();
+    await this.#request(FrameType.Ping, undefined);
+    return performance.now() - start;
+  }
+
+  #sendPublish(channel: string, payload: unknown, options: PublishOptions) {
+    const binary = payload instanceof Uint8Array;
+    const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
+    const meta = options.headers ? { channel, headers: options.headers } : { channel };
+    return this.#request(
+      FrameType.Publish,
+      meta,
+      data,
+      binary ? Flag.Binary : 0,
+    ) as unknown as Promise<
+      PublishResult
+    >;
+  }
+
+  #request(
+    type: number,
+    meta: unknown,
+    data?: Uint8Array,
+    flags = 0,
+  ): Promise<Record<string, unknown>> {
+    const conn = this.#conn;
+    if (!conn) return Promise.reject(disconnected());
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { resolve, reject };
+      pending.timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new CatbusError(
+            ErrorCode.Timeout,
+            `no answer from the server within ${this.#options.requestTimeout} ms`,
+          ),
+        );
+      }, this.#options.requestTimeout);
+      this.#pending.set(id, pending);
+      conn.send(encodeFrame(type, id, meta, data, flags));
+    });
+  }
+
+  /** Opens a transport connection and completes hello; then restores subscriptions. */
+  async #open(): Promise<void> {
+    this.#decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
+    const conn = await this.#options.transport.connect(this.#options.url, {
+      onData: (bytes) => {
+        if (this.#conn === conn) this.#onData(bytes);
+      },
+      onClose: () => {
+        if (this.#conn === conn) this.#onLost();
+      },
+    });
+    this.#conn = conn;
+    this.#setState("authenticating");
+    let welcome: WelcomeMeta;
+    try {
+      welcome = await this.#request(FrameType.Hello, {
+        version: PROTOCOL_VERSION,
+        token: this.#options.token,
+        client: this.#options.name ?? CLIENT_NAME,
+      }) as unknown as WelcomeMeta;
+    } catch (e) {
+      this.#teardown();
+      throw e;
+    }
+    this.#welcome = welcome;
+    this.#id = welcome.clientId;
+    this.#attempt = 0;
+    this.#setState("connected");
+    this.#startHeartbeat();
+    for (const pattern of this.#subs.patterns()) this.#resubscribe(pattern);
+    for (const q of this.#offline.splice(0)) {
+      this.#sendPublish(q.channel, q.payload, q.options).then(
+        q.resolve,
+        q.reject,
+      );
+    }
+  }
+
+  /** (Re)sends a subscription with resume positions and reports the outcome. */
+  async #resubscribe(pattern: string): Promise<void> {
+    const resume = this.#subs.resumeFor(pattern);
+    const subs = this.#subs.of(pattern);
+    const from = subs.find((s) => s.options.from)?.options.from;
+    try {
+      const result = await this.#request(FrameType.Subscribe, {
+        pattern,
+        ...(Object.keys(resume).length ? { resume } : {}),
+        ...(from ? { from } : {}),
+      }) as unknown as SubscribedMeta;
+      const info: RecoveryInfo = {
+        pattern,
+        recovered: result.recovered,
+        namespaces: result.namespaces,
+      };
+      for (const sub of this.#subs.of(pattern)) {
+        sub.seed(result.namespaces);
+        sub.options.onRecovery?.(info);
+      }
+      for (const h of this.#recoveryHandlers) h(info);
+    } catch (e) {
+      if (!(e instanceof CatbusError) || e.code === ErrorCode.Disconnected) {
+        return;
+      }
+      for (const sub of this.#subs.of(pattern)) {
+        this.#subs.remove(sub);
+        sub.options.onError?.(e);
+      }
+    }
+  }
+
+  #onData(bytes: Uint8Array) {
+    this.#heard = true;
+    this.#decoder.push(bytes, (event) => {
+      if (event.kind === "frame") this.#onFrame(event.frame);
+      else {
+        this.#emitError(
+          new CatbusError(
+            ErrorCode.BadRequest,
+            `unreadable data from the server (${event.kind})`,
+          ),
+        );
+        this.#conn?.close();
+      }
+    });
+  }
+
+  #onFrame(frame: Frame) {
+    switch (frame.type) {
+      case FrameType.Message:
+        return this.#onMessage(frame);
+      case FrameType.Ok:
+      case FrameType.Welcome:
+      case FrameType.Pong:
+        return this.#settle(frame.id, (p) => p.resolve(parseMeta(frame)));
+      case FrameType.Error: {
+        const meta = parseMeta<ErrorMeta>(frame);
+        const error = new CatbusError(meta.code, meta.message);
+        if (frame.id !== 0) {
+          return this.#settle(frame.id, (p) => p.reject(error));
+        }
+        if (PERMANENT.has(meta.code)) this.#stopped = true;
+        return this.#emitError(error);
+      }
+      case FrameType.Ping:
+        return this.#conn?.send(encodeFrame(FrameType.Pong, frame.id));
+      case FrameType.Notice:
+        return this.#onNotice(parseMeta<NoticeMeta>(frame));
+    }
+  }
+
+  #onMessage(frame: Frame) {
+    const meta = parseMeta<MessageMeta>(frame);
+    const payload = frame.flags & Flag.Binary
+      ? frame.data.slice()
+      : JSON.parse(decoder.decode(frame.data));
+    this.#subs.dispatch(meta, payload, (e) =>
+      this.#emitError(
+        new CatbusError(ErrorCode.Internal, `a message handler threw: ${e}`, {
+          cause: e,
+        }),
+      ));
+  }
+
+  #onNotice(notice: NoticeMeta) {
+    if (notice.event === "gap") {
+      // Ask for what was dropped; the answer says whether history still had it.
+      for (const pattern of this.#subs.patternsReaching(notice.namespace)) {
+        this.#resubscribe(pattern);
+      }
+    } else if (notice.event === "revoked") {
+      const error = new CatbusError(ErrorCode.Revoked, notice.message);
+      for (const sub of this.#subs.of(notice.pattern)) {
+        this.#subs.remove(sub);
+        sub.options.onError?.(error);
+      }
+    }
+  }
+
+  #settle(id: number, fn: (p: Pending) => void) {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    fn(p);
+  }
+
+  /** The connection dropped: fail what was in flight, then reconnect unless told not to. */
+  #onLost() {
+    this.#teardown();
+    if (this.#stopped || !this.#options.autoReconnect) {
+      this.#stopped = true;
+      for (const q of this.#offline.splice(0)) q.reject(disconnected());
+      this.#setState("disconnected");
+      return;
+    }
+    this.#setState("reconnecting");
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect() {
+    const delay = backoffDelay(this.#attempt++, {
+      initial: this.#options.reconnectDelay,
+      max: this.#options.maxReconnectDelay,
+      jitter: this.#options.reconnectJitter,
+    });
+    this.#reconnectTimer = setTimeout(async () => {
+      if (this.#stopped) return;
+      try {
+        await this.#open();
+      } catch (e) {
+        if (e instanceof CatbusError && PERMANENT.has(e.code)) {
+          this.#stopped = true;
+          this.#emitError(e);
+          for (const q of this.#offline.splice(0)) q.reject(e);
+          this.#setState("disconnected");
+          return;
+        }
+        if (!this.#stopped) this.#scheduleReconnect();
+      }
+    }, delay);
+  }
+
+  #teardown() {
+    clearInterval(this.#heartbeat);
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.close();
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(disconnected());
+    }
+  }
+
+  /** Pings when idle; a connection that stays silent for a whole interval after a ping is dead. */
+  #startHeartbeat() {
+    const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ??
+      15_000;
+    this.#heard = true;
+    let pinged = false;
+    this.#heartbeat = setInterval(() => {
+      if (this.#heard) {
+        this.#heard = false;
+        pinged = false;
+        return;
+      }
+      if (pinged) return this.#conn?.close(); // onClose → reconnect
+      pinged = true;
+      this.#request(FrameType.Ping, undefined).catch(() => {});
+    }, interval);
+  }
+
+  #emitError(error: CatbusError) {
+    for (const h of this.#errorHandlers) h(error);
+  }
+
+  #setState(state: ConnectionState) {
+    if (this.#state === state) return;
+    this.#state = state;
+    for (const h of this.#stateHandlers) h(state);
+  }
+}

@@ -1,0 +1,149 @@
+import { SubjectTrie } from "../../src/core/subject-trie.ts";
+import { namespaceOf } from "../../src/core/subject.ts";
+import type { CatbusError } from "../../src/core/errors.ts";
+import type { Position, StartFrom, SubscribedMeta } from "../../src/protocol/messages.ts";
+
+/** What a message handler receives besides the channel and payload. */
+export interface MessageMeta {
+  channel: string;
+  seq: number;
+  epoch: string;
+  id: string;
+  time: number;
+  headers?: Record<string, string>;
+}
+
+export type MessageHandler = (
+  channel: string,
+  payload: unknown,
+  meta: MessageMeta,
+) => void;
+
+/** The outcome of a (re)subscribe that resumed from earlier positions. */
+export interface RecoveryInfo {
+  pattern: string;
+  /** False when some messages could not be replayed: reload state from the source of truth. */
+  recovered: boolean;
+  namespaces: SubscribedMeta["namespaces"];
+}
+
+export interface SubscribeOptions {
+  /** Where to start in namespaces this subscription has no position for (default "new"). */
+  from?: StartFrom;
+  /** Called after each reconnect or gap, with whether every missed message was replayed. */
+  onRecovery?: (info: RecoveryInfo) => void;
+  /** Called when the server ends the subscription (e.g. its grant was revoked). */
+  onError?: (error: CatbusError) => void;
+}
+
+/** One `subscribe()` call: its handler and the last position it saw per namespace. */
+export class LocalSubscription {
+  readonly pattern: string;
+  readonly handler: MessageHandler;
+  readonly options: SubscribeOptions;
+  readonly positions = new Map<string, Position>();
+
+  constructor(
+    pattern: string,
+    handler: MessageHandler,
+    options: SubscribeOptions,
+  ) {
+    this.pattern = pattern;
+    this.handler = handler;
+    this.options = options;
+  }
+
+  /** True when the message is new to this subscription (drops replays it already saw). */
+  accept(ns: string, epoch: string, seq: number): boolean {
+    const last = this.positions.get(ns);
+    if (last && last.epoch === epoch && seq <= last.seq) return false;
+    this.positions.set(ns, { epoch, seq });
+    return true;
+  }
+
+  /**
+   * Adopts the server's positions from a subscribe answer: where this subscription has none yet
+   * (so a later resume starts from the moment it subscribed), and where the gap was not
+   * recovered (the lost messages are behind us; resume from now on).
+   */
+  seed(namespaces: SubscribedMeta["namespaces"]): void {
+    for (const [ns, p] of Object.entries(namespaces)) {
+      if (!p.recovered || !this.positions.has(ns)) {
+        this.positions.set(ns, { epoch: p.epoch, seq: p.seq });
+      }
+    }
+  }
+}
+
+/**
+ * The client's local subscriptions. The server sends each message once per connection, so the
+ * client routes it to every matching local subscription with the same trie the server uses.
+ */
+export class SubscriptionRegistry {
+  readonly #trie = new SubjectTrie<LocalSubscription>();
+  readonly #byPattern = new Map<string, Set<LocalSubscription>>();
+
+  add(sub: LocalSubscription): void {
+    let set = this.#byPattern.get(sub.pattern);
+    if (!set) this.#byPattern.set(sub.pattern, set = new Set());
+    set.add(sub);
+    this.#trie.insert(sub.pattern, sub);
+  }
+
+  /** Removes it; returns true when it was the last one of its pattern. */
+  remove(sub: LocalSubscription): boolean {
+    const set = this.#byPattern.get(sub.pattern);
+    if (!set?.delete(sub)) return false;
+    this.#trie.remove(sub.pattern, sub);
+    if (set.size > 0) return false;
+    this.#byPattern.delete(sub.pattern);
+    return true;
+  }
+
+  patterns(): string[] {
+    return [...this.#byPattern.keys()];
+  }
+
+  of(pattern: string): LocalSubscription[] {
+    return [...this.#byPattern.get(pattern) ?? []];
+  }
+
+  /** The earliest position per namespace among the pattern's subscriptions: where to resume. */
+  resumeFor(pattern: string): Record<string, Position> {
+    const out: Record<string, Position> = {};
+    for (const sub of this.#byPattern.get(pattern) ?? []) {
+      for (const [ns, p] of sub.positions) {
+        const cur = out[ns];
+        if (!cur || (cur.epoch === p.epoch && p.seq < cur.seq)) {
+          out[ns] = { ...p };
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Patterns whose channels can fall in `ns`. */
+  patternsReaching(ns: string): string[] {
+    return this.patterns().filter((p) => {
+      const first = namespaceOf(p);
+      return first === ns ||
+        ((first === "*" || first === ">") && !ns.startsWith("$"));
+    });
+  }
+
+  dispatch(
+    meta: MessageMeta,
+    payload: unknown,
+    onHandlerError: (e: unknown) => void,
+  ): void {
+    const ns = namespaceOf(meta.channel);
+    for (const sub of this.#trie.match(meta.channel)) {
+      if (!sub.accept(ns, meta.epoch, meta.seq)) continue;
+      try {
+        sub.handler(meta.channel, payload, meta);
+      } catch (e) {
+        onHandlerError(e);
+      }
+    }
+  }
+}
