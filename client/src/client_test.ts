@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { CatbusError } from "../../src/core/errors.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  parseMeta,
+} from "../../src/protocol/frame.ts";
+import { CatbusClient } from "./client.ts";
+import type { Transport, TransportHandlers } from "./transport.ts";
+
+/** A scripted server: records what the client sends and lets the test answer. */
+class FakeServer implements Transport {
+  connections = 0;
+  handlers?: TransportHandlers;
+  received: (Frame & { json: Record<string, unknown> })[] = [];
+  #waiters: (() => void)[] = [];
+  refuse = false;
+
+  connect(_url: string, handlers: TransportHandlers) {
+    if (this.refuse) return Promise.reject(new Error("connection refused"));
+    this.connections++;
+    this.handlers = handlers;
+    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+    return Promise.resolve({
+      send: (bytes: Uint8Array) =>
+        decoder.push(bytes, (e) => {
+          if (e.kind !== "frame") throw new Error("client sent garbage");
+          const f = {
+            ...e.frame,
+            meta: e.frame.meta.slice(),
+            data: e.frame.data.slice(),
+          };
+          this.received.push({ ...f, json: parseMeta(f) });
+          this.#waiters.splice(0).forEach((w) => w());
+        }),
+      close: () => queueMicrotask(() => handlers.onClose()),
+    });
+  }
+
+  async next(type: number) {
+    for (;;) {
+      const i = this.received.findIndex((f) => f.type === type);
+      if (i >= 0) return this.received.splice(i, 1)[0];
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  send(type: number, id: number, meta?: unknown, data?: Uint8Array) {
+    this.handlers!.onData(encodeFrame(type, id, meta, data));
+  }
+
+  /** Answers the next hello with a welcome. */
+  async welcome() {
+    const hello = await this.next(FrameType.Hello);
+    this.send(FrameType.Welcome, hello.id, {
+      version: 1,
+      server: "fake",
+      clientId: "c1",
+      maxPayload: 1024,
+      heartbeat: 60_000,
+    });
+    return hello;
+  }
+
+  drop() {
+    this.handlers!.onClose();
+  }
+}
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+const message = (
+  channel: string,
+  seq: number,
+  payload: unknown,
+  epoch = "e1",
+) =>
+  [
+    FrameType.Message,
+    0,
+    { channel, seq, epoch, id: `id${seq}`, time: seq },
+    json(payload),
+  ] as const;
+
+async function connected(
+  options: Partial<ConstructorParameters<typeof CatbusClient>[0]> = {},
+) {
+  const server = new FakeServer();
+  const client = new CatbusClient({
+    url: "ws://fake",
+    token: "t",
+    transport: server,
+    reconnectDelay: 1,
+    maxReconnectDelay: 2,
+    ...options,
+  });
+  const done = client.connect();
+  await server.welcome();
+  await done;
+  return { server, client };
+}
+
+Deno.test("client - a refused token rejects connect with its code and does not reconnect", async () => {
+  const server = new FakeServer();
+  const client = new CatbusClient({
+    url: "ws://fake",
+    token: "bad",
+    transport: server,
+  });
+  const done = client.connect();
+  const hello = await server.next(FrameType.Hello);
+  server.send(FrameType.Error, hello.id, {
+    code: "unauthorized",
+    message: "invalid token",
+  });
+  await assert.rejects(
+    done,
+    (e: unknown) => e instanceof CatbusError && e.code === "unauthorized",
+  );
+  assert.equal(client.connectionState, "disconnected");
+  assert.equal(server.connections, 1);
+});
+
+Deno.test("client - overlapping patterns each get a message once, replays are not repeated", async () => {
+  const { server, client } = await connected();
+  const a: number[] = [], b: number[] = [];
+  const subA = client.subscribe("app.>", (_c, p) => a.push(p as number));
+  const s1 = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, s1.id, {
+    pattern: "app.>",
+    recovered: true,
+    namespaces: {},
+  });
+  await subA;
+  const subB = client.subscribe("app.*", (_c, p) => b.push(p as number));
+  const s2 = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, s2.id, {
+    pattern: "app.*",
+    recovered: true,
+    namespaces: {},
+  });
+  await subB;
+  server.send(...message("app.x", 1, 1));
+  server.send(...message("app.x.y", 2, 2));
+  server.send(...message("app.x", 1, 1)); // a replay of something already seen
+  assert.deepEqual([a, b], [[1, 2], [1]]);
+  await client.disconnect();
+});
+
+Deno.test("client - after a drop it resubscribes with resume and reports recovery", async () => {
+  const { server, client } = await connected();
+  const seen: number[] = [];
+  const recovery = Promise.withResolvers<boolean>();
+  const sub = client.subscribe("app.>", (_c, p) => seen.push(p as number), {
+    onRecovery: (i) => recovery.resolve(i.recovered),
+  });
+  const s1 = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, s1.id, {
+    pattern: "app.>",
+    recovered: true,
+    namespaces: { app: { epoch: "e1", seq: 4, recovered: true, replayed: 0 } },
+  });
+  await sub;
+  server.send(...message("app.x", 5, 5));
+  server.drop();
+  await server.welcome();
+  const again = await server.next(FrameType.Subscribe);
+  assert.deepEqual(again.json, {
+    pattern: "app.>",
+    resume: { app: { epoch: "e1", seq: 5 } },
+  });
+  server.send(...message("app.x", 6, 6));
+  server.send(FrameType.Ok, again.id, {
+    pattern: "app.>",
+    recovered: false,
+    namespaces: { app: { epoch: "e2", seq: 9, recovered: false, replayed: 0 } },
+  });
+  assert.equal(await recovery.promise, false);
+  assert.deepEqual(seen, [5, 6]);
+  await client.disconnect();
+});
+
+Deno.test("client - publishes wait offline in a bounded queue and go out on reconnect", async () => {
+  const { server, client } = await connected({ maxQueueSize: 2 });
+  server.refuse = true;
+  server.drop();
+  const p1 = client.publish("app.a", 1);
+  const p2 = client.publish("app.b", 2);
+  await assert.rejects(
+    client.publish("app.c", 3),
+    (e: unknown) => e instanceof CatbusError && e.code === "offline_queue_full",
+  );
+  server.refuse = false;
+  await server.welcome();
+  for (const expected of ["app.a", "app.b"]) {
+    const f = await server.next(FrameType.Publish);
+    assert.equal(f.json.channel, expected);
+    server.send(FrameType.Ok, f.id, { epoch: "e", seq: 1, id: "x", time: 1 });
+  }
+  assert.equal((await p1).seq, 1);
+  assert.equal((await p2).seq, 1);
+  await client.disconnect();
+  await assert.rejects(
+    client.publish("app.d", 4),
+    (e: unknown) => e instanceof CatbusError && e.code === "disconnected",
+  );
+});
+
+Deno.test("client - a gap notice resubscribes with resume; a revoked notice ends the subscription", async () => {
+  const { server, client } = await connected();
+  const errors: string[] = [];
+  const sub = client.subscribe("app.>", () => {}, {
+    onError: (e) => errors.push(e.code),
+  });
+  const s1 = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, s1.id, {
+    pattern: "app.>",
+    recovered: true,
+    namespaces: { app: { epoch: "e1", seq: 3, recovered: true, replayed: 0 } },
+  });
+  await sub;
+  server.send(FrameType.Notice, 0, {
+    event: "gap",
+    code: "slow_consumer",
+    namespace: "app",
+    epoch: "e1",
+    after: 3,
+    recovered: false,
+  });
+  const resub = await server.next(FrameType.Subscribe);
+  assert.deepEqual(resub.json.resume, { app: { epoch: "e1", seq: 3 } });
+  server.send(FrameType.Notice, 0, {
+    event: "revoked",
+    code: "revoked",
+    pattern: "app.>",
+    message: "grant withdrawn",
+  });
+  assert.deepEqual(errors, ["revoked"]);
+  await client.disconnect();
+});
