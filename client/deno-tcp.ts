@@ -8,11 +8,7 @@
  * const client = new CatbusClient({ url: "tcp://127.0.0.1:4434", token, transport: tcpTransport() });
  * ```
  */
-import type {
-  Transport,
-  TransportConnection,
-  TransportHandlers,
-} from "./src/transport.ts";
+import type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
 
 export interface TcpTransportOptions {
   /** Extra CA certificates (PEM) to trust for `tcps://`. */

@@ -29,11 +29,7 @@ export type {
   RecoveryInfo,
   SubscribeOptions,
 } from "./src/subscriptions.ts";
-export type {
-  Transport,
-  TransportConnection,
-  TransportHandlers,
-} from "./src/transport.ts";
+export type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
 export { websocketTransport, websocketUrl } from "./src/websocket-transport.ts";
 /** Errors carry a stable `code` (e.g. "forbidden", "offline_queue_full") and a message. */
 export { CatbusError, ErrorCode } from "../src/core/errors.ts";

@@ -281,12 +281,8 @@ export class CatbusClient {
 
   #sendPublish(channel: string, payload: unknown, options: PublishOptions) {
     const binary = payload instanceof Uint8Array;
-    const data = binary
-      ? payload
-      : encoder.encode(JSON.stringify(payload ?? null));
-    const meta = options.headers
-      ? { channel, headers: options.headers }
-      : { channel };
+    const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
+    const meta = options.headers ? { channel, headers: options.headers } : { channel };
     return this.#request(
       FrameType.Publish,
       meta,

@@ -1,11 +1,7 @@
 import { SubjectTrie } from "../../src/core/subject-trie.ts";
 import { namespaceOf } from "../../src/core/subject.ts";
 import type { CatbusError } from "../../src/core/errors.ts";
-import type {
-  Position,
-  StartFrom,
-  SubscribedMeta,
-} from "../../src/protocol/messages.ts";
+import type { Position, StartFrom, SubscribedMeta } from "../../src/protocol/messages.ts";
 
 /** What a message handler receives besides the channel and payload. */
 export interface MessageMeta {

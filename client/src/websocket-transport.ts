@@ -1,8 +1,4 @@
-import type {
-  Transport,
-  TransportConnection,
-  TransportHandlers,
-} from "./transport.ts";
+import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
 
 /**
  * The WebSocket URL for a server URL: `ws(s)://` as given (with `/ws` added when there is no
