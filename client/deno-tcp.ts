@@ -9,6 +9,7 @@
  * ```
  */
 import type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
+import { concat } from "./src/bytes.ts";
 
 export interface TcpTransportOptions {
   /** Extra CA certificates (PEM) to trust for `tcps://`. */
@@ -78,14 +79,4 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       };
     },
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -75,7 +75,8 @@ export interface Subscription {
 interface Pending {
   resolve(meta: Record<string, unknown>): void;
   reject(error: CatbusError): void;
-  timer?: ReturnType<typeof setTimeout>;
+  /** performance.now() after which the request fails with `timeout`. */
+  deadline: number;
 }
 
 interface QueuedPublish {
@@ -126,6 +127,8 @@ export class CatbusClient {
   #id?: string;
   #welcome?: WelcomeMeta;
   #heartbeat?: ReturnType<typeof setInterval>;
+  /** One timer sweeps expired requests: a timer per request costs more than the request. */
+  #timeoutSweep?: ReturnType<typeof setInterval>;
   #heard = true;
   #reconnectTimer?: ReturnType<typeof setTimeout>;
   #attempt = 0;
@@ -304,19 +307,24 @@ export class CatbusClient {
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject };
-      pending.timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
-          new CatbusError(
-            ErrorCode.Timeout,
-            `no answer from the server within ${this.#options.requestTimeout} ms`,
-          ),
-        );
-      }, this.#options.requestTimeout);
-      this.#pending.set(id, pending);
+      const deadline = performance.now() + this.#options.requestTimeout;
+      this.#pending.set(id, { resolve, reject, deadline });
       conn.send(encodeFrame(type, id, meta, data, flags));
     });
+  }
+
+  #sweepTimeouts() {
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.deadline > now) continue;
+      this.#pending.delete(id);
+      p.reject(
+        new CatbusError(
+          ErrorCode.Timeout,
+          `no answer from the server within ${this.#options.requestTimeout} ms`,
+        ),
+      );
+    }
   }
 
   /** Opens a transport connection and completes hello; then restores subscriptions. */
@@ -331,6 +339,10 @@ export class CatbusClient {
       },
     });
     this.#conn = conn;
+    this.#timeoutSweep = setInterval(
+      () => this.#sweepTimeouts(),
+      Math.max(10, Math.min(1000, this.#options.requestTimeout / 4)),
+    );
     this.#setState("authenticating");
     let welcome: WelcomeMeta;
     try {
@@ -461,7 +473,6 @@ export class CatbusClient {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    clearTimeout(p.timer);
     fn(p);
   }
 
@@ -503,12 +514,13 @@ export class CatbusClient {
 
   #teardown() {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#timeoutSweep);
+    this.#timeoutSweep = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);
-      clearTimeout(p.timer);
       p.reject(disconnected());
     }
   }

@@ -1,3 +1,4 @@
+import { concat } from "./bytes.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
 
 /**
