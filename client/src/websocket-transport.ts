@@ -32,13 +32,19 @@ export function websocketTransport(): Transport {
         const socket = new WebSocket(websocketUrl(url));
         socket.binaryType = "arraybuffer";
         let opened = false;
+        // Frames sent in one tick leave as one WebSocket message: per-message cost dominates.
+        let batch: Uint8Array[] = [];
+        const flush = () => {
+          const parts = batch;
+          batch = [];
+          if (socket.readyState !== WebSocket.OPEN) return;
+          socket.send((parts.length === 1 ? parts[0] : concat(parts)) as Uint8Array<ArrayBuffer>);
+        };
         socket.onopen = () => {
           opened = true;
           resolve({
             send: (bytes) => {
-              if (socket.readyState === WebSocket.OPEN) {
-                socket.send(bytes as Uint8Array<ArrayBuffer>);
-              }
+              if (batch.push(bytes) === 1) queueMicrotask(flush);
             },
             close: () => socket.close(1000),
           });
