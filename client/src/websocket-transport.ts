@@ -1,4 +1,4 @@
-import { concat } from "./bytes.ts";
+import { concat } from "../../src/core/bytes.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
 
 /**

@@ -1,3 +1,5 @@
+import { concat } from "./bytes.ts";
+
 /**
  * Where a connection's bytes go: a transport-specific writer. `write` may return a promise that
  * settles once the transport can take more (TCP write completed, WebSocket buffer drained).
@@ -119,13 +121,7 @@ export class OutboundQueue {
     const parts = this.#chunks.splice(0, n);
     this.#queuedBytes -= size;
     if (parts.length === 1) return parts[0];
-    const batch = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      batch.set(p, off);
-      off += p.length;
-    }
-    return batch;
+    return concat(parts);
   }
 
   #notifyDrain() {

@@ -1,0 +1,436 @@
+import { join } from "node:path";
+import { concat } from "../core/bytes.ts";
+import { type EncryptionOptions, RecordCipher } from "./encryption.ts";
+import { LogCorruptionError, LogKeyError } from "./errors.ts";
+import type { FsyncPolicy } from "./fsync-policy.ts";
+import { readIndexFile, writeIndexFile } from "./index-file.ts";
+import { type LogRecord, parseRecord, recordSize, writeRecord } from "./record.ts";
+import {
+  floorBySeq,
+  floorByTime,
+  scanSegment,
+  SEGMENT_SUFFIX,
+  type SegmentInfo,
+  segmentPath,
+} from "./segment.ts";
+
+export interface LogOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  /** Roll to a new segment file past this size (default 64 MiB). */
+  segmentBytes?: number;
+  /** One sparse index entry per this many bytes (default 4 KiB). */
+  indexEvery?: number;
+  encryption?: EncryptionOptions;
+  /** Named in corruption messages so the repair command can be copied as is. */
+  dataDir?: string;
+  /** Called after every fsync of segment data (tests count group commits with it). */
+  onSync?: () => void;
+}
+
+export interface AppendInput {
+  data: Uint8Array;
+  time: number;
+}
+
+interface PendingAppend {
+  bytes: Uint8Array;
+  /** Offsets of each record inside `bytes`, with their seq and time, for the index. */
+  records: { seq: number; time: number; offset: number }[];
+  firstSeq: number;
+  lastSeq: number;
+  resolve(range: { firstSeq: number; lastSeq: number }): void;
+  reject(error: unknown): void;
+}
+
+const KEYCHECK = "keycheck";
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * An append-only log of opaque records in segment files, with CRC-checked records, a sparse
+ * index by sequence and time, fsync policies with group commit, crash recovery and optional
+ * encryption. Sequence numbers are assigned here, from 1, in append order.
+ *
+ * Appends are serialized through one writer: records appended while a write or fsync is in
+ * progress are written together in the next batch (one write, one fsync).
+ */
+export class Log {
+  readonly #options: Required<Pick<LogOptions, "segmentBytes" | "indexEvery">> & LogOptions;
+  readonly #cipher?: RecordCipher;
+  #sealed: SegmentInfo[] = [];
+  #active!: SegmentInfo;
+  #file!: Deno.FsFile;
+  #nextSeq = 1;
+  #queue: PendingAppend[] = [];
+  /** The flush in progress, if any. */
+  #flushing?: Promise<void>;
+  /** Written but not yet fsynced appends, for `interval` policies. */
+  #unsynced: PendingAppend[] = [];
+  #unsyncedRecords = 0;
+  #timer?: ReturnType<typeof setInterval>;
+  #closed = false;
+  #failure?: unknown;
+
+  private constructor(options: LogOptions, cipher?: RecordCipher) {
+    this.#options = { segmentBytes: 64 * 1024 * 1024, indexEvery: 4096, ...options };
+    this.#cipher = cipher;
+  }
+
+  static async open(options: LogOptions): Promise<Log> {
+    await Deno.mkdir(options.dir, { recursive: true });
+    const cipher = await openCipher(options);
+    const log = new Log(options, cipher);
+    await log.#recover();
+    const policy = options.fsync;
+    if (policy.kind === "interval") log.#timer = setInterval(() => log.#syncUnsynced(), policy.ms);
+    return log;
+  }
+
+  /** Sequence of the oldest retained record, or 0 when empty. */
+  get firstSeq(): number {
+    const first = [...this.#sealed, this.#active].find((s) => s.records > 0);
+    return first ? first.firstSeq : 0;
+  }
+
+  /** Sequence of the newest record written, or 0 when empty. */
+  get lastSeq(): number {
+    return this.#active.records > 0
+      ? this.#active.lastSeq
+      : this.#sealed.length
+      ? this.#sealed[this.#sealed.length - 1].lastSeq
+      : 0;
+  }
+
+  /** Bytes on disk over all segments. */
+  get bytes(): number {
+    return [...this.#sealed, this.#active].reduce((n, s) => n + s.size, 0);
+  }
+
+  /** Segment facts, oldest first (for `catbus debug`). */
+  segments(): SegmentInfo[] {
+    return [...this.#sealed, this.#active].map((s) => ({ ...s, index: [] }));
+  }
+
+  /** Appends records; resolves with their sequence range once durable under the policy. */
+  append(inputs: AppendInput[]): Promise<{ firstSeq: number; lastSeq: number }> {
+    if (this.#closed) return Promise.reject(new Error("log is closed"));
+    if (this.#failure) return Promise.reject(this.#failure);
+    const firstSeq = this.#nextSeq;
+    let size = 0;
+    const datas = inputs.map((r) => this.#cipher ? this.#cipher.seal(r.data) : r.data);
+    for (const d of datas) size += recordSize(d.length);
+    const bytes = new Uint8Array(size);
+    const records: PendingAppend["records"] = [];
+    let offset = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const seq = this.#nextSeq++;
+      records.push({ seq, time: inputs[i].time, offset });
+      offset = writeRecord(bytes, offset, { seq, time: inputs[i].time, data: datas[i] });
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ bytes, records, firstSeq, lastSeq: this.#nextSeq - 1, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  /** Records with seq ≥ `fromSeq`, oldest first, up to the limits. */
+  async read(
+    fromSeq: number,
+    limits: { maxRecords?: number; maxBytes?: number } = {},
+  ): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    const maxRecords = limits.maxRecords ?? Infinity;
+    const maxBytes = limits.maxBytes ?? Infinity;
+    let bytes = 0;
+    for await (const r of this.readIter(fromSeq)) {
+      out.push(r);
+      bytes += r.data.length;
+      if (out.length >= maxRecords || bytes >= maxBytes) break;
+    }
+    return out;
+  }
+
+  /** Every record with seq ≥ `fromSeq` that was written when the iteration reaches it. */
+  async *readIter(fromSeq: number): AsyncGenerator<LogRecord> {
+    const all = [...this.#sealed, this.#active];
+    let i = all.findLastIndex((s) => s.records > 0 && s.firstSeq <= fromSeq);
+    if (i < 0) i = 0;
+    for (; i < all.length; i++) {
+      const seg = all[i];
+      if (seg.records === 0 || seg.lastSeq < fromSeq) continue;
+      const start = floorBySeq(seg.index, fromSeq)?.offset ?? 0;
+      yield* this.#readSegment(seg, start, (r) => r.seq >= fromSeq);
+    }
+  }
+
+  /** Sequence of the first record at or after `time`, or lastSeq + 1 when there is none. */
+  async seekTime(time: number): Promise<number> {
+    for (const seg of [...this.#sealed, this.#active]) {
+      if (seg.records === 0 || seg.lastTime < time) continue;
+      const start = floorByTime(seg.index, time)?.offset ?? 0;
+      for await (const r of this.#readSegment(seg, start, (r) => r.time >= time)) return r.seq;
+    }
+    return this.lastSeq + 1;
+  }
+
+  /** Retention: deletes whole segments that end before `seq`. Returns how many went. */
+  async truncateBefore(seq: number): Promise<number> {
+    const doomed = this.#sealed.filter((s) => s.lastSeq < seq);
+    if (!doomed.length) return 0;
+    this.#sealed = this.#sealed.filter((s) => s.lastSeq >= seq);
+    for (const s of doomed) {
+      await Deno.remove(s.path).catch(() => {});
+      await Deno.remove(s.path + ".idx").catch(() => {});
+    }
+    await syncDir(this.#options.dir);
+    return doomed.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    while (this.#flushing) await this.#flushing;
+    await this.#syncUnsynced();
+    this.#file.close();
+  }
+
+  async *#readSegment(
+    seg: SegmentInfo,
+    start: number,
+    wanted: (r: LogRecord) => boolean,
+  ): AsyncGenerator<LogRecord> {
+    // Only bytes already written belong to the log; a concurrent append may be mid-write.
+    const end = seg.size;
+    const file = await Deno.open(seg.path, { read: true });
+    try {
+      let offset = start;
+      let carry = new Uint8Array(0);
+      while (offset < end) {
+        const want = Math.min(READ_CHUNK, end - offset);
+        const chunk = new Uint8Array(carry.length + want);
+        chunk.set(carry);
+        await file.seek(offset, Deno.SeekMode.Start);
+        let got = 0;
+        while (got < want) {
+          const n = await file.read(chunk.subarray(carry.length + got));
+          if (n === null) break;
+          got += n;
+        }
+        offset += got;
+        let pos = 0;
+        for (;;) {
+          const r = parseRecord(chunk, pos);
+          if (r.kind !== "record") break;
+          pos = r.end;
+          if (!wanted(r.record)) continue;
+          const data = this.#cipher ? this.#cipher.open(r.record.data) : r.record.data.slice();
+          yield { seq: r.record.seq, time: r.record.time, data };
+        }
+        carry = chunk.slice(pos, carry.length + got);
+        if (got === 0) break;
+      }
+    } finally {
+      file.close();
+    }
+  }
+
+  #flush() {
+    if (!this.#flushing) this.#flushing = this.#flushLoop();
+  }
+
+  /** Writes batches until the queue is empty; appends made meanwhile join the next batch. */
+  async #flushLoop(): Promise<void> {
+    while (this.#queue.length) await this.#flushBatch(this.#queue.splice(0));
+    this.#flushing = undefined;
+  }
+
+  async #flushBatch(batch: PendingAppend[]): Promise<void> {
+    try {
+      const size = batch.reduce((n, p) => n + p.bytes.length, 0);
+      if (this.#active.records > 0 && this.#active.size + size > this.#options.segmentBytes) {
+        await this.#roll(batch[0].firstSeq);
+      }
+      const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
+      for (let off = 0; off < bytes.length;) off += await this.#file.write(bytes.subarray(off));
+      this.#indexBatch(batch);
+      await this.#acknowledge(batch);
+    } catch (e) {
+      // A failed write leaves the file in an unknown state: refuse further appends.
+      this.#failure = e;
+      for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(e);
+    }
+  }
+
+  async #acknowledge(batch: PendingAppend[]) {
+    const policy = this.#options.fsync;
+    const records = batch.reduce((n, p) => n + p.records.length, 0);
+    if (policy.kind === "always") {
+      await this.#sync();
+      for (const p of batch) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+    } else if (policy.kind === "interval") {
+      this.#unsynced.push(...batch);
+    } else {
+      for (const p of batch) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+      if (policy.kind === "every") {
+        this.#unsyncedRecords += records;
+        if (this.#unsyncedRecords >= policy.n) await this.#sync();
+      }
+    }
+  }
+
+  async #syncUnsynced() {
+    if (!this.#unsynced.length && !this.#unsyncedRecords) return;
+    const waiting = this.#unsynced.splice(0);
+    try {
+      await this.#sync();
+      for (const p of waiting) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+    } catch (e) {
+      this.#failure = e;
+      for (const p of waiting) p.reject(e);
+    }
+  }
+
+  async #sync() {
+    this.#unsyncedRecords = 0;
+    await this.#file.syncData();
+    this.#options.onSync?.();
+  }
+
+  #indexBatch(batch: PendingAppend[]) {
+    const seg = this.#active;
+    let base = seg.size;
+    const every = this.#options.indexEvery;
+    let lastIndexed = seg.index.length ? seg.index[seg.index.length - 1].offset : -Infinity;
+    for (const p of batch) {
+      for (const r of p.records) {
+        const offset = base + r.offset;
+        if (seg.records === 0) {
+          seg.firstSeq = r.seq;
+          seg.firstTime = r.time;
+        }
+        if (offset - lastIndexed >= every) {
+          seg.index.push({ seq: r.seq, offset, time: r.time });
+          lastIndexed = offset;
+        }
+        seg.lastSeq = r.seq;
+        seg.lastTime = r.time;
+        seg.records++;
+      }
+      base += p.bytes.length;
+    }
+    seg.size = base;
+  }
+
+  /** Seals the active segment (fsync, index file) and starts a new one at `baseSeq`. */
+  async #roll(baseSeq: number) {
+    await this.#file.syncData();
+    this.#file.close();
+    await writeIndexFile(this.#active);
+    this.#sealed.push(this.#active);
+    await this.#openActive(baseSeq, true);
+  }
+
+  async #openActive(baseSeq: number, create: boolean) {
+    const path = segmentPath(this.#options.dir, baseSeq);
+    this.#file = await Deno.open(path, { write: true, append: true, create });
+    if (create) {
+      this.#active = emptySegment(path, baseSeq);
+      await syncDir(this.#options.dir);
+    }
+  }
+
+  /** Loads sealed segments (index files when valid) and recovers the last one. */
+  async #recover() {
+    const dir = this.#options.dir;
+    const bases: number[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(SEGMENT_SUFFIX)) bases.push(Number(e.name.slice(0, -4)));
+    }
+    bases.sort((a, b) => a - b);
+    if (!bases.length) {
+      await this.#openActive(1, true);
+      return;
+    }
+    for (let i = 0; i < bases.length; i++) {
+      const path = segmentPath(dir, bases[i]);
+      const last = i === bases.length - 1;
+      const size = (await Deno.stat(path)).size;
+      const indexed = last ? undefined : await readIndexFile(path, size);
+      if (indexed) {
+        this.#sealed.push(indexed);
+        continue;
+      }
+      const bytes = await Deno.readFile(path);
+      const { info, failure } = scanSegment(bytes, path, bases[i], this.#options.indexEvery);
+      if (failure && !(last && failure.torn)) {
+        throw new LogCorruptionError(path, failure.offset, failure.reason, this.#options.dataDir);
+      }
+      if (failure) {
+        // A write the crash interrupted: cut it off (it was never acknowledged).
+        const f = await Deno.open(path, { write: true });
+        await f.truncate(failure.offset);
+        await f.syncData();
+        f.close();
+      }
+      if (last) this.#active = info;
+      else {
+        this.#sealed.push(info);
+        await writeIndexFile(info);
+      }
+    }
+    await this.#openActive(bases[bases.length - 1], false);
+    this.#nextSeq = Math.max(this.lastSeq + 1, this.#active.baseSeq);
+  }
+}
+
+function emptySegment(path: string, baseSeq: number): SegmentInfo {
+  return {
+    path,
+    baseSeq,
+    firstSeq: 0,
+    lastSeq: baseSeq - 1,
+    firstTime: 0,
+    lastTime: 0,
+    records: 0,
+    size: 0,
+    index: [],
+  };
+}
+
+async function openCipher(options: LogOptions): Promise<RecordCipher | undefined> {
+  const path = join(options.dir, KEYCHECK);
+  const existing = await Deno.readFile(path).catch(() => undefined);
+  if (!options.encryption) {
+    if (existing) {
+      throw new LogKeyError(
+        `${options.dir} is encrypted; give the secret it was written with (--encryption-secret)`,
+      );
+    }
+    return undefined;
+  }
+  const cipher = await RecordCipher.create(options.encryption);
+  if (existing) cipher.verifyKeyCheck(existing);
+  else {
+    for await (const e of Deno.readDir(options.dir)) {
+      if (e.name.endsWith(SEGMENT_SUFFIX)) {
+        throw new LogKeyError(
+          `${options.dir} holds unencrypted data; it cannot be opened with a secret`,
+        );
+      }
+    }
+    await Deno.writeFile(path, cipher.keyCheck());
+  }
+  return cipher;
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* some platforms cannot fsync a directory */ }
+}

@@ -1,0 +1,99 @@
+import type { BusMessage } from "../core/message.ts";
+
+/**
+ * How a message is stored as a log record. The log adds seq, time and a CRC around it; this is
+ * the rest, in a compact binary form so replay does not parse JSON per record:
+ *
+ *   flags:u8  channelLength:u8 channel  idLength:u8 id  expiresAt:f64 (0 = never)
+ *   keyLength:u16 key  headersLength:u32 headers(JSON)  payload
+ *
+ * flags bit 0: payload is binary. `key` is the publisher's deduplication key ("" = none).
+ */
+export interface StoredMessage {
+  channel: string;
+  id: string;
+  binary: boolean;
+  payload: Uint8Array;
+  headers?: Record<string, string>;
+  /** ms since the epoch after which the message is no longer delivered; 0 = never. */
+  expiresAt: number;
+  /** Deduplication key given by the publisher, "" when none. */
+  key: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeStored(m: StoredMessage): Uint8Array {
+  const channel = encoder.encode(m.channel);
+  const id = encoder.encode(m.id);
+  const key = encoder.encode(m.key);
+  const headers = m.headers ? encoder.encode(JSON.stringify(m.headers)) : new Uint8Array(0);
+  const size = 1 + 1 + channel.length + 1 + id.length + 8 + 2 + key.length + 4 + headers.length +
+    m.payload.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let o = 0;
+  out[o++] = m.binary ? 1 : 0;
+  out[o++] = channel.length;
+  out.set(channel, o);
+  o += channel.length;
+  out[o++] = id.length;
+  out.set(id, o);
+  o += id.length;
+  view.setFloat64(o, m.expiresAt);
+  o += 8;
+  view.setUint16(o, key.length);
+  o += 2;
+  out.set(key, o);
+  o += key.length;
+  view.setUint32(o, headers.length);
+  o += 4;
+  out.set(headers, o);
+  o += headers.length;
+  out.set(m.payload, o);
+  return out;
+}
+
+export function decodeStored(bytes: Uint8Array): StoredMessage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 0;
+  const binary = (bytes[o++] & 1) === 1;
+  const channelLength = bytes[o++];
+  const channel = decoder.decode(bytes.subarray(o, o += channelLength));
+  const idLength = bytes[o++];
+  const id = decoder.decode(bytes.subarray(o, o += idLength));
+  const expiresAt = view.getFloat64(o);
+  o += 8;
+  const keyLength = view.getUint16(o);
+  o += 2;
+  const key = decoder.decode(bytes.subarray(o, o += keyLength));
+  const headersLength = view.getUint32(o);
+  o += 4;
+  const stored: StoredMessage = { channel, id, binary, expiresAt, key, payload: new Uint8Array() };
+  if (headersLength) {
+    stored.headers = JSON.parse(decoder.decode(bytes.subarray(o, o + headersLength)));
+  }
+  stored.payload = bytes.subarray(o + headersLength);
+  return stored;
+}
+
+/** The bus message for a stored record at (epoch, seq, time). */
+export function toBusMessage(
+  stored: StoredMessage,
+  epoch: string,
+  seq: number,
+  time: number,
+): BusMessage {
+  const m: BusMessage = {
+    channel: stored.channel,
+    seq,
+    epoch,
+    id: stored.id,
+    time,
+    payload: stored.payload,
+    binary: stored.binary,
+  };
+  if (stored.headers) m.headers = stored.headers;
+  return m;
+}
