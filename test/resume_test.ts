@@ -52,7 +52,14 @@ Deno.test("resume - a client that loses its connection resumes without loss whil
 });
 
 Deno.test("resume - recovered:false when the gap left the history", async () => {
-  await using server = await startCatbusd(["--history-messages", "5"]);
+  await using server = await startCatbusd([
+    "--history-messages",
+    "5",
+    "--segment-bytes",
+    "200",
+    "--retention-max-messages",
+    "5",
+  ]);
   const raw = await RawConnection.connect(server.tcpPort);
   await raw.hello(server.adminKey);
   let last = { epoch: "", seq: 0 };

@@ -9,6 +9,11 @@ Deno.test("slow consumer - a stalled subscriber does not delay a healthy one, an
     "1MiB",
     "--history-messages",
     "100",
+    // Keep only the newest ~100 messages on disk too, so the gap cannot be recovered.
+    "--segment-bytes",
+    "64KiB",
+    "--retention-max-messages",
+    "100",
   ]);
   // The stalled client subscribes, then stops reading its socket.
   const stalled = await RawConnection.connect(server.tcpPort, { read: false });
@@ -59,7 +64,7 @@ Deno.test("slow consumer - a stalled subscriber does not delay a healthy one, an
   assert.equal(gap.json.code, "slow_consumer");
   assert.equal(gap.json.recovered, false);
   assert.equal(gap.json.namespace, "load");
-  // History holds only the last 100 messages: resuming from the gap cannot recover.
+  // Retention keeps only the last ~100 messages: resuming from the gap cannot recover.
   const resumed = await stalled.reply(
     await stalled.send(FrameType.Subscribe, {
       pattern: "load.>",

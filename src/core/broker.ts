@@ -1,15 +1,13 @@
 import { CatbusError, ErrorCode } from "./errors.ts";
-import { History, type HistoryLimits } from "./history.ts";
-import { IdGenerator, randomId } from "./ids.ts";
+import type { HistoryLimits } from "./history.ts";
+import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
+import { Namespace, type StorageProvider, type StoreOptions } from "./namespace.ts";
 import { literalNamespaceOf, matches, namespaceOf, parseChannel, parsePattern } from "./subject.ts";
 import { SubjectTrie } from "./subject-trie.ts";
-import type {
-  NamespaceRecovery,
-  Position,
-  StartFrom,
-  SubscribedMeta,
-} from "../protocol/messages.ts";
+import type { Position, StartFrom, SubscribedMeta } from "../protocol/messages.ts";
+
+export { Namespace } from "./namespace.ts";
 
 /**
  * Something that receives messages: a connection's session. `deliver` must not block or throw;
@@ -19,54 +17,65 @@ export interface Subscriber {
   deliver(message: BusMessage): void;
   /** Set by the broker: the last message handed over, so overlapping patterns deliver once. */
   lastDelivered?: BusMessage;
+  /** For replays from storage: resolves when the subscriber can take more. */
+  ready?(): Promise<void>;
 }
 
-/** One namespace: its stream position and the in-memory tail used for resume. */
-export class Namespace {
-  readonly name: string;
-  readonly epoch: string;
-  lastSeq = 0;
-  readonly history: History;
-
-  constructor(name: string, limits: HistoryLimits, epoch = randomId(8)) {
-    this.name = name;
-    this.epoch = epoch;
-    this.history = new History(limits);
-  }
-
-  get position(): Position {
-    return { epoch: this.epoch, seq: this.lastSeq };
-  }
-}
-
-export interface PublishInput {
+export interface PublishInput extends StoreOptions {
   channel: string;
   payload: Uint8Array;
   binary?: boolean;
   headers?: Record<string, string>;
 }
 
+/** A publish's outcome; `duplicate` when its key was seen within the dedupe window. */
+export type Published = BusMessage & { duplicate?: boolean };
+
 export interface BrokerOptions {
   history: HistoryLimits;
-  /** Called when a namespace comes into existence, e.g. to persist its name. */
-  onNamespaceCreated?: (name: string) => void;
+  /** Durable streams; without it namespaces live in memory only. */
+  storage?: StorageProvider;
+  /** Namespaces kept in memory even with storage (e.g. reply inboxes). */
+  ephemeral?: (name: string) => boolean;
+  /** How long a dedupe key is remembered, ms (default 2 minutes). */
+  dedupeWindowMs?: number;
   now?: () => number;
 }
 
+type Start = { resume?: Record<string, Position>; from?: StartFrom };
+
+/** Where one namespace's replay for a subscription begins, or why it cannot. */
+interface ReplayPlan {
+  ns: Namespace;
+  /** First sequence to replay; undefined = nothing to replay. */
+  fromSeq?: number;
+  /** Replay only messages after this id (subscribe from a message id). */
+  afterId?: string;
+  last?: boolean;
+  recovered: boolean;
+}
+
 /**
- * The core pub/sub engine: routes published messages to subscribers through the subject trie,
- * numbers them per namespace and keeps each namespace's recent history for resume.
- * Runtime-neutral: no I/O here.
+ * The core pub/sub engine: numbers messages per namespace, stores them (when a storage provider
+ * is given) before fanning them out through the subject trie, keeps each namespace's recent
+ * history in memory, and replays from memory or storage for resume. Runtime-neutral: no I/O
+ * here, only the StorageProvider interface.
  */
 export class Broker {
   readonly #trie = new SubjectTrie<Subscriber>();
   readonly #namespaces = new Map<string, Namespace>();
+  readonly #opening = new Map<string, Promise<Namespace>>();
   readonly #ids = new IdGenerator();
   readonly #options: BrokerOptions;
   #lastTime = 0;
 
   constructor(options: BrokerOptions) {
     this.#options = options;
+  }
+
+  /** Opens every stored namespace and warms its in-memory history from the log tail. */
+  async load(): Promise<void> {
+    for (const name of await this.#options.storage?.list() ?? []) await this.createNamespace(name);
   }
 
   get subscriptionCount(): number {
@@ -81,39 +90,69 @@ export class Broker {
     return this.#namespaces.values();
   }
 
-  /** Creates the namespace if missing; returns it either way. */
-  ensureNamespace(name: string): Namespace {
-    let ns = this.#namespaces.get(name);
-    if (!ns) {
-      parsePattern(name);
-      this.#namespaces.set(
-        name,
-        ns = new Namespace(name, this.#options.history),
-      );
-      this.#options.onNamespaceCreated?.(name);
+  /** Creates (or opens, when stored) the namespace; returns it either way. */
+  createNamespace(name: string): Promise<Namespace> {
+    const existing = this.#namespaces.get(name);
+    if (existing) return Promise.resolve(existing);
+    let opening = this.#opening.get(name);
+    if (!opening) {
+      opening = this.#open(name).finally(() => this.#opening.delete(name));
+      this.#opening.set(name, opening);
     }
+    return opening;
+  }
+
+  async #open(name: string): Promise<Namespace> {
+    parsePattern(name);
+    const { storage, ephemeral } = this.#options;
+    const durable = storage && !ephemeral?.(name) ? await storage.open(name) : undefined;
+    const ns = new Namespace(name, this.#options.history, durable);
+    if (durable) {
+      for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
+      const since = this.#now() - this.#dedupeWindow;
+      for (const [key, m] of await durable.recentKeys(since)) {
+        ns.keys.set(key, { message: Promise.resolve(m), until: m.time + this.#dedupeWindow });
+      }
+    }
+    this.#namespaces.set(name, ns);
     return ns;
   }
 
+  get #dedupeWindow(): number {
+    return this.#options.dedupeWindowMs ?? 120_000;
+  }
+
+  #now(): number {
+    // Times never go backwards within the process, so time-based starts can binary-search.
+    this.#lastTime = Math.max(this.#lastTime, (this.#options.now ?? Date.now)());
+    return this.#lastTime;
+  }
+
   /**
-   * Numbers, records and fans out one message. The caller has checked grants and that the
-   * namespace exists (or may be created). Delivery is synchronous into subscriber queues.
+   * Numbers, stores and fans out one message; resolves once it is durable (with storage) and
+   * delivered into subscriber queues. Sequence numbers are handed out in call order, and fan-out
+   * happens in the same order because storage acknowledges appends in order.
    */
-  publish(input: PublishInput): BusMessage {
+  publish(input: PublishInput): Promise<Published> {
     parseChannel(input.channel);
     const ns = this.#namespaces.get(namespaceOf(input.channel));
     if (!ns) {
-      throw new CatbusError(
-        ErrorCode.NotFound,
-        `namespace "${namespaceOf(input.channel)}" does not exist`,
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.NotFound,
+          `namespace "${namespaceOf(input.channel)}" does not exist`,
+        ),
       );
     }
-    // Times never go backwards within the process, so time-based starts can binary-search.
-    const now = Math.max(this.#lastTime, (this.#options.now ?? Date.now)());
-    this.#lastTime = now;
+    const now = this.#now();
+    if (input.key !== undefined) {
+      ns.expireKeys(now);
+      const seen = ns.keys.get(input.key);
+      if (seen) return seen.message.then((m) => ({ ...m, duplicate: true }));
+    }
     const message: BusMessage = {
       channel: input.channel,
-      seq: ++ns.lastSeq,
+      seq: ++ns.assignedSeq,
       epoch: ns.epoch,
       id: this.#ids.next(now),
       time: now,
@@ -121,8 +160,21 @@ export class Broker {
       binary: input.binary ?? false,
     };
     if (input.headers) message.headers = input.headers;
+    const done = ns.storage
+      ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
+        .then(() => this.#fanOut(ns, message))
+      : Promise.resolve(this.#fanOut(ns, message));
+    if (input.key !== undefined) {
+      ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
+      done.catch(() => ns.keys.delete(input.key!));
+    }
+    return done;
+  }
+
+  #fanOut(ns: Namespace, message: BusMessage): BusMessage {
+    ns.lastSeq = message.seq;
     ns.history.append(message);
-    for (const sub of this.#trie.match(input.channel)) {
+    for (const sub of this.#trie.match(message.channel)) {
       if (sub.lastDelivered === message) continue;
       sub.lastDelivered = message;
       sub.deliver(message);
@@ -131,41 +183,84 @@ export class Broker {
   }
 
   /**
-   * Registers `sub` for `pattern`, first replaying what `resume`/`from` ask for to `replayTo`.
-   * Replay and registration happen in one synchronous step, so no message can fall between them.
+   * Registers `sub` for `pattern` after replaying to `replayTo` what `resume`/`from` ask for.
+   * Older messages are read from storage first (asynchronously); the rest is replayed from
+   * memory and the subscription registered in one synchronous step, so nothing falls between.
    */
-  subscribe(
+  async subscribe(
     sub: Subscriber,
     pattern: string,
-    start: { resume?: Record<string, Position>; from?: StartFrom } = {},
+    start: Start = {},
     replayTo: Subscriber = sub,
-  ): SubscribedMeta {
+  ): Promise<SubscribedMeta> {
     parsePattern(pattern);
-    const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
-    const replay: BusMessage[] = [];
-    const resumed = new Set<string>();
-    for (const [name, position] of Object.entries(start.resume ?? {})) {
-      if (!this.#patternReaches(pattern, name)) continue;
-      resumed.add(name);
-      const outcome = this.#resume(pattern, name, position, replay);
-      result.namespaces[name] = outcome;
-      if (!outcome.recovered) result.recovered = false;
+    const plans = await this.#plan(pattern, start);
+    const replayed = new Map<Namespace, number>();
+    const upTo = new Map<Namespace, number>();
+    const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
+    const emit = (plan: ReplayPlan, m: BusMessage) => {
+      upTo.set(plan.ns, m.seq);
+      if (!matches(pattern, m.channel)) return;
+      if (plan.afterId !== undefined) {
+        if (m.id <= plan.afterId) return;
+      }
+      count(plan.ns);
+      replayTo.deliver(m);
+    };
+    // Phase 1: what memory no longer holds comes from storage.
+    for (const plan of plans) {
+      if (plan.fromSeq === undefined || !plan.ns.storage) continue;
+      let next = plan.fromSeq;
+      while (!this.#inMemory(plan.ns, next)) {
+        const before = next;
+        let sinceReady = 0;
+        for await (const m of plan.ns.storage.read(next)) {
+          if (m.seq > plan.ns.lastSeq) break;
+          emit(plan, m);
+          if (++sinceReady === 256 && replayTo.ready) {
+            sinceReady = 0;
+            await replayTo.ready();
+          }
+          next = m.seq + 1;
+          if (this.#inMemory(plan.ns, next)) break;
+        }
+        if (next === before) break; // storage had nothing more (expired or trimmed)
+      }
+      upTo.set(plan.ns, next - 1);
     }
-    // Every namespace the pattern reaches gets its current position in the answer, so the
-    // client can resume from the moment it subscribed even before it sees a message.
-    const from = start.from ?? "new";
-    for (const ns of this.#namespacesOf(pattern)) {
-      if (resumed.has(ns.name)) continue;
-      const before = replay.length;
-      if (from !== "new") this.#startFrom(pattern, ns, from, replay);
-      result.namespaces[ns.name] = {
-        ...ns.position,
-        recovered: true,
-        replayed: replay.length - before,
-      };
+    // Phase 2, synchronous: the remainder from memory, then registration.
+    for (const plan of plans) {
+      const ns = plan.ns;
+      if (plan.last) {
+        for (const m of ns.history.newestFirst()) {
+          if (matches(pattern, m.channel)) {
+            count(ns);
+            replayTo.deliver(m);
+            break;
+          }
+        }
+        continue;
+      }
+      if (plan.fromSeq === undefined) continue;
+      const after = Math.max(plan.fromSeq - 1, upTo.get(ns) ?? 0);
+      for (const m of ns.history.after(after, ns.lastSeq) ?? []) emit(plan, m);
     }
-    for (const m of replay) replayTo.deliver(m);
     this.#trie.insert(pattern, sub);
+    const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
+    for (const plan of plans) {
+      result.namespaces[plan.ns.name] = {
+        ...plan.ns.position,
+        recovered: plan.recovered,
+        replayed: replayed.get(plan.ns) ?? 0,
+      };
+      if (!plan.recovered) result.recovered = false;
+    }
+    for (const [name, position] of Object.entries(start.resume ?? {})) {
+      if (this.#patternReaches(pattern, name) && !this.#namespaces.has(name)) {
+        result.namespaces[name] = { ...position, recovered: false, replayed: 0 };
+        result.recovered = false;
+      }
+    }
     return result;
   }
 
@@ -174,56 +269,50 @@ export class Broker {
     return this.#trie.remove(pattern, sub);
   }
 
-  #resume(
-    pattern: string,
-    name: string,
-    position: Position,
-    replay: BusMessage[],
-  ): NamespaceRecovery {
-    const ns = this.#namespaces.get(name);
-    if (!ns) return { epoch: "", seq: 0, recovered: false, replayed: 0 };
-    const fail = { ...ns.position, recovered: false, replayed: 0 };
-    if (ns.epoch !== position.epoch || !Number.isSafeInteger(position.seq)) {
-      return fail;
-    }
-    if (position.seq > ns.lastSeq) return fail; // a position from the future: not this stream
-    const gap = ns.history.after(position.seq, ns.lastSeq);
-    if (!gap) return fail;
-    let replayed = 0;
-    for (const m of gap) {
-      if (matches(pattern, m.channel)) {
-        replay.push(m);
-        replayed++;
-      }
-    }
-    return { ...ns.position, recovered: true, replayed };
+  /** True when memory holds every message from `seq` on. */
+  #inMemory(ns: Namespace, seq: number): boolean {
+    if (seq > ns.lastSeq) return true;
+    const first = ns.history.firstSeq;
+    return first !== undefined && first <= seq;
   }
 
-  #startFrom(
-    pattern: string,
-    ns: Namespace,
-    from: StartFrom,
-    replay: BusMessage[],
-  ) {
-    const keep = (list: Iterable<BusMessage>) => {
-      for (const m of list) if (matches(pattern, m.channel)) replay.push(m);
-    };
-    if (from === "first") keep(ns.history.all());
-    else if (from === "last") {
-      for (const m of ns.history.newestFirst()) {
-        if (matches(pattern, m.channel)) {
-          replay.push(m);
-          break;
-        }
-      }
-    } else if (typeof from === "object" && "seq" in from) {
-      keep(
-        ns.history.after(Math.max(0, from.seq - 1), ns.lastSeq) ??
-          ns.history.all(),
-      );
-    } else if (typeof from === "object" && "time" in from) {
-      keep(ns.history.since(from.time));
+  async #plan(pattern: string, start: Start): Promise<ReplayPlan[]> {
+    const plans: ReplayPlan[] = [];
+    for (const ns of this.#namespacesOf(pattern)) {
+      const position = start.resume?.[ns.name];
+      if (position) plans.push(this.#resumePlan(ns, position));
+      else plans.push(await this.#startPlan(ns, start.from ?? "new"));
     }
+    return plans;
+  }
+
+  /** Resume after `position`, or say recovered:false (never replay part of a gap). */
+  #resumePlan(ns: Namespace, position: Position): ReplayPlan {
+    const fail = { ns, recovered: false };
+    if (ns.epoch !== position.epoch || position.seq > ns.lastSeq) return fail;
+    if (position.seq === ns.lastSeq) return { ns, recovered: true };
+    if (position.seq + 1 < ns.firstSeq) return fail;
+    return { ns, fromSeq: position.seq + 1, recovered: true };
+  }
+
+  async #startPlan(ns: Namespace, from: StartFrom): Promise<ReplayPlan> {
+    const first = ns.firstSeq;
+    if (from === "new") return { ns, recovered: true };
+    if (from === "last") return { ns, last: true, recovered: true };
+    if (from === "first") return { ns, fromSeq: first, recovered: true };
+    if ("seq" in from) return { ns, fromSeq: Math.max(from.seq, first), recovered: true };
+    const time = "time" in from ? from.time : timeOfId(from.id);
+    const fromSeq = ns.storage ? await ns.storage.seekTime(time) : this.#memorySeek(ns, time);
+    return {
+      ns,
+      fromSeq: Math.max(fromSeq, first),
+      recovered: true,
+      ...("id" in from ? { afterId: from.id } : {}),
+    };
+  }
+
+  #memorySeek(ns: Namespace, time: number): number {
+    return ns.history.since(time)[0]?.seq ?? ns.lastSeq + 1;
   }
 
   #patternReaches(pattern: string, namespace: string): boolean {

@@ -8,33 +8,33 @@ const sink = () => {
   const sub: Subscriber = { deliver: (m) => got.push(m) };
   return { sub, got, seqs: () => got.map((m) => m.seq) };
 };
-const broker = (maxMessages = 100) => {
+const broker = async (maxMessages = 100) => {
   const b = new Broker({ history: { maxMessages, maxBytes: 1 << 20 } });
-  b.ensureNamespace("app");
+  await b.createNamespace("app");
   return b;
 };
 
-Deno.test("broker - numbers messages per namespace and delivers once per subscriber", () => {
-  const b = broker();
+Deno.test("broker - numbers messages per namespace and delivers once per subscriber", async () => {
+  const b = await broker();
   const s = sink();
-  b.subscribe(s.sub, "app.>");
-  b.subscribe(s.sub, "app.*.x");
-  const m1 = b.publish({ channel: "app.a.x", payload: json(1) });
-  const m2 = b.publish({ channel: "app.b", payload: json(2) });
+  await b.subscribe(s.sub, "app.>");
+  await b.subscribe(s.sub, "app.*.x");
+  const m1 = await b.publish({ channel: "app.a.x", payload: json(1) });
+  const m2 = await b.publish({ channel: "app.b", payload: json(2) });
   assert.deepEqual([m1.seq, m2.seq], [1, 2]);
   assert.equal(m1.epoch, m2.epoch);
   assert.ok(m1.id < m2.id, "ids sort in publish order");
   assert.deepEqual(s.seqs(), [1, 2], "overlapping patterns deliver once");
 });
 
-Deno.test("broker - resume replays the gap and says recovered", () => {
-  const b = broker();
+Deno.test("broker - resume replays the gap and says recovered", async () => {
+  const b = await broker();
   for (let i = 0; i < 5; i++) {
-    b.publish({ channel: i % 2 ? "app.odd" : "app.even", payload: json(i) });
+    await b.publish({ channel: i % 2 ? "app.odd" : "app.even", payload: json(i) });
   }
   const epoch = b.namespace("app")!.epoch;
   const s = sink();
-  const r = b.subscribe(s.sub, "app.even", {
+  const r = await b.subscribe(s.sub, "app.even", {
     resume: { app: { epoch, seq: 1 } },
   });
   assert.equal(r.recovered, true);
@@ -47,10 +47,10 @@ Deno.test("broker - resume replays the gap and says recovered", () => {
   });
 });
 
-Deno.test("broker - resume past evicted history or another epoch is recovered:false with no replay", () => {
-  const b = broker(3);
+Deno.test("broker - resume past evicted history or another epoch is recovered:false with no replay", async () => {
+  const b = await broker(3);
   for (let i = 0; i < 10; i++) {
-    b.publish({ channel: "app.x", payload: json(i) });
+    await b.publish({ channel: "app.x", payload: json(i) });
   }
   const epoch = b.namespace("app")!.epoch;
   for (
@@ -60,54 +60,71 @@ Deno.test("broker - resume past evicted history or another epoch is recovered:fa
     }]
   ) {
     const s = sink();
-    const r = b.subscribe(s.sub, "app.x", { resume: { app: position } });
+    const r = await b.subscribe(s.sub, "app.x", { resume: { app: position } });
     assert.equal(r.recovered, false, JSON.stringify(position));
     assert.deepEqual(s.got, []);
   }
   const s = sink();
-  assert.equal(
-    b.subscribe(s.sub, "app.x", { resume: { app: { epoch, seq: 7 } } })
-      .recovered,
-    true,
-  );
+  const r = await b.subscribe(s.sub, "app.x", { resume: { app: { epoch, seq: 7 } } });
+  assert.equal(r.recovered, true);
   assert.deepEqual(s.seqs(), [8, 9, 10]);
 });
 
-Deno.test("broker - start from first, last, seq and time", () => {
+Deno.test("broker - start from first, last, seq and time", async () => {
   let now = 1000;
   const b = new Broker({
     history: { maxMessages: 100, maxBytes: 1 << 20 },
     now: () => now++,
   });
-  b.ensureNamespace("app");
-  for (let i = 0; i < 4; i++) b.publish({ channel: "app.x", payload: json(i) });
-  const from = (f: Parameters<Broker["subscribe"]>[2]) => {
+  await b.createNamespace("app");
+  for (let i = 0; i < 4; i++) await b.publish({ channel: "app.x", payload: json(i) });
+  const from = async (f: Parameters<Broker["subscribe"]>[2]) => {
     const s = sink();
-    b.subscribe(s.sub, "app.x", f);
+    await b.subscribe(s.sub, "app.x", f);
     return s.seqs();
   };
-  assert.deepEqual(from({ from: "first" }), [1, 2, 3, 4]);
-  assert.deepEqual(from({ from: "last" }), [4]);
-  assert.deepEqual(from({ from: { seq: 3 } }), [3, 4]);
-  assert.deepEqual(from({ from: { time: 1002 } }), [3, 4]);
-  assert.deepEqual(from({ from: "new" }), []);
+  assert.deepEqual(await from({ from: "first" }), [1, 2, 3, 4]);
+  assert.deepEqual(await from({ from: "last" }), [4]);
+  assert.deepEqual(await from({ from: { seq: 3 } }), [3, 4]);
+  assert.deepEqual(await from({ from: { time: 1002 } }), [3, 4]);
+  assert.deepEqual(await from({ from: "new" }), []);
 });
 
-Deno.test("broker - leading wildcards do not reach $ namespaces", () => {
-  const b = broker();
-  b.ensureNamespace("$sys");
+Deno.test("broker - leading wildcards do not reach $ namespaces", async () => {
+  const b = await broker();
+  await b.createNamespace("$sys");
   const all = sink(), sys = sink();
-  b.subscribe(all.sub, ">");
-  b.subscribe(sys.sub, "$sys.>");
-  b.publish({ channel: "$sys.conn", payload: json(1) });
-  b.publish({ channel: "app.x", payload: json(2) });
+  await b.subscribe(all.sub, ">");
+  await b.subscribe(sys.sub, "$sys.>");
+  await b.publish({ channel: "$sys.conn", payload: json(1) });
+  await b.publish({ channel: "app.x", payload: json(2) });
   assert.deepEqual(all.got.map((m) => m.channel), ["app.x"]);
   assert.deepEqual(sys.got.map((m) => m.channel), ["$sys.conn"]);
 });
 
-Deno.test("broker - publishing to a namespace that does not exist is not_found", () => {
-  assert.throws(
-    () => broker().publish({ channel: "nope.x", payload: json(1) }),
-    /does not exist/,
-  );
+Deno.test("broker - publishing to a namespace that does not exist is not_found", async () => {
+  const b = await broker();
+  await assert.rejects(b.publish({ channel: "nope.x", payload: json(1) }), /does not exist/);
+});
+
+Deno.test("broker - a repeated dedupe key is acknowledged with the first position, not stored", async () => {
+  const b = await broker();
+  const s = sink();
+  await b.subscribe(s.sub, "app.>");
+  const first = await b.publish({ channel: "app.x", payload: json(1), key: "order-1" });
+  const again = await b.publish({ channel: "app.x", payload: json(1), key: "order-1" });
+  const other = await b.publish({ channel: "app.x", payload: json(2), key: "order-2" });
+  assert.equal(again.duplicate, true);
+  assert.deepEqual([again.seq, again.id], [first.seq, first.id]);
+  assert.deepEqual(s.seqs(), [1, 2]);
+  assert.equal(other.seq, 2);
+});
+
+Deno.test("broker - start after a message id", async () => {
+  const b = await broker();
+  const ms = [];
+  for (let i = 0; i < 4; i++) ms.push(await b.publish({ channel: "app.x", payload: json(i) }));
+  const s = sink();
+  await b.subscribe(s.sub, "app.x", { from: { id: ms[1].id } });
+  assert.deepEqual(s.seqs(), [3, 4]);
 });

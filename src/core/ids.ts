@@ -41,3 +41,10 @@ export class IdGenerator {
 
 /** A short random identifier, e.g. for epochs and client ids. */
 export const randomId = (chars = 12): string => randomTag(chars).toLowerCase();
+
+/** The publish time (ms) encoded in the first 10 characters of a message id. */
+export function timeOfId(id: string): number {
+  let t = 0;
+  for (let i = 0; i < 10 && i < id.length; i++) t = t * 32 + Math.max(0, ALPHABET.indexOf(id[i]));
+  return t;
+}

@@ -13,9 +13,14 @@ export interface Position {
 }
 
 /** Where a new subscription starts when it has no resume position for a namespace. */
-export type StartFrom = "new" | "last" | "first" | { seq: number } | {
-  time: number;
-};
+export type StartFrom =
+  | "new"
+  | "last"
+  | "first"
+  | { seq: number }
+  | { time: number }
+  /** The messages published after the one with this id. */
+  | { id: string };
 
 /** client → server, must be the first frame. */
 export interface HelloMeta {
@@ -68,12 +73,21 @@ export interface UnsubscribeMeta {
 export interface PublishMeta {
   channel: string;
   headers?: Record<string, string>;
+  /**
+   * Deduplication key (e.g. the message's own id): a repeat within the server's window is
+   * acknowledged with the first one's position and not stored again.
+   */
+  key?: string;
+  /** Time to live in ms: the message is not delivered after that. */
+  ttl?: number;
 }
 
 /** server → client: the OK answer to publish. */
 export interface PublishedMeta extends Position {
   id: string;
   time: number;
+  /** True when the key was seen within the dedupe window: this is the first one's position. */
+  duplicate?: boolean;
 }
 
 /** server → client: a delivered message; the payload is the frame's data. */

@@ -19,12 +19,14 @@ import {
   type HelloMeta,
   type NoticeMeta,
   PROTOCOL_VERSION,
+  type PublishedMeta,
   type PublishMeta,
+  type SubscribedMeta,
   type SubscribeMeta,
   type UnsubscribeMeta,
   type WelcomeMeta,
 } from "./messages.ts";
-import { parsePublishHeaders, parseStart } from "./validate.ts";
+import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
 
 export interface SessionLimits {
   maxPayload: number;
@@ -102,6 +104,7 @@ export class Session implements Subscriber {
   /** Frames that arrived before hello finished wait here, in order (auth is async). */
   #chain: Promise<void> = Promise.resolve();
   #waiting = 0;
+  #subscriptionChain: Promise<void> = Promise.resolve();
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
@@ -330,11 +333,11 @@ export class Session implements Subscriber {
     try {
       switch (frame.type) {
         case FrameType.Publish:
-          return this.#onPublish(frame);
+          return this.#answer(frame.id, this.#onPublish(frame));
         case FrameType.Subscribe:
-          return this.#onSubscribe(frame);
+          return this.#answer(frame.id, this.#onSubscribe(frame));
         case FrameType.Unsubscribe:
-          return this.#onUnsubscribe(frame);
+          return this.#answer(frame.id, this.#onUnsubscribe(frame));
         case FrameType.Ping:
           return this.#send(FrameType.Pong, frame.id);
         case FrameType.Pong:
@@ -355,7 +358,7 @@ export class Session implements Subscriber {
     }
   }
 
-  #onPublish(frame: Frame) {
+  async #onPublish(frame: Frame): Promise<PublishedMeta> {
     const principal = this.principal!;
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
@@ -385,6 +388,9 @@ export class Session implements Subscriber {
         );
       }
     }
+    const options = parsePublishOptions(meta);
+    // Copy now: the frame is a view on the transport's read buffer.
+    const payload = frame.data.slice();
     const broker = this.#host.broker;
     if (!broker.namespace(ns)) {
       if (!allows(principal, "create", channel)) {
@@ -394,32 +400,26 @@ export class Session implements Subscriber {
             `existence on first publish (\`catbus grant -p create '${ns}.>'\`)`,
         );
       }
-      broker.ensureNamespace(ns);
+      await broker.createNamespace(ns);
     }
-    const message = broker.publish({
+    const m = await broker.publish({
       channel,
-      // Copy: the frame is a view on the transport's read buffer.
-      payload: frame.data.slice(),
+      payload,
       binary,
       headers: parsePublishHeaders(meta.headers),
+      ...options,
     });
-    this.#send(FrameType.Ok, frame.id, {
-      epoch: message.epoch,
-      seq: message.seq,
-      id: message.id,
-      time: message.time,
-    });
+    const answer: PublishedMeta = { epoch: m.epoch, seq: m.seq, id: m.id, time: m.time };
+    if (m.duplicate) answer.duplicate = true;
+    return answer;
   }
 
-  #onSubscribe(frame: Frame) {
+  #onSubscribe(frame: Frame): Promise<SubscribedMeta> {
     const meta = parseMeta<SubscribeMeta>(frame);
     const pattern = meta.pattern;
     parsePattern(pattern);
     requireGrant(this.principal!, "read", pattern);
-    if (
-      !this.#patterns.has(pattern) &&
-      this.#patterns.size >= this.#host.limits.maxSubscriptions
-    ) {
+    if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
         `at most ${this.#host.limits.maxSubscriptions} subscriptions per connection; ` +
@@ -427,25 +427,40 @@ export class Session implements Subscriber {
       );
     }
     const start = parseStart(meta);
-    // Replayed messages are answers the client asked for: they bypass the drop policy, and
-    // their volume is bounded by the history limits.
+    // Replayed messages are answers the client asked for: they bypass the drop policy, and the
+    // broker paces replays from storage on \`ready\` so the queue stays bounded.
     const replay: Subscriber = {
       deliver: (m) => this.#queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), false),
+      ready: () => this.#queue.drained(this.#queue.maxBytes / 2),
     };
-    const result = this.#host.broker.subscribe(this, pattern, start, replay);
-    this.#patterns.add(pattern);
-    this.#send(FrameType.Ok, frame.id, result);
+    return this.#inOrder(async () => {
+      const result = await this.#host.broker.subscribe(this, pattern, start, replay);
+      if (this.#closed) this.#host.broker.unsubscribe(this, pattern);
+      else this.#patterns.add(pattern);
+      return result;
+    });
   }
 
-  #onUnsubscribe(frame: Frame) {
+  #onUnsubscribe(frame: Frame): Promise<UnsubscribeMeta> {
     const { pattern } = parseMeta<UnsubscribeMeta>(frame);
-    if (!this.#patterns.delete(pattern)) {
-      throw new CatbusError(
-        ErrorCode.NotFound,
-        `not subscribed to "${pattern}"`,
-      );
-    }
-    this.#host.broker.unsubscribe(this, pattern);
-    this.#send(FrameType.Ok, frame.id, { pattern });
+    return this.#inOrder(() => {
+      if (!this.#patterns.delete(pattern)) {
+        throw new CatbusError(ErrorCode.NotFound, `not subscribed to "${pattern}"`);
+      }
+      this.#host.broker.unsubscribe(this, pattern);
+      return Promise.resolve({ pattern });
+    });
+  }
+
+  /** Subscribe and unsubscribe of one connection take effect in the order they were sent. */
+  #inOrder<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#subscriptionChain.then(step);
+    this.#subscriptionChain = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** Sends the operation's result as ok, or its failure as an error, for request `id`. */
+  #answer(id: number, result: Promise<unknown>) {
+    result.then((meta) => this.#send(FrameType.Ok, id, meta), (e) => this.#error(id, e));
   }
 }

@@ -1,5 +1,5 @@
 import { CatbusError, ErrorCode } from "../core/errors.ts";
-import type { Position, StartFrom, SubscribeMeta } from "./messages.ts";
+import type { Position, PublishMeta, StartFrom, SubscribeMeta } from "./messages.ts";
 
 const MAX_HEADERS = 32;
 const MAX_HEADER_BYTES = 4096;
@@ -27,6 +27,24 @@ export function parsePublishHeaders(
     throw bad(`headers may total at most ${MAX_HEADER_BYTES} bytes`);
   }
   return entries.length ? value as Record<string, string> : undefined;
+}
+
+/** A publish's key and ttl → the broker's store options. */
+export function parsePublishOptions(meta: PublishMeta): { key?: string; expiresAt?: number } {
+  const out: { key?: string; expiresAt?: number } = {};
+  if (meta.key !== undefined) {
+    if (typeof meta.key !== "string" || meta.key.length === 0 || meta.key.length > 256) {
+      throw bad('"key" must be a string of 1 to 256 characters');
+    }
+    out.key = meta.key;
+  }
+  if (meta.ttl !== undefined) {
+    if (!Number.isSafeInteger(meta.ttl) || meta.ttl < 1) {
+      throw bad('"ttl" must be a whole number of ms ≥ 1');
+    }
+    out.expiresAt = Date.now() + meta.ttl;
+  }
+  return out;
 }
 
 function parsePosition(ns: string, value: unknown): Position {

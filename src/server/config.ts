@@ -2,6 +2,7 @@ import { parse as parseYaml } from "yaml";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDuration, parseSize } from "./units.ts";
+import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 
 /** Everything catbusd can be told. Precedence: flags > environment > YAML file > defaults. */
 export interface ServerConfig {
@@ -24,6 +25,14 @@ export interface ServerConfig {
   slowConsumerTimeoutMs: number;
   historyMessages: number;
   historyBytes: number;
+  fsync: string;
+  segmentBytes: number;
+  retentionMaxAgeMs: number;
+  retentionMaxMessages: number;
+  retentionMaxBytes: number;
+  dedupeWindowMs: number;
+  encryptionSecret?: string;
+  encryptionBlockSize: number;
 }
 
 type Kind =
@@ -34,13 +43,17 @@ type Kind =
   | "size"
   | "duration"
   | "count"
-  | "level";
+  | "level"
+  | "fsync"
+  | "blockSize";
 
 interface Setting {
   key: keyof ServerConfig;
   flag: string;
   short?: string;
   env?: string;
+  /** Other environment names honoured for the same setting (e.g. the Bus seed's). */
+  envAliases?: string[];
   /** Dotted path in the YAML file. */
   yaml: string;
   kind: Kind;
@@ -202,6 +215,72 @@ export const SETTINGS: Setting[] = [
     kind: "size",
     help: "bytes kept per namespace for resume",
   },
+  {
+    key: "fsync",
+    flag: "fsync",
+    env: "CATBUS_FSYNC",
+    yaml: "storage.fsync",
+    kind: "fsync",
+    help: "always (group commit), interval:MS, every:N or never",
+  },
+  {
+    key: "segmentBytes",
+    flag: "segment-bytes",
+    env: "CATBUS_SEGMENT_BYTES",
+    yaml: "storage.segment_bytes",
+    kind: "size",
+    help: "log segment file size",
+  },
+  {
+    key: "retentionMaxAgeMs",
+    flag: "retention-max-age",
+    env: "CATBUS_RETENTION_MAX_AGE",
+    yaml: "retention.max_age",
+    kind: "duration",
+    help: "messages older than this are deleted (0 = keep)",
+  },
+  {
+    key: "retentionMaxMessages",
+    flag: "retention-max-messages",
+    env: "CATBUS_RETENTION_MAX_MESSAGES",
+    yaml: "retention.max_messages",
+    kind: "count",
+    help: "messages kept per namespace (0 = no limit)",
+  },
+  {
+    key: "retentionMaxBytes",
+    flag: "retention-max-bytes",
+    env: "CATBUS_RETENTION_MAX_BYTES",
+    yaml: "retention.max_bytes",
+    kind: "size",
+    help: "bytes kept per namespace (0 = no limit)",
+  },
+  {
+    key: "dedupeWindowMs",
+    flag: "dedupe-window",
+    env: "CATBUS_DEDUPE_WINDOW",
+    yaml: "storage.dedupe_window",
+    kind: "duration",
+    help: "how long publish keys are remembered for deduplication",
+  },
+  {
+    key: "encryptionSecret",
+    flag: "encryption-secret",
+    env: "CATBUS_ENCRYPTION_SECRET",
+    envAliases: ["BUS_SECRET_KEY"],
+    yaml: "storage.encryption_secret",
+    kind: "string",
+    help: "encrypt stored messages at rest (XSalsa20-Poly1305, key = SHA-256 of this)",
+  },
+  {
+    key: "encryptionBlockSize",
+    flag: "encryption-block-size",
+    env: "CATBUS_ENCRYPTION_BLOCK_SIZE",
+    envAliases: ["BUS_BLOCK_SIZE"],
+    yaml: "storage.encryption_block_size",
+    kind: "blockSize",
+    help: "4096, 8192 or 16384",
+  },
 ];
 
 export const DEFAULTS: ServerConfig = {
@@ -218,6 +297,13 @@ export const DEFAULTS: ServerConfig = {
   slowConsumerTimeoutMs: 30_000,
   historyMessages: 10_000,
   historyBytes: 64 * 1024 * 1024,
+  fsync: "always",
+  segmentBytes: 64 * 1024 * 1024,
+  retentionMaxAgeMs: 24 * 3_600_000,
+  retentionMaxMessages: 1_000_000,
+  retentionMaxBytes: 0,
+  dedupeWindowMs: 120_000,
+  encryptionBlockSize: 4096,
 };
 
 const configError = (source: string, message: string) =>
@@ -252,6 +338,17 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     case "count": {
       const n = typeof raw === "string" ? Number(raw) : raw;
       return Number.isSafeInteger(n) && (n as number) >= 0 ? n : fail("a whole number");
+    }
+    case "fsync":
+      try {
+        parseFsyncPolicy(String(raw));
+        return String(raw);
+      } catch {
+        return fail("always, interval:MS, every:N or never");
+      }
+    case "blockSize": {
+      const n = Number(raw);
+      return [4096, 8192, 16384].includes(n) ? n : fail("4096, 8192 or 16384");
     }
     case "level":
       return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : fail(LOG_LEVELS.join(", "));
@@ -293,7 +390,8 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   const config: Record<string, unknown> = { ...DEFAULTS };
   for (const s of SETTINGS) {
     const flag = sources.flags[s.flag];
-    const env = s.env ? sources.env[s.env] : undefined;
+    const envName = [s.env, ...s.envAliases ?? []].find((n) => n && sources.env[n]);
+    const env = envName ? sources.env[envName] : undefined;
     const yaml = yamlValue(doc, s.yaml);
     if (flag !== undefined) config[s.key] = convert(s, flag, `--${s.flag}`);
     else if (env !== undefined && env !== "") {

@@ -43,27 +43,3 @@ export async function readSecret(dir: string): Promise<string | undefined> {
     throw e;
   }
 }
-
-/**
- * Names of namespaces created so far, so a namespace outlives a restart (its history does not
- * yet: the durable log will keep that). One name per line, appended.
- */
-export class NamespaceFile {
-  readonly #path: string;
-  constructor(dir: string) {
-    this.#path = join(dir, "namespaces");
-  }
-
-  async load(): Promise<string[]> {
-    try {
-      return (await Deno.readTextFile(this.#path)).split("\n").filter(Boolean);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw e;
-    }
-  }
-
-  add(name: string): void {
-    Deno.writeTextFileSync(this.#path, name + "\n", { append: true });
-  }
-}

@@ -6,7 +6,10 @@ import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
-import { ensureDataDir, loadOrCreateSecret, NamespaceFile } from "./data-dir.ts";
+import { ensureDataDir, loadOrCreateSecret } from "./data-dir.ts";
+import { StreamStore } from "../streams/stream-store.ts";
+import { parseFsyncPolicy } from "../log/fsync-policy.ts";
+import type { BlockSize } from "../log/encryption.ts";
 import { serveHttp } from "./http.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -41,19 +44,31 @@ export async function startServer(
   await ensureDataDir(config.data);
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = new FileRoleStore(config.data);
-  const namespaceFile = new NamespaceFile(config.data);
-  let loading = true;
-  const broker = new Broker({
-    history: {
-      maxMessages: config.historyMessages,
-      maxBytes: config.historyBytes,
-    },
-    onNamespaceCreated: (name) => loading || namespaceFile.add(name),
+  const streams = new StreamStore(config.data, {
+    fsync: parseFsyncPolicy(config.fsync),
+    segmentBytes: config.segmentBytes,
+    encryption: config.encryptionSecret
+      ? { secret: config.encryptionSecret, blockSize: config.encryptionBlockSize as BlockSize }
+      : undefined,
+  }, {
+    maxAgeMs: config.retentionMaxAgeMs,
+    maxMessages: config.retentionMaxMessages,
+    maxBytes: config.retentionMaxBytes,
   });
-  for (const name of [...RESERVED_NAMESPACES, ...await namespaceFile.load()]) {
-    broker.ensureNamespace(name);
-  }
-  loading = false;
+  const reserved = new Set<string>(RESERVED_NAMESPACES);
+  const broker = new Broker({
+    history: { maxMessages: config.historyMessages, maxBytes: config.historyBytes },
+    storage: streams,
+    // Reply inboxes and server events are live traffic: no point in storing them.
+    ephemeral: (name) => reserved.has(name),
+    dedupeWindowMs: config.dedupeWindowMs,
+  });
+  await broker.load();
+  for (const name of reserved) await broker.createNamespace(name);
+  await streams.applyRetention();
+  const retentionTimer = setInterval(() => {
+    streams.applyRetention().catch((e) => log("warn", "retention failed", { error: String(e) }));
+  }, 60_000);
 
   const sessions = new SessionRegistry();
   sessions.watchRoles(roles);
@@ -114,10 +129,12 @@ export async function startServer(
     broker,
     async close() {
       ready = false;
+      clearInterval(retentionTimer);
       sessions.stop();
       tcp.close();
       sessions.closeAll();
       await http.shutdown();
+      await streams.close();
     },
   };
   log("info", "catbusd listening", {

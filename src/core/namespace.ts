@@ -1,0 +1,84 @@
+import { History, type HistoryLimits } from "./history.ts";
+import { randomId } from "./ids.ts";
+import type { BusMessage } from "./message.ts";
+import type { Position } from "../protocol/messages.ts";
+
+/** Per-message storage options a publisher may set. */
+export interface StoreOptions {
+  /** Deduplication key: a repeat within the window is not stored again. */
+  key?: string;
+  /** ms since the epoch after which the message is no longer delivered; 0 = never. */
+  expiresAt?: number;
+}
+
+/**
+ * Durable storage of one namespace's stream (implemented on the log engine in src/streams/).
+ * The core only needs these operations, so it stays free of file-system code.
+ */
+export interface NamespaceStorage {
+  readonly epoch: string;
+  /** Oldest retained sequence (0 when empty). */
+  readonly firstSeq: number;
+  /** Newest stored sequence (0 when empty). */
+  readonly lastSeq: number;
+  /** Resolves once the message is durable under the fsync policy. */
+  append(message: BusMessage, options: StoreOptions): Promise<void>;
+  /** Stored, unexpired messages with seq ≥ `fromSeq`, oldest first. */
+  read(fromSeq: number): AsyncIterable<BusMessage>;
+  /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
+  seekTime(time: number): Promise<number>;
+  /** The newest `n` messages, oldest first (to warm the in-memory cache on start). */
+  tail(n: number): Promise<BusMessage[]>;
+  /** Dedupe keys of messages stored since `since` (ms), with their messages. */
+  recentKeys(since: number): Promise<Map<string, BusMessage>>;
+}
+
+export interface StorageProvider {
+  /** Names of the namespaces already stored. */
+  list(): Promise<string[]>;
+  /** Opens (creating if needed) a namespace's storage. */
+  open(name: string): Promise<NamespaceStorage>;
+}
+
+/**
+ * One namespace: its stream position, the in-memory tail (hot cache of the log, or the only
+ * history without storage) and the dedupe window.
+ */
+export class Namespace {
+  readonly name: string;
+  readonly epoch: string;
+  readonly storage?: NamespaceStorage;
+  /** Highest sequence handed out to a publish (may not be durable or delivered yet). */
+  assignedSeq = 0;
+  /** Highest sequence delivered to subscribers: the position new subscriptions start from. */
+  lastSeq = 0;
+  readonly history: History;
+  /** Dedupe keys → the message first published with them, and when the key expires. */
+  readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
+
+  constructor(name: string, limits: HistoryLimits, storage?: NamespaceStorage) {
+    this.name = name;
+    this.storage = storage;
+    this.epoch = storage?.epoch ?? randomId(8);
+    this.history = new History(limits);
+    if (storage) this.assignedSeq = this.lastSeq = storage.lastSeq;
+  }
+
+  get position(): Position {
+    return { epoch: this.epoch, seq: this.lastSeq };
+  }
+
+  /** Oldest sequence that can still be replayed (from storage or memory). */
+  get firstSeq(): number {
+    if (this.storage) return this.storage.firstSeq || this.lastSeq + 1;
+    return this.history.firstSeq ?? this.lastSeq + 1;
+  }
+
+  /** Drops expired dedupe keys (called on publish; the map stays bounded by the window). */
+  expireKeys(now: number): void {
+    for (const [key, entry] of this.keys) {
+      if (entry.until > now) break; // insertion order = expiry order
+      this.keys.delete(key);
+    }
+  }
+}
