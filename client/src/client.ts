@@ -62,6 +62,14 @@ export interface ClientOptions {
 
 export interface PublishOptions {
   headers?: Record<string, string>;
+  /**
+   * Deduplication key: publishing the same key again within the server's window (2 min by
+   * default) stores nothing and resolves with the first message's position (`duplicate: true`).
+   * Use it to retry safely after a lost connection.
+   */
+  key?: string;
+  /** Time to live in ms: the message is not delivered or replayed after that. */
+  ttl?: number;
 }
 
 /** Where a published message was stored: its namespace position, id and time. */
@@ -285,7 +293,7 @@ export class CatbusClient {
   #sendPublish(channel: string, payload: unknown, options: PublishOptions) {
     const binary = payload instanceof Uint8Array;
     const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
-    const meta = options.headers ? { channel, headers: options.headers } : { channel };
+    const meta = { channel, ...options };
     return this.#request(
       FrameType.Publish,
       meta,

@@ -160,6 +160,7 @@ export class Broker {
       binary: input.binary ?? false,
     };
     if (input.headers) message.headers = input.headers;
+    if (input.expiresAt) message.expiresAt = input.expiresAt;
     const done = ns.storage
       ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
         .then(() => this.#fanOut(ns, message))
@@ -198,9 +199,10 @@ export class Broker {
     const replayed = new Map<Namespace, number>();
     const upTo = new Map<Namespace, number>();
     const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
+    const now = Date.now();
     const emit = (plan: ReplayPlan, m: BusMessage) => {
       upTo.set(plan.ns, m.seq);
-      if (!matches(pattern, m.channel)) return;
+      if (!matches(pattern, m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
       if (plan.afterId !== undefined) {
         if (m.id <= plan.afterId) return;
       }
@@ -233,7 +235,7 @@ export class Broker {
       const ns = plan.ns;
       if (plan.last) {
         for (const m of ns.history.newestFirst()) {
-          if (matches(pattern, m.channel)) {
+          if (matches(pattern, m.channel) && !(m.expiresAt && m.expiresAt <= now)) {
             count(ns);
             replayTo.deliver(m);
             break;

@@ -5,6 +5,8 @@ export interface BusMessage extends MessageMeta {
   /** UTF-8 JSON text, or raw bytes when `binary`. Never re-serialized by the server. */
   payload: Uint8Array;
   binary: boolean;
+  /** ms since the epoch after which it is not delivered any more (internal, not on the wire). */
+  expiresAt?: number;
   /**
    * Encodings of this message per wire format, filled on first use so a fan-out to N
    * subscribers serializes once per format, not once per subscriber.

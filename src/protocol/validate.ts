@@ -70,9 +70,10 @@ function parseFrom(value: unknown): StartFrom | undefined {
       return { seq: v.seq as number };
     }
     if (Number.isFinite(v.time)) return { time: v.time as number };
+    if (typeof v.id === "string" && /^[0-9A-HJKMNP-TV-Z]{10}/.test(v.id)) return { id: v.id };
   }
   throw bad(
-    `"from" must be "new", "last", "first", {"seq": n ≥ 1} or {"time": ms}`,
+    `"from" must be "new", "last", "first", {"seq": n ≥ 1}, {"time": ms} or {"id": message id}`,
   );
 }
 

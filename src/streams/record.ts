@@ -95,5 +95,6 @@ export function toBusMessage(
     binary: stored.binary,
   };
   if (stored.headers) m.headers = stored.headers;
+  if (stored.expiresAt) m.expiresAt = stored.expiresAt;
   return m;
 }

@@ -20,6 +20,8 @@ export interface TestServer {
     env?: Record<string, string>,
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
+  /** Kills the process without letting it clean up (a crash). */
+  crash(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -98,6 +100,10 @@ export async function startCatbusd(
       };
     },
     stop,
+    async crash() {
+      child.kill("SIGKILL");
+      await child.status;
+    },
     [Symbol.asyncDispose]: stop,
   };
 }
