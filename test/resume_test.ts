@@ -17,7 +17,7 @@ Deno.test("resume - a client that loses its connection resumes without loss whil
   // The subscriber goes through a TCP proxy we can cut, so the server sees a real disconnect.
   const proxy = startCuttableProxy(server.tcpPort);
   const seen: number[] = [];
-  const recoveries: boolean[] = [];
+  const recovery = Promise.withResolvers<boolean>();
   let wake = () => {};
   const sub = new CatbusClient({
     url: `tcp://127.0.0.1:${proxy.port}`,
@@ -30,7 +30,7 @@ Deno.test("resume - a client that loses its connection resumes without loss whil
   await sub.subscribe("feed.>", (_c, payload) => {
     seen.push(payload as number);
     wake();
-  }, { onRecovery: (info) => recoveries.push(info.recovered) });
+  }, { onRecovery: (info) => recovery.resolve(info.recovered) });
   const until = async (cond: () => boolean) => {
     while (!cond()) await new Promise<void>((r) => wake = r);
   };
@@ -45,7 +45,7 @@ Deno.test("resume - a client that loses its connection resumes without loss whil
     Array.from({ length: 20 }, (_, i) => i + 1),
     "no loss, no duplicates, in order",
   );
-  assert.deepEqual(recoveries, [true]);
+  assert.equal(await recovery.promise, true);
   await sub.disconnect();
   await publisher.disconnect();
   proxy.close();
