@@ -14,6 +14,14 @@ Talking to a server:
   catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
   catbus status [--json]
 
+Storage (on the data directory; stop catbusd first for restore, copy, compact and repair):
+  catbus debug [--namespace NS] [--json]      segments, counts, full CRC check (exit 1 on damage)
+  catbus dump [--data DIR | --url URL] [--namespace NS] [-o FILE]    NDJSON, one message per line
+  catbus restore -i FILE [--data DIR | --url URL]   re-publish a dump (ids as dedupe keys)
+  catbus copy --from DIR|URL --to DIR|URL
+  catbus compact                  apply the retention limits now
+  catbus repair                   keep every valid record, set damaged bytes aside
+
 Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
 default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
 --secret S (env CATBUS_SECRET).
@@ -27,12 +35,19 @@ type Command = (
 // Loaded on demand: token commands start fast and never load the network client.
 const tokens = () => import("./tokens-cmd.ts");
 const pubsub = () => import("./pubsub-cmd.ts");
+const storage = () => import("./storage-cmd.ts");
 const COMMANDS: Record<string, () => Promise<Command>> = {
   grant: async () => (await tokens()).grantCommand,
   revoke: async () => (await tokens()).revokeCommand,
   role: async () => (await tokens()).roleCommand,
   init: async () => (await tokens()).initCommand,
   status: async () => (await import("./status-cmd.ts")).statusCommand,
+  debug: async () => (await storage()).debugCommand,
+  dump: async () => (await storage()).dumpCommand,
+  restore: async () => (await storage()).restoreCommand,
+  copy: async () => (await storage()).copyCommand,
+  compact: async () => (await storage()).compactCommand,
+  repair: async () => (await storage()).repairCommand,
   publish: async () => (await pubsub()).publishCommand,
   pub: async () => (await pubsub()).publishCommand,
   subscribe: async () => (await pubsub()).subscribeCommand,
