@@ -82,3 +82,52 @@ Deno.test("durability - a message past its ttl is not replayed", async () => {
   raw.close();
   c.close();
 });
+
+Deno.test("durability - declared namespaces: others are refused until added, without a restart", async () => {
+  await using server = await startCatbusd(["--namespaces", "orders"]);
+  const raw = await RawConnection.connect(server.tcpPort);
+  await raw.hello(server.adminKey);
+  const ok = await raw.reply(await raw.send(FrameType.Publish, { channel: "orders.x" }, json(1)));
+  assert.equal(ok.type, FrameType.Ok);
+  const refused = await raw.reply(
+    await raw.send(FrameType.Publish, { channel: "audit.x" }, json(1)),
+  );
+  assert.equal(refused.json.code, "bad_request");
+  assert.match(refused.json.message as string, /catbus namespace add audit/);
+  assert.equal((await server.cli(["namespace", "add", "audit"])).code, 0);
+  const now = await raw.reply(await raw.send(FrameType.Publish, { channel: "audit.x" }, json(1)));
+  assert.equal(now.type, FrameType.Ok, JSON.stringify(now.json));
+  raw.close();
+});
+
+Deno.test("durability - an encrypted store refuses to start with the wrong secret", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-enc-" });
+  const first = await startCatbusd(["--encryption-secret", "right"], { data });
+  await first.cli(["publish", "vault.x", '"secret text"', "--token", first.adminKey]);
+  await first.stop();
+  const segment = `${data}/streams/vault/00000000000000000001.seg`;
+  assert.ok(!new TextDecoder().decode(await Deno.readFile(segment)).includes("secret text"));
+  await assert.rejects(startCatbusd(["--encryption-secret", "wrong"], { data }), /does not match/);
+  await using again = await startCatbusd(["--encryption-secret", "right"], { data });
+  const dumped = await again.cli(["dump", "--url", again.wsUrl, "--token", again.adminKey]);
+  assert.equal(JSON.parse(dumped.stdout).payload, "secret text");
+  await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("durability - mid-log corruption stops start-up naming the file, offset and repair", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-corrupt-" });
+  const first = await startCatbusd([], { data });
+  for (let i = 0; i < 5; i++) {
+    await first.cli(["publish", "logs.x", String(i), "--token", first.adminKey]);
+  }
+  await first.stop();
+  const segment = `${data}/streams/logs/00000000000000000001.seg`;
+  const bytes = await Deno.readFile(segment);
+  bytes[30] ^= 0xff;
+  await Deno.writeFile(segment, bytes);
+  await assert.rejects(
+    startCatbusd([], { data }),
+    /00000000000000000001\.seg at byte 0.*catbus repair/s,
+  );
+  await Deno.remove(data, { recursive: true });
+});

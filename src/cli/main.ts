@@ -13,6 +13,7 @@ Talking to a server:
   catbus publish CHANNEL JSON [--url URL] [--token T] [--header k=v]…
   catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
   catbus status [--json]
+  catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
 
 Storage (on the data directory; stop catbusd first for restore, copy, compact and repair):
   catbus debug [--namespace NS] [--json]      segments, counts, full CRC check (exit 1 on damage)
@@ -42,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   role: async () => (await tokens()).roleCommand,
   init: async () => (await tokens()).initCommand,
   status: async () => (await import("./status-cmd.ts")).statusCommand,
+  namespace: async () => (await import("./namespace-cmd.ts")).namespaceCommand,
   debug: async () => (await storage()).debugCommand,
   dump: async () => (await storage()).dumpCommand,
   restore: async () => (await storage()).restoreCommand,

@@ -41,6 +41,8 @@ export interface SessionHost {
   authenticator: Authenticator;
   limits: SessionLimits;
   serverName: string;
+  /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
+  checkNamespace(name: string): Promise<void>;
   /** Called once the session is authenticated, and once when it ends. */
   attach(session: Session): void;
   detach(session: Session): void;
@@ -400,6 +402,7 @@ export class Session implements Subscriber {
             `existence on first publish (\`catbus grant -p create '${ns}.>'\`)`,
         );
       }
+      await this.#host.checkNamespace(ns);
       await broker.createNamespace(ns);
     }
     const m = await broker.publish({

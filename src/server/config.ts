@@ -33,6 +33,7 @@ export interface ServerConfig {
   dedupeWindowMs: number;
   encryptionSecret?: string;
   encryptionBlockSize: number;
+  namespaces: string[];
 }
 
 type Kind =
@@ -281,6 +282,15 @@ export const SETTINGS: Setting[] = [
     kind: "blockSize",
     help: "4096, 8192 or 16384",
   },
+  {
+    key: "namespaces",
+    flag: "namespaces",
+    env: "CATBUS_NAMESPACES",
+    envAliases: ["BUS_NAMESPACES"],
+    yaml: "namespaces",
+    kind: "list",
+    help: "restrict to these namespaces (comma-separated; more with `catbus namespace add`)",
+  },
 ];
 
 export const DEFAULTS: ServerConfig = {
@@ -304,6 +314,7 @@ export const DEFAULTS: ServerConfig = {
   retentionMaxBytes: 0,
   dedupeWindowMs: 120_000,
   encryptionBlockSize: 4096,
+  namespaces: [],
 };
 
 const configError = (source: string, message: string) =>

@@ -13,6 +13,7 @@ import type { BlockSize } from "../log/encryption.ts";
 import { serveHttp } from "./http.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
+import { NamespacePolicy } from "./namespace-policy.ts";
 
 export const SERVER_NAME = "catbusd/0.1.0";
 
@@ -70,6 +71,7 @@ export async function startServer(
     streams.applyRetention().catch((e) => log("warn", "retention failed", { error: String(e) }));
   }, 60_000);
 
+  const namespaces = new NamespacePolicy(config.data, config.namespaces);
   const sessions = new SessionRegistry();
   sessions.watchRoles(roles);
   sessions.startSweeping(
@@ -91,6 +93,7 @@ export async function startServer(
       heartbeatMs: config.heartbeatMs,
     },
     serverName: SERVER_NAME,
+    checkNamespace: (name) => namespaces.check(name),
     attach: (s) => sessions.add(s),
     detach: (s) => sessions.delete(s),
     log,

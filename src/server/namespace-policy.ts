@@ -1,0 +1,64 @@
+import { join } from "node:path";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { parsePattern } from "../core/subject.ts";
+
+const FILE = "namespaces.allowed";
+
+/**
+ * Optional restriction of namespaces to a declared list (the Bus seed's `BUS_NAMESPACES`).
+ * Unlike the original, adding one needs no restart: `catbus namespace add NAME` appends to
+ * `DATA/namespaces.allowed`, which is read again whenever an undeclared namespace is asked for.
+ */
+export class NamespacePolicy {
+  readonly #declared: Set<string>;
+  readonly #path: string;
+
+  constructor(dataDir: string, declared: string[]) {
+    this.#declared = new Set(declared);
+    this.#path = join(dataDir, FILE);
+  }
+
+  get restricted(): boolean {
+    return this.#declared.size > 0;
+  }
+
+  /** Throws `bad_request` when namespaces are restricted and `name` was not declared. */
+  async check(name: string): Promise<void> {
+    if (!this.restricted || this.#declared.has(name)) return;
+    if ((await readAllowed(this.#path)).includes(name)) {
+      this.#declared.add(name);
+      return;
+    }
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `namespace "${name}" is not declared; add it with \`catbus namespace add ${name}\` ` +
+        `(takes effect at once) or list it in --namespaces`,
+    );
+  }
+}
+
+async function readAllowed(path: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").map((l) => l.trim()).filter(Boolean);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/** Declares a namespace (for `catbus namespace add`). */
+export async function declareNamespace(dataDir: string, name: string): Promise<void> {
+  const tokens = parsePattern(name);
+  if (tokens.length !== 1 || name === "*" || name === ">") {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `"${name}" is not a namespace: one token, no wildcards`,
+    );
+  }
+  const path = join(dataDir, FILE);
+  if ((await readAllowed(path)).includes(name)) return;
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(path, name + "\n", { append: true });
+}
+
+export const declaredNamespaces = (dataDir: string) => readAllowed(join(dataDir, FILE));
