@@ -4,9 +4,10 @@ import { CatbusError, ErrorCode } from "../core/errors.ts";
  * When appended records reach the disk, and when an append is acknowledged:
  * - `always`: fsync before acknowledging; appends that arrive during an fsync share the next one
  *   (group commit), so throughput grows with concurrency.
- * - `interval:MS`: fsync every MS ms; appends are acknowledged after the fsync that covers them.
- * - `every:N`: fsync after every N records; appends are acknowledged once written (a crash may
- *   lose up to N-1 acknowledged records — that is the trade this policy makes).
+ * - `interval:MS`: fsync every MS ms; appends are acknowledged once written, so a crash of the
+ *   machine (not just the process) may lose up to MS ms of acknowledged records.
+ * - `every:N`: fsync after every N records; appends are acknowledged once written (a machine
+ *   crash may lose up to N-1 acknowledged records).
  * - `never`: acknowledged once written; the OS decides when data reaches the disk.
  */
 export type FsyncPolicy =
