@@ -47,8 +47,14 @@ for (const size of [100, 1024]) {
   for (const [policy, writers] of [["always", 64], ["interval:5", 64]] as const) {
     const total = Math.round((size === 100 ? 300_000 : 150_000) * scale);
     const r = await appendRun(policy, size, total, writers);
-    console.log(`| append ${size} B, fsync ${policy}, ${writers} concurrent appenders | ${fmt(r)} |`);
+    console.log(
+      `| append ${size} B, fsync ${policy}, ${writers} concurrent appenders | ${fmt(r)} |`,
+    );
   }
 }
 const replayed = Math.round(1_000_000 * scale);
-console.log(`| replay ${replayed.toLocaleString("en")} × 100 B from disk | ${fmt(await replayRun(100, replayed))} |`);
+console.log(
+  `| replay ${replayed.toLocaleString("en")} × 100 B from disk | ${
+    fmt(await replayRun(100, replayed))
+  } |`,
+);

@@ -39,6 +39,8 @@ export interface BrokerOptions {
   ephemeral?: (name: string) => boolean;
   /** How long a dedupe key is remembered, ms (default 2 minutes). */
   dedupeWindowMs?: number;
+  /** Keep (replay) at most this many newest messages per channel; 0 = no limit. */
+  maxPerChannel?: number;
   now?: () => number;
 }
 
@@ -108,6 +110,12 @@ export class Broker {
     const durable = storage && !ephemeral?.(name) ? await storage.open(name) : undefined;
     const ns = new Namespace(name, this.#options.history, durable);
     if (durable) {
+      const perChannel = this.#options.maxPerChannel ?? 0;
+      if (perChannel) {
+        for await (const m of durable.read(durable.firstSeq || 1)) {
+          ns.trackChannel(m.channel, m.seq, perChannel);
+        }
+      }
       for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
       const since = this.#now() - this.#dedupeWindow;
       for (const [key, m] of await durable.recentKeys(since)) {
@@ -174,6 +182,9 @@ export class Broker {
 
   #fanOut(ns: Namespace, message: BusMessage): BusMessage {
     ns.lastSeq = message.seq;
+    if (this.#options.maxPerChannel) {
+      ns.trackChannel(message.channel, message.seq, this.#options.maxPerChannel);
+    }
     ns.history.append(message);
     for (const sub of this.#trie.match(message.channel)) {
       if (sub.lastDelivered === message) continue;
@@ -200,9 +211,11 @@ export class Broker {
     const upTo = new Map<Namespace, number>();
     const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
     const now = Date.now();
+    const perChannel = this.#options.maxPerChannel ?? 0;
     const emit = (plan: ReplayPlan, m: BusMessage) => {
       upTo.set(plan.ns, m.seq);
       if (!matches(pattern, m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
+      if (!plan.ns.withinChannelLimit(m.channel, m.seq, perChannel)) return;
       if (plan.afterId !== undefined) {
         if (m.id <= plan.afterId) return;
       }

@@ -128,3 +128,20 @@ Deno.test("broker - start after a message id", async () => {
   await b.subscribe(s.sub, "app.x", { from: { id: ms[1].id } });
   assert.deepEqual(s.seqs(), [3, 4]);
 });
+
+Deno.test("broker - a per-channel limit replays only the newest messages of each channel", async () => {
+  const b = new Broker({ history: { maxMessages: 100, maxBytes: 1 << 20 }, maxPerChannel: 2 });
+  await b.createNamespace("app");
+  for (let i = 0; i < 4; i++) {
+    await b.publish({ channel: "app.a", payload: json(i) });
+    await b.publish({ channel: "app.b", payload: json(i) });
+  }
+  const s = sink();
+  await b.subscribe(s.sub, "app.>", { from: "first" });
+  assert.deepEqual(s.got.map((m) => `${m.channel}#${m.seq}`), [
+    "app.a#5",
+    "app.b#6",
+    "app.a#7",
+    "app.b#8",
+  ]);
+});

@@ -74,6 +74,26 @@ export class Namespace {
     return this.history.firstSeq ?? this.lastSeq + 1;
   }
 
+  /**
+   * With a per-channel limit: the newest sequences of each channel (at most the limit), so
+   * replays skip messages that have more than `limit` newer ones on their channel.
+   */
+  readonly channelTail = new Map<string, number[]>();
+
+  /** Records a delivered message for the per-channel limit. */
+  trackChannel(channel: string, seq: number, limit: number): void {
+    let seqs = this.channelTail.get(channel);
+    if (!seqs) this.channelTail.set(channel, seqs = []);
+    seqs.push(seq);
+    if (seqs.length > limit) seqs.shift();
+  }
+
+  /** False when the message is beyond its channel's limit (newer ones replaced it). */
+  withinChannelLimit(channel: string, seq: number, limit: number): boolean {
+    const seqs = this.channelTail.get(channel);
+    return !limit || !seqs || seqs.length < limit || seq >= seqs[0];
+  }
+
   /** Drops expired dedupe keys (called on publish; the map stays bounded by the window). */
   expireKeys(now: number): void {
     for (const [key, entry] of this.keys) {

@@ -30,6 +30,7 @@ export interface ServerConfig {
   retentionMaxAgeMs: number;
   retentionMaxMessages: number;
   retentionMaxBytes: number;
+  retentionMaxPerChannel: number;
   dedupeWindowMs: number;
   encryptionSecret?: string;
   encryptionBlockSize: number;
@@ -257,6 +258,14 @@ export const SETTINGS: Setting[] = [
     help: "bytes kept per namespace (0 = no limit)",
   },
   {
+    key: "retentionMaxPerChannel",
+    flag: "retention-max-per-channel",
+    env: "CATBUS_RETENTION_MAX_PER_CHANNEL",
+    yaml: "retention.max_per_channel",
+    kind: "count",
+    help: "replay at most this many newest messages per channel (0 = no limit)",
+  },
+  {
     key: "dedupeWindowMs",
     flag: "dedupe-window",
     env: "CATBUS_DEDUPE_WINDOW",
@@ -312,6 +321,7 @@ export const DEFAULTS: ServerConfig = {
   retentionMaxAgeMs: 24 * 3_600_000,
   retentionMaxMessages: 1_000_000,
   retentionMaxBytes: 0,
+  retentionMaxPerChannel: 0,
   dedupeWindowMs: 120_000,
   encryptionBlockSize: 4096,
   namespaces: [],

@@ -63,6 +63,7 @@ export async function startServer(
     // Reply inboxes and server events are live traffic: no point in storing them.
     ephemeral: (name) => reserved.has(name),
     dedupeWindowMs: config.dedupeWindowMs,
+    maxPerChannel: config.retentionMaxPerChannel,
   });
   await broker.load();
   for (const name of reserved) await broker.createNamespace(name);
