@@ -106,3 +106,25 @@ Deno.test("pubsub - concurrent publishes to one channel each get their own ack",
   assert.equal(new Set(acks.map((a) => a.id)).size, 200);
   await Promise.all([ws.disconnect(), tcp.disconnect()]);
 });
+
+Deno.test("pubsub - fire-and-forget sends arrive in order; a refused one is reported, not fatal", async () => {
+  await using server = await startCatbusd();
+  const { ws, tcp } = await clients(server);
+  const box = inbox();
+  await ws.subscribe("fast.>", box.handler);
+  await tcp.publish("fast.init", 0);
+  for (let i = 1; i <= 100; i++) tcp.send("fast.x", i);
+  const errors: string[] = [];
+  const refused = Promise.withResolvers<void>();
+  tcp.onError((e) => {
+    errors.push(e.code);
+    refused.resolve();
+  });
+  tcp.send("$sys.nope", 1);
+  await refused.promise;
+  assert.deepEqual(errors, ["forbidden"]);
+  const got = await box.count(101);
+  assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 101 }, (_, i) => i));
+  assert.equal(tcp.connectionState, "connected");
+  await Promise.all([ws.disconnect(), tcp.disconnect()]);
+});

@@ -283,6 +283,21 @@ export class CatbusClient {
     );
   }
 
+  /**
+   * Publishes without waiting for an acknowledgement (fire and forget): the fastest way to
+   * stream events. Nothing is queued while disconnected (throws `disconnected`); a refusal
+   * arrives later through `onError` with the server's code.
+   */
+  send(channel: string, payload: unknown, options: PublishOptions = {}): void {
+    parseChannel(channel);
+    if (this.#state !== "connected" || !this.#conn) throw disconnected();
+    const binary = payload instanceof Uint8Array;
+    const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
+    this.#conn.send(
+      encodeFrame(FrameType.Publish, 0, { channel, ...options }, data, binary ? Flag.Binary : 0),
+    );
+  }
+
   /** Round-trip time to the server in ms. */
   async ping(): Promise<number> {
     const start = performance.now();
@@ -468,6 +483,10 @@ export class CatbusClient {
       for (const pattern of this.#subs.patternsReaching(notice.namespace)) {
         this.#resubscribe(pattern);
       }
+    } else if (notice.event === "publish_failed") {
+      this.#emitError(
+        new CatbusError(notice.code, `publish to ${notice.channel} failed: ${notice.message}`),
+      );
     } else if (notice.event === "revoked") {
       const error = new CatbusError(ErrorCode.Revoked, notice.message);
       for (const sub of this.#subs.of(notice.pattern)) {

@@ -121,5 +121,7 @@ export type NoticeMeta =
   }
   /** A grant was withdrawn: the subscription is gone. */
   | { event: "revoked"; code: ErrorCode; pattern: string; message: string }
+  /** A publish sent without a request id (fire and forget) was refused. */
+  | { event: "publish_failed"; code: ErrorCode; message: string; channel: string }
   /** The server is going away; reconnect elsewhere or later. */
   | { event: "shutdown"; message: string };

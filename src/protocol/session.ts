@@ -335,6 +335,7 @@ export class Session implements Subscriber {
     try {
       switch (frame.type) {
         case FrameType.Publish:
+          if (frame.id === 0) return this.#fireAndForget(frame);
           return this.#answer(frame.id, this.#onPublish(frame));
         case FrameType.Subscribe:
           return this.#answer(frame.id, this.#onSubscribe(frame));
@@ -360,10 +361,11 @@ export class Session implements Subscriber {
     }
   }
 
-  async #onPublish(frame: Frame): Promise<PublishedMeta> {
+  async #onPublish(frame: Frame, seen?: (channel: string) => void): Promise<PublishedMeta> {
     const principal = this.principal!;
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
+    seen?.(String(channel));
     parseChannel(channel);
     const ns = namespaceOf(channel);
     if (ns === "$sys") {
@@ -460,6 +462,18 @@ export class Session implements Subscriber {
     const run = this.#subscriptionChain.then(step);
     this.#subscriptionChain = run.then(() => {}, () => {});
     return run;
+  }
+
+  /**
+   * A publish with id 0 wants no answer (the fast path for streams of events); if it fails the
+   * client still learns why, through a `publish_failed` notice, and the connection goes on.
+   */
+  #fireAndForget(frame: Frame) {
+    let channel = "";
+    this.#onPublish(frame, (c) => channel = c).catch((e) => {
+      const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
+      this.notice({ event: "publish_failed", code: err.code, message: err.message, channel });
+    });
   }
 
   /** Sends the operation's result as ok, or its failure as an error, for request `id`. */
