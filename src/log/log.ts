@@ -115,6 +115,11 @@ export class Log {
     return [...this.#sealed, this.#active].reduce((n, s) => n + s.size, 0);
   }
 
+  /** Number of segment files (cheap: no copies). */
+  get segmentCount(): number {
+    return this.#sealed.length + 1;
+  }
+
   /** Segment facts, oldest first (for `catbus debug`). */
   segments(): SegmentInfo[] {
     return [...this.#sealed, this.#active].map((s) => ({ ...s, index: [] }));

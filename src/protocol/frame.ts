@@ -1,3 +1,5 @@
+import { utf8, writeUtf8 } from "../core/utf8.ts";
+
 /**
  * The native Catbus frame codec: pure bytes in, typed frames out. Shared by server and client,
  * by every byte-stream transport (TCP, WebTransport streams) and by WebSocket, where one
@@ -38,7 +40,6 @@ export interface Frame {
   data: Uint8Array;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
@@ -50,21 +51,33 @@ export function encodeFrame(
   data: Uint8Array = EMPTY,
   flags = 0,
 ): Uint8Array {
-  const metaBytes = meta === undefined
-    ? EMPTY
-    : meta instanceof Uint8Array
-    ? meta
-    : encoder.encode(JSON.stringify(meta));
+  if (meta !== undefined && !(meta instanceof Uint8Array)) {
+    // Encode the JSON straight into the frame: one allocation, no intermediate bytes.
+    const json = JSON.stringify(meta);
+    const room = new Uint8Array(HEADER_BYTES + json.length * 3 + data.length);
+    const metaLength = writeUtf8(room, HEADER_BYTES, json);
+    const out = room.length === HEADER_BYTES + metaLength + data.length
+      ? room
+      : room.slice(0, HEADER_BYTES + metaLength + data.length);
+    writeHeader(out, type, flags, id, metaLength);
+    out.set(data, HEADER_BYTES + metaLength);
+    return out;
+  }
+  const metaBytes = meta ?? EMPTY;
   const out = new Uint8Array(HEADER_BYTES + metaBytes.length + data.length);
-  const view = new DataView(out.buffer);
+  writeHeader(out, type, flags, id, metaBytes.length);
+  out.set(metaBytes, HEADER_BYTES);
+  out.set(data, HEADER_BYTES + metaBytes.length);
+  return out;
+}
+
+function writeHeader(out: Uint8Array, type: number, flags: number, id: number, metaLength: number) {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, out.length - 4);
   out[4] = type;
   out[5] = flags;
   view.setUint32(6, id >>> 0);
-  view.setUint32(10, metaBytes.length);
-  out.set(metaBytes, HEADER_BYTES);
-  out.set(data, HEADER_BYTES + metaBytes.length);
-  return out;
+  view.setUint32(10, metaLength);
 }
 
 /** Parses a frame's meta JSON; throws SyntaxError/TypeError on anything but an object. */
@@ -185,4 +198,4 @@ export class FrameDecoder {
 }
 
 export const decodeText = (bytes: Uint8Array): string => decoder.decode(bytes);
-export const encodeText = (text: string): Uint8Array => encoder.encode(text);
+export const encodeText = utf8;

@@ -28,7 +28,7 @@ export class DurableStream implements NamespaceStorage {
     this.epoch = epoch;
     this.log = log;
     this.#retention = retention;
-    this.#segments = log.segments().length;
+    this.#segments = log.segmentCount;
   }
 
   static async open(
@@ -79,7 +79,7 @@ export class DurableStream implements NamespaceStorage {
       );
     }
     // A new segment is the moment whole segments may fall out of the count and size limits.
-    const segments = this.log.segments().length;
+    const segments = this.log.segmentCount;
     if (segments !== this.#segments && this.#retention && !this.#retaining) {
       this.#segments = segments;
       this.#retaining = this.applyRetention(this.#retention).finally(() =>

@@ -1,3 +1,4 @@
+import { writeUtf8 } from "../core/utf8.ts";
 import type { BusMessage } from "../core/message.ts";
 
 /**
@@ -21,38 +22,34 @@ export interface StoredMessage {
   key: string;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeStored(m: StoredMessage): Uint8Array {
-  const channel = encoder.encode(m.channel);
-  const id = encoder.encode(m.id);
-  const key = encoder.encode(m.key);
-  const headers = m.headers ? encoder.encode(JSON.stringify(m.headers)) : new Uint8Array(0);
-  const size = 1 + 1 + channel.length + 1 + id.length + 8 + 2 + key.length + 4 + headers.length +
-    m.payload.length;
-  const out = new Uint8Array(size);
+  const headers = m.headers ? JSON.stringify(m.headers) : "";
+  // Strings are written in place (room for 3 bytes per character), then the buffer is trimmed.
+  const room = 1 + 1 + 1 + 8 + 2 + 4 +
+    3 * (m.channel.length + m.id.length + m.key.length + headers.length);
+  const out = new Uint8Array(room + m.payload.length);
   const view = new DataView(out.buffer);
   let o = 0;
   out[o++] = m.binary ? 1 : 0;
-  out[o++] = channel.length;
-  out.set(channel, o);
-  o += channel.length;
-  out[o++] = id.length;
-  out.set(id, o);
-  o += id.length;
+  const channelLength = writeUtf8(out, o + 1, m.channel);
+  out[o] = channelLength;
+  o += 1 + channelLength;
+  const idLength = writeUtf8(out, o + 1, m.id);
+  out[o] = idLength;
+  o += 1 + idLength;
   view.setFloat64(o, m.expiresAt);
   o += 8;
-  view.setUint16(o, key.length);
-  o += 2;
-  out.set(key, o);
-  o += key.length;
-  view.setUint32(o, headers.length);
-  o += 4;
-  out.set(headers, o);
-  o += headers.length;
+  const keyLength = writeUtf8(out, o + 2, m.key);
+  view.setUint16(o, keyLength);
+  o += 2 + keyLength;
+  const headersLength = writeUtf8(out, o + 4, headers);
+  view.setUint32(o, headersLength);
+  o += 4 + headersLength;
   out.set(m.payload, o);
-  return out;
+  o += m.payload.length;
+  return o === out.length ? out : out.subarray(0, o);
 }
 
 export function decodeStored(bytes: Uint8Array): StoredMessage {

@@ -1,0 +1,584 @@
+/**
+ * The benchmark harness: `npm run bench` (writes BENCHMARKS.md) or `npm run bench -- --quick`
+ * (a few seconds per scenario, prints only: a smoke check that the harness still works).
+ *
+ * Catbus, NATS (core and JetStream), Redis (pub/sub and streams) and Socket.IO each run as their
+ * own server process; load generators (bench/load.ts) run in separate processes, all in Deno,
+ * all on 127.0.0.1. Every scenario runs several times; the report gives medians with min–max
+ * and the ratio Catbus / peer.
+ */
+import { fileURLToPath } from "node:url";
+import type { Endpoints, SystemName } from "./drivers.ts";
+import type { Task } from "./load.ts";
+
+const quick = Deno.args.includes("--quick");
+const RUNS = quick ? 1 : 3;
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const deno = Deno.execPath();
+
+// ---------- servers ----------
+
+interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function spawnUntil(
+  cmd: string,
+  args: string[],
+  pattern: RegExp,
+): Promise<{ child: Deno.ChildProcess; match: RegExpExecArray }> {
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const errs = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const drain = async (r: ReadableStreamDefaultReader<string>) => {
+    for (;;) {
+      const { value, done } = await r.read();
+      if (done) return;
+      seen += value;
+    }
+  };
+  drain(errs);
+  for (;;) {
+    const m = pattern.exec(seen);
+    if (m) {
+      drain(reader);
+      return { child, match: m };
+    }
+    const { value, done } = await reader.read();
+    if (done) {
+      await new Promise((r) => setTimeout(r, 50));
+      const late = pattern.exec(seen);
+      if (late) return { child, match: late };
+      throw new Error(`${cmd} exited: ${seen}`);
+    }
+    seen += value;
+  }
+}
+
+async function startCatbus(
+  fsync: string,
+): Promise<Server & { tcp: string; ws: string; token: string }> {
+  const data = await Deno.makeTempDir({ prefix: "catbus-bench-" });
+  const token = "bench-admin";
+  const child = new Deno.Command(deno, {
+    args: [
+      "run",
+      "-A",
+      here("../src/server/main.ts"),
+      "--bind",
+      "127.0.0.1:0",
+      "--tcp-bind",
+      "127.0.0.1:0",
+      "--data",
+      data,
+      "--admin-key",
+      token,
+      "--fsync",
+      fsync,
+      "--outbound-bytes",
+      "64MiB",
+    ],
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let m: RegExpExecArray | null = null;
+  while (!(m = /http=(\S+) websocket=(\S+) tcp=(\S+)/.exec(seen))) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`catbusd exited: ${seen}`);
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return {
+    url: m[1],
+    ws: m[2],
+    tcp: m[3],
+    token,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(data, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function startSocketIo(): Promise<Server> {
+  const { child, match } = await spawnUntil(
+    "node",
+    [here("./peers/socketio-server.mjs")],
+    /listening (\d+)/,
+  );
+  return {
+    url: `http://127.0.0.1:${match[1]}`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+async function reachable(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+}
+
+// ---------- load generators ----------
+
+interface Running {
+  ready: Promise<void>;
+  result: Promise<Record<string, number>>;
+  closeStdin(): Promise<void>;
+}
+
+function runLoad(task: Task): Running {
+  const child = new Deno.Command(deno, {
+    args: ["run", "-A", here("./load.ts"), JSON.stringify(task)],
+    stdout: "piped",
+    stderr: "inherit",
+    stdin: "piped",
+  }).spawn();
+  const ready = Promise.withResolvers<void>();
+  const result = (async () => {
+    let text = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (text.includes("ready\n")) ready.resolve();
+    }
+    const status = await child.status;
+    const last = text.trim().split("\n").pop() ?? "";
+    if (!status.success || !last.startsWith("{")) {
+      throw new Error(`load generator failed (${task.role} ${task.system}): ${text}`);
+    }
+    ready.resolve();
+    return JSON.parse(last);
+  })();
+  result.catch(() => ready.resolve());
+  return { ready: ready.promise, result, closeStdin: () => child.stdin.close() };
+}
+
+async function run(task: Task) {
+  return await runLoad(task).result;
+}
+
+// ---------- statistics ----------
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+const stat = (xs: number[]): Stat => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
+};
+async function repeat(fn: () => Promise<number>): Promise<Stat> {
+  const xs: number[] = [];
+  for (let i = 0; i < RUNS; i++) xs.push(await fn());
+  return stat(xs);
+}
+const fmtRate = (s: Stat) =>
+  `${Math.round(s.median).toLocaleString("en")} (${Math.round(s.min).toLocaleString("en")}–${
+    Math.round(s.max).toLocaleString("en")
+  })`;
+const fmtMs = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
+
+// ---------- scenarios ----------
+
+const lines: string[] = [];
+const out = (l = "") => {
+  lines.push(l);
+  console.log(l);
+};
+
+async function machineFacts(): Promise<string[]> {
+  const text = async (cmd: string, args: string[]) => {
+    try {
+      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+      return new TextDecoder().decode(o.stdout.length ? o.stdout : o.stderr).trim().split("\n")[0];
+    } catch {
+      return "not found";
+    }
+  };
+  const mem = /MemTotal:\s+(\d+)/.exec(await Deno.readTextFile("/proc/meminfo"))![1];
+  return [
+    `- CPU: ${navigator.hardwareConcurrency} cores (${await text("sh", [
+      "-c",
+      "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2",
+    ])})`,
+    `- Memory: ${(Number(mem) / 1024 / 1024).toFixed(1)} GiB`,
+    `- Deno ${Deno.version.deno} (all load generators and catbusd); Node ${await text("node", [
+      "--version",
+    ])} (Socket.IO server)`,
+    `- ${await text("nats-server", ["--version"])}; ${await text("redis-server", ["--version"])}`,
+  ];
+}
+
+async function main() {
+  const natsUp = await reachable(4222), redisUp = await reachable(6379);
+  if (!natsUp || !redisUp) {
+    throw new Error(
+      `the local NATS (4222: ${natsUp}) and Redis (6379: ${redisUp}) must be running`,
+    );
+  }
+  const sio = await startSocketIo();
+  let catbus = await startCatbus("never");
+  const ep = (): Endpoints => ({
+    catbusTcp: catbus.tcp,
+    catbusWs: catbus.ws,
+    catbusToken: catbus.token,
+    nats: "127.0.0.1:4222",
+    redis: "redis://127.0.0.1:6379",
+    socketio: sio.url,
+  });
+  // Catbus needs the namespaces to exist: an admin publish creates them.
+  const prime = async () => {
+    for (const subject of ["bench.x", "durable.x"]) {
+      await run({
+        role: "pub",
+        system: "catbus-tcp",
+        ep: ep(),
+        subject,
+        conns: 1,
+        count: 1,
+        size: 16,
+      });
+    }
+  };
+  await prime();
+
+  out("# Benchmarks");
+  out();
+  out(
+    `Command: \`npm run bench\` (${
+      new Date().toISOString().slice(0, 10)
+    }). All servers and load generators on 127.0.0.1.`,
+  );
+  out(
+    `Each figure: median of ${RUNS} runs (min–max). Catbus runs with \`--fsync never\` except in scenario 4.`,
+  );
+  out();
+  for (const l of await machineFacts()) out(l);
+  out();
+
+  const systems: SystemName[] = ["catbus-tcp", "catbus-ws", "nats", "redis", "socketio"];
+  const labels: Record<string, string> = {
+    "catbus-tcp": "Catbus TCP",
+    "catbus-ws": "Catbus WebSocket",
+    nats: "NATS core",
+    redis: "Redis pub/sub",
+    socketio: "Socket.IO",
+  };
+  const N1 = quick ? 20_000 : 400_000;
+
+  // Scenario 1
+  out("## 1. One publisher → one subscriber, 128 B, maximum rate");
+  out();
+  out("| system | msg/s | Catbus TCP / system |");
+  out("|---|---|---|");
+  const s1: Record<string, Stat> = {};
+  for (const system of systems) {
+    const n = system === "socketio" || system === "redis" ? Math.round(N1 / 4) : N1;
+    s1[system] = await repeat(async () => {
+      const subject = "bench.x";
+      const sub = runLoad({
+        role: "sub",
+        system,
+        ep: ep(),
+        subject,
+        conns: 1,
+        expect: n,
+        timeoutMs: 60_000,
+      });
+      await sub.ready;
+      await run({ role: "pub", system, ep: ep(), subject, conns: 1, count: n, size: 128 });
+      const r = await sub.result;
+      return r.received / r.seconds;
+    });
+  }
+  for (const system of systems) {
+    out(
+      `| ${labels[system]} | ${fmtRate(s1[system])} | ${
+        (s1["catbus-tcp"].median / s1[system].median).toFixed(2)
+      } |`,
+    );
+  }
+  out(
+    `\nCatbus WebSocket / NATS core: ${
+      (s1["catbus-ws"].median / s1.nats.median).toFixed(2)
+    }; Catbus WebSocket / Socket.IO: ${(s1["catbus-ws"].median / s1.socketio.median).toFixed(2)}.`,
+  );
+  out();
+
+  // Scenario 2
+  out("## 2. Fan-out and fan-in, 128 B");
+  out();
+  out("| system | 1 → 100 subscribers (deliveries/s) | 100 publishers → 1 (msg/s) |");
+  out("|---|---|---|");
+  const fanSystems: SystemName[] = ["catbus-tcp", "nats", "redis"];
+  const s2: Record<string, [Stat, Stat]> = {};
+  for (const system of fanSystems) {
+    const per = quick ? 500 : 20_000;
+    const fanOut = await repeat(async () => {
+      const subs = Array.from(
+        { length: 4 },
+        () =>
+          runLoad({
+            role: "sub",
+            system,
+            ep: ep(),
+            subject: "bench.x",
+            conns: 25,
+            expect: per,
+            timeoutMs: 60_000,
+          }),
+      );
+      await Promise.all(subs.map((s) => s.ready));
+      await run({
+        role: "pub",
+        system,
+        ep: ep(),
+        subject: "bench.x",
+        conns: 1,
+        count: per,
+        size: 128,
+      });
+      const rs = await Promise.all(subs.map((s) => s.result));
+      return rs.reduce((n, r) => n + r.received, 0) / Math.max(...rs.map((r) => r.seconds));
+    });
+    const perPub = quick ? 200 : 4_000;
+    const fanIn = await repeat(async () => {
+      const sub = runLoad({
+        role: "sub",
+        system,
+        ep: ep(),
+        subject: "bench.x",
+        conns: 1,
+        expect: perPub * 100,
+        timeoutMs: 60_000,
+      });
+      await sub.ready;
+      await Promise.all(
+        Array.from({ length: 4 }, () =>
+          run({
+            role: "pub",
+            system,
+            ep: ep(),
+            subject: "bench.x",
+            conns: 25,
+            count: perPub,
+            size: 128,
+          })),
+      );
+      const r = await sub.result;
+      return r.received / r.seconds;
+    });
+    s2[system] = [fanOut, fanIn];
+    out(`| ${labels[system]} | ${fmtRate(fanOut)} | ${fmtRate(fanIn)} |`);
+  }
+  out(
+    `\nCatbus / NATS fan-out: ${
+      (s2["catbus-tcp"][0].median / s2.nats[0].median).toFixed(2)
+    }; fan-in: ${(s2["catbus-tcp"][1].median / s2.nats[1].median).toFixed(2)}.`,
+  );
+  out();
+
+  // Scenario 3
+  out("## 3. Latency at fixed offered rates (ms: p50 / p99 / p99.9)");
+  out();
+  const cases = [[128, 1_000], [128, 10_000], [128, 50_000], [1024, 10_000], [
+    65536,
+    1_000,
+  ]] as const;
+  out(`| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`);
+  out(`|---|${cases.map(() => "---").join("|")}|`);
+  for (const system of systems) {
+    const cells: string[] = [];
+    for (const [size, rate] of cases) {
+      const r = await run({
+        role: "latency",
+        system,
+        ep: ep(),
+        subject: "bench.x",
+        rate,
+        seconds: quick ? 0.5 : 3,
+        size,
+      });
+      cells.push(
+        r.received < r.sent
+          ? `${fmtMs(r.p50)} / ${fmtMs(r.p99)} / ${fmtMs(r.p999)} (lost ${r.sent - r.received})`
+          : `${fmtMs(r.p50)} / ${fmtMs(r.p99)} / ${fmtMs(r.p999)}`,
+      );
+    }
+    out(`| ${labels[system]} | ${cells.join(" | ")} |`);
+  }
+  out();
+
+  // Scenario 6 (before the durable runs restart catbusd)
+  out("## 6. Idle WebSocket connections: server memory");
+  out();
+  out("| system | connections | RSS growth | per connection |");
+  out("|---|---|---|---|");
+  const idleConns = quick ? 400 : 10_000;
+  for (const [system, pid] of [["catbus-ws", catbus.pid], ["socketio", sio.pid]] as const) {
+    const before = await rssKiB(pid);
+    const gens = Array.from(
+      { length: 4 },
+      () => runLoad({ role: "idle", system, ep: ep(), conns: idleConns / 4 }),
+    );
+    await Promise.all(gens.map((g) => g.ready));
+    await new Promise((r) => setTimeout(r, 500)); // let the server settle its buffers
+    const after = await rssKiB(pid);
+    await Promise.all(gens.map(async (g) => {
+      await g.closeStdin();
+      await g.result;
+    }));
+    const per = ((after - before) / idleConns).toFixed(1);
+    out(
+      `| ${labels[system]} | ${idleConns.toLocaleString("en")} | ${
+        ((after - before) / 1024).toFixed(1)
+      } MiB | ${per} KiB |`,
+    );
+  }
+  out();
+
+  // Scenario 4
+  out("## 4. Durable publish with acknowledgements, 128 B, 256 in flight");
+  out();
+  out("| system | acked msg/s |");
+  out("|---|---|");
+  const countDurable = quick ? 5_000 : 200_000;
+  const s4: Record<string, Stat> = {};
+  for (const fsync of ["always", "interval:5"]) {
+    await catbus.stop();
+    catbus = await startCatbus(fsync);
+    await prime();
+    s4[fsync] = await repeat(async () => {
+      const r = await run({
+        role: "durable",
+        system: "catbus",
+        ep: ep(),
+        count: countDurable,
+        size: 128,
+        window: 256,
+      });
+      return r.acked / r.seconds;
+    });
+    out(`| Catbus fsync ${fsync} | ${fmtRate(s4[fsync])} |`);
+  }
+  for (const system of ["jetstream", "redis-streams"] as const) {
+    s4[system] = await repeat(async () => {
+      const r = await run({
+        role: "durable",
+        system,
+        ep: ep(),
+        count: countDurable,
+        size: 128,
+        window: 256,
+      });
+      return r.acked / r.seconds;
+    });
+    out(
+      `| ${
+        system === "jetstream"
+          ? "NATS JetStream (file storage, async publish)"
+          : "Redis streams XADD"
+      } | ${fmtRate(s4[system])} |`,
+    );
+  }
+  out(
+    `\nCatbus interval:5 / JetStream: ${
+      (s4["interval:5"].median / s4.jetstream.median).toFixed(2)
+    }; Catbus always / JetStream: ${(s4.always.median / s4.jetstream.median).toFixed(2)}.`,
+  );
+  out();
+
+  // Scenario 5
+  out("## 5. Replay of stored messages to a new subscriber, 128 B");
+  out();
+  const stored = quick ? 20_000 : 1_000_000;
+  out(`| system | ${stored.toLocaleString("en")} messages, msg/s |`);
+  out("|---|---|");
+  await catbus.stop();
+  catbus = await startCatbus("never");
+  await prime();
+  await run({
+    role: "pub",
+    system: "catbus-tcp",
+    ep: ep(),
+    subject: "durable.x",
+    conns: 1,
+    count: stored - 1,
+    size: 128,
+  });
+  await run({
+    role: "durable",
+    system: "jetstream",
+    ep: ep(),
+    count: stored,
+    size: 128,
+    window: 512,
+  });
+  await run({
+    role: "durable",
+    system: "redis-streams",
+    ep: ep(),
+    count: stored,
+    size: 128,
+    window: 512,
+  });
+  for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
+    const s = await repeat(async () => {
+      const r = await run({ role: "replay", system, ep: ep(), count: stored, timeoutMs: 120_000 });
+      return r.received / r.seconds;
+    });
+    out(
+      `| ${
+        { catbus: "Catbus", jetstream: "NATS JetStream", "redis-streams": "Redis XRANGE" }[system]
+      } | ${fmtRate(s)} |`,
+    );
+  }
+  out();
+
+  await catbus.stop();
+  await sio.stop();
+
+  if (!quick) {
+    const log = await new Deno.Command(deno, {
+      args: ["run", "-A", here("./log.ts")],
+      stdout: "piped",
+    }).output();
+    out("## Log engine alone");
+    out();
+    out(
+      "Command: `deno run -A bench/log.ts` (64 concurrent appenders, each awaiting its acknowledgement).",
+    );
+    out();
+    out(new TextDecoder().decode(log.stdout).trim());
+    out();
+    const notes = await Deno.readTextFile(here("./NOTES.md")).catch(() => "");
+    if (notes) out(notes.trim());
+    await Deno.writeTextFile(here("../BENCHMARKS.md"), lines.join("\n") + "\n");
+    console.error("wrote BENCHMARKS.md");
+  }
+}
+
+await main();
