@@ -94,9 +94,10 @@ async function redis(url: string): Promise<BenchConn> {
       sub.on("messageBuffer", (_ch: Buffer, message: Buffer) => onMessage(message));
       await sub.subscribe(subject);
     },
-    close: async () => {
+    close: () => {
       pub.disconnect();
       sub?.disconnect();
+      return Promise.resolve();
     },
   };
 }
@@ -118,8 +119,9 @@ async function socketIo(url: string): Promise<BenchConn> {
       );
       return new Promise<void>((resolve) => socket.emit("sub", subject, () => resolve()));
     },
-    close: async () => {
+    close: () => {
       socket.close();
+      return Promise.resolve();
     },
   };
 }

@@ -180,7 +180,7 @@ async function durable(t: Extract<Task, { role: "durable" }>) {
     await r.del("bench:durable");
     const buf = Buffer.from(data);
     publishOne = () => r.xadd("bench:durable", "*", "d", buf);
-    close = async () => r.disconnect();
+    close = () => Promise.resolve(r.disconnect());
   }
   const start = now();
   let started = 0;
