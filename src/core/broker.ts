@@ -3,7 +3,14 @@ import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
 import { Namespace, type StorageProvider, type StoreOptions } from "./namespace.ts";
-import { literalNamespaceOf, matches, namespaceOf, parseChannel, parsePattern } from "./subject.ts";
+import {
+  literalNamespaceOf,
+  matcherFor,
+  matches,
+  namespaceOf,
+  parseChannel,
+  parsePattern,
+} from "./subject.ts";
 import { SubjectTrie } from "./subject-trie.ts";
 import type { Position, StartFrom, SubscribedMeta } from "../protocol/messages.ts";
 
@@ -112,8 +119,8 @@ export class Broker {
     if (durable) {
       const perChannel = this.#options.maxPerChannel ?? 0;
       if (perChannel) {
-        for await (const m of durable.read(durable.firstSeq || 1)) {
-          ns.trackChannel(m.channel, m.seq, perChannel);
+        for await (const batch of durable.read(durable.firstSeq || 1)) {
+          for (const m of batch) ns.trackChannel(m.channel, m.seq, perChannel);
         }
       }
       for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
@@ -212,9 +219,10 @@ export class Broker {
     const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
     const now = Date.now();
     const perChannel = this.#options.maxPerChannel ?? 0;
+    const wanted = matcherFor(pattern);
     const emit = (plan: ReplayPlan, m: BusMessage) => {
       upTo.set(plan.ns, m.seq);
-      if (!matches(pattern, m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
+      if (!wanted(m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
       if (!plan.ns.withinChannelLimit(m.channel, m.seq, perChannel)) return;
       if (plan.afterId !== undefined) {
         if (m.id <= plan.afterId) return;
@@ -228,16 +236,15 @@ export class Broker {
       let next = plan.fromSeq;
       while (!this.#inMemory(plan.ns, next)) {
         const before = next;
-        let sinceReady = 0;
-        for await (const m of plan.ns.storage.read(next)) {
-          if (m.seq > plan.ns.lastSeq) break;
-          emit(plan, m);
-          if (++sinceReady === 256 && replayTo.ready) {
-            sinceReady = 0;
-            await replayTo.ready();
+        reading: for await (const batch of plan.ns.storage.read(next)) {
+          for (const m of batch) {
+            if (m.seq > plan.ns.lastSeq) break reading;
+            emit(plan, m);
+            next = m.seq + 1;
+            if (this.#inMemory(plan.ns, next)) break reading;
           }
-          next = m.seq + 1;
-          if (this.#inMemory(plan.ns, next)) break;
+          // Let the subscriber's queue drain between chunks of the log.
+          await replayTo.ready?.();
         }
         if (next === before) break; // storage had nothing more (expired or trimmed)
       }

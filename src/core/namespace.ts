@@ -23,8 +23,8 @@ export interface NamespaceStorage {
   readonly lastSeq: number;
   /** Resolves once the message is durable under the fsync policy. */
   append(message: BusMessage, options: StoreOptions): Promise<void>;
-  /** Stored, unexpired messages with seq ≥ `fromSeq`, oldest first. */
-  read(fromSeq: number): AsyncIterable<BusMessage>;
+  /** Stored, unexpired messages with seq ≥ `fromSeq`, oldest first, in batches. */
+  read(fromSeq: number): AsyncIterable<BusMessage[]>;
   /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
   seekTime(time: number): Promise<number>;
   /** The newest `n` messages, oldest first (to warm the in-memory cache on start). */

@@ -143,3 +143,17 @@ export function covers(outer: string, inner: string): boolean {
   }
   return o.length === n.length;
 }
+
+/**
+ * A matcher for one pattern, compiled once (for replays, which test many channels against the
+ * same pattern): literal patterns compare strings, `prefix.>` checks a prefix, others compare
+ * tokens.
+ */
+export function matcherFor(pattern: string): (channel: string) => boolean {
+  if (!pattern.includes("*") && !pattern.includes(">")) return (c) => c === pattern;
+  if (pattern.endsWith(".>") && !pattern.includes("*")) {
+    const prefix = pattern.slice(0, -1);
+    return (c) => c.startsWith(prefix) && c.length > prefix.length;
+  }
+  return (c) => matches(pattern, c);
+}

@@ -18,8 +18,35 @@ export function writeUtf8(out: Uint8Array, offset: number, text: string): number
   return n;
 }
 
+/** Writes `text` at `offset` if it is all ASCII (returns true); otherwise returns false. */
+export function writeAscii(out: Uint8Array, offset: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return false;
+    out[offset + i] = c;
+  }
+  return true;
+}
+
 /** UTF-8 bytes of `text` (exact length). */
 export function utf8(text: string): Uint8Array {
   const buf = new Uint8Array(text.length * 3);
   return buf.slice(0, writeUtf8(buf, 0, text));
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Decodes UTF-8 `bytes[start, end)`. Short ASCII strings (channels, ids) are built directly,
+ * which avoids a TextDecoder call per field when replaying stored messages.
+ */
+export function readUtf8(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > 64) return decoder.decode(bytes.subarray(start, end));
+  let s = "";
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c > 0x7f) return decoder.decode(bytes.subarray(start, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
 }

@@ -166,6 +166,14 @@ export class Log {
 
   /** Every record with seq ≥ `fromSeq` that was written when the iteration reaches it. */
   async *readIter(fromSeq: number): AsyncGenerator<LogRecord> {
+    for await (const batch of this.readBatches(fromSeq)) yield* batch;
+  }
+
+  /**
+   * Like readIter, one array per read chunk: replays iterate records synchronously instead of
+   * paying an async-iterator step per record.
+   */
+  async *readBatches(fromSeq: number): AsyncGenerator<LogRecord[]> {
     const all = [...this.#sealed, this.#active];
     let i = all.findLastIndex((s) => s.records > 0 && s.firstSeq <= fromSeq);
     if (i < 0) i = 0;
@@ -182,7 +190,9 @@ export class Log {
     for (const seg of [...this.#sealed, this.#active]) {
       if (seg.records === 0 || seg.lastTime < time) continue;
       const start = floorByTime(seg.index, time)?.offset ?? 0;
-      for await (const r of this.#readSegment(seg, start, (r) => r.time >= time)) return r.seq;
+      for await (const batch of this.#readSegment(seg, start, (r) => r.time >= time)) {
+        return batch[0].seq;
+      }
     }
     return this.lastSeq + 1;
   }
@@ -216,7 +226,7 @@ export class Log {
     seg: SegmentInfo,
     start: number,
     wanted: (r: LogRecord) => boolean,
-  ): AsyncGenerator<LogRecord> {
+  ): AsyncGenerator<LogRecord[]> {
     // Only bytes already written belong to the log; a concurrent append may be mid-write.
     const end = seg.size;
     const file = await Deno.open(seg.path, { read: true });
@@ -236,14 +246,17 @@ export class Log {
         }
         offset += got;
         let pos = 0;
+        const batch: LogRecord[] = [];
         for (;;) {
           const r = parseRecord(chunk, pos);
           if (r.kind !== "record") break;
           pos = r.end;
           if (!wanted(r.record)) continue;
-          const data = this.#cipher ? this.#cipher.open(r.record.data) : r.record.data.slice();
-          yield { seq: r.record.seq, time: r.record.time, data };
+          // Views on this chunk (a fresh buffer per read), not copies.
+          if (this.#cipher) r.record.data = this.#cipher.open(r.record.data);
+          batch.push(r.record);
         }
+        if (batch.length) yield batch;
         carry = chunk.slice(pos, carry.length + got);
         if (got === 0) break;
       }

@@ -1,4 +1,4 @@
-import { utf8, writeUtf8 } from "../core/utf8.ts";
+import { utf8, writeAscii } from "../core/utf8.ts";
 
 /**
  * The native Catbus frame codec: pure bytes in, typed frames out. Shared by server and client,
@@ -43,7 +43,10 @@ export interface Frame {
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
-/** Encodes one frame. `meta` may be an object (JSON-encoded here) or pre-encoded bytes. */
+/**
+ * Encodes one frame. `meta` may be an object (JSON-encoded here), JSON text, or pre-encoded
+ * bytes.
+ */
 export function encodeFrame(
   type: number,
   id: number,
@@ -53,15 +56,16 @@ export function encodeFrame(
 ): Uint8Array {
   if (meta !== undefined && !(meta instanceof Uint8Array)) {
     // Encode the JSON straight into the frame: one allocation, no intermediate bytes.
-    const json = JSON.stringify(meta);
-    const room = new Uint8Array(HEADER_BYTES + json.length * 3 + data.length);
-    const metaLength = writeUtf8(room, HEADER_BYTES, json);
-    const out = room.length === HEADER_BYTES + metaLength + data.length
-      ? room
-      : room.slice(0, HEADER_BYTES + metaLength + data.length);
-    writeHeader(out, type, flags, id, metaLength);
-    out.set(data, HEADER_BYTES + metaLength);
-    return out;
+    // A string is taken as JSON text already built by the caller.
+    const json = typeof meta === "string" ? meta : JSON.stringify(meta);
+    // Assume ASCII (nearly always true) and size the frame exactly; re-encode otherwise.
+    const out = new Uint8Array(HEADER_BYTES + json.length + data.length);
+    if (writeAscii(out, HEADER_BYTES, json)) {
+      writeHeader(out, type, flags, id, json.length);
+      out.set(data, HEADER_BYTES + json.length);
+      return out;
+    }
+    return encodeFrame(type, id, utf8(json), data, flags);
   }
   const metaBytes = meta ?? EMPTY;
   const out = new Uint8Array(HEADER_BYTES + metaBytes.length + data.length);

@@ -88,12 +88,16 @@ export class DurableStream implements NamespaceStorage {
     }
   }
 
-  async *read(fromSeq: number): AsyncGenerator<BusMessage> {
+  async *read(fromSeq: number): AsyncGenerator<BusMessage[]> {
     const now = Date.now();
-    for await (const r of this.log.readIter(fromSeq)) {
-      const stored = decodeStored(r.data);
-      if (stored.expiresAt && stored.expiresAt <= now) continue;
-      yield toBusMessage(stored, this.epoch, r.seq, r.time);
+    for await (const records of this.log.readBatches(fromSeq)) {
+      const batch: BusMessage[] = [];
+      for (const r of records) {
+        const stored = decodeStored(r.data);
+        if (stored.expiresAt && stored.expiresAt <= now) continue;
+        batch.push(toBusMessage(stored, this.epoch, r.seq, r.time));
+      }
+      yield batch;
     }
   }
 
@@ -104,7 +108,7 @@ export class DurableStream implements NamespaceStorage {
   async tail(n: number): Promise<BusMessage[]> {
     const out: BusMessage[] = [];
     if (n <= 0 || this.lastSeq === 0) return out;
-    for await (const m of this.read(Math.max(1, this.lastSeq - n + 1))) out.push(m);
+    for await (const batch of this.read(Math.max(1, this.lastSeq - n + 1))) out.push(...batch);
     return out;
   }
 

@@ -1,4 +1,4 @@
-import { writeUtf8 } from "../core/utf8.ts";
+import { readUtf8, writeUtf8 } from "../core/utf8.ts";
 import type { BusMessage } from "../core/message.ts";
 
 /**
@@ -57,14 +57,14 @@ export function decodeStored(bytes: Uint8Array): StoredMessage {
   let o = 0;
   const binary = (bytes[o++] & 1) === 1;
   const channelLength = bytes[o++];
-  const channel = decoder.decode(bytes.subarray(o, o += channelLength));
+  const channel = readUtf8(bytes, o, o += channelLength);
   const idLength = bytes[o++];
-  const id = decoder.decode(bytes.subarray(o, o += idLength));
+  const id = readUtf8(bytes, o, o += idLength);
   const expiresAt = view.getFloat64(o);
   o += 8;
   const keyLength = view.getUint16(o);
   o += 2;
-  const key = decoder.decode(bytes.subarray(o, o += keyLength));
+  const key = readUtf8(bytes, o, o += keyLength);
   const headersLength = view.getUint32(o);
   o += 4;
   const stored: StoredMessage = { channel, id, binary, expiresAt, key, payload: new Uint8Array() };
