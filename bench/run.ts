@@ -191,6 +191,7 @@ const stat = (xs: number[]): Stat => {
   return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
 };
 async function repeat(fn: () => Promise<number>): Promise<Stat> {
+  if (!quick) await fn(); // warm-up run, not counted
   const xs: number[] = [];
   for (let i = 0; i < RUNS; i++) xs.push(await fn());
   return stat(xs);
