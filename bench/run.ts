@@ -274,7 +274,7 @@ async function main() {
     }). All servers and load generators on 127.0.0.1.`,
   );
   out(
-    `Each figure: median of ${RUNS} runs (min–max). Catbus runs with \`--fsync never\` except in scenario 4.`,
+    `Each figure: median of ${RUNS} runs (min–max), after a warm-up run. Catbus runs with \`--fsync never\` except in scenario 4.`,
   );
   out();
   for (const l of await machineFacts()) out(l);
