@@ -198,6 +198,9 @@ export class Broker {
       sub.lastDelivered = message;
       sub.deliver(message);
     }
+    // The shared encodings were only for this fan-out; history should not keep them alive
+    // (every retained byte is copied by the young-generation GC: latency).
+    message.encoded = undefined;
     return message;
   }
 

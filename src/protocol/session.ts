@@ -426,7 +426,9 @@ export class Session implements Subscriber {
     // Replayed messages are answers the client asked for: they bypass the drop policy, and the
     // broker paces replays from storage on \`ready\` so the queue stays bounded.
     const replay: Subscriber = {
-      deliver: (m) => this.#queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), false),
+      // Encoded without caching: a replay goes to one subscriber, and caching would keep the
+      // frame alive as long as the message stays in history.
+      deliver: (m) => this.#queue.push(encodeMessage(m), false),
       ready: () => this.#queue.drained(this.#queue.maxBytes / 2),
     };
     return this.#inOrder(async () => {
