@@ -298,6 +298,74 @@ export class CatbusClient {
     );
   }
 
+  /**
+   * Request/reply: publishes with a `reply_to` header naming a private inbox and resolves with
+   * the first reply. Rejects at once with `no_responders` when nobody subscribes to the channel,
+   * or with `timeout` after `timeout` ms (default 5000).
+   *
+   * @example
+   * ```ts
+   * await service.subscribe("svc.time", (_c, _p, meta) => service.respond(meta, Date.now()));
+   * const now = await client.request("svc.time", null);
+   * ```
+   */
+  async request(
+    channel: string,
+    payload: unknown,
+    options: PublishOptions & { timeout?: number } = {},
+  ): Promise<unknown> {
+    const { timeout = 5000, ...publishOptions } = options;
+    const inbox = await this.#inbox();
+    const replyTo = `${inbox.prefix}.${++inbox.counter}`;
+    const reply = Promise.withResolvers<unknown>();
+    inbox.waiting.set(replyTo, reply.resolve);
+    const timer = setTimeout(
+      () =>
+        reply.reject(
+          new CatbusError(ErrorCode.Timeout, `no reply on ${channel} within ${timeout} ms`),
+        ),
+      timeout,
+    );
+    try {
+      await this.publish(channel, payload, {
+        ...publishOptions,
+        headers: { ...publishOptions.headers, reply_to: replyTo },
+      });
+      return await reply.promise;
+    } finally {
+      clearTimeout(timer);
+      inbox.waiting.delete(replyTo);
+    }
+  }
+
+  /** Answers a request received by a subscription handler (its `reply_to` header). */
+  respond(meta: MessageMeta, payload: unknown): Promise<PublishResult> {
+    const replyTo = meta.headers?.reply_to;
+    if (!replyTo) {
+      return Promise.reject(
+        new CatbusError(ErrorCode.BadRequest, "this message is not a request: no reply_to header"),
+      );
+    }
+    return this.publish(replyTo, payload);
+  }
+
+  #inboxState?: Promise<
+    { prefix: string; counter: number; waiting: Map<string, (v: unknown) => void> }
+  >;
+
+  /** The client's reply inbox, subscribed once on first use. */
+  #inbox() {
+    return this.#inboxState ??= (async () => {
+      const prefix = `_inbox.${this.#id}.${Math.random().toString(36).slice(2, 10)}`;
+      const state = { prefix, counter: 0, waiting: new Map<string, (v: unknown) => void>() };
+      await this.subscribe(
+        `${prefix}.>`,
+        (channel, payload) => state.waiting.get(channel)?.(payload),
+      );
+      return state;
+    })();
+  }
+
   /** Round-trip time to the server in ms. */
   async ping(): Promise<number> {
     const start = performance.now();

@@ -68,13 +68,19 @@ export function parseGrants(value: unknown): Grant[] {
   });
 }
 
+/**
+ * Reply inboxes need no grant: anyone may publish a reply into `_inbox.…`, and each principal
+ * may read its own `_inbox.<clientId>.…` (request/reply works with any token).
+ */
+function inboxAllows(principal: Principal, permission: Permission, pattern: string): boolean {
+  if (!pattern.startsWith("_inbox.")) return false;
+  if (permission === "write") return true;
+  return permission === "read" && covers(`_inbox.${principal.clientId}.>`, pattern);
+}
+
 /** Does the principal hold `permission` over every channel `pattern` can name? */
-export function allows(
-  principal: Principal,
-  permission: Permission,
-  pattern: string,
-): boolean {
-  if (principal.kind === "admin") return true;
+export function allows(principal: Principal, permission: Permission, pattern: string): boolean {
+  if (principal.kind === "admin" || inboxAllows(principal, permission, pattern)) return true;
   for (const g of principal.grants) {
     if (g.permission === permission && covers(g.pattern, pattern)) return true;
   }

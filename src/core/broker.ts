@@ -159,6 +159,16 @@ export class Broker {
         ),
       );
     }
+    // A request (it names a reply channel) that nobody can answer fails at once, instead of
+    // making the requester wait for its timeout.
+    if (input.headers?.reply_to !== undefined && this.#trie.match(input.channel).length === 0) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.NoResponders,
+          `no subscriber on "${input.channel}" to answer this request`,
+        ),
+      );
+    }
     const now = this.#now();
     if (input.key !== undefined) {
       ns.expireKeys(now);
