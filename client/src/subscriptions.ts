@@ -13,11 +13,12 @@ export interface MessageMeta {
   headers?: Record<string, string>;
 }
 
+/** A subscription callback; if it returns a promise, a rejection is reported via `onError`. */
 export type MessageHandler = (
   channel: string,
   payload: unknown,
   meta: MessageMeta,
-) => void;
+) => unknown;
 
 /** The outcome of a (re)subscribe that resumed from earlier positions. */
 export interface RecoveryInfo {
@@ -140,7 +141,9 @@ export class SubscriptionRegistry {
     for (const sub of this.#trie.match(meta.channel)) {
       if (!sub.accept(ns, meta.epoch, meta.seq)) continue;
       try {
-        sub.handler(meta.channel, payload, meta);
+        // A handler may be async: its rejection is reported, never left unhandled.
+        const result: unknown = sub.handler(meta.channel, payload, meta);
+        if (result instanceof Promise) result.catch(onHandlerError);
       } catch (e) {
         onHandlerError(e);
       }
