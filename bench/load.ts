@@ -152,19 +152,24 @@ async function idle(t: Extract<Task, { role: "idle" }>) {
   say({ closed: conns.length });
 }
 
+async function catbusTcp(ep: Endpoints) {
+  const c = new CatbusClient({
+    url: ep.catbusTcp,
+    token: ep.catbusToken,
+    transport: tcpTransport(),
+    requestTimeout: 120_000,
+  });
+  await c.connect();
+  return c;
+}
+
 /** Acknowledged (durable) publishes with `window` in flight. */
 async function durable(t: Extract<Task, { role: "durable" }>) {
   const data = payload(t.size);
   let publishOne: () => Promise<unknown>;
   let close: () => Promise<unknown>;
   if (t.system === "catbus") {
-    const c = new CatbusClient({
-      url: t.ep.catbusTcp,
-      token: t.ep.catbusToken,
-      transport: tcpTransport(),
-      requestTimeout: 120_000,
-    });
-    await c.connect();
+    const c = await catbusTcp(t.ep);
     publishOne = () => c.publish("durable.x", data);
     close = () => c.disconnect();
   } else if (t.system === "jetstream") {
@@ -200,13 +205,7 @@ async function replay(t: Extract<Task, { role: "replay" }>) {
   const start = now();
   const deadline = start + t.timeoutMs;
   if (t.system === "catbus") {
-    const c = new CatbusClient({
-      url: t.ep.catbusTcp,
-      token: t.ep.catbusToken,
-      transport: tcpTransport(),
-      requestTimeout: 120_000,
-    });
-    await c.connect();
+    const c = await catbusTcp(t.ep);
     const done = Promise.withResolvers<void>();
     await c.subscribe("durable.>", () => {
       if (++received === t.count) done.resolve();

@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { FileRoleStore } from "../auth/role-store-file.ts";
 import { readSecret } from "../server/data-dir.ts";
@@ -52,3 +53,17 @@ export const roleStore = (ctx: CliContext) => new FileRoleStore(ctx.data);
 
 /** Usage errors exit 2; everything else a command throws exits 1. */
 export class UsageError extends Error {}
+
+/** Parses a command's arguments (common options plus its own); bad ones are usage errors. */
+export function parseCommand(args: string[], options: Record<string, unknown>) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...COMMON_OPTIONS, ...options } as never,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { CatbusClient, type ClientOptions } from "../../client/mod.ts";
 import { tcpTransport } from "../../client/deno-tcp.ts";
 import { base64url } from "../auth/crypto.ts";
@@ -6,7 +5,7 @@ import type { Permission } from "../auth/grants.ts";
 import { signSubToken } from "../auth/tokens.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { readSecret } from "../server/data-dir.ts";
-import { type CliContext, cliContext, COMMON_OPTIONS, UsageError } from "./context.ts";
+import { type CliContext, cliContext, parseCommand, UsageError } from "./context.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -50,21 +49,9 @@ function clientFor(
   });
 }
 
-function parse(args: string[], options: Record<string, unknown>) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...COMMON_OPTIONS, ...options } as never,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
 /** `catbus publish CHANNEL JSON`: prints the stored position as JSON. */
 export async function publishCommand(args: string[], env: Env): Promise<void> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCommand(args, {
     header: { type: "string", multiple: true },
   });
   const v = values as Record<string, unknown>;
@@ -130,7 +117,7 @@ export async function subscribeCommand(
   args: string[],
   env: Env,
 ): Promise<void> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCommand(args, {
     format: { type: "string" },
     from: { type: "string" },
     count: { type: "string" },

@@ -1,10 +1,9 @@
-import { parseArgs } from "node:util";
 import { formatGrant, type Grant, makeGrants } from "../auth/grants.ts";
 import type { Role } from "../auth/role-store.ts";
 import { signSubToken } from "../auth/tokens.ts";
 import { ensureDataDir, loadOrCreateSecret } from "../server/data-dir.ts";
 import { parseDuration } from "../server/units.ts";
-import { cliContext, COMMON_OPTIONS, roleStore, signingSecret, UsageError } from "./context.ts";
+import { cliContext, parseCommand, roleStore, signingSecret, UsageError } from "./context.ts";
 
 type Env = Record<string, string | undefined>;
 const print = (line = "") => console.log(line);
@@ -15,22 +14,9 @@ function grantLines(grants: Grant[]): string[] {
     : ["Grants: (none)"];
 }
 
-function parse(args: string[], options: Record<string, unknown>) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...COMMON_OPTIONS, ...options } as never,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
 /** `catbus grant -p PERM… PATTERN… [--client-id ID] [--expires DURATION] [--to role-…]` */
 export async function grantCommand(args: string[], env: Env): Promise<void> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCommand(args, {
     permission: { type: "string", short: "p", multiple: true },
     "client-id": { type: "string" },
     expires: { type: "string" },
@@ -77,7 +63,7 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
 
 /** `catbus revoke -p PERM PATTERN… --from role-…` */
 export async function revokeCommand(args: string[], env: Env): Promise<void> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCommand(args, {
     permission: { type: "string", short: "p", multiple: true },
     from: { type: "string" },
   });
@@ -104,7 +90,7 @@ function printRole(role: Role) {
 /** `catbus role create|show|list|delete` */
 export async function roleCommand(args: string[], env: Env): Promise<void> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parse(rest, {
+  const { values, positionals } = parseCommand(rest, {
     name: { type: "string" },
     json: { type: "boolean" },
   });
@@ -177,7 +163,7 @@ const publicRole = (r: Role) => ({
 
 /** `catbus init`: creates the data directory and signing secret of the embedded store. */
 export async function initCommand(args: string[], env: Env): Promise<void> {
-  const { values } = parse(args, {});
+  const { values } = parseCommand(args, {});
   const ctx = cliContext(values as Record<string, unknown>, env);
   await ensureDataDir(ctx.data);
   await loadOrCreateSecret(ctx.data);

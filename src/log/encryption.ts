@@ -1,3 +1,4 @@
+import { concat } from "../core/bytes.ts";
 import nacl from "tweetnacl";
 import { sha256 } from "../auth/crypto.ts";
 import { LogKeyError } from "./errors.ts";
@@ -42,7 +43,6 @@ export class RecordCipher {
 
   seal(plain: Uint8Array): Uint8Array {
     const parts: Uint8Array[] = [];
-    let size = 0;
     for (let off = 0; off < plain.length || off === 0; off += this.blockSize) {
       const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
       const box = nacl.secretbox(plain.subarray(off, off + this.blockSize), nonce, this.#key);
@@ -50,21 +50,13 @@ export class RecordCipher {
       new DataView(head.buffer).setUint32(0, box.length);
       head.set(nonce, 4);
       parts.push(head, box);
-      size += head.length + box.length;
       if (plain.length === 0) break;
     }
-    const out = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concat(parts);
   }
 
   open(sealed: Uint8Array): Uint8Array {
     const parts: Uint8Array[] = [];
-    let size = 0;
     const view = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     for (let o = 0; o < sealed.length;) {
       if (sealed.length - o < 28) throw this.#fail();
@@ -74,17 +66,9 @@ export class RecordCipher {
       const plain = box.length === length ? nacl.secretbox.open(box, nonce, this.#key) : null;
       if (!plain) throw this.#fail();
       parts.push(plain);
-      size += plain.length;
       o += 28 + length;
     }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0] : concat(parts);
   }
 
   /** Sealed known bytes, stored beside the log so a wrong key is caught at open. */

@@ -6,6 +6,7 @@ import type { FsyncPolicy } from "./fsync-policy.ts";
 import { readIndexFile, writeIndexFile } from "./index-file.ts";
 import { type LogRecord, parseRecord, recordSize, writeRecord } from "./record.ts";
 import {
+  emptySegment,
   floorBySeq,
   floorByTime,
   scanSegment,
@@ -428,20 +429,6 @@ export class Log {
     await this.#openActive(bases[bases.length - 1], false);
     this.#nextSeq = Math.max(this.lastSeq + 1, this.#active.baseSeq);
   }
-}
-
-function emptySegment(path: string, baseSeq: number): SegmentInfo {
-  return {
-    path,
-    baseSeq,
-    firstSeq: 0,
-    lastSeq: baseSeq - 1,
-    firstTime: 0,
-    lastTime: 0,
-    records: 0,
-    size: 0,
-    index: [],
-  };
 }
 
 async function openCipher(options: LogOptions): Promise<RecordCipher | undefined> {

@@ -63,17 +63,7 @@ export function scanSegment(
   indexEvery: number,
   onRecord?: (seq: number, time: number, data: Uint8Array) => void,
 ): { info: SegmentInfo; failure?: ScanFailure } {
-  const info: SegmentInfo = {
-    path,
-    baseSeq,
-    firstSeq: 0,
-    lastSeq: baseSeq - 1,
-    firstTime: 0,
-    lastTime: 0,
-    records: 0,
-    size: 0,
-    index: [],
-  };
+  const info = emptySegment(path, baseSeq);
   let offset = 0;
   let nextIndexAt = 0;
   while (offset < bytes.length) {
@@ -105,6 +95,21 @@ export function scanSegment(
     info.size = offset;
   }
   return { info };
+}
+
+/** Facts of a segment with no records yet. */
+export function emptySegment(path: string, baseSeq: number): SegmentInfo {
+  return {
+    path,
+    baseSeq,
+    firstSeq: 0,
+    lastSeq: baseSeq - 1,
+    firstTime: 0,
+    lastTime: 0,
+    records: 0,
+    size: 0,
+    index: [],
+  };
 }
 
 /** Last index entry at or before `seq` (entries are sorted by seq). */

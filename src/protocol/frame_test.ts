@@ -1,3 +1,4 @@
+import { concat } from "../core/bytes.ts";
 import assert from "node:assert/strict";
 import {
   type DecodeEvent,
@@ -13,15 +14,7 @@ const collect = (decoder: FrameDecoder, chunks: Uint8Array[]) => {
   for (const c of chunks) decoder.push(c, (e) => events.push(e));
   return events;
 };
-const bytesOf = (...frames: Uint8Array[]) => {
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let off = 0;
-  for (const f of frames) {
-    out.set(f, off);
-    off += f.length;
-  }
-  return out;
-};
+const bytesOf = (...frames: Uint8Array[]) => concat(frames);
 
 Deno.test("frame - layout is length, type, flags, id, meta length, meta, data", () => {
   const f = encodeFrame(
