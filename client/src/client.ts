@@ -330,7 +330,8 @@ export class CatbusClient {
       await this.publish(channel, payload, {
         ...publishOptions,
         headers: { ...publishOptions.headers, reply_to: replyTo },
-      });
+        request: true,
+      } as PublishOptions);
       return await reply.promise;
     } finally {
       clearTimeout(timer);

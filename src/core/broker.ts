@@ -30,6 +30,8 @@ export interface Subscriber {
 
 export interface PublishInput extends StoreOptions {
   channel: string;
+  /** A request: fail with `no_responders` when nobody subscribes to the channel. */
+  request?: boolean;
   payload: Uint8Array;
   binary?: boolean;
   headers?: Record<string, string>;
@@ -159,9 +161,9 @@ export class Broker {
         ),
       );
     }
-    // A request (it names a reply channel) that nobody can answer fails at once, instead of
-    // making the requester wait for its timeout.
-    if (input.headers?.reply_to !== undefined && this.#trie.match(input.channel).length === 0) {
+    // A request that nobody can answer fails at once, instead of making the requester wait
+    // for its timeout.
+    if (input.request && this.#trie.match(input.channel).length === 0) {
       return Promise.reject(
         new CatbusError(
           ErrorCode.NoResponders,

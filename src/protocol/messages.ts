@@ -80,6 +80,8 @@ export interface PublishMeta {
   key?: string;
   /** Time to live in ms: the message is not delivered after that. */
   ttl?: number;
+  /** A request (with a `reply_to` header): refused with `no_responders` if nobody listens. */
+  request?: boolean;
 }
 
 /** server → client: the OK answer to publish. */

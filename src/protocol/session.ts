@@ -403,6 +403,7 @@ export class Session implements Subscriber {
       payload,
       binary,
       headers: parsePublishHeaders(meta.headers),
+      request: meta.request === true,
       ...options,
     });
     const answer: PublishedMeta = { epoch: m.epoch, seq: m.seq, id: m.id, time: m.time };
