@@ -85,12 +85,24 @@ Deno.test("storage cli - copy between data directories", async () => {
   const src = await Deno.makeTempDir({ prefix: "catbus-copy-" });
   const server = await startCatbusd([], { data: src });
   await server.cli(["publish", "a.b", "1", "--token", server.adminKey]);
+  // A stored message that names a reply channel is data, not a live request: it copies as is.
+  const withReply = await server.cli([
+    "publish",
+    "a.c",
+    "2",
+    "--header",
+    "reply_to=_inbox.x",
+    "--token",
+    server.adminKey,
+  ]);
+  assert.equal(withReply.code, 0, withReply.stderr);
   await server.stop();
   const dst = await Deno.makeTempDir({ prefix: "catbus-copy-" });
   const out = await server.cli(["copy", "--from", src, "--to", dst]);
   assert.equal(out.code, 0, out.stderr);
-  assert.deepEqual(JSON.parse(out.stdout), { stored: 1, duplicates: 0 });
-  assert.equal(lines((await server.cli(["dump", "--data", dst])).stdout)[0].payload, 1);
+  assert.deepEqual(JSON.parse(out.stdout), { stored: 2, duplicates: 0 });
+  const copied = lines((await server.cli(["dump", "--data", dst])).stdout);
+  assert.deepEqual(copied.map((l) => [l.payload, l.response_subject]), [[1, ""], [2, "_inbox.x"]]);
   await Deno.remove(src, { recursive: true });
   await Deno.remove(dst, { recursive: true });
 });
