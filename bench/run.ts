@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import type { Endpoints, SystemName } from "./drivers.ts";
 import type { Task } from "./load.ts";
+import { startCatbusd } from "../test/helpers/catbusd.ts";
 
 const quick = Deno.args.includes("--quick");
 const RUNS = quick ? 1 : 3;
@@ -59,55 +60,15 @@ async function spawnUntil(
   }
 }
 
-async function startCatbus(
-  fsync: string,
-): Promise<Server & { tcp: string; ws: string; token: string }> {
-  const data = await Deno.makeTempDir({ prefix: "catbus-bench-" });
-  const token = "bench-admin";
-  const child = new Deno.Command(deno, {
-    args: [
-      "run",
-      "-A",
-      here("../src/server/main.ts"),
-      "--bind",
-      "127.0.0.1:0",
-      "--tcp-bind",
-      "127.0.0.1:0",
-      "--data",
-      data,
-      "--admin-key",
-      token,
-      "--fsync",
-      fsync,
-      "--outbound-bytes",
-      "64MiB",
-    ],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let m: RegExpExecArray | null = null;
-  while (!(m = /http=(\S+) websocket=(\S+) tcp=(\S+)/.exec(seen))) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`catbusd exited: ${seen}`);
-    seen += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
+/** A fresh catbusd on free ports (the same launcher the end-to-end tests use). */
+async function startCatbus(fsync: string) {
+  const server = await startCatbusd(["--fsync", fsync, "--outbound-bytes", "64MiB"]);
   return {
-    url: m[1],
-    ws: m[2],
-    tcp: m[3],
-    token,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await Deno.remove(data, { recursive: true }).catch(() => {});
-    },
+    ws: server.wsUrl,
+    tcp: server.tcpUrl,
+    token: server.adminKey,
+    pid: server.pid,
+    stop: () => server.stop(),
   };
 }
 

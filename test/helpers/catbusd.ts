@@ -14,6 +14,7 @@ export interface TestServer {
   tcpPort: number;
   data: string;
   adminKey: string;
+  pid: number;
   /** Runs the `catbus` CLI against this server's data directory and URL. */
   cli(
     args: string[],
@@ -86,6 +87,7 @@ export async function startCatbusd(
     tcpPort: Number(new URL(tcpUrl).port),
     data,
     adminKey,
+    pid: child.pid,
     async cli(args, env = {}) {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", CLI, ...args],
