@@ -10,6 +10,7 @@ export class SessionRegistry {
   readonly #all = new Set<Session>();
   readonly #byRole = new Map<string, Set<Session>>();
   #stopWatch?: () => void;
+  #roles?: RoleStore;
   #sweepTimer?: ReturnType<typeof setInterval>;
 
   get size(): number {
@@ -23,6 +24,9 @@ export class SessionRegistry {
       let set = this.#byRole.get(hash);
       if (!set) this.#byRole.set(hash, set = new Set());
       set.add(session);
+      // The role may have changed between the token check and this registration, when no
+      // watcher would have seen the session yet: look once more.
+      this.#applyRole(hash, [session]).catch(() => {/* the watcher retries on the next change */});
     }
   }
 
@@ -42,25 +46,29 @@ export class SessionRegistry {
    * snapshot, so quick successive edits cannot slip between two polls).
    */
   watchRoles(roles: RoleStore): void {
+    this.#roles = roles;
     this.#stopWatch = roles.watch(async () => {
-      for (const [hash, sessions] of this.#byRole) {
-        const role = await roles.find(hash.slice(0, 12));
-        for (const s of [...sessions]) {
-          if (!role || role.hash !== hash) {
-            s.close(
-              new CatbusError(
-                ErrorCode.Revoked,
-                "this role was deleted; the connection is closed",
-              ),
-            );
-          } else if (
-            JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)
-          ) {
-            s.regrant(structuredClone(role.grants));
-          }
-        }
+      try {
+        for (const [hash, sessions] of this.#byRole) await this.#applyRole(hash, [...sessions]);
+      } catch {
+        // An unreadable store (e.g. a half-edited roles.json) leaves grants as they were until
+        // the file is fixed; it must not take the server down.
       }
     });
+  }
+
+  /** Brings sessions of one role in line with the store: closed if deleted, regranted if changed. */
+  async #applyRole(hash: string, sessions: Session[]) {
+    const role = await this.#roles?.find(hash.slice(0, 12));
+    for (const s of sessions) {
+      if (!role || role.hash !== hash) {
+        s.close(
+          new CatbusError(ErrorCode.Revoked, "this role was deleted; the connection is closed"),
+        );
+      } else if (JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)) {
+        s.regrant(structuredClone(role.grants));
+      }
+    }
   }
 
   /** Every `intervalMs`: drop silent clients (3 heartbeats), expired tokens and stuck readers. */
