@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CatbusClient } from "../client/mod.ts";
+import { CatbusClient, websocketTransport } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 
@@ -127,4 +127,20 @@ Deno.test("pubsub - fire-and-forget sends arrive in order; a refused one is repo
   assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 101 }, (_, i) => i));
   assert.equal(tcp.connectionState, "connected");
   await Promise.all([ws.disconnect(), tcp.disconnect()]);
+});
+
+Deno.test("pubsub - the client runs on an injected WebSocket class (Node 20 with the ws package)", async () => {
+  const { WebSocket: NodeWebSocket } = await import("ws");
+  await using server = await startCatbusd();
+  const c = new CatbusClient({
+    url: server.wsUrl,
+    token: server.adminKey,
+    transport: websocketTransport({ WebSocket: NodeWebSocket as unknown as typeof WebSocket }),
+  });
+  await c.connect();
+  const box = inbox();
+  await c.subscribe("node.>", box.handler);
+  await c.publish("node.x", { via: "ws package" });
+  assert.deepEqual((await box.count(1))[0].payload, { via: "ws package" });
+  await c.disconnect();
 });

@@ -22,14 +22,33 @@ export function websocketUrl(url: string): string {
  * The default transport: the web-standard WebSocket (browsers, Deno, Node ≥ 22), one or more
  * native frames per binary message.
  */
-export function websocketTransport(): Transport {
+/** WebSocket.OPEN, without touching a global that Node 20 lacks. */
+const OPEN = 1;
+
+export interface WebSocketTransportOptions {
+  /**
+   * The WebSocket class to use; default `globalThis.WebSocket`. On Node 20, which has none, pass
+   * the `ws` package's: `websocketTransport({ WebSocket: (await import("ws")).WebSocket })`.
+   */
+  WebSocket?: typeof WebSocket;
+}
+
+export function websocketTransport(options: WebSocketTransportOptions = {}): Transport {
   return {
     connect(
       url: string,
       handlers: TransportHandlers,
     ): Promise<TransportConnection> {
+      const WebSocketClass = options.WebSocket ?? globalThis.WebSocket;
+      if (!WebSocketClass) {
+        return Promise.reject(
+          new TypeError(
+            "no WebSocket in this runtime; pass one: websocketTransport({ WebSocket })",
+          ),
+        );
+      }
       return new Promise((resolve, reject) => {
-        const socket = new WebSocket(websocketUrl(url));
+        const socket = new WebSocketClass(websocketUrl(url));
         socket.binaryType = "arraybuffer";
         let opened = false;
         // Frames sent in one tick leave as one WebSocket message: per-message cost dominates.
@@ -37,7 +56,7 @@ export function websocketTransport(): Transport {
         const flush = () => {
           const parts = batch;
           batch = [];
-          if (socket.readyState !== WebSocket.OPEN) return;
+          if (socket.readyState !== OPEN) return;
           socket.send((parts.length === 1 ? parts[0] : concat(parts)) as Uint8Array<ArrayBuffer>);
         };
         socket.onopen = () => {
