@@ -5,7 +5,8 @@
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { Valkey } from "iovalkey";
 import { io as socketio } from "socket.io-client";
-import { CatbusClient } from "../client/mod.ts";
+import { WebSocket as NodeWebSocket } from "ws";
+import { CatbusClient, websocketTransport } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 
 export interface BenchConn {
@@ -49,7 +50,11 @@ async function catbus(url: string, token: string, tcp: boolean): Promise<BenchCo
     token,
     autoReconnect: false,
     requestTimeout: 120_000,
-    ...(tcp ? { transport: tcpTransport() } : {}),
+    // WebSocket through the `ws` package, as the Socket.IO client uses: Deno's built-in
+    // WebSocket cannot set TCP_NODELAY (see BENCHMARKS.md notes).
+    transport: tcp
+      ? tcpTransport()
+      : websocketTransport({ WebSocket: NodeWebSocket as unknown as typeof WebSocket }),
   });
   await client.connect();
   return {
