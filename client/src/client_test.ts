@@ -252,3 +252,12 @@ Deno.test("client - a rejected async handler is reported through onError, not le
   assert.match(await reported.promise, /boom/);
   await client.disconnect();
 });
+
+Deno.test("client - a connection that stops answering pings is dropped and re-established", async () => {
+  const { server, client } = await connected({ pingInterval: 5 });
+  // The fake server never answers the ping: the client gives up on the connection and reconnects.
+  await server.next(FrameType.Ping);
+  await server.welcome();
+  assert.equal(server.connections, 2);
+  await client.disconnect();
+});

@@ -89,10 +89,6 @@ export class Broker {
     for (const name of await this.#options.storage?.list() ?? []) await this.createNamespace(name);
   }
 
-  get subscriptionCount(): number {
-    return this.#trie.size;
-  }
-
   namespace(name: string): Namespace | undefined {
     return this.#namespaces.get(name);
   }

@@ -93,11 +93,6 @@ export function parsePattern(pattern: unknown): string[] {
   return tokens;
 }
 
-export const isWildcard = (pattern: string): boolean =>
-  pattern === "*" || pattern === ">" || pattern.includes(".*") ||
-  pattern.includes(".>") ||
-  pattern.startsWith("*.") || pattern.startsWith(">.");
-
 /** The namespace of a concrete channel: its first token. */
 export function namespaceOf(channel: string): string {
   const dot = channel.indexOf(".");

@@ -26,6 +26,3 @@ export function parseFsyncPolicy(text: string): FsyncPolicy {
     `fsync policy "${text}" is not one of always, interval:MS, every:N, never (e.g. interval:5)`,
   );
 }
-
-export const formatFsyncPolicy = (p: FsyncPolicy): string =>
-  p.kind === "interval" ? `interval:${p.ms}` : p.kind === "every" ? `every:${p.n}` : p.kind;

@@ -129,11 +129,6 @@ export class FrameDecoder {
       Math.max(64 * 1024 * 1024, options.maxFrameBytes * 4);
   }
 
-  /** Bytes held while waiting for the rest of a frame. */
-  get buffered(): number {
-    return this.#pending.length;
-  }
-
   push(chunk: Uint8Array, emit: (event: DecodeEvent) => void): void {
     if (this.#corrupt) return;
     if (this.#skip > 0) {

@@ -111,10 +111,6 @@ export class Session implements Subscriber {
     });
   }
 
-  get patterns(): ReadonlySet<string> {
-    return this.#patterns;
-  }
-
   get remote(): string {
     return this.#transport.remote;
   }
