@@ -1,3 +1,4 @@
+import { Confirmations } from "./confirmations.ts";
 import { CatbusError, ErrorCode } from "./errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
@@ -35,6 +36,10 @@ export interface PublishInput extends StoreOptions {
   payload: Uint8Array;
   binary?: boolean;
   headers?: Record<string, string>;
+  /** Answer only after this many consumer acks of the message (publish confirmation). */
+  confirm?: number;
+  /** How long to wait for the confirmations, ms (default 5000). */
+  confirmTimeoutMs?: number;
 }
 
 /** A publish's outcome; `duplicate` when its key was seen within the dedupe window. */
@@ -77,6 +82,7 @@ export class Broker {
   readonly #namespaces = new Map<string, Namespace>();
   readonly #opening = new Map<string, Promise<Namespace>>();
   readonly #ids = new IdGenerator();
+  readonly #confirmations = new Confirmations();
   readonly #options: BrokerOptions;
   #lastTime = 0;
 
@@ -184,6 +190,16 @@ export class Broker {
     };
     if (input.headers) message.headers = input.headers;
     if (input.expiresAt) message.expiresAt = input.expiresAt;
+    // Registered before the message can reach a consumer, so no ack is missed.
+    const confirmation = input.confirm
+      ? this.#confirmations.wait(
+        ns.name,
+        message.seq,
+        input.confirm,
+        input.confirmTimeoutMs ?? 5000,
+        message.channel,
+      )
+      : undefined;
     const done = ns.storage
       ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
         .then(() => this.#fanOut(ns, message))
@@ -192,7 +208,52 @@ export class Broker {
       ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
       done.catch(() => ns.keys.delete(input.key!));
     }
-    return done;
+    if (!confirmation) return done;
+    return done.then(async (m) => {
+      await confirmation.done;
+      return m;
+    }, (e) => {
+      confirmation.cancel();
+      throw e;
+    });
+  }
+
+  /** A durable consumer acked `namespace` #`seq` (counts toward publish confirmations). */
+  acked(namespace: string, seq: number): void {
+    this.#confirmations.acked(namespace, seq);
+  }
+
+  /** The namespace's messages from `fromSeq` on, oldest first, from memory or storage. */
+  async *read(ns: Namespace, fromSeq: number): AsyncGenerator<BusMessage[]> {
+    let next = Math.max(fromSeq, ns.firstSeq);
+    while (next <= ns.lastSeq) {
+      let batch: BusMessage[] | undefined;
+      if (this.#inMemory(ns, next)) batch = ns.history.after(next - 1, ns.lastSeq);
+      else if (ns.storage) {
+        for await (const stored of ns.storage.read(next)) {
+          batch = stored.filter((m) => m.seq <= ns.lastSeq);
+          break;
+        }
+      }
+      if (!batch?.length) return;
+      yield batch;
+      next = batch[batch.length - 1].seq + 1;
+    }
+  }
+
+  /** The first sequence a reader of `pattern` starting at `from` should look at. */
+  async startSeq(ns: Namespace, pattern: string, from: StartFrom): Promise<number> {
+    if (from === "last") {
+      for (const m of ns.history.newestFirst()) if (matches(pattern, m.channel)) return m.seq;
+      return ns.lastSeq + 1;
+    }
+    const plan = await this.#startPlan(ns, from);
+    if (plan.fromSeq === undefined) return ns.lastSeq + 1;
+    if (plan.afterId === undefined) return plan.fromSeq;
+    for await (const batch of this.read(ns, plan.fromSeq)) {
+      for (const m of batch) if (m.id > plan.afterId) return m.seq;
+    }
+    return ns.lastSeq + 1;
   }
 
   #fanOut(ns: Namespace, message: BusMessage): BusMessage {

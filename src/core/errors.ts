@@ -15,6 +15,8 @@ export const ErrorCode = {
   Unavailable: "unavailable",
   LimitExceeded: "limit_exceeded",
   Internal: "internal",
+  /** The request contradicts existing state (e.g. a consumer exists with another config). */
+  Conflict: "conflict",
   /** A request was published but nobody subscribes to its channel. */
   NoResponders: "no_responders",
   /** Client side: the connection is gone and the request cannot complete. */

@@ -1,0 +1,189 @@
+import type { Broker, Subscriber } from "../core/broker.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import type { BusMessage } from "../core/message.ts";
+import type { Namespace } from "../core/namespace.ts";
+import { namespaceOf } from "../core/subject.ts";
+import { CoalescedWriter } from "./coalesced-writer.ts";
+import { type ConsumerConfig, sameDelivery } from "./consumer-config.ts";
+import { Consumer, type ConsumerState, type DeadLetterReason } from "./consumer.ts";
+
+/** Where consumer states are kept between restarts (DATA/consumers/ on disk). */
+export interface ConsumerStore {
+  list(): Promise<ConsumerState[]>;
+  save(state: ConsumerState): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+interface Entry {
+  consumer: Consumer;
+  watcher: Subscriber;
+  writer?: CoalescedWriter;
+}
+
+type Warn = (message: string, fields: Record<string, unknown>) => void;
+
+/** Headers a dead letter carries besides the original message's own. */
+export const DEAD_LETTER_HEADERS = {
+  reason: "catbus-dlq-reason",
+  consumer: "catbus-dlq-consumer",
+  channel: "catbus-dlq-channel",
+  seq: "catbus-dlq-seq",
+  id: "catbus-dlq-id",
+  attempts: "catbus-dlq-attempts",
+} as const;
+
+/** The server's durable consumers by name: creation, lookup, persistence and deletion. */
+export class ConsumerRegistry {
+  readonly #broker: Broker;
+  readonly #store?: ConsumerStore;
+  readonly #warn: Warn;
+  readonly #entries = new Map<string, Entry>();
+  /** Names being created, so two concurrent creates of one name make one consumer. */
+  readonly #creating = new Map<string, Promise<Consumer>>();
+
+  constructor(broker: Broker, store: ConsumerStore | undefined, warn: Warn) {
+    this.#broker = broker;
+    this.#store = store;
+    this.#warn = warn;
+  }
+
+  /** Restores every saved consumer (after the broker loaded its namespaces). */
+  async load(): Promise<void> {
+    for (const state of await this.#store?.list() ?? []) {
+      const ns = await this.#broker.createNamespace(namespaceOf(state.config.pattern));
+      if (ns.epoch !== state.epoch) {
+        this.#warn("stream was reset; consumer starts over", { consumer: state.config.name });
+        const cursor = await this.#broker.startSeq(ns, state.config.pattern, state.config.from);
+        this.#start(ns, { ...state, epoch: ns.epoch, cursor, pending: [] });
+      } else {
+        this.#start(ns, state);
+      }
+    }
+  }
+
+  get(name: string): Consumer | undefined {
+    return this.#entries.get(name)?.consumer;
+  }
+
+  /** The consumer, or a not_found error that says how to create it. */
+  require(name: string): Consumer {
+    const consumer = this.get(name);
+    if (consumer) return consumer;
+    throw new CatbusError(
+      ErrorCode.NotFound,
+      `no consumer named "${name}"; create it first (client.createConsumer or ` +
+        `catbus consumer add ${name} PATTERN)`,
+    );
+  }
+
+  list(): Consumer[] {
+    return [...this.#entries.values()].map((e) => e.consumer);
+  }
+
+  /**
+   * Creates the consumer, or returns the existing one when its delivery settings are the same;
+   * a different configuration under a taken name is a conflict. The namespace must exist.
+   */
+  async create(config: ConsumerConfig): Promise<Consumer> {
+    const existing = this.get(config.name);
+    if (existing) return this.#same(existing, config);
+    let creating = this.#creating.get(config.name);
+    if (!creating) {
+      creating = this.#create(config).finally(() => this.#creating.delete(config.name));
+      this.#creating.set(config.name, creating);
+      return await creating;
+    }
+    return this.#same(await creating, config);
+  }
+
+  async delete(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) this.require(name);
+    this.#entries.delete(name);
+    entry!.consumer.close();
+    this.#broker.unsubscribe(entry!.watcher, entry!.consumer.config.pattern);
+    await entry!.writer?.idle();
+    await this.#store?.remove(name);
+  }
+
+  /** Stops every consumer and waits for their last states to be saved. */
+  async close(): Promise<void> {
+    for (const entry of this.#entries.values()) {
+      entry.consumer.close();
+      this.#broker.unsubscribe(entry.watcher, entry.consumer.config.pattern);
+    }
+    await Promise.all([...this.#entries.values()].map((e) => e.writer?.idle()));
+    this.#entries.clear();
+  }
+
+  #same(existing: Consumer, config: ConsumerConfig): Consumer {
+    if (sameDelivery(existing.config, config)) return existing;
+    throw new CatbusError(
+      ErrorCode.Conflict,
+      `consumer "${config.name}" exists with another configuration; delete it first ` +
+        `(catbus consumer delete ${config.name}) or choose another name`,
+    );
+  }
+
+  async #create(config: ConsumerConfig): Promise<Consumer> {
+    const ns = this.#broker.namespace(namespaceOf(config.pattern));
+    if (!ns) {
+      throw new CatbusError(
+        ErrorCode.NotFound,
+        `namespace "${namespaceOf(config.pattern)}" does not exist; publish to it first`,
+      );
+    }
+    await this.#broker.createNamespace(namespaceOf(config.deadLetter));
+    const cursor = await this.#broker.startSeq(ns, config.pattern, config.from);
+    const consumer = this.#start(ns, { config, epoch: ns.epoch, cursor, pending: [] });
+    await this.#store?.save(consumer.state());
+    return consumer;
+  }
+
+  #start(ns: Namespace, state: ConsumerState): Consumer {
+    const store = this.#store;
+    const name = state.config.name;
+    let writer: CoalescedWriter | undefined;
+    const consumer: Consumer = new Consumer({
+      read: (seq) => this.#broker.read(ns, seq),
+      deadLetter: (m, reason, attempts) => this.#deadLetter(consumer, m, reason, attempts),
+      acked: (seq) => this.#broker.acked(ns.name, seq),
+      changed: () => writer?.request() ?? Promise.resolve(),
+      warn: this.#warn,
+      now: Date.now,
+    }, state);
+    if (store) writer = new CoalescedWriter(() => store.save(consumer.state()));
+    const watcher: Subscriber = { deliver: (m) => consumer.published(m) };
+    // Registration only: no replay, so this resolves at once.
+    this.#broker.subscribe(watcher, state.config.pattern).catch((e) =>
+      this.#warn("consumer cannot watch its stream", { consumer: name, error: String(e) })
+    );
+    this.#entries.set(name, { consumer, watcher, writer });
+    return consumer;
+  }
+
+  async #deadLetter(
+    consumer: Consumer,
+    m: BusMessage,
+    reason: DeadLetterReason,
+    attempts: number,
+  ): Promise<void> {
+    const h = DEAD_LETTER_HEADERS;
+    await this.#broker.publish({
+      channel: consumer.config.deadLetter,
+      payload: m.payload,
+      binary: m.binary,
+      headers: {
+        ...m.headers,
+        [h.reason]: reason,
+        [h.consumer]: consumer.name,
+        [h.channel]: m.channel,
+        [h.seq]: String(m.seq),
+        [h.id]: m.id,
+        [h.attempts]: String(attempts),
+      },
+      // A dead letter sent again after a crash is not stored twice.
+      key: `dlq:${consumer.name}:${consumer.epoch}:${m.seq}`,
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { join } from "node:path";
+import { readSnapshot, writeSnapshot } from "../log/snapshot.ts";
+import type { ConsumerState } from "./consumer.ts";
+import type { ConsumerStore } from "./consumer-registry.ts";
+
+const SUFFIX = ".snapshot";
+
+/**
+ * Consumer states as one small JSON snapshot per consumer in `DATA/consumers/`, each written
+ * atomically (temp file, fsync, rename), so a crash leaves the previous state or the new one.
+ */
+export class FileConsumerStore implements ConsumerStore {
+  readonly #dir: string;
+
+  constructor(dataDir: string) {
+    this.#dir = join(dataDir, "consumers");
+  }
+
+  async list(): Promise<ConsumerState[]> {
+    const states: ConsumerState[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        if (!e.isFile || !e.name.endsWith(SUFFIX)) continue;
+        const bytes = await readSnapshot(this.#dir, e.name.slice(0, -SUFFIX.length));
+        if (bytes) states.push(JSON.parse(new TextDecoder().decode(bytes)));
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return states;
+  }
+
+  async save(state: ConsumerState): Promise<void> {
+    await Deno.mkdir(this.#dir, { recursive: true });
+    const bytes = new TextEncoder().encode(JSON.stringify(state));
+    await writeSnapshot(this.#dir, state.config.name, bytes);
+  }
+
+  async remove(name: string): Promise<void> {
+    try {
+      await Deno.remove(join(this.#dir, name + SUFFIX));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}

@@ -1,0 +1,394 @@
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import type { BusMessage } from "../core/message.ts";
+import { matcherFor } from "../core/subject.ts";
+import type { ConsumerConfig } from "./consumer-config.ts";
+
+/** One delivery of a consumer's message to a member; `attempt` counts from 1. */
+export interface Delivery {
+  consumer: string;
+  message: BusMessage;
+  attempt: number;
+}
+
+/** A connection bound to a consumer (a queue-group member). */
+export interface ConsumerMember {
+  /** False while the member's connection is congested; it calls `wake()` once it drains. */
+  hasRoom(): boolean;
+  deliver(delivery: Delivery): void;
+}
+
+export type AckKind = "ack" | "nak" | "progress" | "term";
+
+/** Why a message went to the dead-letter channel. */
+export type DeadLetterReason = "max_deliver" | "terminated";
+
+/** What a consumer needs from the server around it. */
+export interface ConsumerHost {
+  /** The namespace's messages from `fromSeq` on, oldest first, in batches. */
+  read(fromSeq: number): AsyncIterable<BusMessage[]>;
+  /** Stores the message on the dead-letter channel; rejects when it could not. */
+  deadLetter(message: BusMessage, reason: DeadLetterReason, attempts: number): Promise<void>;
+  /** A delivery of message `seq` was acked (publish confirmations count these). */
+  acked(seq: number): void;
+  /** The state changed; resolves once it is saved (immediately without storage). */
+  changed(): Promise<void>;
+  warn(message: string, fields: Record<string, unknown>): void;
+  now(): number;
+}
+
+/** A consumer's state as saved: enough to go on after a restart. */
+export interface ConsumerState {
+  config: ConsumerConfig;
+  epoch: string;
+  /** Next sequence of the stream to look at. */
+  cursor: number;
+  /** Unacked deliveries: [seq, attempts so far]. */
+  pending: [number, number][];
+}
+
+interface Pending {
+  seq: number;
+  /** Deliveries so far. */
+  attempt: number;
+  /** Undefined after a restart until read again from the stream. */
+  message?: BusMessage;
+  /** Who holds it; undefined while it waits for (re)delivery. */
+  member?: ConsumerMember;
+  /** With a member: the ack deadline. Without: when it may be redelivered. */
+  deadline: number;
+  /** Being written to the dead-letter channel. */
+  dead?: boolean;
+}
+
+interface MemberSlot {
+  maxInFlight: number;
+  inFlight: number;
+}
+
+/**
+ * A durable consumer over one namespace's stream: at-least-once delivery with acks, ack wait,
+ * redelivery with backoff, max deliver and a dead-letter channel, shared by any number of
+ * members (a queue group: each message goes to one member at a time).
+ *
+ * Everything is driven by `#pump`, which runs one at a time: due redeliveries first, then new
+ * messages from the cursor, while the consumer and some member have room.
+ */
+export class Consumer {
+  readonly config: ConsumerConfig;
+  readonly epoch: string;
+  readonly #host: ConsumerHost;
+  readonly #wanted: (channel: string) => boolean;
+  readonly #pending = new Map<number, Pending>();
+  readonly #members = new Map<ConsumerMember, MemberSlot>();
+  #cursor: number;
+  #turn = 0;
+  #pumping = false;
+  #again = false;
+  #timer?: ReturnType<typeof setInterval>;
+  /** One timer for the soonest scheduled redelivery (nak delays, backoff). */
+  #wakeTimer?: ReturnType<typeof setTimeout>;
+  #wakeTime = Infinity;
+  #closed = false;
+
+  constructor(host: ConsumerHost, state: Omit<ConsumerState, "pending"> & Partial<ConsumerState>) {
+    this.#host = host;
+    this.config = state.config;
+    this.epoch = state.epoch;
+    this.#cursor = state.cursor;
+    this.#wanted = matcherFor(state.config.pattern);
+    const now = host.now();
+    for (const [seq, attempt] of state.pending ?? []) {
+      this.#pending.set(seq, { seq, attempt, deadline: now });
+    }
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  state(): ConsumerState {
+    return {
+      config: this.config,
+      epoch: this.epoch,
+      cursor: this.#cursor,
+      pending: [...this.#pending.values()].map((p) => [p.seq, p.attempt]),
+    };
+  }
+
+  info(): { name: string; cursor: number; pending: number; members: number } & ConsumerConfig {
+    return {
+      ...this.config,
+      cursor: this.#cursor,
+      pending: this.#pending.size,
+      members: this.#members.size,
+    };
+  }
+
+  /** Adds a member; it gets at most `maxInFlight` unacked deliveries at a time. */
+  join(member: ConsumerMember, maxInFlight = this.config.maxInFlight): void {
+    this.#members.set(member, { maxInFlight, inFlight: 0 });
+    this.#startTimer();
+    this.wake();
+  }
+
+  /** Removes a member; what it held unacked goes to the others at once. */
+  leave(member: ConsumerMember): void {
+    if (!this.#members.delete(member)) return;
+    const now = this.#host.now();
+    for (const p of this.#pending.values()) {
+      if (p.member === member) {
+        p.member = undefined;
+        p.deadline = now;
+      }
+    }
+    if (this.#members.size === 0) this.#stopTimer();
+    this.wake();
+  }
+
+  hasMember(member: ConsumerMember): boolean {
+    return this.#members.has(member);
+  }
+
+  /** Something may be deliverable (a new message, a member with room again). */
+  wake(): void {
+    if (this.#closed || this.#members.size === 0) return;
+    this.#pump().catch((e) =>
+      this.#host.warn("consumer delivery failed", { consumer: this.name, error: String(e) })
+    );
+  }
+
+  /** A new message was published on the consumer's stream. */
+  published(message: BusMessage): void {
+    if (message.seq >= this.#cursor) this.wake();
+  }
+
+  /**
+   * Settles delivery `seq`: ack (done), nak (redeliver after `delayMs` or the backoff), progress
+   * (restart the ack wait) or term (no more attempts: dead-letter it). Resolves once saved.
+   */
+  settle(seq: number, kind: AckKind, delayMs?: number): Promise<void> {
+    const p = this.#pending.get(seq);
+    if (!p || p.dead) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.NotFound,
+          seq < this.#cursor
+            ? `consumer "${this.name}" has no unacked delivery of #${seq}: it was acked or ` +
+              "terminated already"
+            : `consumer "${this.name}" has not delivered #${seq} yet`,
+        ),
+      );
+    }
+    const now = this.#host.now();
+    if (kind === "progress") {
+      if (!p.member) {
+        return Promise.reject(
+          new CatbusError(
+            ErrorCode.Conflict,
+            `delivery #${seq} of consumer "${this.name}" already timed out and will be ` +
+              "redelivered; ack it if it was processed",
+          ),
+        );
+      }
+      p.deadline = now + this.config.ackWaitMs;
+      return Promise.resolve();
+    }
+    this.#release(p);
+    if (kind === "ack") {
+      this.#pending.delete(seq);
+      this.#host.acked(seq);
+    } else if (kind === "nak") {
+      p.deadline = now + (delayMs ?? this.#backoff(p.attempt));
+      this.#wakeAt(p.deadline);
+    } else {
+      this.#sendToDeadLetter(p, "terminated");
+    }
+    const saved = this.#host.changed();
+    this.wake();
+    return saved;
+  }
+
+  /** Stops timers; the state stays where the host saved it. */
+  close(): void {
+    this.#closed = true;
+    this.#stopTimer();
+    clearTimeout(this.#wakeTimer);
+    this.#members.clear();
+  }
+
+  #backoff(attempt: number): number {
+    const schedule = this.config.backoffMs;
+    if (schedule.length === 0) return 0;
+    return schedule[Math.min(attempt, schedule.length) - 1];
+  }
+
+  #release(p: Pending) {
+    if (!p.member) return;
+    const slot = this.#members.get(p.member);
+    if (slot) slot.inFlight--;
+    p.member = undefined;
+  }
+
+  /** The next member with room, round robin. */
+  #pick(): ConsumerMember | undefined {
+    const members = [...this.#members];
+    for (let i = 0; i < members.length; i++) {
+      const [member, slot] = members[(this.#turn + i) % members.length];
+      if (slot.inFlight < slot.maxInFlight && member.hasRoom()) {
+        this.#turn = (this.#turn + i + 1) % members.length;
+        return member;
+      }
+    }
+    return undefined;
+  }
+
+  #hand(member: ConsumerMember, p: Pending, message: BusMessage) {
+    p.attempt++;
+    if (this.config.ackPolicy === "explicit") {
+      p.member = member;
+      p.deadline = this.#host.now() + this.config.ackWaitMs;
+      this.#members.get(member)!.inFlight++;
+    }
+    member.deliver({ consumer: this.name, message, attempt: p.attempt });
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        await this.#redeliverDue();
+        await this.#deliverNew();
+      } while (this.#again && !this.#closed);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #redeliverDue() {
+    const now = this.#host.now();
+    for (const p of this.#pending.values()) {
+      if (p.member || p.dead) continue;
+      if (p.deadline > now) {
+        this.#wakeAt(p.deadline);
+        continue;
+      }
+      p.message ??= await this.#fetch(p.seq);
+      if (!p.message) {
+        // Retention removed it from the stream while it was unacked.
+        this.#pending.delete(p.seq);
+        this.#host.warn("unacked message expired from the stream", {
+          consumer: this.name,
+          seq: p.seq,
+        });
+        continue;
+      }
+      const member = this.#pick();
+      if (!member) return;
+      if (p.member || !this.#pending.has(p.seq)) continue; // settled while reading
+      this.#hand(member, p, p.message);
+    }
+  }
+
+  async #deliverNew() {
+    const explicit = this.config.ackPolicy === "explicit";
+    const moved = this.#cursor;
+    try {
+      for await (const batch of this.#host.read(this.#cursor)) {
+        for (const m of batch) {
+          if (m.seq < this.#cursor) continue;
+          if (explicit && this.#pending.size >= this.config.maxInFlight) return;
+          if (this.#closed) return;
+          const expired = m.expiresAt !== undefined && m.expiresAt <= this.#host.now();
+          if (this.#wanted(m.channel) && !expired) {
+            const member = this.#pick();
+            if (!member) return;
+            const p: Pending = { seq: m.seq, attempt: 0, message: m, deadline: 0 };
+            if (explicit) this.#pending.set(m.seq, p);
+            this.#hand(member, p, m);
+          }
+          this.#cursor = m.seq + 1;
+        }
+      }
+    } finally {
+      if (this.#cursor !== moved) this.#host.changed().catch(() => {});
+    }
+  }
+
+  async #fetch(seq: number): Promise<BusMessage | undefined> {
+    for await (const batch of this.#host.read(seq)) {
+      return batch.find((m) => m.seq === seq);
+    }
+    return undefined;
+  }
+
+  /** Ack deadlines and due redeliveries are checked on a tick while members are attached. */
+  #startTimer() {
+    if (this.#timer) return;
+    const every = Math.min(250, Math.max(5, Math.floor(this.config.ackWaitMs / 5)));
+    this.#timer = setInterval(() => this.#tick(), every);
+  }
+
+  #stopTimer() {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #tick() {
+    const now = this.#host.now();
+    let due = false;
+    for (const p of this.#pending.values()) {
+      if (p.dead) continue;
+      if (!p.member) {
+        due ||= p.deadline <= now;
+        continue;
+      }
+      if (p.deadline > now) continue;
+      this.#release(p);
+      const max = this.config.maxDeliver;
+      if (max > 0 && p.attempt >= max) {
+        this.#sendToDeadLetter(p, "max_deliver");
+      } else {
+        p.deadline = now + this.#backoff(p.attempt);
+        if (p.deadline <= now) due = true;
+        else this.#wakeAt(p.deadline);
+      }
+    }
+    if (due) this.wake();
+  }
+
+  #wakeAt(time: number) {
+    if (time >= this.#wakeTime) return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeTime = time;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTime = Infinity;
+      this.wake();
+    }, time - this.#host.now());
+  }
+
+  /** Never a silent drop: the pending entry stays until the dead letter is stored. */
+  #sendToDeadLetter(p: Pending, reason: DeadLetterReason) {
+    p.dead = true;
+    const attempts = p.attempt;
+    (async () => {
+      p.message ??= await this.#fetch(p.seq);
+      if (p.message) await this.#host.deadLetter(p.message, reason, attempts);
+      this.#pending.delete(p.seq);
+      await this.#host.changed();
+      this.wake();
+    })().catch((e) => {
+      p.dead = false;
+      p.deadline = this.#host.now() + this.config.ackWaitMs;
+      this.#host.warn("dead-letter publish failed; will retry", {
+        consumer: this.name,
+        seq: p.seq,
+        error: String(e),
+      });
+    });
+  }
+}
