@@ -29,6 +29,14 @@ export type {
   RecoveryInfo,
   SubscribeOptions,
 } from "./src/subscriptions.ts";
+export type {
+  ConsumedMessage,
+  ConsumeHandler,
+  ConsumeOptions,
+  ConsumerInfo,
+  ConsumerSettings,
+  Consumption,
+} from "./src/consumers.ts";
 export type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
 export { websocketTransport, websocketUrl } from "./src/websocket-transport.ts";
 /** Errors carry a stable `code` (e.g. "forbidden", "offline_queue_full") and a message. */

@@ -18,6 +18,16 @@ import {
 } from "../../src/protocol/messages.ts";
 import { backoffDelay } from "./backoff.ts";
 import {
+  consumedMessage,
+  type ConsumeHandler,
+  type ConsumeOptions,
+  type ConsumerInfo,
+  type ConsumerSettings,
+  type Consumption,
+  runConsumeHandler,
+} from "./consumers.ts";
+import type { AckKind } from "../../src/streams/consumer.ts";
+import {
   LocalSubscription,
   type MessageHandler,
   type MessageMeta,
@@ -70,6 +80,12 @@ export interface PublishOptions {
   key?: string;
   /** Time to live in ms: the message is not delivered or replayed after that. */
   ttl?: number;
+  /**
+   * Resolve only after this many durable-consumer acks of the message (server-side); rejects
+   * with `timeout` after `confirmTimeout` ms (default 5000) — the message stays stored.
+   */
+  confirm?: number;
+  confirmTimeout?: number;
 }
 
 /** Where a published message was stored: its namespace position, id and time. */
@@ -127,6 +143,11 @@ export class CatbusClient {
   readonly #stateHandlers = new Set<(s: ConnectionState) => void>();
   readonly #errorHandlers = new Set<(e: CatbusError) => void>();
   readonly #recoveryHandlers = new Set<(info: RecoveryInfo) => void>();
+  /** Consumers this client consumes, re-bound after every reconnect. */
+  readonly #consumptions = new Map<
+    string,
+    { handler: ConsumeHandler; options: ConsumeOptions; acks: boolean }
+  >();
   #offline: QueuedPublish[] = [];
   #state: ConnectionState = "disconnected";
   #conn?: TransportConnection;
@@ -367,6 +388,66 @@ export class CatbusClient {
     })();
   }
 
+  /** Creates a durable consumer, or returns the existing one when its settings are the same. */
+  async createConsumer(settings: ConsumerSettings): Promise<ConsumerInfo> {
+    return await this.#request(FrameType.ConsumerCreate, settings) as unknown as ConsumerInfo;
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.#request(FrameType.ConsumerDelete, { name });
+  }
+
+  /** The durable consumers this client may read. */
+  async listConsumers(): Promise<ConsumerInfo[]> {
+    const { consumers } = await this.#request(FrameType.ConsumerList, {});
+    return consumers as ConsumerInfo[];
+  }
+
+  /**
+   * Receives a durable consumer's messages. Several clients consuming one consumer form a
+   * queue group: each message goes to one of them. The handler's message acks itself when the
+   * handler returns and naks itself when it throws, unless the handler settled it.
+   *
+   * @example
+   * ```ts
+   * await client.createConsumer({ name: "mailer", pattern: "orders.>", ackWait: 10_000 });
+   * await client.consume("mailer", async (m) => {
+   *   await sendMail(m.payload);            // throws → nak → redelivered (m.attempt + 1)
+   * });
+   * ```
+   */
+  async consume(
+    name: string,
+    handler: ConsumeHandler,
+    options: ConsumeOptions = {},
+  ): Promise<Consumption> {
+    if (this.#consumptions.has(name)) {
+      throw new CatbusError(ErrorCode.Conflict, `this client already consumes "${name}"`);
+    }
+    const entry = { handler, options, acks: true };
+    // Registered first: deliveries may arrive right behind the answer.
+    this.#consumptions.set(name, entry);
+    try {
+      const info = await this.#request(FrameType.Consume, { name, ...options });
+      entry.acks = (info as unknown as ConsumerInfo).ackPolicy !== "none";
+    } catch (e) {
+      this.#consumptions.delete(name);
+      throw e;
+    }
+    return {
+      name,
+      stop: async () => {
+        if (this.#consumptions.delete(name) && this.#state === "connected") {
+          await this.#request(FrameType.Stop, { name }).catch(() => {});
+        }
+      },
+    };
+  }
+
+  #settleDelivery(consumer: string, seq: number, kind: AckKind, delay?: number) {
+    return this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(() => {});
+  }
+
   /** Round-trip time to the server in ms. */
   async ping(): Promise<number> {
     const start = performance.now();
@@ -453,6 +534,13 @@ export class CatbusClient {
     this.#setState("connected");
     this.#startHeartbeat();
     for (const pattern of this.#subs.patterns()) this.#resubscribe(pattern);
+    for (const [name, { options }] of this.#consumptions) {
+      this.#request(FrameType.Consume, { name, ...options }).catch((e) =>
+        this.#emitError(
+          new CatbusError(e.code ?? ErrorCode.Internal, `consume ${name} failed: ${e.message}`),
+        )
+      );
+    }
     for (const q of this.#offline.splice(0)) {
       this.#sendPublish(q.channel, q.payload, q.options).then(
         q.resolve,
@@ -534,16 +622,28 @@ export class CatbusClient {
   }
 
   #onMessage(frame: Frame) {
-    const meta = parseMeta<MessageMeta>(frame);
+    const meta = parseMeta<MessageMeta & { consumer?: string; attempt?: number }>(frame);
     const payload = frame.flags & Flag.Binary
       ? frame.data.slice()
       : JSON.parse(decoder.decode(frame.data));
-    this.#subs.dispatch(meta, payload, (e) =>
+    const onError = (e: unknown) =>
       this.#emitError(
         new CatbusError(ErrorCode.Internal, `a message handler threw: ${e}`, {
           cause: e,
         }),
-      ));
+      );
+    if (meta.consumer === undefined) return this.#subs.dispatch(meta, payload, onError);
+    const consumer = meta.consumer;
+    const entry = this.#consumptions.get(consumer);
+    if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
+    const message = consumedMessage(
+      meta.channel,
+      payload,
+      meta,
+      (kind, delay) =>
+        entry.acks ? this.#settleDelivery(consumer, meta.seq, kind, delay) : Promise.resolve(),
+    );
+    runConsumeHandler(entry.handler, message, onError);
   }
 
   #onNotice(notice: NoticeMeta) {

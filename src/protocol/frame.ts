@@ -23,6 +23,12 @@ export const FrameType = {
   Ping: 9,
   Pong: 10,
   Notice: 11,
+  ConsumerCreate: 12,
+  ConsumerDelete: 13,
+  ConsumerList: 14,
+  Consume: 15,
+  Stop: 16,
+  Ack: 17,
 } as const;
 export type FrameType = typeof FrameType[keyof typeof FrameType];
 

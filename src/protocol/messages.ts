@@ -3,6 +3,8 @@
  * docs/protocol.md describes the same shapes for people.
  */
 import type { ErrorCode } from "../core/errors.ts";
+import type { AckKind } from "../streams/consumer.ts";
+import type { ConsumerConfig } from "../streams/consumer-config.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -82,6 +84,10 @@ export interface PublishMeta {
   ttl?: number;
   /** A request (with a `reply_to` header): refused with `no_responders` if nobody listens. */
   request?: boolean;
+  /** Answer only after this many durable-consumer acks of the message. */
+  confirm?: number;
+  /** How long to wait for them, ms (default 5000); then error `timeout` (the message stays stored). */
+  confirmTimeout?: number;
 }
 
 /** server → client: the OK answer to publish. */
@@ -98,6 +104,41 @@ export interface MessageMeta extends Position {
   id: string;
   time: number;
   headers?: Record<string, string>;
+  /** Set on deliveries of a durable consumer: its name and this delivery's attempt (from 1). */
+  consumer?: string;
+  attempt?: number;
+}
+
+/** A durable consumer's settings and where it stands (answer to consumer_create, consume). */
+export interface ConsumerInfo extends ConsumerConfig {
+  /** Next stream sequence it will look at. */
+  cursor: number;
+  /** Unacked deliveries. */
+  pending: number;
+  /** Connections bound to it. */
+  members: number;
+}
+
+/** client → server: consumer_delete, stop. */
+export interface ConsumerNameMeta {
+  name: string;
+}
+
+/** client → server: bind this connection to a consumer as a (queue-group) member. */
+export interface ConsumeMeta {
+  name: string;
+  /** Unacked deliveries to this connection at most (default: the consumer's maxInFlight). */
+  maxInFlight?: number;
+}
+
+/** client → server: settle a delivery. */
+export interface AckMeta {
+  consumer: string;
+  seq: number;
+  /** Default `ack`. */
+  kind?: AckKind;
+  /** With nak: redeliver after this many ms (default: the consumer's backoff). */
+  delay?: number;
 }
 
 export interface ErrorMeta {
@@ -125,5 +166,7 @@ export type NoticeMeta =
   | { event: "revoked"; code: ErrorCode; pattern: string; message: string }
   /** A publish sent without a request id (fire and forget) was refused. */
   | { event: "publish_failed"; code: ErrorCode; message: string; channel: string }
+  /** An ack sent without a request id (fire and forget) was refused. */
+  | { event: "ack_failed"; code: ErrorCode; message: string; consumer: string; seq: number }
   /** The server is going away; reconnect elsewhere or later. */
   | { event: "shutdown"; message: string };

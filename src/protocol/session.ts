@@ -15,6 +15,7 @@ import {
   parseMeta,
 } from "./frame.ts";
 import {
+  type AckMeta,
   type ErrorMeta,
   type HelloMeta,
   type NoticeMeta,
@@ -27,6 +28,9 @@ import {
   type WelcomeMeta,
 } from "./messages.ts";
 import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
+import { SessionConsumers } from "./consumer-ops.ts";
+import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
+import type { Delivery } from "../streams/consumer.ts";
 
 export interface SessionLimits {
   maxPayload: number;
@@ -38,6 +42,7 @@ export interface SessionLimits {
 
 export interface SessionHost {
   broker: Broker;
+  consumers: ConsumerRegistry;
   authenticator: Authenticator;
   limits: SessionLimits;
   serverName: string;
@@ -62,15 +67,35 @@ export interface SessionTransport extends FrameSink {
 const MESSAGE_FORMAT = "native";
 const decoder = new TextDecoder();
 
-/** The native frame of a delivered message: one encoding shared by every native connection. */
-const encodeMessage = (m: BusMessage): Uint8Array => {
+/** A message frame's meta without its closing brace, so deliveries can add fields. */
+const openMessageMeta = (m: BusMessage): string => {
   // Built as a string rather than JSON.stringify of an object: this runs once per message and
   // is the server's hottest encode (bench/codec_bench.ts). Epochs and ids are alphanumeric.
   let meta = `{"channel":${JSON.stringify(m.channel)},"seq":${m.seq},"epoch":"${m.epoch}",` +
     `"id":"${m.id}","time":${m.time}`;
   if (m.headers) meta += `,"headers":${JSON.stringify(m.headers)}`;
-  return encodeFrame(FrameType.Message, 0, meta + "}", m.payload, m.binary ? Flag.Binary : 0);
+  return meta;
 };
+
+/** The native frame of a delivered message: one encoding shared by every native connection. */
+const encodeMessage = (m: BusMessage): Uint8Array =>
+  encodeFrame(
+    FrameType.Message,
+    0,
+    openMessageMeta(m) + "}",
+    m.payload,
+    m.binary ? Flag.Binary : 0,
+  );
+
+/** A durable consumer's delivery: the message frame plus consumer name and attempt. */
+const encodeDelivery = ({ message: m, consumer, attempt }: Delivery): Uint8Array =>
+  encodeFrame(
+    FrameType.Message,
+    0,
+    `${openMessageMeta(m)},"consumer":"${consumer}","attempt":${attempt}}`,
+    m.payload,
+    m.binary ? Flag.Binary : 0,
+  );
 
 /**
  * One native-protocol connection, whatever carries its bytes (TCP, WebSocket, WebTransport).
@@ -98,6 +123,7 @@ export class Session implements Subscriber {
   #chain: Promise<void> = Promise.resolve();
   #waiting = 0;
   #subscriptionChain: Promise<void> = Promise.resolve();
+  readonly #consumers: SessionConsumers;
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
@@ -106,6 +132,7 @@ export class Session implements Subscriber {
       maxBytes: host.limits.outboundBytes,
       onError: () => this.close(),
     });
+    this.#consumers = new SessionConsumers(host.consumers, this.#queue, encodeDelivery);
     this.#decoder = new FrameDecoder({
       maxFrameBytes: host.limits.maxPayload + 64 * 1024,
     });
@@ -200,6 +227,7 @@ export class Session implements Subscriber {
   #cleanup() {
     for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
     this.#patterns.clear();
+    this.#consumers.leaveAll();
     this.#host.detach(this);
   }
 
@@ -328,6 +356,21 @@ export class Session implements Subscriber {
           return this.#answer(frame.id, this.#onSubscribe(frame));
         case FrameType.Unsubscribe:
           return this.#answer(frame.id, this.#onUnsubscribe(frame));
+        case FrameType.ConsumerCreate:
+          return this.#answer(frame.id, this.#consumers.create(this.principal!, parseMeta(frame)));
+        case FrameType.ConsumerDelete:
+          return this.#answer(frame.id, this.#consumers.delete(this.principal!, parseMeta(frame)));
+        case FrameType.ConsumerList:
+          return this.#send(FrameType.Ok, frame.id, this.#consumers.list(this.principal!));
+        case FrameType.Consume: {
+          const bound = this.#consumers.consume(this.principal!, parseMeta(frame));
+          this.#send(FrameType.Ok, frame.id, bound.info);
+          return bound.start();
+        }
+        case FrameType.Stop:
+          return this.#send(FrameType.Ok, frame.id, this.#consumers.stop(parseMeta(frame)));
+        case FrameType.Ack:
+          return this.#onAck(frame);
         case FrameType.Ping:
           return this.#send(FrameType.Pong, frame.id);
         case FrameType.Pong:
@@ -463,6 +506,23 @@ export class Session implements Subscriber {
     this.#onPublish(frame, (c) => channel = c).catch((e) => {
       const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
       this.notice({ event: "publish_failed", code: err.code, message: err.message, channel });
+    });
+  }
+
+  /** An ack with id 0 is fire and forget (failures come back as `ack_failed` notices). */
+  #onAck(frame: Frame) {
+    const meta = parseMeta<AckMeta>(frame);
+    const settled = this.#consumers.ack(this.principal!, meta);
+    if (frame.id !== 0) return this.#answer(frame.id, settled.then(() => ({})));
+    settled.catch((e) => {
+      const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.Internal, String(e));
+      this.notice({
+        event: "ack_failed",
+        code: err.code,
+        message: err.message,
+        consumer: String(meta.consumer),
+        seq: Number(meta.seq),
+      });
     });
   }
 

@@ -29,9 +29,26 @@ export function parsePublishHeaders(
   return entries.length ? value as Record<string, string> : undefined;
 }
 
-/** A publish's key and ttl → the broker's store options. */
-export function parsePublishOptions(meta: PublishMeta): { key?: string; expiresAt?: number } {
-  const out: { key?: string; expiresAt?: number } = {};
+/** A publish's key, ttl and confirmation → the broker's publish options. */
+export function parsePublishOptions(
+  meta: PublishMeta,
+): { key?: string; expiresAt?: number; confirm?: number; confirmTimeoutMs?: number } {
+  const out: ReturnType<typeof parsePublishOptions> = {};
+  if (meta.confirm !== undefined) {
+    if (!Number.isSafeInteger(meta.confirm) || meta.confirm < 1 || meta.confirm > 1000) {
+      throw bad('"confirm" must be the number of consumer acks to wait for, 1 to 1000');
+    }
+    out.confirm = meta.confirm;
+  }
+  if (meta.confirmTimeout !== undefined) {
+    if (
+      !Number.isSafeInteger(meta.confirmTimeout) || meta.confirmTimeout < 1 ||
+      meta.confirmTimeout > 600_000
+    ) {
+      throw bad('"confirmTimeout" must be a whole number of ms from 1 to 600000');
+    }
+    out.confirmTimeoutMs = meta.confirmTimeout;
+  }
   if (meta.key !== undefined) {
     if (typeof meta.key !== "string" || meta.key.length === 0 || meta.key.length > 256) {
       throw bad('"key" must be a string of 1 to 256 characters');

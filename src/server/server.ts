@@ -8,6 +8,8 @@ import { listenTcp } from "../transport/tcp.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
 import { ensureDataDir, loadOrCreateSecret } from "./data-dir.ts";
 import { StreamStore } from "../streams/stream-store.ts";
+import { ConsumerRegistry } from "../streams/consumer-registry.ts";
+import { FileConsumerStore } from "../streams/consumer-store.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import type { BlockSize } from "../log/encryption.ts";
 import { serveHttp } from "./http.ts";
@@ -57,16 +59,23 @@ export async function startServer(
     maxBytes: config.retentionMaxBytes,
   });
   const reserved = new Set<string>(RESERVED_NAMESPACES);
+  // Reply inboxes are live traffic: no point in storing them. `$sys` is stored (dead letters).
+  const ephemeral = new Set<string>(["_inbox", "_bus_"]);
   const broker = new Broker({
     history: { maxMessages: config.historyMessages, maxBytes: config.historyBytes },
     storage: streams,
-    // Reply inboxes and server events are live traffic: no point in storing them.
-    ephemeral: (name) => reserved.has(name),
+    ephemeral: (name) => ephemeral.has(name),
     dedupeWindowMs: config.dedupeWindowMs,
     maxPerChannel: config.retentionMaxPerChannel,
   });
   await broker.load();
   for (const name of reserved) await broker.createNamespace(name);
+  const consumers = new ConsumerRegistry(
+    broker,
+    new FileConsumerStore(config.data),
+    (message, fields) => log("warn", message, fields),
+  );
+  await consumers.load();
   await streams.applyRetention();
   const retentionTimer = setInterval(() => {
     streams.applyRetention().catch((e) => log("warn", "retention failed", { error: String(e) }));
@@ -82,6 +91,7 @@ export async function startServer(
   );
   const host: SessionHost = {
     broker,
+    consumers,
     authenticator: new Authenticator({
       adminKey: config.adminKey,
       secrets: [secret, ...config.previousSecrets],
@@ -138,6 +148,7 @@ export async function startServer(
       tcp.close();
       sessions.closeAll();
       await http.shutdown();
+      await consumers.close();
       await streams.close();
     },
   };

@@ -1,0 +1,133 @@
+import { type Principal, requireGrant } from "../auth/grants.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import type { OutboundQueue } from "../core/outbound-queue.ts";
+import { parseConsumerSpec } from "../streams/consumer-config.ts";
+import type { AckKind, Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
+import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
+import type { AckMeta, ConsumeMeta, ConsumerInfo, ConsumerNameMeta } from "./messages.ts";
+
+const ACK_KINDS: readonly AckKind[] = ["ack", "nak", "progress", "term"];
+
+const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
+
+function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
+  const name = meta.name ?? meta.consumer;
+  if (typeof name !== "string" || name === "") throw bad("name the consumer");
+  return name;
+}
+
+/**
+ * The durable-consumer operations of one native connection: create/delete/list, bind as a
+ * member (consume), stop, ack. Deliveries go through the connection's queue as control
+ * frames (never dropped); the consumer stops sending while the queue is over half full.
+ */
+export class SessionConsumers {
+  readonly #registry: ConsumerRegistry;
+  readonly #queue: OutboundQueue;
+  readonly #encode: (d: Delivery) => Uint8Array;
+  readonly #members = new Map<string, { consumer: Consumer; member: ConsumerMember }>();
+
+  constructor(
+    registry: ConsumerRegistry,
+    queue: OutboundQueue,
+    encode: (d: Delivery) => Uint8Array,
+  ) {
+    this.#registry = registry;
+    this.#queue = queue;
+    this.#encode = encode;
+  }
+
+  async create(principal: Principal, meta: unknown): Promise<ConsumerInfo> {
+    const config = parseConsumerSpec(meta);
+    requireGrant(principal, "read", config.pattern);
+    requireGrant(principal, "create", config.pattern);
+    return (await this.#registry.create(config)).info();
+  }
+
+  async delete(principal: Principal, meta: ConsumerNameMeta): Promise<ConsumerNameMeta> {
+    const consumer = this.#registry.require(consumerName(meta));
+    requireGrant(principal, "create", consumer.config.pattern);
+    await this.#registry.delete(consumer.name);
+    this.#members.delete(consumer.name);
+    return { name: consumer.name };
+  }
+
+  list(principal: Principal): { consumers: ConsumerInfo[] } {
+    const readable = this.#registry.list().filter((c) => {
+      try {
+        requireGrant(principal, "read", c.config.pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return { consumers: readable.map((c) => c.info()) };
+  }
+
+  /**
+   * Binds the connection to a consumer. Returns its info and `start`, to call once the answer
+   * is queued, so the first delivery never overtakes it.
+   */
+  consume(principal: Principal, meta: ConsumeMeta): { info: ConsumerInfo; start(): void } {
+    const consumer = this.#readable(principal, consumerName(meta));
+    const max = meta.maxInFlight;
+    if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
+      throw bad('"maxInFlight" must be a whole number ≥ 1');
+    }
+    if (this.#members.has(consumer.name)) {
+      throw new CatbusError(
+        ErrorCode.Conflict,
+        `this connection already consumes "${consumer.name}"; open another connection to ` +
+          "add a queue-group member",
+      );
+    }
+    const queue = this.#queue;
+    const half = () => queue.maxBytes / 2;
+    const member: ConsumerMember = {
+      hasRoom: () => queue.pendingBytes < half(),
+      deliver: (d) => {
+        queue.push(this.#encode(d), false);
+        if (queue.pendingBytes >= half()) queue.drained(half()).then(() => consumer.wake());
+      },
+    };
+    this.#members.set(consumer.name, { consumer, member });
+    return { info: consumer.info(), start: () => consumer.join(member, max) };
+  }
+
+  stop(meta: ConsumerNameMeta): ConsumerNameMeta {
+    const name = consumerName(meta);
+    const bound = this.#members.get(name);
+    if (!bound) {
+      throw new CatbusError(ErrorCode.NotFound, `this connection does not consume "${name}"`);
+    }
+    this.#members.delete(name);
+    bound.consumer.leave(bound.member);
+    return { name };
+  }
+
+  async ack(principal: Principal, meta: AckMeta): Promise<void> {
+    const consumer = this.#readable(principal, consumerName(meta));
+    const kind = meta.kind ?? "ack";
+    if (!ACK_KINDS.includes(kind)) throw bad(`"kind" must be one of ${ACK_KINDS.join(", ")}`);
+    if (!Number.isSafeInteger(meta.seq) || meta.seq < 1) {
+      throw bad('"seq" must be the delivery\'s seq');
+    }
+    const delay = meta.delay;
+    if (delay !== undefined && (!Number.isSafeInteger(delay) || delay < 0)) {
+      throw bad('"delay" must be a whole number of ms ≥ 0');
+    }
+    await consumer.settle(meta.seq, kind, delay);
+  }
+
+  /** The connection ended: its unacked deliveries go to the other members. */
+  leaveAll(): void {
+    for (const { consumer, member } of this.#members.values()) consumer.leave(member);
+    this.#members.clear();
+  }
+
+  #readable(principal: Principal, name: string): Consumer {
+    const consumer = this.#registry.require(name);
+    requireGrant(principal, "read", consumer.config.pattern);
+    return consumer;
+  }
+}

@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { CatbusError } from "../src/core/errors.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
+
+async function connect(server: TestServer, token = server.adminKey) {
+  const c = new CatbusClient({ url: server.tcpUrl, token, transport: tcpTransport() });
+  await c.connect();
+  return c;
+}
+
+const code = (expected: string) => (e: unknown) => e instanceof CatbusError && e.code === expected;
+
+Deno.test("consumers - a failing handler gets the message again with the next attempt, then acks", async () => {
+  await using server = await startCatbusd();
+  const c = await connect(server);
+  await c.publish("orders.new", { id: 1 });
+  await c.createConsumer({ name: "mailer", pattern: "orders.>", from: "first", ackWait: 60_000 });
+  const attempts = new AsyncQueue<number>();
+  await c.consume("mailer", (m) => {
+    attempts.push(m.attempt);
+    if (m.attempt === 1) throw new Error("smtp down"); // nak → redelivered at once
+  });
+  assert.equal(await attempts.next(), 1);
+  assert.equal(await attempts.next(), 2);
+  const [info] = await c.listConsumers();
+  assert.equal(info.name, "mailer");
+  await c.disconnect();
+});
+
+Deno.test("consumers - after max deliver the message is in the dead-letter channel with the reason", async () => {
+  await using server = await startCatbusd();
+  const c = await connect(server);
+  await c.publish("orders.new", { id: 7 });
+  const letters = new AsyncQueue<{ payload: unknown; headers?: Record<string, string> }>();
+  await c.subscribe(
+    "$sys.dlq.>",
+    (_ch, payload, meta) => letters.push({ payload, headers: meta.headers }),
+  );
+  await c.createConsumer({
+    name: "flaky",
+    pattern: "orders.>",
+    from: "first",
+    ackWait: 50,
+    maxDeliver: 3,
+  });
+  const seen = new AsyncQueue<number>();
+  // Never acks: the handler never finishes, so every ack wait runs out.
+  await c.consume("flaky", (m) => {
+    seen.push(m.attempt);
+    return new Promise(() => {});
+  });
+  assert.deepEqual([await seen.next(), await seen.next(), await seen.next()], [1, 2, 3]);
+  const letter = await letters.next();
+  assert.deepEqual(letter.payload, { id: 7 });
+  assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
+  assert.equal(letter.headers?.["catbus-dlq-attempts"], "3");
+  assert.equal(letter.headers?.["catbus-dlq-consumer"], "flaky");
+  await c.disconnect();
+});
+
+Deno.test("consumers - a queue group shares the work; a member that dies unacked hands it to a survivor", async () => {
+  await using server = await startCatbusd();
+  const admin = await connect(server);
+  await admin.publish("jobs.init", null);
+  await admin.createConsumer({ name: "workers", pattern: "jobs.work", ackWait: 60_000 });
+  const a = await connect(server);
+  const b = await connect(server);
+  const gotA = new AsyncQueue<ConsumedMessage>();
+  const gotB = new AsyncQueue<ConsumedMessage>();
+  // a holds its messages without acking; b acks.
+  await a.consume("workers", (m) => {
+    gotA.push(m);
+    return new Promise(() => {});
+  });
+  await b.consume("workers", (m) => gotB.push(m));
+  for (let i = 0; i < 20; i++) await admin.publish("jobs.work", i);
+  const first: number[] = [];
+  const held: number[] = [];
+  while (first.length < 20) {
+    const fromA = gotA.size > 0;
+    const m = await (fromA ? gotA.next() : gotB.next());
+    first.push(m.payload as number);
+    if (fromA) held.push(m.payload as number);
+  }
+  assert.deepEqual([...first].sort((x, y) => x - y), [...Array(20).keys()], "each once");
+  assert.ok(held.length > 0 && held.length < 20, "both members got work");
+  await a.disconnect();
+  const again: number[] = [];
+  while (again.length < held.length) {
+    const m = await gotB.next();
+    assert.equal(m.attempt, 2);
+    again.push(m.payload as number);
+  }
+  assert.deepEqual(again.sort((x, y) => x - y), held.sort((x, y) => x - y));
+  await Promise.all([admin, b].map((c) => c.disconnect()));
+});
+
+Deno.test("consumers - consumer state survives a server restart", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-consumers-" });
+  const first = await startCatbusd([], { data });
+  const c1 = await connect(first);
+  for (let i = 1; i <= 3; i++) await c1.publish("jobs.work", i);
+  await c1.createConsumer({ name: "w", pattern: "jobs.>", from: "first", ackWait: 60_000 });
+  const got = new AsyncQueue<ConsumedMessage>();
+  await c1.consume("w", (m) => {
+    got.push(m);
+    return new Promise(() => {}); // settled below, by hand
+  });
+  const one = await got.next();
+  await got.next();
+  await got.next();
+  await one.ack(); // resolves once the state is saved
+  await c1.disconnect();
+  await first.stop();
+
+  await using second = await startCatbusd([], { data });
+  const c2 = await connect(second);
+  const after = new AsyncQueue<ConsumedMessage>();
+  await c2.consume("w", (m) => after.push(m));
+  const redelivered = [await after.next(), await after.next()];
+  assert.deepEqual(redelivered.map((m) => m.payload), [2, 3]);
+  assert.deepEqual(redelivered.map((m) => m.attempt), [2, 2]);
+  await c2.publish("jobs.work", 4);
+  const fresh = await after.next();
+  assert.deepEqual([fresh.payload, fresh.attempt], [4, 1]);
+  await c2.disconnect();
+  await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("consumers - confirm waits for N consumer acks, and times out with a clear error", async () => {
+  await using server = await startCatbusd();
+  const c = await connect(server);
+  await c.publish("orders.init", null);
+  await c.createConsumer({ name: "a", pattern: "orders.>" });
+  await c.createConsumer({ name: "b", pattern: "orders.>" });
+  await c.consume("a", () => {});
+  const other = await connect(server);
+  await other.consume("b", () => {});
+  const stored = await c.publish("orders.paid", { id: 1 }, { confirm: 2 });
+  assert.ok(stored.seq > 1);
+  await assert.rejects(
+    c.publish("orders.paid", { id: 2 }, { confirm: 3, confirmTimeout: 200 }),
+    (e: unknown) => code("timeout")(e) && /only 2 of 3 consumer acks/.test((e as Error).message),
+  );
+  await Promise.all([c, other].map((x) => x.disconnect()));
+});
+
+Deno.test("consumers - bad requests are answered with codes and leave the connection usable", async () => {
+  await using server = await startCatbusd();
+  const c = await connect(server);
+  await c.publish("orders.init", null);
+  await assert.rejects(c.consume("nope", () => {}), code("not_found"));
+  await assert.rejects(
+    c.createConsumer({ name: "bad name", pattern: "orders.>" }),
+    code("bad_request"),
+  );
+  await assert.rejects(c.createConsumer({ name: "x", pattern: "*.orders" }), code("bad_request"));
+  await assert.rejects(c.createConsumer({ name: "x", pattern: "ghost.>" }), code("not_found"));
+  await c.createConsumer({ name: "x", pattern: "orders.>" });
+  await assert.rejects(
+    c.createConsumer({ name: "x", pattern: "orders.>", maxDeliver: 1 }),
+    code("conflict"),
+  );
+  const reader = await connect(
+    server,
+    (await server.cli(["grant", "-p", "read", "other.>"])).stdout.split("\n")[0],
+  );
+  await assert.rejects(reader.consume("x", () => {}), code("forbidden"));
+  assert.equal(typeof (await c.ping()), "number");
+  await Promise.all([c, reader].map((x) => x.disconnect()));
+});
