@@ -218,6 +218,14 @@ export class Broker {
     });
   }
 
+  /** True when `key` was used in `namespace` within the dedupe window (checked before a batch). */
+  seenKey(namespace: string, key: string): boolean {
+    const ns = this.#namespaces.get(namespace);
+    if (!ns) return false;
+    ns.expireKeys(this.#now());
+    return ns.keys.has(key);
+  }
+
   /** A durable consumer acked `namespace` #`seq` (counts toward publish confirmations). */
   acked(namespace: string, seq: number): void {
     this.#confirmations.acked(namespace, seq);

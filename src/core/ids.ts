@@ -24,7 +24,8 @@ function randomTag(chars: number): string {
 export class IdGenerator {
   #lastTime = 0;
   #counter = 0;
-  readonly #tag = randomTag(4);
+  // 10 + 5 + 5 = 20 characters: the length of the Bus seed's event ids (`e_` + 20).
+  readonly #tag = randomTag(5);
 
   /** `now` is passed in so callers that already read the clock do not read it twice. */
   next(now: number): string {

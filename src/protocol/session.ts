@@ -4,7 +4,7 @@ import type { Broker, Subscriber } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
-import { namespaceOf, parseChannel, parsePattern } from "../core/subject.ts";
+import { namespaceOf, parsePattern } from "../core/subject.ts";
 import {
   type DecodeEvent,
   encodeFrame,
@@ -29,6 +29,7 @@ import {
 } from "./messages.ts";
 import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
+import { checkPublish, openNamespace } from "./publish-access.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
 
@@ -396,15 +397,7 @@ export class Session implements Subscriber {
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
     seen?.(String(channel));
-    parseChannel(channel);
-    const ns = namespaceOf(channel);
-    if (ns === "$sys") {
-      throw new CatbusError(
-        ErrorCode.Forbidden,
-        "the $sys namespace is written by the server only",
-      );
-    }
-    requireGrant(principal, "write", channel);
+    checkPublish(principal, channel);
     if (frame.data.length > this.#host.limits.maxPayload) {
       throw new CatbusError(
         ErrorCode.TooLarge,
@@ -426,17 +419,7 @@ export class Session implements Subscriber {
     // Copy now: the frame is a view on the transport's read buffer.
     const payload = frame.data.slice();
     const broker = this.#host.broker;
-    if (!broker.namespace(ns)) {
-      if (!allows(principal, "create", channel)) {
-        throw new CatbusError(
-          ErrorCode.NotFound,
-          `namespace "${ns}" does not exist; a token with create on "${channel}" brings it into ` +
-            `existence on first publish (\`catbus grant -p create '${ns}.>'\`)`,
-        );
-      }
-      await this.#host.checkNamespace(ns);
-      await broker.createNamespace(ns);
-    }
+    await openNamespace(broker, principal, channel, this.#host.checkNamespace);
     const m = await broker.publish({
       channel,
       payload,

@@ -35,6 +35,9 @@ export interface ServerConfig {
   encryptionSecret?: string;
   encryptionBlockSize: number;
   namespaces: string[];
+  /** Bus HTTP/SSE dialect listener; off when unset. */
+  busBind?: string;
+  busAuth: "open" | "token";
 }
 
 type Kind =
@@ -300,6 +303,23 @@ export const SETTINGS: Setting[] = [
     kind: "list",
     help: "restrict to these namespaces (comma-separated; more with `catbus namespace add`)",
   },
+  {
+    key: "busBind",
+    flag: "bus-bind",
+    env: "CATBUS_BUS_BIND",
+    envAliases: ["BUS_ADDR"],
+    yaml: "bus.bind",
+    kind: "address",
+    help: "serve the Bus HTTP/SSE API here (Bus's port is :2021); off when unset",
+  },
+  {
+    key: "busAuth",
+    flag: "bus-auth",
+    env: "CATBUS_BUS_AUTH",
+    yaml: "bus.auth",
+    kind: "string",
+    help: "open (Bus's behaviour: no token, full access) or token (every request needs one)",
+  },
 ];
 
 export const DEFAULTS: ServerConfig = {
@@ -325,6 +345,7 @@ export const DEFAULTS: ServerConfig = {
   dedupeWindowMs: 120_000,
   encryptionBlockSize: 4096,
   namespaces: [],
+  busAuth: "open",
 };
 
 const configError = (source: string, message: string) =>
@@ -424,6 +445,9 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   const result = config as unknown as ServerConfig;
   if (!result.cert !== !result.key) {
     throw configError("--cert/--key", "TLS needs both a certificate and a key");
+  }
+  if (result.busAuth !== "open" && result.busAuth !== "token") {
+    throw configError("--bus-auth", `expected open or token, got "${result.busAuth}"`);
   }
   if (result.maxPayload < 1) {
     throw configError("--max-payload", "must be at least 1 byte");

@@ -13,6 +13,7 @@ import { FileConsumerStore } from "../streams/consumer-store.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import type { BlockSize } from "../log/encryption.ts";
 import { serveHttp } from "./http.ts";
+import { serveBus } from "../dialects/bus/server.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
@@ -24,6 +25,8 @@ export interface RunningServer {
   httpUrl: string;
   /** Where the TCP listener is, e.g. tcp://127.0.0.1:4434 */
   tcpUrl: string;
+  /** The Bus HTTP/SSE dialect, when enabled, e.g. http://127.0.0.1:2021 */
+  busUrl?: string;
   broker: Broker;
   close(): Promise<void>;
 }
@@ -135,11 +138,37 @@ export async function startServer(
     );
   }
   const tcpPort = (tcp.addr as Deno.NetAddr).port;
+  const busAddr = config.busBind ? parseAddress(config.busBind, "--bus-bind")! : undefined;
+  let bus: ReturnType<typeof serveBus> | undefined;
+  try {
+    bus = busAddr && serveBus({
+      ...busAddr,
+      ...tls,
+      broker,
+      consumers,
+      authenticator: host.authenticator,
+      auth: config.busAuth,
+      maxPayload: config.maxPayload,
+      outboundBytes: config.outboundBytes,
+      checkNamespace: host.checkNamespace,
+      log,
+    });
+  } catch (e) {
+    tcp.close();
+    await http.shutdown();
+    throw new CatbusError(
+      ErrorCode.Unavailable,
+      `cannot listen on ${config.busBind}: ${(e as Error).message}`,
+    );
+  }
   const displayHost = (h: string) => h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
   const scheme = tls ? "s" : "";
   const server: RunningServer = {
     httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.addr.port}`,
     tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
+    ...(bus && busAddr
+      ? { busUrl: `http${scheme}://${displayHost(busAddr.hostname)}:${bus.port}` }
+      : {}),
     broker,
     async close() {
       ready = false;
@@ -148,6 +177,7 @@ export async function startServer(
       tcp.close();
       sessions.closeAll();
       await http.shutdown();
+      await bus?.close();
       await consumers.close();
       await streams.close();
     },
@@ -156,6 +186,7 @@ export async function startServer(
     http: server.httpUrl,
     websocket: server.httpUrl.replace(/^http/, "ws") + "/ws",
     tcp: server.tcpUrl,
+    ...(server.busUrl ? { bus: server.busUrl } : {}),
     data: config.data,
   });
   return server;

@@ -83,13 +83,15 @@ export class ConsumerRegistry {
   /**
    * Creates the consumer, or returns the existing one when its delivery settings are the same;
    * a different configuration under a taken name is a conflict. The namespace must exist.
+   * A consumer made with `persist: false` lives until deleted or the server stops (the Bus
+   * dialect's per-connection consumers).
    */
-  async create(config: ConsumerConfig): Promise<Consumer> {
+  async create(config: ConsumerConfig, options: { persist?: boolean } = {}): Promise<Consumer> {
     const existing = this.get(config.name);
     if (existing) return this.#same(existing, config);
     let creating = this.#creating.get(config.name);
     if (!creating) {
-      creating = this.#create(config).finally(() => this.#creating.delete(config.name));
+      creating = this.#create(config, options.persist ?? true).finally(() => this.#creating.delete(config.name));
       this.#creating.set(config.name, creating);
       return await creating;
     }
@@ -102,8 +104,10 @@ export class ConsumerRegistry {
     this.#entries.delete(name);
     entry!.consumer.close();
     this.#broker.unsubscribe(entry!.watcher, entry!.consumer.config.pattern);
-    await entry!.writer?.idle();
-    await this.#store?.remove(name);
+    if (entry!.writer) {
+      await entry!.writer.idle();
+      await this.#store?.remove(name);
+    }
   }
 
   /** Stops every consumer and waits for their last states to be saved. */
@@ -125,7 +129,7 @@ export class ConsumerRegistry {
     );
   }
 
-  async #create(config: ConsumerConfig): Promise<Consumer> {
+  async #create(config: ConsumerConfig, persist: boolean): Promise<Consumer> {
     const ns = this.#broker.namespace(namespaceOf(config.pattern));
     if (!ns) {
       throw new CatbusError(
@@ -135,13 +139,14 @@ export class ConsumerRegistry {
     }
     await this.#broker.createNamespace(namespaceOf(config.deadLetter));
     const cursor = await this.#broker.startSeq(ns, config.pattern, config.from);
-    const consumer = this.#start(ns, { config, epoch: ns.epoch, cursor, pending: [] });
-    await this.#store?.save(consumer.state());
+    const state = { config, epoch: ns.epoch, cursor, pending: [] };
+    const consumer = this.#start(ns, state, persist);
+    if (persist) await this.#store?.save(consumer.state());
     return consumer;
   }
 
-  #start(ns: Namespace, state: ConsumerState): Consumer {
-    const store = this.#store;
+  #start(ns: Namespace, state: ConsumerState, persist = true): Consumer {
+    const store = persist ? this.#store : undefined;
     const name = state.config.name;
     let writer: CoalescedWriter | undefined;
     const consumer: Consumer = new Consumer({

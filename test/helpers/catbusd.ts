@@ -12,6 +12,8 @@ export interface TestServer {
   wsUrl: string;
   tcpUrl: string;
   tcpPort: number;
+  /** The Bus HTTP/SSE dialect (always enabled in tests). */
+  busUrl: string;
   data: string;
   adminKey: string;
   pid: number;
@@ -42,6 +44,8 @@ export async function startCatbusd(
       "127.0.0.1:0",
       "--tcp-bind",
       "127.0.0.1:0",
+      "--bus-bind",
+      "127.0.0.1:0",
       "--data",
       data,
       "--admin-key",
@@ -60,7 +64,8 @@ export async function startCatbusd(
     const { value, done } = await lines.read();
     if (done) throw new Error(`catbusd exited before listening:\n${buffered}`);
     buffered += value;
-    listening = /http=(\S+) websocket=(\S+) tcp=(\S+)/.exec(buffered);
+    // The whole line: optional listeners (bus=…) follow tcp=.
+    listening = /http=(\S+) websocket=(\S+) tcp=(\S+)[^\n]*\n/.exec(buffered);
   }
   // Keep draining stderr so the child never blocks on a full pipe; echo it for debugging.
   (async () => {
@@ -71,6 +76,7 @@ export async function startCatbusd(
     }
   })();
   const [, httpUrl, wsUrl, tcpUrl] = listening;
+  const busUrl = /bus=(\S+)/.exec(buffered)?.[1] ?? "";
   const stop = async () => {
     try {
       child.kill("SIGTERM");
@@ -85,6 +91,7 @@ export async function startCatbusd(
     wsUrl,
     tcpUrl,
     tcpPort: Number(new URL(tcpUrl).port),
+    busUrl,
     data,
     adminKey,
     pid: child.pid,

@@ -1,0 +1,211 @@
+import type { Authenticator } from "../../auth/authenticator.ts";
+import type { Principal } from "../../auth/grants.ts";
+import type { Broker } from "../../core/broker.ts";
+import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
+import { randomId } from "../../core/ids.ts";
+import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
+import { parseDuration } from "../../server/units.ts";
+import type { SseStream } from "../../transport/sse.ts";
+import { ack } from "./ack.ts";
+import { eventIdOf, rfc3339Nano } from "./event.ts";
+import { parsePublishBody, publishItems } from "./publish.ts";
+import { type BusBinding, parseSubscribeParams, subscribe } from "./subscribe.ts";
+
+export interface BusDialectOptions {
+  hostname: string;
+  port: number;
+  cert?: string;
+  key?: string;
+  broker: Broker;
+  consumers: ConsumerRegistry;
+  authenticator: Authenticator;
+  /** `open`: no token, full access (as the original); `token`: every request needs one. */
+  auth: "open" | "token";
+  maxPayload: number;
+  outboundBytes: number;
+  checkNamespace(name: string): Promise<void>;
+  log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
+  /** Idle time before a `: ping` comment on event streams (default 30 s, as the original). */
+  keepAliveMs?: number;
+}
+
+const STATUS: Record<string, number> = {
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.TooLarge]: 413,
+  [ErrorCode.LimitExceeded]: 429,
+  [ErrorCode.Unavailable]: 503,
+  [ErrorCode.Timeout]: 504,
+};
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers":
+    "x-bus-event-id, x-bus-event-created-at, x-bus-event-index, x-bus-consumer-id",
+};
+
+const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
+  new Response(text ? text + "\n" : null, {
+    status,
+    headers: {
+      ...CORS,
+      ...(text ? { "content-type": "text/plain; charset=utf-8" } : {}),
+      ...headers,
+    },
+  });
+
+/** Reads at most `limit` bytes of body, or fails with too_large (413) without reading on. */
+async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  const tooLarge = () =>
+    new CatbusError(
+      ErrorCode.TooLarge,
+      `request body exceeds ${limit} bytes; send smaller batches`,
+    );
+  if (declared > limit) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    body.set(c, offset);
+    offset += c.length;
+  }
+  return body;
+}
+
+/**
+ * The Bus dialect (ella.to/bus's HTTP/SSE API) on its own listener: `POST /` publishes,
+ * `GET /?subject=` streams events, `PUT /?consumer_id=&event_id=` acks. See docs/bus.md.
+ */
+export function serveBus(
+  options: BusDialectOptions,
+): { port: number; close(): Promise<void> } {
+  const bindings = new Map<string, BusBinding>();
+  /** Open event streams, ended on close (an HTTP shutdown waits for every response to end). */
+  const streams = new Set<SseStream>();
+  const openPrincipal: Principal = { clientId: `bus-${randomId(6)}`, kind: "admin", grants: [] };
+
+  const authenticate = (request: Request, url: URL): Promise<Principal> => {
+    if (options.auth === "open") return Promise.resolve(openPrincipal);
+    const header = request.headers.get("authorization");
+    const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? url.searchParams.get("token");
+    if (!token) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.Unauthorized,
+          "this Bus listener needs a token: send Authorization: Bearer <token> or ?token=",
+        ),
+      );
+    }
+    return options.authenticator.authenticate(token);
+  };
+
+  const handle = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    if (url.pathname !== "/") {
+      throw new CatbusError(ErrorCode.NotFound, `no route ${url.pathname}; the Bus API is at /`);
+    }
+    if (request.method === "OPTIONS") {
+      return reply(204, "", {
+        "access-control-allow-methods": "GET, POST, PUT",
+        "access-control-allow-headers": "authorization, content-type, last-event-id",
+      });
+    }
+    const principal = await authenticate(request, url);
+    const base = {
+      broker: options.broker,
+      principal,
+      checkNamespace: options.checkNamespace,
+    };
+    switch (request.method) {
+      case "POST": {
+        const body = await readBody(request, options.maxPayload * 8 + 64 * 1024);
+        const { items, batch } = parsePublishBody(body, options.maxPayload);
+        const confirm = parseConfirm(url);
+        if (batch && confirm) {
+          throw new CatbusError(ErrorCode.BadRequest, "confirm applies to single events only");
+        }
+        const published = await publishItems(
+          { ...base, maxPayload: options.maxPayload },
+          items,
+          confirm,
+        );
+        if (batch) return reply(202);
+        const m = published[0];
+        return reply(202, "", {
+          "x-bus-event-id": eventIdOf(m),
+          "x-bus-event-created-at": rfc3339Nano(m.time),
+          "x-bus-event-index": String(m.seq),
+        });
+      }
+      case "GET":
+        return await subscribe({
+          ...base,
+          consumers: options.consumers,
+          bindings,
+          outboundBytes: options.outboundBytes,
+          keepAliveMs: options.keepAliveMs ?? 30_000,
+          streams,
+          warn: (message, fields) => options.log("warn", message, fields),
+        }, parseSubscribeParams(url, request.headers.get("last-event-id")));
+      case "PUT":
+        await ack(bindings, url);
+        return reply(202);
+      default:
+        return reply(
+          405,
+          `method ${request.method} is not part of the Bus API: use POST, GET or PUT`,
+          {
+            allow: "GET, POST, PUT",
+          },
+        );
+    }
+  };
+
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
+    onListen: () => {},
+  }, async (request) => {
+    try {
+      return await handle(request);
+    } catch (e) {
+      if (isCatbusError(e)) return reply(STATUS[e.code] ?? 500, e.message);
+      options.log("warn", "bus request failed", { error: String(e) });
+      return reply(500, "internal error; see the server log");
+    }
+  });
+  return {
+    port: server.addr.port,
+    async close() {
+      for (const stream of streams) stream.close();
+      await server.shutdown();
+    },
+  };
+}
+
+/** Catbus's server-side confirm: `?confirm=N[&confirm_timeout=5s]` waits for N consumer acks. */
+function parseConfirm(url: URL): { confirm: number; confirmTimeoutMs: number } | undefined {
+  const raw = url.searchParams.get("confirm");
+  if (raw === null) return undefined;
+  const confirm = Number(raw);
+  if (!Number.isSafeInteger(confirm) || confirm < 1 || confirm > 1000) {
+    throw new CatbusError(ErrorCode.BadRequest, "confirm must be a whole number from 1 to 1000");
+  }
+  const timeout = url.searchParams.get("confirm_timeout");
+  const confirmTimeoutMs = timeout ? parseDuration(timeout) : 5000;
+  if (!confirmTimeoutMs || confirmTimeoutMs > 600_000) {
+    throw new CatbusError(ErrorCode.BadRequest, "confirm_timeout must be a duration up to 10m");
+  }
+  return { confirm, confirmTimeoutMs };
+}

@@ -1,0 +1,195 @@
+import { allows, type Principal, requireGrant } from "../../auth/grants.ts";
+import type { Broker, Subscriber } from "../../core/broker.ts";
+import { CatbusError, ErrorCode } from "../../core/errors.ts";
+import { randomId } from "../../core/ids.ts";
+import { type BusMessage, encodedOnce } from "../../core/message.ts";
+import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
+import type { StartFrom } from "../../protocol/messages.ts";
+import { parseDuration } from "../../server/units.ts";
+import { sseFrame, SseStream } from "../../transport/sse.ts";
+import { parseConsumerSpec } from "../../streams/consumer-config.ts";
+import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
+import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
+import { eventIdOf, eventJson, messageIdOf } from "./event.ts";
+
+const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
+
+/** A manual-ack subscription: its consumer and the deliveries awaiting an ack, by message id. */
+export interface BusBinding {
+  consumer: Consumer;
+  awaiting: Map<string, number>;
+}
+
+export interface BusSubscribeContext {
+  broker: Broker;
+  consumers: ConsumerRegistry;
+  principal: Principal;
+  checkNamespace(name: string): Promise<void>;
+  /** Manual-ack subscriptions by consumer id, for PUT. */
+  bindings: Map<string, BusBinding>;
+  outboundBytes: number;
+  keepAliveMs: number;
+  /** Every open stream, so the listener can end them on shutdown. */
+  streams: Set<SseStream>;
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+interface SubscribeParams {
+  pattern: string;
+  from: StartFrom;
+  manual: boolean;
+  redeliveryMs: number;
+  redeliveryCount: number;
+  maxInFlight: number;
+}
+
+function wholeParam(url: URL, name: string, fallback: number, min: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw bad(`${name} must be a whole number ≥ ${min}`);
+  return n;
+}
+
+/** The query of `GET /?subject=…`; `Last-Event-ID` overrides `start` (resume after it). */
+export function parseSubscribeParams(url: URL, lastEventId: string | null): SubscribeParams {
+  const pattern = url.searchParams.get("subject");
+  if (!pattern) throw bad("subject is required, e.g. GET /?subject=orders.>");
+  parsePattern(pattern);
+  if (literalNamespaceOf(pattern) === undefined) {
+    throw bad(`subject "${pattern}": the first token names the namespace and cannot be a wildcard`);
+  }
+  const start = lastEventId || url.searchParams.get("start") || "newest";
+  let from: StartFrom;
+  if (start === "oldest") from = "first";
+  else if (start === "newest") from = "new";
+  else from = { id: messageIdOf(start, "start") };
+  const ack = url.searchParams.get("ack") ?? "none";
+  if (ack !== "none" && ack !== "manual") throw bad('ack must be "none" or "manual"');
+  const redelivery = url.searchParams.get("redelivery");
+  const redeliveryMs = redelivery ? parseDuration(redelivery) : 5000;
+  if (redeliveryMs === undefined || redeliveryMs < 1) {
+    throw bad(`redelivery must be a duration such as 5s or 500ms, got "${redelivery}"`);
+  }
+  return {
+    pattern,
+    from,
+    manual: ack === "manual",
+    redeliveryMs,
+    // Bus: ≤ 0 means unlimited.
+    redeliveryCount: Math.max(0, wholeParam(url, "redelivery_count", 3, -1_000_000)),
+    maxInFlight: wholeParam(url, "max_in_flight", 1, 1),
+  };
+}
+
+const messageFrame = (m: BusMessage) =>
+  sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m) });
+
+/** `GET /?subject=…`: a `text/event-stream` of the subject's events. */
+export async function subscribe(
+  ctx: BusSubscribeContext,
+  params: SubscribeParams,
+): Promise<Response> {
+  const { broker, principal } = ctx;
+  requireGrant(principal, "read", params.pattern);
+  const ns = literalNamespaceOf(params.pattern)!;
+  await ctx.checkNamespace(ns);
+  if (!broker.namespace(ns)) {
+    if (!allows(principal, "create", params.pattern)) {
+      throw bad(`namespace "${ns}" does not exist yet; publish to it first`);
+    }
+    await broker.createNamespace(ns);
+  }
+  const id = `c_${randomId(20)}`;
+  const options = {
+    highWaterBytes: ctx.outboundBytes / 2,
+    keepAliveMs: ctx.keepAliveMs,
+    headers: { "x-bus-consumer-id": id },
+  };
+  return params.manual ? await manualAck(ctx, params, id, options) : noAck(ctx, params, options);
+}
+
+type StreamOptions = Omit<ConstructorParameters<typeof SseStream>[0], "onClose">;
+
+/** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
+function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: StreamOptions) {
+  const sub: Subscriber = {
+    deliver: (m) => {
+      if (stream.overflow > options.highWaterBytes) {
+        // Never a silent gap: the client reconnects with Last-Event-ID and gets the rest.
+        stream.send(sseFrame({
+          event: "error",
+          data: "slow consumer: reconnect with Last-Event-ID to resume after the last event",
+        }));
+        return stream.close();
+      }
+      stream.send(encodedOnce(m, "bus-sse", messageFrame));
+    },
+  };
+  const stream = new SseStream({
+    ...options,
+    onClose: () => {
+      ctx.streams.delete(stream);
+      ctx.broker.unsubscribe(sub, params.pattern);
+    },
+  });
+  ctx.streams.add(stream);
+  const replay: Subscriber = {
+    deliver: (m) => stream.send(messageFrame(m)),
+    ready: () => stream.ready(),
+  };
+  ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
+    if (stream.closed) ctx.broker.unsubscribe(sub, params.pattern);
+  }, (e) => {
+    stream.send(sseFrame({ event: "error", data: (e as Error).message }));
+    stream.close();
+  });
+  return stream.response;
+}
+
+/**
+ * Manual ack: a consumer of this connection's own (not saved; gone with the connection) with
+ * ack wait = `redelivery`, max deliver = `redelivery_count`, `max_in_flight` unacked events,
+ * and the dead-letter channel `$sys.dlq.<consumer id>` instead of a silent drop.
+ */
+async function manualAck(
+  ctx: BusSubscribeContext,
+  params: SubscribeParams,
+  id: string,
+  options: StreamOptions,
+) {
+  const consumer = await ctx.consumers.create(
+    parseConsumerSpec({
+      name: id,
+      pattern: params.pattern,
+      from: params.from,
+      ackWait: params.redeliveryMs,
+      maxDeliver: params.redeliveryCount,
+      maxInFlight: params.maxInFlight,
+    }),
+    { persist: false },
+  );
+  const awaiting = new Map<string, number>();
+  const stream = new SseStream({
+    ...options,
+    onClose: () => {
+      ctx.streams.delete(stream);
+      ctx.bindings.delete(id);
+      ctx.consumers.delete(id).catch((e) =>
+        ctx.warn("bus consumer cleanup failed", { consumer: id, error: String(e) })
+      );
+    },
+  });
+  const member: ConsumerMember = {
+    hasRoom: () => !stream.congested,
+    deliver: ({ message: m, attempt }) => {
+      awaiting.set(m.id, m.seq);
+      stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
+      if (stream.congested) stream.ready().then(() => consumer.wake());
+    },
+  };
+  ctx.streams.add(stream);
+  ctx.bindings.set(id, { consumer, awaiting });
+  consumer.join(member);
+  return stream.response;
+}

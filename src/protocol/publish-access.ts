@@ -1,0 +1,39 @@
+import { allows, type Principal, requireGrant } from "../auth/grants.ts";
+import type { Broker } from "../core/broker.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { namespaceOf, parseChannel } from "../core/subject.ts";
+
+/**
+ * May `principal` publish to `channel`? The channel must be concrete (no wildcards), outside
+ * `$sys`, and covered by a write grant. Shared by every door that publishes.
+ */
+export function checkPublish(principal: Principal, channel: string): void {
+  parseChannel(channel);
+  if (namespaceOf(channel) === "$sys") {
+    throw new CatbusError(ErrorCode.Forbidden, "the $sys namespace is written by the server only");
+  }
+  requireGrant(principal, "write", channel);
+}
+
+/**
+ * Makes sure the channel's namespace exists: a principal with `create` on the channel brings
+ * it into existence (if the declared-namespace policy allows it), anyone else gets not_found.
+ */
+export async function openNamespace(
+  broker: Broker,
+  principal: Principal,
+  channel: string,
+  checkNamespace: (name: string) => Promise<void>,
+): Promise<void> {
+  const ns = namespaceOf(channel);
+  if (broker.namespace(ns)) return;
+  if (!allows(principal, "create", channel)) {
+    throw new CatbusError(
+      ErrorCode.NotFound,
+      `namespace "${ns}" does not exist; a token with create on "${channel}" brings it into ` +
+        `existence on first publish (\`catbus grant -p create '${ns}.>'\`)`,
+    );
+  }
+  await checkNamespace(ns);
+  await broker.createNamespace(ns);
+}

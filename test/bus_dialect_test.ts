@@ -1,0 +1,263 @@
+import assert from "node:assert/strict";
+import { CatbusClient } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
+import { openSse } from "./helpers/sse.ts";
+
+const post = (server: TestServer, body: unknown, query = "") =>
+  fetch(`${server.busUrl}/${query}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+async function expectStatus(response: Promise<Response>, status: number, text?: RegExp) {
+  const r = await response;
+  const body = await r.text();
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${body}`);
+  if (text) assert.match(body, text);
+  return r;
+}
+
+async function native(server: TestServer) {
+  const c = new CatbusClient({
+    url: server.tcpUrl,
+    token: server.adminKey,
+    transport: tcpTransport(),
+  });
+  await c.connect();
+  return c;
+}
+
+Deno.test("bus - publish answers 202 with id, time and index; subscribe streams the stored event", async () => {
+  await using server = await startCatbusd();
+  const r = await expectStatus(
+    post(server, { subject: "app.users.created", trace_id: "req-1", payload: { user: "alice" } }),
+    202,
+  );
+  const id = r.headers.get("x-bus-event-id")!;
+  assert.match(id, /^e_[0-9A-Z]{20}$/);
+  assert.match(
+    r.headers.get("x-bus-event-created-at")!,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/,
+  );
+  assert.equal(r.headers.get("x-bus-event-index"), "1");
+
+  const sse = await openSse(`${server.busUrl}/?subject=app.users.*&start=oldest`);
+  assert.equal(sse.response.headers.get("content-type"), "text/event-stream");
+  assert.match(sse.response.headers.get("x-bus-consumer-id")!, /^c_[a-z0-9]{20}$/);
+  const e = await sse.next();
+  assert.equal(e.event, "msg");
+  assert.equal(e.id, id);
+  const event = JSON.parse(e.data);
+  assert.deepEqual(
+    { id: event.id, subject: event.subject, trace_id: event.trace_id, payload: event.payload },
+    { id, subject: "app.users.created", trace_id: "req-1", payload: { user: "alice" } },
+  );
+  await sse.close();
+});
+
+Deno.test("bus - bad input gets a status and a one-line reason", async () => {
+  await using server = await startCatbusd(["--namespaces", "app"]);
+  const url = server.busUrl;
+  await expectStatus(post(server, "{not json"), 400, /not JSON/);
+  await expectStatus(post(server, { payload: 1 }), 400, /"subject" is required/);
+  await expectStatus(post(server, { subject: "app.*", payload: 1 }), 400, /wildcard/);
+  await expectStatus(post(server, { subject: "other.x", payload: 1 }), 400, /not declared/);
+  await expectStatus(post(server, { subject: "app.x", payload: "x".repeat(2 * 1024 * 1024) }), 413);
+  await expectStatus(fetch(`${url}/`), 400, /subject is required/);
+  await expectStatus(fetch(`${url}/?subject=*.x`), 400, /namespace/);
+  await expectStatus(fetch(`${url}/?subject=app.x&start=yesterday`), 400, /not an event id/);
+  await expectStatus(fetch(`${url}/?subject=app.x&ack=sometimes`), 400);
+  await expectStatus(fetch(`${url}/?consumer_id=c_x`, { method: "PUT" }), 400, /both required/);
+  await expectStatus(fetch(`${url}/?consumer_id=x_1&event_id=e_1`, { method: "PUT" }), 400);
+  await expectStatus(
+    fetch(`${url}/?consumer_id=c_${"a".repeat(20)}&event_id=e_${"A".repeat(20)}`, {
+      method: "PUT",
+    }),
+    404,
+  );
+  await expectStatus(fetch(`${url}/`, { method: "DELETE" }), 405);
+  // Hyphens are fine in subscribe subjects too (the original rejected them there).
+  const sse = await openSse(`${url}/?subject=app.my-topic`);
+  assert.equal(sse.response.status, 200);
+  await sse.close();
+});
+
+Deno.test("bus - a repeated key on a subject is 409; a batch is all or nothing", async () => {
+  await using server = await startCatbusd();
+  await expectStatus(post(server, { subject: "orders.paid", key: "k1", payload: 1 }), 202);
+  await expectStatus(
+    post(server, { subject: "orders.paid", key: "k1", payload: 1 }),
+    409,
+    /key was processed before/,
+  );
+  await expectStatus(post(server, { subject: "orders.refunded", key: "k1", payload: 1 }), 202);
+
+  await expectStatus(
+    post(server, [{ subject: "orders.a", payload: 1 }, { subject: "orders.*", payload: 2 }]),
+    400,
+    /event 1/,
+  );
+  await expectStatus(
+    post(server, [{ subject: "orders.a", payload: 1 }, {
+      subject: "orders.paid",
+      key: "k1",
+      payload: 2,
+    }]),
+    409,
+  );
+  await expectStatus(
+    post(server, [{ subject: "orders.a", payload: 1 }, { subject: "users.a", payload: 2 }]),
+    400,
+    /one namespace/,
+  );
+  await expectStatus(
+    post(server, [{ subject: "orders.b", payload: "x" }, { subject: "orders.b", payload: "y" }]),
+    202,
+  );
+  const c = await native(server);
+  const seen: unknown[] = [];
+  const all = new AsyncQueue<void>();
+  await c.subscribe("orders.>", (_ch, payload) => {
+    seen.push(payload);
+    all.push();
+  }, { from: "first" });
+  for (let i = 0; i < 4; i++) await all.next();
+  assert.deepEqual(seen, [1, 1, "x", "y"], "nothing of the rejected batches was stored");
+  await c.disconnect();
+});
+
+Deno.test("bus - Last-Event-ID resumes after that event, found by index", async () => {
+  await using server = await startCatbusd();
+  const ids: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const r = await expectStatus(post(server, { subject: "feed.x", payload: i }), 202);
+    ids.push(r.headers.get("x-bus-event-id")!);
+  }
+  const sse = await openSse(`${server.busUrl}/?subject=feed.x&start=oldest`, {
+    "last-event-id": ids[0],
+  });
+  assert.deepEqual([(await sse.next()).id, (await sse.next()).id], [ids[1], ids[2]]);
+  await sse.close();
+  const fromStart = await openSse(`${server.busUrl}/?subject=feed.x&start=${ids[1]}`);
+  assert.equal((await fromStart.next()).id, ids[2]);
+  await fromStart.close();
+});
+
+Deno.test("bus - manual ack: redelivery with attempts, ack once, then dead letter after redelivery_count", async () => {
+  await using server = await startCatbusd();
+  await post(server, { subject: "jobs.a", payload: "first" });
+  await post(server, { subject: "jobs.a", payload: "second" });
+  const sse = await openSse(
+    `${server.busUrl}/?subject=jobs.a&start=oldest&ack=manual&redelivery=100ms&redelivery_count=2`,
+  );
+  const consumer = sse.response.headers.get("x-bus-consumer-id")!;
+  const first = await sse.next();
+  assert.equal(JSON.parse(first.data).attempt, 1);
+  // Not acked: the same event again, attempt 2 (one in flight: "second" waits).
+  const again = await sse.next();
+  assert.equal(again.id, first.id);
+  assert.equal(JSON.parse(again.data).attempt, 2);
+  const ack = (eventId: string) =>
+    fetch(`${server.busUrl}/?consumer_id=${consumer}&event_id=${eventId}`, { method: "PUT" });
+  await expectStatus(ack(first.id!), 202);
+  await expectStatus(ack(first.id!), 409, /not awaiting an ack/);
+  const second = await sse.next();
+  assert.equal(JSON.parse(second.data).payload, "second");
+
+  const c = await native(server);
+  const letters = new AsyncQueue<Record<string, string> | undefined>();
+  await c.subscribe(`$sys.dlq.${consumer}`, (_ch, _p, meta) => letters.push(meta.headers));
+  assert.equal(JSON.parse((await sse.next()).data).attempt, 2);
+  const letter = await letters.next();
+  assert.equal(letter?.["catbus-dlq-reason"], "max_deliver");
+  await expectStatus(ack(second.id!), 409);
+  await sse.close();
+  await c.disconnect();
+});
+
+Deno.test("bus - manual ack with max_in_flight delivers several before the first ack", async () => {
+  await using server = await startCatbusd();
+  for (let i = 0; i < 3; i++) await post(server, { subject: "jobs.b", payload: i });
+  const sse = await openSse(
+    `${server.busUrl}/?subject=jobs.b&start=oldest&ack=manual&redelivery=60s&max_in_flight=3`,
+  );
+  const got = [await sse.next(), await sse.next(), await sse.next()];
+  assert.deepEqual(got.map((e) => JSON.parse(e.data).payload), [0, 1, 2]);
+  await sse.close();
+});
+
+Deno.test("bus - events cross doors both ways, and request/reply works across them", async () => {
+  await using server = await startCatbusd();
+  const c = await native(server);
+  await c.publish("chat.init", null);
+  const fromBus = new AsyncQueue<{ payload: unknown; headers?: Record<string, string> }>();
+  await c.subscribe(
+    "chat.room1",
+    (_ch, payload, meta) => fromBus.push({ payload, headers: meta.headers }),
+  );
+  await expectStatus(
+    post(server, { subject: "chat.room1", trace_id: "t-9", payload: { text: "hi" } }),
+    202,
+  );
+  const got = await fromBus.next();
+  assert.deepEqual(got.payload, { text: "hi" });
+  assert.equal(got.headers?.trace_id, "t-9");
+
+  const sse = await openSse(`${server.busUrl}/?subject=chat.room2`);
+  await c.publish("chat.room2", { text: "from native" });
+  assert.deepEqual(JSON.parse((await sse.next()).data).payload, { text: "from native" });
+  await sse.close();
+
+  // A Bus requester: listens on its _bus_ inbox, posts with response_subject; a native service answers.
+  await c.subscribe("math.add", (_ch, payload, meta) => {
+    const { a, b } = payload as { a: number; b: number };
+    c.respond(meta, { result: a + b });
+  });
+  await c.publish("math.init", null);
+  const inbox = await openSse(`${server.busUrl}/?subject=_bus_.r1`);
+  await expectStatus(
+    post(server, { subject: "math.add", response_subject: "_bus_.r1", payload: { a: 10, b: 20 } }),
+    202,
+  );
+  assert.deepEqual(JSON.parse((await inbox.next()).data).payload, { result: 30 });
+  await inbox.close();
+  await c.disconnect();
+});
+
+Deno.test("bus - confirm=N answers after N consumer acks", async () => {
+  await using server = await startCatbusd();
+  await post(server, { subject: "pay.init", payload: null });
+  const sse = await openSse(`${server.busUrl}/?subject=pay.done&ack=manual`);
+  const consumer = sse.response.headers.get("x-bus-consumer-id")!;
+  const publishing = post(server, { subject: "pay.done", payload: 1 }, "?confirm=1");
+  const e = await sse.next();
+  await expectStatus(
+    fetch(`${server.busUrl}/?consumer_id=${consumer}&event_id=${e.id}`, { method: "PUT" }),
+    202,
+  );
+  await expectStatus(publishing, 202);
+  await expectStatus(
+    post(server, { subject: "pay.other", payload: 1 }, "?confirm=1&confirm_timeout=50ms"),
+    504,
+    /0 of 1/,
+  );
+  await sse.close();
+});
+
+Deno.test("bus - with --bus-auth token, requests need a token and grants apply", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  await expectStatus(post(server, { subject: "app.x", payload: 1 }), 401, /needs a token/);
+  const token = (await server.cli(["grant", "-p", "all", "app.>"])).stdout.split("\n")[0];
+  await expectStatus(
+    fetch(`${server.busUrl}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ subject: "app.x", payload: 1 }),
+    }),
+    202,
+  );
+  await expectStatus(fetch(`${server.busUrl}/?subject=other.x&token=${token}`), 403);
+});
