@@ -13,6 +13,17 @@ Talking to a server:
   catbus publish CHANNEL JSON [--url URL] [--token T] [--header k=v]…
   catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
   catbus status [--json]
+
+Durable consumers (at-least-once, acks, redelivery, dead letters):
+  catbus consumer add NAME PATTERN [--from first|new|SEQ] [--ack-wait 30s] [--max-deliver 5]
+                      [--backoff 1s,10s] [--max-in-flight N] [--ack-policy explicit|none] [--dead-letter CH]
+  catbus consumer list [--json] | delete NAME
+  catbus consume NAME [--count N] [--format json|text]   print and ack each message
+
+Bus-style verbs (the Bus HTTP/SSE listener, --bus-url URL or BUS_ADDR, default :2021):
+  catbus put --subject S --data JSON [--trace-id T] [--key K]
+  catbus get --subject S [--start oldest|newest|e_…] [--ack manual --redelivery 10s] [--count N]
+  catbus ack --consumer-id c_… --event-id e_…
   catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
 
 Storage (on the data directory; stop catbusd first for restore, copy, compact and repair):
@@ -54,6 +65,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pub: async () => (await pubsub()).publishCommand,
   subscribe: async () => (await pubsub()).subscribeCommand,
   sub: async () => (await pubsub()).subscribeCommand,
+  consumer: async () => (await import("./consumer-cmd.ts")).consumerCommand,
+  consume: async () => (await import("./consumer-cmd.ts")).consumeCommand,
+  put: async () => (await import("./bus-cmd.ts")).putCommand,
+  get: async () => (await import("./bus-cmd.ts")).getCommand,
+  ack: async () => (await import("./bus-cmd.ts")).ackCommand,
 };
 
 const [name, ...args] = Deno.args;

@@ -1,53 +1,7 @@
-import { CatbusClient, type ClientOptions } from "../../client/mod.ts";
-import { tcpTransport } from "../../client/deno-tcp.ts";
-import { base64url } from "../auth/crypto.ts";
-import type { Permission } from "../auth/grants.ts";
-import { signSubToken } from "../auth/tokens.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { readSecret } from "../server/data-dir.ts";
-import { type CliContext, cliContext, parseCommand, UsageError } from "./context.ts";
+import { cliContext, parseCommand, UsageError } from "./context.ts";
+import { clientFor, messageLine, tokenFor, untilStopped } from "./connect.ts";
 
 type Env = Record<string, string | undefined>;
-
-/**
- * The token to connect with: --token / CATBUS_TOKEN, or — on the server's own machine, where
- * the signing secret is readable — a 5-minute token for exactly this command's channels.
- */
-async function tokenFor(
-  ctx: CliContext,
-  permissions: Permission[],
-  pattern: string,
-) {
-  if (ctx.token) return ctx.token;
-  const secret = ctx.secretFlag ?? await readSecret(ctx.data);
-  if (!secret) {
-    throw new CatbusError(
-      ErrorCode.Unauthorized,
-      "no token: pass --token or set CATBUS_TOKEN (create one with `catbus grant`)",
-    );
-  }
-  const grants = permissions.map((permission) => ({ permission, pattern }));
-  return await signSubToken(secret, {
-    clientId: `cli-${crypto.randomUUID()}`,
-    grants,
-    expiresIn: 300,
-  });
-}
-
-function clientFor(
-  ctx: CliContext,
-  token: string,
-  extra: Partial<ClientOptions> = {},
-) {
-  const tcp = /^tcps?:/.test(ctx.url);
-  return new CatbusClient({
-    url: ctx.url,
-    token,
-    name: "catbus-cli",
-    ...(tcp ? { transport: tcpTransport() } : {}),
-    ...extra,
-  });
-}
 
 /** `catbus publish CHANNEL JSON`: prints the stored position as JSON. */
 export async function publishCommand(args: string[], env: Env): Promise<void> {
@@ -143,23 +97,7 @@ export async function subscribeCommand(
   const done = Promise.withResolvers<void>();
   await client.connect();
   await client.subscribe(pattern, (channel, payload, meta) => {
-    const binary = payload instanceof Uint8Array;
-    if (format === "text") {
-      console.log(
-        `[${channel}] ${binary ? `<${payload.length} bytes>` : JSON.stringify(payload)}`,
-      );
-    } else {
-      console.log(JSON.stringify({
-        channel,
-        seq: meta.seq,
-        epoch: meta.epoch,
-        id: meta.id,
-        time: meta.time,
-        payload: binary ? base64url(payload) : payload,
-        ...(binary ? { binary: true } : {}),
-        ...(meta.headers ? { headers: meta.headers } : {}),
-      }));
-    }
+    console.log(messageLine(format, channel, payload, meta));
     if (++seen >= count) done.resolve();
   }, {
     from: parseFrom(v.from as string | undefined),
@@ -173,15 +111,9 @@ export async function subscribeCommand(
     onError: fail,
   });
   console.error(`catbus subscribe: subscribed to ${pattern} on ${ctx.url}`);
-  const stop = Promise.withResolvers<void>();
-  const onSignal = () => stop.resolve();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    await Promise.race([done.promise, stop.promise, failed]);
+    await untilStopped(Promise.race([done.promise, failed]));
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
     await client.disconnect();
   }
 }
