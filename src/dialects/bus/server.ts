@@ -1,6 +1,7 @@
 import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker } from "../../core/broker.ts";
+import { concat } from "../../core/bytes.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
@@ -73,13 +74,7 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array> {
     if (size > limit) throw tooLarge();
     chunks.push(chunk);
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    body.set(c, offset);
-    offset += c.length;
-  }
-  return body;
+  return concat(chunks);
 }
 
 /**
