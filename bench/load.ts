@@ -48,6 +48,13 @@ export type Task =
     window: number;
   }
   | {
+    role: "consume";
+    system: "catbus" | "jetstream" | "redis-streams";
+    ep: Endpoints;
+    count: number;
+    timeoutMs: number;
+  }
+  | {
     role: "replay";
     system: "catbus" | "jetstream" | "redis-streams";
     ep: Endpoints;
@@ -237,8 +244,66 @@ async function replay(t: Extract<Task, { role: "replay" }>) {
   say({ received, seconds: (now() - start) / 1000 });
 }
 
+/**
+ * A new durable consumer reads stored messages from the start and acks each one: Catbus
+ * `consume()` (explicit acks, 1000 in flight), a JetStream durable pull consumer with explicit
+ * acks, a Redis consumer group (XREADGROUP + XACK per batch).
+ */
+async function consume(t: Extract<Task, { role: "consume" }>) {
+  let acked = 0;
+  const start = now();
+  const deadline = start + t.timeoutMs;
+  const name = `bench${Math.random().toString(36).slice(2, 8)}`;
+  if (t.system === "catbus") {
+    const c = await catbusTcp(t.ep);
+    const done = Promise.withResolvers<void>();
+    await c.createConsumer({ name, pattern: "durable.>", from: "first", maxInFlight: 1000 });
+    await c.consume(name, async (m) => {
+      await m.ack();
+      if (++acked === t.count) done.resolve();
+    });
+    const timer = setTimeout(() => done.resolve(), Math.max(0, deadline - now()));
+    await done.promise;
+    clearTimeout(timer);
+    await c.disconnect();
+  } else if (t.system === "jetstream") {
+    const nc = await natsConnect({ servers: t.ep.nats });
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add("BENCH", { durable_name: name, ack_policy: "explicit" as never });
+    const consumer = await jetstream(nc).consumers.get("BENCH", name);
+    const messages = await consumer.consume({ max_messages: 1000 });
+    for await (const m of messages) {
+      m.ack();
+      if (++acked === t.count || now() > deadline) break;
+    }
+    await nc.flush();
+    await nc.close();
+  } else {
+    const r = new Valkey(t.ep.redis);
+    await r.xgroup("CREATE", "bench:durable", name, "0");
+    while (acked < t.count && now() < deadline) {
+      const reply = await r.xreadgroup(
+        "GROUP",
+        name,
+        "c1",
+        "COUNT",
+        1000,
+        "STREAMS",
+        "bench:durable",
+        ">",
+      ) as [string, [string, string[]][]][] | null;
+      const entries = reply?.[0][1] ?? [];
+      if (!entries.length) break;
+      await r.xack("bench:durable", name, ...entries.map(([id]) => id));
+      acked += entries.length;
+    }
+    r.disconnect();
+  }
+  say({ acked, seconds: (now() - start) / 1000 });
+}
+
 const task = JSON.parse(Deno.args[0]) as Task;
-const roles = { sub, pub, latency, idle, durable, replay } as Record<
+const roles = { sub, pub, latency, idle, durable, replay, consume } as Record<
   string,
   (t: Task) => Promise<void>
 >;

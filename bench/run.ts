@@ -520,6 +520,37 @@ async function main() {
   }
   out();
 
+  // Scenario 8: uses the messages stored for scenario 5.
+  out("## 8. Durable consumer: read and ack every message, 128 B");
+  out();
+  const consumed = quick ? 10_000 : 200_000;
+  out(`| system | ${consumed.toLocaleString("en")} messages acked, msg/s |`);
+  out("|---|---|");
+  const s8: Record<string, Stat> = {};
+  for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
+    s8[system] = await repeat(async () => {
+      const r = await run({
+        role: "consume",
+        system,
+        ep: ep(),
+        count: consumed,
+        timeoutMs: 120_000,
+      });
+      return r.acked / r.seconds;
+    });
+    out(
+      `| ${
+        {
+          catbus: "Catbus consume() (fsync never, state saved after every ack batch)",
+          jetstream: "NATS JetStream durable pull consumer, explicit ack",
+          "redis-streams": "Redis XREADGROUP + XACK per 1000",
+        }[system]
+      } | ${fmtRate(s8[system])} |`,
+    );
+  }
+  out(`\nCatbus / JetStream: ${(s8.catbus.median / s8.jetstream.median).toFixed(2)}.`);
+  out();
+
   await catbus.stop();
   await sio.stop();
 

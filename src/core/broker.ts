@@ -231,12 +231,15 @@ export class Broker {
     this.#confirmations.acked(namespace, seq);
   }
 
-  /** The namespace's messages from `fromSeq` on, oldest first, from memory or storage. */
-  async *read(ns: Namespace, fromSeq: number): AsyncGenerator<BusMessage[]> {
+  /**
+   * The namespace's messages from `fromSeq` on, oldest first, from memory or storage, in
+   * batches of at most `batchSize` from memory (a reader that stops early copies little).
+   */
+  async *read(ns: Namespace, fromSeq: number, batchSize = 256): AsyncGenerator<BusMessage[]> {
     let next = Math.max(fromSeq, ns.firstSeq);
     while (next <= ns.lastSeq) {
       let batch: BusMessage[] | undefined;
-      if (this.#inMemory(ns, next)) batch = ns.history.after(next - 1, ns.lastSeq);
+      if (this.#inMemory(ns, next)) batch = ns.history.after(next - 1, ns.lastSeq, batchSize);
       else if (ns.storage) {
         for await (const stored of ns.storage.read(next)) {
           batch = stored.filter((m) => m.seq <= ns.lastSeq);

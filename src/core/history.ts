@@ -49,15 +49,17 @@ export class History {
   }
 
   /**
-   * Messages with seq > `afterSeq`, oldest first, or undefined when some of them were already
-   * evicted (the caller must then report `recovered: false`, never replay a partial gap).
+   * Messages with seq > `afterSeq` (at most `max`), oldest first, or undefined when some of them
+   * were already evicted (the caller must then report `recovered: false`, never replay a partial
+   * gap).
    */
-  after(afterSeq: number, lastSeq: number): BusMessage[] | undefined {
+  after(afterSeq: number, lastSeq: number, max = Infinity): BusMessage[] | undefined {
     if (afterSeq >= lastSeq) return [];
     const first = this.firstSeq;
     if (first === undefined || first > afterSeq + 1) return undefined;
     const out: BusMessage[] = [];
-    for (let i = afterSeq + 1 - first; i < this.#length; i++) {
+    const end = Math.min(this.#length, afterSeq + 1 - first + max);
+    for (let i = afterSeq + 1 - first; i < end; i++) {
       out.push(this.#at(i));
     }
     return out;

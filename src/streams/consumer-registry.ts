@@ -91,7 +91,9 @@ export class ConsumerRegistry {
     if (existing) return this.#same(existing, config);
     let creating = this.#creating.get(config.name);
     if (!creating) {
-      creating = this.#create(config, options.persist ?? true).finally(() => this.#creating.delete(config.name));
+      creating = this.#create(config, options.persist ?? true).finally(() =>
+        this.#creating.delete(config.name)
+      );
       this.#creating.set(config.name, creating);
       return await creating;
     }

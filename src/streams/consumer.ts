@@ -79,6 +79,8 @@ export class Consumer {
   readonly #host: ConsumerHost;
   readonly #wanted: (channel: string) => boolean;
   readonly #pending = new Map<number, Pending>();
+  /** Pending entries held by no member (waiting for redelivery): the only ones pumps look at. */
+  readonly #waiting = new Set<Pending>();
   readonly #members = new Map<ConsumerMember, MemberSlot>();
   #cursor: number;
   #turn = 0;
@@ -98,7 +100,9 @@ export class Consumer {
     this.#wanted = matcherFor(state.config.pattern);
     const now = host.now();
     for (const [seq, attempt] of state.pending ?? []) {
-      this.#pending.set(seq, { seq, attempt, deadline: now });
+      const p = { seq, attempt, deadline: now };
+      this.#pending.set(seq, p);
+      this.#waiting.add(p);
     }
   }
 
@@ -137,7 +141,7 @@ export class Consumer {
     const now = this.#host.now();
     for (const p of this.#pending.values()) {
       if (p.member === member) {
-        p.member = undefined;
+        this.#release(p);
         p.deadline = now;
       }
     }
@@ -195,7 +199,7 @@ export class Consumer {
     }
     this.#release(p);
     if (kind === "ack") {
-      this.#pending.delete(seq);
+      this.#forget(p);
       this.#host.acked(seq);
     } else if (kind === "nak") {
       p.deadline = now + (delayMs ?? this.#backoff(p.attempt));
@@ -222,11 +226,18 @@ export class Consumer {
     return schedule[Math.min(attempt, schedule.length) - 1];
   }
 
+  /** Takes the delivery back from its member: it now waits for redelivery. */
   #release(p: Pending) {
     if (!p.member) return;
     const slot = this.#members.get(p.member);
     if (slot) slot.inFlight--;
     p.member = undefined;
+    this.#waiting.add(p);
+  }
+
+  #forget(p: Pending) {
+    this.#pending.delete(p.seq);
+    this.#waiting.delete(p);
   }
 
   /** The next member with room, round robin. */
@@ -245,6 +256,7 @@ export class Consumer {
   #hand(member: ConsumerMember, p: Pending, message: BusMessage) {
     p.attempt++;
     if (this.config.ackPolicy === "explicit") {
+      this.#waiting.delete(p);
       p.member = member;
       p.deadline = this.#host.now() + this.config.ackWaitMs;
       this.#members.get(member)!.inFlight++;
@@ -271,8 +283,8 @@ export class Consumer {
 
   async #redeliverDue() {
     const now = this.#host.now();
-    for (const p of this.#pending.values()) {
-      if (p.member || p.dead) continue;
+    for (const p of this.#waiting) {
+      if (p.dead) continue;
       if (p.deadline > now) {
         this.#wakeAt(p.deadline);
         continue;
@@ -280,7 +292,7 @@ export class Consumer {
       p.message ??= await this.#fetch(p.seq);
       if (!p.message) {
         // Retention removed it from the stream while it was unacked.
-        this.#pending.delete(p.seq);
+        this.#forget(p);
         this.#host.warn("unacked message expired from the stream", {
           consumer: this.name,
           seq: p.seq,
@@ -342,12 +354,7 @@ export class Consumer {
     const now = this.#host.now();
     let due = false;
     for (const p of this.#pending.values()) {
-      if (p.dead) continue;
-      if (!p.member) {
-        due ||= p.deadline <= now;
-        continue;
-      }
-      if (p.deadline > now) continue;
+      if (p.dead || !p.member || p.deadline > now) continue;
       this.#release(p);
       const max = this.config.maxDeliver;
       if (max > 0 && p.attempt >= max) {
@@ -378,7 +385,7 @@ export class Consumer {
     (async () => {
       p.message ??= await this.#fetch(p.seq);
       if (p.message) await this.#host.deadLetter(p.message, reason, attempts);
-      this.#pending.delete(p.seq);
+      this.#forget(p);
       await this.#host.changed();
       this.wake();
     })().catch((e) => {
