@@ -1,0 +1,78 @@
+import type { Change } from "../change.ts";
+import type { SmErrorBody } from "../errors.ts";
+
+/** The JSON messages of RCP (requests in, responses and events out). */
+export interface RcpRequest {
+  id: string | number;
+  op: string;
+  params?: unknown;
+}
+
+export const okResponse = (id: RcpRequest["id"], result: unknown) => ({
+  type: "response",
+  id,
+  status: "ok",
+  result,
+});
+
+export const errorResponse = (id: RcpRequest["id"], error: SmErrorBody) => ({
+  type: "response",
+  id,
+  status: "error",
+  error,
+});
+
+export const eventMessage = (subscriptionId: string, c: Change, includeCtx: boolean) => ({
+  type: "event",
+  subscription_id: subscriptionId,
+  kind: c.kind,
+  instance_id: c.instanceId,
+  machine: c.machine,
+  version: c.version,
+  wal_offset: c.walOffset,
+  from_state: c.fromState,
+  to_state: c.toState,
+  event: c.event,
+  payload: c.payload,
+  ...(includeCtx ? { ctx: c.ctx } : {}),
+});
+
+/** The last message of a subscription that fell behind (sent with END_STREAM). */
+export const lostMessage = (subscriptionId: string, resumeFromOffset: number) => ({
+  type: "event",
+  subscription_id: subscriptionId,
+  lost: true,
+  error: {
+    code: "RATE_LIMITED",
+    message: `this watcher fell behind and was ended; events from wal_offset ${resumeFromOffset} ` +
+      `were not delivered: watch again with from_offset ${resumeFromOffset} to resume`,
+    retryable: true,
+    details: { resume_from_offset: resumeFromOffset },
+  },
+});
+
+/** Parses one request; failures say what is wrong and carry the id when it could be read. */
+export function parseRequest(
+  text: string,
+): { request: RcpRequest } | { error: string; id: RcpRequest["id"] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { error: `payload is not valid JSON (${(e as Error).message})`, id: "" };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { error: "a request must be a JSON object {type, id, op, params}", id: "" };
+  }
+  const { type, id, op, params } = value as Record<string, unknown>;
+  const knownId = typeof id === "string" || typeof id === "number" ? id : "";
+  if (type !== undefined && type !== "request") {
+    return {
+      error: `message type ${JSON.stringify(type)} cannot be sent to the server; send "request"`,
+      id: knownId,
+    };
+  }
+  if (knownId === "") return { error: "a request needs an id (string)", id: "" };
+  if (typeof op !== "string") return { error: "a request needs an op (string)", id: knownId };
+  return { request: { id: knownId, op, params } };
+}

@@ -1,0 +1,141 @@
+import { join } from "node:path";
+import type { Broker } from "../../core/broker.ts";
+import { parseAddress, type ServerConfig } from "../../server/config.ts";
+import type { Logger } from "../../server/log.ts";
+import { bridgeToBus } from "../bus-bridge.ts";
+import { StateMachineEngine } from "../engine.ts";
+import { badRequest } from "../errors.ts";
+import { parseSmFsyncPolicy } from "../fsync.ts";
+import { listenRcp } from "./listener.ts";
+import { errorResponse } from "./messages.ts";
+import { encodeFrame } from "./frame.ts";
+import { RcpSession } from "./session.ts";
+import { parseTokenHashes, TokenVerifier } from "./token-hashes.ts";
+import { WatchHub } from "./watch-hub.ts";
+
+export interface RcpService {
+  /** e.g. rcp://127.0.0.1:7401 (rcps:// with TLS) */
+  url: string;
+  close(): Promise<void>;
+}
+
+const SERVER_NAME = "catbus";
+const SERVER_VERSION = "0.1.0";
+/** Outbound bytes per connection before watchers are ended and reading pauses. */
+const OUTBOUND_LIMIT = 8 * 1024 * 1024;
+
+async function readConfigFile(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw badRequest(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function tokenVerifier(config: ServerConfig): Promise<TokenVerifier> {
+  const hashes = parseTokenHashes(
+    config.rcpTokenHashes,
+    "auth.token_hashes / RSTMDB_AUTH_TOKEN_HASH",
+  );
+  if (config.rcpSecretsFile) {
+    const text = await readConfigFile(config.rcpSecretsFile, "auth.secrets_file");
+    hashes.push(...parseTokenHashes(text.split("\n"), config.rcpSecretsFile));
+  }
+  if (config.rcpAuthRequired && !hashes.length) {
+    throw badRequest(
+      "auth.required is set but no token hashes are configured: add some with --rcp-token-hashes, " +
+        "RSTMDB_AUTH_TOKEN_HASH or auth.secrets_file (make them with `catbus sm hash-token TOKEN`)",
+    );
+  }
+  return new TokenVerifier(config.rcpAuthRequired, hashes);
+}
+
+async function tlsOptions(config: ServerConfig) {
+  const enabled = config.rcpTls ?? config.rcpTlsCert !== undefined;
+  if (!enabled) return undefined;
+  if (!config.rcpTlsCert || !config.rcpTlsKey) {
+    throw badRequest(
+      "RCP TLS needs both tls.cert_path and tls.key_path (--rcp-tls-cert, --rcp-tls-key)",
+    );
+  }
+  if (config.rcpRequireClientCert && !config.rcpClientCa) {
+    throw badRequest("tls.require_client_cert needs tls.client_ca_path (--rcp-client-ca)");
+  }
+  return {
+    cert: await readConfigFile(config.rcpTlsCert, "TLS certificate"),
+    key: await readConfigFile(config.rcpTlsKey, "TLS key"),
+    ca: config.rcpClientCa ? await readConfigFile(config.rcpClientCa, "client CA") : undefined,
+    requireClientCert: config.rcpRequireClientCert,
+  };
+}
+
+/** Opens the state-machine database, bridges it to the bus and starts the RCP listener. */
+export async function startRcpService(
+  config: ServerConfig & { rcpBind: string },
+  broker: Broker,
+  log: Logger,
+): Promise<RcpService> {
+  const address = parseAddress(config.rcpBind, "--rcp-bind")!;
+  const auth = await tokenVerifier(config);
+  const tls = await tlsOptions(config);
+  const warn = (message: string, fields?: Record<string, unknown>) => log("warn", message, fields);
+  const engine = await StateMachineEngine.open({
+    dir: config.smData ?? join(config.data, "sm"),
+    fsync: parseSmFsyncPolicy(config.smFsync),
+    segmentBytes: config.smSegmentBytes,
+    maxMachineVersions: config.smMaxMachineVersions,
+    idempotencyWindowMs: config.smIdempotencyWindowMs,
+    compaction: {
+      enabled: config.smCompaction,
+      eventsThreshold: config.smCompactEvents,
+      sizeThresholdBytes: config.smCompactSizeBytes,
+    },
+    warn,
+  });
+  const unbridge = await bridgeToBus(engine, broker, warn);
+  const watches = new WatchHub(engine);
+  const host = {
+    engine,
+    watches,
+    auth,
+    serverName: SERVER_NAME,
+    serverVersion: SERVER_VERSION,
+    outboundLimitBytes: OUTBOUND_LIMIT,
+  };
+  let listener;
+  try {
+    listener = await listenRcp({
+      ...address,
+      tls,
+      maxConnections: config.rcpMaxConnections,
+      accept: (transport) => new RcpSession(host, transport),
+      refuse: (transport) => {
+        const error = errorResponse("", {
+          code: "RATE_LIMITED",
+          message:
+            `the server has its maximum of ${config.rcpMaxConnections} RCP connections; retry later`,
+          retryable: true,
+        });
+        transport.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error))))
+          .finally(() => transport.close());
+      },
+    });
+  } catch (e) {
+    unbridge();
+    watches.close();
+    await engine.close();
+    throw badRequest(`cannot listen on ${config.rcpBind} (--rcp-bind): ${(e as Error).message}`);
+  }
+  const displayHost = address.hostname === "0.0.0.0" || address.hostname === "::"
+    ? "127.0.0.1"
+    : address.hostname;
+  return {
+    url: `rcp${tls ? "s" : ""}://${displayHost}:${listener.port}`,
+    async close() {
+      await listener.close();
+      unbridge();
+      watches.close();
+      await engine.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { RcpClient } from "../src/sm/rcp/client.ts";
+import { hashToken } from "../src/sm/rcp/token-hashes.ts";
+import { ORDER, startSm } from "./sm_helpers.ts";
+
+async function openssl(...args: string[]) {
+  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/** A CA, a server certificate for localhost and a client certificate (all X.509 v3). */
+async function makeCerts(dir: string) {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Catbus SM Test CA",
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+  );
+  const leaf = async (name: string, ext: string) => {
+    await openssl(
+      "req",
+      ...ec,
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${dir}/${name}.key`,
+      "-out",
+      `${dir}/${name}.csr`,
+    );
+    await Deno.writeTextFile(`${dir}/${name}.cnf`, ext);
+    await openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${dir}/${name}.csr`,
+      "-CA",
+      `${dir}/ca.pem`,
+      "-CAkey",
+      `${dir}/ca.key`,
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      `${dir}/${name}.cnf`,
+      "-out",
+      `${dir}/${name}.pem`,
+    );
+  };
+  await leaf(
+    "localhost",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  await leaf(
+    "client",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+  );
+}
+
+Deno.test("sm tls - RCP over TLS and mTLS, with auth, and the CLI over TLS", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-sm-tls-" });
+  await makeCerts(dir);
+  const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
+  await using server = await startSm([
+    "--rcp-tls-cert",
+    `${dir}/localhost.pem`,
+    "--rcp-tls-key",
+    `${dir}/localhost.key`,
+    "--rcp-require-client-cert",
+    "--rcp-client-ca",
+    `${dir}/ca.pem`,
+    "--rcp-auth-required",
+    "--rcp-token-hashes",
+    hashToken("secret"),
+  ]);
+  const port = server.rcpPort!;
+  const withCert = await RcpClient.connect({
+    hostname: "localhost",
+    port,
+    token: "secret",
+    tls: {
+      ca: await read("ca.pem"),
+      cert: await read("client.pem"),
+      key: await read("client.key"),
+    },
+  });
+  await withCert.request("PUT_MACHINE", { machine: "order", version: 1, definition: ORDER });
+  assert.deepEqual(await withCert.request("LIST_MACHINES"), {
+    items: [{ machine: "order", versions: [1] }],
+  });
+  withCert.close();
+
+  // mTLS: no client certificate, no connection.
+  await assert.rejects(
+    RcpClient.connect({
+      hostname: "localhost",
+      port,
+      token: "secret",
+      tls: { ca: await read("ca.pem") },
+    }),
+  );
+  // The server's certificate is checked unless --insecure.
+  await assert.rejects(RcpClient.connect({ hostname: "localhost", port, tls: {} }));
+
+  const cli = await server.cli([
+    "sm",
+    "list-machines",
+    "-s",
+    `localhost:${port}`,
+    "--tls",
+    "--ca-cert",
+    `${dir}/ca.pem`,
+    "--client-cert",
+    `${dir}/client.pem`,
+    "--client-key",
+    `${dir}/client.key`,
+  ], { RSTMDB_TOKEN: "secret" });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.deepEqual(JSON.parse(cli.stdout), { items: [{ machine: "order", versions: [1] }] });
+  await Deno.remove(dir, { recursive: true });
+});
