@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 import { run } from "./run.mjs";
-run("src/server/main.ts");
+// WebTransport (Deno.QuicEndpoint) is still behind --unstable-net.
+run("src/server/main.ts", ["run", "-A", "--unstable-net"]);

@@ -39,5 +39,17 @@ export type {
 } from "./src/consumers.ts";
 export type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
 export { websocketTransport, websocketUrl } from "./src/websocket-transport.ts";
+export {
+  type CertificateHash,
+  webtransportTransport,
+  type WebTransportTransportOptions,
+  webtransportUrl,
+} from "./src/webtransport-transport.ts";
+export { sseTransport } from "./src/sse-transport.ts";
+export {
+  autoTransport,
+  type AutoTransportOptions,
+  type TransportKind,
+} from "./src/auto-transport.ts";
 /** Errors carry a stable `code` (e.g. "forbidden", "offline_queue_full") and a message. */
 export { CatbusError, ErrorCode } from "../src/core/errors.ts";

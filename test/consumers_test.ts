@@ -116,7 +116,7 @@ Deno.test("consumers - consumer state survives a server restart", async () => {
   await c1.disconnect();
   await first.stop();
 
-  await using second = await startCatbusd([], { data });
+  const second = await startCatbusd([], { data });
   const c2 = await connect(second);
   const after = new AsyncQueue<ConsumedMessage>();
   await c2.consume("w", (m) => after.push(m));
@@ -127,6 +127,7 @@ Deno.test("consumers - consumer state survives a server restart", async () => {
   const fresh = await after.next();
   assert.deepEqual([fresh.payload, fresh.attempt], [4, 1]);
   await c2.disconnect();
+  await second.stop();
   await Deno.remove(data, { recursive: true });
 });
 

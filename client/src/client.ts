@@ -315,7 +315,13 @@ export class CatbusClient {
     const binary = payload instanceof Uint8Array;
     const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
     this.#conn.send(
-      encodeFrame(FrameType.Publish, 0, { channel, ...options }, data, binary ? Flag.Binary : 0),
+      encodeFrame(
+        FrameType.Publish,
+        0,
+        { channel, ...options },
+        data,
+        binary ? Flag.Binary : 0,
+      ),
     );
   }
 
@@ -343,7 +349,10 @@ export class CatbusClient {
     const timer = setTimeout(
       () =>
         reply.reject(
-          new CatbusError(ErrorCode.Timeout, `no reply on ${channel} within ${timeout} ms`),
+          new CatbusError(
+            ErrorCode.Timeout,
+            `no reply on ${channel} within ${timeout} ms`,
+          ),
         ),
       timeout,
     );
@@ -365,21 +374,32 @@ export class CatbusClient {
     const replyTo = meta.headers?.reply_to;
     if (!replyTo) {
       return Promise.reject(
-        new CatbusError(ErrorCode.BadRequest, "this message is not a request: no reply_to header"),
+        new CatbusError(
+          ErrorCode.BadRequest,
+          "this message is not a request: no reply_to header",
+        ),
       );
     }
     return this.publish(replyTo, payload);
   }
 
   #inboxState?: Promise<
-    { prefix: string; counter: number; waiting: Map<string, (v: unknown) => void> }
+    {
+      prefix: string;
+      counter: number;
+      waiting: Map<string, (v: unknown) => void>;
+    }
   >;
 
   /** The client's reply inbox, subscribed once on first use. */
   #inbox() {
     return this.#inboxState ??= (async () => {
       const prefix = `_inbox.${this.#id}.${Math.random().toString(36).slice(2, 10)}`;
-      const state = { prefix, counter: 0, waiting: new Map<string, (v: unknown) => void>() };
+      const state = {
+        prefix,
+        counter: 0,
+        waiting: new Map<string, (v: unknown) => void>(),
+      };
       await this.subscribe(
         `${prefix}.>`,
         (channel, payload) => state.waiting.get(channel)?.(payload),
@@ -390,7 +410,10 @@ export class CatbusClient {
 
   /** Creates a durable consumer, or returns the existing one when its settings are the same. */
   async createConsumer(settings: ConsumerSettings): Promise<ConsumerInfo> {
-    return await this.#request(FrameType.ConsumerCreate, settings) as unknown as ConsumerInfo;
+    return await this.#request(
+      FrameType.ConsumerCreate,
+      settings,
+    ) as unknown as ConsumerInfo;
   }
 
   async deleteConsumer(name: string): Promise<void> {
@@ -422,7 +445,10 @@ export class CatbusClient {
     options: ConsumeOptions = {},
   ): Promise<Consumption> {
     if (this.#consumptions.has(name)) {
-      throw new CatbusError(ErrorCode.Conflict, `this client already consumes "${name}"`);
+      throw new CatbusError(
+        ErrorCode.Conflict,
+        `this client already consumes "${name}"`,
+      );
     }
     const entry = { handler, options, acks: true };
     // Registered first: deliveries may arrive right behind the answer.
@@ -444,8 +470,15 @@ export class CatbusClient {
     };
   }
 
-  #settleDelivery(consumer: string, seq: number, kind: AckKind, delay?: number) {
-    return this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(() => {});
+  #settleDelivery(
+    consumer: string,
+    seq: number,
+    kind: AckKind,
+    delay?: number,
+  ) {
+    return this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(
+      () => {},
+    );
   }
 
   /** Round-trip time to the server in ms. */
@@ -537,7 +570,10 @@ export class CatbusClient {
     for (const [name, { options }] of this.#consumptions) {
       this.#request(FrameType.Consume, { name, ...options }).catch((e) =>
         this.#emitError(
-          new CatbusError(e.code ?? ErrorCode.Internal, `consume ${name} failed: ${e.message}`),
+          new CatbusError(
+            e.code ?? ErrorCode.Internal,
+            `consume ${name} failed: ${e.message}`,
+          ),
         )
       );
     }
@@ -622,7 +658,9 @@ export class CatbusClient {
   }
 
   #onMessage(frame: Frame) {
-    const meta = parseMeta<MessageMeta & { consumer?: string; attempt?: number }>(frame);
+    const meta = parseMeta<
+      MessageMeta & { consumer?: string; attempt?: number }
+    >(frame);
     const payload = frame.flags & Flag.Binary
       ? frame.data.slice()
       : JSON.parse(decoder.decode(frame.data));
@@ -632,7 +670,9 @@ export class CatbusClient {
           cause: e,
         }),
       );
-    if (meta.consumer === undefined) return this.#subs.dispatch(meta, payload, onError);
+    if (meta.consumer === undefined) {
+      return this.#subs.dispatch(meta, payload, onError);
+    }
     const consumer = meta.consumer;
     const entry = this.#consumptions.get(consumer);
     if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
@@ -654,7 +694,10 @@ export class CatbusClient {
       }
     } else if (notice.event === "publish_failed") {
       this.#emitError(
-        new CatbusError(notice.code, `publish to ${notice.channel} failed: ${notice.message}`),
+        new CatbusError(
+          notice.code,
+          `publish to ${notice.channel} failed: ${notice.message}`,
+        ),
       );
     } else if (notice.event === "revoked") {
       const error = new CatbusError(ErrorCode.Revoked, notice.message);

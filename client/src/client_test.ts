@@ -244,9 +244,16 @@ Deno.test("client - a rejected async handler is reported through onError, not le
   const { server, client } = await connected();
   const reported = Promise.withResolvers<string>();
   client.onError((e) => reported.resolve(e.message));
-  const sub = client.subscribe("app.>", () => Promise.reject(new Error("boom")));
+  const sub = client.subscribe(
+    "app.>",
+    () => Promise.reject(new Error("boom")),
+  );
   const s = await server.next(FrameType.Subscribe);
-  server.send(FrameType.Ok, s.id, { pattern: "app.>", recovered: true, namespaces: {} });
+  server.send(FrameType.Ok, s.id, {
+    pattern: "app.>",
+    recovered: true,
+    namespaces: {},
+  });
   await sub;
   server.send(...message("app.x", 1, 1));
   assert.match(await reported.promise, /boom/);

@@ -11,6 +11,8 @@ export interface TransportHandlers {
 }
 
 export interface TransportConnection {
+  /** Which transport carries it: "websocket", "webtransport", "sse", "tcp". */
+  readonly kind?: string;
   /** Queues bytes for the server; never blocks. */
   send(bytes: Uint8Array): void;
   close(): void;

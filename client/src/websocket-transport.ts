@@ -1,4 +1,4 @@
-import { concat } from "../../src/core/bytes.ts";
+import { tickBatcher } from "./batcher.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
 
 /**
@@ -33,7 +33,9 @@ export interface WebSocketTransportOptions {
   WebSocket?: typeof WebSocket;
 }
 
-export function websocketTransport(options: WebSocketTransportOptions = {}): Transport {
+export function websocketTransport(
+  options: WebSocketTransportOptions = {},
+): Transport {
   return {
     connect(
       url: string,
@@ -52,21 +54,14 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
         socket.binaryType = "arraybuffer";
         let opened = false;
         // Frames sent in one tick leave as one WebSocket message: per-message cost dominates.
-        let batch: Uint8Array[] = [];
-        const flush = () => {
-          const parts = batch;
-          batch = [];
-          if (socket.readyState !== OPEN) return;
-          socket.send((parts.length === 1 ? parts[0] : concat(parts)) as Uint8Array<ArrayBuffer>);
-        };
+        const send = tickBatcher((bytes) => {
+          if (socket.readyState === OPEN) {
+            socket.send(bytes as Uint8Array<ArrayBuffer>);
+          }
+        });
         socket.onopen = () => {
           opened = true;
-          resolve({
-            send: (bytes) => {
-              if (batch.push(bytes) === 1) queueMicrotask(flush);
-            },
-            close: () => socket.close(1000),
-          });
+          resolve({ kind: "websocket", send, close: () => socket.close(1000) });
         };
         socket.onmessage = (event) => {
           if (event.data instanceof ArrayBuffer) {

@@ -34,6 +34,12 @@ Storage (on the data directory; stop catbusd first for restore, copy, compact an
   catbus compact                  apply the retention limits now
   catbus repair                   keep every valid record, set damaged bytes aside
 
+State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` for details):
+  catbus sm ping | put-machine | get-machine | list-machines | create-instance | get-instance
+  catbus sm list-instances | delete-instance | apply-event | batch | wal-read | wal-stats | compact
+  catbus sm watch-instance ID | watch-all | unwatch SUB | hash-token TOKEN
+      [-s HOST:PORT] [-t TOKEN] [--tls --ca-cert F --client-cert F --client-key F --insecure]
+
 Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
 default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
 --secret S (env CATBUS_SECRET).
@@ -70,6 +76,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   put: async () => (await import("./bus-cmd.ts")).putCommand,
   get: async () => (await import("./bus-cmd.ts")).getCommand,
   ack: async () => (await import("./bus-cmd.ts")).ackCommand,
+  sm: async () => (await import("./sm-cmd.ts")).smCommand,
 };
 
 const [name, ...args] = Deno.args;

@@ -3,11 +3,14 @@ import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
+import { parseSmFsyncPolicy } from "../sm/fsync.ts";
 
 /** Everything catbusd can be told. Precedence: flags > environment > YAML file > defaults. */
 export interface ServerConfig {
   bind: string;
   tcpBind: string;
+  /** WebTransport on UDP at the --bind port. */
+  webtransport: boolean;
   cert?: string;
   key?: string;
   secret?: string;
@@ -38,6 +41,26 @@ export interface ServerConfig {
   /** Bus HTTP/SSE dialect listener; off when unset. */
   busBind?: string;
   busAuth: "open" | "token";
+  /** State-machine database (rstmdb's RCP protocol); off unless an address is set. */
+  rcpBind?: string;
+  rcpMaxConnections: number;
+  rcpAuthRequired: boolean;
+  rcpTokenHashes: string[];
+  rcpSecretsFile?: string;
+  /** Unset: TLS whenever a certificate is given. */
+  rcpTls?: boolean;
+  rcpTlsCert?: string;
+  rcpTlsKey?: string;
+  rcpRequireClientCert: boolean;
+  rcpClientCa?: string;
+  smData?: string;
+  smFsync: string;
+  smSegmentBytes: number;
+  smCompaction: boolean;
+  smCompactEvents: number;
+  smCompactSizeBytes: number;
+  smMaxMachineVersions: number;
+  smIdempotencyWindowMs: number;
 }
 
 type Kind =
@@ -50,7 +73,9 @@ type Kind =
   | "count"
   | "level"
   | "fsync"
-  | "blockSize";
+  | "blockSize"
+  | "megabytes"
+  | "smFsync";
 
 interface Setting {
   key: keyof ServerConfig;
@@ -83,6 +108,14 @@ export const SETTINGS: Setting[] = [
     yaml: "tcp_bind",
     kind: "address",
     help: "raw TCP address",
+  },
+  {
+    key: "webtransport",
+    flag: "webtransport",
+    env: "CATBUS_WEBTRANSPORT",
+    yaml: "webtransport",
+    kind: "bool",
+    help: "WebTransport on UDP at the --bind port (on; --no-webtransport turns it off)",
   },
   {
     key: "cert",
@@ -320,11 +353,148 @@ export const SETTINGS: Setting[] = [
     kind: "string",
     help: "open (Bus's behaviour: no token, full access) or token (every request needs one)",
   },
+  // The state-machine database: rstmdb's YAML keys and RSTMDB_* names (docs/state-machines.md).
+  {
+    key: "rcpBind",
+    flag: "rcp-bind",
+    env: "RSTMDB_BIND",
+    yaml: "network.bind_addr",
+    kind: "address",
+    help:
+      "serve the state-machine database (rstmdb's RCP) here, e.g. 127.0.0.1:7401; off when unset",
+  },
+  {
+    key: "rcpMaxConnections",
+    flag: "rcp-max-connections",
+    yaml: "network.max_connections",
+    kind: "count",
+    help: "RCP connections at once",
+  },
+  {
+    key: "rcpAuthRequired",
+    flag: "rcp-auth-required",
+    env: "RSTMDB_AUTH_REQUIRED",
+    yaml: "auth.required",
+    kind: "bool",
+    help: "RCP clients must AUTH with a bearer token",
+  },
+  {
+    key: "rcpTokenHashes",
+    flag: "rcp-token-hashes",
+    env: "RSTMDB_AUTH_TOKEN_HASH",
+    yaml: "auth.token_hashes",
+    kind: "list",
+    help: "SHA-256 hashes of accepted RCP tokens (`catbus sm hash-token TOKEN`)",
+  },
+  {
+    key: "rcpSecretsFile",
+    flag: "rcp-secrets-file",
+    env: "RSTMDB_AUTH_SECRETS_FILE",
+    yaml: "auth.secrets_file",
+    kind: "string",
+    help: "file of RCP token hashes, one per line",
+  },
+  {
+    key: "rcpTls",
+    flag: "rcp-tls",
+    yaml: "tls.enabled",
+    kind: "bool",
+    help: "RCP over TLS (default: when --rcp-tls-cert is given)",
+  },
+  {
+    key: "rcpTlsCert",
+    flag: "rcp-tls-cert",
+    yaml: "tls.cert_path",
+    kind: "string",
+    help: "RCP TLS certificate (PEM)",
+  },
+  {
+    key: "rcpTlsKey",
+    flag: "rcp-tls-key",
+    yaml: "tls.key_path",
+    kind: "string",
+    help: "RCP TLS private key (PEM)",
+  },
+  {
+    key: "rcpRequireClientCert",
+    flag: "rcp-require-client-cert",
+    yaml: "tls.require_client_cert",
+    kind: "bool",
+    help: "mTLS: RCP clients need a certificate signed by --rcp-client-ca (X.509 v3)",
+  },
+  {
+    key: "rcpClientCa",
+    flag: "rcp-client-ca",
+    yaml: "tls.client_ca_path",
+    kind: "string",
+    help: "CA (PEM) that signs RCP client certificates",
+  },
+  {
+    key: "smData",
+    flag: "sm-data",
+    env: "RSTMDB_DATA",
+    yaml: "storage.data_dir",
+    kind: "string",
+    help: "state-machine WAL and snapshots (default DATA/sm)",
+  },
+  {
+    key: "smFsync",
+    flag: "sm-fsync",
+    yaml: "storage.fsync_policy",
+    kind: "smFsync",
+    help: "state-machine WAL: every_write (group commit), every_ms:N, every_n:N or never",
+  },
+  {
+    key: "smSegmentBytes",
+    flag: "sm-segment-mb",
+    yaml: "storage.wal_segment_size_mb",
+    kind: "megabytes",
+    help: "state-machine WAL segment size in MiB",
+  },
+  {
+    key: "smCompaction",
+    flag: "sm-compaction",
+    env: "RSTMDB_COMPACT_ENABLED",
+    yaml: "compaction.enabled",
+    kind: "bool",
+    help: "snapshot and compact the state-machine WAL automatically (default true)",
+  },
+  {
+    key: "smCompactEvents",
+    flag: "sm-compact-events",
+    env: "RSTMDB_COMPACT_EVENTS",
+    yaml: "compaction.events_threshold",
+    kind: "count",
+    help: "compact after this many WAL entries (0 = never by count)",
+  },
+  {
+    key: "smCompactSizeBytes",
+    flag: "sm-compact-size-mb",
+    env: "RSTMDB_COMPACT_SIZE_MB",
+    yaml: "compaction.size_threshold_mb",
+    kind: "megabytes",
+    help: "compact when the WAL grew by this many MiB",
+  },
+  {
+    key: "smMaxMachineVersions",
+    flag: "sm-max-machine-versions",
+    yaml: "limits.max_machine_versions",
+    kind: "count",
+    help: "versions allowed per machine (0 = no limit)",
+  },
+  {
+    key: "smIdempotencyWindowMs",
+    flag: "sm-idempotency-window",
+    yaml: "limits.idempotency_window",
+    kind: "duration",
+    help: "how long idempotency keys are remembered (default 24h)",
+  },
 ];
 
 export const DEFAULTS: ServerConfig = {
   bind: "0.0.0.0:4433",
   tcpBind: "0.0.0.0:4434",
+  webtransport: true,
   previousSecrets: [],
   data: ".catbus",
   logLevel: "info",
@@ -346,6 +516,17 @@ export const DEFAULTS: ServerConfig = {
   encryptionBlockSize: 4096,
   namespaces: [],
   busAuth: "open",
+  rcpMaxConnections: 1000,
+  rcpAuthRequired: false,
+  rcpTokenHashes: [],
+  rcpRequireClientCert: false,
+  smFsync: "every_write",
+  smSegmentBytes: 64 * 1024 * 1024,
+  smCompaction: true,
+  smCompactEvents: 10_000,
+  smCompactSizeBytes: 100 * 1024 * 1024,
+  smMaxMachineVersions: 0,
+  smIdempotencyWindowMs: 24 * 3_600_000,
 };
 
 const configError = (source: string, message: string) =>
@@ -394,6 +575,19 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     }
     case "level":
       return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : fail(LOG_LEVELS.join(", "));
+    case "megabytes": {
+      const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+      return typeof n === "number" && Number.isFinite(n) && n > 0
+        ? Math.round(n * 1024 * 1024)
+        : fail("a number of MiB such as 64 or 0.5");
+    }
+    case "smFsync":
+      try {
+        parseSmFsyncPolicy(String(raw));
+        return String(raw);
+      } catch {
+        return fail("every_write, every_ms:N, every_n:N or never");
+      }
   }
 }
 
@@ -447,7 +641,10 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     throw configError("--cert/--key", "TLS needs both a certificate and a key");
   }
   if (result.busAuth !== "open" && result.busAuth !== "token") {
-    throw configError("--bus-auth", `expected open or token, got "${result.busAuth}"`);
+    throw configError(
+      "--bus-auth",
+      `expected open or token, got "${result.busAuth}"`,
+    );
   }
   if (result.maxPayload < 1) {
     throw configError("--max-payload", "must be at least 1 byte");

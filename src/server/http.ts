@@ -1,11 +1,22 @@
 import type { SessionTransport } from "../protocol/session.ts";
+import type { SseSessions } from "../transport/sse-sessions.ts";
 import type { StreamHandler } from "../transport/tcp.ts";
+import type { CertificateHash } from "../transport/webtransport.ts";
 import { acceptWebSocket } from "../transport/websocket.ts";
 
 export interface HttpRoutes {
   isReady(): boolean;
   newSession(transport: SessionTransport): StreamHandler;
+  /** The native protocol over SSE + POST. */
+  sse: SseSessions;
+  /** The WebTransport listener's self-signed certificate hash, if it has one. */
+  certificateHash(): CertificateHash | undefined;
+  /** The browser build of `@catbus/client`. */
+  clientBundle(): Promise<string>;
 }
+
+/** Pages on other origins may load the client and the certificate hash. */
+const CORS = { "access-control-allow-origin": "*" };
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body) + "\n", {
@@ -13,7 +24,11 @@ const json = (status: number, body: unknown) =>
     headers: { "content-type": "application/json" },
   });
 
-/** The HTTP listener: WebSocket at /ws, liveness at /health, readiness at /ready. */
+/**
+ * The HTTP listener: WebSocket at /ws, SSE + POST at /sse, the browser client at
+ * /catbus/client.js, the WebTransport certificate hash at /.well-known/catbus/cert-hash,
+ * liveness at /health, readiness at /ready.
+ */
 export function serveHttp(
   options: { hostname: string; port: number; cert?: string; key?: string },
   routes: HttpRoutes,
@@ -27,8 +42,35 @@ export function serveHttp(
         code: "internal",
         message: "internal error; see the server log",
       }),
-  }, (request, info) => {
+  }, async (request, info) => {
     const path = new URL(request.url).pathname;
+    const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+    if (path === "/sse" || path.startsWith("/sse/")) {
+      return await routes.sse.handle(request, remote);
+    }
+    if (path === "/catbus/client.js") {
+      return new Response(await routes.clientBundle(), {
+        headers: { ...CORS, "content-type": "text/javascript; charset=utf-8" },
+      });
+    }
+    if (path === "/.well-known/catbus/cert-hash") {
+      const hash = routes.certificateHash();
+      if (!hash) {
+        return json(404, {
+          code: "not_found",
+          message:
+            "this server's WebTransport certificate is CA-issued (or WebTransport is off): " +
+            "nothing to pin",
+        });
+      }
+      return new Response(JSON.stringify(hash) + "\n", {
+        headers: {
+          ...CORS,
+          "content-type": "application/json",
+          "cache-control": "no-store",
+        },
+      });
+    }
     if (path === "/ws") {
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return json(426, {
@@ -36,7 +78,6 @@ export function serveHttp(
           message: "/ws expects a WebSocket upgrade",
         });
       }
-      const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
       return acceptWebSocket(request, remote, routes.newSession);
     }
     if (path === "/health") return json(200, { status: "ok" });
@@ -47,7 +88,7 @@ export function serveHttp(
     }
     return json(404, {
       code: "not_found",
-      message: `no route ${path}; try /ws, /health or /ready`,
+      message: `no route ${path}; try /ws, /sse, /catbus/client.js, /health or /ready`,
     });
   });
 }

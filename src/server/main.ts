@@ -36,7 +36,8 @@ for (const s of SETTINGS) {
 
 let flags: Record<string, unknown>;
 try {
-  flags = parseArgs({ args: Deno.args, options, strict: true }).values;
+  flags = parseArgs({ args: Deno.args, options, strict: true, allowNegative: true })
+    .values;
 } catch (e) {
   die(`${(e as Error).message}; see catbusd --help`);
 }
@@ -71,6 +72,7 @@ if (config.daemon) {
     args: [
       "run",
       "-A",
+      "--unstable-net",
       new URL(import.meta.url).pathname,
       ...args,
       "--log-file",

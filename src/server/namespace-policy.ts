@@ -39,7 +39,8 @@ export class NamespacePolicy {
 
 async function readAllowed(path: string): Promise<string[]> {
   try {
-    return (await Deno.readTextFile(path)).split("\n").map((l) => l.trim()).filter(Boolean);
+    return (await Deno.readTextFile(path)).split("\n").map((l) => l.trim())
+      .filter(Boolean);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
@@ -47,7 +48,10 @@ async function readAllowed(path: string): Promise<string[]> {
 }
 
 /** Declares a namespace (for `catbus namespace add`). */
-export async function declareNamespace(dataDir: string, name: string): Promise<void> {
+export async function declareNamespace(
+  dataDir: string,
+  name: string,
+): Promise<void> {
   const tokens = parsePattern(name);
   if (tokens.length !== 1 || name === "*" || name === ">") {
     throw new CatbusError(

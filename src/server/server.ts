@@ -13,7 +13,11 @@ import { FileConsumerStore } from "../streams/consumer-store.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import type { BlockSize } from "../log/encryption.ts";
 import { serveHttp } from "./http.ts";
+import { clientBundle } from "./client-bundle.ts";
+import { SseSessions } from "../transport/sse-sessions.ts";
+import { WebTransportListener } from "../transport/webtransport.ts";
 import { serveBus } from "../dialects/bus/server.ts";
+import { startRcpService } from "../sm/rcp/start.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
@@ -27,6 +31,8 @@ export interface RunningServer {
   tcpUrl: string;
   /** The Bus HTTP/SSE dialect, when enabled, e.g. http://127.0.0.1:2021 */
   busUrl?: string;
+  /** The state-machine database (rstmdb's RCP), when enabled, e.g. rcp://127.0.0.1:7401 */
+  rcpUrl?: string;
   broker: Broker;
   close(): Promise<void>;
 }
@@ -54,7 +60,10 @@ export async function startServer(
     fsync: parseFsyncPolicy(config.fsync),
     segmentBytes: config.segmentBytes,
     encryption: config.encryptionSecret
-      ? { secret: config.encryptionSecret, blockSize: config.encryptionBlockSize as BlockSize }
+      ? {
+        secret: config.encryptionSecret,
+        blockSize: config.encryptionBlockSize as BlockSize,
+      }
       : undefined,
   }, {
     maxAgeMs: config.retentionMaxAgeMs,
@@ -62,10 +71,15 @@ export async function startServer(
     maxBytes: config.retentionMaxBytes,
   });
   const reserved = new Set<string>(RESERVED_NAMESPACES);
-  // Reply inboxes are live traffic: no point in storing them. `$sys` is stored (dead letters).
-  const ephemeral = new Set<string>(["_inbox", "_bus_"]);
+  // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
+  // machine transitions whose durable record is the state-machine log (resume from memory;
+  // replay after a restart through RCP WATCH). `$sys` is stored (dead letters).
+  const ephemeral = new Set<string>(["_inbox", "_bus_", "sm"]);
   const broker = new Broker({
-    history: { maxMessages: config.historyMessages, maxBytes: config.historyBytes },
+    history: {
+      maxMessages: config.historyMessages,
+      maxBytes: config.historyBytes,
+    },
     storage: streams,
     ephemeral: (name) => ephemeral.has(name),
     dedupeWindowMs: config.dedupeWindowMs,
@@ -114,6 +128,8 @@ export async function startServer(
   };
   const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
 
+  const rcpBind = config.rcpBind;
+  const rcp = rcpBind ? await startRcpService({ ...config, rcpBind }, broker, log) : undefined;
   const tls = config.cert && config.key
     ? {
       cert: await readPem(config.cert, "certificate"),
@@ -123,9 +139,19 @@ export async function startServer(
   const httpAddr = parseAddress(config.bind, "--bind")!;
   const tcpAddr = parseAddress(config.tcpBind, "--tcp-bind")!;
   let ready = true;
+  const sse = new SseSessions({
+    replayBytes: config.outboundBytes,
+    graceMs: 15_000,
+    keepAliveMs: config.heartbeatMs,
+    maxBodyBytes: 4 * (config.maxPayload + 64 * 1024),
+  }, newSession);
+  let webtransport: WebTransportListener | undefined;
   const http = serveHttp({ ...httpAddr, ...tls }, {
     isReady: () => ready,
     newSession,
+    sse,
+    certificateHash: () => webtransport?.certificateHash,
+    clientBundle,
   });
   let tcp: Deno.Listener;
   try {
@@ -138,6 +164,20 @@ export async function startServer(
     );
   }
   const tcpPort = (tcp.addr as Deno.NetAddr).port;
+  if (config.webtransport) {
+    try {
+      webtransport = await WebTransportListener.start({
+        hostname: httpAddr.hostname,
+        port: http.addr.port,
+        ...tls,
+        names: ["0.0.0.0", "::"].includes(httpAddr.hostname) ? [] : [httpAddr.hostname],
+        onRotate: (hash) => log("info", "webtransport certificate rotated", { hash: hash.value }),
+      }, newSession);
+    } catch (e) {
+      // Clients fall back to WebSocket; say why WebTransport is missing.
+      log("warn", "webtransport is off", { error: (e as Error).message });
+    }
+  }
   const busAddr = config.busBind ? parseAddress(config.busBind, "--bus-bind")! : undefined;
   let bus: ReturnType<typeof serveBus> | undefined;
   try {
@@ -167,8 +207,11 @@ export async function startServer(
     httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.addr.port}`,
     tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
     ...(bus && busAddr
-      ? { busUrl: `http${scheme}://${displayHost(busAddr.hostname)}:${bus.port}` }
+      ? {
+        busUrl: `http${scheme}://${displayHost(busAddr.hostname)}:${bus.port}`,
+      }
       : {}),
+    ...(rcp ? { rcpUrl: rcp.url } : {}),
     broker,
     async close() {
       ready = false;
@@ -176,8 +219,11 @@ export async function startServer(
       sessions.stop();
       tcp.close();
       sessions.closeAll();
+      webtransport?.close();
+      sse.closeAll();
       await http.shutdown();
       await bus?.close();
+      await rcp?.close();
       await consumers.close();
       await streams.close();
     },
@@ -186,7 +232,14 @@ export async function startServer(
     http: server.httpUrl,
     websocket: server.httpUrl.replace(/^http/, "ws") + "/ws",
     tcp: server.tcpUrl,
+    ...(webtransport
+      ? {
+        webtransport: `https://${displayHost(httpAddr.hostname)}:${webtransport.port}/catbus`,
+        ...(webtransport.certificateHash ? { cert_hash: webtransport.certificateHash.value } : {}),
+      }
+      : {}),
     ...(server.busUrl ? { bus: server.busUrl } : {}),
+    ...(server.rcpUrl ? { rcp: server.rcpUrl } : {}),
     data: config.data,
   });
   return server;

@@ -26,7 +26,9 @@ export class SessionRegistry {
       set.add(session);
       // The role may have changed between the token check and this registration, when no
       // watcher would have seen the session yet: look once more.
-      this.#applyRole(hash, [session]).catch(() => {/* the watcher retries on the next change */});
+      this.#applyRole(hash, [session]).catch(
+        () => {/* the watcher retries on the next change */},
+      );
     }
   }
 
@@ -49,7 +51,9 @@ export class SessionRegistry {
     this.#roles = roles;
     this.#stopWatch = roles.watch(async () => {
       try {
-        for (const [hash, sessions] of this.#byRole) await this.#applyRole(hash, [...sessions]);
+        for (const [hash, sessions] of this.#byRole) {
+          await this.#applyRole(hash, [...sessions]);
+        }
       } catch {
         // An unreadable store (e.g. a half-edited roles.json) leaves grants as they were until
         // the file is fixed; it must not take the server down.
@@ -63,9 +67,14 @@ export class SessionRegistry {
     for (const s of sessions) {
       if (!role || role.hash !== hash) {
         s.close(
-          new CatbusError(ErrorCode.Revoked, "this role was deleted; the connection is closed"),
+          new CatbusError(
+            ErrorCode.Revoked,
+            "this role was deleted; the connection is closed",
+          ),
         );
-      } else if (JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)) {
+      } else if (
+        JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)
+      ) {
         s.regrant(structuredClone(role.grants));
       }
     }

@@ -23,15 +23,18 @@ export class SseStream {
 
   constructor(options: SseOptions) {
     this.#onClose = options.onClose;
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => {
+          for (const w of this.#pullWaiters.splice(0)) w();
+        },
+        cancel: () => this.#end(),
       },
-      pull: () => {
-        for (const w of this.#pullWaiters.splice(0)) w();
-      },
-      cancel: () => this.#end(),
-    }, new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterBytes }));
+      new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterBytes }),
+    );
     this.response = new Response(body, {
       status: 200,
       headers: {
@@ -42,7 +45,9 @@ export class SseStream {
       },
     });
     this.#keepAlive = setInterval(() => {
-      if (Date.now() - this.#lastWrite >= options.keepAliveMs) this.send(KEEPALIVE);
+      if (Date.now() - this.#lastWrite >= options.keepAliveMs) {
+        this.send(KEEPALIVE);
+      }
     }, Math.max(50, options.keepAliveMs / 2));
   }
 
@@ -90,7 +95,9 @@ export class SseStream {
 }
 
 /** One SSE frame: optional id and event name, data split into `data:` lines. */
-export function sseFrame(fields: { id?: string; event?: string; data: string }): Uint8Array {
+export function sseFrame(
+  fields: { id?: string; event?: string; data: string },
+): Uint8Array {
   let text = "";
   if (fields.id !== undefined) text += `id: ${fields.id}\n`;
   if (fields.event !== undefined) text += `event: ${fields.event}\n`;

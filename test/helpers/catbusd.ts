@@ -14,6 +14,8 @@ export interface TestServer {
   tcpPort: number;
   /** The Bus HTTP/SSE dialect (always enabled in tests). */
   busUrl: string;
+  /** The state-machine RCP listener's port, when started with `--rcp-bind 127.0.0.1:0`. */
+  rcpPort?: number;
   data: string;
   adminKey: string;
   pid: number;
@@ -39,6 +41,7 @@ export async function startCatbusd(
     args: [
       "run",
       "-A",
+      "--unstable-net",
       MAIN,
       "--bind",
       "127.0.0.1:0",
@@ -77,6 +80,7 @@ export async function startCatbusd(
   })();
   const [, httpUrl, wsUrl, tcpUrl] = listening;
   const busUrl = /bus=(\S+)/.exec(buffered)?.[1] ?? "";
+  const rcpUrl = / rcp=(\S+)/.exec(listening[0])?.[1];
   const stop = async () => {
     try {
       child.kill("SIGTERM");
@@ -92,6 +96,7 @@ export async function startCatbusd(
     tcpUrl,
     tcpPort: Number(new URL(tcpUrl).port),
     busUrl,
+    rcpPort: rcpUrl ? Number(new URL(rcpUrl).port) : undefined,
     data,
     adminKey,
     pid: child.pid,

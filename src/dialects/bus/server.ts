@@ -1,12 +1,12 @@
 import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker } from "../../core/broker.ts";
-import { concat } from "../../core/bytes.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { parseDuration } from "../../server/units.ts";
 import type { SseStream } from "../../transport/sse.ts";
+import { readBody } from "../../transport/http-body.ts";
 import { ack } from "./ack.ts";
 import { eventIdOf, rfc3339Nano } from "./event.ts";
 import { parsePublishBody, publishItems } from "./publish.ts";
@@ -57,25 +57,6 @@ const reply = (status: number, text = "", headers: Record<string, string> = {}) 
       ...headers,
     },
   });
-
-/** Reads at most `limit` bytes of body, or fails with too_large (413) without reading on. */
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  const tooLarge = () =>
-    new CatbusError(
-      ErrorCode.TooLarge,
-      `request body exceeds ${limit} bytes; send smaller batches`,
-    );
-  if (declared > limit) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body ?? []) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return concat(chunks);
-}
 
 /**
  * The Bus dialect (ella.to/bus's HTTP/SSE API) on its own listener: `POST /` publishes,

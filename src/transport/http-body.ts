@@ -1,0 +1,25 @@
+import { concat } from "../core/bytes.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+
+/** Reads at most `limit` bytes of body, or fails with too_large (413) without reading on. */
+export async function readBody(
+  request: Request,
+  limit: number,
+): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new CatbusError(
+      ErrorCode.TooLarge,
+      `request body exceeds ${limit} bytes; send less at once`,
+    );
+  if (Number(request.headers.get("content-length") ?? 0) > limit) {
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return concat(chunks);
+}

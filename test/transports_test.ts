@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import {
+  autoTransport,
+  CatbusClient,
+  sseTransport,
+  type Transport,
+  webtransportTransport,
+} from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
+
+async function roundTrip(server: TestServer, transport: Transport) {
+  const client = new CatbusClient({
+    url: server.httpUrl,
+    token: server.adminKey,
+    transport,
+  });
+  const states: string[] = [];
+  client.onStateChange((s) => states.push(s));
+  await client.connect();
+  const other = new CatbusClient({
+    url: server.tcpUrl,
+    token: server.adminKey,
+    transport: tcpTransport(),
+  });
+  await other.connect();
+  const got = new AsyncQueue<unknown>();
+  await client.subscribe("room.>", (_ch, payload) => got.push(payload));
+  await client.publish("room.a", { from: "self" });
+  await other.publish("room.a", { from: "other" });
+  assert.deepEqual([await got.next(), await got.next()], [{ from: "self" }, {
+    from: "other",
+  }]);
+  await Promise.all([client.disconnect(), other.disconnect()]);
+  return states;
+}
+
+Deno.test("transports - WebTransport with the pinned self-signed certificate hash", async () => {
+  await using server = await startCatbusd();
+  const hash = await (await fetch(`${server.httpUrl}/.well-known/catbus/cert-hash`))
+    .json();
+  assert.equal(hash.algorithm, "sha-256");
+  assert.ok(
+    hash.expires - Date.now() <= 14 * 86_400_000,
+    "valid for at most 14 days",
+  );
+  await roundTrip(
+    server,
+    webtransportTransport({ serverCertificateHashes: [hash] }),
+  );
+  await roundTrip(
+    server,
+    webtransportTransport({ fetchCertificateHash: true }),
+  );
+});
+
+Deno.test("transports - SSE down and POST up carry the same protocol", async () => {
+  await using server = await startCatbusd();
+  await roundTrip(server, sseTransport());
+  const bad = await fetch(`${server.httpUrl}/sse/nosuchsession`, {
+    method: "POST",
+    body: "x",
+  });
+  assert.equal(bad.status, 404);
+  await bad.body?.cancel();
+});
+
+Deno.test("transports - auto falls back to WebSocket when WebTransport is off", async () => {
+  await using server = await startCatbusd(["--no-webtransport"]);
+  const missing = await fetch(`${server.httpUrl}/.well-known/catbus/cert-hash`);
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  let kind = "";
+  const auto = autoTransport({
+    webtransport: { fetchCertificateHash: true, connectTimeout: 500 },
+  });
+  const spy: Transport = {
+    connect: async (url, handlers) => {
+      const conn = await auto.connect(url, handlers);
+      kind = conn.kind ?? "";
+      return conn;
+    },
+  };
+  await roundTrip(server, spy);
+  assert.equal(kind, "websocket");
+});
+
+Deno.test("transports - the browser client is served as one ES module", async () => {
+  await using server = await startCatbusd();
+  const r = await fetch(`${server.httpUrl}/catbus/client.js`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type")!, /javascript/);
+  const code = await r.text();
+  assert.match(code, /export\{/);
+  const mod = await import(`data:text/javascript;base64,${btoa(code)}`);
+  assert.equal(typeof mod.CatbusClient, "function");
+  assert.equal(typeof mod.autoTransport, "function");
+});
