@@ -70,6 +70,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
         handlers.onClose("connection closed");
       })();
       return {
+        kind: "tcp",
         send(bytes) {
           if (!open) return;
           queue.push(bytes);

@@ -183,6 +183,11 @@ export class CatbusClient {
     return this.#id;
   }
 
+  /** The transport carrying the connection ("webtransport", "websocket", "sse", "tcp"). */
+  get transportKind(): string | undefined {
+    return this.#conn?.kind;
+  }
+
   get connectionState(): ConnectionState {
     return this.#state;
   }
