@@ -567,6 +567,31 @@ async function main() {
     out();
     out(new TextDecoder().decode(log.stdout).trim());
     out();
+    for (
+      const [title, script, command] of [
+        [
+          "9. From a browser: WebTransport and WebSocket",
+          "./browser.ts",
+          "headless Debian Chromium on the same machine; the page loads /catbus/client.js",
+        ],
+        [
+          "10. State machines: apply-event over RCP",
+          "./sm.ts",
+          "NATS KV's published figure is about 30k puts/s on an Apple M4",
+        ],
+      ]
+    ) {
+      const result = await new Deno.Command(deno, {
+        args: ["run", "-A", here(script)],
+        stdout: "piped",
+      }).output();
+      out(`## ${title}`);
+      out();
+      out(`Command: \`deno run -A bench/${script.slice(2)}\` (${command}).`);
+      out();
+      out(new TextDecoder().decode(result.stdout).trim());
+      out();
+    }
     const notes = await Deno.readTextFile(here("./NOTES.md")).catch(() => "");
     if (notes) out(notes.trim());
     await Deno.writeTextFile(here("../BENCHMARKS.md"), lines.join("\n") + "\n");
