@@ -70,32 +70,38 @@ for (const kind of ["webtransport", "websocket", "sse"] as const) {
   });
 }
 
-Deno.test("browser - the page resumes after a server restart and reports recovered:true", async () => {
-  const browser = await launchChromium("browser reconnect");
-  if (!browser) return;
-  const data = await Deno.makeTempDir({ prefix: "catbus-browser-" });
-  let server = await startCatbusd([], { data });
-  const port = new URL(server.httpUrl).port;
-  try {
-    const page = await browser.newPage();
-    await openPage(page, server, "websocket");
-    await page.waitForFunction(() => (globalThis as unknown as { got: unknown[] }).got.length >= 1);
-    await server.stop();
-    server = await startCatbusd(["--bind", `127.0.0.1:${port}`], { data });
-    // Published while the page is still reconnecting: it must come through the resume.
-    const deno = await nativeClient(server);
-    await deno.publish("room.a", { from: "after restart" });
-    await deno.disconnect();
-    await page.waitForFunction(() => (globalThis as unknown as { got: unknown[] }).got.length >= 2);
-    const result = await page.evaluate(() => {
-      const w = globalThis as unknown as { got: unknown[]; recoveries: boolean[] };
-      return { got: w.got, recoveries: w.recoveries };
-    });
-    assert.deepEqual(result.got, [{ from: "browser" }, { from: "after restart" }]);
-    assert.deepEqual(result.recoveries, [true]);
-  } finally {
-    await browser.close();
-    await server.stop();
-    await Deno.remove(data, { recursive: true });
-  }
-});
+for (const kind of ["webtransport", "websocket", "sse"] as const) {
+  Deno.test(`browser - over ${kind}, the page resumes after a server restart and reports recovered:true`, async () => {
+    const browser = await launchChromium(`browser reconnect over ${kind}`);
+    if (!browser) return;
+    const data = await Deno.makeTempDir({ prefix: "catbus-browser-" });
+    let server = await startCatbusd([], { data });
+    const port = new URL(server.httpUrl).port;
+    try {
+      const page = await browser.newPage();
+      await openPage(page, server, kind);
+      await page.waitForFunction(() =>
+        (globalThis as unknown as { got: unknown[] }).got.length >= 1
+      );
+      await server.stop();
+      server = await startCatbusd(["--bind", `127.0.0.1:${port}`], { data });
+      // Published while the page is still reconnecting: it must come through the resume.
+      const deno = await nativeClient(server);
+      await deno.publish("room.a", { from: "after restart" });
+      await deno.disconnect();
+      await page.waitForFunction(() =>
+        (globalThis as unknown as { got: unknown[] }).got.length >= 2
+      );
+      const result = await page.evaluate(() => {
+        const w = globalThis as unknown as { got: unknown[]; recoveries: boolean[] };
+        return { got: w.got, recoveries: w.recoveries };
+      });
+      assert.deepEqual(result.got, [{ from: "browser" }, { from: "after restart" }]);
+      assert.deepEqual(result.recoveries, [true]);
+    } finally {
+      await browser.close();
+      await server.stop();
+      await Deno.remove(data, { recursive: true });
+    }
+  });
+}
