@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { CatbusClient } from "../client/mod.ts";
-import { tcpTransport } from "../client/deno-tcp.ts";
 import { launchChromium } from "./helpers/browser.ts";
+import { nativeClient } from "./helpers/native.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 
 type Kind = "webtransport" | "websocket" | "sse";
@@ -35,16 +34,6 @@ async function openPage(page: Page, server: TestServer, kind: Kind) {
     await client.publish("room.a", { from: "browser" });
     return client.transportKind as string;
   }, { url: server.httpUrl, token: server.adminKey, kind });
-}
-
-async function nativeClient(server: TestServer) {
-  const c = new CatbusClient({
-    url: server.tcpUrl,
-    token: server.adminKey,
-    transport: tcpTransport(),
-  });
-  await c.connect();
-  return c;
 }
 
 for (const kind of ["webtransport", "websocket", "sse"] as const) {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { CatbusClient } from "../client/mod.ts";
-import { tcpTransport } from "../client/deno-tcp.ts";
+import { nativeClient } from "./helpers/native.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
@@ -18,16 +17,6 @@ async function expectStatus(response: Promise<Response>, status: number, text?: 
   assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${body}`);
   if (text) assert.match(body, text);
   return r;
-}
-
-async function native(server: TestServer) {
-  const c = new CatbusClient({
-    url: server.tcpUrl,
-    token: server.adminKey,
-    transport: tcpTransport(),
-  });
-  await c.connect();
-  return c;
 }
 
 Deno.test("bus - publish answers 202 with id, time and index; subscribe streams the stored event", async () => {
@@ -117,7 +106,7 @@ Deno.test("bus - a repeated key on a subject is 409; a batch is all or nothing",
     post(server, [{ subject: "orders.b", payload: "x" }, { subject: "orders.b", payload: "y" }]),
     202,
   );
-  const c = await native(server);
+  const c = await nativeClient(server);
   const seen: unknown[] = [];
   const all = new AsyncQueue<void>();
   await c.subscribe("orders.>", (_ch, payload) => {
@@ -167,7 +156,7 @@ Deno.test("bus - manual ack: redelivery with attempts, ack once, then dead lette
   const second = await sse.next();
   assert.equal(JSON.parse(second.data).payload, "second");
 
-  const c = await native(server);
+  const c = await nativeClient(server);
   const letters = new AsyncQueue<Record<string, string> | undefined>();
   await c.subscribe(`$sys.dlq.${consumer}`, (_ch, _p, meta) => letters.push(meta.headers));
   assert.equal(JSON.parse((await sse.next()).data).attempt, 2);
@@ -191,7 +180,7 @@ Deno.test("bus - manual ack with max_in_flight delivers several before the first
 
 Deno.test("bus - events cross doors both ways, and request/reply works across them", async () => {
   await using server = await startCatbusd();
-  const c = await native(server);
+  const c = await nativeClient(server);
   await c.publish("chat.init", null);
   const fromBus = new AsyncQueue<{ payload: unknown; headers?: Record<string, string> }>();
   await c.subscribe(

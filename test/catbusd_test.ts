@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameDecoder, FrameType, parseMeta } from "../src/protocol/frame.ts";
+import { makeCA, makeLeaf } from "./helpers/certs.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 
 const MAIN = fileURLToPath(new URL("../src/server/main.ts", import.meta.url));
@@ -78,72 +79,13 @@ Deno.test("catbusd - -d runs in the background and writes the pid file", async (
 
 Deno.test("catbusd - TLS on both listeners with --cert/--key", async () => {
   const dir = await Deno.makeTempDir({ prefix: "catbus-tls-" });
-  // A test CA and a leaf certificate for localhost signed by it.
-  const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  };
-  const ec = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-  ];
-  await openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=Catbus Test CA",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  );
-  await openssl(
-    "req",
-    ...ec,
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    `${dir}/key.pem`,
-    "-out",
-    `${dir}/leaf.csr`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-  );
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/leaf.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    `${dir}/ext.cnf`,
-    "-out",
-    `${dir}/cert.pem`,
-  );
+  await makeCA(dir);
+  await makeLeaf(dir, "localhost", "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n");
   await using server = await startCatbusd([
     "--cert",
-    `${dir}/cert.pem`,
+    `${dir}/localhost.pem`,
     "--key",
-    `${dir}/key.pem`,
+    `${dir}/localhost.key`,
   ]);
   const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
   assert.match(server.httpUrl, /^https:/);

@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
-import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
-import { tcpTransport } from "../client/deno-tcp.ts";
+import type { ConsumedMessage } from "../client/mod.ts";
 import { CatbusError } from "../src/core/errors.ts";
-import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { nativeClient } from "./helpers/native.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
-
-async function connect(server: TestServer, token = server.adminKey) {
-  const c = new CatbusClient({ url: server.tcpUrl, token, transport: tcpTransport() });
-  await c.connect();
-  return c;
-}
 
 const code = (expected: string) => (e: unknown) => e instanceof CatbusError && e.code === expected;
 
 Deno.test("consumers - a failing handler gets the message again with the next attempt, then acks", async () => {
   await using server = await startCatbusd();
-  const c = await connect(server);
+  const c = await nativeClient(server);
   await c.publish("orders.new", { id: 1 });
   await c.createConsumer({ name: "mailer", pattern: "orders.>", from: "first", ackWait: 60_000 });
   const attempts = new AsyncQueue<number>();
@@ -32,7 +26,7 @@ Deno.test("consumers - a failing handler gets the message again with the next at
 
 Deno.test("consumers - after max deliver the message is in the dead-letter channel with the reason", async () => {
   await using server = await startCatbusd();
-  const c = await connect(server);
+  const c = await nativeClient(server);
   await c.publish("orders.new", { id: 7 });
   const letters = new AsyncQueue<{ payload: unknown; headers?: Record<string, string> }>();
   await c.subscribe(
@@ -63,11 +57,11 @@ Deno.test("consumers - after max deliver the message is in the dead-letter chann
 
 Deno.test("consumers - a queue group shares the work; a member that dies unacked hands it to a survivor", async () => {
   await using server = await startCatbusd();
-  const admin = await connect(server);
+  const admin = await nativeClient(server);
   await admin.publish("jobs.init", null);
   await admin.createConsumer({ name: "workers", pattern: "jobs.work", ackWait: 60_000 });
-  const a = await connect(server);
-  const b = await connect(server);
+  const a = await nativeClient(server);
+  const b = await nativeClient(server);
   const gotA = new AsyncQueue<ConsumedMessage>();
   const gotB = new AsyncQueue<ConsumedMessage>();
   // a holds its messages without acking; b acks.
@@ -101,7 +95,7 @@ Deno.test("consumers - a queue group shares the work; a member that dies unacked
 Deno.test("consumers - consumer state survives a server restart", async () => {
   const data = await Deno.makeTempDir({ prefix: "catbus-consumers-" });
   const first = await startCatbusd([], { data });
-  const c1 = await connect(first);
+  const c1 = await nativeClient(first);
   for (let i = 1; i <= 3; i++) await c1.publish("jobs.work", i);
   await c1.createConsumer({ name: "w", pattern: "jobs.>", from: "first", ackWait: 60_000 });
   const got = new AsyncQueue<ConsumedMessage>();
@@ -117,7 +111,7 @@ Deno.test("consumers - consumer state survives a server restart", async () => {
   await first.stop();
 
   const second = await startCatbusd([], { data });
-  const c2 = await connect(second);
+  const c2 = await nativeClient(second);
   const after = new AsyncQueue<ConsumedMessage>();
   await c2.consume("w", (m) => after.push(m));
   const redelivered = [await after.next(), await after.next()];
@@ -133,12 +127,12 @@ Deno.test("consumers - consumer state survives a server restart", async () => {
 
 Deno.test("consumers - confirm waits for N consumer acks, and times out with a clear error", async () => {
   await using server = await startCatbusd();
-  const c = await connect(server);
+  const c = await nativeClient(server);
   await c.publish("orders.init", null);
   await c.createConsumer({ name: "a", pattern: "orders.>" });
   await c.createConsumer({ name: "b", pattern: "orders.>" });
   await c.consume("a", () => {});
-  const other = await connect(server);
+  const other = await nativeClient(server);
   await other.consume("b", () => {});
   const stored = await c.publish("orders.paid", { id: 1 }, { confirm: 2 });
   assert.ok(stored.seq > 1);
@@ -151,7 +145,7 @@ Deno.test("consumers - confirm waits for N consumer acks, and times out with a c
 
 Deno.test("consumers - bad requests are answered with codes and leave the connection usable", async () => {
   await using server = await startCatbusd();
-  const c = await connect(server);
+  const c = await nativeClient(server);
   await c.publish("orders.init", null);
   await assert.rejects(c.consume("nope", () => {}), code("not_found"));
   await assert.rejects(
@@ -165,7 +159,7 @@ Deno.test("consumers - bad requests are answered with codes and leave the connec
     c.createConsumer({ name: "x", pattern: "orders.>", maxDeliver: 1 }),
     code("conflict"),
   );
-  const reader = await connect(
+  const reader = await nativeClient(
     server,
     (await server.cli(["grant", "-p", "read", "other.>"])).stdout.split("\n")[0],
   );

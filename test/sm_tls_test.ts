@@ -1,64 +1,19 @@
 import assert from "node:assert/strict";
 import { RcpClient } from "../src/sm/rcp/client.ts";
 import { hashToken } from "../src/sm/rcp/token-hashes.ts";
+import { makeCA, makeLeaf } from "./helpers/certs.ts";
 import { ORDER, startSm } from "./sm_helpers.ts";
 
-async function openssl(...args: string[]) {
-  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-}
-
-/** A CA, a server certificate for localhost and a client certificate (all X.509 v3). */
+/** A CA, a server certificate for localhost and a client certificate. */
 async function makeCerts(dir: string) {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=Catbus SM Test CA",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  );
-  const leaf = async (name: string, ext: string) => {
-    await openssl(
-      "req",
-      ...ec,
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${dir}/${name}.key`,
-      "-out",
-      `${dir}/${name}.csr`,
-    );
-    await Deno.writeTextFile(`${dir}/${name}.cnf`, ext);
-    await openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${dir}/${name}.csr`,
-      "-CA",
-      `${dir}/ca.pem`,
-      "-CAkey",
-      `${dir}/ca.key`,
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      `${dir}/${name}.cnf`,
-      "-out",
-      `${dir}/${name}.pem`,
-    );
-  };
-  await leaf(
+  await makeCA(dir, "Catbus SM Test CA");
+  await makeLeaf(
+    dir,
     "localhost",
     "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
   );
-  await leaf(
+  await makeLeaf(
+    dir,
     "client",
     "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
   );

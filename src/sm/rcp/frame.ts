@@ -1,3 +1,4 @@
+import { concat } from "../../core/bytes.ts";
 import { crc32c } from "../../log/crc32c.ts";
 
 /**
@@ -142,7 +143,7 @@ export class FrameDecoder {
   #gather() {
     if (!this.#pending.length) return;
     const parts = [this.#buf.subarray(this.#pos), ...this.#pending];
-    this.#buf = parts.length === 2 && !parts[0].length ? parts[1] : join(parts);
+    this.#buf = parts.length === 2 && !parts[0].length ? parts[1] : concat(parts);
     this.#pos = 0;
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -154,13 +155,3 @@ const reject = (message: string): FrameEvent => ({
   code: "BAD_REQUEST",
   message,
 });
-
-export function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

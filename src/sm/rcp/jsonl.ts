@@ -1,4 +1,5 @@
-import { join, MAX_PAYLOAD_BYTES } from "./frame.ts";
+import { concat } from "../../core/bytes.ts";
+import { MAX_PAYLOAD_BYTES } from "./frame.ts";
 
 /**
  * The `jsonl` wire mode: one JSON message per line. Like the frame decoder it is pure, and an
@@ -37,7 +38,7 @@ export class LineDecoder {
       return;
     }
     const rest = this.#buf.subarray(this.#pos);
-    this.#buf = join([rest, ...this.#pending, chunk]);
+    this.#buf = concat([rest, ...this.#pending, chunk]);
     this.#pos = 0;
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -45,7 +46,7 @@ export class LineDecoder {
 
   /** Unparsed bytes, handed over when the wire mode changes. */
   rest(): Uint8Array {
-    const rest = join([this.#buf.subarray(this.#pos), ...this.#pending]);
+    const rest = concat([this.#buf.subarray(this.#pos), ...this.#pending]);
     this.#buf = new Uint8Array(0);
     this.#pos = 0;
     this.#pending = [];

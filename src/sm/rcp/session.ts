@@ -2,7 +2,8 @@ import type { Change } from "../change.ts";
 import type { Result, StateMachineEngine } from "../engine.ts";
 import { badRequest, SmError, SmErrorCode, toSmError } from "../errors.ts";
 import { ParamReader } from "../params.ts";
-import { encodeFrame, FrameDecoder, FrameFlag, join, PROTOCOL_VERSION } from "./frame.ts";
+import { concat } from "../../core/bytes.ts";
+import { encodeFrame, FrameDecoder, FrameFlag, PROTOCOL_VERSION } from "./frame.ts";
 import { encodeLine, LineDecoder } from "./jsonl.ts";
 import {
   errorResponse,
@@ -344,7 +345,7 @@ export class RcpSession implements WatchSink {
     await Promise.resolve();
     try {
       while (this.#queue.length && !this.#closed) {
-        const batch = this.#queue.length === 1 ? this.#queue[0] : join(this.#queue);
+        const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
         this.#queue = [];
         this.#queuedBytes = 0;
         await this.#transport.write(batch);

@@ -1,0 +1,61 @@
+/** Test certificates made with openssl: a CA and leaves signed by it (all X.509 v3, ECDSA). */
+import assert from "node:assert/strict";
+
+async function openssl(...args: string[]) {
+  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+/** `dir/ca.pem` and `dir/ca.key`: a CA valid for a day. */
+export async function makeCA(dir: string, name = "Catbus Test CA"): Promise<void> {
+  await openssl(
+    "req",
+    "-x509",
+    ...EC,
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+  );
+}
+
+/**
+ * `dir/<name>.pem` and `dir/<name>.key`, signed by the CA in `dir`, with `extensions` in
+ * openssl's extfile syntax (e.g. "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").
+ */
+export async function makeLeaf(dir: string, name: string, extensions: string): Promise<void> {
+  await openssl(
+    "req",
+    ...EC,
+    "-subj",
+    `/CN=${name}`,
+    "-keyout",
+    `${dir}/${name}.key`,
+    "-out",
+    `${dir}/${name}.csr`,
+  );
+  await Deno.writeTextFile(`${dir}/${name}.cnf`, extensions);
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/${name}.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    `${dir}/${name}.cnf`,
+    "-out",
+    `${dir}/${name}.pem`,
+  );
+}
