@@ -14,7 +14,7 @@ ${
     `        ${s.env ? `env ${s.env}, ` : ""}yaml ${s.yaml}`
   ).join("\n")
 }
-      --config FILE            YAML configuration file (env CATBUS_CONFIG)
+      --config FILE            YAML configuration file (env CATBUS_CONFIG, RSTMDB_CONFIG)
   -h, --help                   show this help
 `;
 
@@ -47,7 +47,8 @@ if (flags.help) {
 }
 
 const env = Deno.env.toObject();
-const configPath = (flags.config as string | undefined) ?? env.CATBUS_CONFIG;
+// RSTMDB_CONFIG: rstmdb's name for the same thing (its YAML keys are settings here too).
+const configPath = (flags.config as string | undefined) ?? env.CATBUS_CONFIG ?? env.RSTMDB_CONFIG;
 let config;
 try {
   const yaml = configPath
