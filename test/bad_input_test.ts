@@ -89,3 +89,61 @@ Deno.test("bad input - no frames before hello, and a bad token is refused", asyn
   assert.equal(refused.json.code, "unauthorized");
   await bad.untilClosed();
 });
+
+Deno.test("bad input - consumer operations with wrong shapes are answered, never crash", async () => {
+  await using server = await startCatbusd();
+  const c = await RawConnection.connect(server.tcpPort);
+  assert.equal((await c.hello(server.adminKey)).type, FrameType.Welcome);
+  const expectError = async (type: number, meta: unknown, code: string) => {
+    const f = await c.reply(await c.send(type, meta));
+    assert.equal(f.type, FrameType.Error, JSON.stringify(f.json));
+    assert.equal(f.json.code, code);
+  };
+  await c.reply(await c.send(FrameType.Publish, { channel: "jobs.x" }, json(1)));
+  await expectError(FrameType.ConsumerCreate, [], "bad_request");
+  await expectError(FrameType.ConsumerCreate, { name: "w", pattern: 7 }, "bad_request");
+  await expectError(
+    FrameType.ConsumerCreate,
+    { name: "w", pattern: "jobs.>", ackWait: -1 },
+    "bad_request",
+  );
+  await expectError(
+    FrameType.ConsumerCreate,
+    { name: "w", pattern: "jobs.>", backoff: "1s" },
+    "bad_request",
+  );
+  await expectError(
+    FrameType.ConsumerCreate,
+    { name: "w", pattern: "jobs.>", ackPolicy: "all" },
+    "bad_request",
+  );
+  await expectError(
+    FrameType.ConsumerCreate,
+    { name: "w", pattern: "jobs.>", deadLetter: "x.*" },
+    "bad_request",
+  );
+  await expectError(FrameType.Consume, {}, "bad_request");
+  await expectError(FrameType.Consume, { name: "nope" }, "not_found");
+  const created = await c.reply(
+    await c.send(FrameType.ConsumerCreate, { name: "w", pattern: "jobs.>" }),
+  );
+  assert.equal(created.type, FrameType.Ok);
+  await expectError(FrameType.Consume, { name: "w", maxInFlight: 0 }, "bad_request");
+  await expectError(FrameType.Ack, { consumer: "w", seq: "1" }, "bad_request");
+  await expectError(FrameType.Ack, { consumer: "w", seq: 1, kind: "maybe" }, "bad_request");
+  await expectError(
+    FrameType.Ack,
+    { consumer: "w", seq: 1, kind: "nak", delay: -5 },
+    "bad_request",
+  );
+  await expectError(FrameType.Ack, { consumer: "w", seq: 99 }, "not_found");
+  await expectError(FrameType.Stop, { name: "w" }, "not_found");
+  await expectError(FrameType.ConsumerDelete, { name: "nope" }, "not_found");
+  // A fire-and-forget ack that fails comes back as a notice, and the connection goes on.
+  await c.write(encodeFrame(FrameType.Ack, 0, { consumer: "w", seq: 42 }));
+  const notice = await c.next((f) => f.type === FrameType.Notice);
+  assert.equal(notice.json.event, "ack_failed");
+  assert.equal(notice.json.code, "not_found");
+  assert.equal((await c.reply(await c.send(FrameType.Ping))).type, FrameType.Pong);
+  c.close();
+});
