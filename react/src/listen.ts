@@ -1,0 +1,47 @@
+import {
+  type CatbusClient,
+  CatbusError,
+  ErrorCode,
+  type MessageHandler,
+  type Subscription,
+} from "../../client/mod.ts";
+
+export interface ListenHandlers {
+  onMessage: MessageHandler;
+  onError(error: Error): void;
+}
+
+/**
+ * Subscribes to `pattern` and returns a function that ends the subscription. It may be called
+ * before `subscribe` resolved (the subscription is ended once it exists), and no handler runs
+ * after it — what an effect cleanup needs, including React StrictMode's immediate cleanup.
+ */
+export function listen(
+  client: Pick<CatbusClient, "subscribe">,
+  pattern: string,
+  handlers: ListenHandlers,
+): () => void {
+  let active = true;
+  const attempt = (): Promise<Subscription | undefined> =>
+    client.subscribe(pattern, (channel, payload, meta) => {
+      if (active) handlers.onMessage(channel, payload, meta);
+    }, {
+      onError: (error) => {
+        if (active) handlers.onError(error);
+      },
+    }).catch((error: Error) => {
+      if (!active) return undefined;
+      // The connection dropped while the server was asked: the client forgot the subscription.
+      // Asking again while disconnected queues it for the reconnect.
+      if (
+        error instanceof CatbusError && error.code === ErrorCode.Disconnected
+      ) return attempt();
+      handlers.onError(error);
+      return undefined;
+    });
+  const subscription = attempt();
+  return () => {
+    active = false;
+    subscription.then((s) => s?.unsubscribe());
+  };
+}
