@@ -161,6 +161,10 @@ export class CatbusClient {
   #heard = true;
   #reconnectTimer?: ReturnType<typeof setTimeout>;
   #attempt = 0;
+  /** The connect in progress, if any. */
+  #connecting?: Promise<void>;
+  /** Bumped by disconnect(), so a connect it interrupted drops its connection. */
+  #generation = 0;
   /** Set by disconnect() or a permanent error: no more reconnects. */
   #stopped = true;
 
@@ -214,22 +218,28 @@ export class CatbusClient {
    * Connects and authenticates. Rejects with a `CatbusError` (e.g. `unauthorized`) or the
    * transport's error when the server cannot be reached; the first connect is not retried.
    */
-  async connect(): Promise<void> {
-    if (this.#state === "connected") return;
-    this.#stopped = false;
-    this.#setState("connecting");
-    try {
-      await this.#open();
-    } catch (e) {
-      this.#stopped = true;
-      this.#setState("disconnected");
-      throw e;
-    }
+  connect(): Promise<void> {
+    if (this.#state === "connected") return Promise.resolve();
+    // A second call while connecting joins the first instead of opening another connection.
+    return this.#connecting ??= (async () => {
+      this.#stopped = false;
+      this.#setState("connecting");
+      try {
+        await this.#open();
+      } catch (e) {
+        this.#stopped = true;
+        this.#setState("disconnected");
+        throw e;
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
   }
 
   /** Closes the connection for good: no reconnect; queued and pending work is rejected. */
   disconnect(): Promise<void> {
     this.#stopped = true;
+    this.#generation++;
     clearTimeout(this.#reconnectTimer);
     this.#teardown();
     for (const q of this.#offline.splice(0)) q.reject(disconnected());
@@ -540,6 +550,7 @@ export class CatbusClient {
 
   /** Opens a transport connection and completes hello; then restores subscriptions. */
   async #open(): Promise<void> {
+    const generation = this.#generation;
     this.#decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
     const conn = await this.#options.transport.connect(this.#options.url, {
       onData: (bytes) => {
@@ -549,6 +560,11 @@ export class CatbusClient {
         if (this.#conn === conn) this.#onLost();
       },
     });
+    if (generation !== this.#generation) {
+      // disconnect() was called while the transport was connecting: do not keep what it opened.
+      conn.close();
+      throw disconnected();
+    }
     this.#conn = conn;
     this.#timeoutSweep = setInterval(
       () => this.#sweepTimeouts(),

@@ -268,3 +268,31 @@ Deno.test("client - a connection that stops answering pings is dropped and re-es
   assert.equal(server.connections, 2);
   await client.disconnect();
 });
+
+Deno.test("client - disconnect() during connect() drops the connection being opened", async () => {
+  let opened = 0;
+  let closed = 0;
+  let release!: () => void;
+  const slow: Transport = {
+    async connect() {
+      await new Promise<void>((r) => release = r);
+      opened++;
+      return { send: () => {}, close: () => closed++ };
+    },
+  };
+  const client = new CatbusClient({ url: "ws://unused", transport: slow });
+  const connecting = client.connect();
+  assert.equal(
+    client.connect(),
+    connecting,
+    "a second connect joins the first",
+  );
+  await client.disconnect();
+  release();
+  await assert.rejects(
+    connecting,
+    (e: unknown) => e instanceof CatbusError && e.code === "disconnected",
+  );
+  assert.deepEqual([opened, closed], [1, 1]);
+  assert.equal(client.connectionState, "disconnected");
+});
