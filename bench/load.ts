@@ -62,6 +62,16 @@ export type Task =
     timeoutMs: number;
   };
 
+/** Waits for `done`, but not past `deadline` (a performance.now() time). */
+async function until(done: Promise<void>, deadline: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    done,
+    new Promise<void>((r) => timer = setTimeout(r, Math.max(0, deadline - now()))),
+  ]);
+  clearTimeout(timer);
+}
+
 const say = (line: unknown) => console.log(typeof line === "string" ? line : JSON.stringify(line));
 const now = () => performance.now();
 
@@ -84,9 +94,7 @@ async function sub(t: Extract<Task, { role: "sub" }>) {
     });
   }
   say("ready");
-  const timer = setTimeout(() => done.resolve(), t.timeoutMs);
-  await done.promise;
-  clearTimeout(timer);
+  await until(done.promise, now() + t.timeoutMs);
   say({ received, seconds: (last - first) / 1000 });
   await Promise.all(conns.map((c) => c.close()));
 }
@@ -139,9 +147,7 @@ async function latency(t: Extract<Task, { role: "latency" }>) {
     };
     tick();
   });
-  const timer = setTimeout(() => done.resolve(), 10_000);
-  await done.promise;
-  clearTimeout(timer);
+  await until(done.promise, now() + 10_000);
   samples.sort((a, b) => a - b);
   const q = (p: number) =>
     samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
@@ -217,9 +223,7 @@ async function replay(t: Extract<Task, { role: "replay" }>) {
     await c.subscribe("durable.>", () => {
       if (++received === t.count) done.resolve();
     }, { from: "first" });
-    const timer = setTimeout(() => done.resolve(), Math.max(0, deadline - now()));
-    await done.promise;
-    clearTimeout(timer);
+    await until(done.promise, deadline);
     await c.disconnect();
   } else if (t.system === "jetstream") {
     const nc = await natsConnect({ servers: t.ep.nats });
@@ -262,9 +266,7 @@ async function consume(t: Extract<Task, { role: "consume" }>) {
       await m.ack();
       if (++acked === t.count) done.resolve();
     });
-    const timer = setTimeout(() => done.resolve(), Math.max(0, deadline - now()));
-    await done.promise;
-    clearTimeout(timer);
+    await until(done.promise, deadline);
     await c.disconnect();
   } else if (t.system === "jetstream") {
     const nc = await natsConnect({ servers: t.ep.nats });

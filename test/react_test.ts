@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import * as esbuild from "esbuild";
+import { bundleReactApp } from "../examples/chat/bundle.ts";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { CatbusClient, CatbusError, ErrorCode } from "../client/mod.ts";
@@ -155,27 +155,6 @@ const PROBE_APP = `
   createRoot(root).render(<StrictMode><Probe /></StrictMode>);
 `;
 
-async function bundleProbe(): Promise<string> {
-  try {
-    const result = await esbuild.build({
-      stdin: {
-        contents: PROBE_APP,
-        loader: "tsx",
-        resolveDir: fileURLToPath(new URL("..", import.meta.url)),
-      },
-      bundle: true,
-      format: "esm",
-      jsx: "automatic",
-      define: { "process.env.NODE_ENV": '"development"' },
-      write: false,
-      logLevel: "silent",
-    });
-    return result.outputFiles[0].text;
-  } finally {
-    await esbuild.stop();
-  }
-}
-
 Deno.test("react - hooks in the same component as useCatbus subscribe, and follow the pattern", async () => {
   const browser = await launchChromium("react hooks in one component");
   if (!browser) return;
@@ -192,7 +171,16 @@ Deno.test("react - hooks in the same component as useCatbus subscribe, and follo
     await page.evaluate((config) => {
       (globalThis as unknown as { probeConfig: unknown }).probeConfig = config;
     }, { url: server.httpUrl, token: server.adminKey });
-    await page.addScriptTag({ type: "module", content: await bundleProbe() });
+    await page.addScriptTag({
+      type: "module",
+      content: await bundleReactApp({
+        stdin: {
+          contents: PROBE_APP,
+          loader: "tsx",
+          resolveDir: fileURLToPath(new URL("..", import.meta.url)),
+        },
+      }),
+    });
     const text = (id: string) => page.getByTestId(id).textContent();
 
     await page.getByTestId("state").getByText("connected", { exact: true })

@@ -1,4 +1,4 @@
-import * as esbuild from "esbuild";
+import { bundleReactApp } from "./bundle.ts";
 import { fileURLToPath } from "node:url";
 import { signSubToken } from "../../src/auth/tokens.ts";
 import { resolveConfig } from "../../src/server/config.ts";
@@ -35,7 +35,7 @@ export async function startChatExample(
   options: ChatExampleOptions = {},
 ): Promise<ChatExample> {
   const { catbusPort = 8080, pagePort = 8081 } = options;
-  const app = await bundleApp();
+  const app = await bundleReactApp({ entryPoints: [APP] });
   const html = await Deno.readTextFile(INDEX);
   const dataDir = options.dataDir ??
     await Deno.makeTempDir({ prefix: "catbus-chat-" });
@@ -116,26 +116,3 @@ export async function startChatExample(
 
 /** JSON that cannot end the <script> element it is written into. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replaceAll("<", "\\u003c");
-
-/**
- * app.tsx with React, the hooks and the client as one ES module, built in memory. Development
- * mode, so that StrictMode's double effects check the hooks' clean-up.
- */
-async function bundleApp(): Promise<string> {
-  try {
-    const result = await esbuild.build({
-      entryPoints: [APP],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      jsx: "automatic",
-      define: { "process.env.NODE_ENV": '"development"' },
-      write: false,
-      logLevel: "silent",
-    });
-    return result.outputFiles[0].text;
-  } finally {
-    await esbuild.stop();
-  }
-}
