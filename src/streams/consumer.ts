@@ -83,6 +83,9 @@ export class Consumer {
   readonly #waiting = new Set<Pending>();
   readonly #members = new Map<ConsumerMember, MemberSlot>();
   #cursor: number;
+  /** Messages read from the stream at or after the cursor, not yet looked at. */
+  #ahead: BusMessage[] = [];
+  #aheadAt = 0;
   #turn = 0;
   #pumping = false;
   #again = false;
@@ -310,24 +313,43 @@ export class Consumer {
     const explicit = this.config.ackPolicy === "explicit";
     const moved = this.#cursor;
     try {
-      for await (const batch of this.#host.read(this.#cursor)) {
-        for (const m of batch) {
-          if (m.seq < this.#cursor) continue;
-          if (explicit && this.#pending.size >= this.config.maxInFlight) return;
-          if (this.#closed) return;
-          const expired = m.expiresAt !== undefined && m.expiresAt <= this.#host.now();
-          if (this.#wanted(m.channel) && !expired) {
-            const member = this.#pick();
-            if (!member) return;
-            const p: Pending = { seq: m.seq, attempt: 0, message: m, deadline: 0 };
-            if (explicit) this.#pending.set(m.seq, p);
-            this.#hand(member, p, m);
-          }
-          this.#cursor = m.seq + 1;
+      for (;;) {
+        if (this.#closed) return;
+        if (explicit && this.#pending.size >= this.config.maxInFlight) return;
+        const m = await this.#next();
+        if (!m) return;
+        const expired = m.expiresAt !== undefined && m.expiresAt <= this.#host.now();
+        if (this.#wanted(m.channel) && !expired) {
+          const member = this.#pick();
+          if (!member) return;
+          const p: Pending = { seq: m.seq, attempt: 0, message: m, deadline: 0 };
+          if (explicit) this.#pending.set(m.seq, p);
+          this.#hand(member, p, m);
         }
+        this.#cursor = m.seq + 1;
       }
     } finally {
       if (this.#cursor !== moved) this.#host.changed().catch(() => {});
+    }
+  }
+
+  /**
+   * The stream's message at the cursor (or the first after it), from a read-ahead batch: a
+   * consumer that gets one slot back per ack must not read a chunk of the log per message.
+   */
+  async #next(): Promise<BusMessage | undefined> {
+    for (let refilled = false;; refilled = true) {
+      while (this.#aheadAt < this.#ahead.length && this.#ahead[this.#aheadAt].seq < this.#cursor) {
+        this.#aheadAt++;
+      }
+      if (this.#aheadAt < this.#ahead.length) return this.#ahead[this.#aheadAt];
+      if (refilled) return undefined;
+      this.#ahead = [];
+      this.#aheadAt = 0;
+      for await (const batch of this.#host.read(this.#cursor)) {
+        this.#ahead = batch;
+        break;
+      }
     }
   }
 
