@@ -152,10 +152,6 @@ export class Consumer {
     this.wake();
   }
 
-  hasMember(member: ConsumerMember): boolean {
-    return this.#members.has(member);
-  }
-
   /** Something may be deliverable (a new message, a member with room again). */
   wake(): void {
     if (this.#closed || this.#members.size === 0) return;
@@ -174,6 +170,14 @@ export class Consumer {
    * (restart the ack wait) or term (no more attempts: dead-letter it). Resolves once saved.
    */
   settle(seq: number, kind: AckKind, delayMs?: number): Promise<void> {
+    if (this.config.ackPolicy === "none") {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.BadRequest,
+          `consumer "${this.name}" has ackPolicy "none": its deliveries take no acks`,
+        ),
+      );
+    }
     const p = this.#pending.get(seq);
     if (!p || p.dead) {
       return Promise.reject(

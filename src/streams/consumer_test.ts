@@ -240,3 +240,19 @@ Deno.test("consumer - creating again with the same settings is fine, different o
   assert.throws(() => parseConsumerSpec({ name: "x", pattern: ">" }), /namespace name/);
   await registry.close();
 });
+
+Deno.test("consumer - ackPolicy none delivers each message once and takes no acks", async () => {
+  const { registry, publish } = await setup();
+  await publish(1);
+  await publish(2);
+  const c = await registry.create(spec({ ackPolicy: "none", ackWait: 5 }));
+  const inbox = new Inbox();
+  c.join(inbox);
+  const [one, two] = [await inbox.next(), await inbox.next()];
+  assert.deepEqual([one.message.seq, two.message.seq, one.attempt], [1, 2, 1]);
+  assert.equal(c.info().pending, 0);
+  await assert.rejects(c.settle(1, "ack"), /takes no acks/);
+  await publish(3);
+  assert.equal((await inbox.next()).message.seq, 3, "no redelivery came before the new message");
+  await registry.close();
+});
