@@ -251,7 +251,7 @@ Deno.test("consumer - ackPolicy none delivers each message once and takes no ack
   const [one, two] = [await inbox.next(), await inbox.next()];
   assert.deepEqual([one.message.seq, two.message.seq, one.attempt], [1, 2, 1]);
   assert.equal(c.info().pending, 0);
-  await assert.rejects(c.settle(1, "ack"), /takes no acks/);
+  await assert.rejects(c.settle(1, "ack"), /take no acks/);
   await publish(3);
   assert.equal((await inbox.next()).message.seq, 3, "no redelivery came before the new message");
   await registry.close();
