@@ -54,8 +54,25 @@ function checkCommon(subject: unknown, what: string): string[] {
   return tokens;
 }
 
+/**
+ * Channels that passed validation recently: publishers repeat a few channels, and each publish
+ * is checked by the door and again by the broker. Cleared whole when full (no LRU bookkeeping
+ * on the hot path). The token arrays are shared: callers must not change them.
+ */
+const validChannels = new Map<string, string[]>();
+const VALID_CHANNELS_MAX = 10_000;
+
 /** Validates a concrete channel (no wildcards) and returns its tokens. */
 export function parseChannel(channel: unknown): string[] {
+  const known = typeof channel === "string" ? validChannels.get(channel) : undefined;
+  if (known) return known;
+  const tokens = checkChannel(channel);
+  if (validChannels.size >= VALID_CHANNELS_MAX) validChannels.clear();
+  validChannels.set(channel as string, tokens);
+  return tokens;
+}
+
+function checkChannel(channel: unknown): string[] {
   const tokens = checkCommon(channel, "channel");
   for (const t of tokens) {
     if (t.includes("*") || t.includes(">")) {
