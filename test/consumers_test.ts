@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { ConsumedMessage } from "../client/mod.ts";
+import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
 import { CatbusError } from "../src/core/errors.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
@@ -166,4 +167,39 @@ Deno.test("consumers - bad requests are answered with codes and leave the connec
   await assert.rejects(reader.consume("x", () => {}), code("forbidden"));
   assert.equal(typeof (await c.ping()), "number");
   await Promise.all([c, reader].map((x) => x.disconnect()));
+});
+
+Deno.test("consumers - a consuming client that reconnects goes on consuming by itself", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-consume-reconnect-" });
+  let server = await startCatbusd([], { data });
+  const tcpBind = `127.0.0.1:${server.tcpPort}`;
+  const worker = new CatbusClient({
+    url: server.tcpUrl,
+    token: server.adminKey,
+    transport: tcpTransport(),
+    reconnectDelay: 50,
+    maxReconnectDelay: 200,
+  });
+  await worker.connect();
+  await worker.publish("jobs.init", null);
+  await worker.createConsumer({ name: "w", pattern: "jobs.work" });
+  const got = new AsyncQueue<unknown>();
+  // Acked before it is reported, so the restart cannot bring it back (at-least-once).
+  await worker.consume("w", async (m) => {
+    await m.ack();
+    got.push(m.payload);
+  });
+  await worker.publish("jobs.work", 1);
+  assert.equal(await got.next(), 1);
+  const reconnected = new AsyncQueue<string>();
+  worker.onStateChange((s) => s === "connected" && reconnected.push(s));
+  await server.stop();
+  server = await startCatbusd(["--tcp-bind", tcpBind], { data });
+  await reconnected.next();
+  const publisher = await nativeClient(server);
+  await publisher.publish("jobs.work", 2);
+  assert.equal(await got.next(), 2);
+  await Promise.all([worker.disconnect(), publisher.disconnect()]);
+  await server.stop();
+  await Deno.remove(data, { recursive: true });
 });
