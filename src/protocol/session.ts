@@ -30,12 +30,17 @@ import {
 import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
 import { checkPublish, openNamespace } from "./publish-access.ts";
+import { RateLimiter } from "../core/rate-limiter.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
 
 export interface SessionLimits {
   maxPayload: number;
   maxSubscriptions: number;
+  /** Publishes per second per connection (0 = no limit). */
+  maxPublishRate: number;
+  /** Time to complete hello before the connection is closed (ms). */
+  helloTimeoutMs: number;
   /** Per-connection outbound queue limit in bytes. */
   outboundBytes: number;
   heartbeatMs: number;
@@ -49,9 +54,11 @@ export interface SessionHost {
   serverName: string;
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
   checkNamespace(name: string): Promise<void>;
-  /** Called once the session is authenticated, and once when it ends. */
+  /** Called for every new connection: false when the server is at its connection limit. */
+  admit(): boolean;
+  /** Called once the session is authenticated, and once when it ends (admitted or not). */
   attach(session: Session): void;
-  detach(session: Session): void;
+  detach(session: Session, admitted: boolean): void;
   log(
     level: "debug" | "info" | "warn",
     message: string,
@@ -125,6 +132,9 @@ export class Session implements Subscriber {
   #waiting = 0;
   #subscriptionChain: Promise<void> = Promise.resolve();
   readonly #consumers: SessionConsumers;
+  readonly #admitted: boolean;
+  readonly #helloTimer: ReturnType<typeof setTimeout>;
+  readonly #publishRate?: RateLimiter;
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
@@ -134,6 +144,32 @@ export class Session implements Subscriber {
       onError: () => this.close(),
     });
     this.#consumers = new SessionConsumers(host.consumers, this.#queue, encodeDelivery);
+    const limits = host.limits;
+    if (limits.maxPublishRate > 0) {
+      this.#publishRate = new RateLimiter(limits.maxPublishRate, Date.now());
+    }
+    this.#helloTimer = setTimeout(() => {
+      if (!this.principal) {
+        this.close(
+          new CatbusError(
+            ErrorCode.Timeout,
+            `no hello within ${limits.helloTimeoutMs} ms; send hello with a token first`,
+          ),
+        );
+      }
+    }, limits.helloTimeoutMs);
+    this.#admitted = host.admit();
+    if (!this.#admitted) {
+      // Refused before anything else happens on this connection; the transport is set up now.
+      queueMicrotask(() =>
+        this.close(
+          new CatbusError(
+            ErrorCode.LimitExceeded,
+            "the server is at its connection limit (--max-connections); retry later",
+          ),
+        )
+      );
+    }
     this.#decoder = new FrameDecoder({
       maxFrameBytes: host.limits.maxPayload + 64 * 1024,
     });
@@ -229,7 +265,8 @@ export class Session implements Subscriber {
     for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
     this.#patterns.clear();
     this.#consumers.leaveAll();
-    this.#host.detach(this);
+    clearTimeout(this.#helloTimer);
+    this.#host.detach(this, this.#admitted);
   }
 
   #recordGap(ns: string, message: BusMessage) {
@@ -398,6 +435,13 @@ export class Session implements Subscriber {
     const channel = meta.channel;
     seen?.(String(channel));
     checkPublish(principal, channel);
+    if (this.#publishRate && !this.#publishRate.take(Date.now())) {
+      throw new CatbusError(
+        ErrorCode.LimitExceeded,
+        `more than ${this.#host.limits.maxPublishRate} publishes per second on this connection ` +
+          "(--max-publish-rate); slow down or spread them over connections",
+      );
+    }
     if (frame.data.length > this.#host.limits.maxPayload) {
       throw new CatbusError(
         ErrorCode.TooLarge,

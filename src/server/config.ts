@@ -23,6 +23,9 @@ export interface ServerConfig {
   pidfile?: string;
   maxPayload: number;
   maxSubscriptions: number;
+  maxConnections: number;
+  maxPublishRate: number;
+  helloTimeoutMs: number;
   outboundBytes: number;
   heartbeatMs: number;
   slowConsumerTimeoutMs: number;
@@ -212,6 +215,30 @@ export const SETTINGS: Setting[] = [
     yaml: "limits.max_subscriptions",
     kind: "count",
     help: "subscriptions per connection",
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    env: "CATBUS_MAX_CONNECTIONS",
+    yaml: "limits.max_connections",
+    kind: "count",
+    help: "native connections at once (TCP, WebSocket, WebTransport, SSE)",
+  },
+  {
+    key: "maxPublishRate",
+    flag: "max-publish-rate",
+    env: "CATBUS_MAX_PUBLISH_RATE",
+    yaml: "limits.max_publish_rate",
+    kind: "count",
+    help: "publishes per second per connection, bursts up to the same; 0 = no limit",
+  },
+  {
+    key: "helloTimeoutMs",
+    flag: "hello-timeout",
+    env: "CATBUS_HELLO_TIMEOUT",
+    yaml: "limits.hello_timeout",
+    kind: "duration",
+    help: "a connection that has not said hello by then is closed",
   },
   {
     key: "outboundBytes",
@@ -501,6 +528,9 @@ export const DEFAULTS: ServerConfig = {
   daemon: false,
   maxPayload: 1024 * 1024,
   maxSubscriptions: 1000,
+  maxConnections: 100_000,
+  maxPublishRate: 0,
+  helloTimeoutMs: 10_000,
   outboundBytes: 8 * 1024 * 1024,
   heartbeatMs: 15_000,
   slowConsumerTimeoutMs: 30_000,

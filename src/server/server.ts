@@ -100,6 +100,8 @@ export async function startServer(
 
   const namespaces = new NamespacePolicy(config.data, config.namespaces);
   const sessions = new SessionRegistry();
+  /** Native connections open now, authenticated or not (for --max-connections). */
+  let connections = 0;
   sessions.watchRoles(roles);
   sessions.startSweeping(
     Math.min(config.heartbeatMs, 1000),
@@ -117,13 +119,23 @@ export async function startServer(
     limits: {
       maxPayload: config.maxPayload,
       maxSubscriptions: config.maxSubscriptions,
+      maxPublishRate: config.maxPublishRate,
+      helloTimeoutMs: config.helloTimeoutMs,
       outboundBytes: config.outboundBytes,
       heartbeatMs: config.heartbeatMs,
     },
     serverName: SERVER_NAME,
     checkNamespace: (name) => namespaces.check(name),
+    admit: () => {
+      if (connections >= config.maxConnections) return false;
+      connections++;
+      return true;
+    },
     attach: (s) => sessions.add(s),
-    detach: (s) => sessions.delete(s),
+    detach: (s, admitted) => {
+      if (admitted) connections--;
+      sessions.delete(s);
+    },
     log,
   };
   const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
