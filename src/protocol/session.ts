@@ -373,6 +373,7 @@ export class Session implements Subscriber {
       this.#send(FrameType.Error, frame.id, err.toJSON());
       return this.#closeAfterFlush();
     }
+    clearTimeout(this.#helloTimer);
     this.#host.attach(this);
     const welcome: WelcomeMeta = {
       version: PROTOCOL_VERSION,
