@@ -250,3 +250,42 @@ Deno.test("bus - with --bus-auth token, requests need a token and grants apply",
   );
   await expectStatus(fetch(`${server.busUrl}/?subject=other.x&token=${token}`), 403);
 });
+
+Deno.test("bus - durable=NAME keeps a manual-ack consumer across streams and restarts", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-bus-durable-" });
+  let server = await startCatbusd([], { data });
+  for (const n of [1, 2]) await post(server, { subject: "mail.out", payload: n });
+  const open = (s: TestServer) =>
+    openSse(`${s.busUrl}/?subject=mail.out&start=oldest&ack=manual&durable=mailer&redelivery=60s`);
+  const first = await open(server);
+  assert.equal(first.response.headers.get("x-bus-consumer-id"), "mailer");
+  const e1 = await first.next();
+  assert.equal(JSON.parse(e1.data).attempt, 1);
+  await first.close(); // not acked: the next stream gets it again
+  const second = await open(server);
+  const again = await second.next();
+  assert.equal(again.id, e1.id);
+  assert.equal(JSON.parse(again.data).attempt, 2);
+  await expectStatus(
+    fetch(`${server.busUrl}/?consumer_id=mailer&event_id=${again.id}`, { method: "PUT" }),
+    202,
+  );
+  const e2 = await second.next();
+  assert.equal(JSON.parse(e2.data).payload, 2);
+  await second.close();
+  await server.stop();
+
+  server = await startCatbusd([], { data });
+  const third = await open(server);
+  const after = await third.next();
+  assert.equal(after.id, e2.id, "the acked event is not delivered again after a restart");
+  await third.close();
+  await expectStatus(
+    fetch(`${server.busUrl}/?consumer_id=mailer&event_id=${after.id}`, { method: "PUT" }),
+    400,
+    /nor a durable consumer with an open stream/,
+  );
+  await expectStatus(fetch(`${server.busUrl}/?subject=mail.out&durable=x`), 400, /ack=manual/);
+  await server.stop();
+  await Deno.remove(data, { recursive: true });
+});

@@ -17,7 +17,8 @@ export async function ack(bindings: Map<string, BusBinding>, url: URL): Promise<
   if (!consumerId || !eventId) {
     throw new CatbusError(ErrorCode.BadRequest, "consumer_id and event_id are both required");
   }
-  checkConsumerId(consumerId);
+  // A durable consumer's id is its name; per-stream consumers have c_ ids.
+  if (!bindings.has(consumerId)) checkConsumerId(consumerId);
   const messageId = messageIdOf(eventId);
   const kind = (url.searchParams.get("kind") ?? "ack") as AckKind;
   if (!KINDS.includes(kind)) {

@@ -34,7 +34,7 @@ export function checkConsumerId(id: string): void {
     throw new CatbusError(
       ErrorCode.BadRequest,
       `consumer_id "${id}" is not a consumer id (c_ followed by 20 characters, from the ` +
-        "X-BUS-CONSUMER-ID header of the subscription)",
+        "X-BUS-CONSUMER-ID header of the subscription) nor a durable consumer with an open stream",
     );
   }
 }

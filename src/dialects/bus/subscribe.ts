@@ -14,10 +14,14 @@ import { eventIdOf, eventJson, messageIdOf } from "./event.ts";
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
-/** A manual-ack subscription: its consumer and the deliveries awaiting an ack, by message id. */
+/**
+ * A manual-ack consumer bound to open streams: the deliveries awaiting an ack, by message id,
+ * and how many streams consume it (several for a durable consumer's queue group).
+ */
 export interface BusBinding {
   consumer: Consumer;
   awaiting: Map<string, number>;
+  streams: number;
 }
 
 export interface BusSubscribeContext {
@@ -41,6 +45,8 @@ interface SubscribeParams {
   redeliveryMs: number;
   redeliveryCount: number;
   maxInFlight: number;
+  /** Catbus addition: a named durable consumer (saved, shared by every stream that names it). */
+  durable?: string;
 }
 
 function wholeParam(url: URL, name: string, fallback: number, min: number): number {
@@ -66,6 +72,8 @@ export function parseSubscribeParams(url: URL, lastEventId: string | null): Subs
   else from = { id: messageIdOf(start, "start") };
   const ack = url.searchParams.get("ack") ?? "none";
   if (ack !== "none" && ack !== "manual") throw bad('ack must be "none" or "manual"');
+  const durable = url.searchParams.get("durable") || undefined;
+  if (durable && ack !== "manual") throw bad("durable consumers need ack=manual");
   const redelivery = url.searchParams.get("redelivery");
   const redeliveryMs = redelivery ? parseDuration(redelivery) : 5000;
   if (redeliveryMs === undefined || redeliveryMs < 1) {
@@ -79,6 +87,7 @@ export function parseSubscribeParams(url: URL, lastEventId: string | null): Subs
     // Bus: ≤ 0 means unlimited.
     redeliveryCount: Math.max(0, wholeParam(url, "redelivery_count", 3, -1_000_000)),
     maxInFlight: wholeParam(url, "max_in_flight", 1, 1),
+    ...(durable ? { durable } : {}),
   };
 }
 
@@ -100,7 +109,7 @@ export async function subscribe(
     }
     await broker.createNamespace(ns);
   }
-  const id = `c_${randomId(20)}`;
+  const id = params.durable ?? `c_${randomId(20)}`;
   const options = {
     highWaterBytes: ctx.outboundBytes / 2,
     keepAliveMs: ctx.keepAliveMs,
@@ -150,7 +159,9 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
 /**
  * Manual ack: a consumer of this connection's own (not saved; gone with the connection) with
  * ack wait = `redelivery`, max deliver = `redelivery_count`, `max_in_flight` unacked events,
- * and the dead-letter channel `$sys.dlq.<consumer id>` instead of a silent drop.
+ * and the dead-letter channel `$sys.dlq.<consumer id>` instead of a silent drop. With
+ * `durable=NAME` the consumer is saved under that name and outlives the stream: streams naming
+ * it share its messages, and a later stream picks up where the last one left off.
  */
 async function manualAck(
   ctx: BusSubscribeContext,
@@ -158,6 +169,8 @@ async function manualAck(
   id: string,
   options: StreamOptions,
 ) {
+  const durable = params.durable !== undefined;
+  if (durable) requireGrant(ctx.principal, "create", params.pattern);
   const consumer = await ctx.consumers.create(
     parseConsumerSpec({
       name: id,
@@ -167,14 +180,20 @@ async function manualAck(
       maxDeliver: params.redeliveryCount,
       maxInFlight: params.maxInFlight,
     }),
-    { persist: false },
+    { persist: durable },
   );
-  const awaiting = new Map<string, number>();
+  let binding = ctx.bindings.get(id);
+  if (!binding) ctx.bindings.set(id, binding = { consumer, awaiting: new Map(), streams: 0 });
+  binding.streams++;
+  const { awaiting } = binding;
   const stream = new SseStream({
     ...options,
     onClose: () => {
       ctx.streams.delete(stream);
+      consumer.leave(member);
+      if (--binding.streams > 0) return;
       ctx.bindings.delete(id);
+      if (durable) return;
       ctx.consumers.delete(id).catch((e) =>
         ctx.warn("bus consumer cleanup failed", { consumer: id, error: String(e) })
       );
@@ -189,7 +208,6 @@ async function manualAck(
     },
   };
   ctx.streams.add(stream);
-  ctx.bindings.set(id, { consumer, awaiting });
   consumer.join(member);
   return stream.response;
 }
