@@ -87,6 +87,7 @@ export async function getCommand(args: string[], env: Env): Promise<void> {
     ack: { type: "string" },
     redelivery: { type: "string" },
     "redelivery-count": { type: "string" },
+    durable: { type: "string" },
     count: { type: "string" },
   });
   const v = values as Record<string, unknown>;
@@ -94,12 +95,14 @@ export async function getCommand(args: string[], env: Env): Promise<void> {
   const count = v.count === undefined ? Infinity : Number(v.count);
   if (!(count >= 1)) throw new UsageError("--count expects a number ≥ 1");
   const query = new URLSearchParams({ subject: v.subject as string });
-  for (
-    const [flag, param] of [["start", "start"], ["ack", "ack"], ["redelivery", "redelivery"], [
-      "redelivery-count",
-      "redelivery_count",
-    ]]
-  ) {
+  const params = {
+    start: "start",
+    ack: "ack",
+    redelivery: "redelivery",
+    "redelivery-count": "redelivery_count",
+    durable: "durable",
+  };
+  for (const [flag, param] of Object.entries(params)) {
     if (v[flag] !== undefined) query.set(param, String(v[flag]));
   }
   const abort = new AbortController();

@@ -22,7 +22,8 @@ Durable consumers (at-least-once, acks, redelivery, dead letters):
 
 Bus-style verbs (the Bus HTTP/SSE listener, --bus-url URL or BUS_ADDR, default :2021):
   catbus put --subject S --data JSON [--trace-id T] [--key K]
-  catbus get --subject S [--start oldest|newest|e_…] [--ack manual --redelivery 10s] [--count N]
+  catbus get --subject S [--start oldest|newest|e_…] [--ack manual --redelivery 10s]
+             [--durable NAME] [--count N]
   catbus ack --consumer-id c_… --event-id e_…
   catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
 
