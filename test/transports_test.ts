@@ -9,6 +9,9 @@ import {
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
+import { openSse } from "./helpers/sse.ts";
+import { encodeFrame, FrameDecoder, FrameType } from "../src/protocol/frame.ts";
+import { PROTOCOL_VERSION } from "../src/protocol/messages.ts";
 
 async function roundTrip(server: TestServer, transport: Transport) {
   const client = new CatbusClient({
@@ -97,3 +100,43 @@ Deno.test("transports - the browser client is served as one ES module", async ()
   assert.equal(typeof mod.CatbusClient, "function");
   assert.equal(typeof mod.autoTransport, "function");
 });
+
+Deno.test("transports - a dropped SSE stream reattaches with Last-Event-ID and loses nothing", async () => {
+  await using server = await startCatbusd();
+  const first = await openSse(`${server.httpUrl}/sse`);
+  const session = JSON.parse((await first.next()).data).id as string;
+  const post = (frame: Uint8Array) =>
+    fetch(`${server.httpUrl}/sse/${session}`, {
+      method: "POST",
+      body: frame as Uint8Array<ArrayBuffer>,
+    })
+      .then((r) => r.body?.cancel());
+  await post(
+    encodeFrame(FrameType.Hello, 1, { version: PROTOCOL_VERSION, token: server.adminKey }),
+  );
+  const welcome = await first.next();
+  assert.equal(decodeOne(welcome.data).type, FrameType.Welcome);
+  await first.close(); // the stream drops; the session waits for it to come back
+  await post(encodeFrame(FrameType.Ping, 2));
+  const again = await openSse(`${server.httpUrl}/sse?session=${session}`, {
+    "last-event-id": welcome.id!,
+  });
+  const pong = await again.next();
+  assert.equal(decodeOne(pong.data).type, FrameType.Pong, "sent while no stream was attached");
+  await again.close();
+  const tooOld = await openSse(`${server.httpUrl}/sse?session=nosuch`);
+  assert.equal(tooOld.response.status, 404);
+  await tooOld.close();
+});
+
+/** The first frame of an SSE event's base64 data. */
+function decodeOne(data: string) {
+  let frame: { type: number } | undefined;
+  new FrameDecoder({ maxFrameBytes: 1 << 20 }).push(
+    Uint8Array.from(atob(data), (c) => c.charCodeAt(0)),
+    (e) => {
+      if (e.kind === "frame") frame ??= { type: e.frame.type };
+    },
+  );
+  return frame!;
+}
