@@ -63,6 +63,25 @@ export class SmState {
     return this.machines.get(name)?.get(version);
   }
 
+  /** Adds a machine version (from the WAL or a snapshot); the definition is compiled here. */
+  #addMachine(
+    machine: string,
+    version: number,
+    definition: Parameters<typeof compileDefinition>[0],
+    checksum: string,
+    walOffset: number,
+  ): void {
+    let versions = this.machines.get(machine);
+    if (!versions) this.machines.set(machine, versions = new Map());
+    versions.set(version, {
+      machine,
+      version,
+      compiled: compileDefinition(definition),
+      checksum,
+      walOffset,
+    });
+  }
+
   apply(entry: WalEntry, walOffset: number, time: number): Undo {
     switch (entry.type) {
       case "gap":
@@ -98,16 +117,15 @@ export class SmState {
   #applySingle(entry: SingleEntry, walOffset: number, time: number): Undo {
     switch (entry.type) {
       case "put_machine": {
-        let versions = this.machines.get(entry.machine);
-        if (!versions) this.machines.set(entry.machine, versions = new Map());
-        versions.set(entry.version, {
-          machine: entry.machine,
-          version: entry.version,
-          compiled: compileDefinition(entry.definition),
-          checksum: entry.checksum,
+        this.#addMachine(
+          entry.machine,
+          entry.version,
+          entry.definition,
+          entry.checksum,
           walOffset,
-        });
+        );
         return () => {
+          const versions = this.machines.get(entry.machine)!;
           versions.delete(entry.version);
           if (!versions.size) this.machines.delete(entry.machine);
         };
@@ -184,15 +202,7 @@ export class SmState {
   static fromImage(image: StateImage, idempotencyWindowMs: number): SmState {
     const state = new SmState(idempotencyWindowMs);
     for (const m of image.machines) {
-      let versions = state.machines.get(m.machine);
-      if (!versions) state.machines.set(m.machine, versions = new Map());
-      versions.set(m.version, {
-        machine: m.machine,
-        version: m.version,
-        compiled: compileDefinition(m.definition),
-        checksum: m.checksum,
-        walOffset: m.wal_offset,
-      });
+      state.#addMachine(m.machine, m.version, m.definition, m.checksum, m.wal_offset);
     }
     for (const i of image.instances) {
       state.instances.set(i.id, i);
