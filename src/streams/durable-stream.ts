@@ -3,7 +3,7 @@ import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { NamespaceStorage, StoreOptions } from "../core/namespace.ts";
-import { Log, type LogOptions } from "../log/log.ts";
+import { type AppendInput, Log, type LogOptions } from "../log/log.ts";
 import { decodeStored, encodeStored, toBusMessage } from "./record.ts";
 
 /** How long and how much a namespace keeps. 0 means no limit. */
@@ -23,6 +23,8 @@ export class DurableStream implements NamespaceStorage {
   readonly #retention?: RetentionPolicy;
   #segments: number;
   #retaining?: Promise<unknown>;
+  /** Appends of this tick, not yet handed to the log. */
+  #batch: (AppendInput & { seq: number; resolve(): void; reject(e: unknown): void })[] = [];
 
   private constructor(epoch: string, log: Log, retention?: RetentionPolicy) {
     this.epoch = epoch;
@@ -60,7 +62,11 @@ export class DurableStream implements NamespaceStorage {
     return this.log.lastSeq;
   }
 
-  async append(message: BusMessage, options: StoreOptions): Promise<void> {
+  /**
+   * Appends are collected for the rest of the tick and handed to the log together: one log
+   * append (one record buffer, one promise) per batch instead of per message.
+   */
+  append(message: BusMessage, options: StoreOptions): Promise<void> {
     const data = encodeStored({
       channel: message.channel,
       id: message.id,
@@ -70,14 +76,33 @@ export class DurableStream implements NamespaceStorage {
       expiresAt: options.expiresAt ?? 0,
       key: options.key ?? "",
     });
-    const { firstSeq } = await this.log.append([{ data, time: message.time }]);
-    if (firstSeq !== message.seq) {
-      // The broker and the log number in the same order; a mismatch is a bug, never data.
-      throw new CatbusError(
-        ErrorCode.Internal,
-        `log sequence ${firstSeq} != message ${message.seq}`,
-      );
-    }
+    return new Promise((resolve, reject) => {
+      const pending = { data, time: message.time, seq: message.seq, resolve, reject };
+      if (this.#batch.push(pending) === 1) queueMicrotask(() => this.#appendBatch());
+    });
+  }
+
+  #appendBatch() {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.log.append(batch).then(({ firstSeq }) => {
+      if (firstSeq !== batch[0].seq) {
+        // The broker and the log number in the same order; a mismatch is a bug, never data.
+        const error = new CatbusError(
+          ErrorCode.Internal,
+          `log sequence ${firstSeq} != message ${batch[0].seq}`,
+        );
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      for (const p of batch) p.resolve();
+      this.#afterAppend();
+    }, (e) => {
+      for (const p of batch) p.reject(e);
+    });
+  }
+
+  #afterAppend() {
     // A new segment is the moment whole segments may fall out of the count and size limits.
     const segments = this.log.segmentCount;
     if (segments !== this.#segments && this.#retention && !this.#retaining) {
