@@ -1,6 +1,6 @@
 import type { Authenticator } from "../auth/authenticator.ts";
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
-import type { Broker, Subscriber } from "../core/broker.ts";
+import type { Broker, Published, PublishInput, Subscriber } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
@@ -430,7 +430,18 @@ export class Session implements Subscriber {
     }
   }
 
-  async #onPublish(frame: Frame, seen?: (channel: string) => void): Promise<PublishedMeta> {
+  async #onPublish(frame: Frame): Promise<PublishedMeta> {
+    const m = await this.#publish(frame);
+    const answer: PublishedMeta = { epoch: m.epoch, seq: m.seq, id: m.id, time: m.time };
+    if (m.duplicate) answer.duplicate = true;
+    return answer;
+  }
+
+  /**
+   * Checks a publish frame and hands it to the broker. Synchronous up to the broker call when
+   * the namespace exists (the common case): no await, no extra promise per message.
+   */
+  #publish(frame: Frame, seen?: (channel: string) => void): Promise<Published> {
     const principal = this.principal!;
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
@@ -460,25 +471,19 @@ export class Session implements Subscriber {
         );
       }
     }
-    const options = parsePublishOptions(meta);
-    // Copy now: the frame is a view on the transport's read buffer.
-    const payload = frame.data.slice();
-    const broker = this.#host.broker;
-    // Awaited only when the namespace is new: an await per publish costs a microtask turn.
-    if (!broker.namespace(namespaceOf(channel))) {
-      await openNamespace(broker, principal, channel, this.#host.checkNamespace);
-    }
-    const m = await broker.publish({
+    const input: PublishInput = {
       channel,
-      payload,
+      // Copy now: the frame is a view on the transport's read buffer.
+      payload: frame.data.slice(),
       binary,
       headers: parsePublishHeaders(meta.headers),
       request: meta.request === true,
-      ...options,
-    });
-    const answer: PublishedMeta = { epoch: m.epoch, seq: m.seq, id: m.id, time: m.time };
-    if (m.duplicate) answer.duplicate = true;
-    return answer;
+      ...parsePublishOptions(meta),
+    };
+    const broker = this.#host.broker;
+    if (broker.namespace(namespaceOf(channel))) return broker.publish(input);
+    return openNamespace(broker, principal, channel, this.#host.checkNamespace)
+      .then(() => broker.publish(input));
   }
 
   #onSubscribe(frame: Frame): Promise<SubscribedMeta> {
@@ -534,10 +539,15 @@ export class Session implements Subscriber {
    */
   #fireAndForget(frame: Frame) {
     let channel = "";
-    this.#onPublish(frame, (c) => channel = c).catch((e) => {
+    const failed = (e: unknown) => {
       const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
       this.notice({ event: "publish_failed", code: err.code, message: err.message, channel });
-    });
+    };
+    try {
+      this.#publish(frame, (c) => channel = c).catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   }
 
   /** An ack with id 0 is fire and forget (failures come back as `ack_failed` notices). */
