@@ -1,14 +1,6 @@
 import { concat } from "../../src/core/bytes.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
-
-/** `ws(s)://` or `http(s)://` server URL → its HTTP origin. */
-const httpBase = (url: string) => {
-  const u = new URL(url);
-  const secure = u.protocol === "https:" || u.protocol === "wss:";
-  return `${secure ? "https" : "http"}://${u.host}`;
-};
-
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+import { fromBase64, httpBase } from "./http.ts";
 
 interface SseEvent {
   id?: string;

@@ -1,5 +1,6 @@
 import { tickBatcher } from "./batcher.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
+import { fromBase64, httpBase } from "./http.ts";
 
 export interface CertificateHash {
   algorithm: "sha-256";
@@ -29,14 +30,6 @@ export function webtransportUrl(url: string): string {
   }
   return `https://${u.host}/catbus`;
 }
-
-const httpBase = (url: string) => {
-  const u = new URL(url);
-  const secure = u.protocol === "https:" || u.protocol === "wss:";
-  return `${secure ? "https" : "http"}://${u.host}`;
-};
-
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 async function pins(url: string, options: WebTransportTransportOptions) {
   const given = options.serverCertificateHashes ?? [];
