@@ -1,10 +1,10 @@
 /** Small Web Crypto helpers (runtime-neutral: browsers, Deno, Node). */
+import { base64 } from "../core/bytes.ts";
+
 const encoder = new TextEncoder();
 
 export function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return base64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 export function fromBase64url(text: string): Uint8Array {

@@ -3,7 +3,7 @@
  * Browsers accept such a certificate for WebTransport without a CA when the page pins its
  * SHA-256 hash (`serverCertificateHashes`), if it is valid for at most 14 days.
  */
-import { concat } from "../core/bytes.ts";
+import { base64, concat } from "../core/bytes.ts";
 
 export interface SelfSignedCert {
   /** PEM certificate and PKCS#8 private key, as TLS listeners take them. */
@@ -73,11 +73,8 @@ const derSignature = (raw: Uint8Array) =>
   sequence(integer(raw.subarray(0, 32)), integer(raw.subarray(32)));
 
 function pem(label: string, der: Uint8Array): string {
-  let b64 = "";
-  for (let i = 0; i < der.length; i += 3 * 1024) {
-    b64 += btoa(String.fromCharCode(...der.subarray(i, i + 3 * 1024)));
-  }
-  return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join("\n")}\n-----END ${label}-----\n`;
+  const b64 = base64(der).match(/.{1,64}/g)!.join("\n");
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
 function ipBytes(address: string): Uint8Array | undefined {

@@ -1,6 +1,7 @@
 import type { SessionTransport } from "../protocol/session.ts";
 import { isCatbusError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
+import { base64 } from "../core/bytes.ts";
 import { readBody } from "./http-body.ts";
 import { sseFrame, SseStream } from "./sse.ts";
 import type { StreamHandler } from "./tcp.ts";
@@ -14,14 +15,6 @@ export interface SseSessionOptions {
   /** Largest POST body accepted. */
   maxBodyBytes: number;
 }
-
-const base64 = (bytes: Uint8Array) => {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-};
 
 const text = (status: number, message: string) =>
   new Response(message + "\n", {

@@ -1,4 +1,5 @@
 import type { SessionTransport } from "../protocol/session.ts";
+import { base64 } from "../core/bytes.ts";
 import { createSelfSignedCert } from "./self-signed-cert.ts";
 import type { StreamHandler } from "./tcp.ts";
 
@@ -29,8 +30,6 @@ export interface CertificateHash {
 }
 
 const DAY = 86_400_000;
-
-const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
 /**
  * The WebTransport (HTTP/3 over QUIC, UDP) listener: each session opens one bidirectional
