@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { hashToken } from "../src/sm/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
+import { RawConnection } from "./helpers/raw.ts";
+import { FrameType } from "../src/protocol/frame.ts";
 
 Deno.test("sm rcp - every operation over TCP", async () => {
   await using server = await startSm(["--sm-segment-mb", "0.002"]);
@@ -323,8 +325,6 @@ Deno.test("sm rcp - an atomic batch is all or nothing", async () => {
 
 Deno.test("sm rcp - transitions are published on the bus as sm.<machine>.<instance>", async () => {
   await using server = await startSm();
-  const { RawConnection } = await import("./helpers/raw.ts");
-  const { FrameType } = await import("../src/protocol/frame.ts");
   const bus = await RawConnection.connect(server.tcpPort);
   await bus.hello(server.adminKey);
   await bus.reply(await bus.send(FrameType.Subscribe, { pattern: "sm.>" }));
