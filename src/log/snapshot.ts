@@ -7,18 +7,24 @@ import { syncDir } from "./log.ts";
  * that sequence + 1. Written to a temp file, fsynced, renamed into place, and the directory
  * fsynced, so a crash leaves either the old snapshot or the new one, never a partial file.
  */
-export async function writeSnapshot(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+export async function writeSnapshot(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  const sync = options.sync ?? true;
   const path = join(dir, `${name}.snapshot`);
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   const f = await Deno.open(tmp, { write: true, createNew: true });
   try {
     for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-    await f.sync();
+    if (sync) await f.sync();
   } finally {
     f.close();
   }
   await Deno.rename(tmp, path);
-  await syncDir(dir);
+  if (sync) await syncDir(dir);
 }
 
 /** The snapshot's bytes, or undefined when none was written. */

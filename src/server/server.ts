@@ -89,7 +89,7 @@ export async function startServer(
   for (const name of reserved) await broker.createNamespace(name);
   const consumers = new ConsumerRegistry(
     broker,
-    new FileConsumerStore(config.data),
+    new FileConsumerStore(config.data, { sync: config.fsync === "always" }),
     (message, fields) => log("warn", message, fields),
   );
   await consumers.load();

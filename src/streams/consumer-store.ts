@@ -7,13 +7,18 @@ const SUFFIX = ".snapshot";
 
 /**
  * Consumer states as one small JSON snapshot per consumer in `DATA/consumers/`, each written
- * atomically (temp file, fsync, rename), so a crash leaves the previous state or the new one.
+ * atomically (temp file, rename), so a crash leaves the previous state or the new one. With
+ * `sync` (the server's `--fsync always`) each is fsynced before the ack it carries is answered;
+ * otherwise, like the log's other policies, a machine crash (not a process crash) may lose the
+ * newest acks, and those messages are delivered again.
  */
 export class FileConsumerStore implements ConsumerStore {
   readonly #dir: string;
+  readonly #sync: boolean;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: { sync: boolean }) {
     this.#dir = join(dataDir, "consumers");
+    this.#sync = options.sync;
   }
 
   async list(): Promise<ConsumerState[]> {
@@ -33,7 +38,7 @@ export class FileConsumerStore implements ConsumerStore {
   async save(state: ConsumerState): Promise<void> {
     await Deno.mkdir(this.#dir, { recursive: true });
     const bytes = new TextEncoder().encode(JSON.stringify(state));
-    await writeSnapshot(this.#dir, state.config.name, bytes);
+    await writeSnapshot(this.#dir, state.config.name, bytes, { sync: this.#sync });
   }
 
   async remove(name: string): Promise<void> {
