@@ -152,6 +152,12 @@ export class Consumer {
     this.wake();
   }
 
+  /** True while delivery `seq` awaits a settlement. */
+  isPending(seq: number): boolean {
+    const p = this.#pending.get(seq);
+    return p !== undefined && !p.dead;
+  }
+
   /** Something may be deliverable (a new message, a member with room again). */
   wake(): void {
     if (this.#closed || this.#members.size === 0) return;

@@ -87,6 +87,7 @@ Deno.test("consumer - an unacked delivery comes again after the ack wait, with i
   c.join(inbox);
   const first = await inbox.next();
   assert.equal(first.attempt, 1);
+  assert.equal(c.isPending(first.message.seq), true);
   const second = await inbox.next();
   assert.equal(second.attempt, 2);
   assert.equal(second.message.seq, first.message.seq);
@@ -126,6 +127,7 @@ Deno.test("consumer - max deliver sends the message to the dead-letter channel w
   assert.equal((await inbox.next()).attempt, 1);
   assert.equal((await inbox.next()).attempt, 2);
   const letter = await letters.next();
+  assert.equal(c.isPending(1), false, "given up on: no longer pending");
   assert.equal(text(letter), "7");
   assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
   assert.equal(letter.headers?.["catbus-dlq-attempts"], "2");

@@ -203,6 +203,10 @@ async function manualAck(
     hasRoom: () => !stream.congested,
     deliver: ({ message: m, attempt }) => {
       awaiting.set(m.id, m.seq);
+      // Events given up on (dead-lettered) are never acked: forget them now and then.
+      if (awaiting.size > 2 * consumer.config.maxInFlight + 64) {
+        for (const [id, seq] of awaiting) if (!consumer.isPending(seq)) awaiting.delete(id);
+      }
       stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
       if (stream.congested) stream.ready().then(() => consumer.wake());
     },
