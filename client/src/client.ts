@@ -18,15 +18,13 @@ import {
 } from "../../src/protocol/messages.ts";
 import { backoffDelay } from "./backoff.ts";
 import {
-  consumedMessage,
   type ConsumeHandler,
   type ConsumeOptions,
   type ConsumerInfo,
   type ConsumerSettings,
   type Consumption,
-  runConsumeHandler,
+  Consumptions,
 } from "./consumers.ts";
-import type { AckKind } from "../../src/streams/consumer.ts";
 import {
   LocalSubscription,
   type MessageHandler,
@@ -144,10 +142,10 @@ export class CatbusClient {
   readonly #errorHandlers = new Set<(e: CatbusError) => void>();
   readonly #recoveryHandlers = new Set<(info: RecoveryInfo) => void>();
   /** Consumers this client consumes, re-bound after every reconnect. */
-  readonly #consumptions = new Map<
-    string,
-    { handler: ConsumeHandler; options: ConsumeOptions; acks: boolean }
-  >();
+  readonly #consumers = new Consumptions(
+    (type, meta) => this.#request(type, meta),
+    () => this.#state === "connected",
+  );
   #offline: QueuedPublish[] = [];
   #state: ConnectionState = "disconnected";
   #conn?: TransportConnection;
@@ -454,46 +452,12 @@ export class CatbusClient {
    * });
    * ```
    */
-  async consume(
+  consume(
     name: string,
     handler: ConsumeHandler,
     options: ConsumeOptions = {},
   ): Promise<Consumption> {
-    if (this.#consumptions.has(name)) {
-      throw new CatbusError(
-        ErrorCode.Conflict,
-        `this client already consumes "${name}"`,
-      );
-    }
-    const entry = { handler, options, acks: true };
-    // Registered first: deliveries may arrive right behind the answer.
-    this.#consumptions.set(name, entry);
-    try {
-      const info = await this.#request(FrameType.Consume, { name, ...options });
-      entry.acks = (info as unknown as ConsumerInfo).ackPolicy !== "none";
-    } catch (e) {
-      this.#consumptions.delete(name);
-      throw e;
-    }
-    return {
-      name,
-      stop: async () => {
-        if (this.#consumptions.delete(name) && this.#state === "connected") {
-          await this.#request(FrameType.Stop, { name }).catch(() => {});
-        }
-      },
-    };
-  }
-
-  #settleDelivery(
-    consumer: string,
-    seq: number,
-    kind: AckKind,
-    delay?: number,
-  ) {
-    return this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(
-      () => {},
-    );
+    return this.#consumers.consume(name, handler, options);
   }
 
   /** Round-trip time to the server in ms. */
@@ -588,16 +552,7 @@ export class CatbusClient {
     this.#setState("connected");
     this.#startHeartbeat();
     for (const pattern of this.#subs.patterns()) this.#resubscribe(pattern);
-    for (const [name, { options }] of this.#consumptions) {
-      this.#request(FrameType.Consume, { name, ...options }).catch((e) =>
-        this.#emitError(
-          new CatbusError(
-            e.code ?? ErrorCode.Internal,
-            `consume ${name} failed: ${e.message}`,
-          ),
-        )
-      );
-    }
+    this.#consumers.rebind((e) => this.#emitError(e));
     for (const q of this.#offline.splice(0)) {
       this.#sendPublish(q.channel, q.payload, q.options).then(
         q.resolve,
@@ -694,17 +649,7 @@ export class CatbusClient {
     if (meta.consumer === undefined) {
       return this.#subs.dispatch(meta, payload, onError);
     }
-    const consumer = meta.consumer;
-    const entry = this.#consumptions.get(consumer);
-    if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
-    const message = consumedMessage(
-      meta.channel,
-      payload,
-      meta,
-      (kind, delay) =>
-        entry.acks ? this.#settleDelivery(consumer, meta.seq, kind, delay) : Promise.resolve(),
-    );
-    runConsumeHandler(entry.handler, message, onError);
+    this.#consumers.dispatch(meta as typeof meta & { consumer: string }, payload, onError);
   }
 
   #onNotice(notice: NoticeMeta) {

@@ -1,3 +1,5 @@
+import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
+import { FrameType } from "../../src/protocol/frame.ts";
 import type { AckKind } from "../../src/streams/consumer.ts";
 import type { ConsumerInfo, StartFrom } from "../../src/protocol/messages.ts";
 import type { MessageMeta } from "./subscriptions.ts";
@@ -102,5 +104,81 @@ export async function runConsumeHandler(
   } catch (e) {
     onError(e);
     if (!message.settled) await message.nak().catch(onError);
+  }
+}
+
+/** Sends a request frame and resolves with the answer's meta (the client's own request path). */
+type Request = (type: number, meta: unknown) => Promise<Record<string, unknown>>;
+
+/**
+ * The consumers one client consumes: binding (and re-binding after each reconnect), handing
+ * deliveries to their handlers, and sending acks.
+ */
+export class Consumptions {
+  readonly #entries = new Map<
+    string,
+    { handler: ConsumeHandler; options: ConsumeOptions; acks: boolean }
+  >();
+  readonly #request: Request;
+  readonly #connected: () => boolean;
+
+  constructor(request: Request, connected: () => boolean) {
+    this.#request = request;
+    this.#connected = connected;
+  }
+
+  async consume(
+    name: string,
+    handler: ConsumeHandler,
+    options: ConsumeOptions,
+  ): Promise<Consumption> {
+    if (this.#entries.has(name)) {
+      throw new CatbusError(ErrorCode.Conflict, `this client already consumes "${name}"`);
+    }
+    const entry = { handler, options, acks: true };
+    // Registered first: deliveries may arrive right behind the answer.
+    this.#entries.set(name, entry);
+    try {
+      const info = await this.#request(FrameType.Consume, { name, ...options });
+      entry.acks = (info as unknown as ConsumerInfo).ackPolicy !== "none";
+    } catch (e) {
+      this.#entries.delete(name);
+      throw e;
+    }
+    return {
+      name,
+      stop: async () => {
+        if (this.#entries.delete(name) && this.#connected()) {
+          await this.#request(FrameType.Stop, { name }).catch(() => {});
+        }
+      },
+    };
+  }
+
+  /** After a reconnect: binds again to every consumer (unacked messages come back). */
+  rebind(onError: (e: CatbusError) => void): void {
+    for (const [name, { options }] of this.#entries) {
+      this.#request(FrameType.Consume, { name, ...options }).catch((e) =>
+        onError(
+          new CatbusError(e.code ?? ErrorCode.Internal, `consume ${name} failed: ${e.message}`),
+        )
+      );
+    }
+  }
+
+  /** A delivery of `meta.consumer`: runs its handler, which settles it. */
+  dispatch(
+    meta: MessageMeta & { consumer: string; attempt?: number },
+    payload: unknown,
+    onError: (e: unknown) => void,
+  ): void {
+    const { consumer, seq } = meta;
+    const entry = this.#entries.get(consumer);
+    if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
+    const settle = (kind: AckKind, delay?: number) =>
+      entry.acks
+        ? this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(() => {})
+        : Promise.resolve();
+    runConsumeHandler(entry.handler, consumedMessage(meta.channel, payload, meta, settle), onError);
   }
 }
