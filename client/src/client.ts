@@ -17,6 +17,7 @@ import {
   type WelcomeMeta,
 } from "../../src/protocol/messages.ts";
 import { backoffDelay } from "./backoff.ts";
+import { ReplyInbox } from "./reply-inbox.ts";
 import {
   type ConsumeHandler,
   type ConsumeOptions,
@@ -141,6 +142,11 @@ export class CatbusClient {
   readonly #stateHandlers = new Set<(s: ConnectionState) => void>();
   readonly #errorHandlers = new Set<(e: CatbusError) => void>();
   readonly #recoveryHandlers = new Set<(info: RecoveryInfo) => void>();
+  /** Where replies to this client's requests arrive. */
+  readonly #replies = new ReplyInbox(
+    (pattern, handler) => this.subscribe(pattern, handler),
+    () => this.#id,
+  );
   /** Consumers this client consumes, re-bound after every reconnect. */
   readonly #consumers = new Consumptions(
     (type, meta) => this.#request(type, meta),
@@ -355,30 +361,16 @@ export class CatbusClient {
     options: PublishOptions & { timeout?: number } = {},
   ): Promise<unknown> {
     const { timeout = 5000, ...publishOptions } = options;
-    const inbox = await this.#inbox();
-    const replyTo = `${inbox.prefix}.${++inbox.counter}`;
-    const reply = Promise.withResolvers<unknown>();
-    inbox.waiting.set(replyTo, reply.resolve);
-    const timer = setTimeout(
-      () =>
-        reply.reject(
-          new CatbusError(
-            ErrorCode.Timeout,
-            `no reply on ${channel} within ${timeout} ms`,
-          ),
-        ),
-      timeout,
-    );
+    const awaited = await this.#replies.expect(channel, timeout);
     try {
       await this.publish(channel, payload, {
         ...publishOptions,
-        headers: { ...publishOptions.headers, reply_to: replyTo },
+        headers: { ...publishOptions.headers, reply_to: awaited.replyTo },
         request: true,
       } as PublishOptions);
-      return await reply.promise;
+      return await awaited.reply;
     } finally {
-      clearTimeout(timer);
-      inbox.waiting.delete(replyTo);
+      awaited.done();
     }
   }
 
@@ -394,31 +386,6 @@ export class CatbusClient {
       );
     }
     return this.publish(replyTo, payload);
-  }
-
-  #inboxState?: Promise<
-    {
-      prefix: string;
-      counter: number;
-      waiting: Map<string, (v: unknown) => void>;
-    }
-  >;
-
-  /** The client's reply inbox, subscribed once on first use. */
-  #inbox() {
-    return this.#inboxState ??= (async () => {
-      const prefix = `_inbox.${this.#id}.${Math.random().toString(36).slice(2, 10)}`;
-      const state = {
-        prefix,
-        counter: 0,
-        waiting: new Map<string, (v: unknown) => void>(),
-      };
-      await this.subscribe(
-        `${prefix}.>`,
-        (channel, payload) => state.waiting.get(channel)?.(payload),
-      );
-      return state;
-    })();
   }
 
   /** Creates a durable consumer, or returns the existing one when its settings are the same. */

@@ -1,0 +1,69 @@
+import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
+
+/** One awaited reply: where the responder should publish it, and the reply itself. */
+export interface AwaitedReply {
+  replyTo: string;
+  /** The first reply's payload; rejects with `timeout` after the timeout. */
+  reply: Promise<unknown>;
+  /** Stops waiting (call once the request is over). */
+  done(): void;
+}
+
+/**
+ * A client's private reply inbox: one subscription to `_inbox.<clientId>.<random>.>`, made on
+ * first use; each request gets its own channel below it. Reply inboxes need no grant.
+ */
+export class ReplyInbox {
+  readonly #subscribe: (
+    pattern: string,
+    handler: (channel: string, payload: unknown) => void,
+  ) => Promise<unknown>;
+  readonly #clientId: () => string | undefined;
+  readonly #waiting = new Map<string, (payload: unknown) => void>();
+  #prefix?: Promise<string>;
+  #counter = 0;
+
+  constructor(
+    subscribe: (
+      pattern: string,
+      handler: (channel: string, payload: unknown) => void,
+    ) => Promise<unknown>,
+    clientId: () => string | undefined,
+  ) {
+    this.#subscribe = subscribe;
+    this.#clientId = clientId;
+  }
+
+  /** A new reply channel, waited on for `timeoutMs` (the message names `channel`). */
+  async expect(channel: string, timeoutMs: number): Promise<AwaitedReply> {
+    const replyTo = `${await this.#ready()}.${++this.#counter}`;
+    const reply = Promise.withResolvers<unknown>();
+    this.#waiting.set(replyTo, reply.resolve);
+    const timer = setTimeout(
+      () =>
+        reply.reject(
+          new CatbusError(ErrorCode.Timeout, `no reply on ${channel} within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+    return {
+      replyTo,
+      reply: reply.promise,
+      done: () => {
+        clearTimeout(timer);
+        this.#waiting.delete(replyTo);
+      },
+    };
+  }
+
+  #ready(): Promise<string> {
+    return this.#prefix ??= (async () => {
+      const prefix = `_inbox.${this.#clientId()}.${Math.random().toString(36).slice(2, 10)}`;
+      await this.#subscribe(
+        `${prefix}.>`,
+        (channel, payload) => this.#waiting.get(channel)?.(payload),
+      );
+      return prefix;
+    })();
+  }
+}
