@@ -61,6 +61,7 @@ interface Pending {
 }
 
 interface MemberSlot {
+  member: ConsumerMember;
   maxInFlight: number;
   inFlight: number;
 }
@@ -82,6 +83,8 @@ export class Consumer {
   /** Pending entries held by no member (waiting for redelivery): the only ones pumps look at. */
   readonly #waiting = new Set<Pending>();
   readonly #members = new Map<ConsumerMember, MemberSlot>();
+  /** The same slots in join order, for round robin without an array per delivery. */
+  #rotation: MemberSlot[] = [];
   #cursor: number;
   /** Messages read from the stream at or after the cursor, not yet looked at. */
   #ahead: BusMessage[] = [];
@@ -133,7 +136,9 @@ export class Consumer {
 
   /** Adds a member; it gets at most `maxInFlight` unacked deliveries at a time. */
   join(member: ConsumerMember, maxInFlight = this.config.maxInFlight): void {
-    this.#members.set(member, { maxInFlight, inFlight: 0 });
+    const slot = { member, maxInFlight, inFlight: 0 };
+    this.#members.set(member, slot);
+    this.#rotation.push(slot);
     this.#startTimer();
     this.wake();
   }
@@ -141,6 +146,7 @@ export class Consumer {
   /** Removes a member; what it held unacked goes to the others at once. */
   leave(member: ConsumerMember): void {
     if (!this.#members.delete(member)) return;
+    this.#rotation = this.#rotation.filter((slot) => slot.member !== member);
     const now = this.#host.now();
     for (const p of this.#pending.values()) {
       if (p.member === member) {
@@ -231,6 +237,7 @@ export class Consumer {
     this.#stopTimer();
     clearTimeout(this.#wakeTimer);
     this.#members.clear();
+    this.#rotation = [];
   }
 
   #backoff(attempt: number): number {
@@ -255,12 +262,12 @@ export class Consumer {
 
   /** The next member with room, round robin. */
   #pick(): ConsumerMember | undefined {
-    const members = [...this.#members];
-    for (let i = 0; i < members.length; i++) {
-      const [member, slot] = members[(this.#turn + i) % members.length];
-      if (slot.inFlight < slot.maxInFlight && member.hasRoom()) {
-        this.#turn = (this.#turn + i + 1) % members.length;
-        return member;
+    const slots = this.#rotation;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[(this.#turn + i) % slots.length];
+      if (slot.inFlight < slot.maxInFlight && slot.member.hasRoom()) {
+        this.#turn = (this.#turn + i + 1) % slots.length;
+        return slot.member;
       }
     }
     return undefined;
