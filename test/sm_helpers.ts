@@ -2,15 +2,7 @@
 import { RcpClient, type RcpClientOptions, RcpRequestError } from "../src/sm/rcp/client.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 
-export const ORDER = {
-  states: ["created", "paid", "shipped", "cancelled"],
-  initial: "created",
-  transitions: [
-    { from: "created", event: "PAY", to: "paid", guard: "ctx.amount > 0" },
-    { from: "paid", event: "SHIP", to: "shipped", guard: "ctx.ready" },
-    { from: ["created", "paid"], event: "CANCEL", to: "cancelled" },
-  ],
-};
+export { ORDER } from "./fixtures/order-machine.ts";
 
 export const startSm = (args: string[] = [], options: { data?: string } = {}) =>
   startCatbusd(["--rcp-bind", "127.0.0.1:0", ...args], options);

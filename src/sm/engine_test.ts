@@ -2,16 +2,7 @@ import assert from "node:assert/strict";
 import { type EngineOptions, StateMachineEngine } from "./engine.ts";
 import type { Change } from "./change.ts";
 import { SmError } from "./errors.ts";
-
-const ORDER = {
-  states: ["created", "paid", "shipped", "cancelled"],
-  initial: "created",
-  transitions: [
-    { from: "created", event: "PAY", to: "paid", guard: "ctx.amount > 0" },
-    { from: "paid", event: "SHIP", to: "shipped", guard: "ctx.ready" },
-    { from: ["created", "paid"], event: "CANCEL", to: "cancelled" },
-  ],
-};
+import { ORDER } from "../../test/fixtures/order-machine.ts";
 
 async function withEngine(
   options: Partial<EngineOptions>,
