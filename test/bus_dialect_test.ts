@@ -289,3 +289,28 @@ Deno.test("bus - durable=NAME keeps a manual-ack consumer across streams and res
   await server.stop();
   await Deno.remove(data, { recursive: true });
 });
+
+Deno.test("bus - PUT kind=nak redelivers at once with the next attempt; CORS preflight is answered", async () => {
+  await using server = await startCatbusd();
+  await post(server, { subject: "jobs.n", payload: "x" });
+  const sse = await openSse(
+    `${server.busUrl}/?subject=jobs.n&start=oldest&ack=manual&redelivery=60s`,
+  );
+  const consumer = sse.response.headers.get("x-bus-consumer-id")!;
+  const first = await sse.next();
+  const settle = (kind: string, eventId: string) =>
+    fetch(`${server.busUrl}/?consumer_id=${consumer}&event_id=${eventId}&kind=${kind}`, {
+      method: "PUT",
+    });
+  await expectStatus(settle("nak", first.id!), 202);
+  const again = await sse.next();
+  assert.equal(again.id, first.id);
+  assert.equal(JSON.parse(again.data).attempt, 2);
+  await expectStatus(settle("maybe", again.id!), 400, /kind must be one of/);
+  await expectStatus(settle("ack", again.id!), 202);
+  await sse.close();
+
+  const preflight = await expectStatus(fetch(`${server.busUrl}/`, { method: "OPTIONS" }), 204);
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+  assert.match(preflight.headers.get("access-control-allow-methods")!, /PUT/);
+});

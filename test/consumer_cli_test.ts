@@ -73,6 +73,27 @@ Deno.test("cli - put, get and ack in the Bus seed's style", async () => {
   assert.equal(again.code, 1);
   assert.match(again.stderr, /409 event .* is not awaiting an ack/);
   await sse.close();
+  // --durable: a named consumer the server keeps (listed like any other).
+  const durable = await server.cli(
+    [
+      "get",
+      ...bus,
+      "--subject",
+      "app.test",
+      "--start",
+      "oldest",
+      "--ack",
+      "manual",
+      "--durable",
+      "audit",
+      "--count",
+      "1",
+    ],
+  );
+  assert.equal(durable.code, 0, durable.stderr);
+  assert.equal(JSON.parse(durable.stdout.trim()).id, id);
+  const listed = JSON.parse((await server.cli(["consumer", "list", "--json"])).stdout);
+  assert.ok(listed.some((c: { name: string }) => c.name === "audit"));
   const bad = await server.cli(["put", ...bus, "--subject", "app.*", "--data", "1"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /400 .*wildcard/);

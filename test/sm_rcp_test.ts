@@ -3,6 +3,7 @@ import { hashToken } from "../src/sm/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
 import { RawConnection } from "./helpers/raw.ts";
 import { FrameType } from "../src/protocol/frame.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
 
 Deno.test("sm rcp - every operation over TCP", async () => {
   await using server = await startSm(["--sm-segment-mb", "0.002"]);
@@ -344,4 +345,15 @@ Deno.test("sm rcp - transitions are published on the bus as sm.<machine>.<instan
   assert.deepEqual([body.instance_id, body.event, body.to_state], ["eu.42", "PAY", "paid"]);
   bus.close();
   c.close();
+});
+
+Deno.test("sm rcp - RSTMDB_CONFIG names a YAML file with rstmdb's keys", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-rstmdb-config-" });
+  await Deno.writeTextFile(`${dir}/rstmdb.yaml`, "network:\n  bind_addr: 127.0.0.1:0\n");
+  await using server = await startCatbusd([], { env: { RSTMDB_CONFIG: `${dir}/rstmdb.yaml` } });
+  assert.ok(server.rcpPort, "the RCP listener was started by the YAML file");
+  const c = await connectSm(server);
+  assert.deepEqual(await c.request("PING"), { pong: true });
+  c.close();
+  await Deno.remove(dir, { recursive: true });
 });

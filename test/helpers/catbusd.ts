@@ -32,7 +32,7 @@ export interface TestServer {
 
 export async function startCatbusd(
   extraArgs: string[] = [],
-  options: { data?: string } = {},
+  options: { data?: string; env?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const data = options.data ??
     await Deno.makeTempDir({ prefix: "catbus-test-" });
@@ -57,6 +57,7 @@ export async function startCatbusd(
       "info",
       ...extraArgs,
     ],
+    ...(options.env ? { env: options.env } : {}),
     stdout: "null",
     stderr: "piped",
   }).spawn();

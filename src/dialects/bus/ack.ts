@@ -48,5 +48,6 @@ export async function ack(bindings: Map<string, BusBinding>, url: URL): Promise<
     }
     throw e;
   }
-  if (kind !== "progress") binding.awaiting.delete(messageId);
+  // Only final settlements end the wait: a nak'd event comes back and is acked by the same id.
+  if (kind === "ack" || kind === "term") binding.awaiting.delete(messageId);
 }
