@@ -200,6 +200,8 @@ export class Broker {
         message.channel,
       )
       : undefined;
+    // Its timeout may fire while the message is still being stored, before anyone awaits it.
+    confirmation?.done.catch(() => {});
     const done = ns.storage
       ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
         .then(() => this.#fanOut(ns, message))

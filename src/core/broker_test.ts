@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Broker, type Subscriber } from "./broker.ts";
 import type { BusMessage } from "./message.ts";
+import type { NamespaceStorage } from "./namespace.ts";
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const sink = () => {
@@ -144,4 +145,33 @@ Deno.test("broker - a per-channel limit replays only the newest messages of each
     "app.a#7",
     "app.b#8",
   ]);
+});
+
+Deno.test("broker - a confirm that times out while the message is still being stored is a clean error", async () => {
+  let store!: () => void;
+  const slow: NamespaceStorage = {
+    epoch: "e1",
+    firstSeq: 0,
+    lastSeq: 0,
+    append: () => new Promise<void>((resolve) => store = resolve),
+    read: async function* () {},
+    seekTime: () => Promise.resolve(1),
+    tail: () => Promise.resolve([]),
+    recentKeys: () => Promise.resolve(new Map()),
+  };
+  const b = new Broker({
+    history: { maxMessages: 10, maxBytes: 1 << 20 },
+    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(slow) },
+  });
+  await b.createNamespace("app");
+  const published = b.publish({
+    channel: "app.x",
+    payload: json(1),
+    confirm: 1,
+    confirmTimeoutMs: 1,
+  });
+  // The confirmation times out before the append finishes; nothing may be left unhandled.
+  await new Promise((r) => setTimeout(r, 20));
+  store();
+  await assert.rejects(published, /0 of 1 consumer acks/);
 });
