@@ -296,3 +296,23 @@ Deno.test("client - disconnect() during connect() drops the connection being ope
   assert.deepEqual([opened, closed], [1, 1]);
   assert.equal(client.connectionState, "disconnected");
 });
+
+Deno.test("client - a request whose reply times out before its publish is answered fails cleanly", async () => {
+  const { server, client } = await connected();
+  const requesting = client.request("svc.slow", 1, { timeout: 1 });
+  // The inbox subscription is answered; the publish is left waiting past the reply timeout.
+  const subscribe = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, subscribe.id, {
+    pattern: subscribe.json.pattern,
+    recovered: true,
+    namespaces: {},
+  });
+  const publish = await server.next(FrameType.Publish);
+  await new Promise((r) => setTimeout(r, 20)); // the 1 ms reply timeout fires meanwhile
+  server.send(FrameType.Ok, publish.id, { epoch: "e1", seq: 1, id: "x", time: 1 });
+  await assert.rejects(
+    requesting,
+    (e: unknown) => e instanceof CatbusError && e.code === "timeout",
+  );
+  await client.disconnect();
+});

@@ -38,6 +38,9 @@ export class ReplyInbox {
   async expect(channel: string, timeoutMs: number): Promise<AwaitedReply> {
     const replyTo = `${await this.#ready()}.${++this.#counter}`;
     const reply = Promise.withResolvers<unknown>();
+    // The timeout may fire while the request is still being published (e.g. queued offline),
+    // before anyone awaits the reply.
+    reply.promise.catch(() => {});
     this.#waiting.set(replyTo, reply.resolve);
     const timer = setTimeout(
       () =>
