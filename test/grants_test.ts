@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../src/protocol/frame.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
+import { openSse } from "./helpers/sse.ts";
 
 /** Issues a token through the CLI, as a user would. */
 async function grant(server: TestServer, ...args: string[]): Promise<string> {
@@ -178,4 +180,128 @@ Deno.test("grants - role revoke and delete reach live connections", async () => 
   const again = await RawConnection.connect(server.tcpPort);
   assert.equal((await again.hello(role)).json.code, "unauthorized");
   again.close();
+});
+
+/** A role with `grants` (CLI permission/pattern pairs), as a user would make it. */
+async function roleWith(server: TestServer, ...grants: string[][]): Promise<string> {
+  const created = await server.cli(["role", "create", "--name", "Reader"]);
+  assert.equal(created.code, 0, created.stderr);
+  const role = created.stdout.split("\n")[0];
+  for (const g of grants) {
+    const out = await server.cli(["grant", ...g, "--to", role]);
+    assert.equal(out.code, 0, out.stderr);
+  }
+  return role;
+}
+
+/**
+ * Opens a Bus stream of `docs.>` with `token`, checks it delivers, ends its access with
+ * `cut`, and checks the stream ends with an error event naming `code` and that a message
+ * published afterwards reaches an admin watcher but not the ended stream.
+ */
+async function busStreamEndsWhen(
+  server: TestServer,
+  token: string,
+  code: string,
+  cut: () => Promise<unknown>,
+) {
+  const admin = await connect(server, server.adminKey);
+  const publish = async (n: number) =>
+    assert.equal(
+      (await admin.reply(await admin.send(FrameType.Publish, { channel: "docs.a" }, json(n))))
+        .type,
+      FrameType.Ok,
+    );
+  await publish(0);
+  await admin.reply(await admin.send(FrameType.Subscribe, { pattern: "docs.>" }));
+  const stream = await openSse(`${server.busUrl}/?subject=docs.>`, {
+    authorization: `Bearer ${token}`,
+  });
+  assert.equal(stream.response.status, 200);
+  await publish(1);
+  assert.equal((await within(stream.next(), 5000, "first event")).event, "msg");
+  await admin.next((f) => f.type === FrameType.Message);
+
+  await cut();
+  const notice = await within(stream.next(), 5000, "the stream's error event");
+  assert.equal(notice.event, "error");
+  assert.match(notice.data, new RegExp(`^${code}: `));
+  await within(stream.ended, 5000, "the stream's end");
+  await publish(2);
+  await within(admin.next((f) => f.type === FrameType.Message), 5000, "the admin's copy");
+  assert.equal(stream.buffered, 0, "nothing reached the ended stream");
+  await stream.close();
+  admin.close();
+}
+
+Deno.test("grants - Bus streams end on revoke, role delete and expiry; later messages do not arrive", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  const revoked = await roleWith(server, ["-p", "read", "docs.>"]);
+  await busStreamEndsWhen(
+    server,
+    revoked,
+    "revoked",
+    () => server.cli(["revoke", "-p", "read", "docs.>", "--from", revoked]),
+  );
+  const deleted = await roleWith(server, ["-p", "read", "docs.>"]);
+  await busStreamEndsWhen(
+    server,
+    deleted,
+    "revoked",
+    () => server.cli(["role", "delete", deleted]),
+  );
+  const expiring = await grant(server, "-p", "read", "docs.>", "--expires", "3s");
+  await busStreamEndsWhen(server, expiring, "unauthorized", () => Promise.resolve());
+});
+
+Deno.test("grants - a revoked read grant ends durable-consumer deliveries on the native door", async () => {
+  await using server = await startCatbusd();
+  const role = await roleWith(server, ["-p", "all", "jobs.>"]);
+  const c = await connect(server, role);
+  const ok = async (type: number, meta: unknown, data?: Uint8Array) => {
+    const r = await c.reply(await c.send(type, meta, data));
+    assert.equal(r.type, FrameType.Ok, JSON.stringify(r.json));
+  };
+  await ok(FrameType.Publish, { channel: "jobs.0" }, json(0));
+  await ok(FrameType.ConsumerCreate, { name: "worker", pattern: "jobs.>", from: "new" });
+  await ok(FrameType.Consume, { name: "worker" });
+  await ok(FrameType.Publish, { channel: "jobs.1" }, json(1));
+  const first = await within(
+    c.next((f) => f.type === FrameType.Message),
+    5000,
+    "first delivery",
+  );
+  assert.equal(first.json.consumer, "worker");
+  await ok(FrameType.Ack, { consumer: "worker", seq: first.json.seq });
+
+  const out = await server.cli(["revoke", "-p", "read", "jobs.>", "--from", role]);
+  assert.equal(out.code, 0, out.stderr);
+  const notice = await within(
+    c.next((f) => f.type === FrameType.Notice),
+    5000,
+    "the revoked notice",
+  );
+  assert.deepEqual(
+    [notice.json.event, notice.json.code, notice.json.consumer],
+    ["revoked", "revoked", "worker"],
+  );
+  await ok(FrameType.Publish, { channel: "jobs.2" }, json(2));
+  // Another member gets it on its first attempt: it was never handed to the revoked one.
+  const admin = await connect(server, server.adminKey);
+  await admin.reply(await admin.send(FrameType.Consume, { name: "worker" }));
+  const taken = await within(
+    admin.next((f) => f.type === FrameType.Message),
+    5000,
+    "the admin's delivery",
+  );
+  assert.deepEqual([taken.json.channel, taken.json.attempt], ["jobs.2", 1]);
+  await c.send(FrameType.Ping);
+  const after = await within(
+    c.next((f) => f.type === FrameType.Message || f.type === FrameType.Pong),
+    5000,
+    "pong",
+  );
+  assert.equal(after.type, FrameType.Pong, "no delivery reached the revoked connection");
+  c.close();
+  admin.close();
 });

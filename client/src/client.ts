@@ -632,6 +632,9 @@ export class CatbusClient {
           `publish to ${notice.channel} failed: ${notice.message}`,
         ),
       );
+    } else if (notice.event === "revoked" && notice.consumer !== undefined) {
+      this.#consumers.forget(notice.consumer);
+      this.#emitError(new CatbusError(ErrorCode.Revoked, notice.message));
     } else if (notice.event === "revoked") {
       const error = new CatbusError(ErrorCode.Revoked, notice.message);
       for (const sub of this.#subs.of(notice.pattern)) {

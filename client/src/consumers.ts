@@ -155,6 +155,11 @@ export class Consumptions {
     };
   }
 
+  /** The server ended this binding (its read grant was revoked): not bound again. */
+  forget(name: string): void {
+    this.#entries.delete(name);
+  }
+
   /** After a reconnect: binds again to every consumer (unacked messages come back). */
   rebind(onError: (e: CatbusError) => void): void {
     for (const [name, { options }] of this.#entries) {

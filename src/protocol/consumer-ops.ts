@@ -1,4 +1,4 @@
-import { type Principal, requireGrant } from "../auth/grants.ts";
+import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
 import { parseConsumerSpec } from "../streams/consumer-config.ts";
@@ -117,6 +117,18 @@ export class SessionConsumers {
       throw bad('"delay" must be a whole number of ms ≥ 0');
     }
     await consumer.settle(meta.seq, kind, delay);
+  }
+
+  /** Ends the bindings to consumers the principal may no longer read; returns those consumers. */
+  endUnreadable(principal: Principal): Consumer[] {
+    const ended: Consumer[] = [];
+    for (const [name, { consumer, member }] of this.#members) {
+      if (allows(principal, "read", consumer.config.pattern)) continue;
+      this.#members.delete(name);
+      consumer.leave(member);
+      ended.push(consumer);
+    }
+    return ended;
   }
 
   /** The connection ended: its unacked deliveries go to the other members. */

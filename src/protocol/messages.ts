@@ -162,8 +162,11 @@ export type NoticeMeta =
     after: number;
     recovered: false;
   }
-  /** A grant was withdrawn: the subscription is gone. */
-  | { event: "revoked"; code: ErrorCode; pattern: string; message: string }
+  /**
+   * A read grant was withdrawn: the subscription to `pattern` is gone or, with `consumer`,
+   * this connection no longer consumes that durable consumer (whose pattern it is).
+   */
+  | { event: "revoked"; code: ErrorCode; pattern: string; consumer?: string; message: string }
   /** A publish sent without a request id (fire and forget) was refused. */
   | { event: "publish_failed"; code: ErrorCode; message: string; channel: string }
   /** An ack sent without a request id (fire and forget) was refused. */

@@ -210,7 +210,10 @@ export class Session implements Subscriber {
     this.#send(FrameType.Notice, 0, meta);
   }
 
-  /** Re-checks subscriptions after the principal's grants changed; drops what is no longer granted. */
+  /**
+   * Re-checks subscriptions and consumer bindings after the principal's grants changed; ends
+   * what is no longer granted.
+   */
   regrant(grants: Principal["grants"]): void {
     if (!this.principal) return;
     this.principal.grants = grants;
@@ -223,6 +226,17 @@ export class Session implements Subscriber {
         code: ErrorCode.Revoked,
         pattern,
         message: `the read grant for "${pattern}" was revoked; this subscription has ended`,
+      });
+    }
+    for (const consumer of this.#consumers.endUnreadable(this.principal)) {
+      const pattern = consumer.config.pattern;
+      this.notice({
+        event: "revoked",
+        code: ErrorCode.Revoked,
+        pattern,
+        consumer: consumer.name,
+        message: `the read grant for "${pattern}" was revoked; consuming "${consumer.name}" ` +
+          "has ended",
       });
     }
   }

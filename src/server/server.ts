@@ -203,6 +203,7 @@ export async function startServer(
       maxPayload: config.maxPayload,
       outboundBytes: config.outboundBytes,
       checkNamespace: host.checkNamespace,
+      live: sessions,
       log,
     });
   } catch (e) {

@@ -1,14 +1,29 @@
 import { CatbusError, ErrorCode } from "../core/errors.ts";
+import type { Grant, Principal } from "../auth/grants.ts";
 import type { RoleStore } from "../auth/role-store.ts";
-import type { Session } from "../protocol/session.ts";
 
 /**
- * The live authenticated sessions, indexed by role so a role change reaches its connections,
- * and swept periodically for silent clients, expired tokens and clients stuck behind.
+ * One live connection or stream of any door (a native session, a Bus event stream), as the
+ * registry sees it: who it is, how to end it with the door's own notice, and how to apply
+ * changed grants (ending what they no longer cover).
+ */
+export interface LiveConnection {
+  readonly principal?: Principal;
+  close(error?: CatbusError): void;
+  regrant(grants: Grant[]): void;
+  /** Last time the client sent something, for doors with heartbeats. */
+  readonly lastSeen?: number;
+  /** Since when the client is behind (or 0), for doors that drop messages. */
+  readonly laggingSince?: number;
+}
+
+/**
+ * The live authenticated connections of every door, indexed by role so a role change reaches
+ * them, and swept periodically for expired tokens, silent clients and clients stuck behind.
  */
 export class SessionRegistry {
-  readonly #all = new Set<Session>();
-  readonly #byRole = new Map<string, Set<Session>>();
+  readonly #all = new Set<LiveConnection>();
+  readonly #byRole = new Map<string, Set<LiveConnection>>();
   #stopWatch?: () => void;
   #roles?: RoleStore;
   #sweepTimer?: ReturnType<typeof setInterval>;
@@ -17,42 +32,42 @@ export class SessionRegistry {
     return this.#all.size;
   }
 
-  add(session: Session): void {
-    this.#all.add(session);
-    const hash = session.principal?.roleHash;
+  add(connection: LiveConnection): void {
+    this.#all.add(connection);
+    const hash = connection.principal?.roleHash;
     if (hash) {
       let set = this.#byRole.get(hash);
       if (!set) this.#byRole.set(hash, set = new Set());
-      set.add(session);
+      set.add(connection);
       // The role may have changed between the token check and this registration, when no
-      // watcher would have seen the session yet: look once more.
-      this.#applyRole(hash, [session]).catch(
+      // watcher would have seen the connection yet: look once more.
+      this.#applyRole(hash, [connection]).catch(
         () => {/* the watcher retries on the next change */},
       );
     }
   }
 
-  delete(session: Session): void {
-    this.#all.delete(session);
-    const hash = session.principal?.roleHash;
+  delete(connection: LiveConnection): void {
+    this.#all.delete(connection);
+    const hash = connection.principal?.roleHash;
     const set = hash ? this.#byRole.get(hash) : undefined;
     if (set) {
-      set.delete(session);
+      set.delete(connection);
       if (set.size === 0) this.#byRole.delete(hash!);
     }
   }
 
   /**
    * Applies role changes from the store to live connections: on any change, every role with a
-   * live session is looked up again (comparing with what the sessions hold, not with an older
-   * snapshot, so quick successive edits cannot slip between two polls).
+   * live connection is looked up again (comparing with what the connections hold, not with an
+   * older snapshot, so quick successive edits cannot slip between two polls).
    */
   watchRoles(roles: RoleStore): void {
     this.#roles = roles;
     this.#stopWatch = roles.watch(async () => {
       try {
-        for (const [hash, sessions] of this.#byRole) {
-          await this.#applyRole(hash, [...sessions]);
+        for (const [hash, connections] of this.#byRole) {
+          await this.#applyRole(hash, [...connections]);
         }
       } catch {
         // An unreadable store (e.g. a half-edited roles.json) leaves grants as they were until
@@ -61,26 +76,26 @@ export class SessionRegistry {
     });
   }
 
-  /** Brings sessions of one role in line with the store: closed if deleted, regranted if changed. */
-  async #applyRole(hash: string, sessions: Session[]) {
+  /** Brings connections of one role in line with the store: closed if deleted, regranted if changed. */
+  async #applyRole(hash: string, connections: LiveConnection[]) {
     const role = await this.#roles?.find(hash.slice(0, 12));
-    for (const s of sessions) {
+    for (const c of connections) {
       if (!role || role.hash !== hash) {
-        s.close(
+        c.close(
           new CatbusError(
             ErrorCode.Revoked,
             "this role was deleted; the connection is closed",
           ),
         );
       } else if (
-        JSON.stringify(role.grants) !== JSON.stringify(s.principal?.grants)
+        JSON.stringify(role.grants) !== JSON.stringify(c.principal?.grants)
       ) {
-        s.regrant(structuredClone(role.grants));
+        c.regrant(structuredClone(role.grants));
       }
     }
   }
 
-  /** Every `intervalMs`: drop silent clients (3 heartbeats), expired tokens and stuck readers. */
+  /** Every `intervalMs`: drop expired tokens, silent clients (3 heartbeats) and stuck readers. */
   startSweeping(
     intervalMs: number,
     heartbeatMs: number,
@@ -88,24 +103,24 @@ export class SessionRegistry {
   ): void {
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
-      for (const s of [...this.#all]) {
-        const exp = s.principal?.expiresAt;
+      for (const c of [...this.#all]) {
+        const exp = c.principal?.expiresAt;
         if (exp !== undefined && exp * 1000 <= now) {
-          s.close(
+          c.close(
             new CatbusError(
               ErrorCode.Unauthorized,
               "token expired; reconnect with a new token",
             ),
           );
-        } else if (now - s.lastSeen > 3 * heartbeatMs) {
-          s.close(
+        } else if (c.lastSeen !== undefined && now - c.lastSeen > 3 * heartbeatMs) {
+          c.close(
             new CatbusError(
               ErrorCode.Timeout,
               "no frames for 3 heartbeats; ping more often",
             ),
           );
-        } else if (s.laggingSince && now - s.laggingSince > slowTimeoutMs) {
-          s.close(
+        } else if (c.laggingSince && now - c.laggingSince > slowTimeoutMs) {
+          c.close(
             new CatbusError(
               ErrorCode.SlowConsumer,
               "this connection stayed too far behind and was closed",
@@ -117,7 +132,7 @@ export class SessionRegistry {
   }
 
   closeAll(error?: CatbusError): void {
-    for (const s of [...this.#all]) s.close(error);
+    for (const c of [...this.#all]) c.close(error);
   }
 
   stop(): void {

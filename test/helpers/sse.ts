@@ -51,6 +51,8 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   })();
   return {
     response,
+    /** Resolves when the server ends the stream. */
+    ended: done,
     next: () => events.next(),
     get buffered() {
       return events.size;

@@ -10,7 +10,12 @@ import { readBody } from "../../transport/http-body.ts";
 import { ack } from "./ack.ts";
 import { eventIdOf, rfc3339Nano } from "./event.ts";
 import { parsePublishBody, publishItems } from "./publish.ts";
-import { type BusBinding, parseSubscribeParams, subscribe } from "./subscribe.ts";
+import {
+  type BusBinding,
+  type BusSubscribeContext,
+  parseSubscribeParams,
+  subscribe,
+} from "./subscribe.ts";
 
 export interface BusDialectOptions {
   hostname: string;
@@ -26,6 +31,8 @@ export interface BusDialectOptions {
   outboundBytes: number;
   checkNamespace(name: string): Promise<void>;
   log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
+  /** The live-connection registry: revocation, role deletion and expiry end open streams. */
+  live: BusSubscribeContext["live"];
   /** Idle time before a `: ping` comment on event streams (default 30 s, as the original). */
   keepAliveMs?: number;
 }
@@ -68,7 +75,7 @@ export function serveBus(
   const bindings = new Map<string, BusBinding>();
   /** Open event streams, ended on close (an HTTP shutdown waits for every response to end). */
   const streams = new Set<SseStream>();
-  const openPrincipal: Principal = { clientId: `bus-${randomId(6)}`, kind: "admin", grants: [] };
+  const openPrincipal: Principal = { clientId: `bus-${randomId(6)}`, kind: "open", grants: [] };
 
   const authenticate = (request: Request, url: URL): Promise<Principal> => {
     if (options.auth === "open") return Promise.resolve(openPrincipal);
@@ -131,6 +138,7 @@ export function serveBus(
           outboundBytes: options.outboundBytes,
           keepAliveMs: options.keepAliveMs ?? 30_000,
           streams,
+          live: options.live,
           warn: (message, fields) => options.log("warn", message, fields),
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));
       case "PUT":

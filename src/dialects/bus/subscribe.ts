@@ -6,6 +6,7 @@ import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
 import { parseDuration } from "../../server/units.ts";
+import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";
 import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
@@ -35,6 +36,8 @@ export interface BusSubscribeContext {
   keepAliveMs: number;
   /** Every open stream, so the listener can end them on shutdown. */
   streams: Set<SseStream>;
+  /** Where streams register, so revocation, role deletion and expiry end them. */
+  live: Pick<SessionRegistry, "add" | "delete">;
   warn(message: string, fields: Record<string, unknown>): void;
 }
 
@@ -120,6 +123,35 @@ export async function subscribe(
 
 type StreamOptions = Omit<ConstructorParameters<typeof SseStream>[0], "onClose">;
 
+/** Ends a stream with an `error` event saying why. */
+function endStream(stream: SseStream, why: string) {
+  stream.send(sseFrame({ event: "error", data: why }));
+  stream.close();
+}
+
+/**
+ * Registers an open stream as a live connection of its principal: it ends (with an `error`
+ * event) when the token expires, the role is deleted, or the read grant for its pattern goes.
+ * Returns the unregistration, for the stream's close.
+ */
+function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStream): () => void {
+  const { principal } = ctx;
+  const live: LiveConnection = {
+    principal,
+    close: (error) => error ? endStream(stream, `${error.code}: ${error.message}`) : stream.close(),
+    regrant: (grants) => {
+      principal.grants = grants;
+      if (allows(principal, "read", pattern)) return;
+      endStream(
+        stream,
+        `${ErrorCode.Revoked}: the read grant for "${pattern}" was revoked; this stream has ended`,
+      );
+    },
+  };
+  ctx.live.add(live);
+  return () => ctx.live.delete(live);
+}
+
 /** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
 function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: StreamOptions) {
   const sub: Subscriber = {
@@ -139,10 +171,12 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
     ...options,
     onClose: () => {
       ctx.streams.delete(stream);
+      unregister();
       ctx.broker.unsubscribe(sub, params.pattern);
     },
   });
   ctx.streams.add(stream);
+  const unregister = registerLive(ctx, params.pattern, stream);
   const replay: Subscriber = {
     deliver: (m) => stream.send(messageFrame(m)),
     ready: () => stream.ready(),
@@ -190,6 +224,7 @@ async function manualAck(
     ...options,
     onClose: () => {
       ctx.streams.delete(stream);
+      unregister();
       consumer.leave(member);
       if (--binding.streams > 0) return;
       ctx.bindings.delete(id);
@@ -212,6 +247,7 @@ async function manualAck(
     },
   };
   ctx.streams.add(stream);
+  const unregister = registerLive(ctx, params.pattern, stream);
   consumer.join(member);
   return stream.response;
 }
