@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { hashToken } from "../src/sm/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
-import { RawConnection } from "./helpers/raw.ts";
+import { within } from "./helpers/deadline.ts";
+import { json, RawConnection } from "./helpers/raw.ts";
 import { FrameType } from "../src/protocol/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 
@@ -356,4 +357,54 @@ Deno.test("sm rcp - RSTMDB_CONFIG names a YAML file with rstmdb's keys", async (
   assert.deepEqual(await c.request("PING"), { pong: true });
   c.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("sm rcp - sm is written by the server only, and the open Bus door cannot read it", async () => {
+  await using server = await startSm([
+    "--rcp-auth-required",
+    "--rcp-token-hashes",
+    hashToken("rcp-token"),
+  ]);
+  const c = await connectSm(server, { token: "rcp-token" });
+  await c.request("PUT_MACHINE", { machine: "order", version: 1, definition: ORDER });
+  const reader = await RawConnection.connect(server.tcpPort);
+  const granted = await server.cli(["grant", "-p", "read", "sm.>"]);
+  await reader.hello(granted.stdout.split("\n")[0]);
+  const sub = await reader.reply(await reader.send(FrameType.Subscribe, { pattern: "sm.>" }));
+  assert.equal(sub.type, FrameType.Ok, "a read grant on sm reads it");
+
+  const stream = await fetch(`${server.busUrl}/?subject=sm.>`);
+  assert.equal(stream.status, 403, "the open Bus door does not stream sm");
+  await stream.body?.cancel();
+  const forged = JSON.stringify({
+    subject: "sm.order.order-001",
+    payload: { to_state: "paid", ctx: { card: "4111" } },
+  });
+  const busPost = await fetch(`${server.busUrl}/`, { method: "POST", body: forged });
+  assert.equal(busPost.status, 403, await busPost.text());
+  const writeAll = (await server.cli(["grant", "-p", "all", ">"])).stdout.split("\n")[0];
+  for (const token of [writeAll, server.adminKey]) {
+    const w = await RawConnection.connect(server.tcpPort);
+    await w.hello(token);
+    const r = await w.reply(
+      await w.send(FrameType.Publish, { channel: "sm.order.order-001" }, json(1)),
+    );
+    assert.equal(r.json.code, "forbidden", "no door publishes into sm");
+    w.close();
+  }
+
+  await c.request("CREATE_INSTANCE", {
+    instance_id: "order-001",
+    machine: "order",
+    version: 1,
+    initial_ctx: { card: "4111" },
+  });
+  const m = await within(
+    reader.next((f) => f.type === FrameType.Message),
+    5000,
+    "the real transition",
+  );
+  assert.equal(JSON.parse(new TextDecoder().decode(m.data)).kind, "created");
+  reader.close();
+  c.close();
 });

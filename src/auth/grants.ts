@@ -1,5 +1,5 @@
 import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { covers, parsePattern } from "../core/subject.ts";
+import { covers, literalNamespaceOf, parsePattern, SM_NAMESPACE } from "../core/subject.ts";
 
 /**
  * What a grant allows on the channels its pattern covers:
@@ -16,10 +16,14 @@ export interface Grant {
   pattern: string;
 }
 
-/** Who is on the other end of a connection and what it may do. */
+/**
+ * Who is on the other end of a connection and what it may do. `open` is the Bus door without
+ * auth: no credential, full access except reading `sm` (state-machine contexts stay behind a
+ * credential).
+ */
 export interface Principal {
   clientId: string;
-  kind: "admin" | "sub" | "role";
+  kind: "admin" | "sub" | "role" | "open";
   /** Live for role principals: replaced in place when the role changes. */
   grants: Grant[];
   /** SHA-256 (hex) of the role token, for role principals. */
@@ -80,6 +84,11 @@ function inboxAllows(principal: Principal, permission: Permission, pattern: stri
 
 /** Does the principal hold `permission` over every channel `pattern` can name? */
 export function allows(principal: Principal, permission: Permission, pattern: string): boolean {
+  if (principal.kind === "open") {
+    if (permission !== "read") return true;
+    const ns = literalNamespaceOf(pattern);
+    return ns !== undefined && ns !== SM_NAMESPACE;
+  }
   if (principal.kind === "admin" || inboxAllows(principal, permission, pattern)) return true;
   for (const g of principal.grants) {
     if (g.permission === permission && covers(g.pattern, pattern)) return true;

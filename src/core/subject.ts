@@ -8,7 +8,13 @@ import { CatbusError, ErrorCode } from "./errors.ts";
 export const MAX_SUBJECT_BYTES = 255;
 
 /** Namespaces the server owns. `$`-prefixed ones are never matched by a leading wildcard. */
-export const RESERVED_NAMESPACES = ["$sys", "_inbox", "_bus_"] as const;
+export const RESERVED_NAMESPACES = ["$sys", "_inbox", "_bus_", "sm"] as const;
+
+/** Copies of state-machine transitions (with every instance's ctx), published by the server. */
+export const SM_NAMESPACE = "sm";
+
+/** Reserved namespaces only the server publishes to, on every door and whatever the grants. */
+export const SERVER_WRITTEN_NAMESPACES: ReadonlySet<string> = new Set(["$sys", SM_NAMESPACE]);
 
 const encoder = new TextEncoder();
 // Control characters, space and DEL are refused anywhere in a channel.

@@ -1,16 +1,27 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { namespaceOf, parseChannel } from "../core/subject.ts";
+import {
+  namespaceOf,
+  parseChannel,
+  SERVER_WRITTEN_NAMESPACES,
+  SM_NAMESPACE,
+} from "../core/subject.ts";
 
 /**
  * May `principal` publish to `channel`? The channel must be concrete (no wildcards), outside
- * `$sys`, and covered by a write grant. Shared by every door that publishes.
+ * the namespaces the server writes (`$sys`, `sm`), and covered by a write grant. Shared by
+ * every door that publishes.
  */
 export function checkPublish(principal: Principal, channel: string): void {
   parseChannel(channel);
-  if (namespaceOf(channel) === "$sys") {
-    throw new CatbusError(ErrorCode.Forbidden, "the $sys namespace is written by the server only");
+  const ns = namespaceOf(channel);
+  if (SERVER_WRITTEN_NAMESPACES.has(ns)) {
+    throw new CatbusError(
+      ErrorCode.Forbidden,
+      `the ${ns} namespace is written by the server only` +
+        (ns === SM_NAMESPACE ? "; change state machines through RCP (catbus sm)" : ""),
+    );
   }
   requireGrant(principal, "write", channel);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { MAX_SUBJECT_BYTES } from "../core/subject.ts";
+import { MAX_SUBJECT_BYTES, SM_NAMESPACE } from "../core/subject.ts";
 
 /**
  * Channels of state-machine changes on the bus: `sm.<machine>.<instance>`.
@@ -10,7 +10,7 @@ import { MAX_SUBJECT_BYTES } from "../core/subject.ts";
  * still be longer than 255 bytes, a token over 100 bytes becomes `~` + the first 32 hex digits
  * of the SHA-256 of the name. Subscribers that need the exact names read them from the message.
  */
-export const SM_NAMESPACE = "sm";
+export { SM_NAMESPACE };
 const LONG_TOKEN_BYTES = 100;
 const encoder = new TextEncoder();
 
