@@ -10,8 +10,9 @@ import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
+import { within } from "./helpers/deadline.ts";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/protocol/frame.ts";
-import { PROTOCOL_VERSION } from "../src/protocol/messages.ts";
+import { PROTOCOL_VERSION, SSE_SESSION_SECRET_HEADER } from "../src/protocol/messages.ts";
 
 async function roundTrip(server: TestServer, transport: Transport) {
   const client = new CatbusClient({
@@ -104,10 +105,11 @@ Deno.test("transports - the browser client is served as one ES module", async ()
 Deno.test("transports - a dropped SSE stream reattaches with Last-Event-ID and loses nothing", async () => {
   await using server = await startCatbusd();
   const first = await openSse(`${server.httpUrl}/sse`);
-  const session = JSON.parse((await first.next()).data).id as string;
+  const { id: session, secret } = JSON.parse((await first.next()).data);
   const post = (frame: Uint8Array) =>
     fetch(`${server.httpUrl}/sse/${session}`, {
       method: "POST",
+      headers: { [SSE_SESSION_SECRET_HEADER]: secret },
       body: frame as Uint8Array<ArrayBuffer>,
     })
       .then((r) => r.body?.cancel());
@@ -119,6 +121,7 @@ Deno.test("transports - a dropped SSE stream reattaches with Last-Event-ID and l
   await first.close(); // the stream drops; the session waits for it to come back
   await post(encodeFrame(FrameType.Ping, 2));
   const again = await openSse(`${server.httpUrl}/sse?session=${session}`, {
+    [SSE_SESSION_SECRET_HEADER]: secret,
     "last-event-id": welcome.id!,
   });
   const pong = await again.next();
@@ -127,6 +130,50 @@ Deno.test("transports - a dropped SSE stream reattaches with Last-Event-ID and l
   const tooOld = await openSse(`${server.httpUrl}/sse?session=nosuch`);
   assert.equal(tooOld.response.status, 404);
   await tooOld.close();
+});
+
+Deno.test("transports - an SSE session id alone reads, publishes and ends nothing", async () => {
+  await using server = await startCatbusd();
+  const victim = await openSse(`${server.httpUrl}/sse`);
+  const { id, secret } = JSON.parse((await victim.next()).data);
+  assert.match(secret, /^[A-Za-z0-9_-]{32}$/);
+  const send = (frame: Uint8Array, headers: Record<string, string>) =>
+    fetch(`${server.httpUrl}/sse/${id}`, {
+      method: "POST",
+      headers,
+      body: frame as Uint8Array<ArrayBuffer>,
+    });
+  const hello = encodeFrame(FrameType.Hello, 1, {
+    version: PROTOCOL_VERSION,
+    token: server.adminKey,
+  });
+  assert.equal((await send(hello, { [SSE_SESSION_SECRET_HEADER]: secret })).status, 204);
+  assert.equal(decodeOne((await victim.next()).data).type, FrameType.Welcome);
+
+  // Without the secret (or with a wrong one): the same 404 as an unknown session.
+  const guesses: Record<string, string>[] = [{}, { [SSE_SESSION_SECRET_HEADER]: "x".repeat(32) }];
+  for (const headers of guesses) {
+    const publish = encodeFrame(FrameType.Publish, 2, { channel: "forged.x" });
+    const posted = await send(publish, headers);
+    assert.equal(posted.status, 404, await posted.text());
+    const ended = await fetch(`${server.httpUrl}/sse/${id}`, { method: "DELETE", headers });
+    assert.equal(ended.status, 404, await ended.text());
+    const read = await fetch(`${server.httpUrl}/sse?session=${id}`, { headers });
+    assert.equal(read.status, 404, await read.text());
+  }
+  // The victim's session is untouched and took none of it: its next frame answers its ping.
+  assert.equal(
+    (await send(encodeFrame(FrameType.Ping, 3), { [SSE_SESSION_SECRET_HEADER]: secret }))
+      .status,
+    204,
+  );
+  const next = decodeOne((await within(victim.next(), 5000, "the pong")).data);
+  assert.equal(next.type, FrameType.Pong);
+  await victim.close();
+  // EventSource cannot send headers: a reattaching GET may carry the secret in the query.
+  const reattached = await fetch(`${server.httpUrl}/sse?session=${id}&secret=${secret}`);
+  assert.equal(reattached.status, 200);
+  await reattached.body?.cancel();
 });
 
 /** The first frame of an SSE event's base64 data. */

@@ -1,5 +1,6 @@
 import { concat } from "../../src/core/bytes.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
+import { SSE_SESSION_SECRET_HEADER } from "../../src/protocol/messages.ts";
 import { fromBase64, httpBase } from "./http.ts";
 
 interface SseEvent {
@@ -53,23 +54,25 @@ export function sseTransport(): Transport {
     ): Promise<TransportConnection> {
       const base = httpBase(url);
       const abort = new AbortController();
-      const open = async (query: string, lastId?: string) => {
-        const response = await fetch(`${base}/sse${query}`, {
-          headers: lastId ? { "last-event-id": lastId } : {},
-          signal: abort.signal,
-        });
+      const open = async (headers: Record<string, string>, query = "") => {
+        const response = await fetch(`${base}/sse${query}`, { headers, signal: abort.signal });
         if (!response.ok || !response.body) {
           throw new Error(`cannot open ${base}/sse (${response.status})`);
         }
         return sseEvents(response.body);
       };
-      let events = await open("");
+      let events = await open({});
       const first = await events.next();
       if (first.done || first.value.event !== "session") {
         abort.abort();
         throw new Error(`${base}/sse did not start a session`);
       }
-      const session = (JSON.parse(first.value.data) as { id: string }).id;
+      const { id: session, secret } = JSON.parse(first.value.data) as {
+        id: string;
+        secret: string;
+      };
+      // The secret goes in a header, never in a URL (which proxies and logs keep).
+      const auth = { [SSE_SESSION_SECRET_HEADER]: secret };
       let closed = false;
       let lastId: string | undefined;
       const end = (reason: string) => {
@@ -88,7 +91,10 @@ export function sseTransport(): Transport {
           }
           if (closed || reattached) return end("event stream ended");
           reattached = true;
-          events = await open(`?session=${session}`, lastId);
+          events = await open(
+            { ...auth, ...(lastId ? { "last-event-id": lastId } : {}) },
+            `?session=${session}`,
+          );
         }
       })().catch((e) => end(String(e)));
 
@@ -101,7 +107,7 @@ export function sseTransport(): Transport {
           queue = [];
           const r = await fetch(`${base}/sse/${session}`, {
             method: "POST",
-            headers: { "content-type": "application/octet-stream" },
+            headers: { ...auth, "content-type": "application/octet-stream" },
             body: body as Uint8Array<ArrayBuffer>,
           }).catch(() => undefined);
           await r?.body?.cancel();
@@ -119,7 +125,9 @@ export function sseTransport(): Transport {
         },
         close: () => {
           // Tell the server at once rather than letting it wait out the reattach grace.
-          fetch(`${base}/sse/${session}`, { method: "DELETE" }).then((r) => r.body?.cancel())
+          fetch(`${base}/sse/${session}`, { method: "DELETE", headers: auth }).then((r) =>
+            r.body?.cancel()
+          )
             .catch(() => {});
           end("closed by the client");
         },

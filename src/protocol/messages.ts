@@ -8,6 +8,9 @@ import type { ConsumerConfig } from "../streams/consumer-config.ts";
 
 export const PROTOCOL_VERSION = 1;
 
+/** SSE + POST: the header that carries a session's secret (given in its first event). */
+export const SSE_SESSION_SECRET_HEADER = "catbus-session-secret";
+
 /** A position in a namespace's stream. */
 export interface Position {
   epoch: string;

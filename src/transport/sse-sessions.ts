@@ -2,6 +2,8 @@ import type { SessionTransport } from "../protocol/session.ts";
 import { isCatbusError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { base64 } from "../core/bytes.ts";
+import { constantTimeEqual } from "../auth/crypto.ts";
+import { SSE_SESSION_SECRET_HEADER } from "../protocol/messages.ts";
 import { readBody } from "./http-body.ts";
 import { sseFrame, SseStream } from "./sse.ts";
 import type { StreamHandler } from "./tcp.ts";
@@ -22,9 +24,20 @@ const text = (status: number, message: string) =>
     headers: { "content-type": "text/plain" },
   });
 
-/** One native session carried by an event stream (down) and POSTs (up). */
+/** Unknown session and wrong secret look the same: an id alone tells nothing. */
+const noSession = () =>
+  text(
+    404,
+    `no such session (or a wrong ${SSE_SESSION_SECRET_HEADER} header); open one with GET /sse`,
+  );
+
+/**
+ * One native session carried by an event stream (down) and POSTs (up). Its id names it; its
+ * secret (given once, in the first event) is what lets a request act on it.
+ */
 class SseSession {
   readonly id = randomId(24);
+  readonly secret = randomId(32);
   readonly handler: StreamHandler;
   readonly #options: SseSessionOptions;
   readonly #sessions: Map<string, SseSession>;
@@ -56,7 +69,10 @@ class SseSession {
     const stream = this.#open();
     if (lastId === undefined) {
       stream.send(
-        sseFrame({ event: "session", data: JSON.stringify({ id: this.id }) }),
+        sseFrame({
+          event: "session",
+          data: JSON.stringify({ id: this.id, secret: this.secret }),
+        }),
       );
     } else {
       const first = this.#sent[0]?.id ?? this.#nextId;
@@ -123,8 +139,10 @@ class SseSession {
 
 /**
  * The native protocol for networks that pass only plain HTTP: `GET /sse` opens a session (its
- * first event names it), `POST /sse/<id>` carries frames up, `DELETE /sse/<id>` ends it, and
- * `GET /sse?session=<id>` with `Last-Event-ID` reattaches a dropped stream without loss.
+ * first event gives its id and secret), `POST /sse/<id>` carries frames up, `DELETE /sse/<id>`
+ * ends it, and `GET /sse?session=<id>` with `Last-Event-ID` reattaches a dropped stream without
+ * loss. All but the first need the secret in the `catbus-session-secret` header; a reattaching
+ * GET may carry it as `&secret=` instead, for EventSource, which cannot send headers.
  */
 export class SseSessions {
   readonly #sessions = new Map<string, SseSession>();
@@ -153,15 +171,18 @@ export class SseSessions {
         this.#sessions.set(session.id, session);
         return session.attach(undefined);
       }
-      const session = this.#sessions.get(id);
-      if (!session) {
-        return text(404, `no session ${id}; open a new one with GET /sse`);
-      }
+      const secret = request.headers.get(SSE_SESSION_SECRET_HEADER) ??
+        url.searchParams.get("secret");
+      const session = await this.#find(id, secret);
+      if (!session) return noSession();
       const lastId = Number(request.headers.get("last-event-id") ?? "0");
       return session.attach(Number.isSafeInteger(lastId) ? lastId : 0);
     }
-    const session = this.#sessions.get(url.pathname.slice("/sse/".length));
-    if (!session) return text(404, "no such session; open one with GET /sse");
+    const session = await this.#find(
+      url.pathname.slice("/sse/".length),
+      request.headers.get(SSE_SESSION_SECRET_HEADER),
+    );
+    if (!session) return noSession();
     if (request.method === "DELETE") {
       session.close();
       return new Response(null, { status: 204 });
@@ -178,6 +199,13 @@ export class SseSessions {
       throw e;
     }
     return new Response(null, { status: 204 });
+  }
+
+  /** The session named `id`, if `secret` is its secret. */
+  async #find(id: string, secret: string | null): Promise<SseSession | undefined> {
+    const session = this.#sessions.get(id);
+    if (!session || secret === null) return undefined;
+    return await constantTimeEqual(secret, session.secret) ? session : undefined;
   }
 
   closeAll(): void {
