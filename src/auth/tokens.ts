@@ -100,8 +100,12 @@ export class SubTokenVerifier {
     } catch {
       throw refuse("malformed");
     }
-    if (!claims || typeof claims !== "object") throw refuse("malformed");
-    const key = (await this.#keys).get(String(claims.kid));
+    // Claims are read before the MAC is checked (the key id picks the key): anything but the
+    // expected shape is refused here, before a crafted value reaches string conversions.
+    if (!claims || typeof claims !== "object" || typeof claims.kid !== "string") {
+      throw refuse("malformed");
+    }
+    const key = (await this.#keys).get(claims.kid);
     if (!key) throw refuse("signed with a key this server does not hold");
     const ok = mac.length === 32 &&
       await crypto.subtle.verify(

@@ -68,3 +68,21 @@ Deno.test("tokens - older secrets keep verifying during rotation", async () => {
   assert.equal((await v.verify(old)).clientId, "bob");
   assert.equal((await v.verify(fresh)).clientId, "bob");
 });
+
+Deno.test("tokens - crafted claims are refused as malformed, never with a runtime error", async () => {
+  const v = new SubTokenVerifier(["s3cret"]);
+  const unsigned = (claims: unknown) =>
+    "sub-" + base64url(new TextEncoder().encode(JSON.stringify(claims))) + "." +
+    base64url(new Uint8Array(32));
+  for (
+    const claims of [
+      { v: 1, cid: "a", grants: [], iat: 0, kid: { toString: 1 } },
+      { v: 1, cid: "a", grants: [], iat: 0, kid: ["x"] },
+      { v: 1, cid: "a", grants: [], iat: 0, kid: null },
+      [1, 2],
+      "text",
+    ]
+  ) {
+    await refused(v, unsigned(claims), /malformed/);
+  }
+});
