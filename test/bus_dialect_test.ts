@@ -314,3 +314,21 @@ Deno.test("bus - PUT kind=nak redelivers at once with the next attempt; CORS pre
   assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
   assert.match(preflight.headers.get("access-control-allow-methods")!, /PUT/);
 });
+
+Deno.test("bus - ?token= is taken on GET only (EventSource); POST and PUT need the header", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  const token = (await server.cli(["grant", "-p", "all", "app.>"])).stdout.split("\n")[0];
+  await expectStatus(
+    post(server, { subject: "app.x", payload: 1 }, `?token=${token}`),
+    401,
+    /GET only.*Authorization: Bearer/,
+  );
+  await expectStatus(
+    fetch(`${server.busUrl}/?consumer_id=c_x&event_id=e_x&token=${token}`, { method: "PUT" }),
+    401,
+    /GET only/,
+  );
+  const stream = await openSse(`${server.busUrl}/?subject=app.>&token=${token}`);
+  assert.equal(stream.response.status, 200, "EventSource's query form still works");
+  await stream.close();
+});

@@ -80,12 +80,24 @@ export function serveBus(
   const authenticate = (request: Request, url: URL): Promise<Principal> => {
     if (options.auth === "open") return Promise.resolve(openPrincipal);
     const header = request.headers.get("authorization");
-    const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? url.searchParams.get("token");
+    // Tokens belong in headers; only EventSource (a GET that cannot send one) uses the query.
+    const queryToken = url.searchParams.get("token");
+    if (queryToken !== null && request.method !== "GET") {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.Unauthorized,
+          `?token= is accepted on GET only (for EventSource); send ${request.method} with ` +
+            "Authorization: Bearer <token>",
+        ),
+      );
+    }
+    const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? queryToken;
     if (!token) {
       return Promise.reject(
         new CatbusError(
           ErrorCode.Unauthorized,
-          "this Bus listener needs a token: send Authorization: Bearer <token> or ?token=",
+          "this Bus listener needs a token: send Authorization: Bearer <token> " +
+            "(or ?token= on GET, for EventSource)",
         ),
       );
     }
