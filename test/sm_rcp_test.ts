@@ -408,3 +408,30 @@ Deno.test("sm rcp - sm is written by the server only, and the open Bus door cann
   reader.close();
   c.close();
 });
+
+Deno.test("sm rcp - ops are looked up by name only; failed AUTH is throttled per connection and address", async () => {
+  await using server = await startSm([
+    "--rcp-auth-required",
+    "--rcp-token-hashes",
+    hashToken("rcp-token"),
+    "--rcp-auth-max-failures",
+    "3",
+  ]);
+  const c = await connectSm(server, { token: "rcp-token" });
+  for (const op of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+    assert.equal(await codeOf(c.request(op)), "BAD_REQUEST", op);
+  }
+  c.close();
+
+  const guesser = await connectSm(server);
+  const guess = (client: typeof guesser, token: string) =>
+    codeOf(client.request("AUTH", { method: "bearer", token }));
+  for (let i = 0; i < 3; i++) assert.equal(await guess(guesser, `guess-${i}`), "AUTH_FAILED");
+  assert.equal(await guess(guesser, "guess-3"), "RATE_LIMITED", "this connection is used up");
+  await assert.rejects(guesser.request("PING"), /closed/, "and closed");
+  // A new connection from the same address gets no more tries this minute, even with the token.
+  const again = await connectSm(server);
+  assert.equal(await guess(again, "rcp-token"), "RATE_LIMITED");
+  assert.equal(await codeOf(again.request("LIST_MACHINES")), "UNAUTHORIZED");
+  again.close();
+});

@@ -48,6 +48,7 @@ export interface ServerConfig {
   rcpBind?: string;
   rcpMaxConnections: number;
   rcpAuthRequired: boolean;
+  rcpAuthMaxFailures: number;
   rcpTokenHashes: string[];
   rcpSecretsFile?: string;
   /** Unset: TLS whenever a certificate is given. */
@@ -406,6 +407,14 @@ export const SETTINGS: Setting[] = [
     help: "RCP clients must AUTH with a bearer token",
   },
   {
+    key: "rcpAuthMaxFailures",
+    flag: "rcp-auth-max-failures",
+    yaml: "auth.max_failures",
+    kind: "count",
+    help: "failed RCP AUTH attempts allowed per connection (then it is closed) and per client " +
+      "address per minute (then AUTH answers RATE_LIMITED)",
+  },
+  {
     key: "rcpTokenHashes",
     flag: "rcp-token-hashes",
     env: "RSTMDB_AUTH_TOKEN_HASH",
@@ -548,6 +557,7 @@ export const DEFAULTS: ServerConfig = {
   busAuth: "open",
   rcpMaxConnections: 1000,
   rcpAuthRequired: false,
+  rcpAuthMaxFailures: 10,
   rcpTokenHashes: [],
   rcpRequireClientCert: false,
   smFsync: "every_write",

@@ -50,6 +50,7 @@ function listenPlain(options: RcpListenOptions): RcpListener {
     conn.setNoDelay(true);
     let alive = true;
     const transport: RcpTransport = {
+      remote: (conn.remoteAddr as Deno.NetAddr).hostname,
       write: async (bytes) => {
         for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
       },
@@ -105,6 +106,7 @@ function listenTls(
   }, (socket) => {
     socket.setNoDelay(true);
     const transport: RcpTransport = {
+      remote: socket.remoteAddress ?? "",
       write: (bytes) =>
         new Promise((resolve, reject) => {
           socket.write(bytes, (e) => e ? reject(e) : resolve());

@@ -55,34 +55,37 @@ function batchOp(raw: unknown, i: number): BatchOp {
   }
 }
 
-export const DATA_OPS: Record<string, DataOp> = {
-  PUT_MACHINE: (e, r) => e.putMachine(putMachineParams(r)),
-  GET_MACHINE: (e, r) => e.getMachine(machineRef(r)),
-  LIST_MACHINES: (e) => e.listMachines(),
-  CREATE_INSTANCE: (e, r) => e.createInstance(createInstanceParams(r)),
-  GET_INSTANCE: (e, r) => e.getInstance(instanceRef(r)),
-  LIST_INSTANCES: (e, r) => e.listInstances(listInstancesParams(r)),
-  DELETE_INSTANCE: (e, r) => e.deleteInstance(deleteInstanceParams(r)),
-  APPLY_EVENT: (e, r) => e.applyEvent(applyEventParams(r)),
-  BATCH: (e, r) => {
-    const mode = r.optString("mode") ?? "best_effort";
-    if (mode !== "atomic" && mode !== "best_effort") {
-      throw badRequest(
-        `BATCH: mode must be "atomic" or "best_effort", got ${JSON.stringify(mode)}`,
-      );
-    }
-    const ops = r.raw("ops");
-    if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_BATCH_OPS) {
-      throw badRequest(`BATCH: ops must be a list of 1 to ${MAX_BATCH_OPS} operations`);
-    }
-    return e.batch(mode, ops.map(batchOp));
-  },
-  SNAPSHOT_INSTANCE: (e, r) => e.snapshotInstance(instanceRef(r)),
-  WAL_READ: (e, r) =>
-    e.walRead(
-      r.integer("from_offset", 0, Number.MAX_SAFE_INTEGER, 0),
-      r.integer("limit", 1, MAX_WAL_READ, 100),
-    ),
-  WAL_STATS: (e) => e.walStats(),
-  COMPACT: (e, r) => e.compact(r.bool("force_snapshot", false)),
-};
+/** By name; a Map, so names like `constructor` or `__proto__` are unknown ops, not methods. */
+export const DATA_OPS = new Map<string, DataOp>(Object.entries(
+  {
+    PUT_MACHINE: (e, r) => e.putMachine(putMachineParams(r)),
+    GET_MACHINE: (e, r) => e.getMachine(machineRef(r)),
+    LIST_MACHINES: (e) => e.listMachines(),
+    CREATE_INSTANCE: (e, r) => e.createInstance(createInstanceParams(r)),
+    GET_INSTANCE: (e, r) => e.getInstance(instanceRef(r)),
+    LIST_INSTANCES: (e, r) => e.listInstances(listInstancesParams(r)),
+    DELETE_INSTANCE: (e, r) => e.deleteInstance(deleteInstanceParams(r)),
+    APPLY_EVENT: (e, r) => e.applyEvent(applyEventParams(r)),
+    BATCH: (e, r) => {
+      const mode = r.optString("mode") ?? "best_effort";
+      if (mode !== "atomic" && mode !== "best_effort") {
+        throw badRequest(
+          `BATCH: mode must be "atomic" or "best_effort", got ${JSON.stringify(mode)}`,
+        );
+      }
+      const ops = r.raw("ops");
+      if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_BATCH_OPS) {
+        throw badRequest(`BATCH: ops must be a list of 1 to ${MAX_BATCH_OPS} operations`);
+      }
+      return e.batch(mode, ops.map(batchOp));
+    },
+    SNAPSHOT_INSTANCE: (e, r) => e.snapshotInstance(instanceRef(r)),
+    WAL_READ: (e, r) =>
+      e.walRead(
+        r.integer("from_offset", 0, Number.MAX_SAFE_INTEGER, 0),
+        r.integer("limit", 1, MAX_WAL_READ, 100),
+      ),
+    WAL_STATS: (e) => e.walStats(),
+    COMPACT: (e, r) => e.compact(r.bool("force_snapshot", false)),
+  } satisfies Record<string, DataOp>,
+));

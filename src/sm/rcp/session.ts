@@ -13,6 +13,7 @@ import {
   parseRequest,
   type RcpRequest,
 } from "./messages.ts";
+import { AuthThrottle, limited } from "./auth-throttle.ts";
 import { DATA_OPS } from "./ops.ts";
 import type { TokenVerifier } from "./token-hashes.ts";
 import type { WatchFilter, WatchHub, WatchSink } from "./watch-hub.ts";
@@ -31,10 +32,14 @@ export interface RcpHost {
   serverVersion: string;
   /** Outbound bytes a connection may have queued before watchers are ended and reads pause. */
   outboundLimitBytes: number;
+  /** Failed AUTH per client address; its limit also applies per connection. */
+  authThrottle: AuthThrottle;
 }
 
 /** A byte stream to one client (TCP or TLS). */
 export interface RcpTransport {
+  /** The client's address (no port), for per-address limits. */
+  readonly remote: string;
   write(bytes: Uint8Array): Promise<void>;
   close(): void;
 }
@@ -62,6 +67,7 @@ export class RcpSession implements WatchSink {
   #switchTo?: WireMode;
   #greeted = false;
   #authenticated = false;
+  #authFailures = 0;
   readonly #subscriptions = new Set<string>();
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
@@ -134,8 +140,8 @@ export class RcpSession implements WatchSink {
 
   #onRequest(req: RcpRequest) {
     const { id, op } = req;
-    const data = DATA_OPS[op];
-    const own = this.#connectionOps[op];
+    const data = DATA_OPS.get(op);
+    const own = this.#connectionOps.get(op);
     if (!data && !own) {
       return this.#reply(
         id,
@@ -157,7 +163,7 @@ export class RcpSession implements WatchSink {
     let answer: Result | Promise<Result>;
     try {
       const params = new ParamReader(op, req.params);
-      answer = data ? data(this.#host.engine, params) : own(params);
+      answer = data ? data(this.#host.engine, params) : own!(params);
     } catch (e) {
       return this.#reply(id, toSmError(e));
     }
@@ -172,33 +178,33 @@ export class RcpSession implements WatchSink {
     }
   }
 
-  readonly #connectionOps: Record<string, (p: ParamReader) => Result | Promise<Result>> = {
-    HELLO: (p) => this.#onHello(p),
-    AUTH: (p) => this.#onAuth(p),
-    PING: () => ({ pong: true }),
-    BYE: () => {
+  readonly #connectionOps = new Map<string, (p: ParamReader) => Result | Promise<Result>>([
+    ["HELLO", (p) => this.#onHello(p)],
+    ["AUTH", (p) => this.#onAuth(p)],
+    ["PING", () => ({ pong: true })],
+    ["BYE", () => {
       // Nothing more is read; the connection closes once the answer is written.
       this.#closing = true;
       return { goodbye: true };
-    },
-    INFO: () => ({
+    }],
+    ["INFO", () => ({
       server_name: this.#host.serverName,
       server_version: this.#host.serverVersion,
       protocol_version: PROTOCOL_VERSION,
       features: FEATURES,
       max_frame_bytes: MAX_FRAME_BYTES,
       max_batch_ops: 100,
-    }),
-    WATCH_INSTANCE: (p) => this.#onWatchInstance(p),
-    WATCH_ALL: (p) => this.#onWatchAll(p),
-    UNWATCH: (p) => {
+    })],
+    ["WATCH_INSTANCE", (p) => this.#onWatchInstance(p)],
+    ["WATCH_ALL", (p) => this.#onWatchAll(p)],
+    ["UNWATCH", (p) => {
       const id = p.string("subscription_id");
       // Any connection may end a subscription by id (rstmdb-cli unwatches from a new one).
       this.#subscriptions.delete(id);
       const removed = this.#host.watches.unwatch(id);
       return { subscription_id: id, removed };
-    },
-  };
+    }],
+  ]);
 
   #onHello(p: ParamReader): Result {
     const version = p.integer("protocol_version", 0, 0xffff, PROTOCOL_VERSION);
@@ -237,7 +243,16 @@ export class RcpSession implements WatchSink {
       throw badRequest(`AUTH method ${JSON.stringify(method)} is not supported; use "bearer"`);
     }
     const token = p.string("token");
+    const throttle = this.#host.authThrottle;
+    if (this.#authFailures >= throttle.maxFailures) {
+      // Nothing more is read; the connection closes once the answer is written.
+      this.#closing = true;
+      throw limited("too many failed AUTH attempts on this connection; it is closed");
+    }
+    throttle.check(this.#transport.remote);
     if (!this.#host.auth.verify(token)) {
+      this.#authFailures++;
+      throttle.failed(this.#transport.remote);
       throw new SmError(
         SmErrorCode.AuthFailed,
         "the token is not valid; check it, or its hash in the server's configuration",

@@ -6,6 +6,7 @@ import { bridgeToBus } from "../bus-bridge.ts";
 import { StateMachineEngine } from "../engine.ts";
 import { badRequest } from "../errors.ts";
 import { parseSmFsyncPolicy } from "../fsync.ts";
+import { AuthThrottle } from "./auth-throttle.ts";
 import { listenRcp } from "./listener.ts";
 import { errorResponse } from "./messages.ts";
 import { encodeFrame } from "./frame.ts";
@@ -101,6 +102,7 @@ export async function startRcpService(
     serverName: SERVER_NAME,
     serverVersion: SERVER_VERSION,
     outboundLimitBytes: OUTBOUND_LIMIT,
+    authThrottle: new AuthThrottle(config.rcpAuthMaxFailures),
   };
   let listener;
   try {
