@@ -91,6 +91,8 @@ interface Setting {
   /** Dotted path in the YAML file. */
   yaml: string;
   kind: Kind;
+  /** Numbers (sizes, durations, counts) must be above 0 unless 0 means something (see help). */
+  allowZero?: true;
   help: string;
 }
 
@@ -231,6 +233,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_MAX_PUBLISH_RATE",
     yaml: "limits.max_publish_rate",
     kind: "count",
+    allowZero: true,
     help: "publishes per second per connection, bursts up to the same; 0 = no limit",
   },
   {
@@ -271,7 +274,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_HISTORY_MESSAGES",
     yaml: "history.max_messages",
     kind: "count",
-    help: "messages kept per namespace for resume",
+    allowZero: true,
+    help: "messages kept per namespace for resume (0 = none)",
   },
   {
     key: "historyBytes",
@@ -279,7 +283,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_HISTORY_BYTES",
     yaml: "history.max_bytes",
     kind: "size",
-    help: "bytes kept per namespace for resume",
+    allowZero: true,
+    help: "bytes kept per namespace for resume (0 = none)",
   },
   {
     key: "fsync",
@@ -303,6 +308,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_RETENTION_MAX_AGE",
     yaml: "retention.max_age",
     kind: "duration",
+    allowZero: true,
     help: "messages older than this are deleted (0 = keep)",
   },
   {
@@ -311,6 +317,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_RETENTION_MAX_MESSAGES",
     yaml: "retention.max_messages",
     kind: "count",
+    allowZero: true,
     help: "messages kept per namespace (0 = no limit)",
   },
   {
@@ -319,6 +326,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_RETENTION_MAX_BYTES",
     yaml: "retention.max_bytes",
     kind: "size",
+    allowZero: true,
     help: "bytes kept per namespace (0 = no limit)",
   },
   {
@@ -327,6 +335,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_RETENTION_MAX_PER_CHANNEL",
     yaml: "retention.max_per_channel",
     kind: "count",
+    allowZero: true,
     help: "replay at most this many newest messages per channel (0 = no limit)",
   },
   {
@@ -335,7 +344,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_DEDUPE_WINDOW",
     yaml: "storage.dedupe_window",
     kind: "duration",
-    help: "how long publish keys are remembered for deduplication",
+    allowZero: true,
+    help: "how long publish keys are remembered for deduplication (0 = off)",
   },
   {
     key: "encryptionSecret",
@@ -501,6 +511,7 @@ export const SETTINGS: Setting[] = [
     env: "RSTMDB_COMPACT_EVENTS",
     yaml: "compaction.events_threshold",
     kind: "count",
+    allowZero: true,
     help: "compact after this many WAL entries (0 = never by count)",
   },
   {
@@ -516,6 +527,7 @@ export const SETTINGS: Setting[] = [
     flag: "sm-max-machine-versions",
     yaml: "limits.max_machine_versions",
     kind: "count",
+    allowZero: true,
     help: "versions allowed per machine (0 = no limit)",
   },
   {
@@ -573,6 +585,14 @@ const configError = (source: string, message: string) =>
   new CatbusError(ErrorCode.BadRequest, `${source}: ${message}`);
 
 function convert(setting: Setting, raw: unknown, source: string): unknown {
+  const value = convertKind(setting, raw, source);
+  if (value === 0 && !setting.allowZero) {
+    throw configError(source, "must be above 0");
+  }
+  return value;
+}
+
+function convertKind(setting: Setting, raw: unknown, source: string): unknown {
   const fail = (what: string) => {
     throw configError(source, `expected ${what}, got ${JSON.stringify(raw)}`);
   };
@@ -631,6 +651,72 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
   }
 }
 
+const YAML_KEYS = new Set(SETTINGS.map((s) => s.yaml));
+/** `limits`, `auth`…: YAML mappings that hold settings. */
+const YAML_SECTIONS = new Set(
+  SETTINGS.flatMap((s) =>
+    s.yaml.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
+  ),
+);
+
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Refuses keys that are no setting (a typo would otherwise leave the default on silently). */
+function checkYamlKeys(doc: Record<string, unknown>, source: string, prefix = ""): void {
+  for (const [key, value] of Object.entries(doc)) {
+    const path = prefix + key;
+    if (YAML_KEYS.has(path)) continue;
+    if (YAML_SECTIONS.has(path)) {
+      if (value === null) continue;
+      if (!isMapping(value)) {
+        const example = SETTINGS.find((s) => s.yaml.startsWith(path + "."))!.yaml;
+        throw configError(
+          source,
+          `${path} must be a mapping of settings (such as ${example}), got ${
+            JSON.stringify(value)
+          }`,
+        );
+      }
+      checkYamlKeys(value, source, path + ".");
+      continue;
+    }
+    const guess = closestKey(path);
+    throw configError(
+      source,
+      `unknown key ${path}` + (guess ? `; did you mean ${guess}?` : "") +
+        " (`catbusd --help` lists the settings)",
+    );
+  }
+}
+
+/** The setting a mistyped or misplaced key most likely meant, if any is close. */
+function closestKey(path: string): string | undefined {
+  const last = path.slice(path.lastIndexOf(".") + 1);
+  const moved = [...YAML_KEYS].find((k) => k.endsWith("." + last));
+  if (moved) return moved;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of [...YAML_KEYS, ...YAML_SECTIONS]) {
+    const d = editDistance(path, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
 function yamlValue(doc: Record<string, unknown>, path: string): unknown {
   let v: unknown = doc;
   for (const part of path.split(".")) {
@@ -659,9 +745,10 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
         `not valid YAML: ${(e as Error).message}`,
       );
     }
-    if (typeof doc !== "object" || Array.isArray(doc)) {
+    if (!isMapping(doc)) {
       throw configError(sources.yaml.path, "must be a YAML mapping");
     }
+    checkYamlKeys(doc, sources.yaml.path);
   }
   const config: Record<string, unknown> = { ...DEFAULTS };
   for (const s of SETTINGS) {
@@ -685,9 +772,6 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
       "--bus-auth",
       `expected open or token, got "${result.busAuth}"`,
     );
-  }
-  if (result.maxPayload < 1) {
-    throw configError("--max-payload", "must be at least 1 byte");
   }
   return result;
 }

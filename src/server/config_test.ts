@@ -49,3 +49,34 @@ Deno.test("config - bad values name the setting and where it came from", () => {
     /c.yaml/,
   );
 });
+
+Deno.test("config - unknown YAML keys and non-mapping sections are refused, with a guess", () => {
+  const refused = (text: string, message: RegExp) =>
+    assert.throws(
+      () => resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text } }),
+      message,
+    );
+  refused(
+    "auth:\n  requried: true\n",
+    /c.yaml: unknown key auth.requried; did you mean auth.required\?/,
+  );
+  refused("heartbeat: 5s\n", /unknown key heartbeat; did you mean limits.heartbeat\?/);
+  refused("limts:\n  max_payload: 1MiB\n", /unknown key limts; did you mean limits\?/);
+  refused("nonsense: 1\n", /unknown key nonsense \(`catbusd --help` lists the settings\)/);
+  refused(
+    "limits: 5\n",
+    /c.yaml: limits must be a mapping of settings \(such as limits\.\w+\), got 5/,
+  );
+  refused("limits:\n  heartbeat: 0\n", /c.yaml: limits.heartbeat: must be above 0/);
+  assert.throws(
+    () => resolveConfig({ flags: { "max-connections": "0" }, env: {} }),
+    /--max-connections: must be above 0/,
+  );
+  // Where 0 means something, it is taken.
+  const c = resolveConfig({
+    flags: {},
+    env: {},
+    yaml: { path: "c.yaml", text: "retention:\n  max_age: 0\nlimits:\n  max_publish_rate: 0\n" },
+  });
+  assert.deepEqual([c.retentionMaxAgeMs, c.maxPublishRate], [0, 0]);
+});
