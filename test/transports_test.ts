@@ -59,6 +59,24 @@ Deno.test("transports - WebTransport with the pinned self-signed certificate has
   );
 });
 
+Deno.test("transports - a refused WebTransport client gets the error frame, not a lost connection", async () => {
+  await using server = await startCatbusd();
+  const client = new CatbusClient({
+    url: server.httpUrl,
+    token: "not-a-token",
+    transport: webtransportTransport({ fetchCertificateHash: true }),
+    autoReconnect: false,
+  });
+  await assert.rejects(
+    within(client.connect(), 10_000, "the refusal"),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, "unauthorized", e.message);
+      return true;
+    },
+  );
+  await client.disconnect();
+});
+
 Deno.test("transports - SSE down and POST up carry the same protocol", async () => {
   await using server = await startCatbusd();
   await roundTrip(server, sseTransport());

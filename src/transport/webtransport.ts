@@ -134,9 +134,16 @@ export class WebTransportListener {
       close: () => {
         if (!open) return;
         open = false;
-        try {
-          session.close();
-        } catch { /* already closed */ }
+        // Closing the session resets its streams and drops what is still in flight (the error
+        // frame that explains a refusal), even after the writer has closed: end the stream and
+        // let the client, which reads that frame, close the session; after a second, close it.
+        writer.close().catch(() => {});
+        const hangUp = setTimeout(() => {
+          try {
+            session.close();
+          } catch { /* already closed */ }
+        }, 1000);
+        session.closed.finally(() => clearTimeout(hangUp)).catch(() => {});
       },
     };
     const handler = this.#accept(transport);
