@@ -240,6 +240,34 @@ Deno.test("client - a gap notice resubscribes with resume; a revoked notice ends
   await client.disconnect();
 });
 
+Deno.test("client - a revoked consumer binding is reported and not bound again on reconnect", async () => {
+  const { server, client } = await connected();
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  const consuming = client.consume("worker", () => {});
+  const bind = await server.next(FrameType.Consume);
+  server.send(FrameType.Ok, bind.id, { name: "worker", ackPolicy: "explicit" });
+  await consuming;
+  server.send(FrameType.Notice, 0, {
+    event: "revoked",
+    code: "revoked",
+    pattern: "jobs.>",
+    consumer: "worker",
+    message: "grant withdrawn",
+  });
+  assert.deepEqual(errors, ["revoked"]);
+  server.drop();
+  await server.welcome();
+  // Frames leave in order: once this publish arrives, a re-bind would have come before it.
+  client.publish("app.after", 1).catch(() => {});
+  await server.next(FrameType.Publish);
+  assert.equal(
+    server.received.filter((f) => f.type === FrameType.Consume).length,
+    0,
+  );
+  await client.disconnect();
+});
+
 Deno.test("client - a rejected async handler is reported through onError, not left unhandled", async () => {
   const { server, client } = await connected();
   const reported = Promise.withResolvers<string>();
@@ -309,7 +337,12 @@ Deno.test("client - a request whose reply times out before its publish is answer
   });
   const publish = await server.next(FrameType.Publish);
   await new Promise((r) => setTimeout(r, 20)); // the 1 ms reply timeout fires meanwhile
-  server.send(FrameType.Ok, publish.id, { epoch: "e1", seq: 1, id: "x", time: 1 });
+  server.send(FrameType.Ok, publish.id, {
+    epoch: "e1",
+    seq: 1,
+    id: "x",
+    time: 1,
+  });
   await assert.rejects(
     requesting,
     (e: unknown) => e instanceof CatbusError && e.code === "timeout",
