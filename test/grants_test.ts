@@ -204,6 +204,7 @@ async function busStreamEndsWhen(
   token: string,
   code: string,
   cut: () => Promise<unknown>,
+  query = "",
 ) {
   const admin = await connect(server, server.adminKey);
   const publish = async (n: number) =>
@@ -214,7 +215,7 @@ async function busStreamEndsWhen(
     );
   await publish(0);
   await admin.reply(await admin.send(FrameType.Subscribe, { pattern: "docs.>" }));
-  const stream = await openSse(`${server.busUrl}/?subject=docs.>`, {
+  const stream = await openSse(`${server.busUrl}/?subject=docs.>${query}`, {
     authorization: `Bearer ${token}`,
   });
   assert.equal(stream.response.status, 200);
@@ -234,7 +235,7 @@ async function busStreamEndsWhen(
   admin.close();
 }
 
-Deno.test("grants - Bus streams end on revoke, role delete and expiry; later messages do not arrive", async () => {
+Deno.test("grants - Bus streams (plain and manual-ack) end on revoke, role delete and expiry; later messages do not arrive", async () => {
   await using server = await startCatbusd(["--bus-auth", "token"]);
   const revoked = await roleWith(server, ["-p", "read", "docs.>"]);
   await busStreamEndsWhen(
@@ -242,6 +243,14 @@ Deno.test("grants - Bus streams end on revoke, role delete and expiry; later mes
     revoked,
     "revoked",
     () => server.cli(["revoke", "-p", "read", "docs.>", "--from", revoked]),
+  );
+  const manual = await roleWith(server, ["-p", "read", "docs.>"]);
+  await busStreamEndsWhen(
+    server,
+    manual,
+    "revoked",
+    () => server.cli(["revoke", "-p", "read", "docs.>", "--from", manual]),
+    "&ack=manual",
   );
   const deleted = await roleWith(server, ["-p", "read", "docs.>"]);
   await busStreamEndsWhen(
