@@ -283,8 +283,7 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_HISTORY_BYTES",
     yaml: "history.max_bytes",
     kind: "size",
-    allowZero: true,
-    help: "bytes kept per namespace for resume (0 = none)",
+    help: "bytes kept per namespace for resume",
   },
   {
     key: "fsync",
