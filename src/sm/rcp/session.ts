@@ -13,7 +13,7 @@ import {
   parseRequest,
   type RcpRequest,
 } from "./messages.ts";
-import { AuthThrottle, limited } from "./auth-throttle.ts";
+import { type AuthThrottle, limited } from "./auth-throttle.ts";
 import { DATA_OPS } from "./ops.ts";
 import type { TokenVerifier } from "./token-hashes.ts";
 import type { WatchFilter, WatchHub, WatchSink } from "./watch-hub.ts";
