@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { CatbusError } from "../src/core/errors.ts";
-import { nativeClient } from "./helpers/native.ts";
+import { grantToken, nativeClient } from "./helpers/native.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 
@@ -154,7 +154,6 @@ Deno.test("consumers - bad requests are answered with codes and leave the connec
     code("bad_request"),
   );
   await assert.rejects(c.createConsumer({ name: "x", pattern: "*.orders" }), code("bad_request"));
-  await assert.rejects(c.createConsumer({ name: "x", pattern: "ghost.>" }), code("not_found"));
   await c.createConsumer({ name: "x", pattern: "orders.>" });
   await assert.rejects(
     c.createConsumer({ name: "x", pattern: "orders.>", maxDeliver: 1 }),
@@ -202,4 +201,93 @@ Deno.test("consumers - a consuming client that reconnects goes on consuming by i
   await Promise.all([worker.disconnect(), publisher.disconnect()]);
   await server.stop();
   await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("consumers - a handler that always throws stops at maxDeliver and the message is dead-lettered", async () => {
+  await using server = await startCatbusd();
+  const c = await nativeClient(server);
+  await c.publish("orders.new", { id: 9 });
+  const letters = new AsyncQueue<Record<string, string> | undefined>();
+  await c.subscribe("$sys.dlq.picky", (_ch, _p, meta) => letters.push(meta.headers));
+  await c.createConsumer({
+    name: "picky",
+    pattern: "orders.>",
+    from: "first",
+    ackWait: 60_000,
+    maxDeliver: 2,
+  });
+  const attempts: number[] = [];
+  await c.consume("picky", (m) => {
+    attempts.push(m.attempt);
+    throw new Error("always fails"); // nak
+  });
+  const headers = await letters.next("dead letter");
+  assert.equal(headers?.["catbus-dlq-reason"], "max_deliver");
+  assert.equal(headers?.["catbus-dlq-attempts"], "2");
+  const [info] = await c.listConsumers();
+  assert.equal(info.pending, 0);
+  assert.deepEqual(attempts, [1, 2], "two deliveries, then it was given up");
+  await c.disconnect();
+});
+
+Deno.test("consumers - createConsumer on a namespace with no message yet: create brings it into existence", async () => {
+  await using server = await startCatbusd();
+  const token = await grantToken(server, "-p", "all", "fresh.>");
+  const c = await nativeClient(server, token);
+  await c.createConsumer({ name: "early", pattern: "fresh.>" });
+  const got = new AsyncQueue<unknown>();
+  await c.consume("early", (m) => got.push(m.payload));
+  await c.publish("fresh.one", 1);
+  assert.equal(await got.next("first message"), 1);
+  const reader = await nativeClient(server, await grantToken(server, "-p", "read", "void.>"));
+  await assert.rejects(reader.createConsumer({ name: "r", pattern: "void.>" }), code("forbidden"));
+  await Promise.all([c, reader].map((x) => x.disconnect()));
+});
+
+Deno.test("consumers - a dead-letter channel needs write (and create), keeps to declared namespaces, and $sys takes only the default", async () => {
+  await using server = await startCatbusd(["--namespaces", "a,secret"]);
+  const admin = await nativeClient(server);
+  await admin.publish("secret.orders.paid", { real: true });
+  await admin.publish("a.init", null);
+  const role = (await server.cli(["role", "create", "--name", "attacker"])).stdout.split("\n")[0];
+  await grantToken(server, "-p", "all", "a.>", "--to", role);
+  await grantToken(server, "-p", "write", "b.>", "--to", role);
+  const attacker = await nativeClient(server, role);
+  const create = (deadLetter: string) =>
+    attacker.createConsumer({ name: "evil", pattern: "a.evil.x1", deadLetter, maxDeliver: 1 });
+  await assert.rejects(create("secret.orders.paid"), code("forbidden"));
+  await assert.rejects(create("$sys.config.override"), code("forbidden"));
+  await assert.rejects(create("$sys.dlq.other"), code("forbidden"));
+  await assert.rejects(create("b.letters"), code("not_found"), "write but no create on b");
+  await assert.rejects(
+    admin.createConsumer({ name: "wide", pattern: "a.>", deadLetter: "undeclared.x" }),
+    code("bad_request"),
+  );
+  assert.deepEqual(await admin.listConsumers(), []);
+  // Allowed: its own namespace, or the default.
+  await attacker.createConsumer({ name: "fine", pattern: "a.>", deadLetter: "a.dead" });
+  await attacker.createConsumer({ name: "evil", pattern: "a.evil.x1" });
+  await Promise.all([admin, attacker].map((x) => x.disconnect()));
+});
+
+Deno.test("consumers - a dead letter carries the stored message and the server's headers, not a reply_to", async () => {
+  await using server = await startCatbusd();
+  const c = await nativeClient(server);
+  await c.publish("jobs.init", null);
+  await c.createConsumer({ name: "t", pattern: "jobs.work", deadLetter: "jobs.dead" });
+  const letters = new AsyncQueue<{ payload: unknown; headers?: Record<string, string> }>();
+  await c.subscribe(
+    "jobs.dead",
+    (_ch, payload, meta) => letters.push({ payload, headers: meta.headers }),
+  );
+  await c.consume("t", (m) => m.term());
+  await c.publish("jobs.work", { n: 1 }, {
+    headers: { reply_to: "_inbox.x.y", "catbus-dlq-reason": "forged", note: "kept" },
+  });
+  const letter = await letters.next("dead letter");
+  assert.deepEqual(letter.payload, { n: 1 });
+  assert.equal(letter.headers?.["catbus-dlq-reason"], "terminated");
+  assert.equal(letter.headers?.note, "kept");
+  assert.equal(letter.headers?.reply_to, undefined);
+  await c.disconnect();
 });

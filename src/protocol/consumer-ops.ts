@@ -1,14 +1,48 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
+import type { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
-import { parseConsumerSpec } from "../streams/consumer-config.ts";
+import { namespaceOf } from "../core/subject.ts";
+import {
+  type ConsumerConfig,
+  defaultDeadLetter,
+  parseConsumerSpec,
+} from "../streams/consumer-config.ts";
 import type { AckKind, Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { AckMeta, ConsumeMeta, ConsumerInfo, ConsumerNameMeta } from "./messages.ts";
+import { checkPublish, openNamespace } from "./publish-access.ts";
+
+/** What consumer operations need from the server (a `SessionHost` is one). */
+export interface ConsumerOpsHost {
+  consumers: ConsumerRegistry;
+  broker: Broker;
+  /** Refuses namespaces that may not be created (a declared list). */
+  checkNamespace(name: string): Promise<void>;
+}
 
 const ACK_KINDS: readonly AckKind[] = ["ack", "nak", "progress", "term"];
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
+
+/**
+ * Dead letters are written with the creator's rights: it needs write on the channel (and create
+ * for a new namespace, checked when it is opened). `$sys` takes only the default
+ * `$sys.dlq.<name>`, which the server writes.
+ */
+function checkDeadLetter(principal: Principal, config: ConsumerConfig): void {
+  const channel = config.deadLetter;
+  if (channel === defaultDeadLetter(config.name)) return;
+  if (namespaceOf(channel) === "$sys") {
+    throw new CatbusError(
+      ErrorCode.Forbidden,
+      `dead-letter channel "${channel}" is in $sys, which the server writes; leave ` +
+        `"deadLetter" out for the default ${defaultDeadLetter(config.name)}, or name a ` +
+        "channel this token may write",
+    );
+  }
+  checkPublish(principal, channel);
+}
 
 function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
   const name = meta.name ?? meta.consumer;
@@ -22,17 +56,19 @@ function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
  * frames (never dropped); the consumer stops sending while the queue is over half full.
  */
 export class SessionConsumers {
+  readonly #host: ConsumerOpsHost;
   readonly #registry: ConsumerRegistry;
   readonly #queue: OutboundQueue;
   readonly #encode: (d: Delivery) => Uint8Array;
   readonly #members = new Map<string, { consumer: Consumer; member: ConsumerMember }>();
 
   constructor(
-    registry: ConsumerRegistry,
+    host: ConsumerOpsHost,
     queue: OutboundQueue,
     encode: (d: Delivery) => Uint8Array,
   ) {
-    this.#registry = registry;
+    this.#host = host;
+    this.#registry = host.consumers;
     this.#queue = queue;
     this.#encode = encode;
   }
@@ -41,6 +77,11 @@ export class SessionConsumers {
     const config = parseConsumerSpec(meta);
     requireGrant(principal, "read", config.pattern);
     requireGrant(principal, "create", config.pattern);
+    checkDeadLetter(principal, config);
+    const { broker, checkNamespace } = this.#host;
+    // A consumer may come before the first message: its namespace is brought into existence.
+    await openNamespace(broker, principal, config.pattern, checkNamespace);
+    await openNamespace(broker, principal, config.deadLetter, checkNamespace);
     return (await this.#registry.create(config)).info();
   }
 

@@ -143,7 +143,7 @@ export class Session implements Subscriber {
       maxBytes: host.limits.outboundBytes,
       onError: () => this.close(),
     });
-    this.#consumers = new SessionConsumers(host.consumers, this.#queue, encodeDelivery);
+    this.#consumers = new SessionConsumers(host, this.#queue, encodeDelivery);
     const limits = host.limits;
     if (limits.maxPublishRate > 0) {
       this.#publishRate = new RateLimiter(limits.maxPublishRate, Date.now());

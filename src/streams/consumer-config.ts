@@ -35,6 +35,9 @@ export const CONSUMER_DEFAULTS = {
   maxInFlight: 1000,
 } as const;
 
+/** Where a consumer's dead letters go unless it names a channel. */
+export const defaultDeadLetter = (name: string): string => `$sys.dlq.${name}`;
+
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_MS = 24 * 3600_000;
 
@@ -74,7 +77,7 @@ export function parseConsumerSpec(input: unknown): ConsumerConfig {
   if (!Array.isArray(backoff) || backoff.length > 32) {
     throw bad('"backoff" must be a list of at most 32 delays in ms');
   }
-  const deadLetter = spec.deadLetter ?? `$sys.dlq.${name}`;
+  const deadLetter = spec.deadLetter ?? defaultDeadLetter(name);
   if (typeof deadLetter !== "string") throw bad('"deadLetter" must be a channel name');
   parseChannel(deadLetter);
   return {

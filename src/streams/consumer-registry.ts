@@ -32,6 +32,18 @@ export const DEAD_LETTER_HEADERS = {
   attempts: "catbus-dlq-attempts",
 } as const;
 
+/**
+ * The stored message's headers a dead letter keeps: not `reply_to` (a dead letter is no request)
+ * nor anything passing for the server's own `catbus-dlq-*`.
+ */
+function ownHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name !== "reply_to" && !name.startsWith("catbus-dlq-")) kept[name] = value;
+  }
+  return kept;
+}
+
 /** The server's durable consumers by name: creation, lookup, persistence and deletion. */
 export class ConsumerRegistry {
   readonly #broker: Broker;
@@ -139,7 +151,6 @@ export class ConsumerRegistry {
         `namespace "${namespaceOf(config.pattern)}" does not exist; publish to it first`,
       );
     }
-    await this.#broker.createNamespace(namespaceOf(config.deadLetter));
     const cursor = await this.#broker.startSeq(ns, config.pattern, config.from);
     const state = { config, epoch: ns.epoch, cursor, pending: [] };
     const consumer = this.#start(ns, state, persist);
@@ -181,7 +192,7 @@ export class ConsumerRegistry {
       payload: m.payload,
       binary: m.binary,
       headers: {
-        ...m.headers,
+        ...ownHeaders(m.headers),
         [h.reason]: reason,
         [h.consumer]: consumer.name,
         [h.channel]: m.channel,

@@ -221,8 +221,7 @@ export class Consumer {
       this.#forget(p);
       this.#host.acked(seq);
     } else if (kind === "nak") {
-      p.deadline = now + (delayMs ?? this.#backoff(p.attempt));
-      this.#wakeAt(p.deadline);
+      this.#retryLater(p, now, delayMs);
     } else {
       this.#sendToDeadLetter(p, "terminated");
     }
@@ -238,6 +237,27 @@ export class Consumer {
     clearTimeout(this.#wakeTimer);
     this.#members.clear();
     this.#rotation = [];
+  }
+
+  /** Max deliver holds on every path: ack wait, nak, a member leaving, a restart. */
+  #exhausted(p: Pending): boolean {
+    const max = this.config.maxDeliver;
+    return max > 0 && p.attempt >= max;
+  }
+
+  /**
+   * A failed attempt (ack wait ran out, or a nak): schedule the redelivery after `delayMs` or
+   * the backoff, or give up when max deliver is reached. True when the redelivery is due now.
+   */
+  #retryLater(p: Pending, now: number, delayMs = this.#backoff(p.attempt)): boolean {
+    if (this.#exhausted(p)) {
+      this.#sendToDeadLetter(p, "max_deliver");
+      return false;
+    }
+    p.deadline = now + delayMs;
+    if (p.deadline <= now) return true;
+    this.#wakeAt(p.deadline);
+    return false;
   }
 
   #backoff(attempt: number): number {
@@ -307,6 +327,10 @@ export class Consumer {
       if (p.dead) continue;
       if (p.deadline > now) {
         this.#wakeAt(p.deadline);
+        continue;
+      }
+      if (this.#exhausted(p)) {
+        this.#sendToDeadLetter(p, "max_deliver");
         continue;
       }
       p.message ??= await this.#fetch(p.seq);
@@ -395,14 +419,7 @@ export class Consumer {
     for (const p of this.#pending.values()) {
       if (p.dead || !p.member || p.deadline > now) continue;
       this.#release(p);
-      const max = this.config.maxDeliver;
-      if (max > 0 && p.attempt >= max) {
-        this.#sendToDeadLetter(p, "max_deliver");
-      } else {
-        p.deadline = now + this.#backoff(p.attempt);
-        if (p.deadline <= now) due = true;
-        else this.#wakeAt(p.deadline);
-      }
+      if (this.#retryLater(p, now)) due = true;
     }
     if (due) this.wake();
   }

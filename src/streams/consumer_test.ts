@@ -258,3 +258,69 @@ Deno.test("consumer - ackPolicy none delivers each message once and takes no ack
   assert.equal((await inbox.next()).message.seq, 3, "no redelivery came before the new message");
   await registry.close();
 });
+
+/** `promise`, or a rejection naming `what` when it takes longer than 10 s. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within 10 s`)), 10_000);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+Deno.test("consumer - a nak counts as an attempt: after max deliver naks the message is dead-lettered", async () => {
+  const { registry, publish, dlq } = await setup();
+  const letters = dlq("w");
+  await publish(7);
+  const c = await registry.create(spec({ ackWait: 60_000, maxDeliver: 2 }));
+  const inbox = new Inbox();
+  c.join(inbox);
+  for (const attempt of [1, 2]) {
+    const d = await within(inbox.next(), `delivery ${attempt}`);
+    assert.equal(d.attempt, attempt);
+    await c.settle(d.message.seq, "nak");
+  }
+  const letter = await within(letters.next(), "dead letter");
+  assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
+  assert.equal(letter.headers?.["catbus-dlq-attempts"], "2");
+  assert.equal(inbox.got.length, 2, "no third delivery");
+  assert.equal(c.isPending(1), false);
+  await registry.close();
+});
+
+Deno.test("consumer - a nak waits for the backoff: newer messages come first", async () => {
+  const { registry, publish } = await setup();
+  await publish(1);
+  const c = await registry.create(spec({ ackWait: 60_000, backoff: [60_000] }));
+  const inbox = new Inbox();
+  c.join(inbox);
+  const one = await within(inbox.next(), "first delivery");
+  await c.settle(one.message.seq, "nak");
+  await publish(2);
+  // A due redelivery would be handed out before the new message.
+  const next = await within(inbox.next(), "second message");
+  assert.equal(text(next.message), "2");
+  assert.equal(c.isPending(one.message.seq), true, "still waiting for its redelivery");
+  await registry.close();
+});
+
+Deno.test("consumer - max deliver holds after a restart: a message delivered max times is dead-lettered", async () => {
+  const store = new MemoryStore();
+  const broker = new Broker({ history: { maxMessages: 1000, maxBytes: 1 << 20 } });
+  const first = await setup(store, broker);
+  await first.publish(1);
+  const c = await first.registry.create(spec({ ackWait: 60_000, maxDeliver: 1 }));
+  const inbox = new Inbox();
+  c.join(inbox);
+  await within(inbox.next(), "the only delivery");
+  await first.registry.close();
+
+  const second = await setup(store, broker);
+  const letters = second.dlq("w");
+  const again = new Inbox();
+  second.registry.require("w").join(again);
+  const letter = await within(letters.next(), "dead letter");
+  assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
+  assert.equal(again.got.length, 0, "not delivered a second time");
+  await second.registry.close();
+});

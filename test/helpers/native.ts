@@ -8,3 +8,10 @@ export async function nativeClient(server: TestServer, token = server.adminKey) 
   await client.connect();
   return client;
 }
+
+/** A `sub-` token made with `catbus grant ARGS…`, as a user would make it. */
+export async function grantToken(server: TestServer, ...args: string[]): Promise<string> {
+  const out = await server.cli(["grant", ...args]);
+  if (out.code !== 0) throw new Error(`catbus grant ${args.join(" ")} failed: ${out.stderr}`);
+  return out.stdout.split("\n")[0];
+}

@@ -9,9 +9,20 @@ export class AsyncQueue<T> {
     else this.#items.push(item);
   };
 
-  next(): Promise<T> {
+  /** The next value; rejects naming `what` when none comes within `timeoutMs`. */
+  next(what = "value", timeoutMs = 15_000): Promise<T> {
     if (this.#items.length) return Promise.resolve(this.#items.shift()!);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter = (item: T) => {
+        clearTimeout(timer);
+        resolve(item);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   get size(): number {
