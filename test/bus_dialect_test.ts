@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nativeClient } from "./helpers/native.ts";
+import { grantToken, nativeClient } from "./helpers/native.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
@@ -331,4 +331,31 @@ Deno.test("bus - ?token= is taken on GET only (EventSource); POST and PUT need t
   const stream = await openSse(`${server.busUrl}/?subject=app.>&token=${token}`);
   assert.equal(stream.response.status, 200, "EventSource's query form still works");
   await stream.close();
+});
+
+Deno.test("bus - an ack needs the read grant on the consumer's pattern, as a native ack does", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  const worker = await grantToken(server, "-p", "all", "orders.>");
+  const outsider = await grantToken(server, "-p", "all", "spam.>");
+  await expectStatus(
+    fetch(`${server.busUrl}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${worker}` },
+      body: JSON.stringify({ subject: "orders.paid", payload: 1 }),
+    }),
+    202,
+  );
+  const sse = await openSse(
+    `${server.busUrl}/?subject=orders.>&start=oldest&ack=manual&durable=orders-worker` +
+      `&redelivery=60s&token=${worker}`,
+  );
+  const event = await sse.next();
+  const put = (token: string) =>
+    fetch(`${server.busUrl}/?consumer_id=orders-worker&event_id=${event.id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}` },
+    });
+  await expectStatus(put(outsider), 403, /no read grant covers "orders.>"/);
+  await expectStatus(put(worker), 202);
+  await sse.close();
 });

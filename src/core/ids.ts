@@ -1,9 +1,13 @@
 /**
- * Message ids: unique and sortable by time. 10 characters of milliseconds (Crockford base32,
- * as ULID), then a per-process counter and a random node tag, so ids from one process sort in
- * publish order and ids from different processes never collide. Cheap: no randomness per id.
+ * Message ids: unique, sortable by time, and not guessable. 10 characters of milliseconds
+ * (Crockford base32, as ULID), 3 of a per-millisecond counter, so ids from one process sort in
+ * publish order (resume after an id relies on it), then 7 random characters (35 bits): an id
+ * cannot be derived from another one, so knowing when a message was published is not enough to
+ * name it (Bus acks name events by id).
  */
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const COUNTER_LIMIT = 32 ** 3;
+const RANDOM_CHARS = 7;
 
 function base32(n: number, width: number): string {
   let s = "";
@@ -14,34 +18,44 @@ function base32(n: number, width: number): string {
   return s;
 }
 
-function randomTag(chars: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(chars));
+/** Each byte gives one character: 256 is a multiple of 32, so every character is equally likely. */
+function randomChars(bytes: Uint8Array, from = 0, count = bytes.length): string {
   let s = "";
-  for (const b of bytes) s += ALPHABET[b % 32];
+  for (let i = from; i < from + count; i++) s += ALPHABET[bytes[i] % 32];
   return s;
 }
 
 export class IdGenerator {
   #lastTime = 0;
   #counter = 0;
-  // 10 + 5 + 5 = 20 characters: the length of the Bus seed's event ids (`e_` + 20).
-  readonly #tag = randomTag(5);
+  /** Random bytes fetched in bulk: one `getRandomValues` per 512 ids, not per id. */
+  readonly #pool = new Uint8Array(RANDOM_CHARS * 512);
+  #used = this.#pool.length;
 
   /** `now` is passed in so callers that already read the clock do not read it twice. */
   next(now: number): string {
     if (now > this.#lastTime) {
       this.#lastTime = now;
       this.#counter = 0;
-    } else {
-      // Clock went backwards or same millisecond: stay on the last time so order holds.
-      this.#counter++;
+    } else if (++this.#counter === COUNTER_LIMIT) {
+      // Same millisecond (or the clock went back): the last time stays so order holds, and
+      // past 32768 ids in it the next millisecond is borrowed.
+      this.#lastTime++;
+      this.#counter = 0;
     }
-    return base32(this.#lastTime, 10) + base32(this.#counter, 5) + this.#tag;
+    if (this.#used === this.#pool.length) {
+      crypto.getRandomValues(this.#pool);
+      this.#used = 0;
+    }
+    const random = randomChars(this.#pool, this.#used, RANDOM_CHARS);
+    this.#used += RANDOM_CHARS;
+    return base32(this.#lastTime, 10) + base32(this.#counter, 3) + random;
   }
 }
 
 /** A short random identifier, e.g. for epochs and client ids. */
-export const randomId = (chars = 12): string => randomTag(chars).toLowerCase();
+export const randomId = (chars = 12): string =>
+  randomChars(crypto.getRandomValues(new Uint8Array(chars))).toLowerCase();
 
 /** The publish time (ms) encoded in the first 10 characters of a message id. */
 export function timeOfId(id: string): number {

@@ -1,3 +1,4 @@
+import { type Principal, requireGrant } from "../../auth/grants.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
 import { isCatbusError } from "../../core/errors.ts";
 import type { AckKind } from "../../streams/consumer.ts";
@@ -9,9 +10,14 @@ const KINDS: readonly AckKind[] = ["ack", "nak", "term", "progress"];
 /**
  * `PUT /?consumer_id=c_…&event_id=e_…`: settles a manual-ack delivery. Unlike the original's
  * blind 202, acking nothing is an error: 404 for an unknown consumer, 409 for an event that is
- * not awaiting this consumer's ack. Catbus adds `kind=nak|term|progress` (default ack).
+ * not awaiting this consumer's ack. Catbus adds `kind=nak|term|progress` (default ack). As a
+ * native ack, it needs the read grant on the consumer's pattern.
  */
-export async function ack(bindings: Map<string, BusBinding>, url: URL): Promise<void> {
+export async function ack(
+  bindings: Map<string, BusBinding>,
+  url: URL,
+  principal: Principal,
+): Promise<void> {
   const consumerId = url.searchParams.get("consumer_id") ?? "";
   const eventId = url.searchParams.get("event_id") ?? "";
   if (!consumerId || !eventId) {
@@ -31,6 +37,7 @@ export async function ack(bindings: Map<string, BusBinding>, url: URL): Promise<
       `no manual-ack subscription ${consumerId}: it ended, or used ack=none`,
     );
   }
+  requireGrant(principal, "read", binding.consumer.config.pattern);
   const seq = binding.awaiting.get(messageId);
   const notAwaiting = () =>
     new CatbusError(

@@ -154,7 +154,7 @@ export function serveBus(
           warn: (message, fields) => options.log("warn", message, fields),
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));
       case "PUT":
-        await ack(bindings, url);
+        await ack(bindings, url, principal);
         return reply(202);
       default:
         return reply(
