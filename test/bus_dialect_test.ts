@@ -359,3 +359,31 @@ Deno.test("bus - an ack needs the read grant on the consumer's pattern, as a nat
   await expectStatus(put(worker), 202);
   await sse.close();
 });
+
+Deno.test("bus - only a token a request was delivered to may post its reply, once; response_subject must be an inbox", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  const requester = await grantToken(server, "-p", "all", "math.>", "_bus_.r1");
+  const responder = await grantToken(server, "-p", "read", "math.>");
+  const outsider = await grantToken(server, "-p", "all", "other.>");
+  const postAs = (token: string, body: unknown) =>
+    fetch(`${server.busUrl}/?token=${token}`, { method: "POST", body: JSON.stringify(body) });
+  await expectStatus(postAs(requester, { subject: "math.init", payload: null }), 202);
+  const service = await openSse(`${server.busUrl}/?subject=math.add&token=${responder}`);
+  const inbox = await openSse(`${server.busUrl}/?subject=_bus_.r1&token=${requester}`);
+  await expectStatus(
+    postAs(requester, { subject: "math.add", response_subject: "billing.paid", payload: 1 }),
+    400,
+    /not a reply subject/,
+  );
+  await expectStatus(
+    postAs(requester, { subject: "math.add", response_subject: "_bus_.r1", payload: 1 }),
+    202,
+  );
+  const request = JSON.parse((await service.next()).data);
+  assert.equal(request.response_subject, "_bus_.r1");
+  await expectStatus(postAs(outsider, { subject: "_bus_.r1", payload: "forged" }), 403);
+  await expectStatus(postAs(responder, { subject: "_bus_.r1", payload: 2 }), 202);
+  await expectStatus(postAs(responder, { subject: "_bus_.r1", payload: "again" }), 403);
+  assert.equal(JSON.parse((await inbox.next()).data).payload, 2);
+  await Promise.all([service.close(), inbox.close()]);
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CatbusClient } from "../client/mod.ts";
 import { CatbusError } from "../src/core/errors.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
 
 async function client(server: TestServer, ...grants: string[]) {
   const token = grants.length
@@ -46,4 +47,67 @@ Deno.test("request/reply - no responders is answered at once; a silent service t
     (e: unknown) => e instanceof CatbusError && e.code === "timeout",
   );
   await c.disconnect();
+});
+
+const code = (expected: string) => (e: unknown) => e instanceof CatbusError && e.code === expected;
+
+Deno.test("request/reply - only a connection the request was delivered to may answer it, once", async () => {
+  await using server = await startCatbusd();
+  const admin = await client(server);
+  await admin.publish("svc.init", null);
+  const service = await client(server, "read:svc.>");
+  const outsider = await client(server, "read:other.>");
+  const caller = await client(server, "write:svc.>");
+  const requests = new AsyncQueue<string>();
+  const second = new AsyncQueue<unknown>();
+  await service.subscribe("svc.time", async (_c, _p, meta) => {
+    requests.push(meta.headers!.reply_to);
+    await service.respond(meta, "real");
+    second.push(await service.respond(meta, "again").catch((e) => e));
+  });
+  const reply = caller.request("svc.time", null);
+  const replyTo = await requests.next("request");
+  await assert.rejects(outsider.publish(replyTo, "forged"), code("forbidden"));
+  assert.equal(await reply, "real");
+  assert.ok(code("forbidden")(await second.next("second answer")), "a second answer is refused");
+  await Promise.all([admin, service, outsider, caller].map((c) => c.disconnect()));
+});
+
+Deno.test("request/reply - a reply_to must be the requester's own inbox; respond() answers only inboxes", async () => {
+  await using server = await startCatbusd();
+  const admin = await client(server);
+  await admin.publish("svc.init", null);
+  const caller = await client(server, "write:svc.>");
+  await assert.rejects(
+    caller.publish("svc.time", null, { headers: { reply_to: "billing.invoices.paid" } }),
+    code("bad_request"),
+  );
+  await assert.rejects(
+    caller.publish("svc.time", null, { headers: { reply_to: "_inbox.someone-else.x.1" } }),
+    code("forbidden"),
+  );
+  await assert.rejects(
+    admin.respond(
+      {
+        channel: "svc.time",
+        seq: 1,
+        epoch: "e",
+        id: "x",
+        time: 0,
+        headers: { reply_to: "billing.x" },
+      },
+      "redirected",
+    ),
+    code("bad_request"),
+  );
+  await Promise.all([admin, caller].map((c) => c.disconnect()));
+});
+
+Deno.test("request/reply - a client id with a wildcard or a dot is refused (it would read other inboxes)", async () => {
+  await using server = await startCatbusd();
+  for (const id of ["*", ">", "a.b"]) {
+    const out = await server.cli(["grant", "-p", "read", "x.>", "--client-id", id]);
+    assert.notEqual(out.code, 0, `client id ${id} was accepted`);
+    assert.match(out.stderr, /client id/);
+  }
 });

@@ -1,5 +1,6 @@
 import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
 import { parseChannel, parsePattern } from "../../src/core/subject.ts";
+import { isReplySubject, REPLY_TO_HEADER } from "../../src/core/replies.ts";
 import {
   encodeFrame,
   Flag,
@@ -365,7 +366,7 @@ export class CatbusClient {
     try {
       await this.publish(channel, payload, {
         ...publishOptions,
-        headers: { ...publishOptions.headers, reply_to: awaited.replyTo },
+        headers: { ...publishOptions.headers, [REPLY_TO_HEADER]: awaited.replyTo },
         request: true,
       } as PublishOptions);
       return await awaited.reply;
@@ -374,14 +375,27 @@ export class CatbusClient {
     }
   }
 
-  /** Answers a request received by a subscription handler (its `reply_to` header). */
+  /**
+   * Answers a request received by a subscription handler: publishes to its `reply_to` header,
+   * which must be a reply inbox (`_inbox.…`, or a Bus `_bus_.…`); anything else is refused with
+   * `bad_request`, so a caller cannot make the responder publish to a channel of its choosing.
+   * The server accepts one reply per delivered request, within `--reply-window` (30 s).
+   */
   respond(meta: MessageMeta, payload: unknown): Promise<PublishResult> {
-    const replyTo = meta.headers?.reply_to;
+    const replyTo = meta.headers?.[REPLY_TO_HEADER];
     if (!replyTo) {
       return Promise.reject(
         new CatbusError(
           ErrorCode.BadRequest,
           "this message is not a request: no reply_to header",
+        ),
+      );
+    }
+    if (!isReplySubject(replyTo)) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.BadRequest,
+          `reply_to "${replyTo}" is not a reply inbox (_inbox.… or _bus_.…); not answered`,
         ),
       );
     }

@@ -11,7 +11,8 @@ export interface AwaitedReply {
 
 /**
  * A client's private reply inbox: one subscription to `_inbox.<clientId>.<random>.>`, made on
- * first use; each request gets its own channel below it. Reply inboxes need no grant.
+ * first use; each request gets its own channel below it. Reading one's own inbox needs no grant;
+ * the server lets only the connections it delivered a request to publish its reply, once.
  */
 export class ReplyInbox {
   readonly #subscribe: (

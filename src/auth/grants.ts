@@ -73,13 +73,12 @@ export function parseGrants(value: unknown): Grant[] {
 }
 
 /**
- * Reply inboxes need no grant: anyone may publish a reply into `_inbox.…`, and each principal
- * may read its own `_inbox.<clientId>.…` (request/reply works with any token).
+ * Each principal may read its own `_inbox.<clientId>.…` without a grant (request/reply works
+ * with any token). Publishing a reply takes a permit instead (protocol/publish-access.ts).
  */
 function inboxAllows(principal: Principal, permission: Permission, pattern: string): boolean {
-  if (!pattern.startsWith("_inbox.")) return false;
-  if (permission === "write") return true;
-  return permission === "read" && covers(`_inbox.${principal.clientId}.>`, pattern);
+  return permission === "read" && pattern.startsWith("_inbox.") &&
+    covers(`_inbox.${principal.clientId}.>`, pattern);
 }
 
 /** Does the principal hold `permission` over every channel `pattern` can name? */

@@ -42,6 +42,23 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
   );
 }
 
+/**
+ * A client id is one channel token of its reply inbox `_inbox.<clientId>.…`: a dot or a
+ * wildcard (`*`, `>`) would let its own-inbox read cover other clients' inboxes.
+ */
+const CLIENT_ID = /^[A-Za-z0-9_:@-]{1,128}$/;
+
+/** Throws `bad_request` unless `id` is 1 to 128 of `A-Z a-z 0-9 _ - : @`. */
+export function checkClientId(id: string): void {
+  if (!CLIENT_ID.test(id)) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `client id "${id}" must be 1 to 128 of A-Z a-z 0-9 _ - : @ (no dots or wildcards: it ` +
+        "names the client's reply inbox)",
+    );
+  }
+}
+
 export interface SignOptions {
   clientId: string;
   grants: Grant[];
@@ -54,6 +71,7 @@ export async function signSubToken(
   secret: string,
   options: SignOptions,
 ): Promise<string> {
+  checkClientId(options.clientId);
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   const claims: SubTokenClaims = {
     v: 1,
@@ -121,8 +139,8 @@ export class SubTokenVerifier {
     } catch {
       throw refuse("malformed grants");
     }
-    if (typeof claims.cid !== "string" || !claims.cid) {
-      throw refuse("missing client id");
+    if (typeof claims.cid !== "string" || !CLIENT_ID.test(claims.cid)) {
+      throw refuse("missing or malformed client id");
     }
     if (
       claims.exp !== undefined &&

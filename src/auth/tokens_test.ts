@@ -86,3 +86,14 @@ Deno.test("tokens - crafted claims are refused as malformed, never with a runtim
     await refused(v, unsigned(claims), /malformed/);
   }
 });
+
+Deno.test("tokens - a client id with a dot or a wildcard cannot be signed", async () => {
+  for (const clientId of ["*", ">", "a.b", "", "a b"]) {
+    await assert.rejects(
+      signSubToken("s3cret", { clientId, grants }),
+      (e: unknown) => e instanceof CatbusError && e.code === "bad_request",
+      `client id "${clientId}"`,
+    );
+  }
+  await signSubToken("s3cret", { clientId: "svc_billing-1:eu@x", grants });
+});

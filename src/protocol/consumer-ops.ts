@@ -1,5 +1,6 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
+import type { BusMessage } from "../core/message.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
 import { namespaceOf } from "../core/subject.ts";
@@ -53,24 +54,28 @@ function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
 /**
  * The durable-consumer operations of one native connection: create/delete/list, bind as a
  * member (consume), stop, ack. Deliveries go through the connection's queue as control
- * frames (never dropped); the consumer stops sending while the queue is over half full.
+ * frames (never dropped), each reported to `delivered` (reply permits); the consumer stops
+ * sending while the queue is over half full.
  */
 export class SessionConsumers {
   readonly #host: ConsumerOpsHost;
   readonly #registry: ConsumerRegistry;
   readonly #queue: OutboundQueue;
   readonly #encode: (d: Delivery) => Uint8Array;
+  readonly #delivered: (m: BusMessage) => void;
   readonly #members = new Map<string, { consumer: Consumer; member: ConsumerMember }>();
 
   constructor(
     host: ConsumerOpsHost,
     queue: OutboundQueue,
     encode: (d: Delivery) => Uint8Array,
+    delivered: (m: BusMessage) => void,
   ) {
     this.#host = host;
     this.#registry = host.consumers;
     this.#queue = queue;
     this.#encode = encode;
+    this.#delivered = delivered;
   }
 
   async create(principal: Principal, meta: unknown): Promise<ConsumerInfo> {
@@ -128,6 +133,7 @@ export class SessionConsumers {
       hasRoom: () => queue.pendingBytes < half(),
       deliver: (d) => {
         queue.push(this.#encode(d), false);
+        this.#delivered(d.message);
         if (queue.pendingBytes >= half()) queue.drained(half()).then(() => consumer.wake());
       },
     };

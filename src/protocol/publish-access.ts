@@ -1,6 +1,7 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { isReplySubject, REPLY_TO_HEADER, type ReplyPermits } from "../core/replies.ts";
 import {
   namespaceOf,
   parseChannel,
@@ -8,12 +9,20 @@ import {
   SM_NAMESPACE,
 } from "../core/subject.ts";
 
+/** Where a publisher's reply permits are kept and under which holder (its connection, its token). */
+export interface ReplyAccess {
+  permits: ReplyPermits;
+  holder: string;
+}
+
 /**
  * May `principal` publish to `channel`? The channel must be concrete (no wildcards), outside
- * the namespaces the server writes (`$sys`, `sm`), and covered by a write grant. Shared by
- * every door that publishes.
+ * the namespaces the server writes (`$sys`, `sm`), and covered by a write grant; a reply
+ * subject (`_inbox`, `_bus_`) takes instead a permit from a request delivered to this publisher,
+ * used up here. Shared by every door that publishes; without `replies` (a dead-letter channel)
+ * reply subjects are refused.
  */
-export function checkPublish(principal: Principal, channel: string): void {
+export function checkPublish(principal: Principal, channel: string, replies?: ReplyAccess): void {
   parseChannel(channel);
   const ns = namespaceOf(channel);
   if (SERVER_WRITTEN_NAMESPACES.has(ns)) {
@@ -23,7 +32,39 @@ export function checkPublish(principal: Principal, channel: string): void {
         (ns === SM_NAMESPACE ? "; change state machines through RCP (catbus sm)" : ""),
     );
   }
+  if (isReplySubject(channel)) {
+    if (principal.kind === "admin" || replies?.permits.take(replies.holder, channel)) return;
+    throw new CatbusError(
+      ErrorCode.Forbidden,
+      `"${channel}" is a reply subject: only a connection a request was delivered to may ` +
+        "publish to it, once, within --reply-window of the request (use respond())",
+    );
+  }
   requireGrant(principal, "write", channel);
+}
+
+/**
+ * A request's `reply_to` must be a reply subject the requester reads: its own
+ * `_inbox.<clientId>.…` (as client.request() makes) or a `_bus_.…` inbox it may subscribe to.
+ */
+export function checkReplyTo(principal: Principal, headers?: Record<string, string>): void {
+  const replyTo = headers?.[REPLY_TO_HEADER];
+  if (replyTo === undefined) return;
+  parseChannel(replyTo);
+  if (!isReplySubject(replyTo)) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `reply_to "${replyTo}" is not a reply subject: replies go to _inbox.<clientId>.… ` +
+        "(client.request() makes one) or to a Bus _bus_.… inbox",
+    );
+  }
+  if (!allows(principal, "read", replyTo)) {
+    throw new CatbusError(
+      ErrorCode.Forbidden,
+      `reply_to "${replyTo}" is not an inbox this connection may read; use ` +
+        `_inbox.${principal.clientId}.… (client.request() does)`,
+    );
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Broker, Published, PublishInput, Subscriber } from "../core/broker
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
+import type { ReplyPermits } from "../core/replies.ts";
 import { namespaceOf, parsePattern } from "../core/subject.ts";
 import {
   type DecodeEvent,
@@ -29,7 +30,7 @@ import {
 } from "./messages.ts";
 import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
-import { checkPublish, openNamespace } from "./publish-access.ts";
+import { checkPublish, checkReplyTo, openNamespace, type ReplyAccess } from "./publish-access.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
@@ -50,6 +51,8 @@ export interface SessionHost {
   broker: Broker;
   consumers: ConsumerRegistry;
   authenticator: Authenticator;
+  /** Who may answer which request, shared by every door. */
+  replies: ReplyPermits;
   limits: SessionLimits;
   serverName: string;
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
@@ -73,6 +76,8 @@ export interface SessionTransport extends FrameSink {
 }
 
 const MESSAGE_FORMAT = "native";
+/** Numbers connections: the holder of a connection's reply permits. */
+let connections = 0;
 const decoder = new TextDecoder();
 
 /** A message frame's meta without its closing brace, so deliveries can add fields. */
@@ -135,15 +140,23 @@ export class Session implements Subscriber {
   readonly #admitted: boolean;
   readonly #helloTimer: ReturnType<typeof setTimeout>;
   readonly #publishRate?: RateLimiter;
+  /** Requests delivered on this connection may be answered from it (and only from it). */
+  readonly #replies: ReplyAccess;
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
+    this.#replies = { permits: host.replies, holder: `native-${++connections}` };
     this.#transport = transport;
     this.#queue = new OutboundQueue(transport, {
       maxBytes: host.limits.outboundBytes,
       onError: () => this.close(),
     });
-    this.#consumers = new SessionConsumers(host, this.#queue, encodeDelivery);
+    this.#consumers = new SessionConsumers(
+      host,
+      this.#queue,
+      encodeDelivery,
+      (m) => this.#delivered(m),
+    );
     const limits = host.limits;
     if (limits.maxPublishRate > 0) {
       this.#publishRate = new RateLimiter(limits.maxPublishRate, Date.now());
@@ -194,7 +207,9 @@ export class Session implements Subscriber {
       this.#recordGap(ns, message);
       return;
     }
-    if (!this.#queue.push(bytes, true)) {
+    if (this.#queue.push(bytes, true)) {
+      this.#delivered(message);
+    } else {
       this.laggingSince = Date.now();
       this.#recordGap(ns, message);
       this.#host.log("warn", "slow consumer: dropping messages", {
@@ -203,6 +218,11 @@ export class Session implements Subscriber {
       // Resume delivery once the client has read half of what was queued.
       this.#queue.drained(this.#queue.maxBytes / 2).then(() => this.#endLag());
     }
+  }
+
+  /** A message reached this connection: if it is a request, the connection may answer it. */
+  #delivered(message: BusMessage) {
+    if (message.headers) this.#replies.permits.delivered(this.#replies.holder, message);
   }
 
   /** Sends an unsolicited notice. */
@@ -460,7 +480,7 @@ export class Session implements Subscriber {
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
     seen?.(String(channel));
-    checkPublish(principal, channel);
+    checkPublish(principal, channel, this.#replies);
     if (this.#publishRate && !this.#publishRate.take(Date.now())) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
@@ -485,12 +505,14 @@ export class Session implements Subscriber {
         );
       }
     }
+    const headers = parsePublishHeaders(meta.headers);
+    checkReplyTo(principal, headers);
     const input: PublishInput = {
       channel,
       // Copy now: the frame is a view on the transport's read buffer.
       payload: frame.data.slice(),
       binary,
-      headers: parsePublishHeaders(meta.headers),
+      headers,
       request: meta.request === true,
       ...parsePublishOptions(meta),
     };
@@ -518,7 +540,10 @@ export class Session implements Subscriber {
     const replay: Subscriber = {
       // Encoded without caching: a replay goes to one subscriber, and caching would keep the
       // frame alive as long as the message stays in history.
-      deliver: (m) => this.#queue.push(encodeMessage(m), false),
+      deliver: (m) => {
+        this.#queue.push(encodeMessage(m), false);
+        this.#delivered(m);
+      },
       ready: () => this.#queue.drained(this.#queue.maxBytes / 2),
     };
     return this.#inOrder(async () => {

@@ -25,6 +25,8 @@ export interface ServerConfig {
   maxSubscriptions: number;
   maxConnections: number;
   maxPublishRate: number;
+  replyWindowMs: number;
+  maxReplyPermits: number;
   helloTimeoutMs: number;
   outboundBytes: number;
   heartbeatMs: number;
@@ -235,6 +237,22 @@ export const SETTINGS: Setting[] = [
     kind: "count",
     allowZero: true,
     help: "publishes per second per connection, bursts up to the same; 0 = no limit",
+  },
+  {
+    key: "replyWindowMs",
+    flag: "reply-window",
+    env: "CATBUS_REPLY_WINDOW",
+    yaml: "limits.reply_window",
+    kind: "duration",
+    help: "how long after a request its receivers may publish the one reply to its reply_to",
+  },
+  {
+    key: "maxReplyPermits",
+    flag: "max-reply-permits",
+    env: "CATBUS_MAX_REPLY_PERMITS",
+    yaml: "limits.max_reply_permits",
+    kind: "count",
+    help: "requests awaiting a reply that the server remembers at once; past it the oldest go",
   },
   {
     key: "helloTimeoutMs",
@@ -550,6 +568,8 @@ export const DEFAULTS: ServerConfig = {
   maxSubscriptions: 1000,
   maxConnections: 100_000,
   maxPublishRate: 0,
+  replyWindowMs: 30_000,
+  maxReplyPermits: 100_000,
   helloTimeoutMs: 10_000,
   outboundBytes: 8 * 1024 * 1024,
   heartbeatMs: 15_000,

@@ -2,6 +2,7 @@ import { Authenticator } from "../auth/authenticator.ts";
 import { FileRoleStore } from "../auth/role-store-file.ts";
 import { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
@@ -111,6 +112,7 @@ export async function startServer(
   const host: SessionHost = {
     broker,
     consumers,
+    replies: new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits }),
     authenticator: new Authenticator({
       adminKey: config.adminKey,
       secrets: [secret, ...config.previousSecrets],
@@ -199,6 +201,7 @@ export async function startServer(
       broker,
       consumers,
       authenticator: host.authenticator,
+      replies: host.replies,
       auth: config.busAuth,
       maxPayload: config.maxPayload,
       outboundBytes: config.outboundBytes,

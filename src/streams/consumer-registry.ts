@@ -2,6 +2,7 @@ import type { Broker, Subscriber } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { Namespace } from "../core/namespace.ts";
+import { REPLY_TO_HEADER } from "../core/replies.ts";
 import { namespaceOf } from "../core/subject.ts";
 import { CoalescedWriter } from "./coalesced-writer.ts";
 import { type ConsumerConfig, sameDelivery } from "./consumer-config.ts";
@@ -39,7 +40,7 @@ export const DEAD_LETTER_HEADERS = {
 function ownHeaders(headers: Record<string, string> | undefined): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (name !== "reply_to" && !name.startsWith("catbus-dlq-")) kept[name] = value;
+    if (name !== REPLY_TO_HEADER && !name.startsWith("catbus-dlq-")) kept[name] = value;
   }
   return kept;
 }

@@ -6,6 +6,7 @@
 import { base64url } from "../../auth/crypto.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
 import type { BusMessage } from "../../core/message.ts";
+import { REPLY_TO_HEADER } from "../../core/replies.ts";
 
 const decoder = new TextDecoder();
 const EVENT_ID = /^e_[0-9A-HJKMNP-TV-Z]{20}$/;
@@ -13,7 +14,7 @@ const CONSUMER_ID = /^c_[a-z0-9]{20}$/;
 
 export const TRACE_HEADER = "trace_id";
 export const KEY_HEADER = "key";
-export const REPLY_HEADER = "reply_to";
+export const REPLY_HEADER = REPLY_TO_HEADER;
 
 /** `e_` + the message id (20 sortable characters). */
 export const eventIdOf = (m: { id: string }): string => `e_${m.id}`;

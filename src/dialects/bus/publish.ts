@@ -2,7 +2,12 @@ import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Published, PublishInput } from "../../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
 import { namespaceOf, parseChannel } from "../../core/subject.ts";
-import { checkPublish, openNamespace } from "../../protocol/publish-access.ts";
+import {
+  checkPublish,
+  checkReplyTo,
+  openNamespace,
+  type ReplyAccess,
+} from "../../protocol/publish-access.ts";
 import { KEY_HEADER, REPLY_HEADER, TRACE_HEADER } from "./event.ts";
 
 const encoder = new TextEncoder();
@@ -14,6 +19,7 @@ type BusItem = PublishInput & { subject: string };
 export interface BusPublishContext {
   broker: Broker;
   principal: Principal;
+  replies: ReplyAccess;
   maxPayload: number;
   checkNamespace(name: string): Promise<void>;
 }
@@ -118,7 +124,10 @@ export async function publishItems(
   items: BusItem[],
   confirm?: { confirm: number; confirmTimeoutMs: number },
 ): Promise<Published[]> {
-  for (const item of items) checkPublish(ctx.principal, item.channel);
+  for (const item of items) {
+    checkPublish(ctx.principal, item.channel, ctx.replies);
+    checkReplyTo(ctx.principal, item.headers);
+  }
   await openNamespace(ctx.broker, ctx.principal, items[0].channel, ctx.checkNamespace);
   const ns = namespaceOf(items[0].channel);
   const keys = new Set<string>();

@@ -1,6 +1,7 @@
 import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker } from "../../core/broker.ts";
+import type { ReplyPermits } from "../../core/replies.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
@@ -25,6 +26,8 @@ export interface BusDialectOptions {
   broker: Broker;
   consumers: ConsumerRegistry;
   authenticator: Authenticator;
+  /** Who may answer which request, shared with the native door. */
+  replies: ReplyPermits;
   /** `open`: no token, full access (as the original); `token`: every request needs one. */
   auth: "open" | "token";
   maxPayload: number;
@@ -119,6 +122,11 @@ export function serveBus(
     const base = {
       broker: options.broker,
       principal,
+      // A Bus token answers the requests its streams were given (role tokens have no fixed id).
+      replies: {
+        permits: options.replies,
+        holder: `bus-${principal.roleHash ?? principal.clientId}`,
+      },
       checkNamespace: options.checkNamespace,
     };
     switch (request.method) {

@@ -5,6 +5,7 @@ import { randomId } from "../../core/ids.ts";
 import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
+import type { ReplyAccess } from "../../protocol/publish-access.ts";
 import { parseDuration } from "../../server/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
@@ -29,6 +30,8 @@ export interface BusSubscribeContext {
   broker: Broker;
   consumers: ConsumerRegistry;
   principal: Principal;
+  /** Requests delivered on a stream may be answered with this token. */
+  replies: ReplyAccess;
   checkNamespace(name: string): Promise<void>;
   /** Manual-ack subscriptions by consumer id, for PUT. */
   bindings: Map<string, BusBinding>;
@@ -154,6 +157,9 @@ function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStre
 
 /** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
 function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: StreamOptions) {
+  const delivered = (m: BusMessage) => {
+    if (m.headers) ctx.replies.permits.delivered(ctx.replies.holder, m);
+  };
   const sub: Subscriber = {
     deliver: (m) => {
       if (stream.overflow > options.highWaterBytes) {
@@ -165,6 +171,7 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
         return stream.close();
       }
       stream.send(encodedOnce(m, "bus-sse", messageFrame));
+      delivered(m);
     },
   };
   const stream = new SseStream({
@@ -178,7 +185,10 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
   ctx.streams.add(stream);
   const unregister = registerLive(ctx, params.pattern, stream);
   const replay: Subscriber = {
-    deliver: (m) => stream.send(messageFrame(m)),
+    deliver: (m) => {
+      stream.send(messageFrame(m));
+      delivered(m);
+    },
     ready: () => stream.ready(),
   };
   ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
@@ -243,6 +253,7 @@ async function manualAck(
         for (const [id, seq] of awaiting) if (!consumer.isPending(seq)) awaiting.delete(id);
       }
       stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
+      if (m.headers) ctx.replies.permits.delivered(ctx.replies.holder, m);
       if (stream.congested) stream.ready().then(() => consumer.wake());
     },
   };

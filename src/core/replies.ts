@@ -1,0 +1,59 @@
+import type { BusMessage } from "./message.ts";
+import { namespaceOf } from "./subject.ts";
+
+/** The header naming where a request's reply goes (Bus: `response_subject`). */
+export const REPLY_TO_HEADER = "reply_to";
+
+/** Reply subjects live here: native `_inbox.<clientId>.…` and Bus `_bus_.<id>` inboxes. */
+export const REPLY_NAMESPACES: readonly string[] = ["_inbox", "_bus_"];
+
+export const isReplySubject = (channel: string): boolean =>
+  REPLY_NAMESPACES.includes(namespaceOf(channel));
+
+/**
+ * Who may answer which request (after NATS's `allow_responses`): delivering a request to a
+ * holder (a native connection, a Bus token) lets that holder publish to its reply subject once,
+ * until `windowMs` after the request was published. Bounded: past `max` permits the oldest go.
+ */
+export class ReplyPermits {
+  readonly #windowMs: number;
+  readonly #max: number;
+  readonly #now: () => number;
+  /** `holder reply-subject` → when the permit expires; in the order given (≈ expiry order). */
+  readonly #permits = new Map<string, number>();
+
+  constructor(options: { windowMs: number; max: number; now?: () => number }) {
+    this.#windowMs = options.windowMs;
+    this.#max = options.max;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#permits.size;
+  }
+
+  /** `message` was delivered to `holder`: if it is a request still in its window, a permit. */
+  delivered(holder: string, message: BusMessage): void {
+    const replyTo = message.headers?.[REPLY_TO_HEADER];
+    if (replyTo === undefined) return;
+    const now = this.#now();
+    const expires = message.time + this.#windowMs;
+    if (expires <= now) return;
+    const key = `${holder} ${replyTo}`;
+    this.#permits.delete(key);
+    this.#permits.set(key, expires);
+    for (const [oldest, until] of this.#permits) {
+      if (this.#permits.size <= this.#max && until > now) break;
+      this.#permits.delete(oldest);
+    }
+  }
+
+  /** Uses up `holder`'s permit to publish to `channel`; false when it holds none (or too late). */
+  take(holder: string, channel: string): boolean {
+    const key = `${holder} ${channel}`;
+    const until = this.#permits.get(key);
+    if (until === undefined) return false;
+    this.#permits.delete(key);
+    return until > this.#now();
+  }
+}

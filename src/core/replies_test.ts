@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import type { BusMessage } from "./message.ts";
+import { isReplySubject, ReplyPermits } from "./replies.ts";
+
+const request = (replyTo: string, time: number): BusMessage => ({
+  channel: "svc.time",
+  seq: 1,
+  epoch: "e",
+  id: "x",
+  time,
+  payload: new Uint8Array(),
+  binary: false,
+  headers: { reply_to: replyTo },
+});
+
+Deno.test("replies - a delivered request lets its holder answer once, within the window", () => {
+  let now = 1000;
+  const permits = new ReplyPermits({ windowMs: 500, max: 100, now: () => now });
+  permits.delivered("a", request("_inbox.c.1", 1000));
+  assert.equal(permits.take("b", "_inbox.c.1"), false, "not delivered to b");
+  assert.equal(permits.take("a", "_inbox.c.2"), false, "another subject");
+  assert.equal(permits.take("a", "_inbox.c.1"), true);
+  assert.equal(permits.take("a", "_inbox.c.1"), false, "once");
+  permits.delivered("a", request("_inbox.c.3", 1000));
+  now = 1500;
+  assert.equal(permits.take("a", "_inbox.c.3"), false, "after the window");
+  permits.delivered("a", request("_inbox.c.4", 900));
+  assert.equal(permits.size, 0, "a request older than the window gives nothing");
+});
+
+Deno.test("replies - permits are bounded: the oldest go first", () => {
+  const permits = new ReplyPermits({ windowMs: 60_000, max: 3, now: () => 0 });
+  for (let i = 1; i <= 5; i++) permits.delivered("a", request(`_inbox.c.${i}`, 0));
+  assert.equal(permits.size, 3);
+  assert.equal(permits.take("a", "_inbox.c.2"), false);
+  assert.equal(permits.take("a", "_inbox.c.5"), true);
+  assert.equal(isReplySubject("_bus_.r1"), true);
+  assert.equal(isReplySubject("billing.invoices.paid"), false);
+});
