@@ -58,6 +58,8 @@ interface Pending {
   deadline: number;
   /** Being written to the dead-letter channel. */
   dead?: boolean;
+  /** Given up on (term, max deliver): a failed dead-letter write is retried, never redelivered. */
+  givenUp?: DeadLetterReason;
 }
 
 interface MemberSlot {
@@ -329,8 +331,9 @@ export class Consumer {
         this.#wakeAt(p.deadline);
         continue;
       }
-      if (this.#exhausted(p)) {
-        this.#sendToDeadLetter(p, "max_deliver");
+      const giveUp = p.givenUp ?? (this.#exhausted(p) ? "max_deliver" : undefined);
+      if (giveUp) {
+        this.#sendToDeadLetter(p, giveUp);
         continue;
       }
       p.message ??= await this.#fetch(p.seq);
@@ -437,6 +440,7 @@ export class Consumer {
   /** Never a silent drop: the pending entry stays until the dead letter is stored. */
   #sendToDeadLetter(p: Pending, reason: DeadLetterReason) {
     p.dead = true;
+    p.givenUp = reason;
     const attempts = p.attempt;
     (async () => {
       p.message ??= await this.#fetch(p.seq);
@@ -447,6 +451,7 @@ export class Consumer {
     })().catch((e) => {
       p.dead = false;
       p.deadline = this.#host.now() + this.config.ackWaitMs;
+      this.#wakeAt(p.deadline);
       this.#host.warn("dead-letter publish failed; will retry", {
         consumer: this.name,
         seq: p.seq,

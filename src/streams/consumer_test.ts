@@ -324,3 +324,27 @@ Deno.test("consumer - max deliver holds after a restart: a message delivered max
   assert.equal(again.got.length, 0, "not delivered a second time");
   await second.registry.close();
 });
+
+Deno.test("consumer - a term whose dead letter could not be stored is retried as a dead letter, not redelivered", async () => {
+  const { registry, publish, broker } = await setup();
+  await publish(1);
+  const c = await registry.create(spec({ ackWait: 20, deadLetter: "later.dead" }));
+  const inbox = new Inbox();
+  c.join(inbox);
+  const d = await within(inbox.next(), "delivery");
+  // The dead-letter namespace does not exist yet: the first write fails.
+  await c.settle(d.message.seq, "term");
+  await broker.createNamespace("later");
+  const letters: BusMessage[] = [];
+  const stored = Promise.withResolvers<void>();
+  await broker.subscribe({
+    deliver: (m) => {
+      letters.push(m);
+      stored.resolve();
+    },
+  }, "later.dead");
+  await within(stored.promise, "dead letter after the retry");
+  assert.equal(letters[0].headers?.["catbus-dlq-reason"], "terminated");
+  assert.equal(inbox.got.length, 1, "not delivered again");
+  await registry.close();
+});
