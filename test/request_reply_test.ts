@@ -111,3 +111,23 @@ Deno.test("request/reply - a client id with a wildcard or a dot is refused (it w
     assert.match(out.stderr, /client id/);
   }
 });
+
+Deno.test("request/reply - a reply after the request's timeout is refused", async () => {
+  await using server = await startCatbusd();
+  const admin = await client(server);
+  await admin.publish("svc.init", null);
+  const service = await client(server, "read:svc.>");
+  const caller = await client(server, "write:svc.>");
+  const late = new AsyncQueue<unknown>();
+  const gaveUp = Promise.withResolvers<void>();
+  await service.subscribe("svc.slow", async (_c, _p, meta) => {
+    await gaveUp.promise; // answers only once the caller stopped waiting
+    late.push(await service.respond(meta, "late").catch((e) => e));
+  });
+  assert.ok(
+    code("timeout")(await caller.request("svc.slow", null, { timeout: 200 }).catch((e) => e)),
+  );
+  gaveUp.resolve();
+  assert.ok(code("forbidden")(await late.next("late answer")), "the late answer is refused");
+  await Promise.all([admin, service, caller].map((c) => c.disconnect()));
+});

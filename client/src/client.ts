@@ -368,6 +368,7 @@ export class CatbusClient {
         ...publishOptions,
         headers: { ...publishOptions.headers, [REPLY_TO_HEADER]: awaited.replyTo },
         request: true,
+        timeout,
       } as PublishOptions);
       return await awaited.reply;
     } finally {
@@ -379,7 +380,8 @@ export class CatbusClient {
    * Answers a request received by a subscription handler: publishes to its `reply_to` header,
    * which must be a reply inbox (`_inbox.…`, or a Bus `_bus_.…`); anything else is refused with
    * `bad_request`, so a caller cannot make the responder publish to a channel of its choosing.
-   * The server accepts one reply per delivered request, within `--reply-window` (30 s).
+   * The server accepts one reply per delivered request, within the request's timeout and
+   * `--reply-window` (30 s).
    */
   respond(meta: MessageMeta, payload: unknown): Promise<PublishResult> {
     const replyTo = meta.headers?.[REPLY_TO_HEADER];

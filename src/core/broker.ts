@@ -33,6 +33,8 @@ export interface PublishInput extends StoreOptions {
   channel: string;
   /** A request: fail with `no_responders` when nobody subscribes to the channel. */
   request?: boolean;
+  /** A request's requester stops waiting at this time (ms): no reply is accepted after it. */
+  replyBy?: number;
   payload: Uint8Array;
   binary?: boolean;
   headers?: Record<string, string>;
@@ -190,6 +192,7 @@ export class Broker {
     };
     if (input.headers) message.headers = input.headers;
     if (input.expiresAt) message.expiresAt = input.expiresAt;
+    if (input.replyBy) message.replyBy = input.replyBy;
     // Registered before the message can reach a consumer, so no ack is missed.
     const confirmation = input.confirm
       ? this.#confirmations.wait(

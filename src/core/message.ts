@@ -7,6 +7,8 @@ export interface BusMessage extends MessageMeta {
   binary: boolean;
   /** ms since the epoch after which it is not delivered any more (internal, not on the wire). */
   expiresAt?: number;
+  /** A request's reply is refused after this time (ms; from its timeout; memory only). */
+  replyBy?: number;
   /**
    * Encodings of this message per wire format, filled on first use so a fan-out to N
    * subscribers serializes once per format, not once per subscriber.

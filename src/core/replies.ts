@@ -13,7 +13,8 @@ export const isReplySubject = (channel: string): boolean =>
 /**
  * Who may answer which request (after NATS's `allow_responses`): delivering a request to a
  * holder (a native connection, a Bus token) lets that holder publish to its reply subject once,
- * until `windowMs` after the request was published. Bounded: past `max` permits the oldest go.
+ * until the request's timeout or `windowMs` after it was published, whichever comes first.
+ * Bounded: past `max` permits the oldest go.
  */
 export class ReplyPermits {
   readonly #windowMs: number;
@@ -37,7 +38,7 @@ export class ReplyPermits {
     const replyTo = message.headers?.[REPLY_TO_HEADER];
     if (replyTo === undefined) return;
     const now = this.#now();
-    const expires = message.time + this.#windowMs;
+    const expires = Math.min(message.time + this.#windowMs, message.replyBy ?? Infinity);
     if (expires <= now) return;
     const key = `${holder} ${replyTo}`;
     this.#permits.delete(key);

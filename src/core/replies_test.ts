@@ -37,3 +37,11 @@ Deno.test("replies - permits are bounded: the oldest go first", () => {
   assert.equal(isReplySubject("_bus_.r1"), true);
   assert.equal(isReplySubject("billing.invoices.paid"), false);
 });
+
+Deno.test("replies - a request's own timeout ends its permit before the window does", () => {
+  let now = 1000;
+  const permits = new ReplyPermits({ windowMs: 30_000, max: 100, now: () => now });
+  permits.delivered("a", { ...request("_inbox.c.1", 1000), replyBy: 1100 });
+  now = 1200;
+  assert.equal(permits.take("a", "_inbox.c.1"), false);
+});

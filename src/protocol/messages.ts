@@ -87,6 +87,8 @@ export interface PublishMeta {
   ttl?: number;
   /** A request (with a `reply_to` header): refused with `no_responders` if nobody listens. */
   request?: boolean;
+  /** A request's timeout (ms): its reply is refused after it (and after `--reply-window`). */
+  timeout?: number;
   /** Answer only after this many durable-consumer acks of the message. */
   confirm?: number;
   /** How long to wait for them, ms (default 5000); then error `timeout` (the message stays stored). */

@@ -32,7 +32,13 @@ export function parsePublishHeaders(
 /** A publish's key, ttl and confirmation → the broker's publish options. */
 export function parsePublishOptions(
   meta: PublishMeta,
-): { key?: string; expiresAt?: number; confirm?: number; confirmTimeoutMs?: number } {
+): {
+  key?: string;
+  expiresAt?: number;
+  replyBy?: number;
+  confirm?: number;
+  confirmTimeoutMs?: number;
+} {
   const out: ReturnType<typeof parsePublishOptions> = {};
   if (meta.confirm !== undefined) {
     if (!Number.isSafeInteger(meta.confirm) || meta.confirm < 1 || meta.confirm > 1000) {
@@ -60,6 +66,12 @@ export function parsePublishOptions(
       throw bad('"ttl" must be a whole number of ms ≥ 1');
     }
     out.expiresAt = Date.now() + meta.ttl;
+  }
+  if (meta.timeout !== undefined) {
+    if (!Number.isSafeInteger(meta.timeout) || meta.timeout < 1 || meta.timeout > 600_000) {
+      throw bad('"timeout" must be the request\'s timeout, a whole number of ms from 1 to 600000');
+    }
+    out.replyBy = Date.now() + meta.timeout;
   }
   return out;
 }
