@@ -10,6 +10,14 @@ export const REPLY_NAMESPACES: readonly string[] = ["_inbox", "_bus_"];
 export const isReplySubject = (channel: string): boolean =>
   REPLY_NAMESPACES.includes(namespaceOf(channel));
 
+/** One holder's side of the permits: what was delivered to it, what it may answer. */
+export interface ReplyHolder {
+  /** `message` was delivered to this holder: if it is a request, it may answer it. */
+  delivered(message: BusMessage): void;
+  /** Uses up this holder's permit to publish to `channel`; false when it holds none. */
+  take(channel: string): boolean;
+}
+
 /**
  * Who may answer which request (after NATS's `allow_responses`): delivering a request to a
  * holder (a native connection, a Bus token) lets that holder publish to its reply subject once,
@@ -31,6 +39,14 @@ export class ReplyPermits {
 
   get size(): number {
     return this.#permits.size;
+  }
+
+  /** The permits of one holder, named `name` (unique per native connection or Bus token). */
+  holder(name: string): ReplyHolder {
+    return {
+      delivered: (message) => this.delivered(name, message),
+      take: (channel) => this.take(name, channel),
+    };
   }
 
   /** `message` was delivered to `holder`: if it is a request still in its window, a permit. */

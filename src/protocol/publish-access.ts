@@ -1,19 +1,13 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { isReplySubject, REPLY_TO_HEADER, type ReplyPermits } from "../core/replies.ts";
+import { isReplySubject, REPLY_TO_HEADER, type ReplyHolder } from "../core/replies.ts";
 import {
   namespaceOf,
   parseChannel,
   SERVER_WRITTEN_NAMESPACES,
   SM_NAMESPACE,
 } from "../core/subject.ts";
-
-/** Where a publisher's reply permits are kept and under which holder (its connection, its token). */
-export interface ReplyAccess {
-  permits: ReplyPermits;
-  holder: string;
-}
 
 /**
  * May `principal` publish to `channel`? The channel must be concrete (no wildcards), outside
@@ -22,7 +16,7 @@ export interface ReplyAccess {
  * used up here. Shared by every door that publishes; without `replies` (a dead-letter channel)
  * reply subjects are refused.
  */
-export function checkPublish(principal: Principal, channel: string, replies?: ReplyAccess): void {
+export function checkPublish(principal: Principal, channel: string, replies?: ReplyHolder): void {
   parseChannel(channel);
   const ns = namespaceOf(channel);
   if (SERVER_WRITTEN_NAMESPACES.has(ns)) {
@@ -33,7 +27,7 @@ export function checkPublish(principal: Principal, channel: string, replies?: Re
     );
   }
   if (isReplySubject(channel)) {
-    if (principal.kind === "admin" || replies?.permits.take(replies.holder, channel)) return;
+    if (principal.kind === "admin" || replies?.take(channel)) return;
     throw new CatbusError(
       ErrorCode.Forbidden,
       `"${channel}" is a reply subject: only a connection a request was delivered to may ` +

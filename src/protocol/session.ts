@@ -4,7 +4,7 @@ import type { Broker, Published, PublishInput, Subscriber } from "../core/broker
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
-import type { ReplyPermits } from "../core/replies.ts";
+import type { ReplyHolder, ReplyPermits } from "../core/replies.ts";
 import { namespaceOf, parsePattern } from "../core/subject.ts";
 import {
   type DecodeEvent,
@@ -30,7 +30,7 @@ import {
 } from "./messages.ts";
 import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
-import { checkPublish, checkReplyTo, openNamespace, type ReplyAccess } from "./publish-access.ts";
+import { checkPublish, checkReplyTo, openNamespace } from "./publish-access.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
@@ -76,8 +76,8 @@ export interface SessionTransport extends FrameSink {
 }
 
 const MESSAGE_FORMAT = "native";
-/** Numbers connections: the holder of a connection's reply permits. */
-let connections = 0;
+/** Numbers sessions, to name each one's reply permits. */
+let sessionCount = 0;
 const decoder = new TextDecoder();
 
 /** A message frame's meta without its closing brace, so deliveries can add fields. */
@@ -141,11 +141,11 @@ export class Session implements Subscriber {
   readonly #helloTimer: ReturnType<typeof setTimeout>;
   readonly #publishRate?: RateLimiter;
   /** Requests delivered on this connection may be answered from it (and only from it). */
-  readonly #replies: ReplyAccess;
+  readonly #replies: ReplyHolder;
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
-    this.#replies = { permits: host.replies, holder: `native-${++connections}` };
+    this.#replies = host.replies.holder(`native-${++sessionCount}`);
     this.#transport = transport;
     this.#queue = new OutboundQueue(transport, {
       maxBytes: host.limits.outboundBytes,
@@ -155,7 +155,7 @@ export class Session implements Subscriber {
       host,
       this.#queue,
       encodeDelivery,
-      (m) => this.#delivered(m),
+      this.#replies.delivered,
     );
     const limits = host.limits;
     if (limits.maxPublishRate > 0) {
@@ -208,7 +208,7 @@ export class Session implements Subscriber {
       return;
     }
     if (this.#queue.push(bytes, true)) {
-      this.#delivered(message);
+      this.#replies.delivered(message);
     } else {
       this.laggingSince = Date.now();
       this.#recordGap(ns, message);
@@ -218,11 +218,6 @@ export class Session implements Subscriber {
       // Resume delivery once the client has read half of what was queued.
       this.#queue.drained(this.#queue.maxBytes / 2).then(() => this.#endLag());
     }
-  }
-
-  /** A message reached this connection: if it is a request, the connection may answer it. */
-  #delivered(message: BusMessage) {
-    if (message.headers) this.#replies.permits.delivered(this.#replies.holder, message);
   }
 
   /** Sends an unsolicited notice. */
@@ -542,7 +537,7 @@ export class Session implements Subscriber {
       // frame alive as long as the message stays in history.
       deliver: (m) => {
         this.#queue.push(encodeMessage(m), false);
-        this.#delivered(m);
+        this.#replies.delivered(m);
       },
       ready: () => this.#queue.drained(this.#queue.maxBytes / 2),
     };

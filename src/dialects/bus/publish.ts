@@ -1,13 +1,9 @@
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Published, PublishInput } from "../../core/broker.ts";
+import type { ReplyHolder } from "../../core/replies.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
 import { namespaceOf, parseChannel } from "../../core/subject.ts";
-import {
-  checkPublish,
-  checkReplyTo,
-  openNamespace,
-  type ReplyAccess,
-} from "../../protocol/publish-access.ts";
+import { checkPublish, checkReplyTo, openNamespace } from "../../protocol/publish-access.ts";
 import { KEY_HEADER, REPLY_HEADER, TRACE_HEADER } from "./event.ts";
 
 const encoder = new TextEncoder();
@@ -19,7 +15,7 @@ type BusItem = PublishInput & { subject: string };
 export interface BusPublishContext {
   broker: Broker;
   principal: Principal;
-  replies: ReplyAccess;
+  replies: ReplyHolder;
   maxPayload: number;
   checkNamespace(name: string): Promise<void>;
 }

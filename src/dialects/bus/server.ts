@@ -123,10 +123,7 @@ export function serveBus(
       broker: options.broker,
       principal,
       // A Bus token answers the requests its streams were given (role tokens have no fixed id).
-      replies: {
-        permits: options.replies,
-        holder: `bus-${principal.roleHash ?? principal.clientId}`,
-      },
+      replies: options.replies.holder(`bus-${principal.roleHash ?? principal.clientId}`),
       checkNamespace: options.checkNamespace,
     };
     switch (request.method) {

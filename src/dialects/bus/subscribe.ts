@@ -3,9 +3,9 @@ import type { Broker, Subscriber } from "../../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import { type BusMessage, encodedOnce } from "../../core/message.ts";
+import type { ReplyHolder } from "../../core/replies.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
-import type { ReplyAccess } from "../../protocol/publish-access.ts";
 import { parseDuration } from "../../server/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
@@ -31,7 +31,7 @@ export interface BusSubscribeContext {
   consumers: ConsumerRegistry;
   principal: Principal;
   /** Requests delivered on a stream may be answered with this token. */
-  replies: ReplyAccess;
+  replies: ReplyHolder;
   checkNamespace(name: string): Promise<void>;
   /** Manual-ack subscriptions by consumer id, for PUT. */
   bindings: Map<string, BusBinding>;
@@ -157,9 +157,6 @@ function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStre
 
 /** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
 function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: StreamOptions) {
-  const delivered = (m: BusMessage) => {
-    if (m.headers) ctx.replies.permits.delivered(ctx.replies.holder, m);
-  };
   const sub: Subscriber = {
     deliver: (m) => {
       if (stream.overflow > options.highWaterBytes) {
@@ -171,7 +168,7 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
         return stream.close();
       }
       stream.send(encodedOnce(m, "bus-sse", messageFrame));
-      delivered(m);
+      ctx.replies.delivered(m);
     },
   };
   const stream = new SseStream({
@@ -187,7 +184,7 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
   const replay: Subscriber = {
     deliver: (m) => {
       stream.send(messageFrame(m));
-      delivered(m);
+      ctx.replies.delivered(m);
     },
     ready: () => stream.ready(),
   };
@@ -253,7 +250,7 @@ async function manualAck(
         for (const [id, seq] of awaiting) if (!consumer.isPending(seq)) awaiting.delete(id);
       }
       stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
-      if (m.headers) ctx.replies.permits.delivered(ctx.replies.holder, m);
+      ctx.replies.delivered(m);
       if (stream.congested) stream.ready().then(() => consumer.wake());
     },
   };
