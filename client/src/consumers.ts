@@ -15,13 +15,19 @@ export interface ConsumerSettings {
   ackPolicy?: "explicit" | "none";
   /** Redeliver when not acked within this many ms (default 30000). */
   ackWait?: number;
-  /** Deliveries per message before it goes to the dead-letter channel (default 5; 0 = no limit). */
+  /**
+   * Deliveries per message before it goes to the dead-letter channel (default 5; 0 = no limit);
+   * a nak'd delivery counts.
+   */
   maxDeliver?: number;
   /** Delays in ms before the 1st, 2nd, … redelivery (the last one repeats). */
   backoff?: number[];
   /** Unacked deliveries at most, across members (default 1000). */
   maxInFlight?: number;
-  /** Default `$sys.dlq.<name>`. */
+  /**
+   * Default `$sys.dlq.<name>`. Another channel needs a write grant on it (and create for a new
+   * namespace); other `$sys` channels are refused.
+   */
   deadLetter?: string;
 }
 
