@@ -258,6 +258,7 @@ Deno.test("consumers - a dead-letter channel needs write (and create), keeps to 
   await assert.rejects(create("secret.orders.paid"), code("forbidden"));
   await assert.rejects(create("$sys.config.override"), code("forbidden"));
   await assert.rejects(create("$sys.dlq.other"), code("forbidden"));
+  await assert.rejects(create("_inbox.victim.x.1"), code("forbidden"), "no forged replies");
   await assert.rejects(create("b.letters"), code("not_found"), "write but no create on b");
   await assert.rejects(
     admin.createConsumer({ name: "wide", pattern: "a.>", deadLetter: "undeclared.x" }),
