@@ -5,7 +5,7 @@ import { namespaceOf } from "./subject.ts";
 export const REPLY_TO_HEADER = "reply_to";
 
 /** Reply subjects live here: native `_inbox.<clientId>.…` and Bus `_bus_.<id>` inboxes. */
-export const REPLY_NAMESPACES: readonly string[] = ["_inbox", "_bus_"];
+const REPLY_NAMESPACES: readonly string[] = ["_inbox", "_bus_"];
 
 export const isReplySubject = (channel: string): boolean =>
   REPLY_NAMESPACES.includes(namespaceOf(channel));

@@ -31,7 +31,8 @@ export function checkPublish(principal: Principal, channel: string, replies?: Re
     throw new CatbusError(
       ErrorCode.Forbidden,
       `"${channel}" is a reply subject: only a connection a request was delivered to may ` +
-        "publish to it, once, within --reply-window of the request (use respond())",
+        "publish to it, once, before the request's timeout (at most --reply-window); answer " +
+        "requests with respond() as they arrive",
     );
   }
   requireGrant(principal, "write", channel);
