@@ -366,7 +366,11 @@ Deno.test("bus - only a token a request was delivered to may post its reply, onc
   const responder = await grantToken(server, "-p", "read", "math.>");
   const outsider = await grantToken(server, "-p", "all", "other.>");
   const postAs = (token: string, body: unknown) =>
-    fetch(`${server.busUrl}/?token=${token}`, { method: "POST", body: JSON.stringify(body) });
+    fetch(`${server.busUrl}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
   await expectStatus(postAs(requester, { subject: "math.init", payload: null }), 202);
   const service = await openSse(`${server.busUrl}/?subject=math.add&token=${responder}`);
   const inbox = await openSse(`${server.busUrl}/?subject=_bus_.r1&token=${requester}`);
