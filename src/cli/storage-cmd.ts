@@ -1,5 +1,4 @@
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { CatbusClient } from "../../client/mod.ts";
 import { tcpTransport } from "../../client/deno-tcp.ts";
 import { Broker } from "../core/broker.ts";
@@ -11,7 +10,9 @@ import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import { Log } from "../log/log.ts";
 import { repairLog, verifyLog } from "../log/verify.ts";
 import { decodeStored } from "../streams/record.ts";
-import { StreamStore } from "../streams/stream-store.ts";
+import { writeStreamMeta } from "../streams/stream-meta.ts";
+import { storedNamespaces, streamDir, streamsDir, StreamStore } from "../streams/stream-store.ts";
+import { lockDataDir } from "../server/data-dir.ts";
 import { DEFAULTS, resolveConfig } from "../server/config.ts";
 import { cliContext, COMMON_OPTIONS, UsageError } from "./context.ts";
 
@@ -37,8 +38,6 @@ function parse(args: string[]) {
   }
 }
 
-const streamsDir = (data: string) => join(data, "streams");
-
 function encryptionOf(values: Record<string, unknown>, env: Env): EncryptionOptions | undefined {
   const secret = (values["encryption-secret"] as string | undefined) ??
     env.CATBUS_ENCRYPTION_SECRET ??
@@ -48,25 +47,28 @@ function encryptionOf(values: Record<string, unknown>, env: Env): EncryptionOpti
 }
 
 async function namespacesIn(data: string, only?: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(streamsDir(data))) {
-      if (e.isDirectory) names.push(decodeURIComponent(e.name));
-    }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new CatbusError(ErrorCode.NotFound, `no streams in ${data}; is --data right?`);
-    }
-    throw e;
+  if (!(await Deno.stat(streamsDir(data)).catch(() => undefined))) {
+    throw new CatbusError(ErrorCode.NotFound, `no streams in ${data}; is --data right?`);
   }
-  names.sort();
+  const names = await storedNamespaces(data);
   if (only && !names.includes(only)) {
     throw new CatbusError(ErrorCode.NotFound, `namespace "${only}" is not in ${data}`);
   }
   return only ? [only] : names;
 }
 
-const nsDir = (data: string, ns: string) => join(streamsDir(data), encodeURIComponent(ns));
+/**
+ * Runs `task` holding `data`'s lock: a live server (or another command) on the directory makes
+ * it refuse, naming the holder, rather than write beside it.
+ */
+async function withDataDir<T>(data: string, command: string, task: () => Promise<T>): Promise<T> {
+  const lock = await lockDataDir(data, `catbus ${command}`);
+  try {
+    return await task();
+  } finally {
+    lock.release();
+  }
+}
 
 /** Progress on a terminal (one rewritten line on stderr); silent when stderr is piped. */
 function progress(label: string) {
@@ -94,8 +96,8 @@ export async function debugCommand(args: string[], env: Env): Promise<void> {
   let damaged = 0;
   const report: unknown[] = [];
   for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
-    const v = await verifyLog(nsDir(data, ns));
-    damaged += v.errors.length;
+    const v = await verifyLog(streamDir(data, ns));
+    damaged += v.errors.length + v.losses.length;
     const records = v.segments.reduce((n, s) => n + s.records, 0);
     const bytes = v.segments.reduce((n, s) => n + s.size, 0);
     const withData = v.segments.filter((s) => s.records > 0);
@@ -110,6 +112,7 @@ export async function debugCommand(args: string[], env: Env): Promise<void> {
       firstTime: first ? new Date(first.firstTime).toISOString() : null,
       lastTime: last ? new Date(last.lastTime).toISOString() : null,
       errors: v.errors,
+      missing: v.losses,
     };
     report.push(facts);
     if (!values.json) {
@@ -123,6 +126,9 @@ export async function debugCommand(args: string[], env: Env): Promise<void> {
         console.log(
           `  CORRUPT ${e.file} at byte ${e.offset}: ${e.reason}${e.torn ? " (torn tail)" : ""}`,
         );
+      }
+      for (const l of v.losses) {
+        console.log(`  MISSING records ${l.fromSeq}–${l.toSeq}: ${l.reason}`);
       }
     }
   }
@@ -151,9 +157,19 @@ interface DumpLine {
 
 async function* dumpFromData(data: string, env: Env, values: Record<string, unknown>) {
   const encryption = encryptionOf(values, env);
-  for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
+  // Opening a log may cut a torn tail: never beside a live server.
+  const lock = await lockDataDir(data, "catbus dump");
+  try {
+    yield* dumpNamespaces(data, encryption, values.namespace as string | undefined);
+  } finally {
+    lock.release();
+  }
+}
+
+async function* dumpNamespaces(data: string, encryption?: EncryptionOptions, only?: string) {
+  for (const ns of await namespacesIn(data, only)) {
     const log = await Log.open({
-      dir: nsDir(data, ns),
+      dir: streamDir(data, ns),
       fsync: { kind: "never" },
       encryption,
       dataDir: data,
@@ -301,6 +317,7 @@ async function restoreLines(
       await client.disconnect();
     }
   } else {
+    const lock = await lockDataDir(target.data!, "catbus restore");
     const streams = new StreamStore(target.data!, {
       fsync: parseFsyncPolicy("never"),
       segmentBytes: DEFAULTS.segmentBytes,
@@ -331,6 +348,7 @@ async function restoreLines(
       }
     } finally {
       await streams.close();
+      lock.release();
     }
   }
   p.done();
@@ -386,18 +404,29 @@ export async function copyCommand(args: string[], env: Env): Promise<void> {
   console.log(JSON.stringify(counts));
 }
 
-/** `catbus repair`: keeps every valid record, sets damaged bytes aside in `.corrupt` files. */
+/**
+ * `catbus repair`: keeps every valid record, sets damaged bytes aside in `.corrupt` files and
+ * accepts missing records as lost; a stream that lost anything starts a new epoch, so clients
+ * resuming across the loss are told (`recovered: false`).
+ */
 export async function repairCommand(args: string[], env: Env): Promise<void> {
   const values = parse(args);
   const { data } = cliContext(values, env);
-  for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
-    const r = await repairLog(nsDir(data, ns));
-    if (!r.setAside.length) continue;
-    console.log(`${ns}: kept ${r.kept} records`);
-    for (const s of r.setAside) {
-      console.log(`  set aside bytes ${s.from}–${s.to} of ${s.file} in ${s.corruptFile}`);
+  await withDataDir(data, "repair", async () => {
+    for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
+      const dir = streamDir(data, ns);
+      const r = await repairLog(dir);
+      if (!r.setAside.length && !r.accepted.length) continue;
+      await writeStreamMeta(dir, ns);
+      console.log(`${ns}: kept ${r.kept} records; new epoch`);
+      for (const s of r.setAside) {
+        console.log(`  set aside bytes ${s.from}–${s.to} of ${s.file} in ${s.corruptFile}`);
+      }
+      for (const l of r.accepted) {
+        console.log(`  accepted as lost: records ${l.fromSeq}–${l.toSeq} (${l.reason})`);
+      }
     }
-  }
+  });
   console.log("repair done; `catbus debug` verifies the result");
 }
 
@@ -407,19 +436,26 @@ export async function compactCommand(args: string[], env: Env): Promise<void> {
   const { data } = cliContext(values, env);
   // The same retention settings (environment, defaults) catbusd would use.
   const config = resolveConfig({ flags: {}, env });
-  const streams = new StreamStore(data, {
-    fsync: parseFsyncPolicy("always"),
-    encryption: encryptionOf(values, env),
-  }, {
-    maxAgeMs: config.retentionMaxAgeMs,
-    maxMessages: config.retentionMaxMessages,
-    maxBytes: config.retentionMaxBytes,
+  await withDataDir(data, "compact", async () => {
+    const streams = new StreamStore(data, {
+      fsync: parseFsyncPolicy("always"),
+      encryption: encryptionOf(values, env),
+    }, {
+      retention: {
+        maxAgeMs: config.retentionMaxAgeMs,
+        maxMessages: config.retentionMaxMessages,
+        maxBytes: config.retentionMaxBytes,
+      },
+    });
+    try {
+      for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
+        const stream = await streams.open(ns);
+        const before = stream.log.bytes;
+        await streams.applyRetention();
+        console.log(`${ns}: ${before} → ${stream.log.bytes} bytes, first seq ${stream.firstSeq}`);
+      }
+    } finally {
+      await streams.close();
+    }
   });
-  for (const ns of await namespacesIn(data, values.namespace as string | undefined)) {
-    const stream = await streams.open(ns);
-    const before = stream.log.bytes;
-    await streams.applyRetention();
-    console.log(`${ns}: ${before} → ${stream.log.bytes} bytes, first seq ${stream.firstSeq}`);
-  }
-  await streams.close();
 }

@@ -207,7 +207,12 @@ export class Broker {
     confirmation?.done.catch(() => {});
     const done = ns.storage
       ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
-        .then(() => this.#fanOut(ns, message))
+        .then(() => this.#fanOut(ns, message), (e) => {
+          // A failed store (a full disk) fails every append behind it too; the storage hands
+          // its sequences out again, and so does the namespace, so numbers stay contiguous.
+          if (ns.assignedSeq >= message.seq) ns.assignedSeq = message.seq - 1;
+          throw e;
+        })
       : Promise.resolve(this.#fanOut(ns, message));
     if (input.key !== undefined) {
       ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });

@@ -42,6 +42,13 @@ function checkCommon(subject: unknown, what: string): string[] {
       `${what} "${subject.slice(0, 40)}…" is longer than ${MAX_SUBJECT_BYTES} bytes`,
     );
   }
+  // A lone surrogate has no UTF-8 form: such a name could be neither sent nor stored.
+  if (!subject.isWellFormed()) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `${what} contains a lone UTF-16 surrogate (not valid Unicode); use whole characters`,
+    );
+  }
   if (FORBIDDEN_CHARS.test(subject)) {
     throw new CatbusError(
       ErrorCode.BadRequest,

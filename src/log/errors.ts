@@ -26,3 +26,46 @@ export class LogKeyError extends CatbusError {
     this.name = "LogKeyError";
   }
 }
+
+/** The disk (or quota) is full: a `unavailable` the caller may retry once space is freed. */
+export class DiskFullError extends CatbusError {
+  readonly file: string;
+  constructor(file: string, options?: { cause?: unknown }) {
+    super(
+      ErrorCode.Unavailable,
+      `disk full: cannot write ${file}; free space on that disk — writes resume by themselves, ` +
+        `no restart needed`,
+      options,
+    );
+    this.name = "DiskFullError";
+    this.file = file;
+  }
+}
+
+const FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/** `e` as the error to show for a failed write of `file`: disk full becomes a DiskFullError. */
+export function storageError(e: unknown, file: string): unknown {
+  if (e instanceof CatbusError) return e;
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && FULL.has(code) ? new DiskFullError(file, { cause: e }) : e;
+}
+
+/**
+ * Acknowledged records are gone: a segment file is missing, or the log ends below the highest
+ * sequence it ever acknowledged. Reads across the range fail with this instead of skipping it.
+ */
+export class LogGapError extends CatbusError {
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  constructor(dir: string, fromSeq: number, toSeq: number, reason: string) {
+    super(
+      ErrorCode.Internal,
+      `log ${dir} is missing records ${fromSeq}–${toSeq} (${reason}); restore the missing ` +
+        `segment from a backup, or run \`catbus repair\` to accept the loss`,
+    );
+    this.name = "LogGapError";
+    this.fromSeq = fromSeq;
+    this.toSeq = toSeq;
+  }
+}

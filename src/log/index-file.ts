@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "./atomic-file.ts";
 import type { SegmentInfo } from "./segment.ts";
 
 /**
@@ -24,9 +25,7 @@ export async function writeIndexFile(info: SegmentInfo): Promise<void> {
     info.index.length,
   ]);
   info.index.forEach((e, i) => values.set([e.seq, e.offset, e.time], HEAD + i * 3));
-  const tmp = info.path + ".idx.tmp";
-  await Deno.writeFile(tmp, new Uint8Array(values.buffer));
-  await Deno.rename(tmp, info.path + ".idx");
+  await writeFileAtomic(info.path + ".idx", new Uint8Array(values.buffer));
 }
 
 /** The saved index, or undefined when it is absent or stale. */

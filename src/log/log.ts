@@ -1,9 +1,19 @@
 import { join } from "node:path";
 import { concat } from "../core/bytes.ts";
+import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { syncDir, writeFileAtomic } from "./atomic-file.ts";
 import { type EncryptionOptions, RecordCipher } from "./encryption.ts";
-import { LogCorruptionError, LogKeyError } from "./errors.ts";
+import { LogCorruptionError, LogGapError, LogKeyError, storageError } from "./errors.ts";
 import type { FsyncPolicy } from "./fsync-policy.ts";
 import { readIndexFile, writeIndexFile } from "./index-file.ts";
+import {
+  findLosses,
+  type LogLoss,
+  type LogState,
+  readLogState,
+  writeLogState,
+} from "./log-state.ts";
+import type { OpenFiles } from "./open-files.ts";
 import { type LogRecord, parseRecord, recordSize, writeRecord } from "./record.ts";
 import {
   emptySegment,
@@ -27,6 +37,8 @@ export interface LogOptions {
   dataDir?: string;
   /** Called after every fsync of segment data (tests count group commits with it). */
   onSync?: () => void;
+  /** Shared bound on open segment files; without it the active segment stays open. */
+  openFiles?: OpenFiles;
 }
 
 export interface AppendInput {
@@ -46,6 +58,8 @@ interface PendingAppend {
 
 const KEYCHECK = "keycheck";
 const READ_CHUNK = 1024 * 1024;
+/** How often, at most, appends save the high-water mark (see log-state.ts). */
+const STATE_EVERY_MS = 1000;
 
 /**
  * An append-only log of opaque records in segment files, with CRC-checked records, a sparse
@@ -53,15 +67,23 @@ const READ_CHUNK = 1024 * 1024;
  * encryption. Sequence numbers are assigned here, from 1, in append order.
  *
  * Appends are serialized through one writer: records appended while a write or fsync is in
- * progress are written together in the next batch (one write, one fsync).
+ * progress are written together in the next batch (one write, one fsync). A write that fails
+ * (a full disk) is cut off again and its sequences handed out anew, so the log goes on once
+ * there is room; a failed fsync stops it (what reached the disk is unknown).
  */
 export class Log {
   readonly #options: Required<Pick<LogOptions, "segmentBytes" | "indexEvery">> & LogOptions;
   readonly #cipher?: RecordCipher;
   #sealed: SegmentInfo[] = [];
   #active!: SegmentInfo;
-  #file!: Deno.FsFile;
+  /** The active segment, open for appending; closed when idle under `openFiles`. */
+  #file?: Deno.FsFile;
+  readonly #holder = { release: () => this.#release() };
   #nextSeq = 1;
+  #state!: LogState;
+  #stateSavedAt = 0;
+  /** Head and tail losses found at open and not yet accepted (see acceptLosses). */
+  #losses: LogLoss[] = [];
   #queue: PendingAppend[] = [];
   /**
    * Every file operation (write, fsync, roll, close) runs on this one chain, so a periodic
@@ -126,10 +148,39 @@ export class Log {
     return [...this.#sealed, this.#active].map((s) => ({ ...s, index: [] }));
   }
 
-  /** Appends records; resolves with their sequence range once durable under the policy. */
-  append(inputs: AppendInput[]): Promise<{ firstSeq: number; lastSeq: number }> {
+  /** Records that were in the log and are gone, found at open (see acceptLosses). */
+  get losses(): readonly LogLoss[] {
+    return this.#losses;
+  }
+
+  /** The caller dealt with `losses` (a new stream epoch): they are not reported again. */
+  async acceptLosses(): Promise<void> {
+    if (!this.#losses.length) return;
+    this.#state = { ...this.#state, firstSeq: this.firstSeq || this.#nextSeq };
+    this.#state.highWater = this.lastSeq;
+    this.#losses = [];
+    await this.#run(() => this.#saveState());
+  }
+
+  /**
+   * Appends records; resolves with their sequence range once durable under the policy. With
+   * `expectSeq`, refuses (writing nothing) unless the first record would get that sequence.
+   */
+  append(
+    inputs: AppendInput[],
+    expectSeq?: number,
+  ): Promise<{ firstSeq: number; lastSeq: number }> {
     if (this.#closed) return Promise.reject(new Error("log is closed"));
     if (this.#failure) return Promise.reject(this.#failure);
+    if (expectSeq !== undefined && expectSeq !== this.#nextSeq) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.Unavailable,
+          `log ${this.#options.dir} is at sequence ${this.#nextSeq}, not ${expectSeq}, after a ` +
+            `failed write; try again`,
+        ),
+      );
+    }
     const firstSeq = this.#nextSeq;
     let size = 0;
     const datas = inputs.map((r) => this.#cipher ? this.#cipher.seal(r.data) : r.data);
@@ -203,6 +254,9 @@ export class Log {
     const doomed = this.#sealed.filter((s) => s.lastSeq < seq);
     if (!doomed.length) return 0;
     this.#sealed = this.#sealed.filter((s) => s.lastSeq >= seq);
+    // Saved first: segments that retention removes must not be taken for lost ones.
+    this.#state = { ...this.#state, firstSeq: this.firstSeq || this.#nextSeq };
+    await this.#run(() => this.#saveState());
     for (const s of doomed) {
       await Deno.remove(s.path).catch(() => {});
       await Deno.remove(s.path + ".idx").catch(() => {});
@@ -219,8 +273,9 @@ export class Log {
       this.#swapping = true;
       await this.#background;
       await this.#syncUnsynced();
+      this.#closeFile();
+      if (!this.#failure) await this.#saveState();
     });
-    this.#file.close();
   }
 
   async *#readSegment(
@@ -231,10 +286,15 @@ export class Log {
     // Only bytes already written belong to the log; a concurrent append may be mid-write.
     const end = seg.size;
     const file = await Deno.open(seg.path, { read: true });
+    // A record that does not parse before `end` is damage since the segment was written: say
+    // where, rather than end the read there as if the log ended.
+    const damaged = (at: number, reason: string) =>
+      new LogCorruptionError(seg.path, at, reason, this.#options.dataDir);
     try {
       let offset = start;
       let carry = new Uint8Array(0);
       while (offset < end) {
+        const chunkStart = offset - carry.length;
         const want = Math.min(READ_CHUNK, end - offset);
         const chunk = new Uint8Array(carry.length + want);
         chunk.set(carry);
@@ -245,11 +305,13 @@ export class Log {
           if (n === null) break;
           got += n;
         }
+        if (got < want) throw damaged(offset + got, "the file is shorter than its records");
         offset += got;
         let pos = 0;
         const batch: LogRecord[] = [];
         for (;;) {
           const r = parseRecord(chunk, pos);
+          if (r.kind === "bad") throw damaged(chunkStart + pos, r.reason);
           if (r.kind !== "record") break;
           pos = r.end;
           if (!wanted(r.record)) continue;
@@ -259,8 +321,8 @@ export class Log {
         }
         if (batch.length) yield batch;
         carry = chunk.slice(pos, carry.length + got);
-        if (got === 0) break;
       }
+      if (carry.length) throw damaged(end - carry.length, "incomplete record");
     } finally {
       file.close();
     }
@@ -284,20 +346,52 @@ export class Log {
 
   async #flushBatch(batch: PendingAppend[]): Promise<void> {
     try {
-      const size = batch.reduce((n, p) => n + p.bytes.length, 0);
-      if (this.#active.records > 0 && this.#active.size + size > this.#options.segmentBytes) {
-        await this.#roll(batch[0].firstSeq);
-      }
-      const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
-      // A synchronous write: it only copies into the page cache (microseconds), while an async
-      // write costs a thread-pool round trip per batch, which dominated small-record appends.
-      for (let off = 0; off < bytes.length;) off += this.#file.writeSync(bytes.subarray(off));
-      this.#indexBatch(batch);
+      await this.#write(batch);
+    } catch (e) {
+      await this.#undoWrite(batch, storageError(e, this.#active.path));
+      return;
+    }
+    try {
       await this.#acknowledge(batch);
     } catch (e) {
-      // A failed write leaves the file in an unknown state: refuse further appends.
-      this.#failure = e;
-      for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(e);
+      // A failed fsync leaves unknown what reached the disk: refuse further appends.
+      this.#failure = storageError(e, this.#active.path);
+      for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failure);
+      return;
+    }
+    if (Date.now() - this.#stateSavedAt >= STATE_EVERY_MS) await this.#saveState();
+  }
+
+  async #write(batch: PendingAppend[]) {
+    const size = batch.reduce((n, p) => n + p.bytes.length, 0);
+    if (this.#active.records > 0 && this.#active.size + size > this.#options.segmentBytes) {
+      await this.#roll(batch[0].firstSeq);
+    }
+    const file = await this.#writable();
+    const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
+    // A synchronous write: it only copies into the page cache (microseconds), while an async
+    // write costs a thread-pool round trip per batch, which dominated small-record appends.
+    for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+    this.#indexBatch(batch);
+  }
+
+  /**
+   * A write failed (disk full, most likely): cut the segment back to its last whole record and
+   * hand the failed sequences out again, so appends work once there is room. Everything queued
+   * behind the batch fails too (its sequences followed the batch's).
+   */
+  async #undoWrite(batch: PendingAppend[], error: unknown) {
+    for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(error);
+    this.#nextSeq = batch[0].firstSeq;
+    try {
+      await (await this.#writable()).truncate(this.#active.size);
+    } catch (e) {
+      this.#failure = new CatbusError(
+        ErrorCode.Unavailable,
+        `cannot cut ${this.#active.path} back to ${this.#active.size} bytes after a failed ` +
+          `write (${(e as Error).message}); restart the server`,
+        { cause: e },
+      );
     }
   }
 
@@ -334,8 +428,45 @@ export class Log {
 
   async #sync() {
     this.#unsyncedRecords = 0;
-    await this.#file.syncData();
+    await this.#file?.syncData();
     this.#options.onSync?.();
+  }
+
+  /** The active segment's file, opened again if it was closed while idle. Call on the chain. */
+  async #writable(): Promise<Deno.FsFile> {
+    if (!this.#file) {
+      this.#file = await Deno.open(this.#active.path, { write: true, append: true });
+    }
+    this.#options.openFiles?.touch(this.#holder);
+    return this.#file;
+  }
+
+  /** Closes the active segment's file for `openFiles` (after an fsync of what it holds). */
+  #release(): Promise<void> {
+    return this.#run(async () => {
+      if (!this.#file) return;
+      this.#swapping = true;
+      try {
+        await this.#background;
+        await this.#syncUnsynced();
+        this.#closeFile();
+      } finally {
+        this.#swapping = false;
+      }
+    });
+  }
+
+  #closeFile() {
+    this.#file?.close();
+    this.#file = undefined;
+    this.#options.openFiles?.forget(this.#holder);
+  }
+
+  /** Saves the high-water mark (best effort: it guards against silent loss, it holds no data). */
+  async #saveState() {
+    this.#stateSavedAt = Date.now();
+    this.#state.highWater = Math.max(this.#state.highWater, this.lastSeq);
+    await writeLogState(this.#options.dir, this.#state).catch(() => {});
   }
 
   #indexBatch(batch: PendingAppend[]) {
@@ -363,31 +494,31 @@ export class Log {
     seg.size = base;
   }
 
-  /** Seals the active segment (fsync, index file) and starts a new one at `baseSeq`. */
+  /**
+   * Seals the active segment (fsync, index file) and starts a new one at `baseSeq`. The new file
+   * is created before the old one is given up, so a failure leaves the log as it was.
+   */
   async #roll(baseSeq: number) {
     this.#swapping = true;
     try {
       await this.#background;
-      await this.#file.syncData();
-      this.#file.close();
-      await writeIndexFile(this.#active);
+      await (await this.#writable()).syncData();
+      const path = segmentPath(this.#options.dir, baseSeq);
+      const next = await Deno.open(path, { write: true, append: true, create: true });
+      await syncDir(this.#options.dir);
+      this.#closeFile();
+      this.#file = next;
+      // A cache: a segment without one is scanned at open.
+      await writeIndexFile(this.#active).catch(() => {});
       this.#sealed.push(this.#active);
-      await this.#openActive(baseSeq, true);
+      this.#active = emptySegment(path, baseSeq);
+      await this.#saveState();
     } finally {
       this.#swapping = false;
     }
   }
 
-  async #openActive(baseSeq: number, create: boolean) {
-    const path = segmentPath(this.#options.dir, baseSeq);
-    this.#file = await Deno.open(path, { write: true, append: true, create });
-    if (create) {
-      this.#active = emptySegment(path, baseSeq);
-      await syncDir(this.#options.dir);
-    }
-  }
-
-  /** Loads sealed segments (index files when valid) and recovers the last one. */
+  /** Loads sealed segments (index files when valid), recovers the last one, finds losses. */
   async #recover() {
     const dir = this.#options.dir;
     const bases: number[] = [];
@@ -395,14 +526,19 @@ export class Log {
       if (e.isFile && e.name.endsWith(SEGMENT_SUFFIX)) bases.push(Number(e.name.slice(0, -4)));
     }
     bases.sort((a, b) => a - b);
-    if (!bases.length) {
-      await this.#openActive(1, true);
-      return;
-    }
+    const saved = await readLogState(dir);
+    if (!bases.length) bases.push(saved ? Math.max(saved.highWater + 1, saved.firstSeq) : 1);
     for (let i = 0; i < bases.length; i++) {
       const path = segmentPath(dir, bases[i]);
       const last = i === bases.length - 1;
-      const size = (await Deno.stat(path)).size;
+      const size = await Deno.stat(path).then((s) => s.size, () => -1);
+      if (size < 0) {
+        // The directory holds no segment (new, or emptied): start the one the state expects.
+        await Deno.writeFile(path, new Uint8Array(0));
+        await syncDir(dir);
+        this.#active = emptySegment(path, bases[i]);
+        continue;
+      }
       const indexed = last ? undefined : await readIndexFile(path, size);
       if (indexed) {
         this.#sealed.push(indexed);
@@ -423,11 +559,16 @@ export class Log {
       if (last) this.#active = info;
       else {
         this.#sealed.push(info);
-        await writeIndexFile(info);
+        await writeIndexFile(info).catch(() => {});
       }
     }
-    await this.#openActive(bases[bases.length - 1], false);
     this.#nextSeq = Math.max(this.lastSeq + 1, this.#active.baseSeq);
+    const losses = findLosses([...this.#sealed, this.#active], saved);
+    const hole = losses.find((l) => l.where === "middle");
+    if (hole) throw new LogGapError(dir, hole.fromSeq, hole.toSeq, hole.reason);
+    this.#losses = losses;
+    this.#state = saved ?? { firstSeq: this.firstSeq || this.#nextSeq, highWater: 0, accepted: [] };
+    if (!saved) await this.#saveState();
   }
 }
 
@@ -452,18 +593,7 @@ async function openCipher(options: LogOptions): Promise<RecordCipher | undefined
         );
       }
     }
-    await Deno.writeFile(path, cipher.keyCheck());
+    await writeFileAtomic(path, cipher.keyCheck());
   }
   return cipher;
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch { /* some platforms cannot fsync a directory */ }
 }

@@ -1,11 +1,14 @@
 import { concat } from "../core/bytes.ts";
-import { syncDir } from "./log.ts";
+import { syncDir } from "./atomic-file.ts";
+import { findLosses, type LogLoss, readLogState, writeLogState } from "./log-state.ts";
 import { parseRecord } from "./record.ts";
 import { resync, scanSegment, SEGMENT_SUFFIX, type SegmentInfo, segmentPath } from "./segment.ts";
 
 export interface VerifyReport {
   segments: Omit<SegmentInfo, "index">[];
   errors: { file: string; offset: number; reason: string; torn: boolean }[];
+  /** Records the log held and no longer does (deleted segments, a cut tail). */
+  losses: LogLoss[];
 }
 
 async function segmentBases(dir: string): Promise<number[]> {
@@ -18,15 +21,28 @@ async function segmentBases(dir: string): Promise<number[]> {
 
 /** Reads every record of every segment and checks its CRC and order (a full scan). */
 export async function verifyLog(dir: string): Promise<VerifyReport> {
-  const report: VerifyReport = { segments: [], errors: [] };
+  const report: VerifyReport = { segments: [], errors: [], losses: [] };
+  const infos = await scanAll(
+    dir,
+    (path, failure) => report.errors.push({ file: path, ...failure }),
+  );
+  report.segments = infos.map(({ index: _index, ...facts }) => facts);
+  if (infos.length) report.losses = findLosses(infos, await readLogState(dir));
+  return report;
+}
+
+async function scanAll(
+  dir: string,
+  onFailure: (path: string, failure: { offset: number; reason: string; torn: boolean }) => void,
+): Promise<SegmentInfo[]> {
+  const infos: SegmentInfo[] = [];
   for (const base of await segmentBases(dir)) {
     const path = segmentPath(dir, base);
     const { info, failure } = scanSegment(await Deno.readFile(path), path, base, Infinity);
-    const { index: _index, ...facts } = info;
-    report.segments.push(facts);
-    if (failure) report.errors.push({ file: path, ...failure });
+    infos.push(info);
+    if (failure) onFailure(path, failure);
   }
-  return report;
+  return infos;
 }
 
 export interface RepairReport {
@@ -34,15 +50,18 @@ export interface RepairReport {
   kept: number;
   /** Damaged byte ranges moved to `<segment>.corrupt` files. */
   setAside: { file: string; corruptFile: string; from: number; to: number }[];
+  /** Missing records now accepted as lost, so the log opens again. */
+  accepted: LogLoss[];
 }
 
 /**
  * Salvages a damaged log: in each segment, keeps every valid record (re-synchronising past
  * damage to find the records after it) and moves the damaged bytes into `<segment>.corrupt`
- * beside it, so nothing is silently dropped. The segment is rewritten atomically.
+ * beside it, so nothing is silently dropped. The segment is rewritten atomically. Records
+ * missing altogether (a deleted segment, a cut tail) are recorded as accepted losses.
  */
 export async function repairLog(dir: string): Promise<RepairReport> {
-  const report: RepairReport = { kept: 0, setAside: [] };
+  const report: RepairReport = { kept: 0, setAside: [], accepted: [] };
   for (const base of await segmentBases(dir)) {
     const path = segmentPath(dir, base);
     const bytes = await Deno.readFile(path);
@@ -78,6 +97,15 @@ export async function repairLog(dir: string): Promise<RepairReport> {
     await Deno.rename(tmp, path);
     await Deno.remove(`${path}.idx`).catch(() => {});
     await syncDir(dir);
+  }
+  const state = await readLogState(dir);
+  const infos = await scanAll(dir, () => {});
+  if (state && infos.length) {
+    report.accepted = findLosses(infos, state);
+    if (report.accepted.length) {
+      state.accepted.push(...report.accepted.map((l) => [l.fromSeq, l.toSeq] as [number, number]));
+      await writeLogState(dir, state);
+    }
   }
   return report;
 }

@@ -35,6 +35,9 @@ export interface ServerConfig {
   historyBytes: number;
   fsync: string;
   segmentBytes: number;
+  maxNamespaces: number;
+  maxConsumers: number;
+  maxOpenSegments: number;
   retentionMaxAgeMs: number;
   retentionMaxMessages: number;
   retentionMaxBytes: number;
@@ -320,6 +323,30 @@ export const SETTINGS: Setting[] = [
     help: "log segment file size",
   },
   {
+    key: "maxNamespaces",
+    flag: "max-namespaces",
+    env: "CATBUS_MAX_NAMESPACES",
+    yaml: "limits.max_namespaces",
+    kind: "count",
+    help: "stored namespaces (dead-letter ones too); one more is refused with limit_exceeded",
+  },
+  {
+    key: "maxConsumers",
+    flag: "max-consumers",
+    env: "CATBUS_MAX_CONSUMERS",
+    yaml: "limits.max_consumers",
+    kind: "count",
+    help: "durable consumers (and Bus manual-ack subscriptions); one more is refused",
+  },
+  {
+    key: "maxOpenSegments",
+    flag: "max-open-segments",
+    env: "CATBUS_MAX_OPEN_SEGMENTS",
+    yaml: "storage.max_open_segments",
+    kind: "count",
+    help: "log files held open over all namespaces; the least recently written is closed",
+  },
+  {
     key: "retentionMaxAgeMs",
     flag: "retention-max-age",
     env: "CATBUS_RETENTION_MAX_AGE",
@@ -578,6 +605,9 @@ export const DEFAULTS: ServerConfig = {
   historyBytes: 64 * 1024 * 1024,
   fsync: "always",
   segmentBytes: 64 * 1024 * 1024,
+  maxNamespaces: 10_000,
+  maxConsumers: 10_000,
+  maxOpenSegments: 256,
   retentionMaxAgeMs: 24 * 3_600_000,
   retentionMaxMessages: 1_000_000,
   retentionMaxBytes: 0,

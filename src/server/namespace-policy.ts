@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { parsePattern } from "../core/subject.ts";
+import { writeFileAtomic } from "../log/atomic-file.ts";
 
 const FILE = "namespaces.allowed";
 
@@ -60,9 +61,12 @@ export async function declareNamespace(
     );
   }
   const path = join(dataDir, FILE);
-  if ((await readAllowed(path)).includes(name)) return;
+  const allowed = await readAllowed(path);
+  if (allowed.includes(name)) return;
   await Deno.mkdir(dataDir, { recursive: true });
-  await Deno.writeTextFile(path, name + "\n", { append: true });
+  // Rewritten whole and atomically: an append cut short by a full disk left half a name.
+  const text = [...allowed, name].join("\n") + "\n";
+  await writeFileAtomic(path, new TextEncoder().encode(text));
 }
 
 export const declaredNamespaces = (dataDir: string) => readAllowed(join(dataDir, FILE));

@@ -7,7 +7,7 @@ import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
-import { ensureDataDir, loadOrCreateSecret } from "./data-dir.ts";
+import { type DataDirLock, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { StreamStore } from "../streams/stream-store.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
@@ -54,7 +54,20 @@ export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile);
-  await ensureDataDir(config.data);
+  const lock = await lockDataDir(config.data, "catbusd");
+  try {
+    return await startLocked(config, log, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(
+  config: ServerConfig,
+  log: ReturnType<typeof createLogger>,
+  lock: DataDirLock,
+): Promise<RunningServer> {
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = new FileRoleStore(config.data);
   const streams = new StreamStore(config.data, {
@@ -67,9 +80,20 @@ export async function startServer(
       }
       : undefined,
   }, {
-    maxAgeMs: config.retentionMaxAgeMs,
-    maxMessages: config.retentionMaxMessages,
-    maxBytes: config.retentionMaxBytes,
+    retention: {
+      maxAgeMs: config.retentionMaxAgeMs,
+      maxMessages: config.retentionMaxMessages,
+      maxBytes: config.retentionMaxBytes,
+    },
+    maxNamespaces: config.maxNamespaces,
+    maxOpenFiles: config.maxOpenSegments,
+    onLoss: (namespace, losses, epochs) =>
+      log("warn", "stored messages are missing; the stream starts a new epoch", {
+        namespace,
+        missing: losses.map((l) => `${l.fromSeq}-${l.toSeq} (${l.reason})`).join(", "),
+        epoch: epochs.to,
+        previous_epoch: epochs.from,
+      }),
   });
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
@@ -92,6 +116,7 @@ export async function startServer(
     broker,
     new FileConsumerStore(config.data, { sync: config.fsync === "always" }),
     (message, fields) => log("warn", message, fields),
+    { maxConsumers: config.maxConsumers },
   );
   await consumers.load();
   await streams.applyRetention();
@@ -242,6 +267,7 @@ export async function startServer(
       await rcp?.close();
       await consumers.close();
       await streams.close();
+      lock.release();
     },
   };
   log("info", "catbusd listening", {

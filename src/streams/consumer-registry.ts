@@ -54,10 +54,19 @@ export class ConsumerRegistry {
   /** Names being created, so two concurrent creates of one name make one consumer. */
   readonly #creating = new Map<string, Promise<Consumer>>();
 
-  constructor(broker: Broker, store: ConsumerStore | undefined, warn: Warn) {
+  /** Most consumers at once; creating one more fails with `limit_exceeded` (0 = no limit). */
+  readonly #maxConsumers: number;
+
+  constructor(
+    broker: Broker,
+    store: ConsumerStore | undefined,
+    warn: Warn,
+    limits: { maxConsumers?: number } = {},
+  ) {
     this.#broker = broker;
     this.#store = store;
     this.#warn = warn;
+    this.#maxConsumers = limits.maxConsumers ?? 0;
   }
 
   /** Restores every saved consumer (after the broker loaded its namespaces). */
@@ -104,6 +113,7 @@ export class ConsumerRegistry {
     if (existing) return this.#same(existing, config);
     let creating = this.#creating.get(config.name);
     if (!creating) {
+      this.#checkRoom(config.name);
       creating = this.#create(config, options.persist ?? true).finally(() =>
         this.#creating.delete(config.name)
       );
@@ -133,6 +143,16 @@ export class ConsumerRegistry {
     }
     await Promise.all([...this.#entries.values()].map((e) => e.writer?.idle()));
     this.#entries.clear();
+  }
+
+  #checkRoom(name: string) {
+    const max = this.#maxConsumers;
+    if (!max || this.#entries.size + this.#creating.size < max) return;
+    throw new CatbusError(
+      ErrorCode.LimitExceeded,
+      `consumer "${name}" would be one more than --max-consumers ${max}; delete unused ones ` +
+        `(catbus consumer delete NAME) or raise the limit`,
+    );
   }
 
   #same(existing: Consumer, config: ConsumerConfig): Consumer {

@@ -1,9 +1,8 @@
-import { join } from "node:path";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { randomId } from "../core/ids.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { NamespaceStorage, StoreOptions } from "../core/namespace.ts";
 import { type AppendInput, Log, type LogOptions } from "../log/log.ts";
+import type { LogLoss } from "../log/log-state.ts";
+import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
 import { decodeStored, encodeStored, toBusMessage } from "./record.ts";
 
 /** How long and how much a namespace keeps. 0 means no limit. */
@@ -13,9 +12,18 @@ export interface RetentionPolicy {
   maxBytes: number;
 }
 
+export interface StreamOptions {
+  /** The namespace, kept in `stream.json` (its directory name may be a hash). */
+  name?: string;
+  retention?: RetentionPolicy;
+  /** The log lost records it held; the stream started a new epoch. */
+  onLoss?: (losses: readonly LogLoss[], epochs: { from: string; to: string }) => void;
+}
+
 /**
  * One namespace's stream on the log engine: messages as log records, an epoch that survives
- * restarts (kept in `stream.json`), TTL filtering on read, and retention by whole segments.
+ * restarts (kept in `stream.json`, see stream-meta.ts), TTL filtering on read, and retention by
+ * whole segments.
  */
 export class DurableStream implements NamespaceStorage {
   readonly epoch: string;
@@ -33,25 +41,25 @@ export class DurableStream implements NamespaceStorage {
     this.#segments = log.segmentCount;
   }
 
+  /**
+   * Opens (or creates) the stream in `dir`. When the log lost records it held (see `Log.losses`),
+   * the stream starts a new epoch, so resuming clients are told instead of silently missing
+   * them.
+   */
   static async open(
     dir: string,
     logOptions: Omit<LogOptions, "dir">,
-    retention?: RetentionPolicy,
+    options: StreamOptions = {},
   ): Promise<DurableStream> {
     await Deno.mkdir(dir, { recursive: true });
-    const metaPath = join(dir, "stream.json");
-    let epoch: string;
-    try {
-      epoch = JSON.parse(await Deno.readTextFile(metaPath)).epoch;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      epoch = randomId(8);
-      await Deno.writeTextFile(
-        metaPath,
-        JSON.stringify({ epoch, created: new Date().toISOString() }) + "\n",
-      );
-    }
-    return new DurableStream(epoch, await Log.open({ ...logOptions, dir }), retention);
+    const meta = await readStreamMeta(dir) ?? await writeStreamMeta(dir, options.name);
+    const log = await Log.open({ ...logOptions, dir });
+    const losses = log.losses;
+    if (!losses.length) return new DurableStream(meta.epoch, log, options.retention);
+    const renewed = await writeStreamMeta(dir, options.name ?? meta.name);
+    await log.acceptLosses();
+    options.onLoss?.(losses, { from: meta.epoch, to: renewed.epoch });
+    return new DurableStream(renewed.epoch, log, options.retention);
   }
 
   get firstSeq(): number {
@@ -85,16 +93,8 @@ export class DurableStream implements NamespaceStorage {
   #appendBatch() {
     const batch = this.#batch;
     this.#batch = [];
-    this.log.append(batch).then(({ firstSeq }) => {
-      if (firstSeq !== batch[0].seq) {
-        // The broker and the log number in the same order; a mismatch is a bug, never data.
-        const error = new CatbusError(
-          ErrorCode.Internal,
-          `log sequence ${firstSeq} != message ${batch[0].seq}`,
-        );
-        for (const p of batch) p.reject(error);
-        return;
-      }
+    // The broker and the log number in the same order; the log refuses a batch out of step.
+    this.log.append(batch, batch[0].seq).then(() => {
       for (const p of batch) p.resolve();
       this.#afterAppend();
     }, (e) => {
