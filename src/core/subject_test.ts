@@ -145,3 +145,11 @@ Deno.test("subject trie - duplicate insert and unknown removal are reported", ()
   assert.equal(trie.remove("a.*", "x"), true);
   assert.deepEqual(trie.match("a.b"), []);
 });
+
+Deno.test("subject - a lone surrogate is refused in channels and patterns; whole characters pass", () => {
+  for (const bad of ["a\ud800.b", "a.\udc00", "\ud83d"]) {
+    assert.throws(() => parseChannel(bad), /lone UTF-16 surrogate/);
+    assert.throws(() => parsePattern(`${bad}.>`), /lone UTF-16 surrogate/);
+  }
+  assert.deepEqual(parseChannel("emoji.\ud83d\ude00"), ["emoji", "😀"]);
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { LogCorruptionError, LogKeyError } from "./errors.ts";
 import { parseFsyncPolicy } from "./fsync-policy.ts";
 import { Log, type LogOptions } from "./log.ts";
+import { OpenFiles } from "./open-files.ts";
 import { parseRecord, writeRecord } from "./record.ts";
 import { repairLog, verifyLog } from "./verify.ts";
 
@@ -234,5 +235,62 @@ Deno.test("log - snapshots replace atomically and load back", async () => {
     const names: string[] = [];
     for await (const e of Deno.readDir(dir)) names.push(e.name);
     assert.deepEqual(names, ["state.snapshot"], "no temp files left behind");
+  });
+});
+
+Deno.test("log - logs sharing a bound of one open file take turns and lose nothing", async () => {
+  await withDir(async (dir) => {
+    const openFiles = new OpenFiles(1);
+    const a = await open(`${dir}/a`, { openFiles, fsync: { kind: "every", n: 1000 } });
+    const b = await open(`${dir}/b`, { openFiles, fsync: { kind: "every", n: 1000 } });
+    for (let i = 0; i < 20; i++) await (i % 2 ? a : b).append([{ data: text(`r${i}`), time: i }]);
+    assert.equal(openFiles.size, 1);
+    assert.deepEqual(
+      (await a.read(1)).map((r) => str(r.data)),
+      ["r1", "r3", "r5", "r7", "r9"].concat(
+        ["r11", "r13", "r15", "r17", "r19"],
+      ),
+    );
+    await a.close();
+    await b.close();
+    const again = await open(`${dir}/b`);
+    assert.equal(again.lastSeq, 10);
+    await again.close();
+  });
+});
+
+Deno.test("log - an append out of step with the caller's numbering is refused and writes nothing", async () => {
+  await withDir(async (dir) => {
+    const log = await open(dir);
+    await assert.rejects(log.append([{ data: text("x"), time: 1 }], 5), /at sequence 1, not 5/);
+    assert.deepEqual(await log.append([{ data: text("y"), time: 2 }], 1), {
+      firstSeq: 1,
+      lastSeq: 1,
+    });
+    await log.close();
+  });
+});
+
+Deno.test("log - losses: retention is not one; an emptied log reports its lost tail until accepted", async () => {
+  await withDir(async (dir) => {
+    const log = await open(dir, { segmentBytes: 200 });
+    await fill(log, 20);
+    await log.truncateBefore(10);
+    await log.close();
+    const kept = await open(dir, { segmentBytes: 200 });
+    assert.deepEqual(kept.losses, []);
+    assert.ok(kept.firstSeq > 1);
+    await kept.close();
+    for (const name of await segmentFiles(dir)) await Deno.remove(`${dir}/${name}`);
+    const emptied = await open(dir, { segmentBytes: 200 });
+    // Everything retention kept, up to the high-water mark.
+    assert.deepEqual(emptied.losses.map((l) => [l.fromSeq, l.toSeq]), [[kept.firstSeq, 20]]);
+    // Numbering goes on after the lost records (their numbers are not handed out again).
+    assert.equal((await emptied.append([{ data: text("new"), time: 1 }])).firstSeq, 21);
+    await emptied.acceptLosses();
+    await emptied.close();
+    const accepted = await open(dir, { segmentBytes: 200 });
+    assert.deepEqual(accepted.losses, []);
+    await accepted.close();
   });
 });
