@@ -27,13 +27,13 @@ Bus-style verbs (the Bus HTTP/SSE listener, --bus-url URL or BUS_ADDR, default :
   catbus ack --consumer-id c_… --event-id e_…
   catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
 
-Storage (on the data directory; stop catbusd first for restore, copy, compact and repair):
-  catbus debug [--namespace NS] [--json]      segments, counts, full CRC check (exit 1 on damage)
+Storage (on the data directory; dump --data, restore, copy, compact, repair refuse a live one):
+  catbus debug [--namespace NS] [--json]      segments, counts, CRC check, missing records (exit 1)
   catbus dump [--data DIR | --url URL] [--namespace NS] [-o FILE]    NDJSON, one message per line
   catbus restore -i FILE [--data DIR | --url URL]   re-publish a dump (ids as dedupe keys)
   catbus copy --from DIR|URL --to DIR|URL
   catbus compact                  apply the retention limits now
-  catbus repair                   keep every valid record, set damaged bytes aside
+  catbus repair                   keep every valid record, set damage aside, accept losses (new epoch)
 
 State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` for details):
   catbus sm ping | put-machine | get-machine | list-machines | create-instance | get-instance
