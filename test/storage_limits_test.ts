@@ -13,6 +13,20 @@ async function openFiles(pid: number): Promise<number> {
   return n;
 }
 
+/**
+ * Files beyond the bound are closed on their log's own write chain, just after the write that
+ * pushed them out: waits for that, with a deadline.
+ */
+async function assertBounded(pid: number, bound: number) {
+  const deadline = Date.now() + 5000;
+  let now = await openFiles(pid);
+  while (now > bound && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    now = await openFiles(pid);
+  }
+  assert.ok(now <= bound, `${now} files open, at most ${bound} expected`);
+}
+
 Deno.test("storage limits - namespace N+1 and consumer N+1 are refused with limit_exceeded", async () => {
   // `$sys` (dead letters) is stored too: it is one of the five.
   await using server = await startCatbusd(["--max-namespaces", "5", "--max-consumers", "2"]);
@@ -41,7 +55,9 @@ Deno.test({
   name: "storage limits - open files stay bounded while namespaces grow",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    await using server = await startCatbusd(["--max-open-segments", "8"]);
+    const data = await Deno.makeTempDir({ prefix: "catbus-fds-" });
+    const args = ["--max-open-segments", "8"];
+    const server = await startCatbusd(args, { data });
     const c = await RawConnection.connect(server.tcpPort);
     await c.hello(server.adminKey);
     const publish = async (channel: string) => {
@@ -51,15 +67,7 @@ Deno.test({
     await publish("warm.x");
     const before = await openFiles(server.pid);
     for (let i = 0; i < 120; i++) await publish(`ns${i}.x`);
-    // Files beyond the bound are closed on their log's own write chain, just after the write
-    // that pushed them out: wait for that, with a deadline.
-    const deadline = Date.now() + 5000;
-    let now = await openFiles(server.pid);
-    while (now > before + 8 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      now = await openFiles(server.pid);
-    }
-    assert.ok(now <= before + 8, `${now} files open after 120 namespaces, ${before} before`);
+    await assertBounded(server.pid, before + 8);
     // A namespace whose file was closed writes again (it reopens it).
     await publish("ns0.y");
     const sub = await c.reply(
@@ -68,6 +76,11 @@ Deno.test({
     assert.equal(sub.type, FrameType.Ok);
     assert.equal((sub.json.namespaces as Record<string, { seq: number }>).ns0.seq, 2);
     c.close();
+    await server.stop();
+    // Opening every stored namespace at start-up holds no file open either.
+    await using again = await startCatbusd(args, { data });
+    await assertBounded(again.pid, before + 8);
+    await Deno.remove(data, { recursive: true });
   },
 });
 

@@ -124,13 +124,12 @@ export class Log {
     return first ? first.firstSeq : 0;
   }
 
-  /** Sequence of the newest record written, or 0 when empty. */
+  /**
+   * Sequence of the newest record written, or the one before the active segment's first when it
+   * is empty (0 for a new log): the next record gets this + 1.
+   */
   get lastSeq(): number {
-    return this.#active.records > 0
-      ? this.#active.lastSeq
-      : this.#sealed.length
-      ? this.#sealed[this.#sealed.length - 1].lastSeq
-      : 0;
+    return Math.max(this.#active.lastSeq, this.#sealed.at(-1)?.lastSeq ?? 0);
   }
 
   /** Bytes on disk over all segments. */
@@ -562,7 +561,7 @@ export class Log {
         await writeIndexFile(info).catch(() => {});
       }
     }
-    this.#nextSeq = Math.max(this.lastSeq + 1, this.#active.baseSeq);
+    this.#nextSeq = this.lastSeq + 1;
     const losses = findLosses([...this.#sealed, this.#active], saved);
     const hole = losses.find((l) => l.where === "middle");
     if (hole) throw new LogGapError(dir, hole.fromSeq, hole.toSeq, hole.reason);

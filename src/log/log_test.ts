@@ -294,3 +294,20 @@ Deno.test("log - losses: retention is not one; an emptied log reports its lost t
     await accepted.close();
   });
 });
+
+Deno.test("log - a newest segment cut to 0 bytes: numbering goes on from its name, the tail is a loss", async () => {
+  await withDir(async (dir) => {
+    const log = await open(dir, { segmentBytes: 200 });
+    await fill(log, 20);
+    await log.truncateBefore(log.lastSeq); // retention: only the newest segment is left
+    await log.close();
+    const [newest] = await segmentFiles(dir);
+    const base = Number(newest.slice(0, -4));
+    await Deno.truncate(`${dir}/${newest}`, 0);
+    const cut = await open(dir, { segmentBytes: 200 });
+    assert.equal(cut.lastSeq, base - 1);
+    assert.deepEqual(cut.losses.map((l) => [l.fromSeq, l.toSeq]), [[base, 20]]);
+    assert.equal((await cut.append([{ data: text("new"), time: 1 }])).firstSeq, base);
+    await cut.close();
+  });
+});
