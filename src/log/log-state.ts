@@ -38,8 +38,20 @@ export async function readLogState(dir: string): Promise<LogState | undefined> {
   }
 }
 
-export const writeLogState = (dir: string, state: LogState): Promise<void> =>
-  writeFileAtomic(join(dir, FILE), new TextEncoder().encode(JSON.stringify(state) + "\n"));
+/**
+ * Saves the state atomically; `sync: false` skips the fsyncs (a lost or empty file after a
+ * machine crash only means a loss may go unseen, never one reported that did not happen).
+ */
+export const writeLogState = (
+  dir: string,
+  state: LogState,
+  options: { sync?: boolean } = {},
+): Promise<void> =>
+  writeFileAtomic(
+    join(dir, FILE),
+    new TextEncoder().encode(JSON.stringify(state) + "\n"),
+    options,
+  );
 
 /** First sequence `seg` holds or would hold (an empty segment starts at its name's sequence). */
 const startOf = (seg: SegmentInfo) => seg.records ? seg.firstSeq : seg.baseSeq;

@@ -253,9 +253,9 @@ export class Log {
     const doomed = this.#sealed.filter((s) => s.lastSeq < seq);
     if (!doomed.length) return 0;
     this.#sealed = this.#sealed.filter((s) => s.lastSeq >= seq);
-    // Saved first: segments that retention removes must not be taken for lost ones.
+    // Saved (and synced) first: segments retention removes must not be taken for lost ones.
     this.#state = { ...this.#state, firstSeq: this.firstSeq || this.#nextSeq };
-    await this.#run(() => this.#saveState());
+    await this.#run(() => this.#saveState(true));
     for (const s of doomed) {
       await Deno.remove(s.path).catch(() => {});
       await Deno.remove(s.path + ".idx").catch(() => {});
@@ -461,11 +461,15 @@ export class Log {
     this.#options.openFiles?.forget(this.#holder);
   }
 
-  /** Saves the high-water mark (best effort: it guards against silent loss, it holds no data). */
-  async #saveState() {
+  /**
+   * Saves the high-water mark (best effort: it guards against silent loss, it holds no data).
+   * Fsynced by default only under `always`: with the other policies a machine crash may lose
+   * acknowledged records anyway, and a state fsync each second would force out their data.
+   */
+  async #saveState(sync = this.#options.fsync.kind === "always") {
     this.#stateSavedAt = Date.now();
     this.#state.highWater = Math.max(this.#state.highWater, this.lastSeq);
-    await writeLogState(this.#options.dir, this.#state).catch(() => {});
+    await writeLogState(this.#options.dir, this.#state, { sync }).catch(() => {});
   }
 
   #indexBatch(batch: PendingAppend[]) {
