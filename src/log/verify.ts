@@ -1,5 +1,5 @@
 import { concat } from "../core/bytes.ts";
-import { syncDir } from "./atomic-file.ts";
+import { writeFileAtomic } from "./atomic-file.ts";
 import { findLosses, type LogLoss, readLogState, writeLogState } from "./log-state.ts";
 import { parseRecord } from "./record.ts";
 import { resync, scanSegment, SEGMENT_SUFFIX, type SegmentInfo, segmentPath } from "./segment.ts";
@@ -86,17 +86,9 @@ export async function repairLog(dir: string): Promise<RepairReport> {
     }
     if (!damaged.length) continue;
     await Deno.writeFile(`${path}.corrupt`, concat(damaged), { append: true });
-    const tmp = `${path}.repair.tmp`;
-    const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      await f.write(concat(keep));
-      await f.syncData();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
+    // The index describes the old contents: it goes first, and is rebuilt at the next open.
     await Deno.remove(`${path}.idx`).catch(() => {});
-    await syncDir(dir);
+    await writeFileAtomic(path, concat(keep));
   }
   const state = await readLogState(dir);
   const infos = await scanAll(dir, () => {});
