@@ -12,7 +12,7 @@ import { repairLog, verifyLog } from "../log/verify.ts";
 import { decodeStored } from "../streams/record.ts";
 import { writeStreamMeta } from "../streams/stream-meta.ts";
 import { storedNamespaces, streamDir, streamsDir, StreamStore } from "../streams/stream-store.ts";
-import { lockDataDir } from "../server/data-dir.ts";
+import { ensureDataDir, lockDataDir } from "../server/data-dir.ts";
 import { DEFAULTS, resolveConfig } from "../server/config.ts";
 import { cliContext, COMMON_OPTIONS, UsageError } from "./context.ts";
 
@@ -157,17 +157,18 @@ interface DumpLine {
 
 async function* dumpFromData(data: string, env: Env, values: Record<string, unknown>) {
   const encryption = encryptionOf(values, env);
+  const names = await namespacesIn(data, values.namespace as string | undefined);
   // Opening a log may cut a torn tail: never beside a live server.
   const lock = await lockDataDir(data, "catbus dump");
   try {
-    yield* dumpNamespaces(data, encryption, values.namespace as string | undefined);
+    yield* dumpNamespaces(data, names, encryption);
   } finally {
     lock.release();
   }
 }
 
-async function* dumpNamespaces(data: string, encryption?: EncryptionOptions, only?: string) {
-  for (const ns of await namespacesIn(data, only)) {
+async function* dumpNamespaces(data: string, names: string[], encryption?: EncryptionOptions) {
+  for (const ns of names) {
     const log = await Log.open({
       dir: streamDir(data, ns),
       fsync: { kind: "never" },
@@ -317,6 +318,7 @@ async function restoreLines(
       await client.disconnect();
     }
   } else {
+    await ensureDataDir(target.data!);
     const lock = await lockDataDir(target.data!, "catbus restore");
     const streams = new StreamStore(target.data!, {
       fsync: parseFsyncPolicy("never"),

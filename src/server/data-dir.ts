@@ -23,9 +23,17 @@ export interface DataDirLock {
  * it ends, so a crash leaves no stale lock behind.
  */
 export async function lockDataDir(dir: string, holder: string): Promise<DataDirLock> {
-  await ensureDataDir(dir);
   const path = join(dir, LOCK_FILE);
-  const file = await Deno.open(path, { read: true, write: true, create: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new CatbusError(
+      ErrorCode.NotFound,
+      `data directory ${dir} does not exist; is --data right?`,
+    );
+  }
   if (!(await file.tryLock(true))) {
     file.close();
     const who = (await Deno.readTextFile(path).catch(() => "")).trim() || "another process";

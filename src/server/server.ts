@@ -7,7 +7,7 @@ import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
-import { type DataDirLock, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
+import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { StreamStore } from "../streams/stream-store.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
@@ -54,6 +54,7 @@ export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile);
+  await ensureDataDir(config.data);
   const lock = await lockDataDir(config.data, "catbusd");
   try {
     return await startLocked(config, log, lock);
