@@ -328,7 +328,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_MAX_NAMESPACES",
     yaml: "limits.max_namespaces",
     kind: "count",
-    help: "stored namespaces (dead-letter ones too); one more is refused with limit_exceeded",
+    allowZero: true,
+    help: "stored namespaces ($sys too); one more is refused (limit_exceeded); 0 = no limit",
   },
   {
     key: "maxConsumers",
@@ -336,7 +337,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_MAX_CONSUMERS",
     yaml: "limits.max_consumers",
     kind: "count",
-    help: "durable consumers (and Bus manual-ack subscriptions); one more is refused",
+    allowZero: true,
+    help: "durable consumers (and Bus manual-ack subscriptions); one more is refused; 0 = no limit",
   },
   {
     key: "maxOpenSegments",
@@ -344,7 +346,8 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_MAX_OPEN_SEGMENTS",
     yaml: "storage.max_open_segments",
     kind: "count",
-    help: "log files held open over all namespaces; the least recently written is closed",
+    allowZero: true,
+    help: "log files held open over all namespaces, least recently written closed; 0 = no bound",
   },
   {
     key: "retentionMaxAgeMs",
