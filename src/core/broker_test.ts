@@ -175,3 +175,39 @@ Deno.test("broker - a confirm that times out while the message is still being st
   store();
   await assert.rejects(published, /0 of 1 consumer acks/);
 });
+
+Deno.test("broker - a failed store hands its sequence out again, so numbers stay contiguous", async () => {
+  let full = true;
+  const stored: number[] = [];
+  const flaky: NamespaceStorage = {
+    epoch: "e1",
+    firstSeq: 0,
+    lastSeq: 0,
+    append: (m) => {
+      if (full) return Promise.reject(new Error("disk full"));
+      stored.push(m.seq);
+      return Promise.resolve();
+    },
+    read: async function* () {},
+    seekTime: () => Promise.resolve(1),
+    tail: () => Promise.resolve([]),
+    recentKeys: () => Promise.resolve(new Map()),
+  };
+  const b = new Broker({
+    history: { maxMessages: 10, maxBytes: 1 << 20 },
+    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(flaky) },
+  });
+  await b.createNamespace("app");
+  // Several in flight at once fail together, as the log fails what is queued behind a write.
+  const failed = [1, 2, 3].map((i) => b.publish({ channel: "app.x", payload: json(i) }));
+  for (const p of failed) await assert.rejects(p, /disk full/);
+  full = false;
+  const s = sink();
+  await b.subscribe(s.sub, "app.>");
+  assert.equal((await b.publish({ channel: "app.x", payload: json(4) })).seq, 1);
+  assert.equal((await b.publish({ channel: "app.x", payload: json(5) })).seq, 2);
+  assert.deepEqual(stored, [1, 2]);
+  assert.deepEqual(s.seqs(), [1, 2]);
+  const history = b.namespace("app")!.history.after(0, 2)!.map((m) => m.seq);
+  assert.deepEqual(history, [1, 2], "history holds contiguous sequences");
+});
