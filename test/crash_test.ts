@@ -81,5 +81,6 @@ Deno.test("crash - every acknowledged message survives SIGKILL, once and in orde
   assert.deepEqual(lost, [], "every acknowledged message is there");
   assert.ok(acked.length >= 1200);
   c.close();
+  await server.stop(); // before its directory goes
   await Deno.remove(data, { recursive: true });
 });

@@ -33,6 +33,7 @@ Deno.test("data dir lock - a second server and the offline commands refuse a liv
   await using again = await startCatbusd([], { data });
   const dumped = await again.cli(["dump", "--url", again.wsUrl, "--token", again.adminKey]);
   assert.equal(JSON.parse(dumped.stdout).payload, 1);
+  await again.stop();
   await Deno.remove(data, { recursive: true });
   await Deno.remove(other, { recursive: true });
 });

@@ -63,6 +63,7 @@ Deno.test("durability - messages, positions and dedupe keys survive a restart", 
   );
   assert.equal(fresh.json.seq, 11);
   raw.close();
+  await second.stop(); // before its directory goes
   await Deno.remove(data, { recursive: true });
 });
 
@@ -111,6 +112,7 @@ Deno.test("durability - an encrypted store refuses to start with the wrong secre
   await using again = await startCatbusd(["--encryption-secret", "right"], { data });
   const dumped = await again.cli(["dump", "--url", again.wsUrl, "--token", again.adminKey]);
   assert.equal(JSON.parse(dumped.stdout).payload, "secret text");
+  await again.stop();
   await Deno.remove(data, { recursive: true });
 });
 

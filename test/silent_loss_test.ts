@@ -57,6 +57,7 @@ Deno.test("silent loss - a flipped byte in a sealed segment fails the replay wit
   const debug = await server.cli(["debug", "--data", data]);
   assert.equal(debug.code, 1);
   assert.match(debug.stdout, /CORRUPT .*00000000000000000001\.seg at byte 0/);
+  await server.stop();
   await Deno.remove(data, { recursive: true });
 });
 
@@ -84,6 +85,7 @@ Deno.test("silent loss - a deleted sealed segment stops start-up; repair accepts
   const ns = (resumed.json.namespaces as Record<string, { epoch: string; seq: number }>).logs;
   assert.notEqual(ns.epoch, epoch);
   assert.equal(ns.seq, 30);
+  await server.stop();
   await Deno.remove(data, { recursive: true });
 });
 
@@ -107,5 +109,6 @@ Deno.test("silent loss - a newest segment cut to 0 bytes gives a new epoch: resu
     resume: { logs: { epoch: ok.json.epoch, seq: ok.json.seq } },
   });
   assert.equal(kept.json.recovered, true, JSON.stringify(kept.json));
+  await again.stop();
   await Deno.remove(data, { recursive: true });
 });

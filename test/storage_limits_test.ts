@@ -80,6 +80,7 @@ Deno.test({
     // Opening every stored namespace at start-up holds no file open either.
     await using again = await startCatbusd(args, { data });
     await assertBounded(again.pid, before + 8);
+    await again.stop();
     await Deno.remove(data, { recursive: true });
   },
 });
@@ -116,6 +117,7 @@ Deno.test("storage names - a namespace too long for a file name is stored and fo
     ["$sys", "plain", long].sort(),
   );
   raw.close();
+  await second.stop();
   await Deno.remove(data, { recursive: true });
 });
 

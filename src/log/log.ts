@@ -571,7 +571,8 @@ export class Log {
     if (hole) throw new LogGapError(dir, hole.fromSeq, hole.toSeq, hole.reason);
     this.#losses = losses;
     this.#state = saved ?? { firstSeq: this.firstSeq || this.#nextSeq, highWater: 0, accepted: [] };
-    if (!saved) await this.#saveState();
+    if (saved) this.#stateSavedAt = Date.now(); // just read: up to date until the next append
+    else await this.#saveState();
   }
 }
 
