@@ -15,6 +15,8 @@ export const ErrorCode = {
   Unavailable: "unavailable",
   LimitExceeded: "limit_exceeded",
   Internal: "internal",
+  /** The server is stopping: reconnect (to it once it is back, or to another one). */
+  Shutdown: "shutdown",
   /** The request contradicts existing state (e.g. a consumer exists with another config). */
   Conflict: "conflict",
   /** A request was published but nobody subscribes to its channel. */

@@ -24,6 +24,9 @@ export interface ServerConfig {
   maxPayload: number;
   maxSubscriptions: number;
   maxConnections: number;
+  maxConnectionsPerDoor: number;
+  /** A WebTransport (QUIC) connection silent this long is gone. */
+  webtransportIdleTimeoutMs: number;
   maxPublishRate: number;
   replyWindowMs: number;
   maxReplyPermits: number;
@@ -52,6 +55,8 @@ export interface ServerConfig {
   /** State-machine database (rstmdb's RCP protocol); off unless an address is set. */
   rcpBind?: string;
   rcpMaxConnections: number;
+  rcpHelloTimeoutMs: number;
+  rcpIdleTimeoutMs: number;
   rcpAuthRequired: boolean;
   rcpAuthMaxFailures: number;
   rcpTokenHashes: string[];
@@ -230,7 +235,24 @@ export const SETTINGS: Setting[] = [
     env: "CATBUS_MAX_CONNECTIONS",
     yaml: "limits.max_connections",
     kind: "count",
-    help: "native connections at once (TCP, WebSocket, WebTransport, SSE)",
+    help: "connections at once over every door (HTTP requests, WebSocket, SSE, WebTransport, " +
+      "TCP, Bus, RCP); also native sessions at once",
+  },
+  {
+    key: "maxConnectionsPerDoor",
+    flag: "max-connections-per-door",
+    env: "CATBUS_MAX_CONNECTIONS_PER_DOOR",
+    yaml: "limits.max_connections_per_door",
+    kind: "count",
+    help: "connections at once on any one door (HTTP, WebTransport, TCP, Bus, RCP)",
+  },
+  {
+    key: "webtransportIdleTimeoutMs",
+    flag: "webtransport-idle-timeout",
+    env: "CATBUS_WEBTRANSPORT_IDLE_TIMEOUT",
+    yaml: "limits.webtransport_idle_timeout",
+    kind: "duration",
+    help: "a WebTransport connection silent this long is closed (its peer is gone)",
   },
   {
     key: "maxPublishRate",
@@ -456,6 +478,20 @@ export const SETTINGS: Setting[] = [
     help: "RCP connections at once",
   },
   {
+    key: "rcpHelloTimeoutMs",
+    flag: "rcp-hello-timeout",
+    yaml: "network.hello_timeout",
+    kind: "duration",
+    help: "an RCP connection without HELLO this long after it opened is closed",
+  },
+  {
+    key: "rcpIdleTimeoutMs",
+    flag: "rcp-idle-timeout",
+    yaml: "network.idle_timeout",
+    kind: "duration",
+    help: "an RCP connection with no bytes either way this long is closed",
+  },
+  {
     key: "rcpAuthRequired",
     flag: "rcp-auth-required",
     env: "RSTMDB_AUTH_REQUIRED",
@@ -597,6 +633,8 @@ export const DEFAULTS: ServerConfig = {
   maxPayload: 1024 * 1024,
   maxSubscriptions: 1000,
   maxConnections: 100_000,
+  maxConnectionsPerDoor: 50_000,
+  webtransportIdleTimeoutMs: 30_000,
   maxPublishRate: 0,
   replyWindowMs: 30_000,
   maxReplyPermits: 100_000,
@@ -620,6 +658,8 @@ export const DEFAULTS: ServerConfig = {
   namespaces: [],
   busAuth: "open",
   rcpMaxConnections: 1000,
+  rcpHelloTimeoutMs: 10_000,
+  rcpIdleTimeoutMs: 300_000,
   rcpAuthRequired: false,
   rcpAuthMaxFailures: 10,
   rcpTokenHashes: [],

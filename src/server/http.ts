@@ -3,6 +3,8 @@ import type { SseSessions } from "../transport/sse-sessions.ts";
 import type { StreamHandler } from "../transport/tcp.ts";
 import type { CertificateHash } from "../transport/webtransport.ts";
 import { acceptWebSocket } from "../transport/websocket.ts";
+import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
+import { type HttpDoor, serveHttpDoor } from "../transport/http-server.ts";
 
 export interface HttpRoutes {
   isReady(): boolean;
@@ -30,19 +32,24 @@ const json = (status: number, body: unknown) =>
  * liveness at /health, readiness at /ready.
  */
 export function serveHttp(
-  options: { hostname: string; port: number; cert?: string; key?: string },
+  options: {
+    hostname: string;
+    port: number;
+    cert?: string;
+    key?: string;
+    admit: Admission;
+    report: AcceptReport;
+  },
   routes: HttpRoutes,
-): Deno.HttpServer<Deno.NetAddr> {
-  // Deno.serve binds synchronously: a taken port throws here.
-  return Deno.serve({
+): HttpDoor {
+  return serveHttpDoor({
     ...options,
-    onListen: () => {},
     onError: () =>
       json(500, {
         code: "internal",
         message: "internal error; see the server log",
       }),
-  }, async (request, info) => {
+  }, async (request, info, keep) => {
     const path = new URL(request.url).pathname;
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
     if (path === "/sse" || path.startsWith("/sse/")) {
@@ -78,7 +85,14 @@ export function serveHttp(
           message: "/ws expects a WebSocket upgrade",
         });
       }
-      return acceptWebSocket(request, remote, routes.newSession);
+      // The WebSocket holds the request's slot until it closes.
+      const release = keep();
+      try {
+        return acceptWebSocket(request, remote, routes.newSession, release);
+      } catch (e) {
+        release();
+        throw e;
+      }
     }
     if (path === "/health") return json(200, { status: "ok" });
     if (path === "/ready") {

@@ -62,6 +62,9 @@ try {
 }
 
 const DAEMON_CHILD = "CATBUS_DAEMON_CHILD";
+/** Set by bin/run.mjs to its own pid. */
+const LAUNCHER_PID = "CATBUS_LAUNCHER_PID";
+const PARENT_POLL_MS = 500;
 
 if (config.daemon) {
   // Re-run ourselves without -d, detached, logging to a file. Wait until the child listens (or
@@ -79,7 +82,8 @@ if (config.daemon) {
       "--log-file",
       logFile,
     ],
-    env: { [DAEMON_CHILD]: "1" },
+    // The background server outlives this process by design: no launcher watch for it.
+    env: { [DAEMON_CHILD]: "1", [LAUNCHER_PID]: "" },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -112,13 +116,32 @@ if (Deno.env.get(DAEMON_CHILD)) {
   console.error(`catbusd ready ${server.httpUrl}`);
 }
 
+/** A drain that takes longer than this (a stuck store, a client that never lets go) is cut. */
+const STOP_DEADLINE_MS = 10_000;
+
 let stopping = false;
-const stop = async () => {
+const stop = async (reason: string) => {
   if (stopping) Deno.exit(1);
   stopping = true;
-  await server.close();
+  const deadline = setTimeout(() => {
+    console.error(`catbusd: still stopping after ${STOP_DEADLINE_MS} ms (${reason}); exiting`);
+    Deno.exit(1);
+  }, STOP_DEADLINE_MS);
+  await server.close(reason);
+  clearTimeout(deadline);
   if (config.pidfile) await Deno.remove(config.pidfile).catch(() => {});
   Deno.exit(0);
 };
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(signal, () => stop(signal));
+}
+
+// Started by bin/catbusd.mjs (`npm start`): when that launcher dies without passing a signal on
+// (SIGKILL, the OOM killer), this process is re-parented; it must not hold the ports and the data
+// directory on its own.
+const launcher = Number(Deno.env.get(LAUNCHER_PID));
+if (launcher) {
+  setInterval(() => {
+    if (Deno.ppid !== launcher) stop("launcher gone");
+  }, PARENT_POLL_MS);
+}

@@ -6,6 +6,8 @@ import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
+import { encodeFrame, FrameType } from "../protocol/frame.ts";
+import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { StreamStore } from "../streams/stream-store.ts";
@@ -19,8 +21,9 @@ import { SseSessions } from "../transport/sse-sessions.ts";
 import { WebTransportListener } from "../transport/webtransport.ts";
 import { serveBus } from "../dialects/bus/server.ts";
 import { startRcpService } from "../sm/rcp/start.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
+import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 
 export const SERVER_NAME = "catbusd/0.1.0";
@@ -35,8 +38,15 @@ export interface RunningServer {
   /** The state-machine database (rstmdb's RCP), when enabled, e.g. rcp://127.0.0.1:7401 */
   rcpUrl?: string;
   broker: Broker;
-  close(): Promise<void>;
+  /** Drains: stops accepting, /ready answers 503, sessions get a `shutdown` error, stores close. */
+  close(reason?: string): Promise<void>;
 }
+
+const connectionLimit = new CatbusError(
+  ErrorCode.LimitExceeded,
+  "the server is at its connection limit (--max-connections, --max-connections-per-door); " +
+    "retry later",
+);
 
 const readPem = async (path: string, what: string) => {
   try {
@@ -49,11 +59,29 @@ const readPem = async (path: string, what: string) => {
   }
 };
 
+function logOpenFileLimit(log: Logger, limit: OpenFileLimit | undefined, maxConnections: number) {
+  if (!limit) return log("info", "open-file limit unknown (cannot read it on this system)");
+  const show = (n: number) => Number.isFinite(n) ? n : "unlimited";
+  log("info", "open-file limit", {
+    soft: show(limit.soft),
+    hard: show(limit.hard),
+    ...(limit.raisedFrom !== undefined ? { raised_from: limit.raisedFrom } : {}),
+  });
+  if (limit.soft <= maxConnections) {
+    log("warn", "the open-file limit is below --max-connections: connections beyond it fail", {
+      open_files: limit.soft,
+      max_connections: maxConnections,
+      hint: "raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower --max-connections",
+    });
+  }
+}
+
 /** Starts every listener of one catbusd and returns once they accept connections. */
 export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile);
+  logOpenFileLimit(log, raiseOpenFileLimit(), config.maxConnections);
   await ensureDataDir(config.data);
   const lock = await lockDataDir(config.data, "catbusd");
   try {
@@ -125,6 +153,8 @@ async function startLocked(
     streams.applyRetention().catch((e) => log("warn", "retention failed", { error: String(e) }));
   }, 60_000);
 
+  const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerDoor, log);
+  const door = (name: DoorName) => ({ admit: limits.door(name), report: acceptReport(log, name) });
   const namespaces = new NamespacePolicy(config.data, config.namespaces);
   const sessions = new SessionRegistry();
   /** Native connections open now, authenticated or not (for --max-connections). */
@@ -169,7 +199,9 @@ async function startLocked(
   const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
 
   const rcpBind = config.rcpBind;
-  const rcp = rcpBind ? await startRcpService({ ...config, rcpBind }, broker, log) : undefined;
+  const rcp = rcpBind
+    ? await startRcpService({ ...config, rcpBind }, broker, log, door("rcp"))
+    : undefined;
   const tls = config.cert && config.key
     ? {
       cert: await readPem(config.cert, "certificate"),
@@ -186,7 +218,7 @@ async function startLocked(
     maxBodyBytes: 4 * (config.maxPayload + 64 * 1024),
   }, newSession);
   let webtransport: WebTransportListener | undefined;
-  const http = serveHttp({ ...httpAddr, ...tls }, {
+  const http = serveHttp({ ...httpAddr, ...tls, ...door("http") }, {
     isReady: () => ready,
     newSession,
     sse,
@@ -195,7 +227,14 @@ async function startLocked(
   });
   let tcp: Deno.Listener;
   try {
-    tcp = listenTcp({ ...tcpAddr, ...tls }, newSession);
+    tcp = listenTcp({ ...tcpAddr, ...tls }, newSession, {
+      ...door("tcp"),
+      // Told why, without reading from it; the write is small and the socket is new.
+      refuse: (t) => {
+        Promise.resolve(t.write(encodeFrame(FrameType.Error, 0, connectionLimit.toJSON())))
+          .catch(() => {}).finally(() => t.close());
+      },
+    });
   } catch (e) {
     await http.shutdown();
     throw new CatbusError(
@@ -208,8 +247,10 @@ async function startLocked(
     try {
       webtransport = await WebTransportListener.start({
         hostname: httpAddr.hostname,
-        port: http.addr.port,
+        port: http.port,
         ...tls,
+        ...door("webtransport"),
+        idleTimeoutMs: config.webtransportIdleTimeoutMs,
         names: ["0.0.0.0", "::"].includes(httpAddr.hostname) ? [] : [httpAddr.hostname],
         onRotate: (hash) => log("info", "webtransport certificate rotated", { hash: hash.value }),
       }, newSession);
@@ -234,6 +275,7 @@ async function startLocked(
       checkNamespace: host.checkNamespace,
       live: sessions,
       log,
+      door: door("bus"),
     });
   } catch (e) {
     tcp.close();
@@ -246,7 +288,7 @@ async function startLocked(
   const displayHost = (h: string) => h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
   const scheme = tls ? "s" : "";
   const server: RunningServer = {
-    httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.addr.port}`,
+    httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.port}`,
     tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
     ...(bus && busAddr
       ? {
@@ -255,20 +297,24 @@ async function startLocked(
       : {}),
     ...(rcp ? { rcpUrl: rcp.url } : {}),
     broker,
-    async close() {
+    async close(reason = "closed") {
+      const started = Date.now();
       ready = false;
       clearInterval(retentionTimer);
       sessions.stop();
       tcp.close();
-      sessions.closeAll();
-      webtransport?.close();
+      sessions.closeAll(
+        new CatbusError(ErrorCode.Shutdown, "the server is shutting down; reconnect and retry"),
+      );
       sse.closeAll();
       await http.shutdown();
+      webtransport?.close();
       await bus?.close();
       await rcp?.close();
       await consumers.close();
       await streams.close();
       lock.release();
+      log("info", "catbusd stopped", { reason, took_ms: Date.now() - started });
     },
   };
   log("info", "catbusd listening", {

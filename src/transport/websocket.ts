@@ -15,6 +15,7 @@ export function acceptWebSocket(
   request: Request,
   remote: string,
   accept: (transport: SessionTransport) => StreamHandler,
+  onClosed: () => void = () => {},
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
@@ -47,7 +48,10 @@ export function acceptWebSocket(
       socket.close(1003, "send binary frames; see docs/protocol.md");
     }
   };
-  socket.onclose = () => handler?.closed();
+  socket.onclose = () => {
+    onClosed();
+    handler?.closed();
+  };
   socket.onerror = () => {};
   return response;
 }

@@ -2,6 +2,7 @@ import type { SessionTransport } from "../protocol/session.ts";
 import { base64 } from "../core/bytes.ts";
 import { createSelfSignedCert } from "./self-signed-cert.ts";
 import type { StreamHandler } from "./tcp.ts";
+import { acceptLoop, type AcceptReport, type Admission, admitAll } from "./accept-loop.ts";
 
 /** The path clients open: `https://host:port/catbus`. */
 export const WEBTRANSPORT_PATH = "/catbus";
@@ -18,7 +19,14 @@ export interface WebTransportOptions {
   /** Names the self-signed certificate covers besides localhost, 127.0.0.1 and ::1. */
   names?: string[];
   onRotate?: (hash: CertificateHash) => void;
+  /** A QUIC connection with nothing heard for this long is gone (its session ends); 30 s. */
+  idleTimeoutMs?: number;
+  /** A slot per session; sessions over the limit are refused at the QUIC handshake. */
+  admit?: Admission;
+  report?: AcceptReport;
 }
+
+const QUIET: AcceptReport = { failing: () => {}, recovered: () => {} };
 
 /** What a page pins: `new WebTransport(url, { serverCertificateHashes: [{ algorithm, value }] })`. */
 export interface CertificateHash {
@@ -104,11 +112,18 @@ export class WebTransportListener {
     this.#endpoint ??= new Deno.QuicEndpoint({ hostname: this.#options.hostname, port });
     this.#port = this.#endpoint.addr.port;
     this.#listener?.stop();
-    const listener = this.#endpoint.listen({ cert, key, alpnProtocols: ["h3"] });
+    const listener = this.#endpoint.listen({
+      cert,
+      key,
+      alpnProtocols: ["h3"],
+      maxIdleTimeout: this.#options.idleTimeoutMs ?? 30_000,
+    });
     this.#listener = listener;
-    (async () => {
-      for await (const incoming of listener) this.#serve(incoming).catch(() => {});
-    })().catch(() => {/* stopped */});
+    acceptLoop(
+      () => listener.incoming(),
+      (incoming) => this.#admit(incoming),
+      this.#options.report ?? QUIET,
+    );
   }
 
   async #rotate() {
@@ -117,15 +132,41 @@ export class WebTransportListener {
     if (this.#hash) this.#options.onRotate?.(this.#hash);
   }
 
+  #admit(incoming: Deno.QuicIncoming) {
+    const release = (this.#options.admit ?? admitAll)();
+    if (!release) return incoming.refuse();
+    this.#serve(incoming).catch(() => {/* the peer went away or spoke no WebTransport */})
+      .finally(release);
+  }
+
+  /**
+   * One session, from handshake to end. Every promise of the connection and the session is
+   * observed: a peer that vanishes makes them reject ("timed out" after the idle timeout), and
+   * an unobserved rejection would end the whole process.
+   */
   async #serve(incoming: Deno.QuicIncoming) {
     const conn = await incoming.accept();
-    const session = await Deno.upgradeWebTransport(conn);
-    await session.ready;
+    const connClosed = conn.closed.catch(() => {});
+    try {
+      const session = await Deno.upgradeWebTransport(conn);
+      session.closed.catch(() => {});
+      await session.ready;
+      await this.#carry(conn, session);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+    await connClosed;
+  }
+
+  async #carry(conn: Deno.QuicConn, session: WebTransport) {
     const streams = session.incomingBidirectionalStreams.getReader();
     const { value: stream } = await streams.read();
     streams.releaseLock();
-    if (!stream) return session.close();
+    if (!stream) return;
     const writer = stream.writable.getWriter();
+    writer.closed.catch(() => {});
     const addr = conn.remoteAddr;
     let open = true;
     const transport: SessionTransport = {

@@ -17,6 +17,8 @@ import {
   parseSubscribeParams,
   subscribe,
 } from "./subscribe.ts";
+import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
+import { serveHttpDoor } from "../../transport/http-server.ts";
 
 export interface BusDialectOptions {
   hostname: string;
@@ -38,6 +40,8 @@ export interface BusDialectOptions {
   live: BusSubscribeContext["live"];
   /** Idle time before a `: ping` comment on event streams (default 30 s, as the original). */
   keepAliveMs?: number;
+  /** Connection slots and accept-failure reports (see transport/http-server.ts). */
+  door: { admit: Admission; report: AcceptReport };
 }
 
 const STATUS: Record<string, number> = {
@@ -172,11 +176,11 @@ export function serveBus(
     }
   };
 
-  const server = Deno.serve({
+  const server = serveHttpDoor({
     hostname: options.hostname,
     port: options.port,
     ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
-    onListen: () => {},
+    ...options.door,
   }, async (request) => {
     try {
       return await handle(request);
@@ -187,7 +191,7 @@ export function serveBus(
     }
   });
   return {
-    port: server.addr.port,
+    port: server.port,
     async close() {
       for (const stream of streams) stream.close();
       await server.shutdown();

@@ -1,11 +1,14 @@
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { RcpTransport } from "./session.ts";
+import { acceptLoop, type AcceptReport, type Admission } from "../../transport/accept-loop.ts";
 
 /** One accepted connection as the listener hands it over. */
 export interface ConnectionHandler {
   /** A promise pauses reading until it resolves (outbound backpressure). */
   receive(chunk: Uint8Array): Promise<void> | void;
   closed(): void;
+  /** Whether the client has said HELLO (until then the hello timeout runs). */
+  readonly greeted: boolean;
 }
 
 export interface RcpListenOptions {
@@ -14,7 +17,14 @@ export interface RcpListenOptions {
   /** TLS through node:tls; with `ca` + `requireClientCert`, clients must present a certificate. */
   tls?: { cert: string; key: string; ca?: string; requireClientCert: boolean };
   maxConnections: number;
-  /** Called instead of `accept` when the connection limit is reached (answer, then close). */
+  /** The server-wide count (--max-connections): a slot per connection. */
+  admit: Admission;
+  report: AcceptReport;
+  /** A connection without HELLO this long after it opened is closed. */
+  helloTimeoutMs: number;
+  /** A connection with no bytes either way for this long is closed (rstmdb: 300 s). */
+  idleTimeoutMs: number;
+  /** Called instead of `accept` when a connection limit is reached (answer, then close). */
   refuse: (transport: RcpTransport) => void;
   accept: (transport: RcpTransport) => ConnectionHandler;
 }
@@ -29,18 +39,58 @@ export function listenRcp(options: RcpListenOptions): Promise<RcpListener> {
   return options.tls ? listenTls(options, options.tls) : Promise.resolve(listenPlain(options));
 }
 
+/** A served connection: its handler, and what to call on traffic and at its end. */
+interface Served {
+  handler: ConnectionHandler;
+  /** Bytes went in or out: the idle timeout starts again. */
+  active(): void;
+  ended(): void;
+}
+
+/**
+ * Lets a connection in (or refuses it over a limit) and watches it: closed when HELLO does not
+ * come within the hello timeout, or when nothing moves for the idle timeout.
+ */
 function admit(
   options: RcpListenOptions,
   open: Set<unknown>,
   conn: unknown,
   transport: RcpTransport,
-) {
-  if (open.size >= options.maxConnections) {
+): Served | undefined {
+  const release = open.size < options.maxConnections ? options.admit() : undefined;
+  if (!release) {
     options.refuse(transport);
     return undefined;
   }
   open.add(conn);
-  return options.accept(transport);
+  let lastActive = Date.now();
+  const watched: RcpTransport = {
+    write: (bytes) => {
+      lastActive = Date.now();
+      return transport.write(bytes);
+    },
+    close: () => transport.close(),
+  };
+  const handler = options.accept(watched);
+  const hello = setTimeout(() => handler.greeted || transport.close(), options.helloTimeoutMs);
+  let idle: ReturnType<typeof setTimeout>;
+  const checkIdle = () => {
+    const quiet = Date.now() - lastActive;
+    if (quiet >= options.idleTimeoutMs) transport.close();
+    else idle = setTimeout(checkIdle, options.idleTimeoutMs - quiet);
+  };
+  idle = setTimeout(checkIdle, options.idleTimeoutMs);
+  return {
+    handler,
+    active: () => lastActive = Date.now(),
+    ended: () => {
+      clearTimeout(hello);
+      clearTimeout(idle);
+      open.delete(conn);
+      release();
+      handler.closed();
+    },
+  };
 }
 
 function listenPlain(options: RcpListenOptions): RcpListener {
@@ -62,22 +112,20 @@ function listenPlain(options: RcpListenOptions): RcpListener {
         } catch { /* already closed */ }
       },
     };
-    const handler = admit(options, open, conn, transport);
-    if (!handler) return;
+    const served = admit(options, open, conn, transport);
+    if (!served) return;
     try {
       // Each read is a fresh buffer: the decoders keep views on it.
       for await (const chunk of conn.readable) {
-        const paused = handler.receive(chunk);
+        served.active();
+        const paused = served.handler.receive(chunk);
         if (paused) await paused;
       }
     } catch { /* reset by peer, or closed by us */ }
     alive = false;
-    open.delete(conn);
-    handler.closed();
+    served.ended();
   };
-  (async () => {
-    for await (const conn of listener) serve(conn);
-  })().catch(() => {/* listener closed */});
+  acceptLoop(() => listener.accept(), serve, options.report);
   return {
     port: (listener.addr as Deno.NetAddr).port,
     close() {
@@ -113,25 +161,25 @@ function listenTls(
         }),
       close: () => socket.destroy(),
     };
-    const handler = admit(options, open, socket, transport);
-    if (!handler) return;
+    const served = admit(options, open, socket, transport);
+    if (!served) return;
     socket.on("data", (chunk: Uint8Array) => {
-      const paused = handler.receive(new Uint8Array(chunk));
+      served.active();
+      const paused = served.handler.receive(new Uint8Array(chunk));
       if (paused) {
         socket.pause();
         paused.then(() => socket.resume());
       }
     });
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => {
-      open.delete(socket);
-      handler.closed();
-    });
+    socket.on("close", () => served.ended());
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
       server.off("error", reject);
+      // Later errors (a failed accept) must not end the process; node:net keeps listening.
+      server.on("error", (e) => options.report.failing(e));
       resolve({
         port: (server.address() as { port: number }).port,
         close: () =>

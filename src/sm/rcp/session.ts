@@ -81,6 +81,11 @@ export class RcpSession implements WatchSink {
     this.#transport = transport;
   }
 
+  /** Whether the client has said HELLO. */
+  get greeted(): boolean {
+    return this.#greeted;
+  }
+
   /** Feeds received bytes; the promise (when any) resolves once the outbound queue drains. */
   receive(chunk: Uint8Array): Promise<void> | void {
     if (this.#closing || !chunk.length) return;

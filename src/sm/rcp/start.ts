@@ -8,6 +8,7 @@ import { badRequest } from "../errors.ts";
 import { parseSmFsyncPolicy } from "../fsync.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { listenRcp } from "./listener.ts";
+import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { errorResponse } from "./messages.ts";
 import { encodeFrame } from "./frame.ts";
 import { RcpSession } from "./session.ts";
@@ -75,6 +76,7 @@ export async function startRcpService(
   config: ServerConfig & { rcpBind: string },
   broker: Broker,
   log: Logger,
+  door: { admit: Admission; report: AcceptReport },
 ): Promise<RcpService> {
   const address = parseAddress(config.rcpBind, "--rcp-bind")!;
   const auth = await tokenVerifier(config);
@@ -110,12 +112,16 @@ export async function startRcpService(
       ...address,
       tls,
       maxConnections: config.rcpMaxConnections,
+      ...door,
+      helloTimeoutMs: config.rcpHelloTimeoutMs,
+      idleTimeoutMs: config.rcpIdleTimeoutMs,
       accept: (transport) => new RcpSession(host, transport),
       refuse: (transport) => {
         const error = errorResponse("", {
           code: "RATE_LIMITED",
           message:
-            `the server has its maximum of ${config.rcpMaxConnections} RCP connections; retry later`,
+            `the server is at its connection limit (--rcp-max-connections ${config.rcpMaxConnections}, ` +
+            "--max-connections, --max-connections-per-door); retry later",
           retryable: true,
         });
         transport.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error))))

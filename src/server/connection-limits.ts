@@ -1,0 +1,74 @@
+import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
+import type { Logger } from "./log.ts";
+
+/** The listeners whose connections are counted. */
+export type DoorName = "http" | "bus" | "tcp" | "webtransport" | "rcp";
+
+/**
+ * Connections open at once, over all doors (`--max-connections`) and on each door
+ * (`--max-connections-per-door`), so that a flood on one door leaves room on the others. A door
+ * that reaches a limit says so in the log once, until it admits a connection again.
+ */
+export class ConnectionLimits {
+  readonly #max: number;
+  readonly #perDoor: number;
+  readonly #log: Logger;
+  readonly #open = new Map<DoorName, number>();
+  readonly #full = new Set<DoorName>();
+  #total = 0;
+
+  constructor(max: number, perDoor: number, log: Logger) {
+    this.#max = max;
+    this.#perDoor = perDoor;
+    this.#log = log;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** The admission of one door: a slot per connection, given back once. */
+  door(name: DoorName): Admission {
+    return () => {
+      const here = this.#open.get(name) ?? 0;
+      if (this.#total >= this.#max || here >= this.#perDoor) {
+        if (!this.#full.has(name)) {
+          this.#full.add(name);
+          this.#log("warn", "connection limit reached: refusing new connections", {
+            door: name,
+            open: here,
+            total: this.#total,
+            max_connections: this.#max,
+            max_connections_per_door: this.#perDoor,
+          });
+        }
+        return undefined;
+      }
+      this.#full.delete(name);
+      this.#total++;
+      this.#open.set(name, here + 1);
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        this.#total--;
+        this.#open.set(name, this.#open.get(name)! - 1);
+      };
+    };
+  }
+}
+
+/** Logs a door's failing accepts once per run, and when it accepts again. */
+export function acceptReport(log: Logger, door: DoorName): AcceptReport {
+  return {
+    failing: (error) =>
+      log("error", "cannot accept connections; retrying with a back-off", {
+        door,
+        error: error.message,
+        hint: "out of file descriptors? raise the open-file limit (ulimit -n) or lower " +
+          "--max-connections",
+      }),
+    recovered: (failures) =>
+      log("info", "accepting connections again", { door, failed_accepts: failures }),
+  };
+}

@@ -1,0 +1,47 @@
+/** Takes a connection slot: the function that gives it back, or undefined when the door is full. */
+export type Admission = () => (() => void) | undefined;
+
+/** Admits everything; for listeners started without a limit (tests, tools). */
+export const admitAll: Admission = () => () => {};
+
+const FIRST_RETRY_MS = 50;
+const LAST_RETRY_MS = 2000;
+
+/** What an accept loop tells its owner: the first failure of a run, and the recovery. */
+export interface AcceptReport {
+  failing(error: Error): void;
+  recovered(failures: number): void;
+}
+
+const listenerClosed = (e: unknown) =>
+  e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted;
+
+/**
+ * Accepts until the listener is closed. A failed accept (EMFILE, ENFILE when the process or the
+ * system is out of file descriptors) does not end the loop: it is reported once per run of
+ * failures and retried after a growing back-off, so the door comes back when descriptors do.
+ */
+export async function acceptLoop<C>(
+  accept: () => Promise<C>,
+  serve: (conn: C) => void,
+  report: AcceptReport,
+): Promise<void> {
+  let failures = 0;
+  for (;;) {
+    let conn: C;
+    try {
+      conn = await accept();
+    } catch (e) {
+      if (listenerClosed(e)) return;
+      if (failures++ === 0) report.failing(e as Error);
+      const wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failures, 6));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      continue;
+    }
+    if (failures) {
+      report.recovered(failures);
+      failures = 0;
+    }
+    serve(conn);
+  }
+}

@@ -1,0 +1,95 @@
+import { type AcceptReport, type Admission } from "./accept-loop.ts";
+
+export interface HttpDoorOptions {
+  hostname: string;
+  port: number;
+  cert?: string;
+  key?: string;
+  onError?: (error: unknown) => Response;
+  /** A slot per request in progress (an open event stream or WebSocket holds its slot). */
+  admit: Admission;
+  report: AcceptReport;
+}
+
+/**
+ * A request's handler. `keep()` takes over the request's slot, for a connection that outlives
+ * the response (a WebSocket): call what it returns when that connection ends.
+ */
+export type DoorHandler = (
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  keep: () => () => void,
+) => Response | Promise<Response>;
+
+export interface HttpDoor {
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+const FIRST_RETRY_MS = 50;
+const LAST_RETRY_MS = 2000;
+
+const refusal = () =>
+  new Response(
+    JSON.stringify({
+      code: "limit_exceeded",
+      message: "the server is at its connection limit (--max-connections, " +
+        "--max-connections-per-door); retry later",
+    }) + "\n",
+    { status: 503, headers: { "content-type": "application/json", connection: "close" } },
+  );
+
+/**
+ * An HTTP listener (Deno.serve) that survives its accept failing. Deno.serve accepts
+ * internally; when an accept fails (EMFILE: out of file descriptors) its loop ends and
+ * `finished` rejects, which unobserved would end the process. Here that is reported once and
+ * the listener is started again on the same address after a back-off, until it can bind.
+ * Connections are invisible to Deno.serve's handler, so the slots count requests in progress.
+ */
+export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): HttpDoor {
+  const { admit, report, ...listen } = options;
+  const serve = (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> => {
+    const release = admit();
+    if (!release) return refusal();
+    let kept = false;
+    const keep = () => {
+      kept = true;
+      return release;
+    };
+    info.completed.finally(() => kept || release()).catch(() => {});
+    return handler(request, info, keep);
+  };
+  let stopped = false;
+  const start = (port: number) => {
+    // Binds synchronously: a taken port throws here.
+    const server = Deno.serve({ ...listen, port, onListen: () => {} }, serve);
+    server.finished.catch((e) => {
+      if (!stopped) restart(server.addr.port, e);
+    });
+    return server;
+  };
+  let current = start(listen.port);
+  const port = current.addr.port;
+  const restart = async (port: number, error: Error) => {
+    report.failing(error);
+    for (let failures = 1; !stopped; failures++) {
+      await new Promise((r) => setTimeout(r, Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << failures)));
+      if (stopped) return;
+      try {
+        current = start(port);
+        report.recovered(failures);
+        return;
+      } catch { /* still out of descriptors, or the port is taken: try again */ }
+    }
+  };
+  return {
+    port,
+    async shutdown() {
+      stopped = true;
+      await current.shutdown();
+    },
+  };
+}
