@@ -19,6 +19,10 @@ export interface TestServer {
   data: string;
   adminKey: string;
   pid: number;
+  /** What the server logged so far (stderr). */
+  log(): string;
+  /** Resolves with the server's log once `pattern` matches it; rejects after `ms`. */
+  waitForLog(pattern: RegExp, ms?: number): Promise<string>;
   /** Runs the `catbus` CLI against this server's data directory and URL. */
   cli(
     args: string[],
@@ -32,13 +36,20 @@ export interface TestServer {
 
 export async function startCatbusd(
   extraArgs: string[] = [],
-  options: { data?: string; env?: Record<string, string> } = {},
+  options: {
+    data?: string;
+    env?: Record<string, string>;
+    /** A command that runs the server, e.g. `["prlimit", "--nofile=256:256"]`. */
+    wrap?: string[];
+  } = {},
 ): Promise<TestServer> {
   const data = options.data ??
     await Deno.makeTempDir({ prefix: "catbus-test-" });
   const adminKey = "test-admin-key";
-  const child = new Deno.Command(Deno.execPath(), {
+  const [command, ...wrapArgs] = [...options.wrap ?? [], Deno.execPath()];
+  const child = new Deno.Command(command, {
     args: [
+      ...wrapArgs,
       "run",
       "-A",
       "--unstable-net",
@@ -72,13 +83,32 @@ export async function startCatbusd(
     listening = /http=(\S+) websocket=(\S+) tcp=(\S+)[^\n]*\n/.exec(buffered);
   }
   // Keep draining stderr so the child never blocks on a full pipe; echo it for debugging.
+  let logged = buffered;
+  const logWaiters = new Set<() => void>();
   (async () => {
     for (;;) {
       const { value, done } = await lines.read();
       if (done) break;
+      logged += value;
+      for (const wake of logWaiters) wake();
       if (Deno.env.get("CATBUS_TEST_VERBOSE")) console.error(value);
     }
   })();
+  const waitForLog = (pattern: RegExp, ms = 10_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(logged)) return;
+        clearTimeout(timer);
+        logWaiters.delete(check);
+        resolve(logged);
+      };
+      const timer = setTimeout(() => {
+        logWaiters.delete(check);
+        reject(new Error(`catbusd did not log ${pattern} within ${ms} ms:\n${logged}`));
+      }, ms);
+      logWaiters.add(check);
+      check();
+    });
   const [, httpUrl, wsUrl, tcpUrl] = listening;
   const busUrl = /bus=(\S+)/.exec(buffered)?.[1] ?? "";
   const rcpUrl = / rcp=(\S+)/.exec(listening[0])?.[1];
@@ -101,6 +131,8 @@ export async function startCatbusd(
     data,
     adminKey,
     pid: child.pid,
+    log: () => logged,
+    waitForLog,
     async cli(args, env = {}) {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", CLI, ...args],
