@@ -19,8 +19,9 @@ Deno.test("limits - connections over --max-connections are refused with limit_ex
   while (!admitted) {
     // The server notices b's end asynchronously: retry until its slot is free.
     const again = await RawConnection.connect(server.tcpPort);
-    const answer = await again.hello(server.adminKey);
-    admitted = answer.type === FrameType.Welcome;
+    // Refused: the error (id 0) comes instead of the answer, then the connection closes.
+    const answer = await again.hello(server.adminKey).catch(() => undefined);
+    admitted = answer?.type === FrameType.Welcome;
     again.close();
   }
   a.close();
@@ -52,4 +53,33 @@ Deno.test("limits - publishes over --max-publish-rate are refused, the connectio
   assert.match(String(refused[0].json.message), /more than 5 publishes per second/);
   assert.equal((await c.reply(await c.send(FrameType.Ping))).type, FrameType.Pong);
   c.close();
+});
+
+Deno.test("limits - a door at --max-connections-per-door refuses at once; the other doors still answer", async () => {
+  await using server = await startCatbusd(["--max-connections-per-door", "1"]);
+  const first = await RawConnection.connect(server.tcpPort);
+  assert.equal((await first.hello(server.adminKey)).type, FrameType.Welcome);
+  const second = await RawConnection.connect(server.tcpPort);
+  const refused = await second.next(() => true);
+  assert.equal(refused.json.code, "limit_exceeded");
+  assert.match(String(refused.json.message), /--max-connections-per-door/);
+  await second.untilClosed();
+  // The HTTP door has its own slot: one request at a time here.
+  const health = await fetch(`${server.httpUrl}/health`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  // A WebSocket holds the HTTP door's slot while it is open.
+  const ws = new WebSocket(server.wsUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  const full = await fetch(`${server.httpUrl}/health`);
+  assert.equal(full.status, 503);
+  assert.equal((await full.json()).code, "limit_exceeded");
+  const closed = new Promise((resolve) => ws.onclose = resolve);
+  ws.close();
+  await closed;
+  await server.waitForLog(/connection limit reached.*door=tcp/);
+  first.close();
 });

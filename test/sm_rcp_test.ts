@@ -435,3 +435,19 @@ Deno.test("sm rcp - ops are looked up by name only; failed AUTH is throttled per
   assert.equal(await codeOf(again.request("LIST_MACHINES")), "UNAUTHORIZED");
   again.close();
 });
+
+Deno.test("sm rcp - a connection without HELLO within --rcp-hello-timeout, or silent for --rcp-idle-timeout, is closed", async () => {
+  await using server = await startSm([
+    "--rcp-hello-timeout",
+    "200ms",
+    "--rcp-idle-timeout",
+    "400ms",
+  ]);
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.rcpPort! });
+  assert.equal(await silent.read(new Uint8Array(16)), null, "closed without HELLO");
+  silent.close();
+  const ended = Promise.withResolvers<void>();
+  const greeted = await connectSm(server, { onClose: () => ended.resolve() });
+  assert.equal(greeted.closed, false, "HELLO keeps it open past the hello timeout");
+  await ended.promise;
+});
