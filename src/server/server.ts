@@ -330,6 +330,7 @@ async function startLocked(
     ...(server.busUrl ? { bus: server.busUrl } : {}),
     ...(server.rcpUrl ? { rcp: server.rcpUrl } : {}),
     data: config.data,
+    pid: Deno.pid,
   });
   return server;
 }

@@ -5,6 +5,8 @@
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 const MAIN = fromFileUrl(new URL("../../src/server/main.ts", import.meta.url));
+const LAUNCHER = fromFileUrl(new URL("../../bin/catbusd.mjs", import.meta.url));
+const ROOT = fromFileUrl(new URL("../..", import.meta.url));
 const CLI = fromFileUrl(new URL("../../src/cli/main.ts", import.meta.url));
 
 export interface TestServer {
@@ -19,6 +21,8 @@ export interface TestServer {
   data: string;
   adminKey: string;
   pid: number;
+  /** The process's end (its exit code, or the signal that ended it). */
+  exited: Promise<Deno.CommandStatus>;
   /** What the server logged so far (stderr). */
   log(): string;
   /** Resolves with the server's log once `pattern` matches it; rejects after `ms`. */
@@ -41,19 +45,24 @@ export async function startCatbusd(
     env?: Record<string, string>;
     /** A command that runs the server, e.g. `["prlimit", "--nofile=256:256"]`. */
     wrap?: string[];
+    /** Start it through the node launcher bin/catbusd.mjs, directly or as `npm start`. */
+    launcher?: "node" | "npm";
   } = {},
 ): Promise<TestServer> {
   const data = options.data ??
     await Deno.makeTempDir({ prefix: "catbus-test-" });
   const adminKey = "test-admin-key";
-  const [command, ...wrapArgs] = [...options.wrap ?? [], Deno.execPath()];
+  const [command, ...wrapArgs] = [
+    ...options.wrap ?? [],
+    ...options.launcher === "node"
+      ? ["node", LAUNCHER]
+      : options.launcher === "npm"
+      ? ["npm", "start", "--silent", "--"]
+      : [Deno.execPath(), "run", "-A", "--unstable-net", MAIN],
+  ];
   const child = new Deno.Command(command, {
     args: [
       ...wrapArgs,
-      "run",
-      "-A",
-      "--unstable-net",
-      MAIN,
       "--bind",
       "127.0.0.1:0",
       "--tcp-bind",
@@ -69,6 +78,7 @@ export async function startCatbusd(
       ...extraArgs,
     ],
     ...(options.env ? { env: options.env } : {}),
+    ...(options.launcher === "npm" ? { cwd: ROOT } : {}),
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -131,6 +141,7 @@ export async function startCatbusd(
     data,
     adminKey,
     pid: child.pid,
+    exited: child.status,
     log: () => logged,
     waitForLog,
     async cli(args, env = {}) {

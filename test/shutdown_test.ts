@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { FrameType } from "../src/protocol/frame.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
+import { RawConnection } from "./helpers/raw.ts";
+
+/** Resolves once nothing listens on `port` any more; rejects after `ms`. */
+async function untilNotListening(port: number, ms: number) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("shutdown - SIGTERM to the launcher drains the server: clients get a shutdown error, one line logged, both exit", async () => {
+  await using server = await startCatbusd([], { launcher: "node" });
+  const client = await RawConnection.connect(server.tcpPort);
+  assert.equal((await client.hello(server.adminKey)).type, FrameType.Welcome);
+  Deno.kill(server.pid, "SIGTERM");
+  const notice = await client.next((f) => f.type === FrameType.Error);
+  assert.equal(notice.json.code, "shutdown");
+  await client.untilClosed();
+  const status = await server.exited;
+  assert.equal(status.code, 0);
+  await untilNotListening(server.tcpPort, 5000);
+  assert.equal(server.log().match(/catbusd stopped/g)?.length, 1);
+  assert.match(server.log(), /catbusd stopped reason=SIGTERM/);
+});
+
+Deno.test("shutdown - a launcher killed with SIGKILL leaves no server holding the ports", async () => {
+  await using server = await startCatbusd([], { launcher: "node" });
+  const runtime = Number(/ pid=(\d+)/.exec(server.log())![1]);
+  Deno.kill(server.pid, "SIGKILL");
+  await server.exited;
+  try {
+    await untilNotListening(server.tcpPort, 10_000);
+    await untilNotListening(Number(new URL(server.httpUrl).port), 1000);
+  } catch (e) {
+    Deno.kill(runtime, "SIGKILL"); // left behind: do not let it outlive the test
+    throw e;
+  }
+});
+
+Deno.test("shutdown - SIGTERM to `npm start` stops the server too", async () => {
+  await using server = await startCatbusd([], { launcher: "npm" });
+  const runtime = Number(/ pid=(\d+)/.exec(server.log())![1]);
+  Deno.kill(server.pid, "SIGTERM");
+  await server.exited;
+  try {
+    await untilNotListening(server.tcpPort, 10_000);
+  } catch (e) {
+    Deno.kill(runtime, "SIGKILL");
+    throw e;
+  }
+  await server.waitForLog(/catbusd stopped reason=SIGTERM/);
+});
