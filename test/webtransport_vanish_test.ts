@@ -18,6 +18,7 @@ async function vanishingClient(server: TestServer, bare: boolean) {
     JSON.stringify(`${server.httpUrl.replace("http:", "https:")}/catbus`)
   },
       { serverCertificateHashes: [{ algorithm: "sha-256", value }] });
+    wt.closed.catch(() => {});
     await wt.ready;
     if (!${bare}) {
       const stream = await wt.createBidirectionalStream();
@@ -83,8 +84,6 @@ Deno.test("webtransport - peers that vanish (a killed Deno client, a closed Chro
     String(sessions),
   ]);
   try {
-    const bare = await vanishingClient(server, true);
-    const greeted = await vanishingClient(server, false);
     if (browser) {
       const page = await browser.newPage();
       await page.goto(`${server.httpUrl}/health`);
@@ -101,6 +100,8 @@ Deno.test("webtransport - peers that vanish (a killed Deno client, a closed Chro
       assert.equal(kind, "webtransport");
       await page.close();
     }
+    const bare = await vanishingClient(server, true);
+    const greeted = await vanishingClient(server, false);
     bare.kill("SIGKILL");
     greeted.kill("SIGKILL");
     await Promise.all([bare.status, greeted.status]);
