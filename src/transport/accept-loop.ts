@@ -4,8 +4,9 @@ export type Admission = () => (() => void) | undefined;
 /** Admits everything; for listeners started without a limit (tests, tools). */
 export const admitAll: Admission = () => () => {};
 
-const FIRST_RETRY_MS = 50;
-const LAST_RETRY_MS = 2000;
+/** How long to wait before the next try after `failures` failed ones: 100 ms doubling to 2 s. */
+export const retryDelayMs = (failures: number): number =>
+  Math.min(2000, 50 * 2 ** Math.min(failures, 6));
 
 /** What an accept loop tells its owner: the first failure of a run, and the recovery. */
 export interface AcceptReport {
@@ -34,8 +35,7 @@ export async function acceptLoop<C>(
     } catch (e) {
       if (listenerClosed(e)) return;
       if (failures++ === 0) report.failing(e as Error);
-      const wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failures, 6));
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(failures)));
       continue;
     }
     if (failures) {

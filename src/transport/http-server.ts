@@ -1,4 +1,4 @@
-import { type AcceptReport, type Admission } from "./accept-loop.ts";
+import { type AcceptReport, type Admission, retryDelayMs } from "./accept-loop.ts";
 
 export interface HttpDoorOptions {
   hostname: string;
@@ -25,9 +25,6 @@ export interface HttpDoor {
   readonly port: number;
   shutdown(): Promise<void>;
 }
-
-const FIRST_RETRY_MS = 50;
-const LAST_RETRY_MS = 2000;
 
 const refusal = () =>
   new Response(
@@ -76,7 +73,7 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
   const restart = async (port: number, error: Error) => {
     report.failing(error);
     for (let failures = 1; !stopped; failures++) {
-      await new Promise((r) => setTimeout(r, Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << failures)));
+      await new Promise((r) => setTimeout(r, retryDelayMs(failures)));
       if (stopped) return;
       try {
         current = start(port);
