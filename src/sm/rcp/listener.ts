@@ -65,6 +65,7 @@ function admit(
   open.add(conn);
   let lastActive = Date.now();
   const watched: RcpTransport = {
+    remote: transport.remote,
     write: (bytes) => {
       lastActive = Date.now();
       return transport.write(bytes);
