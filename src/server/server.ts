@@ -7,6 +7,7 @@ import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { encodeFrame, FrameType } from "../protocol/frame.ts";
+import { refuseWith } from "../transport/accept-loop.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
 import { parseAddress, type ServerConfig } from "./config.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
@@ -229,11 +230,12 @@ async function startLocked(
   try {
     tcp = listenTcp({ ...tcpAddr, ...tls }, newSession, {
       ...door("tcp"),
-      // Told why, without reading from it; the write is small and the socket is new.
-      refuse: (t) => {
-        Promise.resolve(t.write(encodeFrame(FrameType.Error, 0, connectionLimit.toJSON())))
-          .catch(() => {}).finally(() => t.close());
-      },
+      // Told why, without reading from it.
+      refuse: (t) =>
+        refuseWith(
+          () => t.write(encodeFrame(FrameType.Error, 0, connectionLimit.toJSON())),
+          () => t.close(),
+        ),
     });
   } catch (e) {
     await http.shutdown();

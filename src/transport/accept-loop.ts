@@ -45,3 +45,18 @@ export async function acceptLoop<C>(
     serve(conn);
   }
 }
+
+/** The longest a refused connection is kept for its last word. */
+const REFUSAL_GRACE_MS = 1000;
+
+/**
+ * Sends a refused connection its last word, then closes it. Never waits longer than a second: a
+ * peer that does not read, or never finishes its TLS handshake, must not keep the descriptor.
+ */
+export function refuseWith(write: () => Promise<void> | void, close: () => void): void {
+  const hangUp = setTimeout(close, REFUSAL_GRACE_MS);
+  Promise.resolve().then(write).catch(() => {}).finally(() => {
+    clearTimeout(hangUp);
+    close();
+  });
+}

@@ -8,7 +8,7 @@ import { badRequest } from "../errors.ts";
 import { parseSmFsyncPolicy } from "../fsync.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { listenRcp } from "./listener.ts";
-import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
+import { type AcceptReport, type Admission, refuseWith } from "../../transport/accept-loop.ts";
 import { errorResponse } from "./messages.ts";
 import { encodeFrame } from "./frame.ts";
 import { RcpSession } from "./session.ts";
@@ -124,8 +124,10 @@ export async function startRcpService(
             "--max-connections, --max-connections-per-door); retry later",
           retryable: true,
         });
-        transport.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error))))
-          .finally(() => transport.close());
+        refuseWith(
+          () => transport.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error)))),
+          () => transport.close(),
+        );
       },
     });
   } catch (e) {
