@@ -1,20 +1,23 @@
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { Logger } from "./log.ts";
 
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 /** The listeners whose connections are counted. */
 export type DoorName = "http" | "bus" | "tcp" | "webtransport" | "rcp";
 
 /**
  * Connections open at once, over all doors (`--max-connections`) and on each door
  * (`--max-connections-per-door`), so that a flood on one door leaves room on the others. A door
- * that reaches a limit says so in the log once, until it admits a connection again.
+ * that refuses says so in the log at most once a minute, with the count refused since.
  */
 export class ConnectionLimits {
   readonly #max: number;
   readonly #perDoor: number;
   readonly #log: Logger;
   readonly #open = new Map<DoorName, number>();
-  readonly #full = new Set<DoorName>();
+  /** Per door: when the last refusal was logged, and how many were refused since. */
+  readonly #refusals = new Map<DoorName, { loggedAt: number; since: number }>();
   #total = 0;
 
   constructor(max: number, perDoor: number, log: Logger) {
@@ -32,19 +35,9 @@ export class ConnectionLimits {
     return () => {
       const here = this.#open.get(name) ?? 0;
       if (this.#total >= this.#max || here >= this.#perDoor) {
-        if (!this.#full.has(name)) {
-          this.#full.add(name);
-          this.#log("warn", "connection limit reached: refusing new connections", {
-            door: name,
-            open: here,
-            total: this.#total,
-            max_connections: this.#max,
-            max_connections_per_door: this.#perDoor,
-          });
-        }
+        this.#refused(name, here);
         return undefined;
       }
-      this.#full.delete(name);
       this.#total++;
       this.#open.set(name, here + 1);
       let held = true;
@@ -55,6 +48,24 @@ export class ConnectionLimits {
         this.#open.set(name, this.#open.get(name)! - 1);
       };
     };
+  }
+
+  #refused(name: DoorName, open: number) {
+    const now = Date.now();
+    const last = this.#refusals.get(name);
+    if (last && now - last.loggedAt < REFUSAL_LOG_INTERVAL_MS) {
+      last.since++;
+      return;
+    }
+    this.#log("warn", "connection limit reached: refusing new connections", {
+      door: name,
+      open,
+      total: this.#total,
+      max_connections: this.#max,
+      max_connections_per_door: this.#perDoor,
+      ...(last ? { refused_since_last_said: last.since } : {}),
+    });
+    this.#refusals.set(name, { loggedAt: now, since: 0 });
   }
 }
 
