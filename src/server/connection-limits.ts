@@ -1,6 +1,7 @@
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { Logger } from "./log.ts";
 
+/** A door says it refuses, or cannot accept, at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /** The listeners whose connections are counted. */
@@ -69,17 +70,27 @@ export class ConnectionLimits {
   }
 }
 
-/** Logs a door's failing accepts once per run, and when it accepts again. */
+/**
+ * Logs a door's failing accepts once per run of failures, and when it accepts again; a door that
+ * flaps (descriptors freed and taken again) says so at most once a minute.
+ */
 export function acceptReport(log: Logger, door: DoorName): AcceptReport {
+  let saidAt = -Infinity;
+  let said = false;
   return {
-    failing: (error) =>
+    failing: (error) => {
+      said = Date.now() - saidAt >= REFUSAL_LOG_INTERVAL_MS;
+      if (!said) return;
+      saidAt = Date.now();
       log("error", "cannot accept connections; retrying with a back-off", {
         door,
         error: error.message,
         hint: "out of file descriptors? raise the open-file limit (ulimit -n) or lower " +
           "--max-connections",
-      }),
-    recovered: (failures) =>
-      log("info", "accepting connections again", { door, failed_accepts: failures }),
+      });
+    },
+    recovered: (failures) => {
+      if (said) log("info", "accepting connections again", { door, failed_accepts: failures });
+    },
   };
 }
