@@ -25,8 +25,13 @@ export interface Subscriber {
   deliver(message: BusMessage): void;
   /** Set by the broker: the last message handed over, so overlapping patterns deliver once. */
   lastDelivered?: BusMessage;
-  /** For replays from storage: resolves when the subscriber can take more. */
-  ready?(): Promise<void>;
+  /**
+   * For replays: undefined while the subscriber can take more, else a promise that resolves
+   * once it can. The broker stops replaying while it waits.
+   */
+  ready?(): Promise<void> | undefined;
+  /** For replays: true once nobody reads any more (the replay stops early). */
+  gone?(): boolean;
 }
 
 export interface PublishInput extends StoreOptions {
@@ -70,7 +75,16 @@ interface ReplayPlan {
   /** Replay only messages after this id (subscribe from a message id). */
   afterId?: string;
   last?: boolean;
+  /** False when part of the gap cannot be replayed (set during a replay, too). */
   recovered: boolean;
+}
+
+/** How far one namespace's replay for a subscription has come. */
+interface ReplayCursor {
+  plan: ReplayPlan;
+  /** Next sequence to replay. */
+  next: number;
+  emit(m: BusMessage): void;
 }
 
 /**
@@ -296,8 +310,8 @@ export class Broker {
 
   /**
    * Registers `sub` for `pattern` after replaying to `replayTo` what `resume`/`from` ask for.
-   * Older messages are read from storage first (asynchronously); the rest is replayed from
-   * memory and the subscription registered in one synchronous step, so nothing falls between.
+   * The replay is paced by `replayTo.ready` (from memory as from storage), and its last step —
+   * what is left, then the registration — happens synchronously, so nothing falls between.
    */
   async subscribe(
     sub: Subscriber,
@@ -308,13 +322,11 @@ export class Broker {
     parsePattern(pattern);
     const plans = await this.#plan(pattern, start);
     const replayed = new Map<Namespace, number>();
-    const upTo = new Map<Namespace, number>();
     const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
     const now = Date.now();
     const perChannel = this.#options.maxPerChannel ?? 0;
     const wanted = matcherFor(pattern);
     const emit = (plan: ReplayPlan, m: BusMessage) => {
-      upTo.set(plan.ns, m.seq);
       if (!wanted(m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
       if (!plan.ns.withinChannelLimit(m.channel, m.seq, perChannel)) return;
       if (plan.afterId !== undefined) {
@@ -323,42 +335,30 @@ export class Broker {
       count(plan.ns);
       replayTo.deliver(m);
     };
-    // Phase 1: what memory no longer holds comes from storage.
+    const cursors: ReplayCursor[] = [];
     for (const plan of plans) {
-      if (plan.fromSeq === undefined || !plan.ns.storage) continue;
-      let next = plan.fromSeq;
-      while (!this.#inMemory(plan.ns, next)) {
-        const before = next;
-        reading: for await (const batch of plan.ns.storage.read(next)) {
-          for (const m of batch) {
-            if (m.seq > plan.ns.lastSeq) break reading;
-            emit(plan, m);
-            next = m.seq + 1;
-            if (this.#inMemory(plan.ns, next)) break reading;
-          }
-          // Let the subscriber's queue drain between chunks of the log.
-          await replayTo.ready?.();
-        }
-        if (next === before) break; // storage had nothing more (expired or trimmed)
+      if (plan.fromSeq !== undefined) {
+        cursors.push({ plan, next: plan.fromSeq, emit: (m) => emit(plan, m) });
       }
-      upTo.set(plan.ns, next - 1);
     }
-    // Phase 2, synchronous: the remainder from memory, then registration.
+    // Catch up until one pass over every namespace needs no wait: live messages published
+    // during a wait are replayed too, and the pass that needs none ends with registration.
+    for (;;) {
+      let wait: Promise<void> | undefined;
+      for (const cursor of cursors) if ((wait = this.#advance(cursor, replayTo))) break;
+      if (!wait) break;
+      await wait;
+      if (replayTo.gone?.()) break;
+    }
     for (const plan of plans) {
-      const ns = plan.ns;
-      if (plan.last) {
-        for (const m of ns.history.newestFirst()) {
-          if (matches(pattern, m.channel) && !(m.expiresAt && m.expiresAt <= now)) {
-            count(ns);
-            replayTo.deliver(m);
-            break;
-          }
+      if (!plan.last) continue;
+      for (const m of plan.ns.history.newestFirst()) {
+        if (matches(pattern, m.channel) && !(m.expiresAt && m.expiresAt <= now)) {
+          count(plan.ns);
+          replayTo.deliver(m);
+          break;
         }
-        continue;
       }
-      if (plan.fromSeq === undefined) continue;
-      const after = Math.max(plan.fromSeq - 1, upTo.get(ns) ?? 0);
-      for (const m of ns.history.after(after, ns.lastSeq) ?? []) emit(plan, m);
     }
     this.#trie.insert(pattern, sub);
     const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
@@ -377,6 +377,55 @@ export class Broker {
       }
     }
     return result;
+  }
+
+  /**
+   * Replays `cursor` from memory up to the namespace's last message, synchronously; returns a
+   * promise instead when the subscriber must be waited for, or the log must be read.
+   */
+  #advance(cursor: ReplayCursor, replayTo: Subscriber): Promise<void> | undefined {
+    const { plan } = cursor;
+    const ns = plan.ns;
+    while (cursor.next <= ns.lastSeq && !replayTo.gone?.()) {
+      if (!this.#inMemory(ns, cursor.next)) {
+        if (ns.storage) return this.#replayStored(cursor, replayTo);
+        // Memory-only, and evicted while the subscriber was waited for: say so, go on after it.
+        plan.recovered = false;
+        cursor.next = ns.history.firstSeq ?? ns.lastSeq + 1;
+        continue;
+      }
+      for (const m of ns.history.after(cursor.next - 1, ns.lastSeq, 256)!) {
+        cursor.emit(m);
+        cursor.next = m.seq + 1;
+        const wait = replayTo.ready?.();
+        if (wait) return wait;
+      }
+    }
+    return undefined;
+  }
+
+  /** Replays one chunk of the log (the file is closed before the subscriber is waited for). */
+  async #replayStored(cursor: ReplayCursor, replayTo: Subscriber): Promise<void> {
+    const ns = cursor.plan.ns;
+    let batch: BusMessage[] = [];
+    for await (const stored of ns.storage!.read(cursor.next)) {
+      batch = stored;
+      if (batch.length) break;
+    }
+    // Storage had nothing more (expired or trimmed): what is left is in memory.
+    if (!batch.length) cursor.next = ns.history.firstSeq ?? ns.lastSeq + 1;
+    for (const m of batch) {
+      if (this.#inMemory(ns, cursor.next)) return;
+      // Not delivered live yet; what lies before it has expired.
+      if (m.seq > ns.lastSeq) {
+        cursor.next = m.seq;
+        return;
+      }
+      cursor.emit(m);
+      cursor.next = m.seq + 1;
+      await replayTo.ready?.();
+      if (replayTo.gone?.()) return;
+    }
   }
 
   /** Returns false when `sub` had no such subscription. */

@@ -50,6 +50,18 @@ export class OutboundQueue {
     return this.#max;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * For a producer that paces itself (a replay): undefined while the queue is below its limit,
+   * else a promise that resolves once the client has read half of it.
+   */
+  room(): Promise<void> | undefined {
+    return this.pendingBytes < this.#max ? undefined : this.drained(this.#max / 2);
+  }
+
   /**
    * Queues `bytes`. A droppable push (a message to a plain subscriber) is refused when it would
    * exceed the limit; control frames (answers, errors, notices) always go in.

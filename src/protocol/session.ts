@@ -531,7 +531,7 @@ export class Session implements Subscriber {
     }
     const start = parseStart(meta);
     // Replayed messages are answers the client asked for: they bypass the drop policy, and the
-    // broker paces replays from storage on \`ready\` so the queue stays bounded.
+    // broker stops reading while the queue is full (\`ready\`), so the queue stays bounded.
     const replay: Subscriber = {
       // Encoded without caching: a replay goes to one subscriber, and caching would keep the
       // frame alive as long as the message stays in history.
@@ -539,7 +539,8 @@ export class Session implements Subscriber {
         this.#queue.push(encodeMessage(m), false);
         this.#replies.delivered(m);
       },
-      ready: () => this.#queue.drained(this.#queue.maxBytes / 2),
+      ready: () => this.#queue.room(),
+      gone: () => this.#closed || this.#queue.closed,
     };
     return this.#inOrder(async () => {
       const result = await this.#host.broker.subscribe(this, pattern, start, replay);

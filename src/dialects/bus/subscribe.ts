@@ -186,7 +186,8 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
       stream.send(messageFrame(m));
       ctx.replies.delivered(m);
     },
-    ready: () => stream.ready(),
+    ready: () => stream.congested ? stream.ready() : undefined,
+    gone: () => stream.closed,
   };
   ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
     if (stream.closed) ctx.broker.unsubscribe(sub, params.pattern);
