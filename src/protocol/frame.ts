@@ -120,12 +120,18 @@ export interface FrameDecoderOptions {
 /**
  * Incremental decoder: feed chunks of any size (one byte at a time works), receive events.
  * Complete frames inside one chunk are returned as views on that chunk, without copying, so
- * callers must not reuse chunk buffers they pass in.
+ * callers must not reuse chunk buffers they pass in. A frame split over chunks is gathered in a
+ * buffer that grows by doubling up to the frame's size: each byte is copied about twice at most,
+ * however small the chunks (a slow trickle must not cost a copy of everything so far per chunk),
+ * and the buffer never holds much more than what has arrived.
  */
 export class FrameDecoder {
-  #pending: Uint8Array = EMPTY;
+  /** The start of a frame that has not fully arrived: `#partial[0, #partialLength)`. */
+  #partial: Uint8Array = EMPTY;
+  #partialLength = 0;
   #skip = 0;
   #corrupt = false;
+  #copied = 0;
   readonly #max: number;
   readonly #maxSkip: number;
 
@@ -135,19 +141,71 @@ export class FrameDecoder {
       Math.max(64 * 1024 * 1024, options.maxFrameBytes * 4);
   }
 
+  /** Bytes copied into partial frames so far (for tests: it stays linear in the input). */
+  get copiedBytes(): number {
+    return this.#copied;
+  }
+
   push(chunk: Uint8Array, emit: (event: DecodeEvent) => void): void {
     if (this.#corrupt) return;
-    if (this.#skip > 0) {
-      const n = Math.min(this.#skip, chunk.length);
-      this.#skip -= n;
-      chunk = chunk.subarray(n);
+    chunk = this.#skipped(chunk);
+    if (this.#partialLength > 0) {
+      chunk = chunk.subarray(this.#fill(chunk));
+      if (this.#partialLength < this.#wanted()) return;
+      const whole = this.#partial.subarray(0, this.#partialLength);
+      this.#partial = EMPTY;
+      this.#partialLength = 0;
+      this.#decode(whole, emit);
+      if (this.#corrupt) return;
+      chunk = this.#skipped(chunk);
     }
-    let buf = chunk;
-    if (this.#pending.length > 0) {
-      buf = new Uint8Array(this.#pending.length + chunk.length);
-      buf.set(this.#pending);
-      buf.set(chunk, this.#pending.length);
+    const off = this.#decode(chunk, emit);
+    // Copy the remainder: it may be a view on a caller's chunk that will be reused.
+    if (!this.#corrupt && off < chunk.length) this.#fill(chunk.subarray(off));
+  }
+
+  /** Drops the bytes still owed to an oversize frame being skipped. */
+  #skipped(chunk: Uint8Array): Uint8Array {
+    if (this.#skip === 0) return chunk;
+    const n = Math.min(this.#skip, chunk.length);
+    this.#skip -= n;
+    return chunk.subarray(n);
+  }
+
+  /**
+   * Bytes the partial frame needs before it can be decoded: its header, then (for a frame
+   * within the limit) the whole frame; an oversize or garbage header is decoded at once.
+   */
+  #wanted(): number {
+    if (this.#partialLength < HEADER_BYTES) return HEADER_BYTES;
+    const length = new DataView(this.#partial.buffer, this.#partial.byteOffset).getUint32(0);
+    return length >= HEADER_BYTES - 4 && length <= this.#max ? 4 + length : HEADER_BYTES;
+  }
+
+  /** Appends what the partial frame still needs from `chunk`; returns how much it took. */
+  #fill(chunk: Uint8Array): number {
+    let taken = 0;
+    for (;;) {
+      const wanted = this.#wanted();
+      const n = Math.min(wanted - this.#partialLength, chunk.length - taken);
+      if (n <= 0) return taken;
+      if (this.#partialLength + n > this.#partial.length) {
+        const grown = new Uint8Array(
+          Math.min(wanted, Math.max(2 * this.#partial.length, this.#partialLength + n, 256)),
+        );
+        grown.set(this.#partial.subarray(0, this.#partialLength));
+        this.#copied += this.#partialLength;
+        this.#partial = grown;
+      }
+      this.#partial.set(chunk.subarray(taken, taken + n), this.#partialLength);
+      this.#copied += n;
+      this.#partialLength += n;
+      taken += n;
     }
+  }
+
+  /** Emits the frames complete in `buf`; returns where the incomplete rest starts. */
+  #decode(buf: Uint8Array, emit: (event: DecodeEvent) => void): number {
     let off = 0;
     while (buf.length - off >= HEADER_BYTES) {
       const view = new DataView(buf.buffer, buf.byteOffset + off);
@@ -156,7 +214,7 @@ export class FrameDecoder {
       const id = view.getUint32(6);
       if (length < HEADER_BYTES - 4 || length > this.#maxSkip) {
         this.#fail(emit, `invalid frame length ${length}`);
-        return;
+        return buf.length;
       }
       if (length > this.#max) {
         const available = buf.length - off - 4;
@@ -175,7 +233,7 @@ export class FrameDecoder {
           emit,
           `meta length ${metaLength} exceeds frame length ${length}`,
         );
-        return;
+        return buf.length;
       }
       const metaStart = off + HEADER_BYTES;
       const end = off + 4 + length;
@@ -191,13 +249,13 @@ export class FrameDecoder {
       });
       off = end;
     }
-    // Copy the remainder: it may be a view on a caller's chunk that will be reused.
-    this.#pending = off === buf.length ? EMPTY : buf.slice(off);
+    return off;
   }
 
   #fail(emit: (event: DecodeEvent) => void, reason: string) {
     this.#corrupt = true;
-    this.#pending = EMPTY;
+    this.#partial = EMPTY;
+    this.#partialLength = 0;
     emit({ kind: "corrupt", reason });
   }
 }
