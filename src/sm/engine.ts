@@ -300,7 +300,17 @@ export class StateMachineEngine {
         );
       }
     }
-    if (written.length) this.#append({ type: "batch", entries: written }, this.#nextSeq++, time);
+    if (written.length) {
+      const entry: WalEntry = { type: "batch", entries: written };
+      let data: Uint8Array;
+      try {
+        data = encodeEntry(entry);
+      } catch (e) {
+        for (const undo of undos.reverse()) undo();
+        throw toSmError(e);
+      }
+      this.#append(entry, data, this.#nextSeq++, time);
+    }
     await this.#afterDurable(Math.max(0, ...answers.map((a) => a.walOffset)));
     return {
       results: answers.map((a) => ({
@@ -316,12 +326,16 @@ export class StateMachineEngine {
       const plan = this.#plan(op, time);
       if (plan.kind === "answer") return this.#whenDurable(plan.walOffset, plan.result);
       this.#checkWritable();
-      const seq = this.#nextSeq++;
+      // Encoded before anything changes: a failure here (a value JSON cannot write) must leave
+      // the state and the sequence as they were, or the next record would be misnumbered.
+      const data = encodeEntry(plan.entry);
+      const seq = this.#nextSeq;
       this.#state.apply(plan.entry, seq, time);
-      this.#append(plan.entry, seq, time);
+      this.#nextSeq++;
+      this.#append(plan.entry, data, seq, time);
       return this.#whenDurable(seq, resultOf(plan.entry, seq));
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(toSmError(e));
     }
   }
 
@@ -360,8 +374,7 @@ export class StateMachineEngine {
   }
 
   /** Hands the entry (already applied in memory as `seq`) to the log. */
-  #append(entry: WalEntry, seq: number, time: number) {
-    const data = encodeEntry(entry);
+  #append(entry: WalEntry, data: Uint8Array, seq: number, time: number) {
     const changes = changesOf(entry, seq, time);
     if (changes.length) this.#pendingChanges.push({ seq, changes });
     this.#io.writes++;

@@ -292,3 +292,37 @@ Deno.test("sm engine - machine version cap", async () => {
     await sm.close();
   });
 });
+
+Deno.test("sm engine - a write that cannot be encoded fails alone and does not wedge the WAL", async () => {
+  await withEngine({}, async (open) => {
+    const sm = await open();
+    await sm.putMachine({ machine: "order", version: 1, definition: ORDER });
+    let deep: unknown = 1;
+    for (let i = 0; i < 8000; i++) deep = { a: deep };
+    await sm.createInstance({ instance_id: "o1", machine: "order", version: 1, initial_ctx: {} });
+    // JSON.stringify gives up on this (RangeError) while the WAL entry is built.
+    await assert.rejects(
+      sm.applyEvent({
+        instance_id: "o1",
+        event: "CANCEL",
+        payload: { deep },
+        idempotency_key: "k",
+      }),
+      code("INTERNAL_ERROR"),
+    );
+    await assert.rejects(
+      sm.batch("atomic", [
+        { op: "APPLY_EVENT", params: { instance_id: "o1", event: "CANCEL", payload: { deep } } },
+      ]),
+      code("INTERNAL_ERROR"),
+    );
+    assert.equal((await sm.getInstance({ instance_id: "o1" })).state, "created");
+    const next = await sm.createInstance({ machine: "order", version: 1, initial_ctx: {} });
+    assert.equal(next.state, "created");
+    await sm.applyEvent({ instance_id: "o1", event: "CANCEL", payload: null });
+    await sm.close();
+    const reopened = await open();
+    assert.equal((await reopened.getInstance({ instance_id: "o1" })).state, "cancelled");
+    await reopened.close();
+  });
+});
