@@ -147,3 +147,45 @@ Deno.test("bad input - consumer operations with wrong shapes are answered, never
   assert.equal((await c.reply(await c.send(FrameType.Ping))).type, FrameType.Pong);
   c.close();
 });
+
+Deno.test("bad input - invalid UTF-8 in a channel or a text payload is bad_request, native and Bus", async () => {
+  await using server = await startCatbusd();
+  const c = await RawConnection.connect(server.tcpPort);
+  await c.hello(server.adminKey);
+  const bytes = (...parts: (string | number[])[]) =>
+    new Uint8Array(parts.flatMap((p) => typeof p === "string" ? [...json(p)].slice(1, -1) : p));
+  const expectError = async (id: number, pattern: RegExp) => {
+    const f = await c.reply(id);
+    assert.equal(f.type, FrameType.Error, JSON.stringify(f.json));
+    assert.equal(f.json.code, "bad_request");
+    assert.match(String(f.json.message), pattern);
+  };
+  // 0xff never occurs in UTF-8; 0xc3 starts a two-byte sequence that never ends.
+  const badChannel = bytes('{"channel":"app.', [0xff], '"}');
+  await c.write(encodeFrame(FrameType.Publish, 60, badChannel, json(1)));
+  await expectError(60, /not valid UTF-8/);
+  await expectError(
+    await c.send(FrameType.Publish, { channel: "app.x" }, bytes('"caf', [0xc3], '"')),
+    /payload is not valid UTF-8/,
+  );
+  // The same bytes as a binary payload are fine: binary payloads are opaque.
+  const binary = await c.reply(
+    await c.send(FrameType.Publish, { channel: "app.x" }, bytes('"caf', [0xc3], '"'), 1),
+  );
+  assert.equal(binary.type, FrameType.Ok, JSON.stringify(binary.json));
+
+  const refused = await fetch(`${server.busUrl}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: bytes('{"subject":"app.x","payload":"', [0xff, 0xfe], '"}'),
+  });
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /not valid UTF-8/);
+  const refusedSubject = await fetch(`${server.busUrl}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: bytes('{"subject":"app.', [0xff], '","payload":1}'),
+  });
+  assert.equal(refusedSubject.status, 400);
+  c.close();
+});

@@ -50,3 +50,14 @@ export function readUtf8(bytes: Uint8Array, start: number, end: number): string 
   }
   return s;
 }
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The text of UTF-8 `bytes`, or undefined when they are not valid UTF-8 (nothing replaced). */
+export function decodeValidUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

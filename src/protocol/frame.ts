@@ -1,4 +1,4 @@
-import { utf8, writeAscii } from "../core/utf8.ts";
+import { decodeValidUtf8, utf8, writeAscii } from "../core/utf8.ts";
 
 /**
  * The native Catbus frame codec: pure bytes in, typed frames out. Shared by server and client,
@@ -90,10 +90,15 @@ function writeHeader(out: Uint8Array, type: number, flags: number, id: number, m
   view.setUint32(10, metaLength);
 }
 
-/** Parses a frame's meta JSON; throws SyntaxError/TypeError on anything but an object. */
+/**
+ * Parses a frame's meta JSON; throws SyntaxError/TypeError on anything but an object (invalid
+ * UTF-8 included: a replacement character would slip into channels).
+ */
 export function parseMeta<T = Record<string, unknown>>(frame: Frame): T {
   if (frame.meta.length === 0) return {} as T;
-  const value = JSON.parse(decoder.decode(frame.meta));
+  const text = decodeValidUtf8(frame.meta);
+  if (text === undefined) throw new TypeError("frame meta is not valid UTF-8");
+  const value = JSON.parse(text);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError("frame meta must be a JSON object");
   }

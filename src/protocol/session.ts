@@ -32,6 +32,8 @@ import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate
 import { SessionConsumers } from "./consumer-ops.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "./publish-access.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
+import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
+import { decodeValidUtf8 } from "../core/utf8.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
 
@@ -45,6 +47,8 @@ export interface SessionLimits {
   /** Per-connection outbound queue limit in bytes. */
   outboundBytes: number;
   heartbeatMs: number;
+  /** Deepest nesting of arrays and objects in a frame's meta or a JSON payload. */
+  maxJsonDepth: number;
 }
 
 export interface SessionHost {
@@ -78,7 +82,6 @@ export interface SessionTransport extends FrameSink {
 const MESSAGE_FORMAT = "native";
 /** Numbers sessions, to name each one's reply permits. */
 let sessionCount = 0;
-const decoder = new TextDecoder();
 
 /** A message frame's meta without its closing brace, so deliveries can add fields. */
 const openMessageMeta = (m: BusMessage): string => {
@@ -361,6 +364,14 @@ export class Session implements Subscriber {
           `frame of ${event.length} bytes exceeds the limit; payloads may be at most ${this.#host.limits.maxPayload} bytes`,
         ),
       );
+    } else if (exceedsJsonDepth(event.frame.meta, this.#host.limits.maxJsonDepth)) {
+      this.#error(
+        event.frame.id,
+        new CatbusError(
+          ErrorCode.BadRequest,
+          jsonTooDeep("the frame's meta", this.#host.limits.maxJsonDepth),
+        ),
+      );
     } else if (this.principal && this.#waiting === 0) {
       this.#onFrame(event.frame);
     } else {
@@ -491,8 +502,19 @@ export class Session implements Subscriber {
     }
     const binary = (frame.flags & Flag.Binary) !== 0;
     if (!binary) {
+      const text = decodeValidUtf8(frame.data);
+      if (text === undefined) {
+        throw new CatbusError(
+          ErrorCode.BadRequest,
+          "payload is not valid UTF-8; send UTF-8 JSON text, or set the binary flag for raw bytes",
+        );
+      }
+      const maxDepth = this.#host.limits.maxJsonDepth;
+      if (exceedsJsonDepth(frame.data, maxDepth)) {
+        throw new CatbusError(ErrorCode.BadRequest, jsonTooDeep("the payload", maxDepth));
+      }
       try {
-        JSON.parse(decoder.decode(frame.data));
+        JSON.parse(text);
       } catch {
         throw new CatbusError(
           ErrorCode.BadRequest,

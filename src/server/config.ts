@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
@@ -32,6 +33,7 @@ export interface ServerConfig {
   maxReplyPermits: number;
   helloTimeoutMs: number;
   outboundBytes: number;
+  maxJsonDepth: number;
   heartbeatMs: number;
   slowConsumerTimeoutMs: number;
   historyMessages: number;
@@ -294,6 +296,15 @@ export const SETTINGS: Setting[] = [
     yaml: "limits.outbound_bytes",
     kind: "size",
     help: "per-connection outbound queue",
+  },
+  {
+    key: "maxJsonDepth",
+    flag: "max-json-depth",
+    env: "CATBUS_MAX_JSON_DEPTH",
+    yaml: "limits.max_json_depth",
+    kind: "count",
+    help: "deepest nesting of arrays and objects in any JSON the server is sent (payloads, " +
+      "meta, Bus events, RCP requests)",
   },
   {
     key: "heartbeatMs",
@@ -640,6 +651,7 @@ export const DEFAULTS: ServerConfig = {
   maxReplyPermits: 100_000,
   helloTimeoutMs: 10_000,
   outboundBytes: 8 * 1024 * 1024,
+  maxJsonDepth: DEFAULT_MAX_JSON_DEPTH,
   heartbeatMs: 15_000,
   slowConsumerTimeoutMs: 30_000,
   historyMessages: 10_000,

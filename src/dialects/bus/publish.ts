@@ -2,7 +2,9 @@ import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Published, PublishInput } from "../../core/broker.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
 import { CatbusError, ErrorCode } from "../../core/errors.ts";
+import { exceedsJsonDepth, jsonTooDeep } from "../../core/json-depth.ts";
 import { namespaceOf, parseChannel } from "../../core/subject.ts";
+import { decodeValidUtf8 } from "../../core/utf8.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "../../protocol/publish-access.ts";
 import { KEY_HEADER, REPLY_HEADER, TRACE_HEADER } from "./event.ts";
 
@@ -68,11 +70,15 @@ function parseItem(value: unknown, where: string, maxPayload: number): BusItem {
 /** A POST body: one event or a batch (array); every item is checked before anything is stored. */
 export function parsePublishBody(
   body: Uint8Array,
-  maxPayload: number,
+  limits: { maxPayload: number; maxJsonDepth: number },
 ): { items: BusItem[]; batch: boolean } {
+  const { maxPayload, maxJsonDepth } = limits;
+  const text = decodeValidUtf8(body);
+  if (text === undefined) throw bad("the body is not valid UTF-8; send UTF-8 JSON");
+  if (exceedsJsonDepth(body, maxJsonDepth)) throw bad(jsonTooDeep("the body", maxJsonDepth));
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(body));
+    value = JSON.parse(text);
   } catch (e) {
     throw bad(`the body is not JSON: ${(e as Error).message}`);
   }

@@ -33,6 +33,8 @@ export interface BusDialectOptions {
   /** `open`: no token, full access (as the original); `token`: every request needs one. */
   auth: "open" | "token";
   maxPayload: number;
+  /** Deepest nesting of arrays and objects in a POST body. */
+  maxJsonDepth: number;
   outboundBytes: number;
   checkNamespace(name: string): Promise<void>;
   log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
@@ -133,7 +135,7 @@ export function serveBus(
     switch (request.method) {
       case "POST": {
         const body = await readBody(request, options.maxPayload * 8 + 64 * 1024);
-        const { items, batch } = parsePublishBody(body, options.maxPayload);
+        const { items, batch } = parsePublishBody(body, options);
         const confirm = parseConfirm(url);
         if (batch && confirm) {
           throw new CatbusError(ErrorCode.BadRequest, "confirm applies to single events only");

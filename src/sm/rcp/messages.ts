@@ -1,3 +1,4 @@
+import { exceedsJsonDepth, jsonTooDeep } from "../../core/json-depth.ts";
 import type { Change } from "../change.ts";
 import type { SmErrorBody } from "../errors.ts";
 
@@ -54,6 +55,7 @@ export const lostMessage = (subscriptionId: string, resumeFromOffset: number) =>
 /** Parses one request; failures say what is wrong and carry the id when it could be read. */
 export function parseRequest(
   text: string,
+  maxJsonDepth: number,
 ): { request: RcpRequest } | { error: string; id: RcpRequest["id"] } {
   let value: unknown;
   try {
@@ -73,6 +75,11 @@ export function parseRequest(
     };
   }
   if (knownId === "") return { error: "a request needs an id (string)", id: "" };
+  // Refused before the engine sees it: its canonical JSON and WAL encoding recurse per level.
+  // (JSON.parse itself does not.)
+  if (exceedsJsonDepth(text, maxJsonDepth)) {
+    return { error: jsonTooDeep("the request", maxJsonDepth), id: knownId };
+  }
   if (typeof op !== "string") return { error: "a request needs an op (string)", id: knownId };
   return { request: { id: knownId, op, params } };
 }

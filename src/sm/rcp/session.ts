@@ -34,6 +34,8 @@ export interface RcpHost {
   outboundLimitBytes: number;
   /** Failed AUTH per client address; its limit also applies per connection. */
   authThrottle: AuthThrottle;
+  /** Deepest nesting of arrays and objects in a request (params, ctx, payload). */
+  maxJsonDepth: number;
 }
 
 /** A byte stream to one client (TCP or TLS). */
@@ -138,7 +140,7 @@ export class RcpSession implements WatchSink {
     } catch {
       return this.#reply("", badRequest("payload is not valid UTF-8"));
     }
-    const parsed = parseRequest(text);
+    const parsed = parseRequest(text, this.#host.maxJsonDepth);
     if ("error" in parsed) return this.#reply(parsed.id, badRequest(parsed.error));
     this.#onRequest(parsed.request);
   }

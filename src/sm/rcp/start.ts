@@ -105,6 +105,7 @@ export async function startRcpService(
     serverVersion: SERVER_VERSION,
     outboundLimitBytes: OUTBOUND_LIMIT,
     authThrottle: new AuthThrottle(config.rcpAuthMaxFailures),
+    maxJsonDepth: config.maxJsonDepth,
   };
   let listener;
   try {
