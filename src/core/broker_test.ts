@@ -211,3 +211,68 @@ Deno.test("broker - a failed store hands its sequence out again, so numbers stay
   const history = b.namespace("app")!.history.after(0, 2)!.map((m) => m.seq);
   assert.deepEqual(history, [1, 2], "history holds contiguous sequences");
 });
+
+/** A stored namespace in memory: every message kept, read in chunks of `chunk`. */
+function memoryStorage(chunk: number): NamespaceStorage {
+  const stored: BusMessage[] = [];
+  return {
+    epoch: "e1",
+    get firstSeq() {
+      return stored[0]?.seq ?? 0;
+    },
+    get lastSeq() {
+      return stored.at(-1)?.seq ?? 0;
+    },
+    append: (m) => {
+      stored.push(m);
+      return Promise.resolve();
+    },
+    read: async function* (fromSeq) {
+      const rest = stored.filter((m) => m.seq >= fromSeq);
+      for (let i = 0; i < rest.length; i += chunk) yield rest.slice(i, i + chunk);
+    },
+    seekTime: () => Promise.resolve(1),
+    tail: () => Promise.resolve([]),
+    recentKeys: () => Promise.resolve(new Map()),
+  };
+}
+
+Deno.test("broker - a replay waits whenever the subscriber is full, from the log and from memory, and misses nothing published meanwhile", async () => {
+  const b = new Broker({
+    history: { maxMessages: 10, maxBytes: 1 << 20 },
+    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(memoryStorage(7)) },
+  });
+  await b.createNamespace("app");
+  for (let i = 1; i <= 40; i++) await b.publish({ channel: "app.x", payload: json(i) });
+  // A subscriber that holds at most 3 unread messages; "reading" empties it.
+  const got: number[] = [];
+  let unread = 0;
+  let mostUnread = 0;
+  let wake: (() => void) | undefined;
+  const sub: Subscriber = {
+    deliver: (m) => {
+      got.push(m.seq);
+      mostUnread = Math.max(mostUnread, ++unread);
+    },
+    ready: () => unread < 3 ? undefined : new Promise<void>((r) => wake = r),
+  };
+  let done = false;
+  const subscribed = b.subscribe(sub, "app.>", { from: "first" }).finally(() => done = true);
+  let next = 41;
+  for (let turn = 0; !done && turn < 1000; turn++) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (!wake) continue;
+    const read = wake;
+    wake = undefined;
+    // Live messages arrive while the replay waits; then the client reads.
+    await b.publish({ channel: "app.x", payload: json(next++) });
+    unread = 0;
+    read();
+  }
+  const result = await subscribed;
+  await b.publish({ channel: "app.x", payload: json(next++) });
+  assert.deepEqual(got, Array.from({ length: next - 1 }, (_, i) => i + 1));
+  assert.ok(mostUnread <= 3, `${mostUnread} messages were pushed past a full subscriber`);
+  assert.equal(result.namespaces.app.recovered, true);
+  assert.equal(result.namespaces.app.replayed, next - 2);
+});
