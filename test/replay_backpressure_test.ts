@@ -32,8 +32,13 @@ async function busStream(server: TestServer, pattern: string) {
       let tail = "";
       for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {
         const text = tail + chunk;
-        for (const m of text.matchAll(/"index":(\d+)\}/g)) seen.push(Number(m[1]));
-        tail = text.slice(-16);
+        let end = 0;
+        for (const m of text.matchAll(/"index":(\d+)\}/g)) {
+          seen.push(Number(m[1]));
+          end = m.index + m[0].length;
+        }
+        // Keep what may start a match cut by the chunk boundary, never a whole one.
+        tail = text.slice(Math.max(end, text.length - 16));
         if (seen.at(-1) === last) break;
       }
       return seen;
