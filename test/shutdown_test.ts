@@ -59,3 +59,37 @@ Deno.test("shutdown - SIGTERM to `npm start` stops the server too", async () => 
   }
   await server.waitForLog(/catbusd stopped reason=SIGTERM/);
 });
+
+Deno.test("shutdown - event streams whose clients stopped reading do not hold the drain up", async () => {
+  await using server = await startCatbusd(["--max-payload", "2MiB"]);
+  const publisher = await RawConnection.connect(server.tcpPort);
+  await publisher.hello(server.adminKey);
+  const payload = new TextEncoder().encode(`"${"x".repeat(1_000_000)}"`);
+  for (let i = 0; i < 12; i++) {
+    await publisher.reply(await publisher.send(FrameType.Publish, { channel: "big.x" }, payload));
+  }
+  await publisher.reply(await publisher.send(FrameType.Publish, { channel: "small.x" }, payload));
+  // Bus streams replaying more than the socket buffers hold, and one with a few bytes only;
+  // none of them reads.
+  const stalled: Deno.Conn[] = [];
+  const bus = new URL(server.busUrl);
+  for (const subject of ["big.>", "big.>", "small.>"]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(bus.port) });
+    await conn.write(new TextEncoder().encode(
+      `GET /?subject=${
+        encodeURIComponent(subject)
+      }&start=oldest HTTP/1.1\r\nHost: ${bus.host}\r\n\r\n`,
+    ));
+    // The status line says the stream is open; after it, nothing is read.
+    const head = new Uint8Array(64);
+    await conn.read(head);
+    assert.match(new TextDecoder().decode(head), /^HTTP\/1.1 200/);
+    stalled.push(conn);
+  }
+  Deno.kill(server.pid, "SIGTERM");
+  const status = await server.exited;
+  for (const conn of stalled) conn.close();
+  // A drain that had to be cut short exits 1.
+  assert.equal(status.code, 0, server.log());
+  assert.equal(server.log().match(/catbusd stopped/g)?.length, 1);
+});

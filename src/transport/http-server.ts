@@ -1,5 +1,8 @@
 import { type AcceptReport, type Admission, retryDelayMs } from "./accept-loop.ts";
 
+/** How long a shutdown waits for responses in progress before it drops their connections. */
+const SHUTDOWN_GRACE_MS = 1000;
+
 export interface HttpDoorOptions {
   hostname: string;
   port: number;
@@ -56,13 +59,27 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
       kept = true;
       return release;
     };
-    info.completed.finally(() => kept || release()).catch(() => {});
+    inFlight++;
+    info.completed.finally(() => {
+      if (--inFlight === 0) idle?.();
+      if (!kept) release();
+    }).catch(() => {});
     return handler(request, info, keep);
   };
   let stopped = false;
+  /** Responses not yet completed; `idle` is called when the count drops to 0. */
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  // Deno.serve's graceful shutdown waits for every response, and one whose client stopped
+  // reading never completes. So a shutdown waits for responses itself, for a while, then aborts:
+  // that closes the listener and drops every connection at once.
+  const abort = new AbortController();
   const start = (port: number) => {
     // Binds synchronously: a taken port throws here.
-    const server = Deno.serve({ ...listen, port, onListen: () => {} }, serve);
+    const server = Deno.serve(
+      { ...listen, port, signal: abort.signal, onListen: () => {} },
+      serve,
+    );
     server.finished.catch((e) => {
       if (!stopped) restart(server.addr.port, e);
     });
@@ -86,7 +103,16 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
     port,
     async shutdown() {
       stopped = true;
-      await current.shutdown();
+      if (inFlight > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+          timer = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+        });
+        clearTimeout(timer);
+      }
+      abort.abort();
+      await current.finished.catch(() => {});
     },
   };
 }
