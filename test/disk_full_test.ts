@@ -66,6 +66,7 @@ Deno.test({
         assert.ok(refused, "a publish on a full disk fails");
         assert.equal(refused.json.code, "unavailable", JSON.stringify(refused.json));
         assert.match(String(refused.json.message), /disk full/);
+        assert.doesNotMatch(String(refused.json.message), /\.seg|\.json/, "no server paths");
         // A burst in flight: what does not fit fails, and its sequences are handed out again.
         const burst = new Map<number, number>();
         for (let n = 2000; n < 2020; n++) {

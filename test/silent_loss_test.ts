@@ -37,7 +37,7 @@ async function subscribe(server: TestServer, meta: Record<string, unknown>) {
   return answer;
 }
 
-Deno.test("silent loss - a flipped byte in a sealed segment fails the replay with file and offset", async () => {
+Deno.test("silent loss - a flipped byte in a sealed segment fails the replay; the log names file and offset", async () => {
   const { data, bases } = await storedLog(30);
   assert.ok(bases.length >= 3, "several segments");
   const path = segment(data, bases[0]);
@@ -53,7 +53,10 @@ Deno.test("silent loss - a flipped byte in a sealed segment fails the replay wit
   await using server = await startCatbusd(args, { data });
   const answer = await subscribe(server, { from: "first" });
   assert.equal(answer.type, FrameType.Error, `not recovered: ${JSON.stringify(answer.json)}`);
-  assert.match(String(answer.json.message), /00000000000000000001\.seg at byte 0/);
+  // The client learns that stored messages are damaged; the server's paths stay in its log.
+  assert.match(String(answer.json.message), /damaged/);
+  assert.doesNotMatch(String(answer.json.message), /\.seg/);
+  await server.waitForLog(/00000000000000000001\.seg at byte 0/);
   const debug = await server.cli(["debug", "--data", data]);
   assert.equal(debug.code, 1);
   assert.match(debug.stdout, /CORRUPT .*00000000000000000001\.seg at byte 0/);

@@ -38,8 +38,16 @@ export class CatbusError extends Error {
     this.code = code;
   }
 
+  /**
+   * What a client is told. The same as `message` unless the message holds details only the
+   * operator should see (a server's file paths): then the server logs `message`.
+   */
+  get clientMessage(): string {
+    return this.message;
+  }
+
   toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.clientMessage };
   }
 }
 

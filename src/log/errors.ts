@@ -17,6 +17,11 @@ export class LogCorruptionError extends CatbusError {
     this.file = file;
     this.offset = offset;
   }
+
+  override get clientMessage(): string {
+    return "stored messages are damaged; the server log names the place (the operator runs " +
+      "`catbus debug`)";
+  }
 }
 
 /** The encryption secret does not match the data, or is missing or unexpected. */
@@ -39,6 +44,10 @@ export class DiskFullError extends CatbusError {
     );
     this.name = "DiskFullError";
     this.file = file;
+  }
+
+  override get clientMessage(): string {
+    return "disk full on the server: nothing was stored; retry once space is freed";
   }
 }
 
@@ -67,5 +76,10 @@ export class LogGapError extends CatbusError {
     this.name = "LogGapError";
     this.fromSeq = fromSeq;
     this.toSeq = toSeq;
+  }
+
+  override get clientMessage(): string {
+    return `stored messages ${this.fromSeq}–${this.toSeq} are missing; the server log says ` +
+      "what to do";
   }
 }

@@ -339,8 +339,8 @@ export class Session implements Subscriber {
         ErrorCode.Internal,
         "internal error; see the server log",
       );
-    if (e.code === ErrorCode.Internal) {
-      this.#host.log("warn", "internal error", {
+    if (e.code === ErrorCode.Internal || e.clientMessage !== e.message) {
+      this.#host.log("warn", e.code === ErrorCode.Internal ? "internal error" : e.message, {
         error: String(error),
         remote: this.remote,
       });
@@ -598,7 +598,7 @@ export class Session implements Subscriber {
     let channel = "";
     const failed = (e: unknown) => {
       const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
-      this.notice({ event: "publish_failed", code: err.code, message: err.message, channel });
+      this.notice({ event: "publish_failed", code: err.code, message: err.clientMessage, channel });
     };
     try {
       this.#publish(frame, (c) => channel = c).catch(failed);
@@ -617,7 +617,7 @@ export class Session implements Subscriber {
       this.notice({
         event: "ack_failed",
         code: err.code,
-        message: err.message,
+        message: err.clientMessage,
         consumer: String(meta.consumer),
         seq: Number(meta.seq),
       });

@@ -187,7 +187,10 @@ export function serveBus(
     try {
       return await handle(request);
     } catch (e) {
-      if (isCatbusError(e)) return reply(STATUS[e.code] ?? 500, e.message);
+      if (isCatbusError(e)) {
+        if (e.clientMessage !== e.message) options.log("warn", e.message);
+        return reply(STATUS[e.code] ?? 500, e.clientMessage);
+      }
       options.log("warn", "bus request failed", { error: String(e) });
       return reply(500, "internal error; see the server log");
     }

@@ -1,6 +1,6 @@
 import { allows, type Principal, requireGrant } from "../../auth/grants.ts";
 import type { Broker, Subscriber } from "../../core/broker.ts";
-import { CatbusError, ErrorCode } from "../../core/errors.ts";
+import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
@@ -141,7 +141,8 @@ function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStre
   const { principal } = ctx;
   const live: LiveConnection = {
     principal,
-    close: (error) => error ? endStream(stream, `${error.code}: ${error.message}`) : stream.close(),
+    close: (error) =>
+      error ? endStream(stream, `${error.code}: ${error.clientMessage}`) : stream.close(),
     regrant: (grants) => {
       principal.grants = grants;
       if (allows(principal, "read", pattern)) return;
@@ -192,7 +193,8 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
   ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
     if (stream.closed) ctx.broker.unsubscribe(sub, params.pattern);
   }, (e) => {
-    stream.send(sseFrame({ event: "error", data: (e as Error).message }));
+    if (isCatbusError(e) && e.clientMessage !== e.message) ctx.warn(e.message, {});
+    stream.send(sseFrame({ event: "error", data: isCatbusError(e) ? e.clientMessage : String(e) }));
     stream.close();
   });
   return stream.response;
