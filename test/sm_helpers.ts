@@ -4,8 +4,10 @@ import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 
 export { ORDER } from "./fixtures/order-machine.ts";
 
-export const startSm = (args: string[] = [], options: { data?: string } = {}) =>
-  startCatbusd(["--rcp-bind", "127.0.0.1:0", ...args], options);
+export const startSm = (
+  args: string[] = [],
+  options: { data?: string; env?: Record<string, string> } = {},
+) => startCatbusd(["--rcp-bind", "127.0.0.1:0", ...args], options);
 
 export const connectSm = (
   server: TestServer,

@@ -1,9 +1,12 @@
 import { RcpClient, RcpRequestError } from "../sm/rcp/client.ts";
 import { hashToken } from "../sm/rcp/token-hashes.ts";
 import { parseCommand, UsageError } from "./context.ts";
+import { formatMachineList, formatResult } from "./sm-format.ts";
 
 type Env = Record<string, string | undefined>;
 type Values = Record<string, string | boolean | undefined>;
+
+const VERSION = "0.1.0";
 
 /** `catbus sm VERB …`: rstmdb-cli's verbs and flags, against catbusd's RCP listener. */
 const OPTIONS = {
@@ -13,20 +16,23 @@ const OPTIONS = {
   "ca-cert": { type: "string" },
   "client-cert": { type: "string" },
   "client-key": { type: "string" },
-  insecure: { type: "boolean" },
+  insecure: { type: "boolean", short: "k" },
+  "server-name": { type: "string" },
+  json: { type: "boolean" },
   name: { type: "string", short: "n" },
   version: { type: "string", short: "v" },
   machine: { type: "string", short: "m" },
   "machine-version": { type: "string", short: "V" },
   instance: { type: "string", short: "i" },
+  id: { type: "string" },
   ctx: { type: "string", short: "c" },
   event: { type: "string", short: "e" },
   payload: { type: "string", short: "p" },
   "expected-state": { type: "string" },
   "expected-offset": { type: "string" },
-  "idempotency-key": { type: "string", short: "k" },
+  "idempotency-key": { type: "string" },
   state: { type: "string" },
-  limit: { type: "string" },
+  limit: { type: "string", short: "l" },
   offset: { type: "string" },
   mode: { type: "string" },
   from: { type: "string" },
@@ -39,22 +45,35 @@ const OPTIONS = {
   "no-ctx": { type: "boolean" },
 } as const;
 
-export const SM_USAGE = `State machines (catbusd --rcp-bind; rstmdb-cli's verbs):
-  catbus sm ping | list-machines | wal-stats | compact [--force]
+export const SM_USAGE = `State machines (catbusd --rcp-bind; rstmdb-cli's verbs, output and flags):
+  catbus sm ping | info | list-machines | wal-stats | compact [-f|--force] | flush-all
   catbus sm put-machine -n NAME -v VERSION DEFINITION_JSON|@FILE
   catbus sm get-machine -n NAME -v VERSION
-  catbus sm create-instance -m MACHINE -V VERSION [-i ID] [-c CTX_JSON] [-k KEY]
-  catbus sm get-instance ID | delete-instance ID [-k KEY]
+  catbus sm create-instance -m MACHINE -V VERSION [-i|--id ID] [-c CTX_JSON]
+      [--idempotency-key KEY]
+  catbus sm get-instance ID | delete-instance ID [--idempotency-key KEY]
   catbus sm list-instances [--machine M] [--state S] [--limit N] [--offset N]
-  catbus sm apply-event -i ID -e EVENT [-p PAYLOAD_JSON] [--expected-state S] [-k KEY]
+  catbus sm apply-event -i ID -e EVENT [-p PAYLOAD_JSON] [--expected-state S]
+      [--idempotency-key KEY]
   catbus sm batch [--mode atomic|best_effort] OPS_JSON|@FILE
-  catbus sm wal-read [--from N] [--limit N]
+  catbus sm wal-read [-f|--from N] [-l|--limit N]
   catbus sm watch-instance ID | watch-all [--machines a,b] [--from-states …] [--to-states …]
       [--events …] [--no-ctx] [--from-offset N]      one JSON line per event
-  catbus sm unwatch SUBSCRIPTION_ID | hash-token TOKEN
+  catbus sm unwatch SUBSCRIPTION_ID | hash-token TOKEN | repl (one verb per line) | --version
   Options: -s HOST:PORT (env RSTMDB_SERVER, default 127.0.0.1:7401), -t TOKEN (env RSTMDB_TOKEN),
-  --tls --ca-cert F --client-cert F --client-key F --insecure (env RSTMDB_TLS, RSTMDB_CA_CERT,
-  RSTMDB_CLIENT_CERT, RSTMDB_CLIENT_KEY)`;
+  --tls --ca-cert F --client-cert F --client-key F -k|--insecure --server-name NAME (env
+  RSTMDB_TLS, RSTMDB_CA_CERT, RSTMDB_CLIENT_CERT, RSTMDB_CLIENT_KEY), --json (raw results)`;
+
+/** rstmdb-cli's short flags that mean one thing per verb: `-f` and `-l`. */
+function perVerbShorts(args: string[]): string[] {
+  const verb = args.find((a) => !a.startsWith("-"));
+  const shorts: Record<string, string> = verb === "compact"
+    ? { "-f": "--force" }
+    : verb === "wal-read"
+    ? { "-f": "--from" }
+    : {};
+  return args.map((a) => shorts[a] ?? a);
+}
 
 async function json(text: string | undefined, what: string): Promise<unknown> {
   if (text === undefined) return undefined;
@@ -95,7 +114,10 @@ async function connect(
   if (colon < 0 || !Number.isInteger(port)) {
     throw new UsageError(`--server must be HOST:PORT, got ${server}`);
   }
-  const useTls = v.tls === true || env.RSTMDB_TLS === "true" || env.RSTMDB_TLS === "1";
+  // As rstmdb-cli: any TLS option turns TLS on.
+  const useTls = v.tls === true || env.RSTMDB_TLS === "true" || env.RSTMDB_TLS === "1" ||
+    v.insecure === true || ["ca-cert", "client-cert", "RSTMDB_CA_CERT", "RSTMDB_CLIENT_CERT"]
+    .some((k) => (v[k] ?? env[k]) !== undefined);
   const file = async (flag: string, envName: string) => {
     const path = (v[flag] as string | undefined) ?? env[envName];
     return path ? await Deno.readTextFile(path) : undefined;
@@ -110,6 +132,7 @@ async function connect(
         cert: await file("client-cert", "RSTMDB_CLIENT_CERT"),
         key: await file("client-key", "RSTMDB_CLIENT_KEY"),
         insecure: v.insecure === true,
+        servername: v["server-name"] as string | undefined,
       }
       : undefined,
     clientName: "catbus-sm-cli",
@@ -127,6 +150,10 @@ async function requestFor(verb: string, v: Values, args: string[]): Promise<[str
   switch (verb) {
     case "ping":
       return ["PING", {}];
+    case "info":
+      return ["INFO", {}];
+    case "flush-all":
+      return ["FLUSH_ALL", {}];
     case "list-machines":
       return ["LIST_MACHINES", {}];
     case "wal-stats":
@@ -148,7 +175,7 @@ async function requestFor(verb: string, v: Values, args: string[]): Promise<[str
       return ["CREATE_INSTANCE", {
         machine: required(v, "machine", "-m MACHINE"),
         version: integer(required(v, "machine-version", "-V VERSION"), "-V"),
-        instance_id: v.instance,
+        instance_id: v.id ?? v.instance,
         initial_ctx: await json(v.ctx as string | undefined, "-c CTX"),
         idempotency_key: key,
       }];
@@ -191,6 +218,31 @@ async function requestFor(verb: string, v: Values, args: string[]): Promise<[str
   throw new UsageError(`unknown verb "${verb}"\n\n${SM_USAGE}`);
 }
 
+/** Runs a one-shot verb's request on `client` and returns what to print. */
+async function run(
+  client: RcpClient,
+  verb: string,
+  v: Values,
+  [op, params]: [string, unknown],
+): Promise<string> {
+  const result = await client.request(op, params);
+  if (v.json === true) return JSON.stringify(result, null, 2);
+  if (verb !== "list-machines") {
+    return formatResult(verb, result, params as Record<string, unknown>);
+  }
+  const items = result.items as { machine: string; versions: number[] }[];
+  return formatMachineList(
+    await Promise.all(items.map(async ({ machine, versions }) => {
+      const latest = versions.length ? Math.max(...versions) : undefined;
+      const definition = latest === undefined ? undefined : (await client.request("GET_MACHINE", {
+        machine,
+        version: latest,
+      })).definition as Record<string, unknown>;
+      return { machine, latest, definition };
+    })),
+  );
+}
+
 /** Prints events until the connection ends or the user interrupts. */
 async function watch(verb: string, v: Values, args: string[], env: Env) {
   const params = verb === "watch-instance"
@@ -205,14 +257,26 @@ async function watch(verb: string, v: Values, args: string[], env: Env) {
     };
   const ended = Promise.withResolvers<void>();
   const client = await connect(v, env, {
-    onEvent: (e) => console.log(JSON.stringify(e)),
+    onEvent: (e) => {
+      console.log(JSON.stringify(e));
+      if (e.type === "end") ended.resolve();
+    },
     onClose: ended.resolve,
   });
-  await client.request(verb === "watch-instance" ? "WATCH_INSTANCE" : "WATCH_ALL", {
-    ...params,
-    include_ctx: v["no-ctx"] !== true,
-    from_offset: integer(v["from-offset"] as string | undefined, "--from-offset"),
-  });
+  const watching = await client.request(
+    verb === "watch-instance" ? "WATCH_INSTANCE" : "WATCH_ALL",
+    {
+      ...params,
+      include_ctx: v["no-ctx"] !== true,
+      from_offset: integer(v["from-offset"] as string | undefined, "--from-offset"),
+    },
+  );
+  console.error(
+    verb === "watch-instance"
+      ? `Watching instance ${params.instance_id} (sub_id: ${watching.subscription_id}, state: ${watching.current_state}, wal_offset: ${watching.current_wal_offset})`
+      : `Watching all events (sub_id: ${watching.subscription_id}, wal_offset: ${watching.wal_offset})`,
+  );
+  console.error("Press Ctrl+C to stop...");
   const stop = () => ended.resolve();
   Deno.addSignalListener("SIGINT", stop);
   await ended.promise;
@@ -220,8 +284,66 @@ async function watch(verb: string, v: Values, args: string[], env: Env) {
   client.close();
 }
 
+/** Splits a REPL line into arguments; '…' and "…" group words (JSON arguments have spaces). */
+function words(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|"((?:\\.|[^"\\])*)"|(\S+)/g)].map((m) =>
+    m[1] ?? m[2] ?? m[3]
+  );
+}
+
+/** One connection; each line is a verb with its flags, as on the command line. */
+async function repl(v: Values, env: Env) {
+  const client = await connect(v, env);
+  const prompt = Deno.stdin.isTerminal() ? "rstmdb> " : "";
+  const encoder = new TextEncoder();
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, string>(
+      {
+        buffer: "",
+        transform(chunk, out) {
+          const parts = (this.buffer + chunk).split("\n");
+          this.buffer = parts.pop()!;
+          for (const line of parts) out.enqueue(line);
+        },
+        flush(out) {
+          if (this.buffer) out.enqueue(this.buffer);
+        },
+      } as Transformer<string, string> & { buffer: string },
+    ),
+  );
+  await Deno.stdout.write(encoder.encode(prompt));
+  try {
+    for await (const line of lines) {
+      const args = perVerbShorts(words(line.trim()));
+      if (args[0] === "exit" || args[0] === "quit") break;
+      if (args.length) {
+        try {
+          const { values, positionals } = parseCommand(args, OPTIONS);
+          const [verb, ...rest] = positionals;
+          if (verb === "help") console.log(SM_USAGE);
+          else {
+            const merged = { ...v, ...values as Values };
+            console.log(await run(client, verb, merged, await requestFor(verb, merged, rest)));
+          }
+        } catch (e) {
+          console.error(
+            `Error: ${e instanceof RcpRequestError ? `${e.code}: ` : ""}${(e as Error).message}`,
+          );
+        }
+      }
+      await Deno.stdout.write(encoder.encode(prompt));
+    }
+  } finally {
+    client.close();
+  }
+}
+
 export async function smCommand(args: string[], env: Env): Promise<void> {
-  const { values, positionals } = parseCommand(args, OPTIONS);
+  if (args.length === 1 && args[0] === "--version") {
+    console.log(`catbus sm ${VERSION}`);
+    return;
+  }
+  const { values, positionals } = parseCommand(perVerbShorts(args), OPTIONS);
   const [verb, ...rest] = positionals;
   const v = values as Values;
   if (!verb) throw new UsageError(SM_USAGE);
@@ -231,10 +353,11 @@ export async function smCommand(args: string[], env: Env): Promise<void> {
     return;
   }
   if (verb === "watch-instance" || verb === "watch-all") return await watch(verb, v, rest, env);
-  const [op, params] = await requestFor(verb, v, rest);
+  if (verb === "repl") return await repl(v, env);
+  const request = await requestFor(verb, v, rest);
   const client = await connect(v, env);
   try {
-    console.log(JSON.stringify(await client.request(op, params), null, 2));
+    console.log(await run(client, verb, v, request));
   } catch (e) {
     if (e instanceof RcpRequestError) throw new Error(`${e.code}: ${e.message}`);
     throw e;

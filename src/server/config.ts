@@ -4,7 +4,7 @@ import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
-import { parseSmFsyncPolicy } from "../sm/fsync.ts";
+import { parseSmFsyncPolicy, smFsyncText } from "../sm/fsync.ts";
 
 /** Everything catbusd can be told. Precedence: flags > environment > YAML file > defaults. */
 export interface ServerConfig {
@@ -77,6 +77,7 @@ export interface ServerConfig {
   smCompactSizeBytes: number;
   smMaxMachineVersions: number;
   smIdempotencyWindowMs: number;
+  smAllowFlushAll: boolean;
 }
 
 type Kind =
@@ -91,6 +92,7 @@ type Kind =
   | "fsync"
   | "blockSize"
   | "megabytes"
+  | "seconds"
   | "smFsync";
 
 interface Setting {
@@ -102,6 +104,8 @@ interface Setting {
   envAliases?: string[];
   /** Dotted path in the YAML file. */
   yaml: string;
+  /** Other names for the same setting (rstmdb's, an earlier Catbus one), each in its own unit. */
+  aliases?: { yaml?: string; env?: string; kind?: Kind }[];
   kind: Kind;
   /** Numbers (sizes, durations, counts) must be above 0 unless 0 means something (see help). */
   allowZero?: true;
@@ -484,6 +488,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpMaxConnections",
     flag: "rcp-max-connections",
+    env: "RSTMDB_MAX_CONNECTIONS",
     yaml: "network.max_connections",
     kind: "count",
     help: "RCP connections at once",
@@ -493,14 +498,16 @@ export const SETTINGS: Setting[] = [
     flag: "rcp-hello-timeout",
     yaml: "network.hello_timeout",
     kind: "duration",
-    help: "an RCP connection without HELLO this long after it opened is closed",
+    help: "an RCP connection that sends no request this long after it opened is closed " +
+      "(HELLO is optional, as in rstmdb)",
   },
   {
     key: "rcpIdleTimeoutMs",
     flag: "rcp-idle-timeout",
     yaml: "network.idle_timeout",
+    aliases: [{ env: "RSTMDB_IDLE_TIMEOUT", yaml: "network.idle_timeout_secs", kind: "seconds" }],
     kind: "duration",
-    help: "an RCP connection with no bytes either way this long is closed",
+    help: "an RCP connection with no bytes either way this long is closed (rstmdb: seconds)",
   },
   {
     key: "rcpAuthRequired",
@@ -537,6 +544,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpTls",
     flag: "rcp-tls",
+    env: "RSTMDB_TLS_ENABLED",
     yaml: "tls.enabled",
     kind: "bool",
     help: "RCP over TLS (default: when --rcp-tls-cert is given)",
@@ -544,6 +552,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpTlsCert",
     flag: "rcp-tls-cert",
+    env: "RSTMDB_TLS_CERT",
     yaml: "tls.cert_path",
     kind: "string",
     help: "RCP TLS certificate (PEM)",
@@ -551,6 +560,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpTlsKey",
     flag: "rcp-tls-key",
+    env: "RSTMDB_TLS_KEY",
     yaml: "tls.key_path",
     kind: "string",
     help: "RCP TLS private key (PEM)",
@@ -558,6 +568,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpRequireClientCert",
     flag: "rcp-require-client-cert",
+    env: "RSTMDB_TLS_REQUIRE_CLIENT_CERT",
     yaml: "tls.require_client_cert",
     kind: "bool",
     help: "mTLS: RCP clients need a certificate signed by --rcp-client-ca (X.509 v3)",
@@ -565,6 +576,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "rcpClientCa",
     flag: "rcp-client-ca",
+    env: "RSTMDB_TLS_CLIENT_CA",
     yaml: "tls.client_ca_path",
     kind: "string",
     help: "CA (PEM) that signs RCP client certificates",
@@ -580,6 +592,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "smFsync",
     flag: "sm-fsync",
+    env: "RSTMDB_FSYNC_POLICY",
     yaml: "storage.fsync_policy",
     kind: "smFsync",
     help: "state-machine WAL: every_write (group commit), every_ms:N, every_n:N or never",
@@ -587,6 +600,7 @@ export const SETTINGS: Setting[] = [
   {
     key: "smSegmentBytes",
     flag: "sm-segment-mb",
+    env: "RSTMDB_WAL_SEGMENT_SIZE_MB",
     yaml: "storage.wal_segment_size_mb",
     kind: "megabytes",
     help: "state-machine WAL segment size in MiB",
@@ -619,7 +633,9 @@ export const SETTINGS: Setting[] = [
   {
     key: "smMaxMachineVersions",
     flag: "sm-max-machine-versions",
-    yaml: "limits.max_machine_versions",
+    env: "RSTMDB_MAX_MACHINE_VERSIONS",
+    yaml: "storage.max_machine_versions",
+    aliases: [{ yaml: "limits.max_machine_versions" }],
     kind: "count",
     allowZero: true,
     help: "versions allowed per machine (0 = no limit)",
@@ -631,7 +647,26 @@ export const SETTINGS: Setting[] = [
     kind: "duration",
     help: "how long idempotency keys are remembered (default 24h)",
   },
+  {
+    key: "smAllowFlushAll",
+    flag: "sm-allow-flush-all",
+    env: "RSTMDB_ALLOW_FLUSH_ALL",
+    yaml: "storage.allow_flush_all",
+    kind: "bool",
+    help: "allow FLUSH_ALL, which deletes every machine and instance (default false)",
+  },
 ];
+
+/**
+ * Keys of rstmdb's configuration that Catbus does not implement: a real rstmdb file still
+ * starts catbusd, with one warning naming them. A section name covers all its keys.
+ */
+const RSTMDB_UNIMPLEMENTED = new Set([
+  "storage.allow_instance_recreate",
+  "compaction.min_interval_secs",
+  "metrics",
+  "replication",
+]);
 
 export const DEFAULTS: ServerConfig = {
   bind: "0.0.0.0:4433",
@@ -683,13 +718,14 @@ export const DEFAULTS: ServerConfig = {
   smCompactSizeBytes: 100 * 1024 * 1024,
   smMaxMachineVersions: 0,
   smIdempotencyWindowMs: 24 * 3_600_000,
+  smAllowFlushAll: false,
 };
 
 const configError = (source: string, message: string) =>
   new CatbusError(ErrorCode.BadRequest, `${source}: ${message}`);
 
-function convert(setting: Setting, raw: unknown, source: string): unknown {
-  const value = convertKind(setting, raw, source);
+function convert(setting: Setting, raw: unknown, source: string, kind = setting.kind): unknown {
+  const value = convertKind({ ...setting, kind }, raw, source);
   if (value === 0 && !setting.allowZero) {
     throw configError(source, "must be above 0");
   }
@@ -722,6 +758,13 @@ function convertKind(setting: Setting, raw: unknown, source: string): unknown {
     case "duration":
       return parseDuration(raw) ??
         fail("a duration such as 15000, 15s or 500ms");
+    case "seconds": {
+      // rstmdb's durations: a bare number is seconds.
+      const bare = typeof raw === "number" ||
+        (typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw));
+      return (bare ? Number(raw) * 1000 : parseDuration(raw)) ??
+        fail("a number of seconds such as 300");
+    }
     case "count": {
       const n = typeof raw === "string" ? Number(raw) : raw;
       return Number.isSafeInteger(n) && (n as number) >= 0 ? n : fail("a whole number");
@@ -747,30 +790,50 @@ function convertKind(setting: Setting, raw: unknown, source: string): unknown {
     }
     case "smFsync":
       try {
-        parseSmFsyncPolicy(String(raw));
-        return String(raw);
+        const text = smFsyncText(raw);
+        parseSmFsyncPolicy(text);
+        return text;
       } catch {
         return fail("every_write, every_ms:N, every_n:N or never");
       }
   }
 }
 
-const YAML_KEYS = new Set(SETTINGS.map((s) => s.yaml));
+/** Where a setting may come from: its own names first, then its aliases. */
+const names = (s: Setting) => [
+  { yaml: s.yaml, env: s.env, kind: s.kind },
+  ...(s.envAliases ?? []).map((env) => ({ env, kind: s.kind, yaml: undefined })),
+  ...(s.aliases ?? []).map((a) => ({ ...a, kind: a.kind ?? s.kind })),
+];
+const yamlPaths = (s: Setting) => names(s).flatMap((n) => n.yaml ? [n.yaml] : []);
+const YAML_KEYS = new Set(SETTINGS.flatMap(yamlPaths));
 /** `limits`, `auth`…: YAML mappings that hold settings. */
 const YAML_SECTIONS = new Set(
-  SETTINGS.flatMap((s) =>
-    s.yaml.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
+  [...YAML_KEYS].flatMap((key) =>
+    key.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
   ),
 );
 
 const isMapping = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Refuses keys that are no setting (a typo would otherwise leave the default on silently). */
-function checkYamlKeys(doc: Record<string, unknown>, source: string, prefix = ""): void {
+/**
+ * Refuses keys that are no setting (a typo would otherwise leave the default on silently);
+ * collects in `ignored` the rstmdb keys that are accepted without effect.
+ */
+function checkYamlKeys(
+  doc: Record<string, unknown>,
+  source: string,
+  ignored: string[],
+  prefix = "",
+): void {
   for (const [key, value] of Object.entries(doc)) {
     const path = prefix + key;
     if (YAML_KEYS.has(path)) continue;
+    if (RSTMDB_UNIMPLEMENTED.has(path)) {
+      ignored.push(path);
+      continue;
+    }
     if (YAML_SECTIONS.has(path)) {
       if (value === null) continue;
       if (!isMapping(value)) {
@@ -782,7 +845,7 @@ function checkYamlKeys(doc: Record<string, unknown>, source: string, prefix = ""
           }`,
         );
       }
-      checkYamlKeys(value, source, path + ".");
+      checkYamlKeys(value, source, ignored, path + ".");
       continue;
     }
     const guess = closestKey(path);
@@ -835,6 +898,8 @@ export interface ConfigSources {
   env: Record<string, string | undefined>;
   /** Contents of the YAML file, if one was given. */
   yaml?: { path: string; text: string };
+  /** Told about accepted settings that have no effect. */
+  warn?: (message: string) => void;
 }
 
 /** Resolves the configuration; every bad value is reported with where it came from. */
@@ -852,19 +917,26 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     if (!isMapping(doc)) {
       throw configError(sources.yaml.path, "must be a YAML mapping");
     }
-    checkYamlKeys(doc, sources.yaml.path);
+    const ignored: string[] = [];
+    checkYamlKeys(doc, sources.yaml.path, ignored);
+    if (ignored.length) {
+      sources.warn?.(
+        `${sources.yaml.path}: rstmdb settings that Catbus does not implement are ignored: ${
+          ignored.join(", ")
+        }`,
+      );
+    }
   }
   const config: Record<string, unknown> = { ...DEFAULTS };
   for (const s of SETTINGS) {
     const flag = sources.flags[s.flag];
-    const envName = [s.env, ...s.envAliases ?? []].find((n) => n && sources.env[n]);
-    const env = envName ? sources.env[envName] : undefined;
-    const yaml = yamlValue(doc, s.yaml);
+    const env = names(s).find((n) => n.env && sources.env[n.env]);
+    const yaml = names(s).find((n) => n.yaml && yamlValue(doc, n.yaml) !== undefined);
     if (flag !== undefined) config[s.key] = convert(s, flag, `--${s.flag}`);
-    else if (env !== undefined && env !== "") {
-      config[s.key] = convert(s, env, s.env!);
-    } else if (yaml !== undefined) {
-      config[s.key] = convert(s, yaml, `${sources.yaml!.path}: ${s.yaml}`);
+    else if (env) config[s.key] = convert(s, sources.env[env.env!], env.env!, env.kind);
+    else if (yaml) {
+      const source = `${sources.yaml!.path}: ${yaml.yaml}`;
+      config[s.key] = convert(s, yamlValue(doc, yaml.yaml!), source, yaml.kind);
     }
   }
   const result = config as unknown as ServerConfig;

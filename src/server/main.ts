@@ -54,7 +54,12 @@ try {
   const yaml = configPath
     ? { path: configPath, text: await Deno.readTextFile(configPath) }
     : undefined;
-  config = resolveConfig({ flags, env, yaml });
+  config = resolveConfig({
+    flags,
+    env,
+    yaml,
+    warn: (message) => console.error(`catbusd: warning: ${message}`),
+  });
 } catch (e) {
   die(
     isCatbusError(e) ? e.message : `cannot read config ${configPath}: ${(e as Error).message}`,

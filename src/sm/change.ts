@@ -29,6 +29,7 @@ export function changesOf(entry: WalEntry, walOffset: number, time: number): Cha
       return entry.entries.flatMap((e) => changesOf(e, walOffset, time));
     case "put_machine":
     case "gap":
+    case "flush_all":
       return [];
     case "create_instance":
       return [{

@@ -25,7 +25,7 @@ export interface CompiledTransition {
 export interface CompiledMachine {
   definition: MachineDefinition;
   states: ReadonlySet<string>;
-  /** Key: `${state}\u0000${event}`. The first transition listed for a pair wins (as in rstmdb). */
+  /** Key: `${state}\u0000${event}`; a (state, event) pair appears once (as in rstmdb). */
   transitions: ReadonlyMap<string, CompiledTransition>;
 }
 
@@ -35,8 +35,12 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 
-/** Validates `raw` and compiles it; every problem names where it is. */
-export function compileDefinition(raw: unknown): CompiledMachine {
+/**
+ * Validates `raw` and compiles it; every problem names where it is. `stored`: a definition
+ * read back from the WAL or a snapshot, where a duplicate (state, event) accepted by an earlier
+ * version keeps its first transition instead of failing start-up.
+ */
+export function compileDefinition(raw: unknown, stored = false): CompiledMachine {
   if (!isObject(raw)) {
     throw badRequest("definition must be an object {states, initial, transitions}");
   }
@@ -80,7 +84,15 @@ export function compileDefinition(raw: unknown): CompiledMachine {
     }
     for (const f of froms as string[]) {
       const key = transitionKey(f, t.event);
-      if (!compiled.has(key)) compiled.set(key, { to: t.to, guard });
+      if (compiled.has(key)) {
+        if (stored) continue;
+        throw badRequest(
+          `${where}: duplicate transition from "${f}" on event "${t.event}" (an earlier ` +
+            "transition has the same state and event); merge them or use another event",
+          { transition: i },
+        );
+      }
+      compiled.set(key, { to: t.to, guard });
     }
     return {
       from: t.from as string | string[],

@@ -5,7 +5,7 @@ import { Log } from "../log/log.ts";
 import { RECORD_HEADER } from "../log/record.ts";
 import { writeSnapshot } from "../log/snapshot.ts";
 import { type Change, changesOf } from "./change.ts";
-import { SmError, SmErrorCode, toSmError } from "./errors.ts";
+import { badRequest, SmError, SmErrorCode, toSmError } from "./errors.ts";
 import type {
   ApplyEventParams,
   CreateInstanceParams,
@@ -43,6 +43,8 @@ export interface EngineOptions {
   /** Versions allowed per machine; 0 = no limit. */
   maxMachineVersions?: number;
   idempotencyWindowMs?: number;
+  /** FLUSH_ALL deletes everything; off unless allowed (rstmdb's storage.allow_flush_all). */
+  allowFlushAll?: boolean;
   compaction?: { enabled: boolean; eventsThreshold: number; sizeThresholdBytes: number };
   /** Reports failures of background work (automatic compaction). */
   warn?: (message: string, fields?: Record<string, unknown>) => void;
@@ -260,7 +262,8 @@ export class StateMachineEngine {
 
   /**
    * `atomic`: every op is decided against the state the previous ones left; if one fails, the
-   * earlier ones are rolled back and nothing is written; otherwise all go into one log record.
+   * earlier ones are rolled back, nothing is written and the batch fails with BAD_REQUEST;
+   * otherwise all go into one log record.
    * `best_effort`: each op on its own, each result reported.
    */
   async batch(mode: "atomic" | "best_effort", ops: BatchOp[]): Promise<{ results: BatchResult[] }> {
@@ -291,12 +294,13 @@ export class StateMachineEngine {
       } catch (e) {
         for (const undo of undos.reverse()) undo();
         const error = toSmError(e);
+        // rstmdb's code and message prefix (its clients match on them); the op's own code is
+        // kept in details.
         throw new SmError(
-          error.code,
-          `ops[${i}] (${ops[i].op}): ${error.message}; nothing was applied`,
-          {
-            details: { ...error.details, op_index: i },
-          },
+          SmErrorCode.BadRequest,
+          `atomic batch failed: ops[${i}] (${ops[i].op}) ${error.code}: ${error.message}; ` +
+            "nothing was applied",
+          { details: { ...error.details, code: error.code, op_index: i } },
         );
       }
     }
@@ -318,6 +322,35 @@ export class StateMachineEngine {
         result: a.entry ? resultOf(a.entry, seq) : a.result!,
       })),
     };
+  }
+
+  /** Deletes every machine, instance and idempotency result (one WAL entry). */
+  flushAll(): Promise<Result> {
+    try {
+      if (!this.#options.allowFlushAll) {
+        throw badRequest(
+          "FLUSH_ALL is disabled: start catbusd with --sm-allow-flush-all " +
+            "(storage.allow_flush_all, RSTMDB_ALLOW_FLUSH_ALL) to allow it",
+        );
+      }
+      this.#checkWritable();
+      let machines_removed = 0;
+      for (const versions of this.#state.machines.values()) machines_removed += versions.size;
+      const result = {
+        flushed: true,
+        instances_removed: this.#state.instances.size,
+        machines_removed,
+      };
+      const time = this.#now();
+      const entry = { type: "flush_all" } as const;
+      const data = encodeEntry(entry);
+      const seq = this.#nextSeq++;
+      this.#state.apply(entry, seq, time);
+      this.#append(entry, data, seq, time);
+      return this.#whenDurable(seq, result);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   #run(op: BatchOp): Promise<Result> {
@@ -484,6 +517,7 @@ export class StateMachineEngine {
     const name = createHash("sha256").update(i.id).digest("hex").slice(0, 32);
     await writeSnapshot(join(this.#snapshotDir, "instances"), name, bytes);
     return {
+      instance_id: i.id,
       snapshot_id: `snap-${name.slice(0, 16)}-${i.lastWalOffset}`,
       wal_offset: i.lastWalOffset,
       size_bytes: bytes.length,

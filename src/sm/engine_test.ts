@@ -87,8 +87,9 @@ Deno.test("sm engine - payload objects merge into ctx; others leave it; instance
       sm.createInstance({ machine: "order", version: 9, initial_ctx: {} }),
       code("MACHINE_NOT_FOUND"),
     );
-    await sm.deleteInstance({ instance_id: "o1" });
-    await assert.rejects(sm.getInstance({ instance_id: "o1" }), code("INSTANCE_NOT_FOUND"));
+    const first = await sm.deleteInstance({ instance_id: "o1" });
+    assert.equal((await sm.getInstance({ instance_id: "o1" })).deleted, true, "soft delete");
+    assert.deepEqual(await sm.deleteInstance({ instance_id: "o1" }), first);
     await assert.rejects(
       sm.applyEvent({ instance_id: "o1", event: "PAY", payload: null }),
       code("INSTANCE_NOT_FOUND"),
@@ -159,7 +160,8 @@ Deno.test("sm engine - an atomic batch that fails leaves nothing behind, also on
         { op: "APPLY_EVENT", params: { instance_id: "a", event: "SHIP", payload: null } },
       ]),
       (e: unknown) =>
-        e instanceof SmError && e.code === "GUARD_FAILED" && e.details?.op_index === 2,
+        e instanceof SmError && e.code === "BAD_REQUEST" && e.details?.code === "GUARD_FAILED" &&
+        e.details?.op_index === 2,
     );
     await assert.rejects(sm.getInstance({ instance_id: "a" }), code("INSTANCE_NOT_FOUND"));
     const ok = await sm.batch("atomic", [

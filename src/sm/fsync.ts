@@ -21,3 +21,13 @@ export function parseSmFsyncPolicy(text: string): FsyncPolicy {
     );
   }
 }
+
+/**
+ * The text of an fsync policy as configured: rstmdb's YAML also writes the numbered policies as
+ * a mapping (`fsync_policy: {every_ms: 100}`), which is `every_ms:100` here.
+ */
+export function smFsyncText(raw: unknown): string {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return String(raw);
+  const entries = Object.entries(raw);
+  return entries.length === 1 ? `${entries[0][0]}:${entries[0][1]}` : JSON.stringify(raw);
+}

@@ -45,6 +45,10 @@ export class IdempotencyTable {
     this.#entries.set(scope, entry);
   }
 
+  clear(): void {
+    this.#entries.clear();
+  }
+
   delete(scope: string): void {
     this.#entries.delete(scope);
   }

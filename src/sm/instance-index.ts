@@ -58,6 +58,11 @@ export class InstanceIndex {
     for (const key of keysOf(i.machine, i.state)) this.#insert(key, i.ordinal);
   }
 
+  clear(): void {
+    this.#lists.clear();
+    this.#ids.clear();
+  }
+
   remove(i: IndexedInstance): void {
     this.#ids.delete(i.ordinal);
     for (const key of keysOf(i.machine, i.state)) this.#delete(key, i.ordinal);

@@ -63,10 +63,14 @@ function repeatOf(
   };
 }
 
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
 export function planPutMachine(ctx: PlanContext, p: PutMachineParams): Plan {
   const compiled = compileDefinition(p.definition);
   const checksum = jsonDigest(compiled.definition);
-  if (p.checksum !== undefined && p.checksum !== checksum) {
+  // A SHA-256 checksum (Catbus's form) is checked; rstmdb ignores the param, and its clients
+  // may send its own form (CRC-32C hex), which is ignored here too.
+  if (p.checksum !== undefined && SHA256_HEX.test(p.checksum) && p.checksum !== checksum) {
     fail(
       SmErrorCode.BadRequest,
       `PUT_MACHINE: checksum ${p.checksum} does not match the definition (SHA-256 of its canonical JSON is ${checksum})`,
@@ -117,10 +121,15 @@ export function planCreateInstance(ctx: PlanContext, p: CreateInstanceParams): P
       { machine: p.machine, version: p.version },
     );
   const id = p.instance_id ?? ctx.newId();
-  if (ctx.state.instances.has(id)) {
-    fail(SmErrorCode.InstanceExists, `instance ${id} already exists; pick another instance_id`, {
-      instance_id: id,
-    });
+  const existing = ctx.state.instances.get(id);
+  if (existing) {
+    fail(
+      SmErrorCode.InstanceExists,
+      existing.deleted
+        ? `instance ${id} was deleted, and the ids of deleted instances are not reused (as in rstmdb); pick another instance_id`
+        : `instance ${id} already exists; pick another instance_id`,
+      { instance_id: id },
+    );
   }
   return {
     kind: "write",
@@ -137,7 +146,7 @@ export function planCreateInstance(ctx: PlanContext, p: CreateInstanceParams): P
 }
 
 export const instanceNotFoundError = (id: string) =>
-  new SmError(SmErrorCode.InstanceNotFound, `instance ${id} does not exist (or was deleted)`, {
+  new SmError(SmErrorCode.InstanceNotFound, `instance ${id} does not exist`, {
     details: { instance_id: id },
   });
 
@@ -145,11 +154,21 @@ export const instanceNotFound = (id: string): never => {
   throw instanceNotFoundError(id);
 };
 
+const deletedInstanceError = (id: string) =>
+  new SmError(
+    SmErrorCode.InstanceNotFound,
+    `instance ${id} was deleted; events cannot be applied`,
+    {
+      details: { instance_id: id, deleted: true },
+    },
+  );
+
 /** APPLY_EVENT in rstmdb's order: idempotency, instance, expectations, transition, guard, merge. */
 export function planApplyEvent(ctx: PlanContext, p: ApplyEventParams): Plan {
   const repeat = repeatOf(ctx, "APPLY_EVENT", p.instance_id, p);
   if (repeat.plan) return repeat.plan;
   const instance = ctx.state.instances.get(p.instance_id) ?? instanceNotFound(p.instance_id);
+  if (instance.deleted) throw deletedInstanceError(instance.id);
   if (p.expected_state !== undefined && p.expected_state !== instance.state) {
     fail(
       SmErrorCode.Conflict,
@@ -203,6 +222,14 @@ export function planDeleteInstance(ctx: PlanContext, p: DeleteInstanceParams): P
   const repeat = repeatOf(ctx, "DELETE_INSTANCE", p.instance_id, p);
   if (repeat.plan) return repeat.plan;
   const instance = ctx.state.instances.get(p.instance_id) ?? instanceNotFound(p.instance_id);
+  if (instance.deleted) {
+    // Deleting again answers as the first delete did, with no new write (as in rstmdb).
+    return {
+      kind: "answer",
+      result: { instance_id: instance.id, deleted: true, wal_offset: instance.lastWalOffset },
+      walOffset: instance.lastWalOffset,
+    };
+  }
   return {
     kind: "write",
     entry: {

@@ -23,6 +23,11 @@ export interface Instance {
   lastWalOffset: number;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Deleted instances are kept, as rstmdb does: GET answers them (marked deleted), a second
+   * delete is a no-op and their id is not reused. Listing leaves them out.
+   */
+  deleted?: true;
 }
 
 /** Reverts one `apply` (atomic batches roll back with these). */
@@ -44,7 +49,7 @@ export interface StateImage {
 }
 
 /**
- * The in-memory state: machine versions, live instances, the listing index and the idempotency
+ * The in-memory state: machine versions, instances, the listing index and the idempotency
  * table. It changes only through `apply(entry)`, both for new writes and for log replay, so a
  * recovered state is the state that was acknowledged. Pure (no I/O).
  */
@@ -76,7 +81,7 @@ export class SmState {
     versions.set(version, {
       machine,
       version,
-      compiled: compileDefinition(definition),
+      compiled: compileDefinition(definition, true),
       checksum,
       walOffset,
     });
@@ -85,6 +90,13 @@ export class SmState {
   apply(entry: WalEntry, walOffset: number, time: number): Undo {
     switch (entry.type) {
       case "gap":
+        return () => {};
+      case "flush_all":
+        this.machines.clear();
+        this.instances.clear();
+        this.index.clear();
+        this.idempotency.clear();
+        // FLUSH_ALL is not allowed in a batch, so nothing rolls it back.
         return () => {};
       case "batch": {
         const undos = entry.entries.map((e) => this.apply(e, walOffset, time));
@@ -166,11 +178,15 @@ export class SmState {
       }
       case "delete_instance": {
         const instance = this.instances.get(entry.instance_id);
-        if (!instance) return () => {};
-        this.instances.delete(instance.id);
+        if (!instance || instance.deleted) return () => {};
+        const before = { ...instance };
         this.index.remove(instance);
+        instance.deleted = true;
+        instance.lastWalOffset = walOffset;
+        instance.updatedAt = time;
         return () => {
-          this.instances.set(instance.id, instance);
+          delete instance.deleted;
+          Object.assign(instance, before);
           this.index.add(instance);
         };
       }
@@ -206,7 +222,7 @@ export class SmState {
     }
     for (const i of image.instances) {
       state.instances.set(i.id, i);
-      state.index.add(i);
+      if (!i.deleted) state.index.add(i);
     }
     for (const [scope, entry] of image.idempotency) state.idempotency.set(scope, entry);
     state.#nextOrdinal = image.nextOrdinal;

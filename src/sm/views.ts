@@ -11,6 +11,7 @@ export const instanceView = (i: Instance) => ({
   last_wal_offset: i.lastWalOffset,
   created_at: i.createdAt,
   updated_at: i.updatedAt,
+  ...(i.deleted ? { deleted: true } : {}),
 });
 
 export const instanceListItem = (i: Instance) => ({

@@ -70,12 +70,17 @@ export interface GapEntry {
   type: "gap";
 }
 
+/** FLUSH_ALL: every machine, instance and idempotency result is gone after it. */
+export interface FlushAllEntry {
+  type: "flush_all";
+}
+
 export type SingleEntry =
   | PutMachineEntry
   | CreateInstanceEntry
   | ApplyEventEntry
   | DeleteInstanceEntry;
-export type WalEntry = SingleEntry | BatchEntry | GapEntry;
+export type WalEntry = SingleEntry | BatchEntry | GapEntry | FlushAllEntry;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

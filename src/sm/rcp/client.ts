@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { connect as connectTls } from "node:tls";
 import type { SmErrorBody } from "../errors.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
@@ -6,7 +7,8 @@ import type { WireMode } from "./session.ts";
 
 /**
  * A small RCP client (used by `catbus sm`, the benchmark and tests): HELLO on connect, AUTH
- * when a token is given, pipelined requests matched by id, events to a callback.
+ * when a token is given, pipelined requests matched by id, events (and a subscription's `end`)
+ * to a callback.
  */
 export interface RcpClientOptions {
   hostname: string;
@@ -15,6 +17,8 @@ export interface RcpClientOptions {
   /** TLS through node:tls; `insecure` skips server verification (development only). */
   tls?: { ca?: string; cert?: string; key?: string; insecure?: boolean; servername?: string };
   wireMode?: WireMode;
+  /** HELLO features to ask for (e.g. `lifecycle_events`). */
+  features?: string[];
   clientName?: string;
   onEvent?: (event: Record<string, unknown>) => void;
   /** The connection ended (by either side). */
@@ -74,7 +78,7 @@ export class RcpClient {
         protocol_version: 1,
         client_name: options.clientName ?? "catbus-sm",
         wire_modes: [options.wireMode ?? "binary_json"],
-        features: [],
+        features: options.features ?? [],
       });
       c.#mode = c.hello.wire_mode as WireMode;
       if (options.token !== undefined) {
@@ -124,7 +128,9 @@ export class RcpClient {
   }
 
   #onMessage(message: Record<string, unknown>) {
-    if (message.type === "event") return this.#options.onEvent?.(message);
+    if (message.type === "event" || message.type === "end") {
+      return this.#options.onEvent?.(message);
+    }
     const waiter = this.#pending.get(String(message.id));
     if (!waiter) return;
     this.#pending.delete(String(message.id));
@@ -180,7 +186,8 @@ function openTls(
     const socket = connectTls({
       host: options.hostname,
       port: options.port,
-      servername: tls.servername ?? options.hostname,
+      // SNI takes host names only; for an address the certificate is still checked against it.
+      servername: tls.servername ?? (isIP(options.hostname) ? undefined : options.hostname),
       ca: tls.ca,
       cert: tls.cert,
       key: tls.key,

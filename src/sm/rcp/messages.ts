@@ -38,19 +38,29 @@ export const eventMessage = (subscriptionId: string, c: Change, includeCtx: bool
   ...(includeCtx ? { ctx: c.ctx } : {}),
 });
 
-/** The last message of a subscription that fell behind (sent with END_STREAM). */
-export const lostMessage = (subscriptionId: string, resumeFromOffset: number) => ({
-  type: "event",
-  subscription_id: subscriptionId,
-  lost: true,
-  error: {
-    code: "RATE_LIMITED",
-    message: `this watcher fell behind and was ended; events from wal_offset ${resumeFromOffset} ` +
-      `were not delivered: watch again with from_offset ${resumeFromOffset} to resume`,
-    retryable: true,
-    details: { resume_from_offset: resumeFromOffset },
-  },
-});
+/**
+ * The last message of a subscription that fell behind (sent with END_STREAM). Its type is
+ * `end`, which rstmdb's JS client reads as the end of that subscription and its other clients
+ * skip; an `event` without an instance would break their event parsers.
+ */
+export const endMessage = (subscriptionId: string, resumeFromOffset: number) => {
+  const message =
+    `this watcher fell behind and was ended; events from wal_offset ${resumeFromOffset} ` +
+    `were not delivered: watch again with from_offset ${resumeFromOffset} to resume`;
+  return {
+    type: "end",
+    subscription_id: subscriptionId,
+    reason: message,
+    lost: true,
+    resume_from_offset: resumeFromOffset,
+    error: {
+      code: "RATE_LIMITED",
+      message,
+      retryable: true,
+      details: { resume_from_offset: resumeFromOffset },
+    },
+  };
+};
 
 /** Parses one request; failures say what is wrong and carry the id when it could be read. */
 export function parseRequest(

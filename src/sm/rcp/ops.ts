@@ -87,5 +87,6 @@ export const DATA_OPS = new Map<string, DataOp>(Object.entries(
       ),
     WAL_STATS: (e) => e.walStats(),
     COMPACT: (e, r) => e.compact(r.bool("force_snapshot", false)),
+    FLUSH_ALL: (e) => e.flushAll(),
   } satisfies Record<string, DataOp>,
 ));

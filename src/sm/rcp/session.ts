@@ -2,13 +2,20 @@ import type { Change } from "../change.ts";
 import type { Result, StateMachineEngine } from "../engine.ts";
 import { badRequest, SmError, SmErrorCode, toSmError } from "../errors.ts";
 import { ParamReader } from "../params.ts";
+import { instanceNotFound } from "../planner.ts";
 import { concat } from "../../core/bytes.ts";
-import { encodeFrame, FrameDecoder, FrameFlag, PROTOCOL_VERSION } from "./frame.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameFlag,
+  MAX_PAYLOAD_BYTES,
+  PROTOCOL_VERSION,
+} from "./frame.ts";
 import { encodeLine, LineDecoder } from "./jsonl.ts";
 import {
+  endMessage,
   errorResponse,
   eventMessage,
-  lostMessage,
   okResponse,
   parseRequest,
   type RcpRequest,
@@ -19,9 +26,18 @@ import type { TokenVerifier } from "./token-hashes.ts";
 import type { WatchFilter, WatchHub, WatchSink } from "./watch-hub.ts";
 
 export type WireMode = "binary_json" | "jsonl";
-const WIRE_MODES: WireMode[] = ["binary_json", "jsonl"];
-export const FEATURES = ["idempotency", "batch", "watch", "wal_read", "compaction"];
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Opt-in: watchers also get `$created` / `$deleted` events (rstmdb streams transitions only). */
+export const LIFECYCLE_EVENTS = "lifecycle_events";
+export const FEATURES = [
+  "idempotency",
+  "batch",
+  "watch",
+  "wal_read",
+  "compaction",
+  LIFECYCLE_EVENTS,
+];
+const OPT_IN_FEATURES = new Set([LIFECYCLE_EVENTS]);
+export const MAX_FRAME_BYTES = MAX_PAYLOAD_BYTES;
 
 /** What every session of one listener shares. */
 export interface RcpHost {
@@ -46,14 +62,13 @@ export interface RcpTransport {
   close(): void;
 }
 
-/** Allowed before HELLO, and before AUTH when auth is required. */
-const BEFORE_HELLO = new Set(["HELLO", "PING", "BYE"]);
+/** Allowed before AUTH when auth is required. */
 const BEFORE_AUTH = new Set(["HELLO", "AUTH", "PING", "BYE"]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * One RCP connection: decodes frames (or jsonl lines), enforces HELLO and AUTH, runs requests
+ * One RCP connection: decodes frames (or jsonl lines), enforces AUTH, runs requests
  * (pipelined: answers go out as they complete, matched by id), and queues responses and watch
  * events into batched writes. Requests are handed to the engine synchronously in arrival
  * order, so a client's pipelined writes apply in the order it sent them.
@@ -61,12 +76,22 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export class RcpSession implements WatchSink {
   readonly #host: RcpHost;
   readonly #transport: RcpTransport;
-  /** Until the first byte: "RCPX" means binary frames, "{" means jsonl. */
-  #mode: WireMode | undefined;
+  /**
+   * What the client sends, read from its first byte ("{" jsonl, anything else binary frames)
+   * and again after a HELLO ("R" of RCPX or "{"): rstmdb switches only its output there, so its
+   * clients keep sending frames while others switch both ways.
+   */
+  #inputMode: WireMode | undefined;
+  /** The input's mode before the last HELLO: kept unless the next byte is "R" or "{". */
+  #lastInputMode: WireMode = "binary_json";
+  /** What the server sends: the input's mode until a HELLO picks one. */
+  #outputMode: WireMode | undefined;
   readonly #frames = new FrameDecoder();
   readonly #lines = new LineDecoder();
-  /** Set by HELLO: the wire mode after its answer. */
+  /** Set by HELLO: the output mode after its answer. */
   #switchTo?: WireMode;
+  /** HELLO asked for `lifecycle_events`. */
+  #lifecycle = false;
   #greeted = false;
   #authenticated = false;
   #authFailures = 0;
@@ -83,7 +108,10 @@ export class RcpSession implements WatchSink {
     this.#transport = transport;
   }
 
-  /** Whether the client has said HELLO. */
+  /**
+   * Whether the client has sent a request (until then the listener's hello timeout runs).
+   * HELLO itself is optional, as in rstmdb.
+   */
   get greeted(): boolean {
     return this.#greeted;
   }
@@ -91,11 +119,20 @@ export class RcpSession implements WatchSink {
   /** Feeds received bytes; the promise (when any) resolves once the outbound queue drains. */
   receive(chunk: Uint8Array): Promise<void> | void {
     if (this.#closing || !chunk.length) return;
-    this.#mode ??= chunk[0] === 0x7b ? "jsonl" : "binary_json";
-    if (this.#mode === "jsonl") this.#lines.push(chunk);
-    else this.#frames.push(chunk);
+    this.#feed(chunk);
     this.#drain();
     return this.backlog();
+  }
+
+  #feed(chunk: Uint8Array) {
+    this.#inputMode ??= chunk[0] === 0x7b
+      ? "jsonl"
+      : chunk[0] === 0x52 || !this.#outputMode
+      ? "binary_json"
+      : this.#lastInputMode;
+    this.#outputMode ??= this.#inputMode;
+    if (this.#inputMode === "jsonl") this.#lines.push(chunk);
+    else this.#frames.push(chunk);
   }
 
   /** The transport is gone. */
@@ -108,9 +145,8 @@ export class RcpSession implements WatchSink {
   }
 
   #drain() {
-    while (!this.#closing) {
-      const mode = this.#mode;
-      if (mode === "jsonl") {
+    while (!this.#closing && this.#inputMode) {
+      if (this.#inputMode === "jsonl") {
         const ev = this.#lines.next();
         if (!ev) return;
         if (ev.kind === "rejected") {
@@ -125,10 +161,15 @@ export class RcpSession implements WatchSink {
         } else if (ev.kind === "rejected") this.#reply("", new SmError(ev.code, ev.message));
         else this.#onPayload(ev.payload);
       }
-      if (this.#mode !== mode) {
-        // HELLO switched the wire mode: bytes already received belong to the new one.
-        if (this.#mode === "jsonl") this.#lines.push(this.#frames.rest());
-        else this.#frames.push(this.#lines.rest());
+      if (this.#switchTo) {
+        // After a HELLO the client may send in either mode: bytes already received are read
+        // again from their first one.
+        this.#outputMode = this.#switchTo;
+        this.#switchTo = undefined;
+        const rest = this.#inputMode === "jsonl" ? this.#lines.rest() : this.#frames.rest();
+        this.#lastInputMode = this.#inputMode;
+        this.#inputMode = undefined;
+        if (rest.length) this.#feed(rest);
       }
     }
   }
@@ -146,6 +187,7 @@ export class RcpSession implements WatchSink {
   }
 
   #onRequest(req: RcpRequest) {
+    this.#greeted = true;
     const { id, op } = req;
     const data = DATA_OPS.get(op);
     const own = this.#connectionOps.get(op);
@@ -154,9 +196,6 @@ export class RcpSession implements WatchSink {
         id,
         badRequest(`unknown op ${JSON.stringify(op)}; INFO lists what this server supports`),
       );
-    }
-    if (!this.#greeted && !BEFORE_HELLO.has(op)) {
-      return this.#reply(id, badRequest(`send HELLO before ${op}`));
     }
     if (this.#host.auth.required && !this.#authenticated && !BEFORE_AUTH.has(op)) {
       return this.#reply(
@@ -179,10 +218,6 @@ export class RcpSession implements WatchSink {
       return;
     }
     this.#reply(id, answer);
-    if (this.#switchTo) {
-      this.#mode = this.#switchTo;
-      this.#switchTo = undefined;
-    }
   }
 
   readonly #connectionOps = new Map<string, (p: ParamReader) => Result | Promise<Result>>([
@@ -222,17 +257,17 @@ export class RcpSession implements WatchSink {
       );
     }
     const wanted = p.stringList("wire_modes");
-    const mode = wanted.length
-      ? wanted.find((m): m is WireMode => WIRE_MODES.includes(m as WireMode))
-      : this.#mode!;
-    if (!mode) {
-      throw new SmError(
-        SmErrorCode.UnsupportedProtocol,
-        `none of the wire_modes ${JSON.stringify(wanted)} is supported; use binary_json or jsonl`,
-      );
-    }
+    // As rstmdb: binary_json when offered, else jsonl when offered, else binary_json (unknown
+    // modes are not an error). No list keeps the mode the client started in.
+    const mode: WireMode = wanted.includes("binary_json")
+      ? "binary_json"
+      : wanted.includes("jsonl")
+      ? "jsonl"
+      : wanted.length
+      ? "binary_json"
+      : this.#outputMode!;
     const asked = p.stringList("features");
-    this.#greeted = true;
+    this.#lifecycle = asked.includes(LIFECYCLE_EVENTS);
     // The answer goes out in the current mode; the switch applies to what follows it.
     this.#switchTo = mode;
     return {
@@ -240,16 +275,31 @@ export class RcpSession implements WatchSink {
       wire_mode: mode,
       server_name: this.#host.serverName,
       server_version: this.#host.serverVersion,
-      features: asked.length ? FEATURES.filter((f) => asked.includes(f)) : FEATURES,
+      features: asked.length
+        ? FEATURES.filter((f) => asked.includes(f))
+        : FEATURES.filter((f) => !OPT_IN_FEATURES.has(f)),
     };
   }
 
   #onAuth(p: ParamReader): Result {
+    // As rstmdb: a method other than bearer and an empty token fail authentication.
     const method = p.optString("method") ?? "bearer";
     if (method !== "bearer") {
-      throw badRequest(`AUTH method ${JSON.stringify(method)} is not supported; use "bearer"`);
+      throw new SmError(
+        SmErrorCode.AuthFailed,
+        `AUTH method ${JSON.stringify(method)} is not supported; use "bearer"`,
+      );
+    }
+    if (p.raw("token") === "") {
+      throw new SmError(SmErrorCode.AuthFailed, "AUTH needs a non-empty token");
     }
     const token = p.string("token");
+    if (!this.#host.auth.required) {
+      // Without auth.required there is nothing to check, and rstmdb's clients send whatever
+      // token they were given: any non-empty one is accepted, as rstmdb does.
+      this.#authenticated = true;
+      return { authenticated: true };
+    }
     const throttle = this.#host.authThrottle;
     if (this.#authFailures >= throttle.maxFailures) {
       // Nothing more is read; the connection closes once the answer is written.
@@ -272,14 +322,8 @@ export class RcpSession implements WatchSink {
   #onWatchInstance(p: ParamReader): Result {
     const instanceId = p.string("instance_id");
     const includeCtx = p.bool("include_ctx", true);
-    const fromOffset = p.optInteger("from_offset", 0, Number.MAX_SAFE_INTEGER);
-    const instance = this.#host.engine.instance(instanceId);
-    if (!instance) {
-      throw new SmError(
-        SmErrorCode.InstanceNotFound,
-        `instance ${instanceId} does not exist (or was deleted)`,
-      );
-    }
+    const fromOffset = replayFrom(p);
+    const instance = this.#host.engine.instance(instanceId) ?? instanceNotFound(instanceId);
     const result = {
       instance_id: instanceId,
       current_state: instance.state,
@@ -297,7 +341,7 @@ export class RcpSession implements WatchSink {
       events: p.stringList("events"),
     };
     const includeCtx = p.bool("include_ctx", true);
-    const fromOffset = p.optInteger("from_offset", 0, Number.MAX_SAFE_INTEGER);
+    const fromOffset = replayFrom(p);
     return this.#subscribe(filter, includeCtx, fromOffset, {
       wal_offset: this.#host.engine.durableOffset,
     });
@@ -313,7 +357,11 @@ export class RcpSession implements WatchSink {
     fromOffset: number | undefined,
     result: Result,
   ): Result {
-    const id = this.#host.watches.watch(this, filter, includeCtx, fromOffset);
+    const id = this.#host.watches.watch(this, filter, {
+      includeCtx,
+      lifecycle: this.#lifecycle,
+      fromOffset,
+    });
     this.#subscriptions.add(id);
     return { subscription_id: id, ...result };
   }
@@ -328,17 +376,16 @@ export class RcpSession implements WatchSink {
 
   deliver(subscriptionId: string, change: Change, includeCtx: boolean): boolean {
     if (this.#closing || this.#queuedBytes > this.#host.outboundLimitBytes) return false;
-    this.#send(
-      eventMessage(subscriptionId, change, includeCtx),
-      FrameFlag.CrcPresent | FrameFlag.Stream,
-    );
+    const payload = encoded(eventMessage(subscriptionId, change, includeCtx));
+    if (payload.length > MAX_FRAME_BYTES) return false;
+    this.#send(payload, FrameFlag.CrcPresent | FrameFlag.Stream);
     return true;
   }
 
   lost(subscriptionId: string, resumeFromOffset: number): void {
     this.#subscriptions.delete(subscriptionId);
     this.#send(
-      lostMessage(subscriptionId, resumeFromOffset),
+      encoded(endMessage(subscriptionId, resumeFromOffset)),
       FrameFlag.CrcPresent | FrameFlag.Stream | FrameFlag.EndStream,
     );
   }
@@ -346,15 +393,19 @@ export class RcpSession implements WatchSink {
   // ---- output
 
   #reply(id: RcpRequest["id"], outcome: Result | SmError) {
-    this.#send(
+    let payload = encoded(
       outcome instanceof SmError ? errorResponse(id, outcome.toBody()) : okResponse(id, outcome),
     );
+    if (payload.length > MAX_FRAME_BYTES) {
+      // rstmdb sends it anyway, and its clients cannot read it (the frame limit is theirs too).
+      payload = encoded(errorResponse(id, tooLarge(outcome, payload.length).toBody()));
+    }
+    this.#send(payload);
   }
 
-  #send(message: unknown, flags: number = FrameFlag.CrcPresent) {
+  #send(payload: Uint8Array, flags: number = FrameFlag.CrcPresent) {
     if (this.#closed) return;
-    const payload = encoder.encode(JSON.stringify(message));
-    const bytes = this.#mode === "jsonl" ? encodeLine(payload) : encodeFrame(payload, flags);
+    const bytes = this.#outputMode === "jsonl" ? encodeLine(payload) : encodeFrame(payload, flags);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     if (!this.#writing) this.#flush();
@@ -388,4 +439,19 @@ export class RcpSession implements WatchSink {
     this.#closing = true;
     if (!this.#writing && !this.#queue.length) this.#transport.close();
   }
+}
+
+const encoded = (message: unknown) => encoder.encode(JSON.stringify(message));
+
+/** `from_offset` 0 or absent: live only (rstmdb's Java client always sends 0). */
+const replayFrom = (p: ParamReader) =>
+  p.optInteger("from_offset", 0, Number.MAX_SAFE_INTEGER) || undefined;
+
+function tooLarge(outcome: Result | SmError, bytes: number): SmError {
+  const what = outcome instanceof SmError ? "the error" : "the operation succeeded, but its result";
+  return badRequest(
+    `${what} is ${bytes} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit, so it is not ` +
+      "sent: keep instance contexts smaller (read the instance with GET_INSTANCE to check)",
+    { result_bytes: bytes, succeeded: !(outcome instanceof SmError) },
+  );
 }

@@ -88,6 +88,7 @@ export async function startRcpService(
     segmentBytes: config.smSegmentBytes,
     maxMachineVersions: config.smMaxMachineVersions,
     idempotencyWindowMs: config.smIdempotencyWindowMs,
+    allowFlushAll: config.smAllowFlushAll,
     compaction: {
       enabled: config.smCompaction,
       eventsThreshold: config.smCompactEvents,

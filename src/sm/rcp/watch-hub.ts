@@ -17,14 +17,23 @@ export interface WatchSink {
   backlog(): Promise<void> | undefined;
   /** Queues the event; returns false when the connection is too far behind to take it. */
   deliver(subscriptionId: string, change: Change, includeCtx: boolean): boolean;
-  /** Tells the client the subscription ended because events were dropped. */
+  /** Tells the client the subscription ended because events were dropped (or too large). */
   lost(subscriptionId: string, resumeFromOffset: number): void;
+}
+
+export interface WatchOptions {
+  includeCtx: boolean;
+  /** Also `$created` / `$deleted` changes (rstmdb streams applied events only). */
+  lifecycle: boolean;
+  /** Replay the WAL from here first. */
+  fromOffset?: number;
 }
 
 interface Subscription {
   id: string;
   filter: WatchFilter;
   includeCtx: boolean;
+  lifecycle: boolean;
   sink: WatchSink;
   /** Live changes held back while the subscription replays the WAL. */
   held?: Change[];
@@ -32,7 +41,8 @@ interface Subscription {
   active: boolean;
 }
 
-const matches = (f: WatchFilter, c: Change) =>
+const matches = (sub: Subscription, c: Change, f = sub.filter) =>
+  (sub.lifecycle || c.kind === "transition") &&
   (f.instanceId === undefined || f.instanceId === c.instanceId) &&
   (!f.machines.length || f.machines.includes(c.machine)) &&
   (!f.fromStates.length || f.fromStates.includes(c.fromState)) &&
@@ -63,12 +73,8 @@ export class WatchHub {
   }
 
   /** Registers a subscription (replaying from `fromOffset` when given); returns its id. */
-  watch(
-    sink: WatchSink,
-    filter: WatchFilter,
-    includeCtx: boolean,
-    fromOffset?: number,
-  ): string {
+  watch(sink: WatchSink, filter: WatchFilter, options: WatchOptions): string {
+    const { includeCtx, lifecycle, fromOffset } = options;
     if (fromOffset !== undefined && fromOffset < this.#engine.oldestOffset) {
       throw new SmError(
         SmErrorCode.Conflict,
@@ -81,6 +87,7 @@ export class WatchHub {
       id: `sub-${crypto.randomUUID().slice(0, 8)}-${this.#nextId++}`,
       filter,
       includeCtx,
+      lifecycle,
       sink,
       held: fromOffset !== undefined ? [] : undefined,
       active: true,
@@ -146,7 +153,7 @@ export class WatchHub {
   /** Delivers if the filter matches; false when the subscription was dropped. */
   #send(sub: Subscription, change: Change): boolean {
     if (!sub.active) return false;
-    if (!matches(sub.filter, change)) return true;
+    if (!matches(sub, change)) return true;
     if (sub.sink.deliver(sub.id, change, sub.includeCtx)) return true;
     this.#drop(sub, change.walOffset);
     return false;
