@@ -78,6 +78,36 @@ Deno.test("sm tls - RCP over TLS and mTLS, with auth, and the CLI over TLS", asy
     `${dir}/client.key`,
   ], { RSTMDB_TOKEN: "secret" });
   assert.equal(cli.code, 0, cli.stderr);
-  assert.deepEqual(JSON.parse(cli.stdout), { items: [{ machine: "order", versions: [1] }] });
+  assert.equal(cli.stdout, "  order v1 (4 states, 3 transitions)\n");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("sm tls - the CLI reaches an IP address over TLS (no SNI), and -k/--insecure skips the check", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-sm-tls-ip-" });
+  await makeCerts(dir);
+  await using server = await startSm([
+    "--rcp-tls-cert",
+    `${dir}/localhost.pem`,
+    "--rcp-tls-key",
+    `${dir}/localhost.key`,
+  ]);
+  const ip = `127.0.0.1:${server.rcpPort}`;
+  const verified = await server.cli([
+    "sm",
+    "ping",
+    "-s",
+    ip,
+    "--tls",
+    "--ca-cert",
+    `${dir}/ca.pem`,
+  ]);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.equal(verified.stdout, "PONG\n");
+  for (const insecure of ["--insecure", "-k"]) {
+    const out = await server.cli(["sm", "ping", "-s", ip, insecure]);
+    assert.equal(out.code, 0, out.stderr);
+  }
+  const unverified = await server.cli(["sm", "ping", "-s", ip, "--tls"]);
+  assert.equal(unverified.code, 1, "an unknown CA is refused without --insecure");
   await Deno.remove(dir, { recursive: true });
 });
