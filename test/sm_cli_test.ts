@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ORDER, startSm } from "./sm_helpers.ts";
 
+/** Numbers replaced by N, to compare texts whose offsets vary. */
+const numbersOut = (text: string) => text.replace(/\d+/g, "N");
+
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 
 Deno.test("sm cli - rstmdb-cli's verbs and output; --json prints raw results; watch-all prints one JSON line per event", async () => {
@@ -79,27 +82,32 @@ Deno.test("sm cli - rstmdb-cli's verbs and output; --json prints raw results; wa
     "-c",
     '{"amount":5}',
   );
-  assert.match(
-    created.stdout,
-    /^Created instance o1\n  Machine: order v1\n  State: created\n  WAL offset: \d+\n$/,
+  assert.equal(
+    numbersOut(created.stdout),
+    "Created instance oN\n  Machine: order vN\n  State: created\n  WAL offset: N\n",
   );
   const applied = await sm("apply-event", "-i", "o1", "-e", "PAY", "-p", '{"ready":true}');
-  assert.match(applied.stdout, /^Applied event PAY on o1\n  created → paid\n  WAL offset: \d+\n$/);
+  assert.equal(
+    numbersOut(applied.stdout),
+    "Applied event PAY on oN\n  created → paid\n  WAL offset: N\n",
+  );
   assert.deepEqual((await json("get-instance", "o1")).ctx, { amount: 5, ready: true });
-  assert.match(
-    (await sm("get-instance", "o1")).stdout,
-    /^Instance o1\n  Machine: order v1\n  State: paid\n  Context: \{\n  "amount": 5,/,
+  assert.ok(
+    (await sm("get-instance", "o1")).stdout.startsWith(
+      'Instance o1\n  Machine: order v1\n  State: paid\n  Context: {\n  "amount": 5,',
+    ),
   );
   assert.ok((await json("list-instances", "--machine", "order")).total >= 2);
-  assert.match(
+  assert.equal(
     (await sm("wal-read", "-f", "1", "-l", "2")).stdout,
-    /^\[     1\]            1 \| put_machine\n\[     2\]            2 \| create_instance\n         Instance: w1, Machine: order v1\n\nNext offset: 3\n$/,
+    "[     1]            1 | put_machine\n[     2]            2 | create_instance\n" +
+      "         Instance: w1, Machine: order v1\n\nNext offset: 3\n",
   );
   assert.equal((await json("wal-read", "--from", "1", "--limit", "1")).records.length, 1);
   assert.ok((await json("wal-stats")).latest_offset >= 3);
   assert.match(
-    (await sm("compact", "-f")).stdout,
-    /^Compaction complete\n  Snapshots created: 1\n  WAL segments deleted: \d+\n  Bytes reclaimed: \d+(\.\d\d)? [KMG]?B\n/,
+    numbersOut((await sm("compact", "-f")).stdout),
+    /^Compaction complete\n {2}Snapshots created: N\n {2}WAL segments deleted: N\n {2}Bytes reclaimed: N(\.N)? [KMG]?B\n/,
   );
   assert.equal((await sm("delete-instance", "o1")).stdout, "Deleted instance o1\n");
   assert.match((await sm("get-instance", "o1")).stdout, /State: paid \(deleted\)/);
@@ -135,9 +143,9 @@ Deno.test("sm cli - repl runs one verb per line on one connection", async () => 
   const out = await repl.output();
   const stdout = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0);
-  assert.match(
-    stdout,
-    /^PONG\nCreated machine order v1 \(checksum: \w+\)\n  order v1 \(4 states, 3 transitions\)\n$/,
+  assert.equal(
+    stdout.replace(/[0-9a-f]{64}/, "HASH"),
+    "PONG\nCreated machine order v1 (checksum: HASH)\n  order v1 (4 states, 3 transitions)\n",
   );
   assert.match(new TextDecoder().decode(out.stderr), /Error: INSTANCE_NOT_FOUND/);
 });

@@ -36,10 +36,11 @@ Storage (on the data directory; dump --data, restore, copy, compact, repair refu
   catbus repair                   keep every valid record, set damage aside, accept losses (new epoch)
 
 State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` for details):
-  catbus sm ping | put-machine | get-machine | list-machines | create-instance | get-instance
-  catbus sm list-instances | delete-instance | apply-event | batch | wal-read | wal-stats | compact
-  catbus sm watch-instance ID | watch-all | unwatch SUB | hash-token TOKEN
-      [-s HOST:PORT] [-t TOKEN] [--tls --ca-cert F --client-cert F --client-key F --insecure]
+  catbus sm ping | info | put-machine | get-machine | list-machines | create-instance
+  catbus sm get-instance | list-instances | delete-instance | apply-event | batch | wal-read
+  catbus sm wal-stats | compact | flush-all | watch-instance ID | watch-all | unwatch SUB
+  catbus sm hash-token TOKEN | repl | --version
+      [-s HOST:PORT] [-t TOKEN] [--tls --ca-cert F --client-cert F --client-key F -k] [--json]
 
 Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
 default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
