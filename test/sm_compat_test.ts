@@ -302,7 +302,7 @@ storage:
 compaction:
   enabled: true
   events_threshold: 10000
-  size_threshold_mb: 100
+  size_threshold_mb: 0
   min_interval_secs: 60
 auth:
   required: false

@@ -628,7 +628,8 @@ export const SETTINGS: Setting[] = [
     env: "RSTMDB_COMPACT_SIZE_MB",
     yaml: "compaction.size_threshold_mb",
     kind: "megabytes",
-    help: "compact when the WAL grew by this many MiB",
+    allowZero: true,
+    help: "compact when the WAL grew by this many MiB (0 = never by size, as in rstmdb)",
   },
   {
     key: "smMaxMachineVersions",
@@ -784,7 +785,8 @@ function convertKind(setting: Setting, raw: unknown, source: string): unknown {
       return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : fail(LOG_LEVELS.join(", "));
     case "megabytes": {
       const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-      return typeof n === "number" && Number.isFinite(n) && n > 0
+      // 0 passes here; convert() refuses it unless the setting allows it.
+      return typeof n === "number" && Number.isFinite(n) && n >= 0
         ? Math.round(n * 1024 * 1024)
         : fail("a number of MiB such as 64 or 0.5");
     }

@@ -80,3 +80,39 @@ Deno.test("config - unknown YAML keys and non-mapping sections are refused, with
   });
   assert.deepEqual([c.retentionMaxAgeMs, c.maxPublishRate], [0, 0]);
 });
+
+Deno.test("config - rstmdb's names: aliases with their own units, the fsync mapping, unimplemented keys warned once", () => {
+  const warnings: string[] = [];
+  const yaml = {
+    path: "rstmdb.yaml",
+    text: [
+      "network:\n  idle_timeout_secs: 30",
+      "storage:\n  max_machine_versions: 3\n  fsync_policy:\n    every_ms: 100",
+      "  allow_instance_recreate: true",
+      "metrics:\n  enabled: true",
+    ].join("\n"),
+  };
+  const c = resolveConfig({ flags: {}, env: {}, yaml, warn: (m) => warnings.push(m) });
+  assert.equal(c.rcpIdleTimeoutMs, 30_000, "seconds in rstmdb's key");
+  assert.equal(c.smMaxMachineVersions, 3);
+  assert.equal(c.smFsync, "every_ms:100");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /storage\.allow_instance_recreate, metrics$/);
+  const env = resolveConfig({ flags: {}, env: { RSTMDB_IDLE_TIMEOUT: "5" } });
+  assert.equal(env.rcpIdleTimeoutMs, 5_000);
+  const old = resolveConfig({
+    flags: {},
+    env: {},
+    yaml: { path: "c.yaml", text: "limits:\n  max_machine_versions: 2\n" },
+  });
+  assert.equal(old.smMaxMachineVersions, 2, "the earlier Catbus key still works");
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: "storage:\n  fsync_policy:\n    every_hour: 1\n" },
+      }),
+    /storage\.fsync_policy: expected every_write/,
+  );
+});
