@@ -437,7 +437,7 @@ Deno.test("sm rcp - ops are looked up by name only; failed AUTH is throttled per
   again.close();
 });
 
-Deno.test("sm rcp - a connection without HELLO within --rcp-hello-timeout, or silent for --rcp-idle-timeout, is closed", async () => {
+Deno.test("sm rcp - a connection that sends no request within --rcp-hello-timeout, or silent for --rcp-idle-timeout, is closed", async () => {
   await using server = await startSm([
     "--rcp-hello-timeout",
     "200ms",
@@ -445,7 +445,7 @@ Deno.test("sm rcp - a connection without HELLO within --rcp-hello-timeout, or si
     "400ms",
   ]);
   const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.rcpPort! });
-  assert.equal(await silent.read(new Uint8Array(16)), null, "closed without HELLO");
+  assert.equal(await silent.read(new Uint8Array(16)), null, "closed without a request");
   silent.close();
   const ended = Promise.withResolvers<void>();
   const greeted = await connectSm(server, { onClose: () => ended.resolve() });
