@@ -45,6 +45,13 @@ export interface PublishInput extends StoreOptions {
   headers?: Record<string, string>;
   /** Answer only after this many consumer acks of the message (publish confirmation). */
   confirm?: number;
+  /**
+   * A restored message's own id and time (ms), kept instead of new ones. The time may not be
+   * before the namespace's newest message nor in the future: times never go backwards within
+   * a namespace, which is what lets a start time or id be found through the time index.
+   */
+  id?: string;
+  time?: number;
   /** How long to wait for the confirmations, ms (default 5000). */
   confirmTimeoutMs?: number;
 }
@@ -72,8 +79,6 @@ interface ReplayPlan {
   ns: Namespace;
   /** First sequence to replay; undefined = nothing to replay. */
   fromSeq?: number;
-  /** Replay only messages after this id (subscribe from a message id). */
-  afterId?: string;
   last?: boolean;
   /** False when part of the gap cannot be replayed (set during a replay, too). */
   recovered: boolean;
@@ -144,6 +149,7 @@ export class Broker {
         }
       }
       for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
+      ns.newestTime = ns.history.newestFirst().next().value?.time ?? 0;
       const since = this.#now() - this.#dedupeWindow;
       for (const [key, m] of await durable.recentKeys(since)) {
         ns.keys.set(key, { message: Promise.resolve(m), until: m.time + this.#dedupeWindow });
@@ -190,6 +196,18 @@ export class Broker {
       );
     }
     const now = this.#now();
+    const time = input.time ?? now;
+    if (time !== now && (time < ns.newestTime || time > now)) {
+      return Promise.reject(
+        new CatbusError(
+          ErrorCode.Conflict,
+          `time ${new Date(time).toISOString()} is ${time > now ? "in the future" : "before"} ` +
+            `the newest message of "${ns.name}" (times never go backwards in a namespace); ` +
+            "restore into an empty namespace, or leave the time out",
+        ),
+      );
+    }
+    ns.newestTime = time;
     if (input.key !== undefined) {
       ns.expireKeys(now);
       const seen = ns.keys.get(input.key);
@@ -199,8 +217,8 @@ export class Broker {
       channel: input.channel,
       seq: ++ns.assignedSeq,
       epoch: ns.epoch,
-      id: this.#ids.next(now),
-      time: now,
+      id: input.id ?? this.#ids.next(now),
+      time,
       payload: input.payload,
       binary: input.binary ?? false,
     };
@@ -282,13 +300,8 @@ export class Broker {
       for (const m of ns.history.newestFirst()) if (matches(pattern, m.channel)) return m.seq;
       return ns.lastSeq + 1;
     }
-    const plan = await this.#startPlan(ns, from);
-    if (plan.fromSeq === undefined) return ns.lastSeq + 1;
-    if (plan.afterId === undefined) return plan.fromSeq;
-    for await (const batch of this.read(ns, plan.fromSeq)) {
-      for (const m of batch) if (m.id > plan.afterId) return m.seq;
-    }
-    return ns.lastSeq + 1;
+    const plan = await this.#startPlan(ns, from, literalNamespaceOf(pattern) !== undefined);
+    return plan.fromSeq ?? ns.lastSeq + 1;
   }
 
   #fanOut(ns: Namespace, message: BusMessage): BusMessage {
@@ -329,9 +342,6 @@ export class Broker {
     const emit = (plan: ReplayPlan, m: BusMessage) => {
       if (!wanted(m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
       if (!plan.ns.withinChannelLimit(m.channel, m.seq, perChannel)) return;
-      if (plan.afterId !== undefined) {
-        if (m.id <= plan.afterId) return;
-      }
       count(plan.ns);
       replayTo.deliver(m);
     };
@@ -442,10 +452,11 @@ export class Broker {
 
   async #plan(pattern: string, start: Start): Promise<ReplayPlan[]> {
     const plans: ReplayPlan[] = [];
+    const single = literalNamespaceOf(pattern) !== undefined;
     for (const ns of this.#namespacesOf(pattern)) {
       const position = start.resume?.[ns.name];
       if (position) plans.push(this.#resumePlan(ns, position));
-      else plans.push(await this.#startPlan(ns, start.from ?? "new"));
+      else plans.push(await this.#startPlan(ns, start.from ?? "new", single));
     }
     return plans;
   }
@@ -459,20 +470,48 @@ export class Broker {
     return { ns, fromSeq: position.seq + 1, recovered: true };
   }
 
-  async #startPlan(ns: Namespace, from: StartFrom): Promise<ReplayPlan> {
+  /**
+   * `single`: the pattern reaches only `ns`, so a start id that is not there is not found
+   * (never a replay of everything after the id's time); other namespaces a wildcard pattern
+   * reaches start after that time.
+   */
+  async #startPlan(ns: Namespace, from: StartFrom, single: boolean): Promise<ReplayPlan> {
     const first = ns.firstSeq;
     if (from === "new") return { ns, recovered: true };
     if (from === "last") return { ns, last: true, recovered: true };
     if (from === "first") return { ns, fromSeq: first, recovered: true };
     if ("seq" in from) return { ns, fromSeq: Math.max(from.seq, first), recovered: true };
-    const time = "time" in from ? from.time : timeOfId(from.id);
-    const fromSeq = ns.storage ? await ns.storage.seekTime(time) : this.#memorySeek(ns, time);
-    return {
-      ns,
-      fromSeq: Math.max(fromSeq, first),
-      recovered: true,
-      ...("id" in from ? { afterId: from.id } : {}),
-    };
+    if ("id" in from) {
+      const found = await this.findMessage(ns, from.id);
+      if (found) return { ns, fromSeq: found.seq + 1, recovered: true };
+      if (single) {
+        throw new CatbusError(
+          ErrorCode.NotFound,
+          `message ${from.id} not found in namespace "${ns.name}"`,
+        );
+      }
+      return this.#startPlan(ns, { time: timeOfId(from.id) + 1 }, single);
+    }
+    return { ns, fromSeq: Math.max(await this.#seekTime(ns, from.time), first), recovered: true };
+  }
+
+  #seekTime(ns: Namespace, time: number): Promise<number> | number {
+    return ns.storage ? ns.storage.seekTime(time) : this.#memorySeek(ns, time);
+  }
+
+  /**
+   * The message with this id in `ns`, if it is still there: ids begin with their publish time,
+   * so it is found through the time index, reading only that millisecond's messages.
+   */
+  async findMessage(ns: Namespace, id: string): Promise<BusMessage | undefined> {
+    const time = timeOfId(id);
+    for await (const batch of this.read(ns, await this.#seekTime(ns, time))) {
+      for (const m of batch) {
+        if (m.id === id) return m;
+        if (m.time > time) return undefined;
+      }
+    }
+    return undefined;
   }
 
   #memorySeek(ns: Namespace, time: number): number {

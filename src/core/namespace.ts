@@ -52,6 +52,8 @@ export class Namespace {
   assignedSeq = 0;
   /** Highest sequence delivered to subscribers: the position new subscriptions start from. */
   lastSeq = 0;
+  /** Time of the newest message handed out (ms): times never go backwards in a namespace. */
+  newestTime = 0;
   readonly history: History;
   /** Dedupe keys → the message first published with them, and when the key expires. */
   readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();

@@ -3,6 +3,7 @@ import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker, Published, PublishInput, Subscriber } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
+import { jsonTextProblem } from "../core/json-scan.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
 import type { ReplyHolder, ReplyPermits } from "../core/replies.ts";
 import { namespaceOf, parsePattern } from "../core/subject.ts";
@@ -33,7 +34,6 @@ import { SessionConsumers } from "./consumer-ops.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "./publish-access.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
-import { decodeValidUtf8 } from "../core/utf8.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
 
@@ -501,21 +501,20 @@ export class Session implements Subscriber {
       );
     }
     const binary = (frame.flags & Flag.Binary) !== 0;
+    // Checked without building values: the bytes published are the bytes stored.
     if (!binary) {
-      const text = decodeValidUtf8(frame.data);
-      if (text === undefined) {
+      const maxDepth = this.#host.limits.maxJsonDepth;
+      const problem = jsonTextProblem(frame.data, maxDepth);
+      if (problem === "utf8") {
         throw new CatbusError(
           ErrorCode.BadRequest,
           "payload is not valid UTF-8; send UTF-8 JSON text, or set the binary flag for raw bytes",
         );
       }
-      const maxDepth = this.#host.limits.maxJsonDepth;
-      if (exceedsJsonDepth(frame.data, maxDepth)) {
+      if (problem === "depth") {
         throw new CatbusError(ErrorCode.BadRequest, jsonTooDeep("the payload", maxDepth));
       }
-      try {
-        JSON.parse(text);
-      } catch {
+      if (problem) {
         throw new CatbusError(
           ErrorCode.BadRequest,
           "payload is not valid JSON; send JSON text, or set the binary flag for raw bytes",

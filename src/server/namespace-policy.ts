@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { isReplySubject } from "../core/replies.ts";
 import { parsePattern } from "../core/subject.ts";
 import { writeFileAtomic } from "../log/atomic-file.ts";
 
@@ -23,9 +24,12 @@ export class NamespacePolicy {
     return this.#declared.size > 0;
   }
 
-  /** Throws `bad_request` when namespaces are restricted and `name` was not declared. */
+  /**
+   * Throws `bad_request` when namespaces are restricted and `name` was not declared. Reply
+   * inboxes (`_inbox`, `_bus_`) are always served, as the original always serves `_bus_`.
+   */
   async check(name: string): Promise<void> {
-    if (!this.restricted || this.#declared.has(name)) return;
+    if (!this.restricted || this.#declared.has(name) || isReplySubject(name)) return;
     if ((await readAllowed(this.#path)).includes(name)) {
       this.#declared.add(name);
       return;

@@ -8,13 +8,16 @@ import type { BusBinding } from "./subscribe.ts";
 const KINDS: readonly AckKind[] = ["ack", "nak", "term", "progress"];
 
 /**
- * `PUT /?consumer_id=c_…&event_id=e_…`: settles a manual-ack delivery. Unlike the original's
- * blind 202, acking nothing is an error: 404 for an unknown consumer, 409 for an event that is
- * not awaiting this consumer's ack. Catbus adds `kind=nak|term|progress` (default ack). As a
- * native ack, it needs the read grant on the consumer's pattern.
+ * `PUT /?consumer_id=c_…&event_id=e_…`: settles a manual-ack delivery. On a stream without
+ * manual ack it is a no-op, as in the original (Bus's Go SDK acks every event it handles, a
+ * responder before its reply). Unlike the original's blind 202, acking nothing on a manual-ack
+ * stream is an error: 404 for an unknown consumer, 409 for an event that is not awaiting this
+ * consumer's ack. Catbus adds `kind=nak|term|progress` (default ack). As a native ack, it needs
+ * the read grant on the consumer's pattern, no-op or not.
  */
 export async function ack(
   bindings: Map<string, BusBinding>,
+  noAckStreams: Map<string, string>,
   url: URL,
   principal: Principal,
 ): Promise<void> {
@@ -30,11 +33,13 @@ export async function ack(
   if (!KINDS.includes(kind)) {
     throw new CatbusError(ErrorCode.BadRequest, `kind must be one of ${KINDS.join(", ")}`);
   }
+  const noAckPattern = noAckStreams.get(consumerId);
+  if (noAckPattern !== undefined) return requireGrant(principal, "read", noAckPattern);
   const binding = bindings.get(consumerId);
   if (!binding) {
     throw new CatbusError(
       ErrorCode.NotFound,
-      `no manual-ack subscription ${consumerId}: it ended, or used ack=none`,
+      `no open subscription ${consumerId}: its stream ended (ack on the stream that got the event)`,
     );
   }
   requireGrant(principal, "read", binding.consumer.config.pattern);

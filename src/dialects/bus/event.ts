@@ -16,8 +16,16 @@ export const TRACE_HEADER = "trace_id";
 export const KEY_HEADER = "key";
 export const REPLY_HEADER = REPLY_TO_HEADER;
 
+/** `null`, possibly with whitespace around it (native publishers may send that). */
+function isNull(payload: Uint8Array): boolean {
+  if (payload.length > 16) return false;
+  return decoder.decode(payload).trim() === "null";
+}
+
 /** `e_` + the message id (20 sortable characters). */
 export const eventIdOf = (m: { id: string }): string => `e_${m.id}`;
+
+export const isEventId = (id: string): boolean => EVENT_ID.test(id);
 
 /** The message id inside an event id; bad_request when it is not one. */
 export function messageIdOf(eventId: string, what = "event id"): string {
@@ -28,6 +36,17 @@ export function messageIdOf(eventId: string, what = "event id"): string {
     );
   }
   return eventId.slice(2);
+}
+
+/** A Bus subject names its namespace in its first token: `orders.created`, not `orders`. */
+export function checkBusSubject(subject: string): void {
+  if (!subject.includes(".")) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `invalid subject: missing namespace; "${subject}" needs a first token naming its ` +
+        `namespace, e.g. "${subject}.events"`,
+    );
+  }
 }
 
 export function checkConsumerId(id: string): void {
@@ -56,8 +75,10 @@ export function eventJson(m: BusMessage, attempt?: number): string {
   if (h[KEY_HEADER]) json += `,"key":${JSON.stringify(h[KEY_HEADER])}`;
   json += `,"subject":${JSON.stringify(m.channel)}`;
   if (h[REPLY_HEADER]) json += `,"response_subject":${JSON.stringify(h[REPLY_HEADER])}`;
-  const payload = m.binary ? JSON.stringify(base64url(m.payload)) : decoder.decode(m.payload);
-  json += `,"payload":${payload},"created_at":"${rfc3339Nano(m.time)}","index":${m.seq}`;
+  // As the original, an event without a payload (or a null one) has no payload field.
+  if (m.binary) json += `,"payload":${JSON.stringify(base64url(m.payload))}`;
+  else if (!isNull(m.payload)) json += `,"payload":${decoder.decode(m.payload)}`;
+  json += `,"created_at":"${rfc3339Nano(m.time)}","index":${m.seq}`;
   if (attempt !== undefined) json += `,"attempt":${attempt}`;
   return json + "}";
 }

@@ -9,6 +9,7 @@ import { parseDuration } from "../../server/units.ts";
 import type { SseStream } from "../../transport/sse.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { ack } from "./ack.ts";
+import { CORS_HEADERS, PREFLIGHT_HEADERS } from "./cors.ts";
 import { eventIdOf, rfc3339Nano } from "./event.ts";
 import { parsePublishBody, publishItems } from "./publish.ts";
 import {
@@ -58,17 +59,11 @@ const STATUS: Record<string, number> = {
   [ErrorCode.Timeout]: 504,
 };
 
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers":
-    "x-bus-event-id, x-bus-event-created-at, x-bus-event-index, x-bus-consumer-id",
-};
-
 const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
   new Response(text ? text + "\n" : null, {
     status,
     headers: {
-      ...CORS,
+      ...CORS_HEADERS,
       ...(text ? { "content-type": "text/plain; charset=utf-8" } : {}),
       ...headers,
     },
@@ -82,6 +77,7 @@ export function serveBus(
   options: BusDialectOptions,
 ): { port: number; close(): Promise<void> } {
   const bindings = new Map<string, BusBinding>();
+  const noAckStreams = new Map<string, string>();
   /** Open event streams, ended on close (an HTTP shutdown waits for every response to end). */
   const streams = new Set<SseStream>();
   const openPrincipal: Principal = { clientId: `bus-${randomId(6)}`, kind: "open", grants: [] };
@@ -114,16 +110,9 @@ export function serveBus(
   };
 
   const handle = async (request: Request): Promise<Response> => {
+    // Every path is the API, as the original's `/` pattern serves them all.
     const url = new URL(request.url);
-    if (url.pathname !== "/") {
-      throw new CatbusError(ErrorCode.NotFound, `no route ${url.pathname}; the Bus API is at /`);
-    }
-    if (request.method === "OPTIONS") {
-      return reply(204, "", {
-        "access-control-allow-methods": "GET, POST, PUT",
-        "access-control-allow-headers": "authorization, content-type, last-event-id",
-      });
-    }
+    if (request.method === "OPTIONS") return reply(204, "", PREFLIGHT_HEADERS);
     const principal = await authenticate(request, url);
     const base = {
       broker: options.broker,
@@ -153,11 +142,17 @@ export function serveBus(
           "x-bus-event-index": String(m.seq),
         });
       }
+      case "HEAD": {
+        // A health check (`wget --spider`): answered as GET would be, without opening a stream.
+        parseSubscribeParams(url, null);
+        return reply(200, "", { "content-type": "text/event-stream" });
+      }
       case "GET":
         return await subscribe({
           ...base,
           consumers: options.consumers,
           bindings,
+          noAckStreams,
           outboundBytes: options.outboundBytes,
           keepAliveMs: options.keepAliveMs ?? 30_000,
           streams,
@@ -165,15 +160,13 @@ export function serveBus(
           warn: (message, fields) => options.log("warn", message, fields),
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));
       case "PUT":
-        await ack(bindings, url, principal);
+        await ack(bindings, noAckStreams, url, principal);
         return reply(202);
       default:
         return reply(
           405,
           `method ${request.method} is not part of the Bus API: use POST, GET or PUT`,
-          {
-            allow: "GET, POST, PUT",
-          },
+          { allow: "GET, HEAD, POST, PUT, OPTIONS" },
         );
     }
   };

@@ -6,13 +6,14 @@ import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
-import { parseDuration } from "../../server/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";
 import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
-import { eventIdOf, eventJson, messageIdOf } from "./event.ts";
+import { CORS_HEADERS } from "./cors.ts";
+import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
+import { parseGoDuration } from "./go-duration.ts";
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
@@ -35,6 +36,8 @@ export interface BusSubscribeContext {
   checkNamespace(name: string): Promise<void>;
   /** Manual-ack subscriptions by consumer id, for PUT. */
   bindings: Map<string, BusBinding>;
+  /** Open streams without manual ack: consumer id → pattern (their acks are no-ops). */
+  noAckStreams: Map<string, string>;
   outboundBytes: number;
   keepAliveMs: number;
   /** Every open stream, so the listener can end them on shutdown. */
@@ -63,35 +66,59 @@ function wholeParam(url: URL, name: string, fallback: number, min: number): numb
   return n;
 }
 
-/** The query of `GET /?subject=…`; `Last-Event-ID` overrides `start` (resume after it). */
+/** As the original: an empty or unreadable value means the default, never a refusal. */
+function lenientParam<T>(raw: string | null, read: (raw: string) => T | undefined, fallback: T): T {
+  return (raw ? read(raw) : undefined) ?? fallback;
+}
+
+/** A Go duration above zero, in whole ms (at least 1). */
+const positiveDuration = (raw: string) => {
+  const ms = parseGoDuration(raw);
+  return ms !== undefined && ms > 0 ? Math.ceil(ms) : undefined;
+};
+
+const wholeNumber = (raw: string) => {
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : undefined;
+};
+
+/**
+ * The query of `GET /?subject=…`; `Last-Event-ID` overrides `start` (resume after it). `ack`,
+ * `redelivery` and `redelivery_count` fall back to their defaults when empty or unreadable, as
+ * the original does: Bus's Go SDK sends `ack=&redelivery=0s` unless told otherwise.
+ */
 export function parseSubscribeParams(url: URL, lastEventId: string | null): SubscribeParams {
   const pattern = url.searchParams.get("subject");
   if (!pattern) throw bad("subject is required, e.g. GET /?subject=orders.>");
   parsePattern(pattern);
+  checkBusSubject(pattern);
   if (literalNamespaceOf(pattern) === undefined) {
     throw bad(`subject "${pattern}": the first token names the namespace and cannot be a wildcard`);
   }
-  const start = lastEventId || url.searchParams.get("start") || "newest";
+  // An `e_…` Last-Event-ID resumes after that event; anything else there is ignored.
+  const resumeAfter = lastEventId?.startsWith("e_") ? lastEventId : undefined;
+  const start = resumeAfter || url.searchParams.get("start") || "newest";
   let from: StartFrom;
   if (start === "oldest") from = "first";
   else if (start === "newest") from = "new";
   else from = { id: messageIdOf(start, "start") };
-  const ack = url.searchParams.get("ack") ?? "none";
-  if (ack !== "none" && ack !== "manual") throw bad('ack must be "none" or "manual"');
+  const ack = lenientParam(
+    url.searchParams.get("ack"),
+    (raw) => raw === "manual" || raw === "none" ? raw : undefined,
+    "none",
+  );
   const durable = url.searchParams.get("durable") || undefined;
   if (durable && ack !== "manual") throw bad("durable consumers need ack=manual");
-  const redelivery = url.searchParams.get("redelivery");
-  const redeliveryMs = redelivery ? parseDuration(redelivery) : 5000;
-  if (redeliveryMs === undefined || redeliveryMs < 1) {
-    throw bad(`redelivery must be a duration such as 5s or 500ms, got "${redelivery}"`);
-  }
   return {
     pattern,
     from,
     manual: ack === "manual",
-    redeliveryMs,
+    redeliveryMs: lenientParam(url.searchParams.get("redelivery"), positiveDuration, 5000),
     // Bus: ≤ 0 means unlimited.
-    redeliveryCount: Math.max(0, wholeParam(url, "redelivery_count", 3, -1_000_000)),
+    redeliveryCount: Math.max(
+      0,
+      lenientParam(url.searchParams.get("redelivery_count"), wholeNumber, 3),
+    ),
     maxInFlight: wholeParam(url, "max_in_flight", 1, 1),
     ...(durable ? { durable } : {}),
   };
@@ -119,9 +146,20 @@ export async function subscribe(
   const options = {
     highWaterBytes: ctx.outboundBytes / 2,
     keepAliveMs: ctx.keepAliveMs,
-    headers: { "x-bus-consumer-id": id },
+    headers: { "x-bus-consumer-id": id, ...CORS_HEADERS },
   };
-  return params.manual ? await manualAck(ctx, params, id, options) : noAck(ctx, params, options);
+  // As the original: a start event that is not in the log is an error event on the stream.
+  const start = params.from;
+  if (typeof start === "object" && "id" in start) {
+    if (!await broker.findMessage(broker.namespace(ns)!, start.id)) {
+      const stream = new SseStream({ ...options, onClose: () => {} });
+      endStream(stream, `start event e_${start.id} not found in namespace "${ns}"`);
+      return stream.response;
+    }
+  }
+  return params.manual
+    ? await manualAck(ctx, params, id, options)
+    : noAck(ctx, params, id, options);
 }
 
 type StreamOptions = Omit<ConstructorParameters<typeof SseStream>[0], "onClose">;
@@ -157,7 +195,12 @@ function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStre
 }
 
 /** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
-function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: StreamOptions) {
+function noAck(
+  ctx: BusSubscribeContext,
+  params: SubscribeParams,
+  id: string,
+  options: StreamOptions,
+) {
   const sub: Subscriber = {
     deliver: (m) => {
       if (stream.overflow > options.highWaterBytes) {
@@ -176,11 +219,13 @@ function noAck(ctx: BusSubscribeContext, params: SubscribeParams, options: Strea
     ...options,
     onClose: () => {
       ctx.streams.delete(stream);
+      ctx.noAckStreams.delete(id);
       unregister();
       ctx.broker.unsubscribe(sub, params.pattern);
     },
   });
   ctx.streams.add(stream);
+  ctx.noAckStreams.set(id, params.pattern);
   const unregister = registerLive(ctx, params.pattern, stream);
   const replay: Subscriber = {
     deliver: (m) => {
