@@ -3,21 +3,7 @@ import { grantToken, nativeClient } from "./helpers/native.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
-
-const post = (server: TestServer, body: unknown, query = "") =>
-  fetch(`${server.busUrl}/${query}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-
-async function expectStatus(response: Promise<Response>, status: number, text?: RegExp) {
-  const r = await response;
-  const body = await r.text();
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${body}`);
-  if (text) assert.match(body, text);
-  return r;
-}
+import { expectStatus, post } from "./helpers/bus.ts";
 
 Deno.test("bus - publish answers 202 with id, time and index; subscribe streams the stored event", async () => {
   await using server = await startCatbusd();

@@ -20,16 +20,20 @@ export interface ReplyHolder {
 
 /**
  * Who may answer which request (after NATS's `allow_responses`): delivering a request to a
- * holder (a native connection, a Bus token) lets that holder publish to its reply subject once,
- * until the request's timeout or `windowMs` after it was published, whichever comes first.
- * Bounded: past `max` permits the oldest go.
+ * holder (a native connection, a Bus token) lets that holder publish to its reply subject once
+ * per delivery (a token whose two streams got the request may answer twice, as Bus's confirm
+ * expects), until the request's timeout or `windowMs` after it was published, whichever comes
+ * first. Bounded: past `max` permits the oldest go.
  */
 export class ReplyPermits {
   readonly #windowMs: number;
   readonly #max: number;
   readonly #now: () => number;
-  /** `holder reply-subject` → when the permit expires; in the order given (≈ expiry order). */
-  readonly #permits = new Map<string, number>();
+  /**
+   * `holder reply-subject` → when the permit expires and how many replies it allows; in the
+   * order given (≈ expiry order).
+   */
+  readonly #permits = new Map<string, { until: number; replies: number }>();
 
   constructor(options: { windowMs: number; max: number; now?: () => number }) {
     this.#windowMs = options.windowMs;
@@ -57,9 +61,10 @@ export class ReplyPermits {
     const expires = Math.min(message.time + this.#windowMs, message.replyBy ?? Infinity);
     if (expires <= now) return;
     const key = `${holder} ${replyTo}`;
+    const replies = (this.#permits.get(key)?.replies ?? 0) + 1;
     this.#permits.delete(key);
-    this.#permits.set(key, expires);
-    for (const [oldest, until] of this.#permits) {
+    this.#permits.set(key, { until: expires, replies });
+    for (const [oldest, { until }] of this.#permits) {
       if (this.#permits.size <= this.#max && until > now) break;
       this.#permits.delete(oldest);
     }
@@ -68,9 +73,9 @@ export class ReplyPermits {
   /** Uses up `holder`'s permit to publish to `channel`; false when it holds none (or too late). */
   take(holder: string, channel: string): boolean {
     const key = `${holder} ${channel}`;
-    const until = this.#permits.get(key);
-    if (until === undefined) return false;
-    this.#permits.delete(key);
-    return until > this.#now();
+    const permit = this.#permits.get(key);
+    if (permit === undefined) return false;
+    if (--permit.replies === 0) this.#permits.delete(key);
+    return permit.until > this.#now();
   }
 }

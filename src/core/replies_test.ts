@@ -21,6 +21,12 @@ Deno.test("replies - a delivered request lets its holder answer once, within the
   assert.equal(permits.take("a", "_inbox.c.2"), false, "another subject");
   assert.equal(permits.take("a", "_inbox.c.1"), true);
   assert.equal(permits.take("a", "_inbox.c.1"), false, "once");
+  // Delivered twice to one holder (two streams of a token): two answers, as Bus's confirm needs.
+  permits.delivered("a", request("_bus_.c", 1000));
+  permits.delivered("a", request("_bus_.c", 1000));
+  assert.equal(permits.take("a", "_bus_.c"), true);
+  assert.equal(permits.take("a", "_bus_.c"), true);
+  assert.equal(permits.take("a", "_bus_.c"), false, "once per delivery");
   permits.delivered("a", request("_inbox.c.3", 1000));
   now = 1500;
   assert.equal(permits.take("a", "_inbox.c.3"), false, "after the window");
