@@ -94,3 +94,36 @@ for (const kind of ["webtransport", "websocket", "sse"] as const) {
     }
   });
 }
+
+Deno.test("browser - a page on another origin publishes to the Bus listener and reads it with EventSource", async () => {
+  const browser = await launchChromium("browser Bus CORS");
+  if (!browser) return;
+  await using server = await startCatbusd();
+  try {
+    const page = await browser.newPage();
+    // catbusd's HTTP listener and its Bus listener are on different ports: different origins.
+    await page.goto(`${server.httpUrl}/health`);
+    const got = await page.evaluate(async (bus) => {
+      const source = new EventSource(`${bus}/?subject=chat.*&start=newest`);
+      const message = new Promise<string>((resolve, reject) => {
+        source.addEventListener("msg", (e) => resolve((e as MessageEvent).data));
+        source.onerror = () => reject(new Error("EventSource failed"));
+      });
+      await new Promise((resolve) => (source.onopen = resolve));
+      const r = await fetch(`${bus}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ subject: "chat.room", payload: { text: "hi" } }),
+      });
+      const id = r.headers.get("x-bus-event-id");
+      const data = await message;
+      source.close();
+      return { status: r.status, id, data };
+    }, server.busUrl);
+    assert.equal(got.status, 202);
+    assert.match(got.id ?? "", /^e_/, "the event id header is exposed to the page");
+    assert.deepEqual(JSON.parse(got.data).payload, { text: "hi" });
+  } finally {
+    await browser.close();
+  }
+});

@@ -245,3 +245,26 @@ Deno.test("bus sdk - HEAD / answers as GET / does (wget --spider), and every pat
   assert.equal(sse.response.headers.get("access-control-allow-origin"), "*");
   await sse.close();
 });
+
+Deno.test("bus sdk - BUS_PATH is the storage directory; BUS_DUP_SIZE bounds the remembered keys", async () => {
+  const data = await Deno.makeTempDir({ prefix: "catbus-bus-path-" });
+  const env = { BUS_PATH: data, BUS_LOG_LEVEL: "INFO", BUS_DUP_TTL: "1m0s", BUS_DUP_SIZE: "1" };
+  let server = await startCatbusd([], { data, env, settingsFromEnv: true });
+  const keyed = (key: string) => post(server, { subject: "orders.paid", key, payload: key });
+  await expectStatus(keyed("k1"), 202);
+  await expectStatus(keyed("k1"), 409, /key was processed before/);
+  await expectStatus(keyed("k2"), 202);
+  // One key remembered: k2 pushed k1 out.
+  await expectStatus(keyed("k1"), 202);
+  await server.stop();
+  assert.ok((await Deno.stat(`${data}/streams/orders`)).isDirectory, "stored under BUS_PATH");
+  server = await startCatbusd([], { data, env, settingsFromEnv: true });
+  const sse = await openSse(`${server.busUrl}/?subject=orders.paid&start=oldest`);
+  assert.equal(
+    JSON.parse((await next(sse, "the event kept across the restart")).data).payload,
+    "k1",
+  );
+  await sse.close();
+  await server.stop();
+  await Deno.remove(data, { recursive: true });
+});

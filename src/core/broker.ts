@@ -67,6 +67,8 @@ export interface BrokerOptions {
   ephemeral?: (name: string) => boolean;
   /** How long a dedupe key is remembered, ms (default 2 minutes). */
   dedupeWindowMs?: number;
+  /** Dedupe keys remembered per namespace; past it the oldest go (default: no limit). */
+  dedupeMaxKeys?: number;
   /** Keep (replay) at most this many newest messages per channel; 0 = no limit. */
   maxPerChannel?: number;
   now?: () => number;
@@ -248,6 +250,8 @@ export class Broker {
       : Promise.resolve(this.#fanOut(ns, message));
     if (input.key !== undefined) {
       ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
+      const max = this.#options.dedupeMaxKeys;
+      if (max && ns.keys.size > max) ns.keys.delete(ns.keys.keys().next().value!);
       done.catch(() => ns.keys.delete(input.key!));
     }
     if (!confirmation) return done;

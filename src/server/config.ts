@@ -48,6 +48,7 @@ export interface ServerConfig {
   retentionMaxBytes: number;
   retentionMaxPerChannel: number;
   dedupeWindowMs: number;
+  dedupeMaxKeys: number;
   encryptionSecret?: string;
   encryptionBlockSize: number;
   namespaces: string[];
@@ -183,6 +184,7 @@ export const SETTINGS: Setting[] = [
     key: "data",
     flag: "data",
     env: "CATBUS_DATA",
+    envAliases: ["BUS_PATH"],
     yaml: "data",
     kind: "string",
     help: "data directory",
@@ -191,9 +193,10 @@ export const SETTINGS: Setting[] = [
     key: "logLevel",
     flag: "log-level",
     env: "CATBUS_LOG_LEVEL",
+    envAliases: ["BUS_LOG_LEVEL"],
     yaml: "log_level",
     kind: "level",
-    help: "debug, info, warn or error",
+    help: "debug, info, warn or error (any case, as BUS_LOG_LEVEL=INFO)",
   },
   {
     key: "logFile",
@@ -426,10 +429,21 @@ export const SETTINGS: Setting[] = [
     key: "dedupeWindowMs",
     flag: "dedupe-window",
     env: "CATBUS_DEDUPE_WINDOW",
+    envAliases: ["BUS_DUP_TTL"],
     yaml: "storage.dedupe_window",
     kind: "duration",
     allowZero: true,
     help: "how long publish keys are remembered for deduplication (0 = off)",
+  },
+  {
+    key: "dedupeMaxKeys",
+    flag: "dedupe-max-keys",
+    env: "CATBUS_DEDUPE_MAX_KEYS",
+    envAliases: ["BUS_DUP_SIZE"],
+    yaml: "storage.dedupe_max_keys",
+    kind: "count",
+    allowZero: true,
+    help: "publish keys remembered per namespace; past it the oldest go (0 = dedupe off)",
   },
   {
     key: "encryptionSecret",
@@ -702,6 +716,7 @@ export const DEFAULTS: ServerConfig = {
   retentionMaxBytes: 0,
   retentionMaxPerChannel: 0,
   dedupeWindowMs: 120_000,
+  dedupeMaxKeys: 100_000,
   encryptionBlockSize: 4096,
   namespaces: [],
   busAuth: "open",
@@ -781,8 +796,12 @@ function convertKind(setting: Setting, raw: unknown, source: string): unknown {
       const n = Number(raw);
       return [4096, 8192, 16384].includes(n) ? n : fail("4096, 8192 or 16384");
     }
-    case "level":
-      return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : fail(LOG_LEVELS.join(", "));
+    case "level": {
+      const level = typeof raw === "string" ? raw.toLowerCase() : raw;
+      return (LOG_LEVELS as readonly unknown[]).includes(level)
+        ? level
+        : fail(LOG_LEVELS.join(", "));
+    }
     case "megabytes": {
       const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
       // 0 passes here; convert() refuses it unless the setting allows it.

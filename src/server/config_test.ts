@@ -116,3 +116,14 @@ Deno.test("config - rstmdb's names: aliases with their own units, the fsync mapp
     /storage\.fsync_policy: expected every_write/,
   );
 });
+
+Deno.test("config - the original Bus server's environment is honoured", () => {
+  const c = resolveConfig({
+    flags: {},
+    env: { BUS_PATH: "/storage", BUS_LOG_LEVEL: "DEBUG", BUS_DUP_TTL: "1m30s", BUS_DUP_SIZE: "0" },
+  });
+  assert.equal(c.data, "/storage");
+  assert.equal(c.logLevel, "debug");
+  assert.equal(c.dedupeWindowMs, 90_000);
+  assert.equal(c.dedupeMaxKeys, 0);
+});

@@ -137,7 +137,9 @@ async function startLocked(
     },
     storage: streams,
     ephemeral: (name) => ephemeral.has(name),
-    dedupeWindowMs: config.dedupeWindowMs,
+    // BUS_DUP_SIZE=0 turns dedupe off, as in the original.
+    dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
+    dedupeMaxKeys: config.dedupeMaxKeys,
     maxPerChannel: config.retentionMaxPerChannel,
   });
   await broker.load();

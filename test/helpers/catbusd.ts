@@ -47,6 +47,8 @@ export async function startCatbusd(
     wrap?: string[];
     /** Start it through the node launcher bin/catbusd.mjs, directly or as `npm start`. */
     launcher?: "node" | "npm";
+    /** Leave out `--data` and `--log-level`, so the environment (`options.env`) sets them. */
+    settingsFromEnv?: boolean;
   } = {},
 ): Promise<TestServer> {
   const data = options.data ??
@@ -69,12 +71,9 @@ export async function startCatbusd(
       "127.0.0.1:0",
       "--bus-bind",
       "127.0.0.1:0",
-      "--data",
-      data,
+      ...(options.settingsFromEnv ? [] : ["--data", data, "--log-level", "info"]),
       "--admin-key",
       adminKey,
-      "--log-level",
-      "info",
       ...extraArgs,
     ],
     ...(options.env ? { env: options.env } : {}),

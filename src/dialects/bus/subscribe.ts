@@ -6,6 +6,7 @@ import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
+import { parseGoDuration } from "../../server/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";
@@ -13,7 +14,6 @@ import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { CORS_HEADERS } from "./cors.ts";
 import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
-import { parseGoDuration } from "./go-duration.ts";
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 

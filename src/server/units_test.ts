@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseGoDuration } from "./go-duration.ts";
+import { parseGoDuration } from "./units.ts";
 
-Deno.test("bus - Go duration text as time.Duration.String() writes it", () => {
+Deno.test("units - Go duration text as time.Duration.String() writes it", () => {
   const cases: [string, number | undefined][] = [
     ["0s", 0],
     ["0", 0],
