@@ -13,6 +13,8 @@ import { decodeStored } from "../streams/record.ts";
 import { writeStreamMeta } from "../streams/stream-meta.ts";
 import { storedNamespaces, streamDir, streamsDir, StreamStore } from "../streams/stream-store.ts";
 import { ensureDataDir, lockDataDir } from "../server/data-dir.ts";
+import { JsonSyntaxError, scanObject, skipSpace } from "../core/json-scan.ts";
+import { isEventId } from "../dialects/bus/event.ts";
 import { DEFAULTS, resolveConfig } from "../server/config.ts";
 import { cliContext, COMMON_OPTIONS, UsageError } from "./context.ts";
 
@@ -27,15 +29,25 @@ const STORAGE_OPTIONS = {
   to: { type: "string" },
   json: { type: "boolean" },
   "encryption-secret": { type: "string" },
+  // The original bus CLI's names: --path/--dir for the data directory, copy --src/--dst
+  // (namespaces), restore --host (a Bus listener).
+  path: { type: "string" },
+  dir: { type: "string" },
+  src: { type: "string" },
+  dst: { type: "string" },
+  host: { type: "string" },
 } as const;
 
 function parse(args: string[]) {
+  let values: Record<string, string | boolean | undefined>;
   try {
-    return parseArgs({ args, options: STORAGE_OPTIONS, allowPositionals: false, strict: true })
+    values = parseArgs({ args, options: STORAGE_OPTIONS, allowPositionals: false, strict: true })
       .values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  values.data ??= values.path ?? values.dir;
+  return values;
 }
 
 function encryptionOf(values: Record<string, unknown>, env: Env): EncryptionOptions | undefined {
@@ -141,18 +153,44 @@ export async function debugCommand(args: string[], env: Env): Promise<void> {
   }
 }
 
-/** One dumped message, in the Bus seed's field names plus `seq`. */
+/**
+ * One dumped message, in the Bus seed's field names plus `seq`. `payload` is the JSON text as
+ * stored (base64url in a JSON string when `binary`): written and restored verbatim.
+ */
 interface DumpLine {
   id: string;
   trace_id: string;
   key: string;
   subject: string;
   response_subject: string;
-  payload: unknown;
+  payload: string;
   created_at: string;
   seq: number;
   binary?: boolean;
   headers?: Record<string, string>;
+}
+
+/** The NDJSON line, with the payload's text spliced in as it is. */
+function dumpLineText(line: DumpLine): string {
+  const fields = Object.entries(line).map(([name, value]) =>
+    `${JSON.stringify(name)}:${name === "payload" ? value : JSON.stringify(value)}`
+  );
+  return `{${fields.join(",")}}`;
+}
+
+/** Dumped payloads passed the server's --max-json-depth; this only bounds the reader. */
+const DUMP_MAX_DEPTH = 1000;
+
+/** Reads a dump line, keeping the payload's bytes as they are. */
+function parseDumpLine(bytes: Uint8Array): DumpLine {
+  const { members, end } = scanObject(bytes, skipSpace(bytes, 0), 0, DUMP_MAX_DEPTH);
+  if (skipSpace(bytes, end) !== bytes.length) throw new JsonSyntaxError(end, "unexpected data");
+  const line: Record<string, unknown> = { payload: "null" };
+  for (const m of members) {
+    const text = decodeText(bytes.subarray(m.start, m.end));
+    line[m.name] = m.name === "payload" ? text : JSON.parse(text);
+  }
+  return line as unknown as DumpLine;
 }
 
 async function* dumpFromData(data: string, env: Env, values: Record<string, unknown>) {
@@ -185,7 +223,7 @@ async function* dumpNamespaces(data: string, names: string[], encryption?: Encry
           key: s.key,
           subject: s.channel,
           response_subject: reply_to ?? "",
-          payload: s.binary ? base64url(s.payload) : JSON.parse(decodeText(s.payload)),
+          payload: s.binary ? JSON.stringify(base64url(s.payload)) : decodeText(s.payload),
           created_at: new Date(r.time).toISOString(),
           seq: r.seq,
         };
@@ -213,7 +251,8 @@ async function* dumpFromUrl(url: string, token: string, namespace?: string) {
       key: "",
       subject: channel,
       response_subject: reply_to ?? "",
-      payload: binary ? base64url(payload) : payload,
+      // Through a server the client has parsed the payload: this text is re-encoded.
+      payload: JSON.stringify(binary ? base64url(payload) : payload),
       created_at: new Date(meta.time).toISOString(),
       seq: meta.seq,
       ...(binary ? { binary: true } : {}),
@@ -243,9 +282,11 @@ function sourceOf(values: Record<string, unknown>, env: Env, key: "data" | "from
   return { data: where ?? cliContext(values, env).data };
 }
 
-function tokenOf(values: Record<string, unknown>, env: Env): string {
+function tokenOf(values: Record<string, unknown>, env: Env): string;
+function tokenOf(values: Record<string, unknown>, env: Env, required: false): string | undefined;
+function tokenOf(values: Record<string, unknown>, env: Env, required = true) {
   const token = cliContext(values, env).token ?? env.CATBUS_ADMIN_KEY;
-  if (!token) {
+  if (!token && required) {
     throw new UsageError("reading or writing through a server needs --token (or CATBUS_TOKEN)");
   }
   return token;
@@ -274,7 +315,7 @@ export async function dumpCommand(args: string[], env: Env): Promise<void> {
   const p = progress("dumped");
   try {
     for await (const line of linesOf(values, env, sourceOf(values, env, "data"))) {
-      write(JSON.stringify(line) + "\n");
+      write(dumpLineText(line) + "\n");
       p.tick();
     }
   } finally {
@@ -283,84 +324,166 @@ export async function dumpCommand(args: string[], env: Env): Promise<void> {
   p.done();
 }
 
-/** Restores lines into a data directory (offline) or through a server. Returns how many were new. */
+/** The message id of a dumped Catbus id (`e_` optional); other ids (the original's) give none. */
+function catbusIdOf(id: string): string | undefined {
+  const bare = id.startsWith("e_") ? id.slice(2) : id;
+  return isEventId(`e_${bare}`) ? bare : undefined;
+}
+
+function headersOf(l: DumpLine): Record<string, string> | undefined {
+  const headers: Record<string, string> = { ...l.headers ?? {} };
+  if (l.trace_id) headers.trace_id = l.trace_id;
+  if (l.response_subject) headers.reply_to = l.response_subject;
+  return Object.keys(headers).length ? headers : undefined;
+}
+
+const payloadBytes = (l: DumpLine) =>
+  l.binary ? fromBase64url(JSON.parse(l.payload)) : encodeText(l.payload);
+
+type Target = { url?: string; data?: string; host?: string };
+type Counts = { stored: number; duplicates: number };
+
+/**
+ * Restores lines into a data directory (offline) or through a server; returns how many were
+ * new. Offline and through a Bus listener (`--host`), each message keeps its id and time, so a
+ * message already there (the same dump restored twice) is not stored again and resuming from
+ * an old id against the copy replays only what follows it. Through the native protocol
+ * (`--url`) ids are new; the old id is the dedupe key instead.
+ */
 async function restoreLines(
-  lines: AsyncIterable<DumpLine>,
-  target: { url?: string; data?: string },
+  lines: AsyncIterable<DumpLine> | Iterable<DumpLine>,
+  target: Target,
   values: Record<string, unknown>,
   env: Env,
-): Promise<{ stored: number; duplicates: number }> {
+): Promise<Counts> {
   const counts = { stored: 0, duplicates: 0 };
   const p = progress("restored");
-  const toPublish = (l: DumpLine) => {
-    const headers: Record<string, string> = { ...l.headers ?? {} };
-    if (l.trace_id) headers.trace_id = l.trace_id;
-    if (l.response_subject) headers.reply_to = l.response_subject;
-    return {
-      channel: l.subject,
-      payload: l.binary ? fromBase64url(l.payload as string) : l.payload,
-      headers: Object.keys(headers).length ? headers : undefined,
-      // The original id (or key) as dedupe key: restoring the same dump twice adds nothing.
-      key: l.key || l.id,
-    };
-  };
-  if (target.url) {
-    const client = clientFor(target.url, tokenOf(values, env));
-    await client.connect();
-    try {
-      for await (const l of lines) {
-        const m = toPublish(l);
-        const r = await client.publish(m.channel, m.payload, { headers: m.headers, key: m.key });
-        counts[r.duplicate ? "duplicates" : "stored"]++;
-        p.tick();
-      }
-    } finally {
-      await client.disconnect();
+  const restore = target.host
+    ? restoreThroughBus(target.host, tokenOf(values, env, false))
+    : target.url
+    ? await restoreThroughServer(target.url, tokenOf(values, env))
+    : await restoreOffline(target.data!, encryptionOf(values, env));
+  try {
+    for await (const l of lines) {
+      counts[await restore.put(l) ? "stored" : "duplicates"]++;
+      p.tick();
     }
-  } else {
-    await ensureDataDir(target.data!);
-    const lock = await lockDataDir(target.data!, "catbus restore");
-    const streams = new StreamStore(target.data!, {
-      fsync: parseFsyncPolicy("never"),
-      segmentBytes: DEFAULTS.segmentBytes,
-      encryption: encryptionOf(values, env),
-    });
-    // Offline, every key ever stored counts: a repeated restore is a no-op whatever its age.
-    const broker = new Broker({
-      history: { maxMessages: 0, maxBytes: 0 },
-      storage: streams,
-      dedupeWindowMs: Number.MAX_SAFE_INTEGER / 2,
-    });
-    await broker.load();
-    try {
-      for await (const l of lines) {
-        const m = toPublish(l);
-        const ns = l.subject.split(".")[0];
-        await broker.createNamespace(ns);
-        const binary = m.payload instanceof Uint8Array;
-        const r = await broker.publish({
-          channel: m.channel,
-          payload: binary ? m.payload as Uint8Array : encodeText(JSON.stringify(m.payload)),
-          binary,
-          headers: m.headers,
-          key: m.key,
-        });
-        counts[r.duplicate ? "duplicates" : "stored"]++;
-        p.tick();
-      }
-    } finally {
-      await streams.close();
-      lock.release();
-    }
+  } finally {
+    await restore.close();
   }
   p.done();
   return counts;
+}
+
+interface Restorer {
+  /** Stores one line; false when it was there already. */
+  put(l: DumpLine): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function restoreOffline(data: string, encryption?: EncryptionOptions): Promise<Restorer> {
+  await ensureDataDir(data);
+  const lock = await lockDataDir(data, "catbus restore");
+  const streams = new StreamStore(data, {
+    fsync: parseFsyncPolicy("never"),
+    segmentBytes: DEFAULTS.segmentBytes,
+    encryption,
+  });
+  // Offline, every key ever stored counts: a repeated restore is a no-op whatever its age.
+  const broker = new Broker({
+    history: { maxMessages: 0, maxBytes: 0 },
+    storage: streams,
+    dedupeWindowMs: Number.MAX_SAFE_INTEGER / 2,
+  });
+  await broker.load().catch(async (e) => {
+    await streams.close();
+    lock.release();
+    throw e;
+  });
+  return {
+    async put(l) {
+      const ns = await broker.createNamespace(l.subject.split(".")[0]);
+      const id = catbusIdOf(l.id);
+      if (id && await broker.findMessage(ns, id)) return false;
+      const r = await broker.publish({
+        channel: l.subject,
+        payload: payloadBytes(l),
+        binary: l.binary ?? false,
+        headers: headersOf(l),
+        ...(l.key ? { key: l.key } : {}),
+        ...(id ? { id } : {}),
+        time: Date.parse(l.created_at),
+      });
+      return !r.duplicate;
+    },
+    async close() {
+      await streams.close();
+      lock.release();
+    },
+  };
+}
+
+async function restoreThroughServer(url: string, token: string): Promise<Restorer> {
+  const client = clientFor(url, token);
+  await client.connect();
+  return {
+    async put(l) {
+      const payload = l.binary ? payloadBytes(l) : JSON.parse(l.payload);
+      const r = await client.publish(l.subject, payload, {
+        headers: headersOf(l),
+        key: l.key || l.id,
+      });
+      return !r.duplicate;
+    },
+    close: () => client.disconnect(),
+  };
+}
+
+/** POSTs each line as a Bus event with its id and created_at, as the original's restore does. */
+function restoreThroughBus(host: string, token?: string): Restorer {
+  return {
+    async put(l) {
+      if (l.binary) {
+        throw new UsageError(`${l.subject}: binary payloads cannot go through the Bus API`);
+      }
+      const event = dumpLineText({
+        id: catbusIdOf(l.id) ? `e_${catbusIdOf(l.id)}` : "",
+        trace_id: l.trace_id,
+        key: "",
+        subject: l.subject,
+        response_subject: "",
+        payload: l.payload,
+        created_at: l.created_at,
+      } as DumpLine);
+      const r = await fetch(`${host.replace(/\/$/, "")}/`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: event,
+      });
+      const reason = (await r.text()).trim();
+      if (r.status !== 202) {
+        throw new CatbusError(ErrorCode.BadRequest, `${host}: ${r.status} ${reason}`);
+      }
+      return true;
+    },
+    close: () => Promise.resolve(),
+  };
 }
 
 async function* readNdjson(path: string): AsyncGenerator<DumpLine> {
   const file = await Deno.open(path, { read: true });
   let buffered = "";
   let n = 0;
+  const parseLine = (line: string) => {
+    try {
+      return parseDumpLine(encodeText(line));
+    } catch {
+      throw new CatbusError(ErrorCode.BadRequest, `${path}:${n}: not a JSON line`);
+    }
+  };
   for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
     buffered += chunk;
     let nl;
@@ -368,42 +491,55 @@ async function* readNdjson(path: string): AsyncGenerator<DumpLine> {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       n++;
-      if (!line) continue;
-      try {
-        yield JSON.parse(line);
-      } catch {
-        throw new CatbusError(ErrorCode.BadRequest, `${path}:${n}: not a JSON line`);
-      }
+      if (line) yield parseLine(line);
     }
   }
-  if (buffered.trim()) yield JSON.parse(buffered);
+  n++;
+  if (buffered.trim()) yield parseLine(buffered.trim());
 }
 
 /** `catbus restore -i FILE [--data DIR | --url URL]` */
 export async function restoreCommand(args: string[], env: Env): Promise<void> {
   const values = parse(args);
   if (!values.input) {
-    throw new UsageError("usage: catbus restore -i dump.ndjson [--data DIR | --url URL]");
+    throw new UsageError(
+      "usage: catbus restore -i dump.ndjson [--data DIR | --url URL | --host BUS_URL]",
+    );
   }
-  const counts = await restoreLines(
-    readNdjson(values.input as string),
-    sourceOf(values, env, "data"),
-    values,
-    env,
-  );
+  const target = values.host ? { host: values.host as string } : sourceOf(values, env, "data");
+  const counts = await restoreLines(readNdjson(values.input as string), target, values, env);
   console.log(JSON.stringify(counts));
 }
 
-/** `catbus copy --from DIR|URL --to DIR|URL` */
+/**
+ * `catbus copy --from DIR|URL --to DIR|URL`, or as the original: `catbus copy --dir DIR --src NS
+ * --dst NS` copies a namespace's messages into another one of the same data directory.
+ */
 export async function copyCommand(args: string[], env: Env): Promise<void> {
   const values = parse(args);
+  if (values.src && values.dst) {
+    return console.log(JSON.stringify(await copyNamespace(values, env)));
+  }
   if (!values.from || !values.to) {
-    throw new UsageError("usage: catbus copy --from DIR|URL --to DIR|URL");
+    throw new UsageError(
+      "usage: catbus copy --from DIR|URL --to DIR|URL, or copy --dir DIR --src NS --dst NS",
+    );
   }
   const source = sourceOf(values, env, "from");
   const target = sourceOf({ ...values, from: values.to }, env, "from");
   const counts = await restoreLines(linesOf(values, env, source), target, values, env);
   console.log(JSON.stringify(counts));
+}
+
+async function copyNamespace(values: Record<string, unknown>, env: Env): Promise<Counts> {
+  const { data } = cliContext(values, env);
+  const [src, dst] = [values.src as string, values.dst as string];
+  // Read whole before writing: both namespaces live in the same directory.
+  const lines: DumpLine[] = [];
+  for await (const l of dumpFromData(data, env, { ...values, namespace: src })) {
+    lines.push({ ...l, subject: dst + l.subject.slice(src.length) });
+  }
+  return await restoreLines(lines, { data }, values, env);
 }
 
 /**
