@@ -329,3 +329,54 @@ Deno.test("bus sdk - catbus dump, restore and copy keep ids, times and payload b
   await Deno.remove(data, { recursive: true });
   await Deno.remove(restored, { recursive: true });
 });
+
+Deno.test("bus sdk - the CLI takes the original's flags and prints what it prints", async () => {
+  await using server = await startCatbusd();
+  const host = ["--host", server.busUrl];
+  const cli = async (...args: string[]) => {
+    const out = await server.cli(args);
+    assert.equal(out.code, 0, out.stderr);
+    return out;
+  };
+  const published = await cli("put", ...host, "--subject", "app.cli");
+  assert.match(published.stdout.trim(), /^id: e_\S+, index: 1, created_at: \S+Z$/);
+  const got = await cli(
+    "get",
+    ...host,
+    "--subject",
+    "app.*",
+    "--start",
+    "oldest",
+    "--ack",
+    "auto",
+    "--redelivery-duration",
+    "1m0s",
+    "--redelivery-count",
+    "2",
+    "--count",
+    "1",
+  );
+  assert.match(got.stderr, /consumer-id: c_[a-z0-9]{20}/);
+  assert.deepEqual(JSON.parse(got.stdout.trim()).payload, {}, "put without --data sends {}");
+
+  // --confirm 1 returns once a consumer acked and replied, as Bus's Go consumers do.
+  const consumer = await defaultGet(server, "app.jobs", "newest");
+  const consumerId = consumer.response.headers.get("x-bus-consumer-id")!;
+  const confirmed = server.cli([
+    "put",
+    ...host,
+    "--subject",
+    "app.jobs",
+    "--data",
+    "7",
+    "--confirm",
+    "1",
+  ]);
+  const job = await next(consumer, "the job");
+  const { response_subject } = JSON.parse(job.data);
+  await expectStatus(put(server, consumerId, job.id!), 202);
+  await expectStatus(post(server, { subject: response_subject }), 202);
+  const out = await within(confirmed, 10_000, "put --confirm returns");
+  assert.equal(out.code, 0, out.stderr);
+  await consumer.close();
+});
