@@ -105,18 +105,21 @@ Deno.test("browser - a page on another origin publishes to the Bus listener and 
     await page.goto(`${server.httpUrl}/health`);
     const got = await page.evaluate(async (bus) => {
       const source = new EventSource(`${bus}/?subject=chat.*&start=newest`);
-      const message = new Promise<string>((resolve, reject) => {
-        source.addEventListener("msg", (e) => resolve((e as MessageEvent).data));
-        source.onerror = () => reject(new Error("EventSource failed"));
+      // A stream refused for CORS fires error and closes: the test fails instead of waiting.
+      const failed = new Promise<never>((_, reject) => {
+        source.onerror = () => reject(new Error("EventSource failed (no CORS headers?)"));
       });
-      await new Promise((resolve) => (source.onopen = resolve));
+      const message = new Promise<string>((resolve) => {
+        source.addEventListener("msg", (e) => resolve((e as MessageEvent).data));
+      });
+      await Promise.race([new Promise((resolve) => (source.onopen = resolve)), failed]);
       const r = await fetch(`${bus}/`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ subject: "chat.room", payload: { text: "hi" } }),
       });
       const id = r.headers.get("x-bus-event-id");
-      const data = await message;
+      const data = await Promise.race([message, failed]);
       source.close();
       return { status: r.status, id, data };
     }, server.busUrl);

@@ -20,18 +20,21 @@ Durable consumers (at-least-once, acks, redelivery, dead letters):
   catbus consumer list [--json] | delete NAME
   catbus consume NAME [--count N] [--format json|text]   print and ack each message
 
-Bus-style verbs (the Bus HTTP/SSE listener, --bus-url URL or BUS_ADDR, default :2021):
-  catbus put --subject S --data JSON [--trace-id T] [--key K]
-  catbus get --subject S [--start oldest|newest|e_…] [--ack manual --redelivery 10s]
-             [--durable NAME] [--count N]
+Bus-style verbs (the Bus HTTP/SSE listener, --bus-url or --host URL, or BUS_ADDR, default :2021):
+  catbus put --subject S [--data JSON] [--trace-id T] [--key K] [--confirm N]
+             prints id, index and created_at; --confirm waits for N replies (consumers' acks)
+  catbus get --subject S [--start oldest|newest|e_…] [--ack none|manual|auto]
+             [--redelivery-duration 10s] [--redelivery-count N] [--durable NAME] [--count N]
   catbus ack --consumer-id c_… --event-id e_…
   catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
 
-Storage (on the data directory; dump --data, restore, copy, compact, repair refuse a live one):
+Storage (on the data directory, --data, --path or --dir; dump --data, restore, copy, compact,
+repair refuse a live one):
   catbus debug [--namespace NS] [--json]      segments, counts, CRC check, missing records (exit 1)
-  catbus dump [--data DIR | --url URL] [--namespace NS] [-o FILE]    NDJSON, one message per line
-  catbus restore -i FILE [--data DIR | --url URL]   re-publish a dump (ids as dedupe keys)
-  catbus copy --from DIR|URL --to DIR|URL
+  catbus dump [--data DIR | --url URL] [--namespace NS] [-o|--output FILE]   NDJSON, one a line
+  catbus restore -i|--input FILE [--data DIR | --url URL | --host BUS_URL]   re-publish a dump
+             (ids and times kept, except through --url; a message already there is skipped)
+  catbus copy --from DIR|URL --to DIR|URL, or copy --dir DIR --src NS --dst NS
   catbus compact                  apply the retention limits now
   catbus repair                   keep every valid record, set damage aside, accept losses (new epoch)
 
