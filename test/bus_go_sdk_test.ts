@@ -152,7 +152,7 @@ Deno.test("bus sdk - payloads come back byte for byte, on the Bus door and the n
   await expectStatus(
     fetch(`${server.busUrl}/`, { method: "POST", body: badUtf8 }),
     400,
-    /not JSON/,
+    /not valid UTF-8/,
   );
   await server.stop();
   server = await startCatbusd([], { data });

@@ -7,7 +7,7 @@ import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { parseCommand, UsageError } from "./context.ts";
 import { untilStopped } from "./connect.ts";
 import { randomId } from "../core/ids.ts";
-import { isJsonText } from "../core/json-scan.ts";
+import { jsonTextProblem } from "../core/json-scan.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -65,7 +65,9 @@ export async function putCommand(args: string[], env: Env): Promise<void> {
     throw new UsageError("--confirm expects the number of confirmations to wait for");
   }
   const data = (v.data as string | undefined) ?? "{}";
-  const payload = isJsonText(new TextEncoder().encode(data)) ? data : JSON.stringify(data);
+  // Any depth the shell can pass; the server applies its --max-json-depth.
+  const isJson = jsonTextProblem(new TextEncoder().encode(data), Infinity) === undefined;
+  const payload = isJson ? data : JSON.stringify(data);
   const url = busUrl(v, env);
   const inbox = confirm ? `_bus_.${randomId(20)}` : undefined;
   // Subscribed before publishing: inboxes are live traffic, a reply before it would be lost.

@@ -4,6 +4,8 @@
  * were published — `12345678901234567890`, `1.0` and `1e2` stay as written.
  */
 
+import { decodeValidUtf8 } from "./utf8.ts";
+
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
@@ -177,9 +179,14 @@ export function jsonTextProblem(b: Uint8Array, maxDepth: number): JsonProblem | 
     if (end !== b.length) throw unexpected(b, end, "unexpected data");
     return undefined;
   } catch (e) {
-    if (e instanceof JsonSyntaxError) return e.problem;
+    if (e instanceof JsonSyntaxError) return problemOf(e, b);
     throw e;
   }
+}
+
+/** Invalid UTF-8 anywhere is the problem reported first, wherever the scan stopped. */
+export function problemOf(e: JsonSyntaxError, b: Uint8Array): JsonProblem {
+  return e.problem !== "utf8" && decodeValidUtf8(b) === undefined ? "utf8" : e.problem;
 }
 
 /** One member of an object: its name (decoded) and where its value's bytes are. */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { isJsonText, scanObject } from "./json-scan.ts";
+import { jsonTextProblem, scanObject } from "./json-scan.ts";
+
+const isJsonText = (b: Uint8Array) => jsonTextProblem(b, 128) === undefined;
 
 const encoder = new TextEncoder();
 
@@ -56,12 +58,20 @@ Deno.test("json-scan - accepts exactly what JSON.parse accepts", () => {
   }
 });
 
+Deno.test("json-scan - says which problem: UTF-8, depth or syntax", () => {
+  assert.equal(jsonTextProblem(new Uint8Array([0x22, 0xff, 0x22]), 8), "utf8");
+  assert.equal(jsonTextProblem(new Uint8Array([0xff]), 8), "utf8");
+  assert.equal(jsonTextProblem(encoder.encode("[[[1]]]"), 3), undefined);
+  assert.equal(jsonTextProblem(encoder.encode("[[[[1]]]]"), 3), "depth");
+  assert.equal(jsonTextProblem(encoder.encode("[1,"), 3), "syntax");
+});
+
 Deno.test("json-scan - refuses invalid UTF-8 and finds members without parsing values", () => {
   assert.equal(isJsonText(new Uint8Array([0x22, 0xff, 0x22])), false);
   assert.equal(isJsonText(new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22])), false, "a surrogate");
   assert.equal(isJsonText(new Uint8Array([0x22, 0xc0, 0x80, 0x22])), false, "overlong");
   const bytes = encoder.encode('{"subject":"a.b", "payload" : {"big":12345678901234567890} }');
-  const { members, end } = scanObject(bytes, 0);
+  const { members, end } = scanObject(bytes, 0, 0, 128);
   assert.equal(end, bytes.length);
   const payload = members.find((m) => m.name === "payload")!;
   assert.equal(

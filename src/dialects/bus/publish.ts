@@ -6,7 +6,13 @@ import { jsonTooDeep } from "../../core/json-depth.ts";
 import { namespaceOf, parseChannel } from "../../core/subject.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "../../protocol/publish-access.ts";
 import { timeOfId } from "../../core/ids.ts";
-import { JsonSyntaxError, scanObject, skipSpace, skipValue } from "../../core/json-scan.ts";
+import {
+  JsonSyntaxError,
+  problemOf,
+  scanObject,
+  skipSpace,
+  skipValue,
+} from "../../core/json-scan.ts";
 import {
   checkBusSubject,
   isEventId,
@@ -164,8 +170,9 @@ export function parsePublishBody(
     if (skipSpace(body, i) !== body.length) throw new JsonSyntaxError(i, "unexpected data");
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
-    if (e.problem === "utf8") throw bad("the body is not valid UTF-8; send UTF-8 JSON");
-    if (e.problem === "depth") throw bad(jsonTooDeep("the body", limits.maxJsonDepth));
+    const problem = problemOf(e, body);
+    if (problem === "utf8") throw bad("the body is not valid UTF-8; send UTF-8 JSON");
+    if (problem === "depth") throw bad(jsonTooDeep("the body", limits.maxJsonDepth));
     throw bad(`the body is not JSON: ${e.message}`);
   }
   if (!batch) return { items, batch };
