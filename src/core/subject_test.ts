@@ -72,6 +72,40 @@ for (const cacheSize of [0, 4]) {
   });
 }
 
+for (const cacheSize of [0, 4]) {
+  Deno.test(`subject trie - inserts and removes between matches keep the cache right (cache ${cacheSize})`, () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("insert" as const), pattern: patternArb, value: fc.nat(3) }),
+      fc.record({ kind: fc.constant("remove" as const), index: fc.nat(20) }),
+      fc.record({ kind: fc.constant("match" as const), channel: fc.nat(2) }),
+    );
+    // A few channels per run, matched again and again, so most inserts meet a warm cache.
+    const channels = fc.array(channelArb, { minLength: 3, maxLength: 3 });
+    fc.assert(
+      fc.property(channels, fc.array(op, { maxLength: 30 }), (chans, ops) => {
+        const trie = new SubjectTrie<number>({ cacheSize });
+        // (pattern, value) pairs; one value may be stored under several patterns.
+        const live: [string, number][] = [];
+        for (const o of ops) {
+          if (o.kind === "insert") {
+            const fresh = !live.some(([p, v]) => p === o.pattern && v === o.value);
+            assert.equal(trie.insert(o.pattern, o.value), fresh);
+            if (fresh) live.push([o.pattern, o.value]);
+          } else if (o.kind === "remove" && o.index < live.length) {
+            const [[p, v]] = live.splice(o.index, 1);
+            assert.equal(trie.remove(p, v), true);
+          } else if (o.kind === "match") {
+            const channel = chans[o.channel];
+            const want = live.filter(([p]) => reference(p, channel)).map(([, v]) => v);
+            assert.deepEqual([...trie.match(channel)].sort(), want.sort(), `channel ${channel}`);
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+}
+
 Deno.test("subject - matches agrees with the reference", () => {
   fc.assert(
     fc.property(
