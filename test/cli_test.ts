@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 
@@ -84,7 +85,9 @@ Deno.test("cli - subscribe in one process, publish in another, with a granted to
     .getReader();
   let said = "";
   while (!said.includes("subscribed to")) {
-    said += (await status.read()).value ?? "";
+    const { value, done } = await within(status.read(), 15_000, "the subscriber's status");
+    if (done) throw new Error(`the subscriber exited before it subscribed: ${said}`);
+    said += value;
   }
   const printed = new Response(subscriber.stdout).text();
 

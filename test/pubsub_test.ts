@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CatbusClient, websocketTransport } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 
 type Received = { channel: string; payload: unknown; seq: number };
 
@@ -17,7 +18,13 @@ function inbox() {
       waiters = [];
     },
     async count(n: number) {
-      while (got.length < n) await new Promise<void>((r) => waiters.push(r));
+      await within(
+        (async () => {
+          while (got.length < n) await new Promise<void>((r) => waiters.push(r));
+        })(),
+        15_000,
+        `${n} messages`,
+      );
       return got.slice(0, n);
     },
   };
@@ -121,7 +128,7 @@ Deno.test("pubsub - fire-and-forget sends arrive in order; a refused one is repo
     refused.resolve();
   });
   tcp.send("$sys.nope", 1);
-  await refused.promise;
+  await within(refused.promise, 10_000, "the refusal of a publish to $sys");
   assert.deepEqual(errors, ["forbidden"]);
   const got = await box.count(101);
   assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 101 }, (_, i) => i));

@@ -4,6 +4,7 @@ import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
 import { FrameType } from "../src/protocol/frame.ts";
+import { within } from "./helpers/deadline.ts";
 
 Deno.test("resume - a client that loses its connection resumes without loss while history holds", async () => {
   await using server = await startCatbusd();
@@ -31,9 +32,14 @@ Deno.test("resume - a client that loses its connection resumes without loss whil
     seen.push(payload as number);
     wake();
   }, { onRecovery: (info) => recovery.resolve(info.recovered) });
-  const until = async (cond: () => boolean) => {
-    while (!cond()) await new Promise<void>((r) => wake = r);
-  };
+  const until = (cond: () => boolean) =>
+    within(
+      (async () => {
+        while (!cond()) await new Promise<void>((r) => wake = r);
+      })(),
+      15_000,
+      "the messages",
+    );
   await publisher.publish("feed.x", 1);
   await until(() => seen.length === 1);
 

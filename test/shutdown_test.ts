@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FrameType } from "../src/protocol/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { RawConnection } from "./helpers/raw.ts";
+import { within } from "./helpers/deadline.ts";
 
 /** Resolves once nothing listens on `port` any more; rejects after `ms`. */
 async function untilNotListening(port: number, ms: number) {
@@ -25,7 +26,7 @@ Deno.test("shutdown - SIGTERM to the launcher drains the server: clients get a s
   const notice = await client.next((f) => f.type === FrameType.Error);
   assert.equal(notice.json.code, "shutdown");
   await client.untilClosed();
-  const status = await server.exited;
+  const status = await within(server.exited, 20_000, "the server exiting");
   assert.equal(status.code, 0);
   await untilNotListening(server.tcpPort, 5000);
   assert.equal(server.log().match(/catbusd stopped/g)?.length, 1);
@@ -36,7 +37,7 @@ Deno.test("shutdown - a launcher killed with SIGKILL leaves no server holding th
   await using server = await startCatbusd([], { launcher: "node" });
   const runtime = Number(/ pid=(\d+)/.exec(server.log())![1]);
   Deno.kill(server.pid, "SIGKILL");
-  await server.exited;
+  await within(server.exited, 20_000, "the server exiting");
   try {
     await untilNotListening(server.tcpPort, 10_000);
     await untilNotListening(Number(new URL(server.httpUrl).port), 1000);
@@ -50,7 +51,7 @@ Deno.test("shutdown - SIGTERM to `npm start` stops the server too", async () => 
   await using server = await startCatbusd([], { launcher: "npm" });
   const runtime = Number(/ pid=(\d+)/.exec(server.log())![1]);
   Deno.kill(server.pid, "SIGTERM");
-  await server.exited;
+  await within(server.exited, 20_000, "the server exiting");
   try {
     await untilNotListening(server.tcpPort, 10_000);
   } catch (e) {
@@ -82,12 +83,12 @@ Deno.test("shutdown - event streams whose clients stopped reading do not hold th
     ));
     // The status line says the stream is open; after it, nothing is read.
     const head = new Uint8Array(64);
-    await conn.read(head);
+    await within(conn.read(head), 10_000, "the stream's status line");
     assert.match(new TextDecoder().decode(head), /^HTTP\/1.1 200/);
     stalled.push(conn);
   }
   Deno.kill(server.pid, "SIGTERM");
-  const status = await server.exited;
+  const status = await within(server.exited, 20_000, "the server exiting");
   for (const conn of stalled) conn.close();
   // A drain that had to be cut short exits 1.
   assert.equal(status.code, 0, server.log());

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ORDER, startSm } from "./sm_helpers.ts";
+import { within } from "./helpers/deadline.ts";
 
 /** Numbers replaced by N, to compare texts whose offsets vary. */
 const numbersOut = (text: string) => text.replace(/\d+/g, "N");
@@ -59,7 +60,11 @@ Deno.test("sm cli - rstmdb-cli's verbs and output; --json prints raw results; wa
   const lines = watcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await sm("apply-event", "-i", "w1", "-e", "CANCEL");
   let text = "";
-  while (!text.includes("\n")) text += (await lines.read()).value ?? "";
+  while (!text.includes("\n")) {
+    const { value, done } = await within(lines.read(), 15_000, "the watcher's first event");
+    if (done) throw new Error(`the watcher exited before printing an event: ${text}`);
+    text += value;
+  }
   const event = JSON.parse(text.split("\n")[0]);
   assert.deepEqual([event.type, event.instance_id, event.event], ["event", "w1", "CANCEL"]);
   assert.equal("ctx" in event, false);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fromBase64 } from "../client/src/http.ts";
 import { launchChromium } from "./helpers/browser.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 
 const FRAME_MODULE = new URL("../src/protocol/frame.ts", import.meta.url).href;
 
@@ -38,7 +39,7 @@ async function vanishingClient(server: TestServer, bare: boolean) {
   const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let said = "";
   while (!said.includes("ready")) {
-    const { value, done } = await out.read();
+    const { value, done } = await within(out.read(), 15_000, "the WebTransport client's session");
     if (done) throw new Error(`the WebTransport client exited before its session opened: ${said}`);
     said += value;
   }

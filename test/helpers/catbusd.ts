@@ -3,6 +3,7 @@
  * tests. Ports are chosen by the OS (`:0`) and read back from the server's start-up line.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { within } from "./deadline.ts";
 
 const MAIN = fromFileUrl(new URL("../../src/server/main.ts", import.meta.url));
 const LAUNCHER = fromFileUrl(new URL("../../bin/catbusd.mjs", import.meta.url));
@@ -85,7 +86,12 @@ export async function startCatbusd(
   let buffered = "";
   let listening: RegExpExecArray | null = null;
   while (!listening) {
-    const { value, done } = await lines.read();
+    const { value, done } = await within(lines.read(), 30_000, "catbusd listening").catch(
+      (e) => {
+        child.kill("SIGKILL");
+        throw new Error(`${e.message}:\n${buffered}`);
+      },
+    );
     if (done) throw new Error(`catbusd exited before listening:\n${buffered}`);
     buffered += value;
     // The whole line: optional listeners (bus=…) follow tcp=.

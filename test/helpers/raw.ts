@@ -10,6 +10,10 @@ import {
   FrameType,
   parseMeta,
 } from "../../src/protocol/frame.ts";
+import { within } from "./deadline.ts";
+
+/** How long a test waits for a frame or the connection's end before it fails saying what. */
+const WAIT_MS = 15_000;
 
 export interface ReceivedFrame extends Frame {
   json: Record<string, unknown>;
@@ -69,12 +73,33 @@ export class RawConnection {
 
   /** The answer (OK, ERROR, WELCOME, PONG) to request `id`. */
   reply(id: number): Promise<ReceivedFrame> {
-    return this.next((f) => f.id === id);
+    return this.next((f) => f.id === id, `the answer to request ${id}`);
   }
 
-  /** Waits for (and removes) the first frame matching `predicate`. */
-  async next(predicate: (f: ReceivedFrame) => boolean): Promise<ReceivedFrame> {
+  /** Whether a frame matching `predicate` has arrived and is not yet taken (no wait). */
+  has(predicate: (f: ReceivedFrame) => boolean): boolean {
+    return this.#frames.some(predicate);
+  }
+
+  /** Waits for (and removes) the first frame matching `predicate`; fails after `ms`. */
+  next(
+    predicate: (f: ReceivedFrame) => boolean,
+    what = "the expected frame",
+    ms = WAIT_MS,
+  ): Promise<ReceivedFrame> {
+    let late = false;
+    return within(this.#next(predicate, () => late), ms, what).catch((e) => {
+      late = true; // so a frame that comes after all is left for the next wait
+      throw e;
+    });
+  }
+
+  async #next(
+    predicate: (f: ReceivedFrame) => boolean,
+    late: () => boolean,
+  ): Promise<ReceivedFrame> {
     for (;;) {
+      if (late()) return new Promise(() => {});
       const i = this.#frames.findIndex(predicate);
       if (i >= 0) return this.#frames.splice(i, 1)[0];
       if (this.#closed) {
@@ -84,9 +109,15 @@ export class RawConnection {
     }
   }
 
-  /** Resolves when the server closes the connection. */
-  async untilClosed(): Promise<void> {
-    while (!this.#closed) await new Promise<void>((r) => this.#waiters.push(r));
+  /** Resolves when the server closes the connection; fails after `ms`. */
+  untilClosed(ms = WAIT_MS): Promise<void> {
+    return within(
+      (async () => {
+        while (!this.#closed) await new Promise<void>((r) => this.#waiters.push(r));
+      })(),
+      ms,
+      "the server closing the connection",
+    );
   }
 
   close(): void {

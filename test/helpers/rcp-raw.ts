@@ -3,6 +3,7 @@
  * they choose: its own frame encoder and CRC-32C, no code from src/sm.
  */
 import assert from "node:assert/strict";
+import { within } from "./deadline.ts";
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -74,8 +75,12 @@ export class Raw {
     return true;
   }
 
-  /** The next message, or undefined when the server closed the connection. */
-  async next(): Promise<{ flags: number; message: Record<string, unknown> } | undefined> {
+  /** The next message, or undefined when the server closed the connection; fails after `ms`. */
+  next(ms = 15_000): Promise<{ flags: number; message: Record<string, unknown> } | undefined> {
+    return within(this.#read(), ms, "the next RCP message");
+  }
+
+  async #read(): Promise<{ flags: number; message: Record<string, unknown> } | undefined> {
     if (this.jsonl) {
       for (;;) {
         const nl = this.#buf.indexOf(0x0a);
