@@ -244,6 +244,21 @@ Deno.test("consumers - createConsumer on a namespace with no message yet: create
   await Promise.all([c, reader].map((x) => x.disconnect()));
 });
 
+Deno.test("consumers - creating or deleting a consumer needs create, also on a namespace that exists", async () => {
+  await using server = await startCatbusd();
+  const admin = await nativeClient(server);
+  await admin.publish("jobs.0", 0);
+  await admin.createConsumer({ name: "theirs", pattern: "jobs.>" });
+  const reader = await nativeClient(server, await grantToken(server, "-p", "read", "jobs.>"));
+  await assert.rejects(
+    reader.createConsumer({ name: "mine", pattern: "jobs.>" }),
+    code("forbidden"),
+  );
+  await assert.rejects(reader.deleteConsumer("theirs"), code("forbidden"));
+  assert.deepEqual((await admin.listConsumers()).map((c) => c.name), ["theirs"]);
+  await Promise.all([admin, reader].map((x) => x.disconnect()));
+});
+
 Deno.test("consumers - a dead-letter channel needs write (and create), keeps to declared namespaces, and $sys takes only the default", async () => {
   await using server = await startCatbusd(["--namespaces", "a,secret"]);
   const admin = await nativeClient(server);

@@ -117,6 +117,13 @@ Deno.test("grants - a new namespace needs create; write alone is told how to get
     await creator.send(FrameType.Publish, { channel: "$sys.x" }, json(1)),
   );
   assert.equal(sys.json.code, "forbidden");
+  // Even for the admin key.
+  const admin = await connect(server, server.adminKey);
+  const adminSys = await admin.reply(
+    await admin.send(FrameType.Publish, { channel: "$sys.x" }, json(1)),
+  );
+  assert.equal(adminSys.json.code, "forbidden");
+  admin.close();
   writer.close();
   creator.close();
 });
@@ -144,6 +151,7 @@ Deno.test("grants - role revoke and delete reach live connections", async () => 
     )).type,
     FrameType.Ok,
   );
+  assert.equal((await c.next((f) => f.type === FrameType.Message)).json.channel, "docs.a");
 
   const revoked = await server.cli([
     "revoke",
@@ -167,6 +175,10 @@ Deno.test("grants - role revoke and delete reach live connections", async () => 
     )).type,
     FrameType.Ok,
   );
+  // Its own publish would have reached it before the ok and the pong: nothing came.
+  const after = await c.reply(await c.send(FrameType.Ping));
+  assert.equal(after.type, FrameType.Pong);
+  assert.equal(c.has((f) => f.type === FrameType.Message), false, "no message after the revoke");
   assert.equal(
     (await c.reply(await c.send(FrameType.Subscribe, { pattern: "docs.>" })))
       .json.code,
@@ -313,4 +325,39 @@ Deno.test("grants - a revoked read grant ends durable-consumer deliveries on the
   assert.equal(after.type, FrameType.Pong, "no delivery reached the revoked connection");
   c.close();
   admin.close();
+});
+
+Deno.test("grants - a native connection is closed when its token expires; later messages do not arrive", async () => {
+  await using server = await startCatbusd();
+  const c = await connect(server, await grant(server, "-p", "read", "docs.>", "--expires", "3s"));
+  assert.equal(
+    (await c.reply(await c.send(FrameType.Subscribe, { pattern: "docs.>" }))).type,
+    FrameType.Ok,
+  );
+  const bye = await c.next((f) => f.type === FrameType.Error && f.id === 0, "the expiry", 10_000);
+  assert.equal(bye.json.code, "unauthorized");
+  assert.match(bye.json.message as string, /expired/);
+  await c.untilClosed();
+  const admin = await connect(server, server.adminKey);
+  await admin.reply(await admin.send(FrameType.Publish, { channel: "docs.a" }, json(1)));
+  admin.close();
+  assert.equal(c.has((f) => f.type === FrameType.Message), false);
+});
+
+Deno.test("grants - a client reads its own reply inbox and no other", async () => {
+  await using server = await startCatbusd();
+  const alice = await connect(
+    server,
+    await grant(server, "-p", "read", "x.>", "--client-id", "alice"),
+  );
+  const bob = await connect(server, await grant(server, "-p", "read", "x.>", "--client-id", "bob"));
+  const subscribe = async (c: RawConnection, pattern: string) =>
+    (await c.reply(await c.send(FrameType.Subscribe, { pattern }))).json.code ?? "ok";
+  assert.equal(await subscribe(alice, "_inbox.alice.>"), "ok");
+  assert.equal(await subscribe(bob, "_inbox.bob.*"), "ok");
+  for (const pattern of ["_inbox.alice.>", "_inbox.alice.r1", "_inbox.*.r1", "_inbox.>", ">"]) {
+    assert.equal(await subscribe(bob, pattern), "forbidden", pattern);
+  }
+  alice.close();
+  bob.close();
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FrameType } from "../src/protocol/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
+import { within } from "./helpers/deadline.ts";
 
 Deno.test("limits - connections over --max-connections are refused with limit_exceeded", async () => {
   await using server = await startCatbusd(["--max-connections", "2"]);
@@ -70,16 +71,37 @@ Deno.test("limits - a door at --max-connections-per-door refuses at once; the ot
   await health.body?.cancel();
   // A WebSocket holds the HTTP door's slot while it is open.
   const ws = new WebSocket(server.wsUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
+  await within(
+    new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    }),
+    10_000,
+    "the WebSocket opening",
+  );
   const full = await fetch(`${server.httpUrl}/health`);
   assert.equal(full.status, 503);
   assert.equal((await full.json()).code, "limit_exceeded");
   const closed = new Promise((resolve) => ws.onclose = resolve);
   ws.close();
-  await closed;
+  await within(closed, 10_000, "the WebSocket closing");
   await server.waitForLog(/connection limit reached.*door=tcp/);
   first.close();
+});
+
+Deno.test("limits - subscriptions over --max-subscriptions are refused; the same pattern again and a freed slot are not", async () => {
+  await using server = await startCatbusd(["--max-subscriptions", "2"]);
+  const c = await RawConnection.connect(server.tcpPort);
+  await c.hello(server.adminKey);
+  const request = async (type: number, pattern: string) =>
+    (await c.reply(await c.send(type, { pattern }))).json.code ?? "ok";
+  assert.equal(await request(FrameType.Subscribe, "a.x"), "ok");
+  assert.equal(await request(FrameType.Subscribe, "a.y"), "ok");
+  const refused = await c.reply(await c.send(FrameType.Subscribe, { pattern: "a.z" }));
+  assert.equal(refused.json.code, "limit_exceeded");
+  assert.match(String(refused.json.message), /at most 2 subscriptions per connection/);
+  assert.equal(await request(FrameType.Subscribe, "a.x"), "ok", "already subscribed");
+  assert.equal(await request(FrameType.Unsubscribe, "a.y"), "ok");
+  assert.equal(await request(FrameType.Subscribe, "a.z"), "ok", "the freed slot");
+  c.close();
 });
