@@ -4,6 +4,7 @@ import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
+import { within } from "./helpers/deadline.ts";
 
 const TOTAL = 300;
 
@@ -58,7 +59,7 @@ Deno.test("consumer crash - after SIGKILL every answered ack holds and every oth
   });
   // Unacked messages are afterRestart before new ones: once this arrives, all of them came.
   await again.publish("jobs.work", TOTAL + 1);
-  await sentinel.promise;
+  await within(sentinel.promise, 15_000, "the redeliveries and the sentinel");
   assert.ok(afterRestart.size > 0, "the crash left work to do");
   for (let n = 1; n <= TOTAL; n++) {
     assert.ok(

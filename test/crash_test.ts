@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FrameType } from "../src/protocol/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
+import { within } from "./helpers/deadline.ts";
 
 /**
  * Publishes numbered messages with up to `window` in flight until the connection dies,
@@ -49,7 +50,7 @@ Deno.test("crash - every acknowledged message survives SIGKILL, once and in orde
     const publishing = publishUntilCut(server.tcpPort, server.adminKey, next, acked, () => {
       if (acked.length >= target) reached.resolve();
     });
-    await reached.promise;
+    await within(reached.promise, 15_000, "300 more acknowledged publishes");
     await server.crash();
     next = await publishing;
   }

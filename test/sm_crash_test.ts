@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connectSm, startSm } from "./sm_helpers.ts";
 import type { TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 
 const FLOW = {
   states: ["new", "done"],
@@ -68,7 +69,7 @@ Deno.test("sm crash - every acknowledged transition survives SIGKILL, across com
     const applying = applyUntilCut(server, next, acked, () => {
       if (acked.length >= target) reached.resolve();
     });
-    await reached.promise;
+    await within(reached.promise, 15_000, "400 more acknowledged events");
     await server.crash();
     next = await applying;
   }

@@ -92,7 +92,7 @@ Deno.test("sm rcp - every operation over TCP", async () => {
   const closed = Promise.withResolvers<void>();
   const bye = await connectSm(server, { onClose: closed.resolve });
   assert.deepEqual(await bye.request("BYE"), { goodbye: true });
-  await closed.promise;
+  await within(closed.promise, 10_000, "the close after BYE");
   c.close();
 });
 
@@ -454,5 +454,5 @@ Deno.test("sm rcp - a connection that sends no request within --rcp-hello-timeou
   const ended = Promise.withResolvers<void>();
   const greeted = await connectSm(server, { onClose: () => ended.resolve() });
   assert.equal(greeted.closed, false, "HELLO keeps it open past the hello timeout");
-  await ended.promise;
+  await within(ended.promise, 10_000, "the close after --rcp-idle-timeout");
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { within } from "../../test/helpers/deadline.ts";
 import { CatbusError } from "../../src/core/errors.ts";
 import {
   encodeFrame,
@@ -39,12 +40,19 @@ class FakeServer implements Transport {
     });
   }
 
-  async next(type: number) {
-    for (;;) {
-      const i = this.received.findIndex((f) => f.type === type);
-      if (i >= 0) return this.received.splice(i, 1)[0];
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
+  /** The next frame of `type` the client sent; fails after 10 s. */
+  next(type: number) {
+    return within(
+      (async () => {
+        for (;;) {
+          const i = this.received.findIndex((f) => f.type === type);
+          if (i >= 0) return this.received.splice(i, 1)[0];
+          await new Promise<void>((r) => this.#waiters.push(r));
+        }
+      })(),
+      10_000,
+      `a frame of type ${type} from the client`,
+    );
   }
 
   send(type: number, id: number, meta?: unknown, data?: Uint8Array) {
@@ -176,7 +184,10 @@ Deno.test("client - after a drop it resubscribes with resume and reports recover
     recovered: false,
     namespaces: { app: { epoch: "e2", seq: 9, recovered: false, replayed: 0 } },
   });
-  assert.equal(await recovery.promise, false);
+  assert.equal(
+    await within(recovery.promise, 10_000, "the recovery report"),
+    false,
+  );
   assert.deepEqual(seen, [5, 6]);
   await client.disconnect();
 });
@@ -284,7 +295,10 @@ Deno.test("client - a rejected async handler is reported through onError, not le
   });
   await sub;
   server.send(...message("app.x", 1, 1));
-  assert.match(await reported.promise, /boom/);
+  assert.match(
+    await within(reported.promise, 10_000, "the handler error"),
+    /boom/,
+  );
   await client.disconnect();
 });
 

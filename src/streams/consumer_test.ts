@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { within } from "../../test/helpers/deadline.ts";
 import { Broker, type Subscriber } from "../core/broker.ts";
 import type { BusMessage } from "../core/message.ts";
 import { parseConsumerSpec } from "./consumer-config.ts";
@@ -26,7 +27,11 @@ class Inbox implements ConsumerMember {
   next(): Promise<Delivery> {
     const queued = this.#queued.shift();
     if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return within(
+      new Promise((resolve) => this.#waiters.push(resolve)),
+      10_000,
+      "a delivery",
+    );
   }
   get pending(): number {
     return this.#queued.length;
@@ -37,7 +42,9 @@ class Inbox implements ConsumerMember {
 class MemoryStore implements ConsumerStore {
   readonly states = new Map<string, string>();
   list() {
-    return Promise.resolve([...this.states.values()].map((s) => JSON.parse(s) as ConsumerState));
+    return Promise.resolve(
+      [...this.states.values()].map((s) => JSON.parse(s) as ConsumerState),
+    );
   }
   save(state: ConsumerState) {
     this.states.set(state.config.name, JSON.stringify(state));
@@ -56,7 +63,12 @@ async function setup(store?: ConsumerStore, broker?: Broker) {
   const registry = new ConsumerRegistry(broker, store, () => {});
   await registry.load();
   const publish = (n: number, channel = "jobs.a", confirm?: number) =>
-    broker!.publish({ channel, payload: json(n), confirm, confirmTimeoutMs: 2000 });
+    broker!.publish({
+      channel,
+      payload: json(n),
+      confirm,
+      confirmTimeoutMs: 2000,
+    });
   const dlq = (name: string) => {
     const letters: BusMessage[] = [];
     let notify = () => {};
@@ -68,9 +80,11 @@ async function setup(store?: ConsumerStore, broker?: Broker) {
     };
     broker!.subscribe(sub, `$sys.dlq.${name}`);
     const next = () =>
-      letters.length
-        ? Promise.resolve(letters.shift()!)
-        : new Promise<BusMessage>((r) => notify = () => r(letters.shift()!));
+      letters.length ? Promise.resolve(letters.shift()!) : within(
+        new Promise<BusMessage>((r) => notify = () => r(letters.shift()!)),
+        10_000,
+        "a dead letter",
+      );
     return { next };
   };
   return { broker, registry, publish, dlq };
@@ -92,7 +106,10 @@ Deno.test("consumer - an unacked delivery comes again after the ack wait, with i
   assert.equal(second.attempt, 2);
   assert.equal(second.message.seq, first.message.seq);
   await c.settle(second.message.seq, "ack");
-  await assert.rejects(c.settle(second.message.seq, "ack"), /acked or terminated already/);
+  await assert.rejects(
+    c.settle(second.message.seq, "ack"),
+    /acked or terminated already/,
+  );
   await registry.close();
 });
 
@@ -159,10 +176,16 @@ Deno.test("consumer - a queue group splits messages and a dead member's work goe
   c.join(a);
   c.join(b);
   for (let i = 0; i < 10; i++) await publish(i);
-  while (a.got.length + b.got.length < 10) await (a.pending ? a.next() : b.next());
+  while (a.got.length + b.got.length < 10) {
+    await (a.pending ? a.next() : b.next());
+  }
   assert.ok(a.got.length > 0 && b.got.length > 0, "both members got work");
   const seqs = [...a.got, ...b.got].map((d) => d.message.seq).sort((x, y) => x - y);
-  assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each message delivered once");
+  assert.deepEqual(
+    seqs,
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    "each message delivered once",
+  );
   while (a.pending) await a.next();
   while (b.pending) await b.next();
   for (const d of b.got) await c.settle(d.message.seq, "ack");
@@ -180,7 +203,9 @@ Deno.test("consumer - a queue group splits messages and a dead member's work goe
 
 Deno.test("consumer - state survives a restart: unacked messages come again, acked ones do not", async () => {
   const store = new MemoryStore();
-  const broker = new Broker({ history: { maxMessages: 1000, maxBytes: 1 << 20 } });
+  const broker = new Broker({
+    history: { maxMessages: 1000, maxBytes: 1 << 20 },
+  });
   const first = await setup(store, broker);
   for (let i = 1; i <= 3; i++) await first.publish(i);
   const c = await first.registry.create(spec({ ackWait: 60_000 }));
@@ -234,12 +259,18 @@ Deno.test("consumer - creating again with the same settings is fine, different o
   await publish(1);
   const c = await registry.create(spec());
   assert.equal(await registry.create(spec({ from: "new" })), c);
-  await assert.rejects(registry.create(spec({ maxDeliver: 9 })), /another configuration/);
+  await assert.rejects(
+    registry.create(spec({ maxDeliver: 9 })),
+    /another configuration/,
+  );
   assert.throws(
     () => parseConsumerSpec({ name: "bad name", pattern: "jobs.>" }),
     /consumer "name"/,
   );
-  assert.throws(() => parseConsumerSpec({ name: "x", pattern: ">" }), /namespace name/);
+  assert.throws(
+    () => parseConsumerSpec({ name: "x", pattern: ">" }),
+    /namespace name/,
+  );
   await registry.close();
 });
 
@@ -255,18 +286,13 @@ Deno.test("consumer - ackPolicy none delivers each message once and takes no ack
   assert.equal(c.info().pending, 0);
   await assert.rejects(c.settle(1, "ack"), /take no acks/);
   await publish(3);
-  assert.equal((await inbox.next()).message.seq, 3, "no redelivery came before the new message");
+  assert.equal(
+    (await inbox.next()).message.seq,
+    3,
+    "no redelivery came before the new message",
+  );
   await registry.close();
 });
-
-/** `promise`, or a rejection naming `what` when it takes longer than 10 s. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within 10 s`)), 10_000);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 Deno.test("consumer - a nak counts as an attempt: after max deliver naks the message is dead-lettered", async () => {
   const { registry, publish, dlq } = await setup();
@@ -276,11 +302,11 @@ Deno.test("consumer - a nak counts as an attempt: after max deliver naks the mes
   const inbox = new Inbox();
   c.join(inbox);
   for (const attempt of [1, 2]) {
-    const d = await within(inbox.next(), `delivery ${attempt}`);
+    const d = await within(inbox.next(), 10_000, `delivery ${attempt}`);
     assert.equal(d.attempt, attempt);
     await c.settle(d.message.seq, "nak");
   }
-  const letter = await within(letters.next(), "dead letter");
+  const letter = await within(letters.next(), 10_000, "dead letter");
   assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
   assert.equal(letter.headers?.["catbus-dlq-attempts"], "2");
   assert.equal(inbox.got.length, 2, "no third delivery");
@@ -294,32 +320,40 @@ Deno.test("consumer - a nak waits for the backoff: newer messages come first", a
   const c = await registry.create(spec({ ackWait: 60_000, backoff: [60_000] }));
   const inbox = new Inbox();
   c.join(inbox);
-  const one = await within(inbox.next(), "first delivery");
+  const one = await within(inbox.next(), 10_000, "first delivery");
   await c.settle(one.message.seq, "nak");
   await publish(2);
   // A due redelivery would be handed out before the new message.
-  const next = await within(inbox.next(), "second message");
+  const next = await within(inbox.next(), 10_000, "second message");
   assert.equal(text(next.message), "2");
-  assert.equal(c.isPending(one.message.seq), true, "still waiting for its redelivery");
+  assert.equal(
+    c.isPending(one.message.seq),
+    true,
+    "still waiting for its redelivery",
+  );
   await registry.close();
 });
 
 Deno.test("consumer - max deliver holds after a restart: a message delivered max times is dead-lettered", async () => {
   const store = new MemoryStore();
-  const broker = new Broker({ history: { maxMessages: 1000, maxBytes: 1 << 20 } });
+  const broker = new Broker({
+    history: { maxMessages: 1000, maxBytes: 1 << 20 },
+  });
   const first = await setup(store, broker);
   await first.publish(1);
-  const c = await first.registry.create(spec({ ackWait: 60_000, maxDeliver: 1 }));
+  const c = await first.registry.create(
+    spec({ ackWait: 60_000, maxDeliver: 1 }),
+  );
   const inbox = new Inbox();
   c.join(inbox);
-  await within(inbox.next(), "the only delivery");
+  await within(inbox.next(), 10_000, "the only delivery");
   await first.registry.close();
 
   const second = await setup(store, broker);
   const letters = second.dlq("w");
   const again = new Inbox();
   second.registry.require("w").join(again);
-  const letter = await within(letters.next(), "dead letter");
+  const letter = await within(letters.next(), 10_000, "dead letter");
   assert.equal(letter.headers?.["catbus-dlq-reason"], "max_deliver");
   assert.equal(again.got.length, 0, "not delivered a second time");
   await second.registry.close();
@@ -328,10 +362,12 @@ Deno.test("consumer - max deliver holds after a restart: a message delivered max
 Deno.test("consumer - a term whose dead letter could not be stored is retried as a dead letter, not redelivered", async () => {
   const { registry, publish, broker } = await setup();
   await publish(1);
-  const c = await registry.create(spec({ ackWait: 20, deadLetter: "later.dead" }));
+  const c = await registry.create(
+    spec({ ackWait: 20, deadLetter: "later.dead" }),
+  );
   const inbox = new Inbox();
   c.join(inbox);
-  const d = await within(inbox.next(), "delivery");
+  const d = await within(inbox.next(), 10_000, "delivery");
   // The dead-letter namespace does not exist yet: the first write fails.
   await c.settle(d.message.seq, "term");
   await broker.createNamespace("later");
@@ -343,7 +379,7 @@ Deno.test("consumer - a term whose dead letter could not be stored is retried as
       stored.resolve();
     },
   }, "later.dead");
-  await within(stored.promise, "dead letter after the retry");
+  await within(stored.promise, 10_000, "dead letter after the retry");
   assert.equal(letters[0].headers?.["catbus-dlq-reason"], "terminated");
   assert.equal(inbox.got.length, 1, "not delivered again");
   await registry.close();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { within } from "../../test/helpers/deadline.ts";
 import { sseFrame, SseStream } from "./sse.ts";
 
 Deno.test("sse - frames split data into data: lines and carry id and event", () => {
@@ -15,10 +16,11 @@ Deno.test("sse - an idle stream sends a keep-alive comment, and closing ends the
   });
   assert.equal(stream.response.headers.get("content-type"), "text/event-stream");
   const reader = stream.response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  assert.equal((await reader.read()).value, ": ping\n\n");
+  const read = (what: string) => within(reader.read(), 5000, what);
+  assert.equal((await read("the keep-alive")).value, ": ping\n\n");
   stream.send(sseFrame({ data: "x" }));
-  assert.equal((await reader.read()).value, "data: x\n\n");
+  assert.equal((await read("the event")).value, "data: x\n\n");
   stream.close();
-  assert.equal((await reader.read()).done, true);
+  assert.equal((await read("the end of the body")).done, true);
   assert.equal(closed, true);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionTransport } from "../protocol/session.ts";
+import { within } from "../../test/helpers/deadline.ts";
 import { type CertificateHash, WebTransportListener } from "./webtransport.ts";
 
 const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -35,11 +36,11 @@ Deno.test("webtransport - a self-signed certificate is rotated before it expires
   }));
   try {
     const first = listener.certificateHash!;
-    assert.equal(await echo(listener.port, first), "ping");
-    const second = await rotated.promise;
+    assert.equal(await within(echo(listener.port, first), 10_000, "the first echo"), "ping");
+    const second = await within(rotated.promise, 10_000, "the rotation");
     assert.notEqual(second.value, first.value);
     assert.equal(listener.certificateHash, second);
-    assert.equal(await echo(listener.port, second), "ping");
+    assert.equal(await within(echo(listener.port, second), 10_000, "the echo after it"), "ping");
   } finally {
     listener.close();
   }
