@@ -1,5 +1,5 @@
 import type { ConsumerSettings } from "../../client/mod.ts";
-import { parseDuration } from "../server/units.ts";
+import { parseDuration } from "../core/units.ts";
 import { cliContext, parseCommand, UsageError } from "./context.ts";
 import { clientFor, messageLine, tokenFor, untilStopped } from "./connect.ts";
 

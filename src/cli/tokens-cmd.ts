@@ -2,7 +2,7 @@ import { formatGrant, type Grant, makeGrants } from "../auth/grants.ts";
 import type { Role } from "../auth/role-store.ts";
 import { signSubToken } from "../auth/tokens.ts";
 import { ensureDataDir, loadOrCreateSecret } from "../server/data-dir.ts";
-import { parseDuration } from "../server/units.ts";
+import { parseDuration } from "../core/units.ts";
 import { cliContext, parseCommand, roleStore, signingSecret, UsageError } from "./context.ts";
 
 type Env = Record<string, string | undefined>;

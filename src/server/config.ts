@@ -2,7 +2,8 @@ import { parse as parseYaml } from "yaml";
 import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { parseDuration, parseSize } from "./units.ts";
+import { parseAddress } from "../core/address.ts";
+import { parseDuration, parseSize } from "../core/units.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import { parseSmFsyncPolicy, smFsyncText } from "../sm/fsync.ts";
 
@@ -971,16 +972,4 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     );
   }
   return result;
-}
-
-/** Splits `host:port` (or `[v6]:port`, or `:port`); returns undefined when malformed. */
-export function parseAddress(
-  address: string,
-  source = "address",
-): { hostname: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) throw configError(source, `port ${port} is out of range`);
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }

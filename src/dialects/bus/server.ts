@@ -5,7 +5,7 @@ import type { ReplyPermits } from "../../core/replies.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
-import { parseDuration } from "../../server/units.ts";
+import { parseDuration } from "../../core/units.ts";
 import type { SseStream } from "../../transport/sse.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { ack } from "./ack.ts";

@@ -6,7 +6,7 @@ import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
 import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
 import type { StartFrom } from "../../protocol/messages.ts";
-import { parseGoDuration } from "../../server/units.ts";
+import { parseGoDuration } from "../../core/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";

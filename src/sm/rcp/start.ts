@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Broker } from "../../core/broker.ts";
-import { parseAddress, type ServerConfig } from "../../server/config.ts";
+import { parseAddress } from "../../core/address.ts";
+import type { ServerConfig } from "../../server/config.ts";
 import type { Logger } from "../../server/log.ts";
 import { bridgeToBus } from "../bus-bridge.ts";
 import { StateMachineEngine } from "../engine.ts";
