@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameDecoder, FrameType, parseMeta } from "../src/protocol/frame.ts";
 import { makeCA, makeLeaf } from "./helpers/certs.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { settingNames } from "../src/core/settings-resolve.ts";
+import { SETTING_GROUPS } from "../src/server/config.ts";
 
 const MAIN = fileURLToPath(new URL("../src/server/main.ts", import.meta.url));
 
@@ -35,6 +37,32 @@ Deno.test("catbusd - a bad setting stops start-up naming the setting", async () 
     new TextDecoder().decode(out.stderr),
     /--max-payload: expected a size/,
   );
+});
+
+Deno.test("catbusd - --help lists every setting of every table, with all its names", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0);
+  const help = new TextDecoder().decode(out.stdout);
+  const lines = help.split("\n");
+  for (const group of SETTING_GROUPS) {
+    assert.ok(help.includes(`${group.title}:\n`), `--help has no section ${group.title}`);
+    for (const setting of Object.values(group.settings)) {
+      const { env, yaml } = settingNames(setting);
+      const line = lines.findIndex((l) =>
+        l.trimStart().replace(/^-\w, /, "").startsWith(`--${setting.flag} `)
+      );
+      assert.ok(line >= 0, `--help does not list --${setting.flag}`);
+      const names = lines[line + 1];
+      for (const name of [...env, ...yaml]) {
+        assert.ok(names.includes(name), `--help does not name ${name} for --${setting.flag}`);
+      }
+      if (setting.short) assert.ok(help.includes(`-${setting.short}, --${setting.flag}`));
+    }
+  }
 });
 
 Deno.test("catbusd - -d runs in the background and writes the pid file", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULTS, resolveConfig } from "./config.ts";
+import { duplicateNames } from "../core/settings-resolve.ts";
+import { DEFAULTS, resolveConfig, SETTING_GROUPS } from "./config.ts";
 
 Deno.test("config - flags beat environment beat YAML beat defaults", () => {
   const yaml = {
@@ -126,4 +127,31 @@ Deno.test("config - the original Bus server's environment is honoured", () => {
   assert.equal(c.logLevel, "debug");
   assert.equal(c.dedupeWindowMs, 90_000);
   assert.equal(c.dedupeMaxKeys, 0);
+});
+
+Deno.test("config - a bad value given by an alias is reported under the alias", () => {
+  const refused = (env: Record<string, string>, message: RegExp) =>
+    assert.throws(() => resolveConfig({ flags: {}, env }), message);
+  refused({ BUS_ADDR: "nowhere" }, /Error: BUS_ADDR: expected host:port, got "nowhere"$/);
+  refused({ BUS_ADDR: "127.0.0.1:99999" }, /Error: BUS_ADDR: port 99999 is out of range$/);
+  refused({ BUS_BLOCK_SIZE: "5" }, /Error: BUS_BLOCK_SIZE: expected 4096, 8192 or 16384/);
+  refused({ CATBUS_BUS_AUTH: "closed" }, /Error: CATBUS_BUS_AUTH: expected open or token/);
+  refused(
+    { RSTMDB_IDLE_TIMEOUT: "soon" },
+    /Error: RSTMDB_IDLE_TIMEOUT: expected a number of seconds/,
+  );
+  refused({ CATBUS_CERT: "a.pem" }, /Error: CATBUS_CERT: TLS needs both a certificate and a key/);
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: "network:\n  idle_timeout_secs: never\n" },
+      }),
+    /Error: c.yaml: network.idle_timeout_secs: expected a number of seconds/,
+  );
+});
+
+Deno.test("config - no two settings of the tables share a field, flag, variable or YAML key", () => {
+  assert.deepEqual(duplicateNames(SETTING_GROUPS), []);
 });

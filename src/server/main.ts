@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { isCatbusError } from "../core/errors.ts";
-import { resolveConfig, SETTINGS } from "./config.ts";
+import { settingsHelp } from "../core/settings-resolve.ts";
+import { resolveConfig, SETTING_GROUPS } from "./config.ts";
 import { startServer } from "./server.ts";
 
 const USAGE = `catbusd — the Catbus server
@@ -8,12 +9,9 @@ const USAGE = `catbusd — the Catbus server
 Usage: catbusd [options]
 
 Options (flag / environment / YAML key):
-${
-  SETTINGS.map((s) =>
-    `  ${s.short ? `-${s.short}, ` : "    "}--${s.flag.padEnd(22)} ${s.help}\n` +
-    `        ${s.env ? `env ${s.env}, ` : ""}yaml ${s.yaml}`
-  ).join("\n")
-}
+
+${settingsHelp(SETTING_GROUPS)}
+
       --config FILE            YAML configuration file (env CATBUS_CONFIG, RSTMDB_CONFIG)
   -h, --help                   show this help
 `;
@@ -27,9 +25,9 @@ const options: Record<string, { type: "string" | "boolean"; short?: string }> = 
   config: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
-for (const s of SETTINGS) {
+for (const s of SETTING_GROUPS.flatMap((g) => Object.values(g.settings))) {
   options[s.flag] = {
-    type: s.kind === "bool" ? "boolean" : "string",
+    type: s.kind.boolean ? "boolean" : "string",
     ...(s.short ? { short: s.short } : {}),
   };
 }

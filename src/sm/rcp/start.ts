@@ -1,12 +1,14 @@
 import { join } from "node:path";
 import type { Broker } from "../../core/broker.ts";
 import { parseAddress } from "../../core/address.ts";
-import type { ServerConfig } from "../../server/config.ts";
+import type { SettingsOf } from "../../core/settings.ts";
 import type { Logger } from "../../server/log.ts";
 import { bridgeToBus } from "../bus-bridge.ts";
 import { StateMachineEngine } from "../engine.ts";
 import { badRequest } from "../errors.ts";
 import { parseSmFsyncPolicy } from "../fsync.ts";
+import type { smSettings } from "../settings.ts";
+import type { rcpSettings } from "./settings.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { listenRcp } from "./listener.ts";
 import { type AcceptReport, type Admission, refuseWith } from "../../transport/accept-loop.ts";
@@ -22,6 +24,12 @@ export interface RcpService {
   close(): Promise<void>;
 }
 
+/** What the RCP door is told: its own settings, the engine's, and two of the server's. */
+export type RcpConfig =
+  & SettingsOf<typeof rcpSettings.settings>
+  & SettingsOf<typeof smSettings.settings>
+  & { data: string; maxJsonDepth: number };
+
 const SERVER_NAME = "catbus";
 const SERVER_VERSION = "0.1.0";
 /** Outbound bytes per connection before watchers are ended and reading pauses. */
@@ -35,7 +43,7 @@ async function readConfigFile(path: string, what: string): Promise<string> {
   }
 }
 
-async function tokenVerifier(config: ServerConfig): Promise<TokenVerifier> {
+async function tokenVerifier(config: RcpConfig): Promise<TokenVerifier> {
   const hashes = parseTokenHashes(
     config.rcpTokenHashes,
     "auth.token_hashes / RSTMDB_AUTH_TOKEN_HASH",
@@ -53,7 +61,7 @@ async function tokenVerifier(config: ServerConfig): Promise<TokenVerifier> {
   return new TokenVerifier(config.rcpAuthRequired, hashes);
 }
 
-async function tlsOptions(config: ServerConfig) {
+async function tlsOptions(config: RcpConfig) {
   const enabled = config.rcpTls ?? config.rcpTlsCert !== undefined;
   if (!enabled) return undefined;
   if (!config.rcpTlsCert || !config.rcpTlsKey) {
@@ -74,7 +82,7 @@ async function tlsOptions(config: ServerConfig) {
 
 /** Opens the state-machine database, bridges it to the bus and starts the RCP listener. */
 export async function startRcpService(
-  config: ServerConfig & { rcpBind: string },
+  config: RcpConfig & { rcpBind: string },
   broker: Broker,
   log: Logger,
   door: { admit: Admission; report: AcceptReport },
