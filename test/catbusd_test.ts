@@ -39,6 +39,37 @@ Deno.test("catbusd - a bad setting stops start-up naming the setting", async () 
   );
 });
 
+Deno.test("catbusd - a listener that cannot bind names the variable that set its address", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = `127.0.0.1:${taken.addr.port}`;
+  const data = await Deno.makeTempDir({ prefix: "catbus-test-" });
+  try {
+    for (const [variable, name] of [["BUS_ADDR", "bus"], ["RSTMDB_BIND", "rcp"]]) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--unstable-net",
+          MAIN,
+          ...["--bind", "127.0.0.1:0", "--tcp-bind", "127.0.0.1:0", "--no-webtransport"],
+          ...["--data", data],
+        ],
+        env: { [variable]: address },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, `${name}: ${stderr}`);
+      assert.ok(
+        stderr.includes(`cannot listen on ${address} (${variable})`),
+        `${name}: the error names ${variable}: ${stderr}`,
+      );
+    }
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
 Deno.test("catbusd - --help lists every setting of every table, with all its names", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--help"],

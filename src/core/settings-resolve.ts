@@ -14,7 +14,10 @@ export interface SettingSources {
 export interface ResolvedSettings {
   /** Every setting's value, by its key; settings without a default that were not given are absent. */
   values: Record<string, unknown>;
-  /** Where each given setting came from, as a user would write it: `--bind`, `BUS_ADDR`, `c.yaml: bus.bind`. */
+  /**
+   * Where each setting came from, as a user would write it, for errors found later (a listener
+   * that cannot bind): `--bind`, `BUS_ADDR`, `c.yaml: bus.bind`, `--bind (default)`.
+   */
   origins: Record<string, string>;
 }
 
@@ -87,8 +90,9 @@ export function resolveSettings(
     } else if (yaml) {
       origins[key] = `${sources.yaml!.path}: ${yaml.yaml}`;
       values[key] = convert(s, yamlValue(doc, yaml.yaml!), origins[key], yaml.kind);
-    } else if (s.default !== undefined) {
-      values[key] = s.default;
+    } else {
+      origins[key] = `--${s.flag}` + (s.default === undefined ? "" : " (default)");
+      if (s.default !== undefined) values[key] = s.default;
     }
   }
   return { values, origins };

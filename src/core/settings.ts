@@ -65,6 +65,9 @@ export type SettingsOf<T extends SettingsTable> =
   & { -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]> }
   & { -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> };
 
+/** Where each setting came from, by key: `--bind`, `BUS_ADDR`, `c.yaml: bus.bind`. */
+export type SettingOrigins<K extends PropertyKey> = { readonly [key in K]: string };
+
 const kind = <T>(k: SettingKind<T>) => k;
 
 export const text = kind<string>({

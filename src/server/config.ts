@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import type { SettingsOf } from "../core/settings.ts";
+import type { SettingOrigins, SettingsOf } from "../core/settings.ts";
 import { configError, resolveSettings } from "../core/settings-resolve.ts";
 import { busSettings } from "../dialects/bus/settings.ts";
 import { rcpSettings } from "../sm/rcp/settings.ts";
@@ -25,10 +25,17 @@ type Flat<T> = { [K in keyof T]: T[K] };
  * Everything catbusd can be told, read from the tables. Precedence: flags > environment > YAML
  * file > defaults.
  */
-export type ServerConfig = Flat<UnionToIntersection<SettingsOf<Tables>>>;
+export type ServerConfig = Flat<UnionToIntersection<SettingsOf<Tables>>> & {
+  /** Where each setting came from (`--bind`, `BUS_ADDR`, `c.yaml: bus.bind`), for errors. */
+  readonly origins: SettingOrigins<keyof UnionToIntersection<Tables>>;
+};
 
-export const DEFAULTS = resolveSettings(SETTING_GROUPS, { flags: {}, env: {} })
-  .values as ServerConfig;
+const resolve = (sources: Parameters<typeof resolveSettings>[1]) => {
+  const { values, origins } = resolveSettings(SETTING_GROUPS, sources);
+  return { ...values, origins } as ServerConfig;
+};
+
+export const DEFAULTS = resolve({ flags: {}, env: {} });
 
 export interface ConfigSources {
   flags: Record<string, unknown>;
@@ -54,10 +61,9 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     }
     yaml = { path: sources.yaml.path, doc: doc as Record<string, unknown> };
   }
-  const { values, origins } = resolveSettings(SETTING_GROUPS, { ...sources, yaml });
-  const config = values as ServerConfig;
+  const config = resolve({ ...sources, yaml });
   if (!config.cert !== !config.key) {
-    const given = origins.cert ?? origins.key;
+    const given = config.cert ? config.origins.cert : config.origins.key;
     throw configError(given, "TLS needs both a certificate and a key (--cert and --key)");
   }
   return config;

@@ -155,3 +155,15 @@ Deno.test("config - a bad value given by an alias is reported under the alias", 
 Deno.test("config - no two settings of the tables share a field, flag, variable or YAML key", () => {
   assert.deepEqual(duplicateNames(SETTING_GROUPS), []);
 });
+
+Deno.test("config - each setting's origin is the flag, variable or key that set it", () => {
+  const c = resolveConfig({
+    flags: { bind: "127.0.0.1:1" },
+    env: { BUS_ADDR: "127.0.0.1:2" },
+    yaml: { path: "c.yaml", text: "network:\n  bind_addr: 127.0.0.1:3\n" },
+  });
+  assert.deepEqual(
+    [c.origins.bind, c.origins.busBind, c.origins.rcpBind, c.origins.tcpBind, c.origins.cert],
+    ["--bind", "BUS_ADDR", "c.yaml: network.bind_addr", "--tcp-bind (default)", "--cert"],
+  );
+});

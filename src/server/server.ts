@@ -50,16 +50,23 @@ const connectionLimit = new CatbusError(
     "retry later",
 );
 
-const readPem = async (path: string, what: string) => {
+/** `origin` names the setting as it was given (`--cert`, `CATBUS_CERT`, `c.yaml: tls.cert`). */
+const readPem = async (path: string, what: string, origin: string) => {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
     throw new CatbusError(
       ErrorCode.BadRequest,
-      `cannot read TLS ${what} ${path}: ${(e as Error).message}`,
+      `cannot read TLS ${what} ${path} (${origin}): ${(e as Error).message}`,
     );
   }
 };
+
+const cannotListen = (address: string, origin: string, e: unknown) =>
+  new CatbusError(
+    ErrorCode.Unavailable,
+    `cannot listen on ${address} (${origin}): ${(e as Error).message}`,
+  );
 
 function logOpenFileLimit(log: Logger, limit: OpenFileLimit | undefined, maxConnections: number) {
   if (!limit) return log("info", "open-file limit unknown (cannot read it on this system)");
@@ -209,12 +216,12 @@ async function startLocked(
     : undefined;
   const tls = config.cert && config.key
     ? {
-      cert: await readPem(config.cert, "certificate"),
-      key: await readPem(config.key, "key"),
+      cert: await readPem(config.cert, "certificate", config.origins.cert),
+      key: await readPem(config.key, "key", config.origins.key),
     }
     : undefined;
-  const httpAddr = parseAddress(config.bind, "--bind")!;
-  const tcpAddr = parseAddress(config.tcpBind, "--tcp-bind")!;
+  const httpAddr = parseAddress(config.bind, config.origins.bind)!;
+  const tcpAddr = parseAddress(config.tcpBind, config.origins.tcpBind)!;
   let ready = true;
   const sse = new SseSessions({
     replayBytes: config.outboundBytes,
@@ -223,13 +230,18 @@ async function startLocked(
     maxBodyBytes: 4 * (config.maxPayload + 64 * 1024),
   }, newSession);
   let webtransport: WebTransportListener | undefined;
-  const http = serveHttp({ ...httpAddr, ...tls, ...door("http") }, {
-    isReady: () => ready,
-    newSession,
-    sse,
-    certificateHash: () => webtransport?.certificateHash,
-    clientBundle,
-  });
+  let http: ReturnType<typeof serveHttp>;
+  try {
+    http = serveHttp({ ...httpAddr, ...tls, ...door("http") }, {
+      isReady: () => ready,
+      newSession,
+      sse,
+      certificateHash: () => webtransport?.certificateHash,
+      clientBundle,
+    });
+  } catch (e) {
+    throw cannotListen(config.bind, config.origins.bind, e);
+  }
   let tcp: Deno.Listener;
   try {
     tcp = listenTcp({ ...tcpAddr, ...tls }, newSession, {
@@ -243,10 +255,7 @@ async function startLocked(
     });
   } catch (e) {
     await http.shutdown();
-    throw new CatbusError(
-      ErrorCode.Unavailable,
-      `cannot listen on ${config.tcpBind}: ${(e as Error).message}`,
-    );
+    throw cannotListen(config.tcpBind, config.origins.tcpBind, e);
   }
   const tcpPort = (tcp.addr as Deno.NetAddr).port;
   if (config.webtransport) {
@@ -265,7 +274,9 @@ async function startLocked(
       log("warn", "webtransport is off", { error: (e as Error).message });
     }
   }
-  const busAddr = config.busBind ? parseAddress(config.busBind, "--bus-bind")! : undefined;
+  const busAddr = config.busBind
+    ? parseAddress(config.busBind, config.origins.busBind)!
+    : undefined;
   let bus: ReturnType<typeof serveBus> | undefined;
   try {
     bus = busAddr && serveBus({
@@ -287,10 +298,7 @@ async function startLocked(
   } catch (e) {
     tcp.close();
     await http.shutdown();
-    throw new CatbusError(
-      ErrorCode.Unavailable,
-      `cannot listen on ${config.busBind}: ${(e as Error).message}`,
-    );
+    throw cannotListen(config.busBind!, config.origins.busBind, e);
   }
   const displayHost = (h: string) => h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
   const scheme = tls ? "s" : "";

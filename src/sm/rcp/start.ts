@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Broker } from "../../core/broker.ts";
 import { parseAddress } from "../../core/address.ts";
-import type { SettingsOf } from "../../core/settings.ts";
+import type { SettingOrigins, SettingsOf } from "../../core/settings.ts";
 import type { Logger } from "../../server/log.ts";
 import { bridgeToBus } from "../bus-bridge.ts";
 import { StateMachineEngine } from "../engine.ts";
@@ -28,7 +28,8 @@ export interface RcpService {
 export type RcpConfig =
   & SettingsOf<typeof rcpSettings.settings>
   & SettingsOf<typeof smSettings.settings>
-  & { data: string; maxJsonDepth: number };
+  & { data: string; maxJsonDepth: number }
+  & { origins: SettingOrigins<keyof typeof rcpSettings.settings> };
 
 const SERVER_NAME = "catbus";
 const SERVER_VERSION = "0.1.0";
@@ -44,17 +45,15 @@ async function readConfigFile(path: string, what: string): Promise<string> {
 }
 
 async function tokenVerifier(config: RcpConfig): Promise<TokenVerifier> {
-  const hashes = parseTokenHashes(
-    config.rcpTokenHashes,
-    "auth.token_hashes / RSTMDB_AUTH_TOKEN_HASH",
-  );
+  const hashes = parseTokenHashes(config.rcpTokenHashes, config.origins.rcpTokenHashes);
   if (config.rcpSecretsFile) {
-    const text = await readConfigFile(config.rcpSecretsFile, "auth.secrets_file");
+    const text = await readConfigFile(config.rcpSecretsFile, config.origins.rcpSecretsFile);
     hashes.push(...parseTokenHashes(text.split("\n"), config.rcpSecretsFile));
   }
   if (config.rcpAuthRequired && !hashes.length) {
     throw badRequest(
-      "auth.required is set but no token hashes are configured: add some with --rcp-token-hashes, " +
+      `${config.origins.rcpAuthRequired} is set but no token hashes are configured: add some ` +
+        "with --rcp-token-hashes, " +
         "RSTMDB_AUTH_TOKEN_HASH or auth.secrets_file (make them with `catbus sm hash-token TOKEN`)",
     );
   }
@@ -87,7 +86,7 @@ export async function startRcpService(
   log: Logger,
   door: { admit: Admission; report: AcceptReport },
 ): Promise<RcpService> {
-  const address = parseAddress(config.rcpBind, "--rcp-bind")!;
+  const address = parseAddress(config.rcpBind, config.origins.rcpBind)!;
   const auth = await tokenVerifier(config);
   const tls = await tlsOptions(config);
   const warn = (message: string, fields?: Record<string, unknown>) => log("warn", message, fields);
@@ -145,7 +144,9 @@ export async function startRcpService(
     unbridge();
     watches.close();
     await engine.close();
-    throw badRequest(`cannot listen on ${config.rcpBind} (--rcp-bind): ${(e as Error).message}`);
+    throw badRequest(
+      `cannot listen on ${config.rcpBind} (${config.origins.rcpBind}): ${(e as Error).message}`,
+    );
   }
   const displayHost = address.hostname === "0.0.0.0" || address.hostname === "::"
     ? "127.0.0.1"
