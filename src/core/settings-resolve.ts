@@ -37,7 +37,7 @@ const names = (s: AnySetting) => [
   ...(s.aliases ?? []).map((a) => ({ ...a, kind: a.kind ?? s.kind })),
 ];
 
-/** Every name a setting answers to, for `--help` and for the duplicate check. */
+/** Every environment name and YAML key a setting answers to (with its unit where it differs), for `--help`. */
 export function settingNames(s: AnySetting): { env: string[]; yaml: string[] } {
   const named = (n: ReturnType<typeof names>[number], name: string) =>
     n.kind !== s.kind && n.kind.unit ? `${name} (${n.kind.unit})` : name;
