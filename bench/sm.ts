@@ -6,7 +6,7 @@
  *   node_modules/.bin/deno run -A bench/sm.ts [--seconds 5] [--window 64]
  */
 import { parseArgs } from "node:util";
-import { RcpClient } from "../src/sm/rcp/client.ts";
+import { RcpClient } from "../src/dialects/rcp/client.ts";
 import { startCatbusd } from "../test/helpers/catbusd.ts";
 
 const { values } = parseArgs({

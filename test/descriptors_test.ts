@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../src/protocol/frame.ts";
-import { RcpClient } from "../src/sm/rcp/client.ts";
+import { RcpClient } from "../src/dialects/rcp/client.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { RawConnection } from "./helpers/raw.ts";
 

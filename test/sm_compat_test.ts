@@ -4,7 +4,7 @@
  * and rstmdb's configuration. Written from the protocol, not from the clients.
  */
 import assert from "node:assert/strict";
-import { hashToken } from "../src/sm/rcp/token-hashes.ts";
+import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";

@@ -1,5 +1,5 @@
 /** Shared bits of the state-machine end-to-end tests. */
-import { RcpClient, type RcpClientOptions, RcpRequestError } from "../src/sm/rcp/client.ts";
+import { RcpClient, type RcpClientOptions, RcpRequestError } from "../src/dialects/rcp/client.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 
 export { ORDER } from "./fixtures/order-machine.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashToken } from "../src/sm/rcp/token-hashes.ts";
+import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
 import { within } from "./helpers/deadline.ts";
 import { json, RawConnection } from "./helpers/raw.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RcpClient } from "../src/sm/rcp/client.ts";
-import { hashToken } from "../src/sm/rcp/token-hashes.ts";
+import { RcpClient } from "../src/dialects/rcp/client.ts";
+import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
 import { makeCA, makeLeaf } from "./helpers/certs.ts";
 import { ORDER, startSm } from "./sm_helpers.ts";
 

@@ -1,5 +1,5 @@
-import { RcpClient, RcpRequestError } from "../sm/rcp/client.ts";
-import { hashToken } from "../sm/rcp/token-hashes.ts";
+import { RcpClient, RcpRequestError } from "../dialects/rcp/client.ts";
+import { hashToken } from "../dialects/rcp/token-hashes.ts";
 import { parseCommand, UsageError } from "./context.ts";
 import { formatMachineList, formatResult } from "./sm-format.ts";
 

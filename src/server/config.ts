@@ -2,7 +2,7 @@ import { parse as parseYaml } from "yaml";
 import type { SettingOrigins, SettingsOf } from "../core/settings.ts";
 import { configError, resolveSettings } from "../core/settings-resolve.ts";
 import { busSettings } from "../dialects/bus/settings.ts";
-import { rcpSettings } from "../sm/rcp/settings.ts";
+import { rcpSettings } from "../dialects/rcp/settings.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
 import { serverSettings } from "./settings.ts";

@@ -22,7 +22,7 @@ import { clientBundle } from "./client-bundle.ts";
 import { SseSessions } from "../transport/sse-sessions.ts";
 import { WebTransportListener } from "../transport/webtransport.ts";
 import { serveBus } from "../dialects/bus/server.ts";
-import { startRcpService } from "../sm/rcp/start.ts";
+import { startRcpService } from "../dialects/rcp/start.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { connect as connectTls } from "node:tls";
-import type { SmErrorBody } from "../errors.ts";
+import type { SmErrorBody } from "../../sm/errors.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
 import { encodeLine, LineDecoder } from "./jsonl.ts";
 import type { WireMode } from "./session.ts";

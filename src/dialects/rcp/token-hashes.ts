@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { SmError, SmErrorCode } from "../errors.ts";
+import { SmError, SmErrorCode } from "../../sm/errors.ts";
 
 /** SHA-256 (hex) of a bearer token: what configs store (`catbus sm hash-token`). */
 export const hashToken = (token: string): string =>

@@ -1,8 +1,8 @@
-import type { Change } from "../change.ts";
-import type { Result, StateMachineEngine } from "../engine.ts";
-import { badRequest, SmError, SmErrorCode, toSmError } from "../errors.ts";
-import { ParamReader } from "../params.ts";
-import { instanceNotFound } from "../planner.ts";
+import type { Change } from "../../sm/change.ts";
+import type { Result, StateMachineEngine } from "../../sm/engine.ts";
+import { badRequest, SmError, SmErrorCode, toSmError } from "../../sm/errors.ts";
+import { ParamReader } from "../../sm/params.ts";
+import { instanceNotFound } from "../../sm/planner.ts";
 import { concat } from "../../core/bytes.ts";
 import {
   encodeFrame,

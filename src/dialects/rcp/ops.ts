@@ -4,8 +4,8 @@ import {
   MAX_BATCH_OPS,
   type Result,
   type StateMachineEngine,
-} from "../engine.ts";
-import { badRequest } from "../errors.ts";
+} from "../../sm/engine.ts";
+import { badRequest } from "../../sm/errors.ts";
 import {
   applyEventParams,
   createInstanceParams,
@@ -15,7 +15,7 @@ import {
   machineRef,
   ParamReader,
   putMachineParams,
-} from "../params.ts";
+} from "../../sm/params.ts";
 
 /**
  * The data operations of RCP, each mapping a request's params onto the engine. Connection

@@ -1,4 +1,4 @@
-import { SmError, SmErrorCode } from "../errors.ts";
+import { SmError, SmErrorCode } from "../../sm/errors.ts";
 
 const WINDOW_MS = 60_000;
 /** Addresses remembered at most; beyond, the oldest windows are forgotten first. */

@@ -1,6 +1,6 @@
-import type { Change } from "../change.ts";
-import type { StateMachineEngine } from "../engine.ts";
-import { SmError, SmErrorCode } from "../errors.ts";
+import type { Change } from "../../sm/change.ts";
+import type { StateMachineEngine } from "../../sm/engine.ts";
+import { SmError, SmErrorCode } from "../../sm/errors.ts";
 
 /** What WATCH_INSTANCE / WATCH_ALL select. Empty lists match everything. */
 export interface WatchFilter {

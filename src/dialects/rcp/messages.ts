@@ -1,6 +1,6 @@
 import { exceedsJsonDepth, jsonTooDeep } from "../../core/json-depth.ts";
-import type { Change } from "../change.ts";
-import type { SmErrorBody } from "../errors.ts";
+import type { Change } from "../../sm/change.ts";
+import type { SmErrorBody } from "../../sm/errors.ts";
 
 /** The JSON messages of RCP (requests in, responses and events out). */
 export interface RcpRequest {
