@@ -5,7 +5,7 @@ import { CatbusError, ErrorCode } from "../core/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../core/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
-import { listenTcp } from "../transport/tcp.ts";
+import { listenTcp, type TcpListener } from "../transport/tcp.ts";
 import { encodeFrame, FrameType } from "../protocol/frame.ts";
 import { refuseWith } from "../transport/accept-loop.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
@@ -212,7 +212,7 @@ async function startLocked(
 
   const rcpBind = config.rcpBind;
   const rcp = rcpBind
-    ? await startRcpService({ ...config, rcpBind }, broker, log, door("rcp"))
+    ? await startRcpService({ ...config, rcpBind }, broker, log, { ...door("rcp"), live: sessions })
     : undefined;
   const tls = config.cert && config.key
     ? {
@@ -242,9 +242,9 @@ async function startLocked(
   } catch (e) {
     throw cannotListen(config.bind, config.origins.bind, e);
   }
-  let tcp: Deno.Listener;
+  let tcp: TcpListener;
   try {
-    tcp = listenTcp({ ...tcpAddr, ...tls }, newSession, {
+    tcp = await listenTcp({ ...tcpAddr, tls }, newSession, {
       ...door("tcp"),
       // Told why, without reading from it.
       refuse: (t) =>
@@ -257,7 +257,7 @@ async function startLocked(
     await http.shutdown();
     throw cannotListen(config.tcpBind, config.origins.tcpBind, e);
   }
-  const tcpPort = (tcp.addr as Deno.NetAddr).port;
+  const tcpPort = tcp.port;
   if (config.webtransport) {
     try {
       webtransport = await WebTransportListener.start({

@@ -3,7 +3,10 @@ import type { Result, StateMachineEngine } from "../../sm/engine.ts";
 import { badRequest, SmError, SmErrorCode, toSmError } from "../../sm/errors.ts";
 import { ParamReader } from "../../sm/params.ts";
 import { instanceNotFound } from "../../sm/planner.ts";
-import { concat } from "../../core/bytes.ts";
+import type { Principal } from "../../auth/grants.ts";
+import { OutboundQueue } from "../../core/outbound-queue.ts";
+import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
+import type { TcpConnection } from "../../transport/tcp.ts";
 import {
   encodeFrame,
   FrameDecoder,
@@ -22,6 +25,7 @@ import {
 } from "./messages.ts";
 import { type AuthThrottle, limited } from "./auth-throttle.ts";
 import { DATA_OPS } from "./ops.ts";
+import { certificatePrincipal, tokenPrincipal } from "./principal.ts";
 import type { TokenVerifier } from "./token-hashes.ts";
 import type { WatchFilter, WatchHub, WatchSink } from "./watch-hub.ts";
 
@@ -52,14 +56,8 @@ export interface RcpHost {
   authThrottle: AuthThrottle;
   /** Deepest nesting of arrays and objects in a request (params, ctx, payload). */
   maxJsonDepth: number;
-}
-
-/** A byte stream to one client (TCP or TLS). */
-export interface RcpTransport {
-  /** The client's address (no port), for per-address limits. */
-  readonly remote: string;
-  write(bytes: Uint8Array): Promise<void>;
-  close(): void;
+  /** The live-connection registry of every door: authenticated connections are in it. */
+  live: Pick<SessionRegistry, "add" | "delete">;
 }
 
 /** Allowed before AUTH when auth is required. */
@@ -75,7 +73,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export class RcpSession implements WatchSink {
   readonly #host: RcpHost;
-  readonly #transport: RcpTransport;
+  readonly #transport: TcpConnection;
   /**
    * What the client sends, read from its first byte ("{" jsonl, anything else binary frames)
    * and again after a HELLO ("R" of RCPX or "{"): rstmdb switches only its output there, so its
@@ -96,16 +94,24 @@ export class RcpSession implements WatchSink {
   #authenticated = false;
   #authFailures = 0;
   readonly #subscriptions = new Set<string>();
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
-  #writing = false;
-  #drained?: PromiseWithResolvers<void>;
+  readonly #queue: OutboundQueue;
+  /** This connection in the live-connection registry, once it has a principal. */
+  #live?: LiveConnection;
   #closing = false;
-  #closed = false;
 
-  constructor(host: RcpHost, transport: RcpTransport) {
+  constructor(host: RcpHost, transport: TcpConnection) {
     this.#host = host;
     this.#transport = transport;
+    this.#queue = new OutboundQueue(transport, {
+      maxBytes: host.outboundLimitBytes,
+      onError: () => transport.close(),
+    });
+    if (transport.identity) this.#identify(certificatePrincipal(transport.identity));
+  }
+
+  /** Who the client is: a verified token, else its client certificate, else nobody. */
+  get principal(): Principal | undefined {
+    return this.#live?.principal;
   }
 
   /**
@@ -137,11 +143,24 @@ export class RcpSession implements WatchSink {
 
   /** The transport is gone. */
   closed(): void {
-    this.#closed = true;
     this.#closing = true;
     for (const id of this.#subscriptions) this.#host.watches.unwatch(id);
     this.#subscriptions.clear();
-    this.#drained?.resolve();
+    this.#queue.close();
+    if (this.#live) this.#host.live.delete(this.#live);
+  }
+
+  /** Registers the connection as `principal` (replacing what it was registered as). */
+  #identify(principal: Principal) {
+    if (this.#live) this.#host.live.delete(this.#live);
+    this.#live = {
+      principal,
+      // RCP has no notice for it: what is queued is written, then the connection closes.
+      close: () => this.#close(),
+      // RCP principals have no role to change.
+      regrant: () => {},
+    };
+    this.#host.live.add(this.#live);
   }
 
   #drain() {
@@ -296,7 +315,10 @@ export class RcpSession implements WatchSink {
     const token = p.string("token");
     if (!this.#host.auth.required) {
       // Without auth.required there is nothing to check, and rstmdb's clients send whatever
-      // token they were given: any non-empty one is accepted, as rstmdb does.
+      // token they were given: any non-empty one is accepted, as rstmdb does (a configured one
+      // still names the principal).
+      const hash = this.#host.auth.match(token);
+      if (hash) this.#identify(tokenPrincipal(hash));
       this.#authenticated = true;
       return { authenticated: true };
     }
@@ -306,15 +328,17 @@ export class RcpSession implements WatchSink {
       this.#closing = true;
       throw limited("too many failed AUTH attempts on this connection; it is closed");
     }
-    throttle.check(this.#transport.remote);
-    if (!this.#host.auth.verify(token)) {
+    throttle.check(this.#transport.hostname);
+    const hash = this.#host.auth.match(token);
+    if (!hash) {
       this.#authFailures++;
-      throttle.failed(this.#transport.remote);
+      throttle.failed(this.#transport.hostname);
       throw new SmError(
         SmErrorCode.AuthFailed,
         "the token is not valid; check it, or its hash in the server's configuration",
       );
     }
+    this.#identify(tokenPrincipal(hash));
     this.#authenticated = true;
     return { authenticated: true };
   }
@@ -369,13 +393,11 @@ export class RcpSession implements WatchSink {
   // ---- WatchSink
 
   backlog(): Promise<void> | undefined {
-    if (this.#closing || this.#queuedBytes <= this.#host.outboundLimitBytes) return undefined;
-    this.#drained ??= Promise.withResolvers();
-    return this.#drained.promise;
+    return this.#closing ? undefined : this.#queue.room();
   }
 
   deliver(subscriptionId: string, change: Change, includeCtx: boolean): boolean {
-    if (this.#closing || this.#queuedBytes > this.#host.outboundLimitBytes) return false;
+    if (this.#closing || this.#queue.pendingBytes > this.#host.outboundLimitBytes) return false;
     const payload = encoded(eventMessage(subscriptionId, change, includeCtx));
     if (payload.length > MAX_FRAME_BYTES) return false;
     this.#send(payload, FrameFlag.CrcPresent | FrameFlag.Stream);
@@ -403,41 +425,19 @@ export class RcpSession implements WatchSink {
     this.#send(payload);
   }
 
+  /** Queues a frame (or line); what is queued in one tick leaves in one write. */
   #send(payload: Uint8Array, flags: number = FrameFlag.CrcPresent) {
-    if (this.#closed) return;
     const bytes = this.#outputMode === "jsonl" ? encodeLine(payload) : encodeFrame(payload, flags);
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
-    if (!this.#writing) this.#flush();
-  }
-
-  /** Writes everything queued in one write per round; replies queued meanwhile join the next. */
-  async #flush() {
-    this.#writing = true;
-    // Let the replies of one read (and their events) gather before the first write.
-    await Promise.resolve();
-    try {
-      while (this.#queue.length && !this.#closed) {
-        const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
-        this.#queue = [];
-        this.#queuedBytes = 0;
-        await this.#transport.write(batch);
-        if (this.#drained) {
-          this.#drained.resolve();
-          this.#drained = undefined;
-        }
-      }
-    } catch {
-      this.#transport.close();
-    }
-    this.#writing = false;
-    if (this.#closing && !this.#closed) this.#transport.close();
+    // Answers and notices always go in; `deliver` bounds events itself.
+    this.#queue.push(bytes, false);
+    // A closing connection's last answer (BYE, a fatal error) is written before it closes.
+    if (this.#closing) this.#close();
   }
 
   /** Closes once what is queued has been written. */
   #close() {
     this.#closing = true;
-    if (!this.#writing && !this.#queue.length) this.#transport.close();
+    this.#queue.drained().then(() => this.#transport.close());
   }
 }
 

@@ -12,6 +12,7 @@ import type { rcpSettings } from "./settings.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { listenRcp } from "./listener.ts";
 import { type AcceptReport, type Admission, refuseWith } from "../../transport/accept-loop.ts";
+import type { SessionRegistry } from "../../server/sessions.ts";
 import { errorResponse } from "./messages.ts";
 import { encodeFrame } from "./frame.ts";
 import { RcpSession } from "./session.ts";
@@ -74,17 +75,21 @@ async function tlsOptions(config: RcpConfig) {
   return {
     cert: await readConfigFile(config.rcpTlsCert, "TLS certificate"),
     key: await readConfigFile(config.rcpTlsKey, "TLS key"),
-    ca: config.rcpClientCa ? await readConfigFile(config.rcpClientCa, "client CA") : undefined,
-    requireClientCert: config.rcpRequireClientCert,
+    clientCa: config.rcpRequireClientCert
+      ? await readConfigFile(config.rcpClientCa!, "client CA")
+      : undefined,
   };
 }
 
-/** Opens the state-machine database, bridges it to the bus and starts the RCP listener. */
+/**
+ * Opens the state-machine database, bridges it to the bus and starts the RCP listener, whose
+ * authenticated connections join `live` (the registry of every door's connections).
+ */
 export async function startRcpService(
   config: RcpConfig & { rcpBind: string },
   broker: Broker,
   log: Logger,
-  door: { admit: Admission; report: AcceptReport },
+  door: { admit: Admission; report: AcceptReport; live: Pick<SessionRegistry, "add" | "delete"> },
 ): Promise<RcpService> {
   const address = parseAddress(config.rcpBind, config.origins.rcpBind)!;
   const auth = await tokenVerifier(config);
@@ -115,6 +120,7 @@ export async function startRcpService(
     outboundLimitBytes: OUTBOUND_LIMIT,
     authThrottle: new AuthThrottle(config.rcpAuthMaxFailures),
     maxJsonDepth: config.maxJsonDepth,
+    live: door.live,
   };
   let listener;
   try {
@@ -122,22 +128,25 @@ export async function startRcpService(
       ...address,
       tls,
       maxConnections: config.rcpMaxConnections,
-      ...door,
       helloTimeoutMs: config.rcpHelloTimeoutMs,
       idleTimeoutMs: config.rcpIdleTimeoutMs,
-      accept: (transport) => new RcpSession(host, transport),
-      refuse: (transport) => {
-        const error = errorResponse("", {
-          code: "RATE_LIMITED",
-          message:
-            `the server is at its connection limit (--rcp-max-connections ${config.rcpMaxConnections}, ` +
-            "--max-connections, --max-connections-per-door); retry later",
-          retryable: true,
-        });
-        refuseWith(
-          () => transport.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error)))),
-          () => transport.close(),
-        );
+      accept: (connection) => new RcpSession(host, connection),
+      door: {
+        admit: door.admit,
+        report: door.report,
+        refuse: (connection) => {
+          const error = errorResponse("", {
+            code: "RATE_LIMITED",
+            message:
+              `the server is at its connection limit (--rcp-max-connections ${config.rcpMaxConnections}, ` +
+              "--max-connections, --max-connections-per-door); retry later",
+            retryable: true,
+          });
+          refuseWith(
+            () => connection.write(encodeFrame(new TextEncoder().encode(JSON.stringify(error)))),
+            () => connection.close(),
+          );
+        },
       },
     });
   } catch (e) {
@@ -154,7 +163,7 @@ export async function startRcpService(
   return {
     url: `rcp${tls ? "s" : ""}://${displayHost}:${listener.port}`,
     async close() {
-      await listener.close();
+      listener.close();
       unbridge();
       watches.close();
       await engine.close();

@@ -37,10 +37,11 @@ export class TokenVerifier {
     this.#hashes = hashes.map((h) => Buffer.from(h, "hex"));
   }
 
-  verify(token: string): boolean {
+  /** The configured hash the token matches, or undefined. Every hash is compared. */
+  match(token: string): string | undefined {
     const digest = createHash("sha256").update(token).digest();
-    let ok = false;
-    for (const h of this.#hashes) ok = timingSafeEqual(h, digest) || ok;
-    return ok;
+    let found: Buffer | undefined;
+    for (const h of this.#hashes) if (timingSafeEqual(h, digest)) found = h;
+    return found?.toString("hex");
   }
 }
