@@ -1,5 +1,5 @@
 // The per-message cost of the native codec: deno bench bench/codec_bench.ts
-import { encodeFrame, FrameDecoder, FrameType } from "../src/protocol/frame.ts";
+import { encodeFrame, FrameDecoder, FrameType } from "../client/shared/frame.ts";
 
 const payload = new TextEncoder().encode(
   JSON.stringify({ text: "x".repeat(100) }),

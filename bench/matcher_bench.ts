@@ -1,5 +1,5 @@
 // Run before touching src/core/subject-trie.ts: deno bench bench/matcher_bench.ts
-import { SubjectTrie } from "../src/core/subject-trie.ts";
+import { SubjectTrie } from "../client/shared/subject-trie.ts";
 
 const trie = new SubjectTrie<number>();
 const uncached = new SubjectTrie<number>({ cacheSize: 0 });

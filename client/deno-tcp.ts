@@ -9,7 +9,7 @@
  * ```
  */
 import type { Transport, TransportConnection, TransportHandlers } from "./src/transport.ts";
-import { concat } from "../src/core/bytes.ts";
+import { concat } from "./shared/bytes.ts";
 
 export interface TcpTransportOptions {
   /** Extra CA certificates (PEM) to trust for `tcps://`. */

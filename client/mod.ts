@@ -52,4 +52,4 @@ export {
   type TransportKind,
 } from "./src/auto-transport.ts";
 /** Errors carry a stable `code` (e.g. "forbidden", "offline_queue_full") and a message. */
-export { CatbusError, ErrorCode } from "../src/core/errors.ts";
+export { CatbusError, ErrorCode } from "./shared/errors.ts";

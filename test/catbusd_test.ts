@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { encodeFrame, FrameDecoder, FrameType, parseMeta } from "../src/protocol/frame.ts";
+import { encodeFrame, FrameDecoder, FrameType, parseMeta } from "../client/shared/frame.ts";
 import { makeCA, makeLeaf } from "./helpers/certs.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { settingNames } from "../src/core/settings-resolve.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
-import { CatbusError } from "../src/core/errors.ts";
+import { CatbusError } from "../client/shared/errors.ts";
 import { grantToken, nativeClient } from "./helpers/native.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CatbusClient, type PublishResult } from "../client/mod.ts";
-import { FrameType } from "../src/protocol/frame.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CatbusClient, sseTransport } from "../client/mod.ts";
-import { FrameType } from "../src/protocol/frame.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
 import { codeOf, connectSm, ORDER, startSm } from "./sm_helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FrameType } from "../src/protocol/frame.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
 import { within } from "./helpers/deadline.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CatbusClient } from "../client/mod.ts";
-import { CatbusError } from "../src/core/errors.ts";
+import { CatbusError } from "../client/shared/errors.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 

@@ -3,7 +3,7 @@ import { CatbusClient } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
-import { FrameType } from "../src/protocol/frame.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { within } from "./helpers/deadline.ts";
 
 Deno.test("resume - a client that loses its connection resumes without loss while history holds", async () => {

@@ -3,7 +3,7 @@ import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
 import { codeOf, connectSm, EventLog, ORDER, startSm } from "./sm_helpers.ts";
 import { within } from "./helpers/deadline.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
-import { FrameType } from "../src/protocol/frame.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 
 Deno.test("sm rcp - every operation over TCP", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CatbusError } from "../src/core/errors.ts";
-import { FrameType } from "../src/protocol/frame.ts";
+import { CatbusError } from "../client/shared/errors.ts";
+import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { json, RawConnection } from "./helpers/raw.ts";

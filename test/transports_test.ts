@@ -11,8 +11,8 @@ import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
 import { within } from "./helpers/deadline.ts";
-import { encodeFrame, FrameDecoder, FrameType } from "../src/protocol/frame.ts";
-import { PROTOCOL_VERSION, SSE_SESSION_SECRET_HEADER } from "../src/protocol/messages.ts";
+import { encodeFrame, FrameDecoder, FrameType } from "../client/shared/frame.ts";
+import { PROTOCOL_VERSION, SSE_SESSION_SECRET_HEADER } from "../client/shared/messages.ts";
 
 async function roundTrip(server: TestServer, transport: Transport) {
   const client = new CatbusClient({

@@ -1,4 +1,4 @@
-import { concat } from "../../src/core/bytes.ts";
+import { concat } from "../shared/bytes.ts";
 
 /**
  * Collects what is sent in one tick and hands it to `write` as one chunk: per-write cost

@@ -1,6 +1,6 @@
-import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
-import { parseChannel, parsePattern } from "../../src/core/subject.ts";
-import { isReplySubject, REPLY_TO_HEADER } from "../../src/core/replies.ts";
+import { CatbusError, ErrorCode } from "../shared/errors.ts";
+import { parseChannel, parsePattern } from "../shared/subject.ts";
+import { isReplySubject, REPLY_TO_HEADER } from "../shared/reply-subjects.ts";
 import {
   encodeFrame,
   Flag,
@@ -8,7 +8,7 @@ import {
   FrameDecoder,
   FrameType,
   parseMeta,
-} from "../../src/protocol/frame.ts";
+} from "../shared/frame.ts";
 import {
   type ErrorMeta,
   type NoticeMeta,
@@ -16,7 +16,7 @@ import {
   type PublishedMeta,
   type SubscribedMeta,
   type WelcomeMeta,
-} from "../../src/protocol/messages.ts";
+} from "../shared/messages.ts";
 import { backoffDelay } from "./backoff.ts";
 import { ReplyInbox } from "./reply-inbox.ts";
 import {

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { within } from "../../test/helpers/deadline.ts";
-import { CatbusError } from "../../src/core/errors.ts";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-  parseMeta,
-} from "../../src/protocol/frame.ts";
+import { CatbusError } from "../shared/errors.ts";
+import { encodeFrame, type Frame, FrameDecoder, FrameType, parseMeta } from "../shared/frame.ts";
 import { CatbusClient } from "./client.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
 

@@ -1,7 +1,6 @@
-import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
-import { FrameType } from "../../src/protocol/frame.ts";
-import type { AckKind } from "../../src/streams/consumer.ts";
-import type { ConsumerInfo, StartFrom } from "../../src/protocol/messages.ts";
+import { CatbusError, ErrorCode } from "../shared/errors.ts";
+import { FrameType } from "../shared/frame.ts";
+import type { AckKind, ConsumerInfo, StartFrom } from "../shared/messages.ts";
 import type { MessageMeta } from "./subscriptions.ts";
 
 /** A durable consumer's settings; only `name` and `pattern` are required (docs/protocol.md). */

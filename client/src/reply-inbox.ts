@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../../src/core/errors.ts";
+import { CatbusError, ErrorCode } from "../shared/errors.ts";
 
 /** One awaited reply: where the responder should publish it, and the reply itself. */
 export interface AwaitedReply {

@@ -1,6 +1,6 @@
-import { concat } from "../../src/core/bytes.ts";
+import { concat } from "../shared/bytes.ts";
 import type { Transport, TransportConnection, TransportHandlers } from "./transport.ts";
-import { SSE_SESSION_SECRET_HEADER } from "../../src/protocol/messages.ts";
+import { SSE_SESSION_SECRET_HEADER } from "../shared/messages.ts";
 import { fromBase64, httpBase } from "./http.ts";
 
 interface SseEvent {

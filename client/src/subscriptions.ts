@@ -1,7 +1,7 @@
-import { SubjectTrie } from "../../src/core/subject-trie.ts";
-import { namespaceOf } from "../../src/core/subject.ts";
-import type { CatbusError } from "../../src/core/errors.ts";
-import type { Position, StartFrom, SubscribedMeta } from "../../src/protocol/messages.ts";
+import { SubjectTrie } from "../shared/subject-trie.ts";
+import { namespaceOf } from "../shared/subject.ts";
+import type { CatbusError } from "../shared/errors.ts";
+import type { Position, StartFrom, SubscribedMeta } from "../shared/messages.ts";
 
 /** What a message handler receives besides the channel and payload. */
 export interface MessageMeta {

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { constantTimeEqual } from "./crypto.ts";
 import type { Principal } from "./grants.ts";

@@ -1,5 +1,5 @@
 /** Small Web Crypto helpers (runtime-neutral: browsers, Deno, Node). */
-import { base64 } from "../core/bytes.ts";
+import { base64 } from "../../client/shared/bytes.ts";
 
 const encoder = new TextEncoder();
 

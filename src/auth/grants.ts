@@ -1,5 +1,10 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { covers, literalNamespaceOf, parsePattern, SM_NAMESPACE } from "../core/subject.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import {
+  covers,
+  literalNamespaceOf,
+  parsePattern,
+  SM_NAMESPACE,
+} from "../../client/shared/subject.ts";
 
 /**
  * What a grant allows on the channels its pattern covers:

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { base64url, hex, randomBytes, sha256 } from "./crypto.ts";
 import type { Grant } from "./grants.ts";
 

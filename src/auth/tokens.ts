@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { base64url, fromBase64url, sha256 } from "./crypto.ts";
 import { type Grant, parseGrants, type Principal } from "./grants.ts";
 

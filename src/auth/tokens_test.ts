@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CatbusError } from "../core/errors.ts";
+import { CatbusError } from "../../client/shared/errors.ts";
 import { base64url, fromBase64url } from "./crypto.ts";
 import { makeGrants } from "./grants.ts";
 import { signSubToken, SubTokenVerifier } from "./tokens.ts";

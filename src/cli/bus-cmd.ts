@@ -3,7 +3,7 @@
  * They speak HTTP/SSE like the original and take its flags (`--host`, `--confirm`,
  * `--redelivery-duration`, `--ack auto`), so they also work against ella.to/bus itself.
  */
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { parseCommand, UsageError } from "./context.ts";
 import { untilStopped } from "./connect.ts";
 import { randomId } from "../core/ids.ts";

@@ -3,7 +3,7 @@ import { tcpTransport } from "../../client/deno-tcp.ts";
 import { base64url } from "../auth/crypto.ts";
 import type { Permission } from "../auth/grants.ts";
 import { signSubToken } from "../auth/tokens.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { readSecret } from "../server/data-dir.ts";
 import type { CliContext } from "./context.ts";
 

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { FileRoleStore } from "../auth/role-store-file.ts";
 import { readSecret } from "../server/data-dir.ts";
 import { DEFAULTS } from "../server/config.ts";

@@ -1,4 +1,4 @@
-import { isCatbusError } from "../core/errors.ts";
+import { isCatbusError } from "../../client/shared/errors.ts";
 import { UsageError } from "./context.ts";
 
 const USAGE = `catbus — the Catbus command line

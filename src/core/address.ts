@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "./errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 
 /** Splits `host:port` (or `[v6]:port`, or `:port`); returns undefined when malformed. */
 export function parseAddress(

@@ -1,5 +1,5 @@
 import { Confirmations } from "./confirmations.ts";
-import { CatbusError, ErrorCode } from "./errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
@@ -11,9 +11,9 @@ import {
   namespaceOf,
   parseChannel,
   parsePattern,
-} from "./subject.ts";
-import { SubjectTrie } from "./subject-trie.ts";
-import type { Position, StartFrom, SubscribedMeta } from "../protocol/messages.ts";
+} from "../../client/shared/subject.ts";
+import { SubjectTrie } from "../../client/shared/subject-trie.ts";
+import type { Position, StartFrom, SubscribedMeta } from "../../client/shared/messages.ts";
 
 export { Namespace } from "./namespace.ts";
 

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "./errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 
 interface Waiting {
   needed: number;

@@ -4,7 +4,7 @@
  * were published — `12345678901234567890`, `1.0` and `1e2` stay as written.
  */
 
-import { decodeValidUtf8 } from "./utf8.ts";
+import { decodeValidUtf8 } from "../../client/shared/utf8.ts";
 
 const TAB = 0x09;
 const LF = 0x0a;

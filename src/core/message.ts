@@ -1,4 +1,4 @@
-import type { MessageMeta } from "../protocol/messages.ts";
+import type { MessageMeta } from "../../client/shared/messages.ts";
 
 /** A published message as the core holds it. The payload stays in its wire bytes. */
 export interface BusMessage extends MessageMeta {

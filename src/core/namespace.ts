@@ -1,7 +1,7 @@
 import { History, type HistoryLimits } from "./history.ts";
 import { randomId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
-import type { Position } from "../protocol/messages.ts";
+import type { Position } from "../../client/shared/messages.ts";
 
 /** Per-message storage options a publisher may set. */
 export interface StoreOptions {

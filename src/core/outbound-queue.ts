@@ -1,4 +1,4 @@
-import { concat } from "./bytes.ts";
+import { concat } from "../../client/shared/bytes.ts";
 
 /**
  * Where a connection's bytes go: a transport-specific writer. `write` may return a promise that

@@ -1,14 +1,5 @@
+import { REPLY_TO_HEADER } from "../../client/shared/reply-subjects.ts";
 import type { BusMessage } from "./message.ts";
-import { namespaceOf } from "./subject.ts";
-
-/** The header naming where a request's reply goes (Bus: `response_subject`). */
-export const REPLY_TO_HEADER = "reply_to";
-
-/** Reply subjects live here: native `_inbox.<clientId>.…` and Bus `_bus_.<id>` inboxes. */
-const REPLY_NAMESPACES: readonly string[] = ["_inbox", "_bus_"];
-
-export const isReplySubject = (channel: string): boolean =>
-  REPLY_NAMESPACES.includes(namespaceOf(channel));
 
 /** One holder's side of the permits: what was delivered to it, what it may answer. */
 export interface ReplyHolder {

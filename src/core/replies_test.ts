@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { BusMessage } from "./message.ts";
-import { isReplySubject, ReplyPermits } from "./replies.ts";
+import { isReplySubject } from "../../client/shared/reply-subjects.ts";
+import { ReplyPermits } from "./replies.ts";
 
 const request = (replyTo: string, time: number): BusMessage => ({
   channel: "svc.time",

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "./errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { Setting, SettingKind, SettingsGroup } from "./settings.ts";
 
 export interface SettingSources {

@@ -1,4 +1,4 @@
-import { concat } from "../core/bytes.ts";
+import { concat } from "../../client/shared/bytes.ts";
 import nacl from "tweetnacl";
 import { sha256 } from "../auth/crypto.ts";
 import { LogKeyError } from "./errors.ts";

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 
 /** A log that cannot be opened as is: damage in the middle, not a torn tail. */
 export class LogCorruptionError extends CatbusError {

@@ -1,4 +1,4 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 
 /**
  * When appended records reach the disk, and when an append is acknowledged:

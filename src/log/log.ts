@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { concat } from "../core/bytes.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { concat } from "../../client/shared/bytes.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { syncDir, writeFileAtomic } from "./atomic-file.ts";
 import { type EncryptionOptions, RecordCipher } from "./encryption.ts";
 import { LogCorruptionError, LogGapError, LogKeyError, storageError } from "./errors.ts";

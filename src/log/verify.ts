@@ -1,4 +1,4 @@
-import { concat } from "../core/bytes.ts";
+import { concat } from "../../client/shared/bytes.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { findLosses, type LogLoss, readLogState, writeLogState } from "./log-state.ts";
 import { parseRecord } from "./record.ts";

@@ -1,17 +1,20 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
 import type { BusMessage } from "../core/message.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
-import { namespaceOf } from "../core/subject.ts";
-import {
-  type ConsumerConfig,
-  defaultDeadLetter,
-  parseConsumerSpec,
-} from "../streams/consumer-config.ts";
-import type { AckKind, Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
+import { namespaceOf } from "../../client/shared/subject.ts";
+import { defaultDeadLetter, parseConsumerSpec } from "../streams/consumer-config.ts";
+import type { Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
-import type { AckMeta, ConsumeMeta, ConsumerInfo, ConsumerNameMeta } from "./messages.ts";
+import {
+  ACK_KINDS,
+  type AckMeta,
+  type ConsumeMeta,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerNameMeta,
+} from "../../client/shared/messages.ts";
 import { checkPublish, openNamespace } from "./publish-access.ts";
 
 /** What consumer operations need from the server (a `SessionHost` is one). */
@@ -21,8 +24,6 @@ export interface ConsumerOpsHost {
   /** Refuses namespaces that may not be created (a declared list). */
   checkNamespace(name: string): Promise<void>;
 }
-
-const ACK_KINDS: readonly AckKind[] = ["ack", "nak", "progress", "term"];
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 

@@ -1,13 +1,14 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker } from "../core/broker.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { isReplySubject, REPLY_TO_HEADER, type ReplyHolder } from "../core/replies.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import { isReplySubject, REPLY_TO_HEADER } from "../../client/shared/reply-subjects.ts";
+import type { ReplyHolder } from "../core/replies.ts";
 import {
   namespaceOf,
   parseChannel,
   SERVER_WRITTEN_NAMESPACES,
   SM_NAMESPACE,
-} from "../core/subject.ts";
+} from "../../client/shared/subject.ts";
 
 /**
  * May `principal` publish to `channel`? The channel must be concrete (no wildcards), outside

@@ -1,12 +1,12 @@
 import type { Authenticator } from "../auth/authenticator.ts";
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
 import type { Broker, Published, PublishInput, Subscriber } from "../core/broker.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { jsonTextProblem } from "../core/json-scan.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
 import type { ReplyHolder, ReplyPermits } from "../core/replies.ts";
-import { namespaceOf, parsePattern } from "../core/subject.ts";
+import { namespaceOf, parsePattern } from "../../client/shared/subject.ts";
 import {
   type DecodeEvent,
   encodeFrame,
@@ -15,7 +15,7 @@ import {
   FrameDecoder,
   FrameType,
   parseMeta,
-} from "./frame.ts";
+} from "../../client/shared/frame.ts";
 import {
   type AckMeta,
   type ErrorMeta,
@@ -28,8 +28,9 @@ import {
   type SubscribeMeta,
   type UnsubscribeMeta,
   type WelcomeMeta,
-} from "./messages.ts";
-import { parsePublishHeaders, parsePublishOptions, parseStart } from "./validate.ts";
+} from "../../client/shared/messages.ts";
+import { parseStart } from "../core/start.ts";
+import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "./publish-access.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";

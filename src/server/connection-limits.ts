@@ -1,5 +1,5 @@
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../core/logger.ts";
 
 /** A door says it refuses, or cannot accept, at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;

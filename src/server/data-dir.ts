@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { base64url, randomBytes } from "../auth/crypto.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { createFileAtomic } from "../log/atomic-file.ts";
 
 /** Creates the data directory (owner-only) if missing. */

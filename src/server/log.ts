@@ -1,12 +1,5 @@
 /** A leveled logger writing one line per event (`time level message key=value…`) to stderr or a file. */
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = typeof LOG_LEVELS[number];
-
-export type Logger = (
-  level: LogLevel,
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
+import { LOG_LEVELS, type Logger, type LogLevel } from "../core/logger.ts";
 
 export function createLogger(min: LogLevel, file?: string): Logger {
   const threshold = LOG_LEVELS.indexOf(min);

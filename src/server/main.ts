@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { isCatbusError } from "../core/errors.ts";
+import { isCatbusError } from "../../client/shared/errors.ts";
 import { settingsHelp } from "../core/settings-resolve.ts";
 import { resolveConfig, SETTING_GROUPS } from "./config.ts";
 import { startServer } from "./server.ts";

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { isReplySubject } from "../core/replies.ts";
-import { parsePattern } from "../core/subject.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import { isReplySubject } from "../../client/shared/reply-subjects.ts";
+import { parsePattern } from "../../client/shared/subject.ts";
 import { writeFileAtomic } from "../log/atomic-file.ts";
 
 const FILE = "namespaces.allowed";

@@ -1,12 +1,12 @@
 import { Authenticator } from "../auth/authenticator.ts";
 import { FileRoleStore } from "../auth/role-store-file.ts";
 import { Broker } from "../core/broker.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
-import { RESERVED_NAMESPACES } from "../core/subject.ts";
+import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp.ts";
-import { encodeFrame, FrameType } from "../protocol/frame.ts";
+import { encodeFrame, FrameType } from "../../client/shared/frame.ts";
 import { refuseWith } from "../transport/accept-loop.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
 import { parseAddress } from "../core/address.ts";
@@ -23,8 +23,9 @@ import { SseSessions } from "../transport/sse-sessions.ts";
 import { WebTransportListener } from "../transport/webtransport.ts";
 import { serveBus } from "../dialects/bus/server.ts";
 import { startRcpService } from "../dialects/rcp/start.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { SessionRegistry } from "./sessions.ts";
+import type { Logger } from "../core/logger.ts";
+import { createLogger } from "./log.ts";
+import { SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 

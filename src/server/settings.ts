@@ -10,7 +10,7 @@ import {
   size,
   text,
 } from "../core/settings.ts";
-import { LOG_LEVELS } from "./log.ts";
+import { LOG_LEVELS } from "../core/logger.ts";
 
 const levels = oneOf(LOG_LEVELS);
 const logLevel: typeof levels = {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { MAX_SUBJECT_BYTES, SM_NAMESPACE } from "../core/subject.ts";
+import { MAX_SUBJECT_BYTES, SM_NAMESPACE } from "../../client/shared/subject.ts";
 
 /**
  * Channels of state-machine changes on the bus: `sm.<machine>.<instance>`.

@@ -1,29 +1,7 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import { literalNamespaceOf, parseChannel, parsePattern } from "../core/subject.ts";
-import type { StartFrom } from "../protocol/messages.ts";
-import { parseStart } from "../protocol/validate.ts";
-
-/** How a durable consumer delivers; fixed when it is created (see docs/protocol.md). */
-export interface ConsumerConfig {
-  /** 1–64 of `A-Z a-z 0-9 _ -`, so it can be a channel token (the dead-letter channel). */
-  name: string;
-  /** Filter; its first token must be a namespace name: a consumer reads one stream. */
-  pattern: string;
-  /** Where the consumer starts when it is created. */
-  from: StartFrom;
-  /** `explicit`: every delivery waits for an ack; `none`: delivered once, nothing to ack. */
-  ackPolicy: "none" | "explicit";
-  /** A delivery not acked within this many ms is delivered again. */
-  ackWaitMs: number;
-  /** Deliveries per message before it goes to the dead-letter channel; 0 = no limit. */
-  maxDeliver: number;
-  /** Delay before each redelivery (ms): entry n is used after the n-th failed attempt, the last repeats. */
-  backoffMs: number[];
-  /** Unacked deliveries at most, across all members. */
-  maxInFlight: number;
-  /** Where messages go after max deliver or term, with the reason in headers. */
-  deadLetter: string;
-}
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import { literalNamespaceOf, parseChannel, parsePattern } from "../../client/shared/subject.ts";
+import type { ConsumerConfig, StartFrom } from "../../client/shared/messages.ts";
+import { parseStart } from "../core/start.ts";
 
 /** What a client may send to create a consumer; everything but name and pattern has a default. */
 export type ConsumerSpec = Partial<ConsumerConfig> & { name: string; pattern: string };

@@ -1,11 +1,12 @@
 import type { Broker, Subscriber } from "../core/broker.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { Namespace } from "../core/namespace.ts";
-import { REPLY_TO_HEADER } from "../core/replies.ts";
-import { namespaceOf } from "../core/subject.ts";
+import { REPLY_TO_HEADER } from "../../client/shared/reply-subjects.ts";
+import { namespaceOf } from "../../client/shared/subject.ts";
 import { CoalescedWriter } from "./coalesced-writer.ts";
-import { type ConsumerConfig, sameDelivery } from "./consumer-config.ts";
+import type { ConsumerConfig } from "../../client/shared/messages.ts";
+import { sameDelivery } from "./consumer-config.ts";
 import { Consumer, type ConsumerState, type DeadLetterReason } from "./consumer.ts";
 
 /** Where consumer states are kept between restarts (DATA/consumers/ on disk). */

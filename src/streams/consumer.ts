@@ -1,7 +1,7 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { BusMessage } from "../core/message.ts";
-import { matcherFor } from "../core/subject.ts";
-import type { ConsumerConfig } from "./consumer-config.ts";
+import { matcherFor } from "../../client/shared/subject.ts";
+import type { AckKind, ConsumerConfig } from "../../client/shared/messages.ts";
 
 /** One delivery of a consumer's message to a member; `attempt` counts from 1. */
 export interface Delivery {
@@ -16,8 +16,6 @@ export interface ConsumerMember {
   hasRoom(): boolean;
   deliver(delivery: Delivery): void;
 }
-
-export type AckKind = "ack" | "nak" | "progress" | "term";
 
 /** Why a message went to the dead-letter channel. */
 export type DeadLetterReason = "max_deliver" | "terminated";

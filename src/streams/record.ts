@@ -1,4 +1,4 @@
-import { readUtf8, writeUtf8 } from "../core/utf8.ts";
+import { readUtf8, writeUtf8 } from "../../client/shared/utf8.ts";
 import type { BusMessage } from "../core/message.ts";
 
 /**

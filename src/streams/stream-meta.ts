@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { writeFileAtomic } from "../log/atomic-file.ts";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { StorageProvider } from "../core/namespace.ts";
 import type { LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";

@@ -1,5 +1,5 @@
-import { concat } from "../core/bytes.ts";
-import { CatbusError, ErrorCode } from "../core/errors.ts";
+import { concat } from "../../client/shared/bytes.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 
 /** Reads at most `limit` bytes of body, or fails with too_large (413) without reading on. */
 export async function readBody(

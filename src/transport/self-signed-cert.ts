@@ -3,7 +3,7 @@
  * Browsers accept such a certificate for WebTransport without a CA when the page pins its
  * SHA-256 hash (`serverCertificateHashes`), if it is valid for at most 14 days.
  */
-import { base64, concat } from "../core/bytes.ts";
+import { base64, concat } from "../../client/shared/bytes.ts";
 
 export interface SelfSignedCert {
   /** PEM certificate and PKCS#8 private key, as TLS listeners take them. */

@@ -1,9 +1,9 @@
 import type { SessionTransport } from "../protocol/session.ts";
-import { isCatbusError } from "../core/errors.ts";
+import { isCatbusError } from "../../client/shared/errors.ts";
 import { randomId } from "../core/ids.ts";
-import { base64 } from "../core/bytes.ts";
+import { base64 } from "../../client/shared/bytes.ts";
 import { constantTimeEqual } from "../auth/crypto.ts";
-import { SSE_SESSION_SECRET_HEADER } from "../protocol/messages.ts";
+import { SSE_SESSION_SECRET_HEADER } from "../../client/shared/messages.ts";
 import { readBody } from "./http-body.ts";
 import { sseFrame, SseStream } from "./sse.ts";
 import type { StreamHandler } from "./tcp.ts";

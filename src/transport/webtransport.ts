@@ -1,5 +1,5 @@
 import type { SessionTransport } from "../protocol/session.ts";
-import { base64 } from "../core/bytes.ts";
+import { base64 } from "../../client/shared/bytes.ts";
 import { createSelfSignedCert } from "./self-signed-cert.ts";
 import type { StreamHandler } from "./tcp.ts";
 import { acceptLoop, type AcceptReport, type Admission, admitAll } from "./accept-loop.ts";

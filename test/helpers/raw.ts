@@ -9,7 +9,7 @@ import {
   FrameDecoder,
   FrameType,
   parseMeta,
-} from "../../src/protocol/frame.ts";
+} from "../../client/shared/frame.ts";
 import { within } from "./deadline.ts";
 
 /** How long a test waits for a frame or the connection's end before it fails saying what. */

@@ -1,11 +1,9 @@
 import { type Principal, requireGrant } from "../../auth/grants.ts";
-import { CatbusError, ErrorCode } from "../../core/errors.ts";
-import { isCatbusError } from "../../core/errors.ts";
-import type { AckKind } from "../../streams/consumer.ts";
+import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
+import { isCatbusError } from "../../../client/shared/errors.ts";
+import { ACK_KINDS, type AckKind } from "../../../client/shared/messages.ts";
 import { checkConsumerId, messageIdOf } from "./event.ts";
 import type { BusBinding } from "./subscribe.ts";
-
-const KINDS: readonly AckKind[] = ["ack", "nak", "term", "progress"];
 
 /**
  * `PUT /?consumer_id=c_…&event_id=e_…`: settles a manual-ack delivery. On a stream without
@@ -30,8 +28,8 @@ export async function ack(
   if (!bindings.has(consumerId)) checkConsumerId(consumerId);
   const messageId = messageIdOf(eventId);
   const kind = (url.searchParams.get("kind") ?? "ack") as AckKind;
-  if (!KINDS.includes(kind)) {
-    throw new CatbusError(ErrorCode.BadRequest, `kind must be one of ${KINDS.join(", ")}`);
+  if (!ACK_KINDS.includes(kind)) {
+    throw new CatbusError(ErrorCode.BadRequest, `kind must be one of ${ACK_KINDS.join(", ")}`);
   }
   const noAckPattern = noAckStreams.get(consumerId);
   if (noAckPattern !== undefined) return requireGrant(principal, "read", noAckPattern);

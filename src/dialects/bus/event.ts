@@ -4,9 +4,9 @@
  * becomes the `reply_to` header, so native clients see Bus requests as requests and vice versa.
  */
 import { base64url } from "../../auth/crypto.ts";
-import { CatbusError, ErrorCode } from "../../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { BusMessage } from "../../core/message.ts";
-import { REPLY_TO_HEADER } from "../../core/replies.ts";
+import { REPLY_TO_HEADER } from "../../../client/shared/reply-subjects.ts";
 
 const decoder = new TextDecoder();
 const EVENT_ID = /^e_[0-9A-HJKMNP-TV-Z]{20}$/;

@@ -1,9 +1,9 @@
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Published, PublishInput } from "../../core/broker.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
-import { CatbusError, ErrorCode } from "../../core/errors.ts";
+import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { jsonTooDeep } from "../../core/json-depth.ts";
-import { namespaceOf, parseChannel } from "../../core/subject.ts";
+import { namespaceOf, parseChannel } from "../../../client/shared/subject.ts";
 import { checkPublish, checkReplyTo, openNamespace } from "../../protocol/publish-access.ts";
 import { timeOfId } from "../../core/ids.ts";
 import {

@@ -2,7 +2,7 @@ import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker } from "../../core/broker.ts";
 import type { ReplyPermits } from "../../core/replies.ts";
-import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
+import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { parseDuration } from "../../core/units.ts";

@@ -1,13 +1,13 @@
 import { allows, type Principal, requireGrant } from "../../auth/grants.ts";
 import type { Broker, Subscriber } from "../../core/broker.ts";
-import { CatbusError, ErrorCode, isCatbusError } from "../../core/errors.ts";
+import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import { type BusMessage, encodedOnce } from "../../core/message.ts";
 import type { ReplyHolder } from "../../core/replies.ts";
-import { literalNamespaceOf, parsePattern } from "../../core/subject.ts";
-import type { StartFrom } from "../../protocol/messages.ts";
+import { literalNamespaceOf, parsePattern } from "../../../client/shared/subject.ts";
+import type { StartFrom } from "../../../client/shared/messages.ts";
 import { parseGoDuration } from "../../core/units.ts";
-import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
+import type { LiveConnection, SessionRegistry } from "../../auth/live-connections.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";
 import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";

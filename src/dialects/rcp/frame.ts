@@ -1,4 +1,4 @@
-import { concat } from "../../core/bytes.ts";
+import { concat } from "../../../client/shared/bytes.ts";
 import { crc32c } from "../../log/crc32c.ts";
 
 /**

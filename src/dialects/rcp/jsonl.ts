@@ -1,4 +1,4 @@
-import { concat } from "../../core/bytes.ts";
+import { concat } from "../../../client/shared/bytes.ts";
 import { MAX_PAYLOAD_BYTES } from "./frame.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { Grant, Principal } from "../../auth/grants.ts";
-import { SM_NAMESPACE } from "../../core/subject.ts";
+import { SM_NAMESPACE } from "../../../client/shared/subject.ts";
 import type { ClientIdentity } from "../../transport/tcp.ts";
 
 /**

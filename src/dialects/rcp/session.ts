@@ -5,7 +5,7 @@ import { ParamReader } from "../../sm/params.ts";
 import { instanceNotFound } from "../../sm/planner.ts";
 import type { Principal } from "../../auth/grants.ts";
 import { OutboundQueue } from "../../core/outbound-queue.ts";
-import type { LiveConnection, SessionRegistry } from "../../server/sessions.ts";
+import type { LiveConnection, SessionRegistry } from "../../auth/live-connections.ts";
 import type { TcpConnection } from "../../transport/tcp.ts";
 import {
   encodeFrame,

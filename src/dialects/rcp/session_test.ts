@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { LiveConnection } from "../../server/sessions.ts";
+import type { LiveConnection } from "../../auth/live-connections.ts";
 import type { StateMachineEngine } from "../../sm/engine.ts";
 import type { TcpConnection } from "../../transport/tcp.ts";
 import { AuthThrottle } from "./auth-throttle.ts";

@@ -2,9 +2,7 @@
  * The meta object of each native frame type: the contract between server and client.
  * docs/protocol.md describes the same shapes for people.
  */
-import type { ErrorCode } from "../core/errors.ts";
-import type { AckKind } from "../streams/consumer.ts";
-import type { ConsumerConfig } from "../streams/consumer-config.ts";
+import type { ErrorCode } from "./errors.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -114,6 +112,28 @@ export interface MessageMeta extends Position {
   attempt?: number;
 }
 
+/** How a durable consumer delivers; fixed when it is created (see docs/protocol.md). */
+export interface ConsumerConfig {
+  /** 1–64 of `A-Z a-z 0-9 _ -`, so it can be a channel token (the dead-letter channel). */
+  name: string;
+  /** Filter; its first token must be a namespace name: a consumer reads one stream. */
+  pattern: string;
+  /** Where the consumer starts when it is created. */
+  from: StartFrom;
+  /** `explicit`: every delivery waits for an ack; `none`: delivered once, nothing to ack. */
+  ackPolicy: "none" | "explicit";
+  /** A delivery not acked within this many ms is delivered again. */
+  ackWaitMs: number;
+  /** Deliveries per message before it goes to the dead-letter channel; 0 = no limit. */
+  maxDeliver: number;
+  /** Delay before each redelivery (ms): entry n is used after the n-th failed attempt, the last repeats. */
+  backoffMs: number[];
+  /** Unacked deliveries at most, across all members. */
+  maxInFlight: number;
+  /** Where messages go after max deliver or term, with the reason in headers. */
+  deadLetter: string;
+}
+
 /** A durable consumer's settings and where it stands (answer to consumer_create, consume). */
 export interface ConsumerInfo extends ConsumerConfig {
   /** Next stream sequence it will look at. */
@@ -135,6 +155,10 @@ export interface ConsumeMeta {
   /** Unacked deliveries to this connection at most (default: the consumer's maxInFlight). */
   maxInFlight?: number;
 }
+
+/** How a delivery is settled: done, redeliver (later), still working on it, give up on it. */
+export const ACK_KINDS = ["ack", "nak", "progress", "term"] as const;
+export type AckKind = typeof ACK_KINDS[number];
 
 /** client → server: settle a delivery. */
 export interface AckMeta {

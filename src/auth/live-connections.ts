@@ -1,6 +1,6 @@
-import { CatbusError, ErrorCode } from "../core/errors.ts";
-import type { Grant, Principal } from "../auth/grants.ts";
-import type { RoleStore } from "../auth/role-store.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import type { Grant, Principal } from "./grants.ts";
+import type { RoleStore } from "./role-store.ts";
 
 /**
  * One live connection or stream of any door (a native session, a Bus event stream), as the

@@ -1,4 +1,4 @@
-import { concat } from "../core/bytes.ts";
+import { concat } from "./bytes.ts";
 import assert from "node:assert/strict";
 import {
   type DecodeEvent,

@@ -1,4 +1,4 @@
-import { decodeValidUtf8, utf8, writeAscii } from "../core/utf8.ts";
+import { decodeValidUtf8, utf8, writeAscii } from "./utf8.ts";
 
 /**
  * The native Catbus frame codec: pure bytes in, typed frames out. Shared by server and client,
