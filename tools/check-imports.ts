@@ -5,6 +5,9 @@
  */
 import { dirname, join, normalize, relative } from "node:path";
 
+/** The folders checked. */
+export const ROOTS = ["src", "client", "react"] as const;
+
 /** Lowest first: a file may import its own layer and the ones before it. */
 export const LAYERS: readonly (readonly string[])[] = [
   ["client/shared"],
@@ -140,7 +143,7 @@ export async function readGraph(base: string, roots: readonly string[]): Promise
 
 if (import.meta.main) {
   const base = join(dirname(new URL(import.meta.url).pathname), "..");
-  const graph = await readGraph(base, ["src", "client", "react"]);
+  const graph = await readGraph(base, ROOTS);
   const problems = [
     ...upwardImports(graph).map((line) => `upward import: ${line}`),
     ...cycles(graph).map((cycle) => `import cycle: ${cycle.join(" → ")}`),

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { cycles, type Graph, importsOf, layerOf, upwardImports } from "./check-imports.ts";
+import { fileURLToPath } from "node:url";
+import {
+  cycles,
+  type Graph,
+  importsOf,
+  layerOf,
+  readGraph,
+  ROOTS,
+  upwardImports,
+} from "./check-imports.ts";
 
 const layers = [["low"], ["mid"], ["high", "app"]];
 const packages = [{ folder: "app", mayImport: ["app", "low"] }];
@@ -57,4 +66,11 @@ Deno.test("import check - reports each cycle once, type-only imports included", 
   graph.set("d2.ts", ["d.ts"]);
   assert.deepEqual(cycles(graph), [["a.ts", "b.ts", "c.ts", "a.ts"], ["d.ts", "d2.ts", "d.ts"]]);
   assert.deepEqual(cycles(new Map([["x.ts", ["y.ts"]], ["y.ts", []]])), []);
+});
+
+Deno.test("import check - src, client and react have no cycle and every import looks down", async () => {
+  const graph = await readGraph(fileURLToPath(new URL("..", import.meta.url)), ROOTS);
+  assert.ok(graph.has("client/shared/frame.ts"), "the repository's files are read");
+  assert.deepEqual(upwardImports(graph), []);
+  assert.deepEqual(cycles(graph), []);
 });
