@@ -1,4 +1,4 @@
-// Run before touching src/core/subject-trie.ts: deno bench bench/matcher_bench.ts
+// Run before touching client/shared/subject-trie.ts: deno bench bench/matcher_bench.ts
 import { SubjectTrie } from "../client/shared/subject-trie.ts";
 
 const trie = new SubjectTrie<number>();

@@ -4,7 +4,7 @@ import { launchChromium } from "./helpers/browser.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 
-const FRAME_MODULE = new URL("../src/protocol/frame.ts", import.meta.url).href;
+const FRAME_MODULE = new URL("../client/shared/frame.ts", import.meta.url).href;
 
 /**
  * A WebTransport client in a process of its own: it opens a session (and unless `bare` a stream
