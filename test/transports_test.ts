@@ -11,6 +11,7 @@ import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { openSse } from "./helpers/sse.ts";
 import { within } from "./helpers/deadline.ts";
+import { fromBase64 } from "../client/src/http.ts";
 import { encodeFrame, FrameDecoder, FrameType } from "../client/shared/frame.ts";
 import { PROTOCOL_VERSION, SSE_SESSION_SECRET_HEADER } from "../client/shared/messages.ts";
 
@@ -39,6 +40,30 @@ async function roundTrip(server: TestServer, transport: Transport) {
   await Promise.all([client.disconnect(), other.disconnect()]);
   return states;
 }
+
+Deno.test("transports - WebTransport serves only /catbus: a session to another path is closed unserved", async () => {
+  await using server = await startCatbusd();
+  const hash = await (await fetch(`${server.httpUrl}/.well-known/catbus/cert-hash`)).json();
+  const wt = new WebTransport(`${server.httpUrl.replace("http:", "https:")}/elsewhere`, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: fromBase64(hash.value) }],
+  } as WebTransportOptions);
+  wt.ready.catch(() => {});
+  const stream = await within(wt.createBidirectionalStream(), 5000, "a stream on the session")
+    .catch(() => undefined);
+  if (stream) {
+    const writer = stream.writable.getWriter();
+    writer.write(encodeFrame(FrameType.Hello, 1, { version: PROTOCOL_VERSION })).catch(() => {});
+    const read = stream.readable.getReader().read().catch(() => ({ done: true, value: undefined }));
+    const answer = await within(read, 5000, "the refused session ends");
+    assert.equal(answer.value, undefined, "nothing is answered on another path");
+  }
+  const closed = await within(
+    wt.closed.then((info) => info, (e) => ({ reason: String(e), closeCode: undefined })),
+    5000,
+    "the session to another path is closed",
+  );
+  assert.match(closed.reason ?? "", /\/catbus/);
+});
 
 Deno.test("transports - WebTransport with the pinned self-signed certificate hash", async () => {
   await using server = await startCatbusd();

@@ -4,7 +4,7 @@ import { createSelfSignedCert } from "./self-signed-cert.ts";
 import type { StreamHandler } from "./tcp.ts";
 import { acceptLoop, type AcceptReport, type Admission, admitAll } from "./accept-loop.ts";
 
-/** The path clients open: `https://host:port/catbus`. */
+/** The only path served (clients open `https://host:port/catbus`); sessions to others are closed. */
 export const WEBTRANSPORT_PATH = "/catbus";
 
 export interface WebTransportOptions {
@@ -151,6 +151,12 @@ export class WebTransportListener {
       const session = await Deno.upgradeWebTransport(conn);
       session.closed.catch(() => {});
       await session.ready;
+      const path = new URL(session.url, "https://catbus").pathname;
+      if (path !== WEBTRANSPORT_PATH) {
+        session.close({ closeCode: 404, reason: `nothing at ${path}: open ${WEBTRANSPORT_PATH}` });
+        await session.closed.catch(() => {}); // so the reason leaves before the connection ends
+        return;
+      }
       await this.#carry(conn, session);
     } finally {
       try {
