@@ -198,23 +198,6 @@ export class Log {
     });
   }
 
-  /** Records with seq ≥ `fromSeq`, oldest first, up to the limits. */
-  async read(
-    fromSeq: number,
-    limits: { maxRecords?: number; maxBytes?: number } = {},
-  ): Promise<LogRecord[]> {
-    const out: LogRecord[] = [];
-    const maxRecords = limits.maxRecords ?? Infinity;
-    const maxBytes = limits.maxBytes ?? Infinity;
-    let bytes = 0;
-    for await (const r of this.readIter(fromSeq)) {
-      out.push(r);
-      bytes += r.data.length;
-      if (out.length >= maxRecords || bytes >= maxBytes) break;
-    }
-    return out;
-  }
-
   /** Every record with seq ≥ `fromSeq` that was written when the iteration reaches it. */
   async *readIter(fromSeq: number): AsyncGenerator<LogRecord> {
     for await (const batch of this.readBatches(fromSeq)) yield* batch;
