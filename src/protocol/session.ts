@@ -37,6 +37,7 @@ import { RateLimiter } from "../core/rate-limiter.ts";
 import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
+import type { Logger } from "../core/logger.ts";
 
 export interface SessionLimits {
   maxPayload: number;
@@ -67,11 +68,7 @@ export interface SessionHost {
   /** Called once the session is authenticated, and once when it ends (admitted or not). */
   attach(session: Session): void;
   detach(session: Session, admitted: boolean): void;
-  log(
-    level: "debug" | "info" | "warn",
-    message: string,
-    fields?: Record<string, unknown>,
-  ): void;
+  log: Logger;
 }
 
 /** What a transport hands the session: a writer and a way to hang up. */

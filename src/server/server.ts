@@ -156,7 +156,7 @@ async function startLocked(
   const consumers = new ConsumerRegistry(
     broker,
     new FileConsumerStore(config.data, { sync: config.fsync === "always" }),
-    (message, fields) => log("warn", message, fields),
+    log,
     { maxConsumers: config.maxConsumers },
   );
   await consumers.load();

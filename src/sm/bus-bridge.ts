@@ -2,6 +2,7 @@ import type { Broker } from "../core/broker.ts";
 import { SM_NAMESPACE, smChannel } from "./bus-channel.ts";
 import type { Change } from "./change.ts";
 import type { StateMachineEngine } from "./engine.ts";
+import type { Logger } from "../core/logger.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,13 +29,13 @@ export const busPayload = (c: Change) => ({
 export async function bridgeToBus(
   engine: StateMachineEngine,
   broker: Broker,
-  warn: (message: string, fields: Record<string, unknown>) => void,
+  log: Logger,
 ): Promise<() => void> {
   await broker.createNamespace(SM_NAMESPACE);
   return engine.onChange((c) => {
     broker.publish({
       channel: smChannel(c.machine, c.instanceId),
       payload: encoder.encode(JSON.stringify(busPayload(c))),
-    }).catch((e) => warn("publishing a state-machine change failed", { error: String(e) }));
+    }).catch((e) => log("warn", "publishing a state-machine change failed", { error: String(e) }));
   });
 }

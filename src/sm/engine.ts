@@ -34,6 +34,7 @@ import {
   type SingleEntry,
   type WalEntry,
 } from "./wal-entry.ts";
+import type { Logger } from "../core/logger.ts";
 
 export interface EngineOptions {
   /** Holds `wal/` (log segments) and `snapshots/`. */
@@ -47,7 +48,7 @@ export interface EngineOptions {
   allowFlushAll?: boolean;
   compaction?: { enabled: boolean; eventsThreshold: number; sizeThresholdBytes: number };
   /** Reports failures of background work (automatic compaction). */
-  warn?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
   now?: () => number;
 }
 
@@ -574,7 +575,9 @@ export class StateMachineEngine {
     if (!byEvents && !bySize) return;
     this.#compactionQueued = true;
     this.compact(false)
-      .catch((e) => this.#options.warn?.("state-machine compaction failed", { error: String(e) }))
+      .catch((e) =>
+        this.#options.log?.("warn", "state-machine compaction failed", { error: String(e) })
+      )
       .finally(() => this.#compactionQueued = false);
   }
 

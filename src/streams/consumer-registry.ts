@@ -8,6 +8,7 @@ import { CoalescedWriter } from "./coalesced-writer.ts";
 import type { ConsumerConfig } from "../../client/shared/messages.ts";
 import { sameDelivery } from "./consumer-config.ts";
 import { Consumer, type ConsumerState, type DeadLetterReason } from "./consumer.ts";
+import type { Logger } from "../core/logger.ts";
 
 /** Where consumer states are kept between restarts (DATA/consumers/ on disk). */
 export interface ConsumerStore {
@@ -21,8 +22,6 @@ interface Entry {
   watcher: Subscriber;
   writer?: CoalescedWriter;
 }
-
-type Warn = (message: string, fields: Record<string, unknown>) => void;
 
 /** Headers a dead letter carries besides the original message's own. */
 export const DEAD_LETTER_HEADERS = {
@@ -50,7 +49,7 @@ function ownHeaders(headers: Record<string, string> | undefined): Record<string,
 export class ConsumerRegistry {
   readonly #broker: Broker;
   readonly #store?: ConsumerStore;
-  readonly #warn: Warn;
+  readonly #log: Logger;
   readonly #entries = new Map<string, Entry>();
   /** Names being created, so two concurrent creates of one name make one consumer. */
   readonly #creating = new Map<string, Promise<Consumer>>();
@@ -61,12 +60,12 @@ export class ConsumerRegistry {
   constructor(
     broker: Broker,
     store: ConsumerStore | undefined,
-    warn: Warn,
+    log: Logger,
     limits: { maxConsumers?: number } = {},
   ) {
     this.#broker = broker;
     this.#store = store;
-    this.#warn = warn;
+    this.#log = log;
     this.#maxConsumers = limits.maxConsumers ?? 0;
   }
 
@@ -75,7 +74,9 @@ export class ConsumerRegistry {
     for (const state of await this.#store?.list() ?? []) {
       const ns = await this.#broker.createNamespace(namespaceOf(state.config.pattern));
       if (ns.epoch !== state.epoch) {
-        this.#warn("stream was reset; consumer starts over", { consumer: state.config.name });
+        this.#log("warn", "stream was reset; consumer starts over", {
+          consumer: state.config.name,
+        });
         const cursor = await this.#broker.startSeq(ns, state.config.pattern, state.config.from);
         this.#start(ns, { ...state, epoch: ns.epoch, cursor, pending: [] });
       } else {
@@ -189,14 +190,14 @@ export class ConsumerRegistry {
       deadLetter: (m, reason, attempts) => this.#deadLetter(consumer, m, reason, attempts),
       acked: (seq) => this.#broker.acked(ns.name, seq),
       changed: () => writer?.request() ?? Promise.resolve(),
-      warn: this.#warn,
+      log: this.#log,
       now: Date.now,
     }, state);
     if (store) writer = new CoalescedWriter(() => store.save(consumer.state()));
     const watcher: Subscriber = { deliver: (m) => consumer.published(m) };
     // Registration only: no replay, so this resolves at once.
     this.#broker.subscribe(watcher, state.config.pattern).catch((e) =>
-      this.#warn("consumer cannot watch its stream", { consumer: name, error: String(e) })
+      this.#log("warn", "consumer cannot watch its stream", { consumer: name, error: String(e) })
     );
     this.#entries.set(name, { consumer, watcher, writer });
     return consumer;

@@ -2,6 +2,7 @@ import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { BusMessage } from "../core/message.ts";
 import { matcherFor } from "../../client/shared/subject.ts";
 import type { AckKind, ConsumerConfig } from "../../client/shared/messages.ts";
+import type { Logger } from "../core/logger.ts";
 
 /** One delivery of a consumer's message to a member; `attempt` counts from 1. */
 export interface Delivery {
@@ -30,7 +31,7 @@ export interface ConsumerHost {
   acked(seq: number): void;
   /** The state changed; resolves once it is saved (immediately without storage). */
   changed(): Promise<void>;
-  warn(message: string, fields: Record<string, unknown>): void;
+  log: Logger;
   now(): number;
 }
 
@@ -168,7 +169,7 @@ export class Consumer {
   wake(): void {
     if (this.#closed || this.#members.size === 0) return;
     this.#pump().catch((e) =>
-      this.#host.warn("consumer delivery failed", { consumer: this.name, error: String(e) })
+      this.#host.log("warn", "consumer delivery failed", { consumer: this.name, error: String(e) })
     );
   }
 
@@ -338,7 +339,7 @@ export class Consumer {
       if (!p.message) {
         // Retention removed it from the stream while it was unacked.
         this.#forget(p);
-        this.#host.warn("unacked message expired from the stream", {
+        this.#host.log("warn", "unacked message expired from the stream", {
           consumer: this.name,
           seq: p.seq,
         });
@@ -450,7 +451,7 @@ export class Consumer {
       p.dead = false;
       p.deadline = this.#host.now() + this.config.ackWaitMs;
       this.#wakeAt(p.deadline);
-      this.#host.warn("dead-letter publish failed; will retry", {
+      this.#host.log("warn", "dead-letter publish failed; will retry", {
         consumer: this.name,
         seq: p.seq,
         error: String(e),

@@ -20,6 +20,7 @@ import {
 } from "./subscribe.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { serveHttpDoor } from "../../transport/http-server.ts";
+import type { Logger } from "../../core/logger.ts";
 
 export interface BusDialectOptions {
   hostname: string;
@@ -38,7 +39,7 @@ export interface BusDialectOptions {
   maxJsonDepth: number;
   outboundBytes: number;
   checkNamespace(name: string): Promise<void>;
-  log(level: "debug" | "info" | "warn", message: string, fields?: Record<string, unknown>): void;
+  log: Logger;
   /** The live-connection registry: revocation, role deletion and expiry end open streams. */
   live: BusSubscribeContext["live"];
   /** Idle time before a `: ping` comment on event streams (default 30 s, as the original). */
@@ -157,7 +158,7 @@ export function serveBus(
           keepAliveMs: options.keepAliveMs ?? 30_000,
           streams,
           live: options.live,
-          warn: (message, fields) => options.log("warn", message, fields),
+          log: options.log,
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));
       case "PUT":
         await ack(bindings, noAckStreams, url, principal);

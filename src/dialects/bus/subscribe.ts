@@ -14,6 +14,7 @@ import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { CORS_HEADERS } from "./cors.ts";
 import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
+import type { Logger } from "../../core/logger.ts";
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
@@ -44,7 +45,7 @@ export interface BusSubscribeContext {
   streams: Set<SseStream>;
   /** Where streams register, so revocation, role deletion and expiry end them. */
   live: Pick<SessionRegistry, "add" | "delete">;
-  warn(message: string, fields: Record<string, unknown>): void;
+  log: Logger;
 }
 
 interface SubscribeParams {
@@ -238,7 +239,7 @@ function noAck(
   ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
     if (stream.closed) ctx.broker.unsubscribe(sub, params.pattern);
   }, (e) => {
-    if (isCatbusError(e) && e.clientMessage !== e.message) ctx.warn(e.message, {});
+    if (isCatbusError(e) && e.clientMessage !== e.message) ctx.log("warn", e.message);
     stream.send(sseFrame({ event: "error", data: isCatbusError(e) ? e.clientMessage : String(e) }));
     stream.close();
   });
@@ -285,7 +286,7 @@ async function manualAck(
       ctx.bindings.delete(id);
       if (durable) return;
       ctx.consumers.delete(id).catch((e) =>
-        ctx.warn("bus consumer cleanup failed", { consumer: id, error: String(e) })
+        ctx.log("warn", "bus consumer cleanup failed", { consumer: id, error: String(e) })
       );
     },
   });

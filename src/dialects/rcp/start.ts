@@ -94,7 +94,6 @@ export async function startRcpService(
   const address = parseAddress(config.rcpBind, config.origins.rcpBind)!;
   const auth = await tokenVerifier(config);
   const tls = await tlsOptions(config);
-  const warn = (message: string, fields?: Record<string, unknown>) => log("warn", message, fields);
   const engine = await StateMachineEngine.open({
     dir: config.smData ?? join(config.data, "sm"),
     fsync: parseSmFsyncPolicy(config.smFsync),
@@ -107,9 +106,9 @@ export async function startRcpService(
       eventsThreshold: config.smCompactEvents,
       sizeThresholdBytes: config.smCompactSizeBytes,
     },
-    warn,
+    log,
   });
-  const unbridge = await bridgeToBus(engine, broker, warn);
+  const unbridge = await bridgeToBus(engine, broker, log);
   const watches = new WatchHub(engine);
   const host = {
     engine,
