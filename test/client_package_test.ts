@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
 
 const CLIENT = fileURLToPath(new URL("../client", import.meta.url));
+const REACT = fileURLToPath(new URL("../react", import.meta.url));
 
 /** Copies a folder's sources, tests left out (they may use the repo's dev dependencies). */
 async function copySources(from: string, to: string): Promise<void> {
@@ -14,11 +15,12 @@ async function copySources(from: string, to: string): Promise<void> {
   }
 }
 
-Deno.test("client package - type-checks and bundles alone, without the server's src/", async () => {
+Deno.test("client package - type-checks and bundles alone, and react with it, without the server's src/", async () => {
   const dir = await Deno.makeTempDir({ prefix: "catbus-client-alone-" });
   try {
     const client = join(dir, "client");
     await copySources(CLIENT, client);
+    await copySources(REACT, join(dir, "react"));
     await Deno.writeTextFile(
       join(dir, "deno.json"),
       JSON.stringify({ compilerOptions: { strict: true, lib: ["deno.ns", "dom", "esnext"] } }),
@@ -33,19 +35,22 @@ Deno.test("client package - type-checks and bundles alone, without the server's 
 
     const esbuild = await import("esbuild");
     try {
-      const result = await esbuild.build({
-        entryPoints: [join(client, "mod.ts")],
-        bundle: true,
-        format: "esm",
-        platform: "browser",
-        write: false,
-        metafile: true,
-        logLevel: "silent",
-      });
-      assert.ok(result.outputFiles[0].text.includes("CatbusClient"));
-      for (const input of Object.keys(result.metafile.inputs)) {
-        const path = relative(client, join(Deno.cwd(), input));
-        assert.ok(!path.startsWith(".."), `the bundle reached outside client/: ${input}`);
+      for (const entry of ["client/mod.ts", "react/mod.ts"]) {
+        const result = await esbuild.build({
+          entryPoints: [join(dir, entry)],
+          bundle: true,
+          format: "esm",
+          platform: "browser",
+          external: ["react"],
+          write: false,
+          metafile: true,
+          logLevel: "silent",
+        });
+        assert.ok(result.outputFiles[0].text.includes("CatbusClient"), entry);
+        for (const input of Object.keys(result.metafile.inputs)) {
+          const path = relative(dir, join(Deno.cwd(), input));
+          assert.ok(/^(client|react)\//.test(path), `${entry}'s bundle reached ${input}`);
+        }
       }
     } finally {
       await esbuild.stop();
