@@ -1,7 +1,7 @@
 /**
  * The layer check (`npm run check`): reads the static imports of every .ts file under the given
  * roots, and fails on an import cycle or on an import from a lower layer to a higher one.
- * The allowed order is docs/architecture.md's "Layers"; LAYERS below is the same list.
+ * The allowed order is docs/architecture.md's "Layer order"; LAYERS below is the same list.
  */
 import { dirname, join, normalize, relative } from "node:path";
 
@@ -30,14 +30,14 @@ export const PACKAGES: readonly { folder: string; mayImport: readonly string[] }
   { folder: "react", mayImport: ["react", "client"] },
 ];
 
+const within = (path: string, folder: string) => path === folder || path.startsWith(folder + "/");
+
 /** A file's layer: the longest folder prefix in LAYERS, or undefined (tests, tools). */
 export function layerOf(path: string, layers = LAYERS): number | undefined {
   let best: { rank: number; length: number } | undefined;
   layers.forEach((folders, rank) => {
     for (const folder of folders) {
-      if (
-        (path === folder || path.startsWith(folder + "/")) && folder.length > (best?.length ?? -1)
-      ) {
+      if (within(path, folder) && folder.length > (best?.length ?? -1)) {
         best = { rank, length: folder.length };
       }
     }
@@ -62,8 +62,6 @@ export function importsOf(path: string, source: string): string[] {
 }
 
 export type Graph = Map<string, string[]>;
-
-const within = (path: string, folder: string) => path === folder || path.startsWith(folder + "/");
 
 /** Imports that go up the layer order or out of a package: "from → to (why)". */
 export function upwardImports(
