@@ -49,6 +49,18 @@ Deno.test("request/reply - no responders is answered at once; a silent service t
   await c.disconnect();
 });
 
+Deno.test("request/reply - a durable consumer on the channel is no responder", async () => {
+  await using server = await startCatbusd();
+  const c = await client(server);
+  await c.publish("svc.init", null);
+  await c.createConsumer({ name: "audit", pattern: "svc.>", from: "new" });
+  await assert.rejects(
+    c.request("svc.nobody", 1, { timeout: 5000 }),
+    (e: unknown) => e instanceof CatbusError && e.code === "no_responders",
+  );
+  await c.disconnect();
+});
+
 const code = (expected: string) => (e: unknown) => e instanceof CatbusError && e.code === expected;
 
 Deno.test("request/reply - only a connection the request was delivered to may answer it, once", async () => {

@@ -101,7 +101,10 @@ interface ReplayCursor {
  * here, only the StorageProvider interface.
  */
 export class Broker {
+  /** Client subscriptions: what fan-out reaches and what answers a request. */
   readonly #trie = new SubjectTrie<Subscriber>();
+  /** The server's own watchers (durable consumers): fed by fan-out, never a request's responder. */
+  readonly #watchers = new SubjectTrie<Subscriber>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #opening = new Map<string, Promise<Namespace>>();
   readonly #ids = new IdGenerator();
@@ -319,6 +322,7 @@ export class Broker {
       sub.lastDelivered = message;
       sub.deliver(message);
     }
+    for (const watcher of this.#watchers.match(message.channel)) watcher.deliver(message);
     // The shared encodings were only for this fan-out; history should not keep them alive
     // (every retained byte is copied by the young-generation GC: latency).
     message.encoded = undefined;
@@ -445,6 +449,19 @@ export class Broker {
   /** Returns false when `sub` had no such subscription. */
   unsubscribe(sub: Subscriber, pattern: string): boolean {
     return this.#trie.remove(pattern, sub);
+  }
+
+  /**
+   * Feeds `watcher` every new message on `pattern` (no replay) without making it a subscriber:
+   * the server's own readers, such as durable consumers, answer no request.
+   */
+  watch(pattern: string, watcher: Subscriber): void {
+    parsePattern(pattern);
+    this.#watchers.insert(pattern, watcher);
+  }
+
+  unwatch(pattern: string, watcher: Subscriber): void {
+    this.#watchers.remove(pattern, watcher);
   }
 
   /** True when memory holds every message from `seq` on. */

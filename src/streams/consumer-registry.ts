@@ -130,7 +130,7 @@ export class ConsumerRegistry {
     if (!entry) this.require(name);
     this.#entries.delete(name);
     entry!.consumer.close();
-    this.#broker.unsubscribe(entry!.watcher, entry!.consumer.config.pattern);
+    this.#broker.unwatch(entry!.consumer.config.pattern, entry!.watcher);
     if (entry!.writer) {
       await entry!.writer.idle();
       await this.#store?.remove(name);
@@ -141,7 +141,7 @@ export class ConsumerRegistry {
   async close(): Promise<void> {
     for (const entry of this.#entries.values()) {
       entry.consumer.close();
-      this.#broker.unsubscribe(entry.watcher, entry.consumer.config.pattern);
+      this.#broker.unwatch(entry.consumer.config.pattern, entry.watcher);
     }
     await Promise.all([...this.#entries.values()].map((e) => e.writer?.idle()));
     this.#entries.clear();
@@ -195,10 +195,7 @@ export class ConsumerRegistry {
     }, state);
     if (store) writer = new CoalescedWriter(() => store.save(consumer.state()));
     const watcher: Subscriber = { deliver: (m) => consumer.published(m) };
-    // Registration only: no replay, so this resolves at once.
-    this.#broker.subscribe(watcher, state.config.pattern).catch((e) =>
-      this.#log("warn", "consumer cannot watch its stream", { consumer: name, error: String(e) })
-    );
+    this.#broker.watch(state.config.pattern, watcher);
     this.#entries.set(name, { consumer, watcher, writer });
     return consumer;
   }
