@@ -7,13 +7,13 @@ import { Namespace, type StorageProvider, type StoreOptions } from "./namespace.
 import {
   literalNamespaceOf,
   matcherFor,
-  matches,
   namespaceOf,
   parseChannel,
   parsePattern,
 } from "../../client/shared/subject.ts";
 import { SubjectTrie } from "../../client/shared/subject-trie.ts";
 import type { Position, StartFrom, SubscribedMeta } from "../../client/shared/messages.ts";
+import { type ReadFilter, StreamReader } from "./stream-reader.ts";
 
 export { Namespace } from "./namespace.ts";
 
@@ -89,6 +89,7 @@ interface ReplayPlan {
 /** How far one namespace's replay for a subscription has come. */
 interface ReplayCursor {
   plan: ReplayPlan;
+  reader: StreamReader;
   /** Next sequence to replay. */
   next: number;
   emit(m: BusMessage): void;
@@ -145,12 +146,12 @@ export class Broker {
     parsePattern(name);
     const { storage, ephemeral } = this.#options;
     const durable = storage && !ephemeral?.(name) ? await storage.open(name) : undefined;
-    const ns = new Namespace(name, this.#options.history, durable);
+    const perChannel = this.#options.maxPerChannel ?? 0;
+    const ns = new Namespace(name, this.#options.history, durable, perChannel);
     if (durable) {
-      const perChannel = this.#options.maxPerChannel ?? 0;
       if (perChannel) {
         for await (const batch of durable.read(durable.firstSeq || 1)) {
-          for (const m of batch) ns.trackChannel(m.channel, m.seq, perChannel);
+          for (const m of batch) ns.trackChannel(m.channel, m.seq);
         }
       }
       for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
@@ -281,41 +282,30 @@ export class Broker {
   }
 
   /**
-   * The namespace's messages from `fromSeq` on, oldest first, from memory or storage, in
-   * batches of at most `batchSize` from memory (a reader that stops early copies little).
+   * The namespace's unexpired messages from `fromSeq` on (within the per-channel limit), oldest
+   * first, from memory or storage, in chunks.
    */
-  async *read(ns: Namespace, fromSeq: number, batchSize = 256): AsyncGenerator<BusMessage[]> {
-    let next = Math.max(fromSeq, ns.firstSeq);
-    while (next <= ns.lastSeq) {
-      let batch: BusMessage[] | undefined;
-      if (this.#inMemory(ns, next)) batch = ns.history.after(next - 1, ns.lastSeq, batchSize);
-      else if (ns.storage) {
-        for await (const stored of ns.storage.read(next)) {
-          batch = stored.filter((m) => m.seq <= ns.lastSeq);
-          break;
-        }
-      }
-      if (!batch?.length) return;
-      yield batch;
-      next = batch[batch.length - 1].seq + 1;
-    }
+  read(ns: Namespace, fromSeq: number): AsyncGenerator<BusMessage[]> {
+    return this.#reader(ns).batches(fromSeq);
   }
 
   /** The first sequence a reader of `pattern` starting at `from` should look at. */
   async startSeq(ns: Namespace, pattern: string, from: StartFrom): Promise<number> {
     if (from === "last") {
-      for (const m of ns.history.newestFirst()) if (matches(pattern, m.channel)) return m.seq;
-      return ns.lastSeq + 1;
+      return this.#reader(ns, { channel: matcherFor(pattern) }).newest()?.seq ??
+        ns.lastSeq + 1;
     }
     const plan = await this.#startPlan(ns, from, literalNamespaceOf(pattern) !== undefined);
     return plan.fromSeq ?? ns.lastSeq + 1;
   }
 
+  #reader(ns: Namespace, filter?: ReadFilter): StreamReader {
+    return new StreamReader(ns, filter);
+  }
+
   #fanOut(ns: Namespace, message: BusMessage): BusMessage {
     ns.lastSeq = message.seq;
-    if (this.#options.maxPerChannel) {
-      ns.trackChannel(message.channel, message.seq, this.#options.maxPerChannel);
-    }
+    ns.trackChannel(message.channel, message.seq);
     ns.history.append(message);
     for (const sub of this.#trie.match(message.channel)) {
       if (sub.lastDelivered === message) continue;
@@ -343,20 +333,16 @@ export class Broker {
     parsePattern(pattern);
     const plans = await this.#plan(pattern, start);
     const replayed = new Map<Namespace, number>();
-    const count = (ns: Namespace) => replayed.set(ns, (replayed.get(ns) ?? 0) + 1);
-    const now = Date.now();
-    const perChannel = this.#options.maxPerChannel ?? 0;
-    const wanted = matcherFor(pattern);
-    const emit = (plan: ReplayPlan, m: BusMessage) => {
-      if (!wanted(m.channel) || (m.expiresAt && m.expiresAt <= now)) return;
-      if (!plan.ns.withinChannelLimit(m.channel, m.seq, perChannel)) return;
-      count(plan.ns);
-      replayTo.deliver(m);
-    };
+    const channel = matcherFor(pattern);
     const cursors: ReplayCursor[] = [];
     for (const plan of plans) {
-      if (plan.fromSeq !== undefined) {
-        cursors.push({ plan, next: plan.fromSeq, emit: (m) => emit(plan, m) });
+      const reader = this.#reader(plan.ns, { channel });
+      const emit = (m: BusMessage) => {
+        replayed.set(plan.ns, (replayed.get(plan.ns) ?? 0) + 1);
+        replayTo.deliver(m);
+      };
+      if (plan.fromSeq !== undefined || plan.last) {
+        cursors.push({ plan, reader, next: plan.fromSeq ?? Infinity, emit });
       }
     }
     // Catch up until one pass over every namespace needs no wait: live messages published
@@ -368,15 +354,9 @@ export class Broker {
       await wait;
       if (replayTo.gone?.()) break;
     }
-    for (const plan of plans) {
-      if (!plan.last) continue;
-      for (const m of plan.ns.history.newestFirst()) {
-        if (matches(pattern, m.channel) && !(m.expiresAt && m.expiresAt <= now)) {
-          count(plan.ns);
-          replayTo.deliver(m);
-          break;
-        }
-      }
+    for (const cursor of cursors) {
+      const last = cursor.plan.last && cursor.reader.newest();
+      if (last) cursor.emit(last);
     }
     this.#trie.insert(pattern, sub);
     const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
@@ -402,40 +382,34 @@ export class Broker {
    * promise instead when the subscriber must be waited for, or the log must be read.
    */
   #advance(cursor: ReplayCursor, replayTo: Subscriber): Promise<void> | undefined {
-    const { plan } = cursor;
+    const { plan, reader } = cursor;
     const ns = plan.ns;
     while (cursor.next <= ns.lastSeq && !replayTo.gone?.()) {
-      if (!this.#inMemory(ns, cursor.next)) {
+      if (!reader.inMemory(cursor.next)) {
         if (ns.storage) return this.#replayStored(cursor, replayTo);
         // Memory-only, and evicted while the subscriber was waited for: say so, go on after it.
         plan.recovered = false;
         cursor.next = ns.history.firstSeq ?? ns.lastSeq + 1;
         continue;
       }
-      for (const m of ns.history.after(cursor.next - 1, ns.lastSeq, 256)!) {
+      const chunk = reader.fromMemory(cursor.next);
+      for (const m of chunk.messages) {
         cursor.emit(m);
         cursor.next = m.seq + 1;
         const wait = replayTo.ready?.();
         if (wait) return wait;
       }
+      cursor.next = chunk.next;
     }
     return undefined;
   }
 
   /** Replays one chunk of the log (the file is closed before the subscriber is waited for). */
   async #replayStored(cursor: ReplayCursor, replayTo: Subscriber): Promise<void> {
-    const ns = cursor.plan.ns;
-    let batch: BusMessage[] = [];
-    for await (const stored of ns.storage!.read(cursor.next)) {
-      batch = stored;
-      if (batch.length) break;
-    }
-    // Storage had nothing more (expired or trimmed): what is left is in memory.
-    if (!batch.length) cursor.next = ns.history.firstSeq ?? ns.lastSeq + 1;
-    for (const m of batch) {
-      if (this.#inMemory(ns, cursor.next)) return;
-      // Not delivered live yet; what lies before it has expired.
-      if (m.seq > ns.lastSeq) {
+    const chunk = await cursor.reader.fromStorage(cursor.next);
+    for (const m of chunk.messages) {
+      // Memory holds the rest (the replay reached the history): go on from there.
+      if (cursor.reader.inMemory(m.seq)) {
         cursor.next = m.seq;
         return;
       }
@@ -444,6 +418,7 @@ export class Broker {
       await replayTo.ready?.();
       if (replayTo.gone?.()) return;
     }
+    cursor.next = chunk.next;
   }
 
   /** Returns false when `sub` had no such subscription. */
@@ -462,13 +437,6 @@ export class Broker {
 
   unwatch(pattern: string, watcher: Subscriber): void {
     this.#watchers.remove(pattern, watcher);
-  }
-
-  /** True when memory holds every message from `seq` on. */
-  #inMemory(ns: Namespace, seq: number): boolean {
-    if (seq > ns.lastSeq) return true;
-    const first = ns.history.firstSeq;
-    return first !== undefined && first <= seq;
   }
 
   async #plan(pattern: string, start: Start): Promise<ReplayPlan[]> {
@@ -526,7 +494,8 @@ export class Broker {
    */
   async findMessage(ns: Namespace, id: string): Promise<BusMessage | undefined> {
     const time = timeOfId(id);
-    for await (const batch of this.read(ns, await this.#seekTime(ns, time))) {
+    const reader = this.#reader(ns, { all: true });
+    for await (const batch of reader.batches(await this.#seekTime(ns, time))) {
       for (const m of batch) {
         if (m.id === id) return m;
         if (m.time > time) return undefined;

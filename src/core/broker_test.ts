@@ -147,6 +147,21 @@ Deno.test("broker - a per-channel limit replays only the newest messages of each
   ]);
 });
 
+Deno.test("broker - consumers read what replays replay: no expired message, none past the per-channel limit", async () => {
+  const b = new Broker({ history: { maxMessages: 100, maxBytes: 1 << 20 }, maxPerChannel: 1 });
+  await b.createNamespace("app");
+  await b.publish({ channel: "app.a", payload: json(1), expiresAt: 1 });
+  await b.publish({ channel: "app.b", payload: json(2) });
+  await b.publish({ channel: "app.b", payload: json(3) });
+  await b.publish({ channel: "app.c", payload: json(4) });
+  const read: number[] = [];
+  for await (const batch of b.read(b.namespace("app")!, 1)) read.push(...batch.map((m) => m.seq));
+  const s = sink();
+  await b.subscribe(s.sub, "app.>", { from: "first" });
+  assert.deepEqual(read, [3, 4]);
+  assert.deepEqual(s.seqs(), [3, 4]);
+});
+
 Deno.test("broker - a confirm that times out while the message is still being stored is a clean error", async () => {
   let store!: () => void;
   const slow: NamespaceStorage = {

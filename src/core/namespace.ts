@@ -23,7 +23,7 @@ export interface NamespaceStorage {
   readonly lastSeq: number;
   /** Resolves once the message is durable under the fsync policy. */
   append(message: BusMessage, options: StoreOptions): Promise<void>;
-  /** Stored, unexpired messages with seq ≥ `fromSeq`, oldest first, in batches. */
+  /** Stored messages with seq ≥ `fromSeq` (expired ones too), oldest first, in batches. */
   read(fromSeq: number): AsyncIterable<BusMessage[]>;
   /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
   seekTime(time: number): Promise<number>;
@@ -58,9 +58,13 @@ export class Namespace {
   /** Dedupe keys → the message first published with them, and when the key expires. */
   readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
 
-  constructor(name: string, limits: HistoryLimits, storage?: NamespaceStorage) {
+  /** Replay at most this many newest messages per channel (0 = no limit). */
+  readonly #perChannel: number;
+
+  constructor(name: string, limits: HistoryLimits, storage?: NamespaceStorage, perChannel = 0) {
     this.name = name;
     this.storage = storage;
+    this.#perChannel = perChannel;
     this.epoch = storage?.epoch ?? randomId(8);
     this.history = new History(limits);
     if (storage) this.assignedSeq = this.lastSeq = storage.lastSeq;
@@ -78,22 +82,23 @@ export class Namespace {
 
   /**
    * With a per-channel limit: the newest sequences of each channel (at most the limit), so
-   * replays skip messages that have more than `limit` newer ones on their channel.
+   * readers skip messages that have more than `limit` newer ones on their channel.
    */
-  readonly channelTail = new Map<string, number[]>();
+  readonly #channelTail = new Map<string, number[]>();
 
   /** Records a delivered message for the per-channel limit. */
-  trackChannel(channel: string, seq: number, limit: number): void {
-    let seqs = this.channelTail.get(channel);
-    if (!seqs) this.channelTail.set(channel, seqs = []);
+  trackChannel(channel: string, seq: number): void {
+    if (!this.#perChannel) return;
+    let seqs = this.#channelTail.get(channel);
+    if (!seqs) this.#channelTail.set(channel, seqs = []);
     seqs.push(seq);
-    if (seqs.length > limit) seqs.shift();
+    if (seqs.length > this.#perChannel) seqs.shift();
   }
 
   /** False when the message is beyond its channel's limit (newer ones replaced it). */
-  withinChannelLimit(channel: string, seq: number, limit: number): boolean {
-    const seqs = this.channelTail.get(channel);
-    return !limit || !seqs || seqs.length < limit || seq >= seqs[0];
+  withinChannelLimit(channel: string, seq: number): boolean {
+    const seqs = this.#channelTail.get(channel);
+    return !seqs || seqs.length < this.#perChannel || seq >= seqs[0];
   }
 
   /** Drops expired dedupe keys (called on publish; the map stays bounded by the window). */

@@ -23,7 +23,7 @@ export type DeadLetterReason = "max_deliver" | "terminated";
 
 /** What a consumer needs from the server around it. */
 export interface ConsumerHost {
-  /** The namespace's messages from `fromSeq` on, oldest first, in batches. */
+  /** The namespace's unexpired messages from `fromSeq` on (within the per-channel limit). */
   read(fromSeq: number): AsyncIterable<BusMessage[]>;
   /** Stores the message on the dead-letter channel; rejects when it could not. */
   deadLetter(message: BusMessage, reason: DeadLetterReason, attempts: number): Promise<void>;
@@ -361,8 +361,7 @@ export class Consumer {
         if (explicit && this.#pending.size >= this.config.maxInFlight) return;
         const m = await this.#next();
         if (!m) return;
-        const expired = m.expiresAt !== undefined && m.expiresAt <= this.#host.now();
-        if (this.#wanted(m.channel) && !expired) {
+        if (this.#wanted(m.channel)) {
           const member = this.#pick();
           if (!member) return;
           const p: Pending = { seq: m.seq, attempt: 0, message: m, deadline: 0 };

@@ -22,8 +22,7 @@ export interface StreamOptions {
 
 /**
  * One namespace's stream on the log engine: messages as log records, an epoch that survives
- * restarts (kept in `stream.json`, see stream-meta.ts), TTL filtering on read, and retention by
- * whole segments.
+ * restarts (kept in `stream.json`, see stream-meta.ts) and retention by whole segments.
  */
 export class DurableStream implements NamespaceStorage {
   readonly epoch: string;
@@ -113,16 +112,10 @@ export class DurableStream implements NamespaceStorage {
     }
   }
 
+  /** Every stored message from `fromSeq` on, expired ones too (readers filter them). */
   async *read(fromSeq: number): AsyncGenerator<BusMessage[]> {
-    const now = Date.now();
     for await (const records of this.log.readBatches(fromSeq)) {
-      const batch: BusMessage[] = [];
-      for (const r of records) {
-        const stored = decodeStored(r.data);
-        if (stored.expiresAt && stored.expiresAt <= now) continue;
-        batch.push(toBusMessage(stored, this.epoch, r.seq, r.time));
-      }
-      yield batch;
+      yield records.map((r) => toBusMessage(decodeStored(r.data), this.epoch, r.seq, r.time));
     }
   }
 
