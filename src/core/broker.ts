@@ -3,7 +3,8 @@ import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
-import { Namespace, type StorageProvider, type StoreOptions } from "./namespace.ts";
+import { Namespace } from "./namespace.ts";
+import type { StoreOptions, StreamEngine } from "./stream-engine.ts";
 import {
   literalNamespaceOf,
   matcherFor,
@@ -62,7 +63,7 @@ export type Published = BusMessage & { duplicate?: boolean };
 export interface BrokerOptions {
   history: HistoryLimits;
   /** Durable streams; without it namespaces live in memory only. */
-  storage?: StorageProvider;
+  storage?: StreamEngine;
   /** Namespaces kept in memory even with storage (e.g. reply inboxes). */
   ephemeral?: (name: string) => boolean;
   /** How long a dedupe key is remembered, ms (default 2 minutes). */
@@ -99,7 +100,7 @@ interface ReplayCursor {
  * The core pub/sub engine: numbers messages per namespace, stores them (when a storage provider
  * is given) before fanning them out through the subject trie, keeps each namespace's recent
  * history in memory, and replays from memory or storage for resume. Runtime-neutral: no I/O
- * here, only the StorageProvider interface.
+ * here, only the StreamEngine interface.
  */
 export class Broker {
   /** Client subscriptions: what fan-out reaches and what answers a request. */

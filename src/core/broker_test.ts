@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Broker, type Subscriber } from "./broker.ts";
 import type { BusMessage } from "./message.ts";
-import type { NamespaceStorage } from "./namespace.ts";
+import type { EngineStream, StreamEngine } from "./stream-engine.ts";
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const sink = () => {
@@ -9,6 +9,13 @@ const sink = () => {
   const sub: Subscriber = { deliver: (m) => got.push(m) };
   return { sub, got, seqs: () => got.map((m) => m.seq) };
 };
+/** An engine of one stream, opened for every namespace. */
+const engineOf = (stream: EngineStream): StreamEngine => ({
+  list: () => Promise.resolve([]),
+  open: () => Promise.resolve(stream),
+  applyRetention: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+});
 const broker = async (maxMessages = 100) => {
   const b = new Broker({ history: { maxMessages, maxBytes: 1 << 20 } });
   await b.createNamespace("app");
@@ -164,7 +171,7 @@ Deno.test("broker - consumers read what replays replay: no expired message, none
 
 Deno.test("broker - a confirm that times out while the message is still being stored is a clean error", async () => {
   let store!: () => void;
-  const slow: NamespaceStorage = {
+  const slow: EngineStream = {
     epoch: "e1",
     firstSeq: 0,
     lastSeq: 0,
@@ -176,7 +183,7 @@ Deno.test("broker - a confirm that times out while the message is still being st
   };
   const b = new Broker({
     history: { maxMessages: 10, maxBytes: 1 << 20 },
-    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(slow) },
+    storage: engineOf(slow),
   });
   await b.createNamespace("app");
   const published = b.publish({
@@ -194,7 +201,7 @@ Deno.test("broker - a confirm that times out while the message is still being st
 Deno.test("broker - a failed store hands its sequence out again, so numbers stay contiguous", async () => {
   let full = true;
   const stored: number[] = [];
-  const flaky: NamespaceStorage = {
+  const flaky: EngineStream = {
     epoch: "e1",
     firstSeq: 0,
     lastSeq: 0,
@@ -210,7 +217,7 @@ Deno.test("broker - a failed store hands its sequence out again, so numbers stay
   };
   const b = new Broker({
     history: { maxMessages: 10, maxBytes: 1 << 20 },
-    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(flaky) },
+    storage: engineOf(flaky),
   });
   await b.createNamespace("app");
   // Several in flight at once fail together, as the log fails what is queued behind a write.
@@ -228,7 +235,7 @@ Deno.test("broker - a failed store hands its sequence out again, so numbers stay
 });
 
 /** A stored namespace in memory: every message kept, read in chunks of `chunk`. */
-function memoryStorage(chunk: number): NamespaceStorage {
+function memoryStorage(chunk: number): EngineStream {
   const stored: BusMessage[] = [];
   return {
     epoch: "e1",
@@ -255,7 +262,7 @@ function memoryStorage(chunk: number): NamespaceStorage {
 Deno.test("broker - a replay waits whenever the subscriber is full, from the log and from memory, and misses nothing published meanwhile", async () => {
   const b = new Broker({
     history: { maxMessages: 10, maxBytes: 1 << 20 },
-    storage: { list: () => Promise.resolve([]), open: () => Promise.resolve(memoryStorage(7)) },
+    storage: engineOf(memoryStorage(7)),
   });
   await b.createNamespace("app");
   for (let i = 1; i <= 40; i++) await b.publish({ channel: "app.x", payload: json(i) });

@@ -1,44 +1,8 @@
 import { History, type HistoryLimits } from "./history.ts";
 import { randomId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
+import type { EngineStream } from "./stream-engine.ts";
 import type { Position } from "../../client/shared/messages.ts";
-
-/** Per-message storage options a publisher may set. */
-export interface StoreOptions {
-  /** Deduplication key: a repeat within the window is not stored again. */
-  key?: string;
-  /** ms since the epoch after which the message is no longer delivered; 0 = never. */
-  expiresAt?: number;
-}
-
-/**
- * Durable storage of one namespace's stream (implemented on the log engine in src/streams/).
- * The core only needs these operations, so it stays free of file-system code.
- */
-export interface NamespaceStorage {
-  readonly epoch: string;
-  /** Oldest retained sequence (0 when empty). */
-  readonly firstSeq: number;
-  /** Newest stored sequence (0 when empty). */
-  readonly lastSeq: number;
-  /** Resolves once the message is durable under the fsync policy. */
-  append(message: BusMessage, options: StoreOptions): Promise<void>;
-  /** Stored messages with seq ≥ `fromSeq` (expired ones too), oldest first, in batches. */
-  read(fromSeq: number): AsyncIterable<BusMessage[]>;
-  /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
-  seekTime(time: number): Promise<number>;
-  /** The newest `n` messages, oldest first (to warm the in-memory cache on start). */
-  tail(n: number): Promise<BusMessage[]>;
-  /** Dedupe keys of messages stored since `since` (ms), with their messages. */
-  recentKeys(since: number): Promise<Map<string, BusMessage>>;
-}
-
-export interface StorageProvider {
-  /** Names of the namespaces already stored. */
-  list(): Promise<string[]>;
-  /** Opens (creating if needed) a namespace's storage. */
-  open(name: string): Promise<NamespaceStorage>;
-}
 
 /**
  * One namespace: its stream position, the in-memory tail (hot cache of the log, or the only
@@ -47,7 +11,7 @@ export interface StorageProvider {
 export class Namespace {
   readonly name: string;
   readonly epoch: string;
-  readonly storage?: NamespaceStorage;
+  readonly storage?: EngineStream;
   /** Highest sequence handed out to a publish (may not be durable or delivered yet). */
   assignedSeq = 0;
   /** Highest sequence delivered to subscribers: the position new subscriptions start from. */
@@ -61,7 +25,7 @@ export class Namespace {
   /** Replay at most this many newest messages per channel (0 = no limit). */
   readonly #perChannel: number;
 
-  constructor(name: string, limits: HistoryLimits, storage?: NamespaceStorage, perChannel = 0) {
+  constructor(name: string, limits: HistoryLimits, storage?: EngineStream, perChannel = 0) {
     this.name = name;
     this.storage = storage;
     this.#perChannel = perChannel;

@@ -1,5 +1,5 @@
 import type { BusMessage } from "../core/message.ts";
-import type { NamespaceStorage, StoreOptions } from "../core/namespace.ts";
+import type { EngineStream, StoreOptions } from "../core/stream-engine.ts";
 import { type AppendInput, Log, type LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
@@ -24,7 +24,7 @@ export interface StreamOptions {
  * One namespace's stream on the log engine: messages as log records, an epoch that survives
  * restarts (kept in `stream.json`, see stream-meta.ts) and retention by whole segments.
  */
-export class DurableStream implements NamespaceStorage {
+export class DurableStream implements EngineStream {
   readonly epoch: string;
   readonly log: Log;
   readonly #retention?: RetentionPolicy;

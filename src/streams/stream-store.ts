@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
-import type { StorageProvider } from "../core/namespace.ts";
+import type { StreamEngine } from "../core/stream-engine.ts";
 import type { LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { OpenFiles } from "../log/open-files.ts";
@@ -66,7 +66,7 @@ export async function storedNamespaces(dataDir: string): Promise<string[]> {
 }
 
 /** All namespaces' streams under `DATA/streams/<namespace>/`, one log each. */
-export class StreamStore implements StorageProvider {
+export class StreamStore implements StreamEngine {
   readonly #dataDir: string;
   readonly #logOptions: Omit<LogOptions, "dir">;
   readonly #open = new Map<string, Promise<DurableStream>>();
