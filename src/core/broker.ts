@@ -4,7 +4,8 @@ import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
 import { Namespace } from "./namespace.ts";
-import type { StoreOptions, StreamEngine } from "./stream-engine.ts";
+import { MemoryStream } from "./memory-stream.ts";
+import type { StoreOptions, StreamEngine, StreamListener } from "./stream-engine.ts";
 import {
   literalNamespaceOf,
   matcherFor,
@@ -146,9 +147,24 @@ export class Broker {
   async #open(name: string): Promise<Namespace> {
     parsePattern(name);
     const { storage, ephemeral } = this.#options;
-    const durable = storage && !ephemeral?.(name) ? await storage.open(name) : undefined;
     const perChannel = this.#options.maxPerChannel ?? 0;
-    const ns = new Namespace(name, this.#options.history, durable, perChannel);
+    // The stream's messages reach the hub here, in sequence order (a shared engine's from other
+    // nodes too); nothing is appended before the namespace is open.
+    const listener: StreamListener = {
+      durable: (messages) => {
+        const ns = this.#namespaces.get(name);
+        if (ns) this.#durable(ns, messages);
+      },
+      failed: (ids, error) => {
+        const ns = this.#namespaces.get(name);
+        if (ns) this.#failed(ns, ids, error);
+      },
+    };
+    const durable = storage && !ephemeral?.(name) ? await storage.open(name, listener) : undefined;
+    const ns = new Namespace(name, this.#options.history, durable ?? new MemoryStream(listener), {
+      stored: durable !== undefined,
+      perChannel,
+    });
     if (durable) {
       if (perChannel) {
         for await (const batch of durable.read(durable.firstSeq || 1)) {
@@ -177,9 +193,9 @@ export class Broker {
   }
 
   /**
-   * Numbers, stores and fans out one message; resolves once it is durable (with storage) and
-   * delivered into subscriber queues. Sequence numbers are handed out in call order, and fan-out
-   * happens in the same order because storage acknowledges appends in order.
+   * Appends one message to its namespace's stream, which numbers and stores it; resolves once it
+   * is durable and delivered into subscriber queues. Fan-out follows the stream's durable
+   * watermark, so it happens in sequence order; a memory-only namespace delivers in this call.
    */
   publish(input: PublishInput): Promise<Published> {
     parseChannel(input.channel);
@@ -220,9 +236,10 @@ export class Broker {
       const seen = ns.keys.get(input.key);
       if (seen) return seen.message.then((m) => ({ ...m, duplicate: true }));
     }
+    // The engine gives the message its position (epoch and seq) when it appends it.
     const message: BusMessage = {
       channel: input.channel,
-      seq: ++ns.assignedSeq,
+      seq: 0,
       epoch: ns.epoch,
       id: input.id ?? this.#ids.next(now),
       time,
@@ -232,41 +249,51 @@ export class Broker {
     if (input.headers) message.headers = input.headers;
     if (input.expiresAt) message.expiresAt = input.expiresAt;
     if (input.replyBy) message.replyBy = input.replyBy;
-    // Registered before the message can reach a consumer, so no ack is missed.
-    const confirmation = input.confirm
-      ? this.#confirmations.wait(
-        ns.name,
-        message.seq,
-        input.confirm,
-        input.confirmTimeoutMs ?? 5000,
-        message.channel,
-      )
+    const confirm = input.confirm
+      ? { count: input.confirm, timeoutMs: input.confirmTimeoutMs ?? 5000, since: now }
       : undefined;
-    // Its timeout may fire while the message is still being stored, before anyone awaits it.
-    confirmation?.done.catch(() => {});
-    const done = ns.storage
-      ? ns.storage.append(message, { key: input.key, expiresAt: input.expiresAt })
-        .then(() => this.#fanOut(ns, message), (e) => {
-          // A failed store (a full disk) fails every append behind it too; the storage hands
-          // its sequences out again, and so does the namespace, so numbers stay contiguous.
-          if (ns.assignedSeq >= message.seq) ns.assignedSeq = message.seq - 1;
-          throw e;
-        })
-      : Promise.resolve(this.#fanOut(ns, message));
+    const done = new Promise<BusMessage>((resolve, reject) => {
+      ns.publishing.set(message.id, { resolve, reject, confirm });
+    });
     if (input.key !== undefined) {
       ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
       const max = this.#options.dedupeMaxKeys;
       if (max && ns.keys.size > max) ns.keys.delete(ns.keys.keys().next().value!);
       done.catch(() => ns.keys.delete(input.key!));
     }
-    if (!confirmation) return done;
-    return done.then(async (m) => {
-      await confirmation.done;
-      return m;
-    }, (e) => {
-      confirmation.cancel();
-      throw e;
-    });
+    ns.stream.append([{ message, key: input.key }]);
+    return done;
+  }
+
+  /** The stream's messages are durable: fan them out in order, then answer their publishes. */
+  #durable(ns: Namespace, messages: BusMessage[]): void {
+    for (const m of messages) {
+      const publishing = ns.publishing.get(m.id);
+      if (publishing) ns.publishing.delete(m.id);
+      // Registered before the message can reach a consumer, so no ack is missed; the timeout
+      // counts from the publish.
+      const confirm = publishing?.confirm;
+      const confirmation = confirm
+        ? this.#confirmations.wait(
+          ns.name,
+          m.seq,
+          confirm.count,
+          confirm.timeoutMs,
+          m.channel,
+          Math.max(0, confirm.since + confirm.timeoutMs - this.#now()),
+        )
+        : undefined;
+      this.#fanOut(ns, m);
+      publishing?.resolve(confirmation ? confirmation.then(() => m) : m);
+    }
+  }
+
+  /** Appends failed (a full disk): their publishes fail; the engine hands the sequences out again. */
+  #failed(ns: Namespace, ids: string[], error: unknown): void {
+    for (const id of ids) {
+      ns.publishing.get(id)?.reject(error);
+      ns.publishing.delete(id);
+    }
   }
 
   /** True when `key` was used in `namespace` within the dedupe window (checked before a batch). */
@@ -304,7 +331,7 @@ export class Broker {
     return new StreamReader(ns, filter);
   }
 
-  #fanOut(ns: Namespace, message: BusMessage): BusMessage {
+  #fanOut(ns: Namespace, message: BusMessage): void {
     ns.lastSeq = message.seq;
     ns.trackChannel(message.channel, message.seq);
     ns.history.append(message);
@@ -317,7 +344,6 @@ export class Broker {
     // The shared encodings were only for this fan-out; history should not keep them alive
     // (every retained byte is copied by the young-generation GC: latency).
     message.encoded = undefined;
-    return message;
   }
 
   /**

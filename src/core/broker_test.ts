@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Broker, type Subscriber } from "./broker.ts";
 import type { BusMessage } from "./message.ts";
-import type { EngineStream, StreamEngine } from "./stream-engine.ts";
+import type { AppendRequest, EngineStream, StreamEngine, StreamListener } from "./stream-engine.ts";
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const sink = () => {
@@ -9,13 +9,48 @@ const sink = () => {
   const sub: Subscriber = { deliver: (m) => got.push(m) };
   return { sub, got, seqs: () => got.map((m) => m.seq) };
 };
-/** An engine of one stream, opened for every namespace. */
-const engineOf = (stream: EngineStream): StreamEngine => ({
+/** An engine of one stream, made for the namespace that is opened. */
+const engineOf = (stream: (listener: StreamListener) => EngineStream): StreamEngine => ({
   list: () => Promise.resolve([]),
-  open: () => Promise.resolve(stream),
+  open: (_name, listener) => Promise.resolve(stream(listener)),
   applyRetention: () => Promise.resolve(),
   close: () => Promise.resolve(),
 });
+
+/**
+ * A stream that numbers appends as an engine does; `store` keeps a positioned batch (resolving
+ * once it is durable) or fails it, and then the sequences are handed out again.
+ */
+function fakeStream(
+  listener: StreamListener,
+  store: (batch: BusMessage[]) => Promise<void>,
+  rest: Pick<EngineStream, "read" | "firstSeq"> = { firstSeq: 0, read: async function* () {} },
+): EngineStream {
+  let lastSeq = 0;
+  return {
+    epoch: "e1",
+    get firstSeq() {
+      return rest.firstSeq;
+    },
+    get lastSeq() {
+      return lastSeq;
+    },
+    append: (batch: AppendRequest[]) => {
+      const messages = batch.map(({ message }) => ({ ...message, epoch: "e1", seq: ++lastSeq }));
+      store(messages).then(
+        () => listener.durable(messages),
+        (e) => {
+          lastSeq = Math.min(lastSeq, messages[0].seq - 1);
+          listener.failed(messages.map((m) => m.id), e);
+        },
+      );
+    },
+    read: rest.read,
+    seekTime: () => Promise.resolve(1),
+    tail: () => Promise.resolve([]),
+    recentKeys: () => Promise.resolve(new Map()),
+  };
+}
 const broker = async (maxMessages = 100) => {
   const b = new Broker({ history: { maxMessages, maxBytes: 1 << 20 } });
   await b.createNamespace("app");
@@ -171,19 +206,11 @@ Deno.test("broker - consumers read what replays replay: no expired message, none
 
 Deno.test("broker - a confirm that times out while the message is still being stored is a clean error", async () => {
   let store!: () => void;
-  const slow: EngineStream = {
-    epoch: "e1",
-    firstSeq: 0,
-    lastSeq: 0,
-    append: () => new Promise<void>((resolve) => store = resolve),
-    read: async function* () {},
-    seekTime: () => Promise.resolve(1),
-    tail: () => Promise.resolve([]),
-    recentKeys: () => Promise.resolve(new Map()),
-  };
   const b = new Broker({
     history: { maxMessages: 10, maxBytes: 1 << 20 },
-    storage: engineOf(slow),
+    storage: engineOf((listener) =>
+      fakeStream(listener, () => new Promise<void>((resolve) => store = resolve))
+    ),
   });
   await b.createNamespace("app");
   const published = b.publish({
@@ -201,20 +228,12 @@ Deno.test("broker - a confirm that times out while the message is still being st
 Deno.test("broker - a failed store hands its sequence out again, so numbers stay contiguous", async () => {
   let full = true;
   const stored: number[] = [];
-  const flaky: EngineStream = {
-    epoch: "e1",
-    firstSeq: 0,
-    lastSeq: 0,
-    append: (m) => {
+  const flaky = (listener: StreamListener) =>
+    fakeStream(listener, (batch) => {
       if (full) return Promise.reject(new Error("disk full"));
-      stored.push(m.seq);
+      stored.push(...batch.map((m) => m.seq));
       return Promise.resolve();
-    },
-    read: async function* () {},
-    seekTime: () => Promise.resolve(1),
-    tail: () => Promise.resolve([]),
-    recentKeys: () => Promise.resolve(new Map()),
-  };
+    });
   const b = new Broker({
     history: { maxMessages: 10, maxBytes: 1 << 20 },
     storage: engineOf(flaky),
@@ -234,29 +253,43 @@ Deno.test("broker - a failed store hands its sequence out again, so numbers stay
   assert.deepEqual(history, [1, 2], "history holds contiguous sequences");
 });
 
+Deno.test("broker - messages the engine reports durable without a local publish (another node's) are fanned out in order", async () => {
+  let engine!: StreamListener;
+  const b = new Broker({
+    history: { maxMessages: 10, maxBytes: 1 << 20 },
+    storage: engineOf((listener) => fakeStream(engine = listener, () => Promise.resolve())),
+  });
+  await b.createNamespace("app");
+  const s = sink();
+  await b.subscribe(s.sub, "app.>");
+  const local = await b.publish({ channel: "app.x", payload: json("here") });
+  const remote = (seq: number): BusMessage => ({
+    ...local,
+    seq,
+    id: `elsewhere-${seq}`,
+    payload: json("there"),
+  });
+  engine.durable([remote(2), remote(3)]);
+  assert.deepEqual(s.seqs(), [1, 2, 3]);
+  assert.deepEqual(b.namespace("app")!.position, { epoch: "e1", seq: 3 });
+});
+
 /** A stored namespace in memory: every message kept, read in chunks of `chunk`. */
-function memoryStorage(chunk: number): EngineStream {
+function memoryStorage(chunk: number): (listener: StreamListener) => EngineStream {
   const stored: BusMessage[] = [];
-  return {
-    epoch: "e1",
-    get firstSeq() {
-      return stored[0]?.seq ?? 0;
-    },
-    get lastSeq() {
-      return stored.at(-1)?.seq ?? 0;
-    },
-    append: (m) => {
-      stored.push(m);
+  return (listener) =>
+    fakeStream(listener, (batch) => {
+      stored.push(...batch);
       return Promise.resolve();
-    },
-    read: async function* (fromSeq) {
-      const rest = stored.filter((m) => m.seq >= fromSeq);
-      for (let i = 0; i < rest.length; i += chunk) yield rest.slice(i, i + chunk);
-    },
-    seekTime: () => Promise.resolve(1),
-    tail: () => Promise.resolve([]),
-    recentKeys: () => Promise.resolve(new Map()),
-  };
+    }, {
+      get firstSeq() {
+        return stored[0]?.seq ?? 0;
+      },
+      read: async function* (fromSeq) {
+        const rest = stored.filter((m) => m.seq >= fromSeq);
+        for (let i = 0; i < rest.length; i += chunk) yield rest.slice(i, i + chunk);
+      },
+    });
 }
 
 Deno.test("broker - a replay waits whenever the subscriber is full, from the log and from memory, and misses nothing published meanwhile", async () => {

@@ -17,7 +17,7 @@ export class Confirmations {
 
   /**
    * Starts waiting for acks of `namespace` #`seq` (before the message can be delivered, so no
-   * ack is missed). `cancel` stops the wait, e.g. when the message could not be stored.
+   * ack is missed), for what is left of the publisher's `timeoutMs` after storing: `leftMs`.
    */
   wait(
     namespace: string,
@@ -25,10 +25,10 @@ export class Confirmations {
     needed: number,
     timeoutMs: number,
     channel: string,
-  ): { done: Promise<void>; cancel(): void } {
+    leftMs = timeoutMs,
+  ): Promise<void> {
     const key = `${namespace}\n${seq}`;
-    let cancel = () => {};
-    const done = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const w = this.#waiting.get(key);
         this.#waiting.delete(key);
@@ -39,14 +39,9 @@ export class Confirmations {
               `consumer acks arrived within ${timeoutMs} ms; raise confirmTimeout or check the consumers`,
           ),
         );
-      }, timeoutMs);
+      }, leftMs);
       this.#waiting.set(key, { needed, count: 0, resolve, reject, timer });
-      cancel = () => {
-        clearTimeout(timer);
-        this.#waiting.delete(key);
-      };
     });
-    return { done, cancel };
   }
 
   /** A consumer acked `namespace` #`seq`. */

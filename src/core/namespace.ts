@@ -1,8 +1,15 @@
 import { History, type HistoryLimits } from "./history.ts";
-import { randomId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
 import type { EngineStream } from "./stream-engine.ts";
 import type { Position } from "../../client/shared/messages.ts";
+
+/** A publish waiting for its message to be durable (see Broker.publish). */
+export interface Publishing {
+  resolve(message: BusMessage | Promise<BusMessage>): void;
+  reject(error: unknown): void;
+  /** Consumer acks to wait for, for how long (ms), counted from when (ms). */
+  confirm?: { count: number; timeoutMs: number; since: number };
+}
 
 /**
  * One namespace: its stream position, the in-memory tail (hot cache of the log, or the only
@@ -10,28 +17,39 @@ import type { Position } from "../../client/shared/messages.ts";
  */
 export class Namespace {
   readonly name: string;
-  readonly epoch: string;
+  /** The namespace's stream in the engine (or in memory): it numbers and stores messages. */
+  readonly stream: EngineStream;
+  /** The stream, when it stores messages (a memory stream keeps none). */
   readonly storage?: EngineStream;
-  /** Highest sequence handed out to a publish (may not be durable or delivered yet). */
-  assignedSeq = 0;
   /** Highest sequence delivered to subscribers: the position new subscriptions start from. */
-  lastSeq = 0;
+  lastSeq: number;
   /** Time of the newest message handed out (ms): times never go backwards in a namespace. */
   newestTime = 0;
   readonly history: History;
   /** Dedupe keys → the message first published with them, and when the key expires. */
   readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
+  /** Publishes appended and not yet durable, by message id. */
+  readonly publishing = new Map<string, Publishing>();
 
   /** Replay at most this many newest messages per channel (0 = no limit). */
   readonly #perChannel: number;
 
-  constructor(name: string, limits: HistoryLimits, storage?: EngineStream, perChannel = 0) {
+  constructor(
+    name: string,
+    limits: HistoryLimits,
+    stream: EngineStream,
+    options: { stored: boolean; perChannel?: number },
+  ) {
     this.name = name;
-    this.storage = storage;
-    this.#perChannel = perChannel;
-    this.epoch = storage?.epoch ?? randomId(8);
+    this.stream = stream;
+    if (options.stored) this.storage = stream;
+    this.#perChannel = options.perChannel ?? 0;
     this.history = new History(limits);
-    if (storage) this.assignedSeq = this.lastSeq = storage.lastSeq;
+    this.lastSeq = stream.lastSeq;
+  }
+
+  get epoch(): string {
+    return this.stream.epoch;
   }
 
   get position(): Position {

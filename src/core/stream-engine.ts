@@ -8,18 +8,39 @@ export interface StoreOptions {
   expiresAt?: number;
 }
 
+/** One message to append. The engine gives `message` its position: it sets `epoch` and `seq`. */
+export interface AppendRequest {
+  message: BusMessage;
+  key?: string;
+}
+
+/** What a stream tells the hub, in sequence order. */
+export interface StreamListener {
+  /**
+   * These messages, with their positions, are durable under the engine's policy: the durable
+   * watermark moved to the last one. Appended here or — a shared engine — by another node; the
+   * hub fans them out in this order.
+   */
+  durable(messages: BusMessage[]): void;
+  /** These appends (by message id) failed: none is stored, and their sequences are given again. */
+  failed(ids: string[], error: unknown): void;
+}
+
 /**
- * One namespace's stream in an engine: what the hub needs from it, so the core stays free of
- * storage code.
+ * One namespace's stream in an engine: the one sequence authority for it (it numbers appends in
+ * batches) and its storage; what the hub needs, so the core stays free of storage code.
  */
 export interface EngineStream {
   readonly epoch: string;
   /** Oldest retained sequence (0 when empty). */
   readonly firstSeq: number;
-  /** Newest stored sequence (0 when empty). */
+  /** The durable watermark: the newest sequence handed to `durable` (0 when empty). */
   readonly lastSeq: number;
-  /** Resolves once the message is durable under the fsync policy. */
-  append(message: BusMessage, options: StoreOptions): Promise<void>;
+  /**
+   * Positions the batch, in order, and stores it; the listener hears when each message is
+   * durable (or failed). May call the listener before it returns (an engine that keeps nothing).
+   */
+  append(batch: AppendRequest[]): void;
   /** Stored messages with seq ≥ `fromSeq` (expired ones too), oldest first, in batches. */
   read(fromSeq: number): AsyncIterable<BusMessage[]>;
   /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
@@ -31,15 +52,15 @@ export interface EngineStream {
 }
 
 /**
- * The stream engine behind the hub: it owns storage, retention and what survives a restart of
- * every namespace's stream. The local log (src/streams/) is the first implementation; the
- * contract every engine meets is test/contracts/stream-engine.ts.
+ * The stream engine behind the hub: it owns sequencing, storage, retention and what survives a
+ * restart of every namespace's stream. The local log (src/streams/) is the first implementation;
+ * the contract every engine meets is test/contracts/stream-engine.ts.
  */
 export interface StreamEngine {
   /** Names of the namespaces already stored. */
   list(): Promise<string[]>;
-  /** Opens (creating if needed) a namespace's stream. */
-  open(name: string): Promise<EngineStream>;
+  /** Opens (creating if needed) a namespace's stream; `listener` hears of its messages. */
+  open(name: string, listener: StreamListener): Promise<EngineStream>;
   /** Drops what the retention limits no longer keep (the hub calls it periodically). */
   applyRetention(): Promise<void>;
   close(): Promise<void>;

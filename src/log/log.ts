@@ -39,6 +39,13 @@ export interface LogOptions {
   onSync?: () => void;
   /** Shared bound on open segment files; without it the active segment stays open. */
   openFiles?: OpenFiles;
+  /**
+   * The durable watermark moved: every record up to `lastSeq` is durable under the fsync policy
+   * (called in sequence order, after the appends' own promises resolved).
+   */
+  onDurable?: (lastSeq: number) => void;
+  /** The records from `fromSeq` on failed (none is kept; the sequences are handed out again). */
+  onFailed?: (fromSeq: number, error: unknown) => void;
 }
 
 export interface AppendInput {
@@ -52,8 +59,9 @@ interface PendingAppend {
   records: { seq: number; time: number; offset: number }[];
   firstSeq: number;
   lastSeq: number;
-  resolve(range: { firstSeq: number; lastSeq: number }): void;
-  reject(error: unknown): void;
+  /** Without them the appender follows the watermark (onDurable, onFailed). */
+  resolve?(range: { firstSeq: number; lastSeq: number }): void;
+  reject?(error: unknown): void;
 }
 
 const KEYCHECK = "keycheck";
@@ -161,25 +169,32 @@ export class Log {
     await this.#run(() => this.#saveState());
   }
 
+  /** Appends records; resolves with their sequence range once durable under the policy. */
+  append(inputs: AppendInput[]): Promise<{ firstSeq: number; lastSeq: number }> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.#queueRecords(inputs, resolve, reject);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
   /**
-   * Appends records; resolves with their sequence range once durable under the policy. With
-   * `expectSeq`, refuses (writing nothing) unless the first record would get that sequence.
+   * Appends records and returns the first one's sequence (the log numbers them, in order); their
+   * durability is told through the watermark (`onDurable`, `onFailed`), not a promise each.
    */
-  append(
+  enqueue(inputs: AppendInput[]): number {
+    return this.#queueRecords(inputs);
+  }
+
+  #queueRecords(
     inputs: AppendInput[],
-    expectSeq?: number,
-  ): Promise<{ firstSeq: number; lastSeq: number }> {
-    if (this.#closed) return Promise.reject(new Error("log is closed"));
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (expectSeq !== undefined && expectSeq !== this.#nextSeq) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.Unavailable,
-          `log ${this.#options.dir} is at sequence ${this.#nextSeq}, not ${expectSeq}, after a ` +
-            `failed write; try again`,
-        ),
-      );
-    }
+    resolve?: PendingAppend["resolve"],
+    reject?: PendingAppend["reject"],
+  ): number {
+    if (this.#closed) throw new Error("log is closed");
+    if (this.#failure) throw this.#failure;
     const firstSeq = this.#nextSeq;
     let size = 0;
     const datas = inputs.map((r) => this.#cipher ? this.#cipher.seal(r.data) : r.data);
@@ -192,10 +207,9 @@ export class Log {
       records.push({ seq, time: inputs[i].time, offset });
       offset = writeRecord(bytes, offset, { seq, time: inputs[i].time, data: datas[i] });
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ bytes, records, firstSeq, lastSeq: this.#nextSeq - 1, resolve, reject });
-      this.#flush();
-    });
+    this.#queue.push({ bytes, records, firstSeq, lastSeq: this.#nextSeq - 1, resolve, reject });
+    this.#flush();
+    return firstSeq;
   }
 
   /** Every record with seq ≥ `fromSeq` that was written when the iteration reaches it. */
@@ -338,7 +352,7 @@ export class Log {
     } catch (e) {
       // A failed fsync leaves unknown what reached the disk: refuse further appends.
       this.#failure = storageError(e, this.#active.path);
-      for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failure);
+      this.#fail([...batch, ...this.#queue.splice(0)], this.#failure);
       return;
     }
     if (Date.now() - this.#stateSavedAt >= STATE_EVERY_MS) await this.#saveState();
@@ -363,7 +377,7 @@ export class Log {
    * behind the batch fails too (its sequences followed the batch's).
    */
   async #undoWrite(batch: PendingAppend[], error: unknown) {
-    for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(error);
+    this.#fail([...batch, ...this.#queue.splice(0)], error);
     this.#nextSeq = batch[0].firstSeq;
     try {
       await (await this.#writable()).truncate(this.#active.size);
@@ -382,12 +396,22 @@ export class Log {
     const records = batch.reduce((n, p) => n + p.records.length, 0);
     if (policy.kind === "always") {
       await this.#sync();
-      for (const p of batch) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+      this.#durable(batch);
     } else {
-      for (const p of batch) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+      this.#durable(batch);
       this.#unsyncedRecords += records;
       if (policy.kind === "every" && this.#unsyncedRecords >= policy.n) await this.#sync();
     }
+  }
+
+  #durable(batch: PendingAppend[]) {
+    for (const p of batch) p.resolve?.({ firstSeq: p.firstSeq, lastSeq: p.lastSeq });
+    this.#options.onDurable?.(batch[batch.length - 1].lastSeq);
+  }
+
+  #fail(pending: PendingAppend[], error: unknown) {
+    for (const p of pending) p.reject?.(error);
+    this.#options.onFailed?.(pending[0].firstSeq, error);
   }
 
   /**

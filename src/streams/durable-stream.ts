@@ -1,6 +1,6 @@
 import type { BusMessage } from "../core/message.ts";
-import type { EngineStream, StoreOptions } from "../core/stream-engine.ts";
-import { type AppendInput, Log, type LogOptions } from "../log/log.ts";
+import type { AppendRequest, EngineStream, StreamListener } from "../core/stream-engine.ts";
+import { Log, type LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
 import { decodeStored, encodeStored, toBusMessage } from "./record.ts";
@@ -18,26 +18,34 @@ export interface StreamOptions {
   retention?: RetentionPolicy;
   /** The log lost records it held; the stream started a new epoch. */
   onLoss?: (losses: readonly LogLoss[], epochs: { from: string; to: string }) => void;
+  /** Hears of every message once it is durable (or failed). */
+  listener?: StreamListener;
 }
 
 /**
  * One namespace's stream on the log engine: messages as log records, an epoch that survives
- * restarts (kept in `stream.json`, see stream-meta.ts) and retention by whole segments.
+ * restarts (kept in `stream.json`, see stream-meta.ts) and retention by whole segments. The log
+ * numbers the messages (the one sequence authority) and batches the writes; its durable
+ * watermark releases them to the listener in sequence order.
  */
 export class DurableStream implements EngineStream {
   readonly epoch: string;
   readonly log: Log;
   readonly #retention?: RetentionPolicy;
+  readonly #listener?: StreamListener;
   #segments: number;
   #retaining?: Promise<unknown>;
-  /** Appends of this tick, not yet handed to the log. */
-  #batch: (AppendInput & { seq: number; resolve(): void; reject(e: unknown): void })[] = [];
+  /** Messages appended and not yet durable, oldest first. */
+  #unsettled: BusMessage[] = [];
+  #durableSeq: number;
 
-  private constructor(epoch: string, log: Log, retention?: RetentionPolicy) {
+  private constructor(epoch: string, log: Log, options: StreamOptions) {
     this.epoch = epoch;
     this.log = log;
-    this.#retention = retention;
+    this.#retention = options.retention;
+    this.#listener = options.listener;
     this.#segments = log.segmentCount;
+    this.#durableSeq = log.lastSeq;
   }
 
   /**
@@ -52,53 +60,75 @@ export class DurableStream implements EngineStream {
   ): Promise<DurableStream> {
     await Deno.mkdir(dir, { recursive: true });
     const meta = await readStreamMeta(dir) ?? await writeStreamMeta(dir, options.name);
-    const log = await Log.open({ ...logOptions, dir });
+    let stream: DurableStream | undefined;
+    const log = await Log.open({
+      ...logOptions,
+      dir,
+      onDurable: (seq) => {
+        if (stream) stream.#durable(seq);
+      },
+      onFailed: (seq, error) => {
+        if (stream) stream.#failed(seq, error);
+      },
+    });
     const losses = log.losses;
-    if (!losses.length) return new DurableStream(meta.epoch, log, options.retention);
+    if (!losses.length) return stream = new DurableStream(meta.epoch, log, options);
     const renewed = await writeStreamMeta(dir, options.name ?? meta.name);
     await log.acceptLosses();
     options.onLoss?.(losses, { from: meta.epoch, to: renewed.epoch });
-    return new DurableStream(renewed.epoch, log, options.retention);
+    return stream = new DurableStream(renewed.epoch, log, options);
   }
 
   get firstSeq(): number {
     return this.log.firstSeq;
   }
 
+  /** The durable watermark: every message up to it was handed to the listener. */
   get lastSeq(): number {
-    return this.log.lastSeq;
+    return this.#durableSeq;
   }
 
-  /**
-   * Appends are collected for the rest of the tick and handed to the log together: one log
-   * append (one record buffer, one promise) per batch instead of per message.
-   */
-  append(message: BusMessage, options: StoreOptions): Promise<void> {
-    const data = encodeStored({
-      channel: message.channel,
-      id: message.id,
-      binary: message.binary,
-      payload: message.payload,
-      headers: message.headers,
-      expiresAt: options.expiresAt ?? 0,
-      key: options.key ?? "",
-    });
-    return new Promise((resolve, reject) => {
-      const pending = { data, time: message.time, seq: message.seq, resolve, reject };
-      if (this.#batch.push(pending) === 1) queueMicrotask(() => this.#appendBatch());
-    });
+  /** The log numbers the batch at once; the watermark tells when it is durable. */
+  append(batch: AppendRequest[]): void {
+    const records = batch.map(({ message, key }) => ({
+      time: message.time,
+      data: encodeStored({
+        channel: message.channel,
+        id: message.id,
+        binary: message.binary,
+        payload: message.payload,
+        headers: message.headers,
+        expiresAt: message.expiresAt ?? 0,
+        key: key ?? "",
+      }),
+    }));
+    let seq: number;
+    try {
+      seq = this.log.enqueue(records);
+    } catch (e) {
+      return this.#listener?.failed(batch.map((r) => r.message.id), e);
+    }
+    for (const { message } of batch) {
+      message.epoch = this.epoch;
+      message.seq = seq++;
+      this.#unsettled.push(message);
+    }
   }
 
-  #appendBatch() {
-    const batch = this.#batch;
-    this.#batch = [];
-    // The broker and the log number in the same order; the log refuses a batch out of step.
-    this.log.append(batch, batch[0].seq).then(() => {
-      for (const p of batch) p.resolve();
-      this.#afterAppend();
-    }, (e) => {
-      for (const p of batch) p.reject(e);
-    });
+  #durable(seq: number) {
+    this.#durableSeq = seq;
+    let n = 0;
+    while (n < this.#unsettled.length && this.#unsettled[n].seq <= seq) n++;
+    if (n) this.#listener?.durable(this.#unsettled.splice(0, n));
+    this.#afterAppend();
+  }
+
+  /** Everything from `seq` on failed (the log gives those sequences out again). */
+  #failed(seq: number, error: unknown) {
+    const at = this.#unsettled.findIndex((m) => m.seq >= seq);
+    if (at < 0) return;
+    const failed = this.#unsettled.splice(at);
+    this.#listener?.failed(failed.map((m) => m.id), error);
   }
 
   #afterAppend() {

@@ -12,9 +12,17 @@ const message = (seq: number, time: number): BusMessage => ({
   binary: true,
 });
 
+/** One write per message, so the small segments roll. */
 async function filled(dir: string, count: number, time: (i: number) => number) {
-  const stream = await DurableStream.open(dir, { fsync: { kind: "never" }, segmentBytes: 600 });
-  for (let i = 1; i <= count; i++) await stream.append(message(i, time(i)), {});
+  let stored = () => {};
+  const stream = await DurableStream.open(dir, { fsync: { kind: "never" }, segmentBytes: 600 }, {
+    listener: { durable: () => stored(), failed: () => {} },
+  });
+  for (let i = 1; i <= count; i++) {
+    const done = new Promise<void>((resolve) => stored = resolve);
+    stream.append([{ message: message(0, time(i)) }]);
+    await done;
+  }
   return stream;
 }
 

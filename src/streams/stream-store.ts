@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
-import type { StreamEngine } from "../core/stream-engine.ts";
+import type { StreamEngine, StreamListener } from "../core/stream-engine.ts";
 import type { LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { OpenFiles } from "../log/open-files.ts";
@@ -87,17 +87,18 @@ export class StreamStore implements StreamEngine {
     return storedNamespaces(this.#dataDir);
   }
 
-  open(name: string): Promise<DurableStream> {
+  /** Opens a namespace's stream; the first open's listener is the one it keeps. */
+  open(name: string, listener?: StreamListener): Promise<DurableStream> {
     let stream = this.#open.get(name);
     if (!stream) {
-      stream = this.#openStream(name);
+      stream = this.#openStream(name, listener);
       this.#open.set(name, stream);
       stream.catch(() => this.#open.delete(name));
     }
     return stream;
   }
 
-  async #openStream(name: string): Promise<DurableStream> {
+  async #openStream(name: string, listener?: StreamListener): Promise<DurableStream> {
     const dir = streamDir(this.#dataDir, name);
     const max = this.#options.maxNamespaces ?? 0;
     // Checked before this one joins this.#open (which holds every stream opened or opening).
@@ -113,6 +114,7 @@ export class StreamStore implements StreamEngine {
       name,
       retention,
       onLoss: onLoss && ((losses, epochs) => onLoss(name, losses, epochs)),
+      listener,
     });
   }
 
