@@ -3,7 +3,7 @@ import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
-import { Namespace } from "./namespace.ts";
+import { Namespace, type Publishing } from "./namespace.ts";
 import { MemoryStream } from "./memory-stream.ts";
 import type { StoreOptions, StreamEngine, StreamListener } from "./stream-engine.ts";
 import {
@@ -252,8 +252,13 @@ export class Broker {
     const confirm = input.confirm
       ? { count: input.confirm, timeoutMs: input.confirmTimeoutMs ?? 5000, since: now }
       : undefined;
-    const done = new Promise<BusMessage>((resolve, reject) => {
-      ns.publishing.set(message.id, { resolve, reject, confirm });
+    const publishing: Publishing = { id: message.id, confirm };
+    ns.publishing.push(publishing);
+    ns.stream.append([{ message, key: input.key }]);
+    // A memory stream answered in the call; a stored one answers once the message is durable.
+    const done = publishing.answer ?? new Promise<BusMessage>((resolve, reject) => {
+      publishing.resolve = resolve;
+      publishing.reject = reject;
     });
     if (input.key !== undefined) {
       ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
@@ -261,15 +266,14 @@ export class Broker {
       if (max && ns.keys.size > max) ns.keys.delete(ns.keys.keys().next().value!);
       done.catch(() => ns.keys.delete(input.key!));
     }
-    ns.stream.append([{ message, key: input.key }]);
     return done;
   }
 
   /** The stream's messages are durable: fan them out in order, then answer their publishes. */
   #durable(ns: Namespace, messages: BusMessage[]): void {
     for (const m of messages) {
-      const publishing = ns.publishing.get(m.id);
-      if (publishing) ns.publishing.delete(m.id);
+      // Local appends come back in the order they were made; anything else is another node's.
+      const publishing = ns.publishing[0]?.id === m.id ? ns.publishing.shift() : undefined;
       // Registered before the message can reach a consumer, so no ack is missed; the timeout
       // counts from the publish.
       const confirm = publishing?.confirm;
@@ -284,15 +288,22 @@ export class Broker {
         )
         : undefined;
       this.#fanOut(ns, m);
-      publishing?.resolve(confirmation ? confirmation.then(() => m) : m);
+      if (!publishing) continue;
+      const answer = confirmation ? confirmation.then(() => m) : m;
+      if (publishing.resolve) publishing.resolve(answer);
+      else publishing.answer = Promise.resolve(answer);
     }
   }
 
   /** Appends failed (a full disk): their publishes fail; the engine hands the sequences out again. */
   #failed(ns: Namespace, ids: string[], error: unknown): void {
-    for (const id of ids) {
-      ns.publishing.get(id)?.reject(error);
-      ns.publishing.delete(id);
+    const failed = new Set(ids);
+    const publishing = ns.publishing;
+    ns.publishing = [];
+    for (const p of publishing) {
+      if (!failed.has(p.id)) ns.publishing.push(p);
+      else if (p.reject) p.reject(error);
+      else p.answer = Promise.reject(error);
     }
   }
 
@@ -340,7 +351,9 @@ export class Broker {
       sub.lastDelivered = message;
       sub.deliver(message);
     }
-    for (const watcher of this.#watchers.match(message.channel)) watcher.deliver(message);
+    if (this.#watchers.size) {
+      for (const watcher of this.#watchers.match(message.channel)) watcher.deliver(message);
+    }
     // The shared encodings were only for this fan-out; history should not keep them alive
     // (every retained byte is copied by the young-generation GC: latency).
     message.encoded = undefined;

@@ -5,8 +5,13 @@ import type { Position } from "../../client/shared/messages.ts";
 
 /** A publish waiting for its message to be durable (see Broker.publish). */
 export interface Publishing {
-  resolve(message: BusMessage | Promise<BusMessage>): void;
-  reject(error: unknown): void;
+  /** The message's id. */
+  id: string;
+  /** Set once the publisher waits (the stream did not answer within its append call). */
+  resolve?(message: BusMessage | Promise<BusMessage>): void;
+  reject?(error: unknown): void;
+  /** The answer, when the stream gave it before anyone waited. */
+  answer?: Promise<BusMessage>;
   /** Consumer acks to wait for, for how long (ms), counted from when (ms). */
   confirm?: { count: number; timeoutMs: number; since: number };
 }
@@ -28,8 +33,8 @@ export class Namespace {
   readonly history: History;
   /** Dedupe keys → the message first published with them, and when the key expires. */
   readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
-  /** Publishes appended and not yet durable, by message id. */
-  readonly publishing = new Map<string, Publishing>();
+  /** Publishes appended and not yet durable, in append order. */
+  publishing: Publishing[] = [];
 
   /** Replay at most this many newest messages per channel (0 = no limit). */
   readonly #perChannel: number;

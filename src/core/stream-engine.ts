@@ -38,7 +38,8 @@ export interface EngineStream {
   readonly lastSeq: number;
   /**
    * Positions the batch, in order, and stores it; the listener hears when each message is
-   * durable (or failed). May call the listener before it returns (an engine that keeps nothing).
+   * durable (or failed), appends made here in the order they were made. May call the listener
+   * before it returns (an engine that keeps nothing).
    */
   append(batch: AppendRequest[]): void;
   /** Stored messages with seq ≥ `fromSeq` (expired ones too), oldest first, in batches. */

@@ -54,6 +54,8 @@ export interface AppendInput {
 }
 
 interface PendingAppend {
+  /** Records not serialized yet: appends queued meanwhile join them (see #queueRecords). */
+  inputs?: AppendInput[];
   bytes: Uint8Array;
   /** Offsets of each record inside `bytes`, with their seq and time, for the index. */
   records: { seq: number; time: number; offset: number }[];
@@ -65,6 +67,7 @@ interface PendingAppend {
 }
 
 const KEYCHECK = "keycheck";
+const EMPTY = new Uint8Array(0);
 const READ_CHUNK = 1024 * 1024;
 /** How often, at most, appends save the high-water mark (see log-state.ts). */
 const STATE_EVERY_MS = 1000;
@@ -196,20 +199,35 @@ export class Log {
     if (this.#closed) throw new Error("log is closed");
     if (this.#failure) throw this.#failure;
     const firstSeq = this.#nextSeq;
+    this.#nextSeq += inputs.length;
+    const lastSeq = this.#nextSeq - 1;
+    // Watermark appends queued before the writer runs share one record buffer.
+    const last = this.#queue.at(-1);
+    if (!resolve && last?.inputs && !last.resolve) {
+      for (const input of inputs) last.inputs.push(input);
+      last.lastSeq = lastSeq;
+    } else {
+      const pending = { inputs: resolve ? inputs : [...inputs], bytes: EMPTY, records: [] };
+      this.#queue.push({ ...pending, firstSeq, lastSeq, resolve, reject });
+    }
+    this.#flush();
+    return firstSeq;
+  }
+
+  /** Builds the queued records' bytes (sealed when encrypted) and their index facts. */
+  #serialize(p: PendingAppend) {
+    const inputs = p.inputs!;
+    p.inputs = undefined;
     let size = 0;
     const datas = inputs.map((r) => this.#cipher ? this.#cipher.seal(r.data) : r.data);
     for (const d of datas) size += recordSize(d.length);
-    const bytes = new Uint8Array(size);
-    const records: PendingAppend["records"] = [];
+    p.bytes = new Uint8Array(size);
     let offset = 0;
     for (let i = 0; i < inputs.length; i++) {
-      const seq = this.#nextSeq++;
-      records.push({ seq, time: inputs[i].time, offset });
-      offset = writeRecord(bytes, offset, { seq, time: inputs[i].time, data: datas[i] });
+      const seq = p.firstSeq + i;
+      p.records.push({ seq, time: inputs[i].time, offset });
+      offset = writeRecord(p.bytes, offset, { seq, time: inputs[i].time, data: datas[i] });
     }
-    this.#queue.push({ bytes, records, firstSeq, lastSeq: this.#nextSeq - 1, resolve, reject });
-    this.#flush();
-    return firstSeq;
   }
 
   /** Every record with seq ≥ `fromSeq` that was written when the iteration reaches it. */
@@ -336,7 +354,11 @@ export class Log {
     this.#flushScheduled = true;
     this.#run(async () => {
       this.#flushScheduled = false;
-      while (this.#queue.length) await this.#flushBatch(this.#queue.splice(0));
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0);
+        for (const p of batch) this.#serialize(p);
+        await this.#flushBatch(batch);
+      }
     });
   }
 
