@@ -278,7 +278,7 @@ Deno.test("log - enqueue numbers at once; the durable watermark moves once per w
     assert.equal(log.enqueue([{ data: text("d"), time: 4 }]), 4);
     assert.deepEqual(await appended, { firstSeq: 3, lastSeq: 3 });
     assert.deepEqual(moves, [4], "the appends of one tick are one write");
-    assert.deepEqual((await log.read(1)).map((r) => r.seq), [1, 2, 3, 4]);
+    assert.deepEqual((await readFrom(log, 1)).map((r) => r.seq), [1, 2, 3, 4]);
     await log.close();
   });
 });
