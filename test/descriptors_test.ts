@@ -31,10 +31,13 @@ async function health(url: string, ms: number): Promise<number | string> {
 }
 
 Deno.test("descriptors - out of file descriptors, every door survives and serves again once some are closed", async () => {
-  await using server = await startCatbusd(["--rcp-bind", "127.0.0.1:0"], {
+  // A --max-connections above the open-file limit, so the descriptors run out first.
+  const args = ["--rcp-bind", "127.0.0.1:0", "--max-connections", "100000"];
+  await using server = await startCatbusd(args, {
     wrap: ["prlimit", `--nofile=${OPEN_FILES}:${OPEN_FILES}`],
   });
   assert.match(server.log(), new RegExp(`open-file limit soft=${OPEN_FILES} hard=${OPEN_FILES}`));
+  assert.match(server.log(), /the open-file limit is below --max-connections/);
   const ports = [server.tcpPort, server.rcpPort!, portOf(server.httpUrl), portOf(server.busUrl)];
   const idle: Deno.TcpConn[] = [];
   try {
@@ -66,4 +69,12 @@ Deno.test("descriptors - out of file descriptors, every door survives and serves
   // At most once a minute per door, not once per failed accept.
   const told = log.match(/cannot accept connections/g)!.length;
   assert.ok(told <= ports.length, `logged ${told} times`);
+});
+
+Deno.test("descriptors - left at its default, --max-connections fits the open-file limit", async () => {
+  await using server = await startCatbusd([], {
+    wrap: ["prlimit", `--nofile=${OPEN_FILES}:${OPEN_FILES}`],
+  });
+  assert.match(server.log(), new RegExp(`open-file limit .*max_connections=${OPEN_FILES * 3 / 4}`));
+  assert.doesNotMatch(server.log(), /below --max-connections/);
 });

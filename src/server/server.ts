@@ -69,21 +69,40 @@ const cannotListen = (address: string, origin: string, e: unknown) =>
     `cannot listen on ${address} (${origin}): ${(e as Error).message}`,
   );
 
-function logOpenFileLimit(log: Logger, limit: OpenFileLimit | undefined, maxConnections: number) {
-  if (!limit) return log("info", "open-file limit unknown (cannot read it on this system)");
+/**
+ * The connection limit to run with. Left at its default, it fits the open-file limit (less room
+ * for the log's files), so a default start never promises connections it cannot open; given, it
+ * is kept, and a lower open-file limit is warned about.
+ */
+function fitConnectionLimit(
+  log: Logger,
+  limit: OpenFileLimit | undefined,
+  config: ServerConfig,
+): number {
+  if (!limit) {
+    log("info", "open-file limit unknown (cannot read it on this system)");
+    return config.maxConnections;
+  }
   const show = (n: number) => Number.isFinite(n) ? n : "unlimited";
+  // A quarter of the descriptors stays for the log's segment files and everything else.
+  const room = Math.floor(limit.soft * 3 / 4);
+  const fitted = config.origins.maxConnections?.endsWith("(default)") &&
+    room < config.maxConnections;
+  const maxConnections = fitted ? room : config.maxConnections;
   log("info", "open-file limit", {
     soft: show(limit.soft),
     hard: show(limit.hard),
     ...(limit.raisedFrom !== undefined ? { raised_from: limit.raisedFrom } : {}),
+    max_connections: maxConnections,
   });
-  if (limit.soft <= maxConnections) {
+  if (!fitted && limit.soft <= maxConnections) {
     log("warn", "the open-file limit is below --max-connections: connections beyond it fail", {
       open_files: limit.soft,
       max_connections: maxConnections,
       hint: "raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower --max-connections",
     });
   }
+  return maxConnections;
 }
 
 /** Starts every listener of one catbusd and returns once they accept connections. */
@@ -91,7 +110,7 @@ export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile);
-  logOpenFileLimit(log, raiseOpenFileLimit(), config.maxConnections);
+  config = { ...config, maxConnections: fitConnectionLimit(log, raiseOpenFileLimit(), config) };
   await ensureDataDir(config.data);
   const lock = await lockDataDir(config.data, "catbusd");
   try {
