@@ -236,6 +236,20 @@ Deno.test("bus - with --bus-auth token, requests need a token and grants apply",
   await expectStatus(fetch(`${server.busUrl}/?subject=other.x&token=${token}`), 403);
 });
 
+Deno.test("bus - a stream opens a new namespace by the publish rule: create brings it, else 404", async () => {
+  await using server = await startCatbusd(["--bus-auth", "token"]);
+  const reader = await grantToken(server, "-p", "read", "fresh.>");
+  await expectStatus(
+    fetch(`${server.busUrl}/?subject=fresh.x&token=${reader}`),
+    404,
+    /namespace "fresh" does not exist; a token with create/,
+  );
+  const creator = await grantToken(server, "-p", "read", "-p", "create", "fresh.>");
+  const stream = await openSse(`${server.busUrl}/?subject=fresh.x&token=${creator}`);
+  assert.equal(stream.response.status, 200);
+  await stream.close();
+});
+
 Deno.test("bus - durable=NAME keeps a manual-ack consumer across streams and restarts", async () => {
   const data = await Deno.makeTempDir({ prefix: "catbus-bus-durable-" });
   let server = await startCatbusd([], { data });

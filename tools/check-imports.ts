@@ -15,6 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["src/auth"],
   ["src/log"],
   ["src/streams"],
+  ["src/access"],
   ["src/protocol"],
   ["src/transport"],
   ["src/sm"],

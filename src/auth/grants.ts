@@ -80,7 +80,7 @@ export function parseGrants(value: unknown): Grant[] {
 
 /**
  * Each principal may read its own `_inbox.<clientId>.…` without a grant (request/reply works
- * with any token). Publishing a reply takes a permit instead (protocol/publish-access.ts).
+ * with any token). Publishing a reply takes a permit instead (access/publish.ts).
  */
 function inboxAllows(principal: Principal, permission: Permission, pattern: string): boolean {
   return permission === "read" && pattern.startsWith("_inbox.") &&

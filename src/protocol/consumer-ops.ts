@@ -8,14 +8,14 @@ import { defaultDeadLetter, parseConsumerSpec } from "../streams/consumer-config
 import type { Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import {
-  ACK_KINDS,
   type AckMeta,
   type ConsumeMeta,
   type ConsumerConfig,
   type ConsumerInfo,
   type ConsumerNameMeta,
 } from "../../client/shared/messages.ts";
-import { checkPublish, openNamespace } from "./publish-access.ts";
+import { checkPublish, openNamespace } from "../access/publish.ts";
+import { pacedMember, parseAckKind } from "../access/consumers.ts";
 
 /** What consumer operations need from the server (a `SessionHost` is one). */
 export interface ConsumerOpsHost {
@@ -130,14 +130,12 @@ export class SessionConsumers {
     }
     const queue = this.#queue;
     const half = () => queue.maxBytes / 2;
-    const member: ConsumerMember = {
-      hasRoom: () => queue.pendingBytes < half(),
-      deliver: (d) => {
-        queue.push(this.#encode(d), false);
-        this.#delivered(d.message);
-        if (queue.pendingBytes >= half()) queue.drained(half()).then(() => consumer.wake());
-      },
-    };
+    const member = pacedMember(
+      consumer,
+      { congested: () => queue.pendingBytes >= half(), ready: () => queue.drained(half()) },
+      (d) => queue.push(this.#encode(d), false),
+      this.#delivered,
+    );
     this.#members.set(consumer.name, { consumer, member });
     return { info: consumer.info(), start: () => consumer.join(member, max) };
   }
@@ -155,8 +153,7 @@ export class SessionConsumers {
 
   async ack(principal: Principal, meta: AckMeta): Promise<void> {
     const consumer = this.#readable(principal, consumerName(meta));
-    const kind = meta.kind ?? "ack";
-    if (!ACK_KINDS.includes(kind)) throw bad(`"kind" must be one of ${ACK_KINDS.join(", ")}`);
+    const kind = parseAckKind(meta.kind, '"kind"');
     if (!Number.isSafeInteger(meta.seq) || meta.seq < 1) {
       throw bad('"seq" must be the delivery\'s seq');
     }

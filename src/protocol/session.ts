@@ -1,12 +1,11 @@
 import type { Authenticator } from "../auth/authenticator.ts";
-import { allows, type Principal, requireGrant } from "../auth/grants.ts";
+import { allows, type Principal } from "../auth/grants.ts";
 import type { Broker, Published, PublishInput, Subscriber } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
-import { jsonTextProblem } from "../core/json-scan.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
 import type { ReplyHolder, ReplyPermits } from "../core/replies.ts";
-import { namespaceOf, parsePattern } from "../../client/shared/subject.ts";
+import { namespaceOf } from "../../client/shared/subject.ts";
 import {
   type DecodeEvent,
   encodeFrame,
@@ -32,8 +31,10 @@ import {
 import { parseStart } from "../core/start.ts";
 import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
-import { checkPublish, checkReplyTo, openNamespace } from "./publish-access.ts";
-import { RateLimiter } from "../core/rate-limiter.ts";
+import { openNamespace } from "../access/publish.ts";
+import { Publisher } from "../access/publisher.ts";
+import { authorizeSubscribe, replaySubscriber } from "../access/subscribe.ts";
+import { type Gap, LagPolicy } from "../access/lag.ts";
 import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
@@ -122,16 +123,13 @@ export class Session implements Subscriber {
   principal?: Principal;
   /** Last time a frame arrived, for the heartbeat sweep. */
   lastSeen = Date.now();
-  /** Since when messages are being dropped, or 0. */
-  laggingSince = 0;
 
   readonly #host: SessionHost;
   readonly #transport: SessionTransport;
   readonly #queue: OutboundQueue;
   readonly #decoder: FrameDecoder;
   readonly #patterns = new Set<string>();
-  /** Per namespace: position after which messages were dropped, while lagging. */
-  readonly #gaps = new Map<string, { epoch: string; after: number }>();
+  readonly #lag: LagPolicy;
   #closed = false;
   /** Frames that arrived before hello finished wait here, in order (auth is async). */
   #chain: Promise<void> = Promise.resolve();
@@ -140,7 +138,8 @@ export class Session implements Subscriber {
   readonly #consumers: SessionConsumers;
   readonly #admitted: boolean;
   readonly #helloTimer: ReturnType<typeof setTimeout>;
-  readonly #publishRate?: RateLimiter;
+  /** Set at hello: the access layer's publish rules for this connection. */
+  #publisher?: Publisher;
   /** Requests delivered on this connection may be answered from it (and only from it). */
   readonly #replies: ReplyHolder;
 
@@ -152,6 +151,19 @@ export class Session implements Subscriber {
       maxBytes: host.limits.outboundBytes,
       onError: () => this.close(),
     });
+    const queue = this.#queue;
+    this.#lag = new LagPolicy(
+      {
+        push: (m) => queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), true),
+        // Live delivery resumes once the client has read half of what was queued.
+        drained: () => queue.drained(queue.maxBytes / 2),
+      },
+      this.#replies,
+      {
+        onLag: () => host.log("warn", "slow consumer: dropping messages", { remote: this.remote }),
+        onCaughtUp: (gaps) => this.#reportGaps(gaps),
+      },
+    );
     this.#consumers = new SessionConsumers(
       host,
       this.#queue,
@@ -159,9 +171,6 @@ export class Session implements Subscriber {
       this.#replies.delivered,
     );
     const limits = host.limits;
-    if (limits.maxPublishRate > 0) {
-      this.#publishRate = new RateLimiter(limits.maxPublishRate, Date.now());
-    }
     this.#helloTimer = setTimeout(() => {
       if (!this.principal) {
         this.close(
@@ -202,23 +211,12 @@ export class Session implements Subscriber {
 
   /** Called by the broker for each matching message. */
   deliver(message: BusMessage): void {
-    const bytes = encodedOnce(message, MESSAGE_FORMAT, encodeMessage);
-    const ns = namespaceOf(message.channel);
-    if (this.laggingSince) {
-      this.#recordGap(ns, message);
-      return;
-    }
-    if (this.#queue.push(bytes, true)) {
-      this.#replies.delivered(message);
-    } else {
-      this.laggingSince = Date.now();
-      this.#recordGap(ns, message);
-      this.#host.log("warn", "slow consumer: dropping messages", {
-        remote: this.remote,
-      });
-      // Resume delivery once the client has read half of what was queued.
-      this.#queue.drained(this.#queue.maxBytes / 2).then(() => this.#endLag());
-    }
+    this.#lag.deliver(message);
+  }
+
+  /** Since when messages are being dropped, or 0. */
+  get laggingSince(): number {
+    return this.#lag.laggingSince;
   }
 
   /** Sends an unsolicited notice. */
@@ -299,16 +297,9 @@ export class Session implements Subscriber {
     this.#host.detach(this, this.#admitted);
   }
 
-  #recordGap(ns: string, message: BusMessage) {
-    if (!this.#gaps.has(ns)) {
-      this.#gaps.set(ns, { epoch: message.epoch, after: message.seq - 1 });
-    }
-  }
-
-  #endLag() {
+  #reportGaps(gaps: Gap[]) {
     if (this.#closed) return;
-    this.laggingSince = 0;
-    for (const [namespace, { epoch, after }] of this.#gaps) {
+    for (const { namespace, epoch, after } of gaps) {
       this.notice({
         event: "gap",
         code: ErrorCode.SlowConsumer,
@@ -318,7 +309,6 @@ export class Session implements Subscriber {
         recovered: false,
       });
     }
-    this.#gaps.clear();
   }
 
   #send(type: number, id: number, meta?: unknown) {
@@ -412,6 +402,7 @@ export class Session implements Subscriber {
       return this.#closeAfterFlush();
     }
     clearTimeout(this.#helloTimer);
+    this.#publisher = new Publisher(this.principal, this.#replies, this.#host.limits);
     this.#host.attach(this);
     const welcome: WelcomeMeta = {
       version: PROTOCOL_VERSION,
@@ -480,47 +471,12 @@ export class Session implements Subscriber {
    * the namespace exists (the common case): no await, no extra promise per message.
    */
   #publish(frame: Frame, seen?: (channel: string) => void): Promise<Published> {
-    const principal = this.principal!;
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
     seen?.(String(channel));
-    checkPublish(principal, channel, this.#replies);
-    if (this.#publishRate && !this.#publishRate.take(Date.now())) {
-      throw new CatbusError(
-        ErrorCode.LimitExceeded,
-        `more than ${this.#host.limits.maxPublishRate} publishes per second on this connection ` +
-          "(--max-publish-rate); slow down or spread them over connections",
-      );
-    }
-    if (frame.data.length > this.#host.limits.maxPayload) {
-      throw new CatbusError(
-        ErrorCode.TooLarge,
-        `payload of ${frame.data.length} bytes exceeds the limit of ${this.#host.limits.maxPayload}`,
-      );
-    }
     const binary = (frame.flags & Flag.Binary) !== 0;
-    // Checked without building values: the bytes published are the bytes stored.
-    if (!binary) {
-      const maxDepth = this.#host.limits.maxJsonDepth;
-      const problem = jsonTextProblem(frame.data, maxDepth);
-      if (problem === "utf8") {
-        throw new CatbusError(
-          ErrorCode.BadRequest,
-          "payload is not valid UTF-8; send UTF-8 JSON text, or set the binary flag for raw bytes",
-        );
-      }
-      if (problem === "depth") {
-        throw new CatbusError(ErrorCode.BadRequest, jsonTooDeep("the payload", maxDepth));
-      }
-      if (problem) {
-        throw new CatbusError(
-          ErrorCode.BadRequest,
-          "payload is not valid JSON; send JSON text, or set the binary flag for raw bytes",
-        );
-      }
-    }
     const headers = parsePublishHeaders(meta.headers);
-    checkReplyTo(principal, headers);
+    this.#publisher!.authorize({ channel, payload: frame.data, binary, headers });
     const input: PublishInput = {
       channel,
       // Copy now: the frame is a view on the transport's read buffer.
@@ -532,15 +488,14 @@ export class Session implements Subscriber {
     };
     const broker = this.#host.broker;
     if (broker.namespace(namespaceOf(channel))) return broker.publish(input);
-    return openNamespace(broker, principal, channel, this.#host.checkNamespace)
+    return openNamespace(broker, this.principal!, channel, this.#host.checkNamespace)
       .then(() => broker.publish(input));
   }
 
   #onSubscribe(frame: Frame): Promise<SubscribedMeta> {
     const meta = parseMeta<SubscribeMeta>(frame);
     const pattern = meta.pattern;
-    parsePattern(pattern);
-    requireGrant(this.principal!, "read", pattern);
+    authorizeSubscribe(this.principal!, pattern);
     if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
@@ -549,18 +504,13 @@ export class Session implements Subscriber {
       );
     }
     const start = parseStart(meta);
-    // Replayed messages are answers the client asked for: they bypass the drop policy, and the
-    // broker stops reading while the queue is full (\`ready\`), so the queue stays bounded.
-    const replay: Subscriber = {
+    const replay = replaySubscriber({
       // Encoded without caching: a replay goes to one subscriber, and caching would keep the
       // frame alive as long as the message stays in history.
-      deliver: (m) => {
-        this.#queue.push(encodeMessage(m), false);
-        this.#replies.delivered(m);
-      },
+      send: (m) => this.#queue.push(encodeMessage(m), false),
       ready: () => this.#queue.room(),
       gone: () => this.#closed || this.#queue.closed,
-    };
+    }, this.#replies);
     return this.#inOrder(async () => {
       const result = await this.#host.broker.subscribe(this, pattern, start, replay);
       if (this.#closed) this.#host.broker.unsubscribe(this, pattern);

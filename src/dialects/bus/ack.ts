@@ -1,7 +1,7 @@
 import { type Principal, requireGrant } from "../../auth/grants.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { isCatbusError } from "../../../client/shared/errors.ts";
-import { ACK_KINDS, type AckKind } from "../../../client/shared/messages.ts";
+import { parseAckKind } from "../../access/consumers.ts";
 import { checkConsumerId, messageIdOf } from "./event.ts";
 import type { BusBinding } from "./subscribe.ts";
 
@@ -27,10 +27,7 @@ export async function ack(
   // A durable consumer's id is its name; per-stream consumers have c_ ids.
   if (!bindings.has(consumerId)) checkConsumerId(consumerId);
   const messageId = messageIdOf(eventId);
-  const kind = (url.searchParams.get("kind") ?? "ack") as AckKind;
-  if (!ACK_KINDS.includes(kind)) {
-    throw new CatbusError(ErrorCode.BadRequest, `kind must be one of ${ACK_KINDS.join(", ")}`);
-  }
+  const kind = parseAckKind(url.searchParams.get("kind") ?? undefined, "kind");
   const noAckPattern = noAckStreams.get(consumerId);
   if (noAckPattern !== undefined) return requireGrant(principal, "read", noAckPattern);
   const binding = bindings.get(consumerId);

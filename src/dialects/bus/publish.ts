@@ -1,10 +1,9 @@
-import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Published, PublishInput } from "../../core/broker.ts";
-import type { ReplyHolder } from "../../core/replies.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { jsonTooDeep } from "../../core/json-depth.ts";
 import { namespaceOf, parseChannel } from "../../../client/shared/subject.ts";
-import { checkPublish, checkReplyTo, openNamespace } from "../../protocol/publish-access.ts";
+import { openNamespace } from "../../access/publish.ts";
+import { checkPayloadSize, type Publisher } from "../../access/publisher.ts";
 import { timeOfId } from "../../core/ids.ts";
 import {
   JsonSyntaxError,
@@ -31,9 +30,8 @@ type BusItem = PublishInput & { subject: string };
 
 export interface BusPublishContext {
   broker: Broker;
-  principal: Principal;
-  replies: ReplyHolder;
-  maxPayload: number;
+  /** The access layer's publish rules for this request's principal. */
+  publisher: Publisher;
   checkNamespace(name: string): Promise<void>;
 }
 
@@ -105,12 +103,7 @@ function parseItem(body: Uint8Array, at: number, depth: number, where: string, l
   const key = optionalString(item, "key", 256);
   const replyTo = optionalString(item, "response_subject", 255);
   if (replyTo) parseChannel(replyTo);
-  if (payload.length > maxPayload) {
-    throw new CatbusError(
-      ErrorCode.TooLarge,
-      `${where}: payload of ${payload.length} bytes exceeds the limit of ${maxPayload}`,
-    );
-  }
+  checkPayloadSize(payload.length, maxPayload, where);
   const headers: Record<string, string> = {};
   if (traceId) headers[TRACE_HEADER] = traceId;
   if (key) headers[KEY_HEADER] = key;
@@ -217,11 +210,9 @@ export async function publishItems(
   items: BusItem[],
   confirm?: { confirm: number; confirmTimeoutMs: number },
 ): Promise<Published[]> {
-  for (const item of items) {
-    checkPublish(ctx.principal, item.channel, ctx.replies);
-    checkReplyTo(ctx.principal, item.headers);
-  }
-  await openNamespace(ctx.broker, ctx.principal, items[0].channel, ctx.checkNamespace);
+  // Size and JSON were checked with the body, each refusal naming its event.
+  for (const item of items) ctx.publisher.authorize(item, true);
+  await openNamespace(ctx.broker, ctx.publisher.principal, items[0].channel, ctx.checkNamespace);
   const ns = namespaceOf(items[0].channel);
   const keys = new Set<string>();
   for (const item of items) {

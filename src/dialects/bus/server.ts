@@ -8,6 +8,7 @@ import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { parseDuration } from "../../core/units.ts";
 import type { SseStream } from "../../transport/sse.ts";
 import { readBody } from "../../transport/http-body.ts";
+import { Publisher } from "../../access/publisher.ts";
 import { ack } from "./ack.ts";
 import { CORS_HEADERS, PREFLIGHT_HEADERS } from "./cors.ts";
 import { eventIdOf, rfc3339Nano } from "./event.ts";
@@ -130,11 +131,8 @@ export function serveBus(
         if (batch && confirm) {
           throw new CatbusError(ErrorCode.BadRequest, "confirm applies to single events only");
         }
-        const published = await publishItems(
-          { ...base, maxPayload: options.maxPayload },
-          items,
-          confirm,
-        );
+        const publisher = new Publisher(principal, base.replies, options);
+        const published = await publishItems({ ...base, publisher }, items, confirm);
         if (batch) return reply(202);
         const m = published[0];
         return reply(202, "", {

@@ -10,8 +10,12 @@ import { parseGoDuration } from "../../core/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../auth/live-connections.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { parseConsumerSpec } from "../../streams/consumer-config.ts";
-import type { Consumer, ConsumerMember } from "../../streams/consumer.ts";
+import type { Consumer } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
+import { openNamespace } from "../../access/publish.ts";
+import { authorizeSubscribe, replaySubscriber } from "../../access/subscribe.ts";
+import { LagPolicy } from "../../access/lag.ts";
+import { pacedMember } from "../../access/consumers.ts";
 import { CORS_HEADERS } from "./cors.ts";
 import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -134,15 +138,10 @@ export async function subscribe(
   params: SubscribeParams,
 ): Promise<Response> {
   const { broker, principal } = ctx;
-  requireGrant(principal, "read", params.pattern);
+  authorizeSubscribe(principal, params.pattern);
+  // A stream may come before the first event: as for a publish, `create` brings it into existence.
+  await openNamespace(broker, principal, params.pattern, ctx.checkNamespace);
   const ns = literalNamespaceOf(params.pattern)!;
-  await ctx.checkNamespace(ns);
-  if (!broker.namespace(ns)) {
-    if (!allows(principal, "create", params.pattern)) {
-      throw bad(`namespace "${ns}" does not exist yet; publish to it first`);
-    }
-    await broker.createNamespace(ns);
-  }
   const id = params.durable ?? `c_${randomId(20)}`;
   const options = {
     highWaterBytes: ctx.outboundBytes / 2,
@@ -202,20 +201,28 @@ function noAck(
   id: string,
   options: StreamOptions,
 ) {
-  const sub: Subscriber = {
-    deliver: (m) => {
-      if (stream.overflow > options.highWaterBytes) {
-        // Never a silent gap: the client reconnects with Last-Event-ID and gets the rest.
-        stream.send(sseFrame({
-          event: "error",
-          data: "slow consumer: reconnect with Last-Event-ID to resume after the last event",
-        }));
-        return stream.close();
-      }
-      stream.send(encodedOnce(m, "bus-sse", messageFrame));
-      ctx.replies.delivered(m);
+  // SSE has no gap notice: a stream that falls behind ends, and the client reconnects with
+  // Last-Event-ID to get the rest.
+  const lag = new LagPolicy(
+    {
+      push: (m) => {
+        if (stream.overflow > options.highWaterBytes) return false;
+        stream.send(encodedOnce(m, "bus-sse", messageFrame));
+        return true;
+      },
+      drained: () => stream.ready(),
     },
-  };
+    ctx.replies,
+    {
+      onLag: () =>
+        endStream(
+          stream,
+          "slow consumer: reconnect with Last-Event-ID to resume after the last event",
+        ),
+      onCaughtUp: () => {},
+    },
+  );
+  const sub: Subscriber = { deliver: (m) => lag.deliver(m) };
   const stream = new SseStream({
     ...options,
     onClose: () => {
@@ -228,14 +235,11 @@ function noAck(
   ctx.streams.add(stream);
   ctx.noAckStreams.set(id, params.pattern);
   const unregister = registerLive(ctx, params.pattern, stream);
-  const replay: Subscriber = {
-    deliver: (m) => {
-      stream.send(messageFrame(m));
-      ctx.replies.delivered(m);
-    },
+  const replay = replaySubscriber({
+    send: (m) => stream.send(messageFrame(m)),
     ready: () => stream.congested ? stream.ready() : undefined,
     gone: () => stream.closed,
-  };
+  }, ctx.replies);
   ctx.broker.subscribe(sub, params.pattern, { from: params.from }, replay).then(() => {
     if (stream.closed) ctx.broker.unsubscribe(sub, params.pattern);
   }, (e) => {
@@ -290,19 +294,19 @@ async function manualAck(
       );
     },
   });
-  const member: ConsumerMember = {
-    hasRoom: () => !stream.congested,
-    deliver: ({ message: m, attempt }) => {
+  const member = pacedMember(
+    consumer,
+    { congested: () => stream.congested, ready: () => stream.ready() },
+    ({ message: m, attempt }) => {
       awaiting.set(m.id, m.seq);
       // Events given up on (dead-lettered) are never acked: forget them now and then.
       if (awaiting.size > 2 * consumer.config.maxInFlight + 64) {
         for (const [id, seq] of awaiting) if (!consumer.isPending(seq)) awaiting.delete(id);
       }
       stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
-      ctx.replies.delivered(m);
-      if (stream.congested) stream.ready().then(() => consumer.wake());
     },
-  };
+    ctx.replies.delivered,
+  );
   ctx.streams.add(stream);
   const unregister = registerLive(ctx, params.pattern, stream);
   consumer.join(member);
