@@ -4,8 +4,8 @@ import type { Logger } from "../core/logger.ts";
 /** A door says it refuses, or cannot accept, at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
-/** The listeners whose connections are counted. */
-export type DoorName = "http" | "bus" | "tcp" | "webtransport" | "rcp";
+/** The listeners whose connections are counted: a door's name (http, tcp, bus, rcp, …). */
+export type DoorName = string;
 
 /**
  * Connections open at once, over all doors (`--max-connections`) and on each door

@@ -21,8 +21,13 @@ import { serveHttp } from "./http.ts";
 import { clientBundle } from "./client-bundle.ts";
 import { SseSessions } from "../transport/sse-sessions.ts";
 import { WebTransportListener } from "../transport/webtransport.ts";
-import { serveBus } from "../dialects/bus/server.ts";
-import { startRcpService } from "../dialects/rcp/start.ts";
+import {
+  cannotListen,
+  displayHost,
+  type DoorServices,
+  type RunningDoor,
+} from "../dialects/door.ts";
+import { DOORS } from "./doors.ts";
 import type { Logger } from "../core/logger.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "../auth/live-connections.ts";
@@ -62,12 +67,6 @@ const readPem = async (path: string, what: string, origin: string) => {
     );
   }
 };
-
-const cannotListen = (address: string, origin: string, e: unknown) =>
-  new CatbusError(
-    ErrorCode.Unavailable,
-    `cannot listen on ${address} (${origin}): ${(e as Error).message}`,
-  );
 
 /**
  * The connection limit to run with. Left at its default, it fits the open-file limit (less room
@@ -230,10 +229,6 @@ async function startLocked(
   };
   const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
 
-  const rcpBind = config.rcpBind;
-  const rcp = rcpBind
-    ? await startRcpService({ ...config, rcpBind }, broker, log, { ...door("rcp"), live: sessions })
-    : undefined;
   const tls = config.cert && config.key
     ? {
       cert: await readPem(config.cert, "certificate", config.origins.cert),
@@ -294,43 +289,41 @@ async function startLocked(
       log("warn", "webtransport is off", { error: (e as Error).message });
     }
   }
-  const busAddr = config.busBind
-    ? parseAddress(config.busBind, config.origins.busBind)!
-    : undefined;
-  let bus: ReturnType<typeof serveBus> | undefined;
+  const services: Omit<DoorServices, "admission"> = {
+    broker,
+    consumers,
+    authenticator: host.authenticator,
+    replies: host.replies,
+    live: sessions,
+    checkNamespace: host.checkNamespace,
+    log,
+    ...(tls ? { tls } : {}),
+  };
+  /** The registered doors that are on, by name. */
+  const doors = new Map<string, RunningDoor>();
+  const closeDoors = async () => {
+    for (const d of doors.values()) await d.close();
+  };
   try {
-    bus = busAddr && serveBus({
-      ...busAddr,
-      ...tls,
-      broker,
-      consumers,
-      authenticator: host.authenticator,
-      replies: host.replies,
-      auth: config.busAuth,
-      maxPayload: config.maxPayload,
-      maxJsonDepth: config.maxJsonDepth,
-      outboundBytes: config.outboundBytes,
-      checkNamespace: host.checkNamespace,
-      live: sessions,
-      log,
-      door: door("bus"),
-    });
+    for (const d of DOORS) {
+      const running = await d.start(config, { ...services, admission: door(d.name) });
+      if (running) doors.set(d.name, running);
+    }
   } catch (e) {
+    await closeDoors();
     tcp.close();
+    webtransport?.close();
     await http.shutdown();
-    throw cannotListen(config.busBind!, config.origins.busBind, e);
+    throw e;
   }
-  const displayHost = (h: string) => h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
   const scheme = tls ? "s" : "";
+  const busUrl = doors.get("bus")?.url;
+  const rcpUrl = doors.get("rcp")?.url;
   const server: RunningServer = {
     httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.port}`,
     tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
-    ...(bus && busAddr
-      ? {
-        busUrl: `http${scheme}://${displayHost(busAddr.hostname)}:${bus.port}`,
-      }
-      : {}),
-    ...(rcp ? { rcpUrl: rcp.url } : {}),
+    ...(busUrl ? { busUrl } : {}),
+    ...(rcpUrl ? { rcpUrl } : {}),
     broker,
     async close(reason = "closed") {
       const started = Date.now();
@@ -344,8 +337,7 @@ async function startLocked(
       sse.closeAll();
       await http.shutdown();
       webtransport?.close();
-      await bus?.close();
-      await rcp?.close();
+      await closeDoors();
       await consumers.close();
       await streams.close();
       lock.release();
@@ -362,8 +354,7 @@ async function startLocked(
         ...(webtransport.certificateHash ? { cert_hash: webtransport.certificateHash.value } : {}),
       }
       : {}),
-    ...(server.busUrl ? { bus: server.busUrl } : {}),
-    ...(server.rcpUrl ? { rcp: server.rcpUrl } : {}),
+    ...Object.fromEntries([...doors].map(([name, d]) => [name, d.url])),
     data: config.data,
     pid: Deno.pid,
   });

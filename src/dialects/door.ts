@@ -1,0 +1,56 @@
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { Broker } from "../core/broker.ts";
+import type { Logger } from "../core/logger.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import type { ReplyPermits } from "../core/replies.ts";
+import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
+import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
+import type { SessionRegistry } from "../auth/live-connections.ts";
+
+/** What every door is given by the server: the shared core and the access layer's parts. */
+export interface DoorServices {
+  broker: Broker;
+  consumers: ConsumerRegistry;
+  /** Credential → principal (tokens, role tokens, the admin key). */
+  authenticator: Authenticator;
+  /** Who may answer which request, shared by every door. */
+  replies: ReplyPermits;
+  /** Where a door registers each live connection, so revocation and expiry reach it. */
+  live: Pick<SessionRegistry, "add" | "delete">;
+  /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
+  checkNamespace(name: string): Promise<void>;
+  log: Logger;
+  /** The server's certificate and key (PEM), when it has them. */
+  tls?: { cert: string; key: string };
+  /** This door's connection slots (--max-connections-per-door) and accept-failure reports. */
+  admission: { admit: Admission; report: AcceptReport };
+}
+
+/** A started door: where it listens, and how to stop it (ending its open connections). */
+export interface RunningDoor {
+  /** e.g. http://127.0.0.1:2021, rcp://127.0.0.1:7401 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A door's registration, the one thing the server knows of it: its name (for its connection
+ * limit and its log lines), and its start, which reads the door's own settings from the
+ * server's configuration and returns undefined when they leave the door off. See "How to add a
+ * door" in docs/architecture.md.
+ */
+export interface Door<Settings> {
+  readonly name: string;
+  start(settings: Settings, services: DoorServices): Promise<RunningDoor | undefined>;
+}
+
+/** The host to show in a door's URL: a wildcard bind is reached on the loopback address. */
+export const displayHost = (hostname: string): string =>
+  hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
+
+/** A listener that cannot bind, named by the setting that asked for it (`--bus-bind`, `BUS_ADDR`). */
+export const cannotListen = (address: string, origin: string, e: unknown): CatbusError =>
+  new CatbusError(
+    ErrorCode.Unavailable,
+    `cannot listen on ${address} (${origin}): ${(e as Error).message}`,
+  );
