@@ -28,7 +28,7 @@ async function echoListener(options: Partial<TcpListenOptions>) {
     accepted.push(c);
     return {
       receive: (chunk) => c.write(new Uint8Array([...new TextEncoder().encode("ok:"), ...chunk])),
-      closed: () => {},
+      connectionEnded: () => {},
     };
   }, door);
   return { listener, accepted };

@@ -199,6 +199,4 @@ export type NoticeMeta =
   /** A publish sent without a request id (fire and forget) was refused. */
   | { event: "publish_failed"; code: ErrorCode; message: string; channel: string }
   /** An ack sent without a request id (fire and forget) was refused. */
-  | { event: "ack_failed"; code: ErrorCode; message: string; consumer: string; seq: number }
-  /** The server is going away; reconnect elsewhere or later. */
-  | { event: "shutdown"; message: string };
+  | { event: "ack_failed"; code: ErrorCode; message: string; consumer: string; seq: number };

@@ -128,7 +128,7 @@ async function nativePublish(c: Case): Promise<string> {
   const timeout = setTimeout(() => resolve({ type: -1 } as Frame), 5000);
   const frame = await answer;
   clearTimeout(timeout);
-  session.closed();
+  session.connectionEnded();
   assert.notEqual(frame.type, -1, `${c.name}: no answer within 5 s`);
   return frame.type === FrameType.Error ? parseMeta<{ code: string }>(frame).code : "";
 }

@@ -275,7 +275,7 @@ export class Session implements Subscriber {
   }
 
   /** The transport saw the connection end. */
-  closed(): void {
+  connectionEnded(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#cleanup();

@@ -98,7 +98,7 @@ class SseSession {
     clearTimeout(this.#grace);
     this.#sessions.delete(this.id);
     this.#stream?.close();
-    this.handler.closed();
+    this.handler.connectionEnded();
   }
 
   #open(): SseStream {

@@ -40,7 +40,8 @@ export interface TcpConnection {
 export interface StreamHandler {
   /** A promise pauses reading until it settles (outbound backpressure). */
   receive(chunk: Uint8Array): void | Promise<void>;
-  closed(): void;
+  /** The connection ended (either side closed it, or it broke). */
+  connectionEnded(): void;
 }
 
 /** How a listener lets connections in: a slot each, a refusal when full, accept failures told. */
@@ -72,9 +73,9 @@ export function listenTcp(
     const handler = accept(connection);
     return {
       receive: (chunk) => handler.receive(chunk),
-      closed: () => {
+      connectionEnded: () => {
         release();
-        handler.closed();
+        handler.connectionEnded();
       },
     };
   };
@@ -121,7 +122,7 @@ async function serveConn(conn: Deno.TcpConn, serve: Serve) {
     }
   } catch { /* reset by peer or closed by us */ }
   open = false;
-  handler.closed();
+  handler.connectionEnded();
 }
 
 function listenTls(
@@ -174,7 +175,7 @@ function serveSocket(socket: TLSSocket, verified: boolean, serve: Serve) {
       paused.then(() => socket.resume());
     }
   });
-  socket.on("close", () => handler.closed());
+  socket.on("close", () => handler.connectionEnded());
 }
 
 function identityOf(socket: TLSSocket): ClientIdentity {

@@ -50,7 +50,7 @@ export function acceptWebSocket(
   };
   socket.onclose = () => {
     onClosed();
-    handler?.closed();
+    handler?.connectionEnded();
   };
   socket.onerror = () => {};
   return response;

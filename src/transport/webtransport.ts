@@ -198,6 +198,6 @@ export class WebTransportListener {
       for await (const chunk of stream.readable) handler.receive(chunk);
     } catch { /* reset by the peer or closed by us */ }
     open = false;
-    handler.closed();
+    handler.connectionEnded();
   }
 }

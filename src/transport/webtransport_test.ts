@@ -32,7 +32,7 @@ Deno.test("webtransport - a self-signed certificate is rotated before it expires
     onRotate: (hash) => rotated.resolve(hash),
   }, (transport: SessionTransport) => ({
     receive: (chunk) => transport.write(chunk),
-    closed: () => {},
+    connectionEnded: () => {},
   }));
   try {
     const first = listener.certificateHash!;

@@ -80,11 +80,11 @@ function watch(
       lastActive = Date.now();
       return handler.receive(chunk);
     },
-    closed: () => {
+    connectionEnded: () => {
       clearTimeout(hello);
       clearTimeout(idle);
       open.delete(connection);
-      handler.closed();
+      handler.connectionEnded();
     },
   };
 }

@@ -142,7 +142,7 @@ export class RcpSession implements WatchSink {
   }
 
   /** The transport is gone. */
-  closed(): void {
+  connectionEnded(): void {
     this.#closing = true;
     for (const id of this.#subscriptions) this.#host.watches.unwatch(id);
     this.#subscriptions.clear();

@@ -63,7 +63,7 @@ Deno.test("rcp session - a configured bearer token makes an rcp-token principal 
     grants: SM_GRANTS,
   });
   assert.equal(session.principal, registered.principal);
-  session.closed();
+  session.connectionEnded();
   assert.equal(live.size, 0, "gone from the registry with the connection");
 });
 
