@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RcpClient } from "../src/dialects/rcp/client.ts";
 import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
-import { makeCA, makeLeaf } from "./helpers/certs.ts";
+import { CLIENT_CERT, makeCA, makeLeaf, SERVER_CERT } from "./helpers/certs.ts";
 import { ORDER, startSm } from "./sm_helpers.ts";
 
 /** A CA, a server certificate for localhost and a client certificate. */
@@ -10,12 +10,12 @@ async function makeCerts(dir: string) {
   await makeLeaf(
     dir,
     "localhost",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    SERVER_CERT,
   );
   await makeLeaf(
     dir,
     "client",
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    CLIENT_CERT,
   );
 }
 

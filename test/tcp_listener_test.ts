@@ -11,7 +11,7 @@ import {
   type TcpConnection,
   type TcpListenOptions,
 } from "../src/transport/tcp.ts";
-import { makeCA, makeLeaf } from "./helpers/certs.ts";
+import { CLIENT_CERT, makeCA, makeLeaf, SERVER_CERT } from "./helpers/certs.ts";
 import { within } from "./helpers/deadline.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 
@@ -40,12 +40,12 @@ async function makeCerts() {
   await makeLeaf(
     dir,
     "localhost",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    SERVER_CERT,
   );
   await makeLeaf(
     dir,
     "alice",
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    CLIENT_CERT,
   );
   const read = (f: string) => Deno.readTextFileSync(`${dir}/${f}`);
   const pem = {

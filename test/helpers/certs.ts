@@ -59,3 +59,11 @@ export async function makeLeaf(dir: string, name: string, extensions: string): P
     `${dir}/${name}.pem`,
   );
 }
+
+/** Extensions of a server certificate for localhost and 127.0.0.1. */
+export const SERVER_CERT =
+  "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+
+/** Extensions of a client certificate (mTLS). */
+export const CLIENT_CERT =
+  "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n";
