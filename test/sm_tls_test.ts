@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
 import { RcpClient } from "../src/dialects/rcp/client.ts";
 import { hashToken } from "../src/dialects/rcp/token-hashes.ts";
-import { CLIENT_CERT, makeCA, makeLeaf, SERVER_CERT } from "./helpers/certs.ts";
+import { makeServerAndClientCerts } from "./helpers/certs.ts";
 import { ORDER, startSm } from "./sm_helpers.ts";
 
 /** A CA, a server certificate for localhost and a client certificate. */
-async function makeCerts(dir: string) {
-  await makeCA(dir, "Catbus SM Test CA");
-  await makeLeaf(
-    dir,
-    "localhost",
-    SERVER_CERT,
-  );
-  await makeLeaf(
-    dir,
-    "client",
-    CLIENT_CERT,
-  );
-}
-
 Deno.test("sm tls - RCP over TLS and mTLS, with auth, and the CLI over TLS", async () => {
   const dir = await Deno.makeTempDir({ prefix: "catbus-sm-tls-" });
-  await makeCerts(dir);
+  await makeServerAndClientCerts(dir, "client", "Catbus SM Test CA");
   const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
   await using server = await startSm([
     "--rcp-tls-cert",
@@ -84,7 +70,7 @@ Deno.test("sm tls - RCP over TLS and mTLS, with auth, and the CLI over TLS", asy
 
 Deno.test("sm tls - the CLI reaches an IP address over TLS (no SNI), and -k/--insecure skips the check", async () => {
   const dir = await Deno.makeTempDir({ prefix: "catbus-sm-tls-ip-" });
-  await makeCerts(dir);
+  await makeServerAndClientCerts(dir, "client", "Catbus SM Test CA");
   await using server = await startSm([
     "--rcp-tls-cert",
     `${dir}/localhost.pem`,

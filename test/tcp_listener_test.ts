@@ -11,7 +11,7 @@ import {
   type TcpConnection,
   type TcpListenOptions,
 } from "../src/transport/tcp.ts";
-import { CLIENT_CERT, makeCA, makeLeaf, SERVER_CERT } from "./helpers/certs.ts";
+import { makeServerAndClientCerts } from "./helpers/certs.ts";
 import { within } from "./helpers/deadline.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 
@@ -36,17 +36,7 @@ async function echoListener(options: Partial<TcpListenOptions>) {
 
 async function makeCerts() {
   const dir = await Deno.makeTempDir({ prefix: "catbus-tcp-listener-" });
-  await makeCA(dir);
-  await makeLeaf(
-    dir,
-    "localhost",
-    SERVER_CERT,
-  );
-  await makeLeaf(
-    dir,
-    "alice",
-    CLIENT_CERT,
-  );
+  await makeServerAndClientCerts(dir, "alice");
   const read = (f: string) => Deno.readTextFileSync(`${dir}/${f}`);
   const pem = {
     ca: read("ca.pem"),

@@ -61,9 +61,20 @@ export async function makeLeaf(dir: string, name: string, extensions: string): P
 }
 
 /** Extensions of a server certificate for localhost and 127.0.0.1. */
-export const SERVER_CERT =
+const SERVER_CERT =
   "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
 
 /** Extensions of a client certificate (mTLS). */
-export const CLIENT_CERT =
+const CLIENT_CERT =
   "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n";
+
+/** A CA, a server certificate `localhost.pem` and a client certificate `<client>.pem` in `dir`. */
+export async function makeServerAndClientCerts(
+  dir: string,
+  client: string,
+  caName?: string,
+): Promise<void> {
+  await makeCA(dir, caName);
+  await makeLeaf(dir, "localhost", SERVER_CERT);
+  await makeLeaf(dir, client, CLIENT_CERT);
+}
