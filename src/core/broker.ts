@@ -157,7 +157,7 @@ export class Broker {
       },
       failed: (ids, error) => {
         const ns = this.#namespaces.get(name);
-        if (ns) this.#failed(ns, ids, error);
+        if (ns) ns.fail(ids, error);
       },
     };
     const durable = storage && !ephemeral?.(name) ? await storage.open(name, listener) : undefined;
@@ -166,17 +166,11 @@ export class Broker {
       perChannel,
     });
     if (durable) {
-      if (perChannel) {
-        for await (const batch of durable.read(durable.firstSeq || 1)) {
-          for (const m of batch) ns.trackChannel(m.channel, m.seq);
-        }
-      }
-      for (const m of await durable.tail(this.#options.history.maxMessages)) ns.history.append(m);
-      ns.newestTime = ns.history.newestFirst().next().value?.time ?? 0;
-      const since = this.#now() - this.#dedupeWindow;
-      for (const [key, m] of await durable.recentKeys(since)) {
-        ns.keys.set(key, { message: Promise.resolve(m), until: m.time + this.#dedupeWindow });
-      }
+      await ns.restore({
+        tail: this.#options.history.maxMessages,
+        keysSince: this.#now() - this.#dedupeWindow,
+        keyLifetimeMs: this.#dedupeWindow,
+      });
     }
     this.#namespaces.set(name, ns);
     return ns;
@@ -220,7 +214,7 @@ export class Broker {
     }
     const now = this.#now();
     const time = input.time ?? now;
-    if (time !== now && (time < ns.newestTime || time > now)) {
+    if (!ns.advanceTime(time, now)) {
       return Promise.reject(
         new CatbusError(
           ErrorCode.Conflict,
@@ -230,11 +224,9 @@ export class Broker {
         ),
       );
     }
-    ns.newestTime = time;
     if (input.key !== undefined) {
-      ns.expireKeys(now);
-      const seen = ns.keys.get(input.key);
-      if (seen) return seen.message.then((m) => ({ ...m, duplicate: true }));
+      const seen = ns.duplicateOf(input.key, now);
+      if (seen) return seen.then((m) => ({ ...m, duplicate: true }));
     }
     // The engine gives the message its position (epoch and seq) when it appends it.
     const message: BusMessage = {
@@ -253,18 +245,14 @@ export class Broker {
       ? { count: input.confirm, timeoutMs: input.confirmTimeoutMs ?? 5000, since: now }
       : undefined;
     const publishing: Publishing = { id: message.id, confirm };
-    ns.publishing.push(publishing);
-    ns.stream.append([{ message, key: input.key }]);
+    ns.append(message, input.key, publishing);
     // A memory stream answered in the call; a stored one answers once the message is durable.
     const done = publishing.answer ?? new Promise<BusMessage>((resolve, reject) => {
       publishing.resolve = resolve;
       publishing.reject = reject;
     });
     if (input.key !== undefined) {
-      ns.keys.set(input.key, { message: done, until: now + this.#dedupeWindow });
-      const max = this.#options.dedupeMaxKeys;
-      if (max && ns.keys.size > max) ns.keys.delete(ns.keys.keys().next().value!);
-      done.catch(() => ns.keys.delete(input.key!));
+      ns.rememberKey(input.key, done, now + this.#dedupeWindow, this.#options.dedupeMaxKeys);
     }
     return done;
   }
@@ -272,8 +260,7 @@ export class Broker {
   /** The stream's messages are durable: fan them out in order, then answer their publishes. */
   #durable(ns: Namespace, messages: BusMessage[]): void {
     for (const m of messages) {
-      // Local appends come back in the order they were made; anything else is another node's.
-      const publishing = ns.publishing[0]?.id === m.id ? ns.publishing.shift() : undefined;
+      const publishing = ns.settle(m);
       // Registered before the message can reach a consumer, so no ack is missed; the timeout
       // counts from the publish.
       const confirm = publishing?.confirm;
@@ -296,23 +283,12 @@ export class Broker {
   }
 
   /** Appends failed (a full disk): their publishes fail; the engine hands the sequences out again. */
-  #failed(ns: Namespace, ids: string[], error: unknown): void {
-    const failed = new Set(ids);
-    const publishing = ns.publishing;
-    ns.publishing = [];
-    for (const p of publishing) {
-      if (!failed.has(p.id)) ns.publishing.push(p);
-      else if (p.reject) p.reject(error);
-      else p.answer = Promise.reject(error);
-    }
-  }
 
   /** True when `key` was used in `namespace` within the dedupe window (checked before a batch). */
   seenKey(namespace: string, key: string): boolean {
     const ns = this.#namespaces.get(namespace);
     if (!ns) return false;
-    ns.expireKeys(this.#now());
-    return ns.keys.has(key);
+    return ns.duplicateOf(key, this.#now()) !== undefined;
   }
 
   /** A durable consumer acked `namespace` #`seq` (counts toward publish confirmations). */
@@ -343,9 +319,7 @@ export class Broker {
   }
 
   #fanOut(ns: Namespace, message: BusMessage): void {
-    ns.lastSeq = message.seq;
-    ns.trackChannel(message.channel, message.seq);
-    ns.history.append(message);
+    ns.delivered(message);
     for (const sub of this.#trie.match(message.channel)) {
       if (sub.lastDelivered === message) continue;
       sub.lastDelivered = message;
@@ -426,10 +400,10 @@ export class Broker {
     const ns = plan.ns;
     while (cursor.next <= ns.lastSeq && !replayTo.gone?.()) {
       if (!reader.inMemory(cursor.next)) {
-        if (ns.storage) return this.#replayStored(cursor, replayTo);
+        if (ns.stored) return this.#replayStored(cursor, replayTo);
         // Memory-only, and evicted while the subscriber was waited for: say so, go on after it.
         plan.recovered = false;
-        cursor.next = ns.history.firstSeq ?? ns.lastSeq + 1;
+        cursor.next = ns.firstInMemory;
         continue;
       }
       const chunk = reader.fromMemory(cursor.next);
@@ -521,11 +495,7 @@ export class Broker {
       }
       return this.#startPlan(ns, { time: timeOfId(from.id) + 1 }, single);
     }
-    return { ns, fromSeq: Math.max(await this.#seekTime(ns, from.time), first), recovered: true };
-  }
-
-  #seekTime(ns: Namespace, time: number): Promise<number> | number {
-    return ns.storage ? ns.storage.seekTime(time) : this.#memorySeek(ns, time);
+    return { ns, fromSeq: Math.max(await ns.seekTime(from.time), first), recovered: true };
   }
 
   /**
@@ -535,17 +505,13 @@ export class Broker {
   async findMessage(ns: Namespace, id: string): Promise<BusMessage | undefined> {
     const time = timeOfId(id);
     const reader = this.#reader(ns, { all: true });
-    for await (const batch of reader.batches(await this.#seekTime(ns, time))) {
+    for await (const batch of reader.batches(await ns.seekTime(time))) {
       for (const m of batch) {
         if (m.id === id) return m;
         if (m.time > time) return undefined;
       }
     }
     return undefined;
-  }
-
-  #memorySeek(ns: Namespace, time: number): number {
-    return ns.history.since(time)[0]?.seq ?? ns.lastSeq + 1;
   }
 
   #patternReaches(pattern: string, namespace: string): boolean {

@@ -16,28 +16,43 @@ export interface Publishing {
   confirm?: { count: number; timeoutMs: number; since: number };
 }
 
+/** How a stored namespace warms its memory when it is opened. */
+export interface RestoreOptions {
+  /** Messages of the log's tail to keep in memory. */
+  tail: number;
+  /** Dedupe keys of messages stored since then (ms) are remembered again… */
+  keysSince: number;
+  /** …each for this long after its message's time (ms). */
+  keyLifetimeMs: number;
+}
+
 /**
- * One namespace: its stream position, the in-memory tail (hot cache of the log, or the only
- * history without storage) and the dedupe window.
+ * One namespace: its stream, the delivered watermark, the in-memory tail (hot cache of the log,
+ * or the only history without storage), the dedupe window and the publishes not yet durable. Its
+ * state is its own: the hub and the stream reader use it through these methods.
  */
 export class Namespace {
   readonly name: string;
   /** The namespace's stream in the engine (or in memory): it numbers and stores messages. */
-  readonly stream: EngineStream;
-  /** The stream, when it stores messages (a memory stream keeps none). */
-  readonly storage?: EngineStream;
+  readonly #stream: EngineStream;
+  /** True when the stream stores messages (a memory stream keeps none). */
+  readonly stored: boolean;
   /** Highest sequence delivered to subscribers: the position new subscriptions start from. */
-  lastSeq: number;
+  #lastSeq: number;
   /** Time of the newest message handed out (ms): times never go backwards in a namespace. */
-  newestTime = 0;
-  readonly history: History;
+  #newestTime = 0;
+  readonly #history: History;
   /** Dedupe keys → the message first published with them, and when the key expires. */
-  readonly keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
+  readonly #keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
   /** Publishes appended and not yet durable, in append order. */
-  publishing: Publishing[] = [];
-
+  #publishing: Publishing[] = [];
   /** Replay at most this many newest messages per channel (0 = no limit). */
   readonly #perChannel: number;
+  /**
+   * With a per-channel limit: the newest sequences of each channel (at most the limit), so
+   * readers skip messages that have more than `limit` newer ones on their channel.
+   */
+  readonly #channelTail = new Map<string, number[]>();
 
   constructor(
     name: string,
@@ -46,40 +61,137 @@ export class Namespace {
     options: { stored: boolean; perChannel?: number },
   ) {
     this.name = name;
-    this.stream = stream;
-    if (options.stored) this.storage = stream;
+    this.#stream = stream;
+    this.stored = options.stored;
     this.#perChannel = options.perChannel ?? 0;
-    this.history = new History(limits);
-    this.lastSeq = stream.lastSeq;
+    this.#history = new History(limits);
+    this.#lastSeq = stream.lastSeq;
   }
 
   get epoch(): string {
-    return this.stream.epoch;
+    return this.#stream.epoch;
+  }
+
+  /** The delivered watermark: the newest sequence fanned out. */
+  get lastSeq(): number {
+    return this.#lastSeq;
   }
 
   get position(): Position {
-    return { epoch: this.epoch, seq: this.lastSeq };
+    return { epoch: this.epoch, seq: this.#lastSeq };
   }
 
   /** Oldest sequence that can still be replayed (from storage or memory). */
   get firstSeq(): number {
-    if (this.storage) return this.storage.firstSeq || this.lastSeq + 1;
-    return this.history.firstSeq ?? this.lastSeq + 1;
+    if (this.stored) return this.#stream.firstSeq || this.#lastSeq + 1;
+    return this.firstInMemory;
+  }
+
+  /** Oldest sequence memory holds (past the watermark when memory holds none). */
+  get firstInMemory(): number {
+    return this.#history.firstSeq ?? this.#lastSeq + 1;
+  }
+
+  /** Warms a stored namespace from its stream: per-channel tails, history, dedupe keys. */
+  async restore(options: RestoreOptions): Promise<void> {
+    const stream = this.#stream;
+    if (this.#perChannel) {
+      for await (const batch of stream.read(stream.firstSeq || 1)) {
+        for (const m of batch) this.#trackChannel(m.channel, m.seq);
+      }
+    }
+    for (const m of await stream.tail(options.tail)) this.#history.append(m);
+    this.#newestTime = this.#history.newestFirst().next().value?.time ?? 0;
+    for (const [key, m] of await stream.recentKeys(options.keysSince)) {
+      this.#keys.set(key, { message: Promise.resolve(m), until: m.time + options.keyLifetimeMs });
+    }
   }
 
   /**
-   * With a per-channel limit: the newest sequences of each channel (at most the limit), so
-   * readers skip messages that have more than `limit` newer ones on their channel.
+   * Takes `time` as the newest message's time; false (and nothing changes) when `time` is
+   * before the newest one or after `now`, except `time === now`, which is always taken.
    */
-  readonly #channelTail = new Map<string, number[]>();
+  advanceTime(time: number, now: number): boolean {
+    if (time !== now && (time < this.#newestTime || time > now)) return false;
+    this.#newestTime = time;
+    return true;
+  }
 
-  /** Records a delivered message for the per-channel limit. */
-  trackChannel(channel: string, seq: number): void {
-    if (!this.#perChannel) return;
-    let seqs = this.#channelTail.get(channel);
-    if (!seqs) this.#channelTail.set(channel, seqs = []);
-    seqs.push(seq);
-    if (seqs.length > this.#perChannel) seqs.shift();
+  /** The message first published with `key` within the dedupe window, if any. */
+  duplicateOf(key: string, now: number): Promise<BusMessage> | undefined {
+    this.#expireKeys(now);
+    return this.#keys.get(key)?.message;
+  }
+
+  /**
+   * Remembers `key` for `message` until `until` (ms), dropping the oldest key past `maxKeys`;
+   * a publish that fails forgets its key.
+   */
+  rememberKey(key: string, message: Promise<BusMessage>, until: number, maxKeys?: number): void {
+    this.#keys.set(key, { message, until });
+    if (maxKeys && this.#keys.size > maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
+    message.catch(() => this.#keys.delete(key));
+  }
+
+  /** Appends `message` to the stream; `publishing` waits for it to be durable (see `settle`). */
+  append(message: BusMessage, key: string | undefined, publishing: Publishing): void {
+    this.#publishing.push(publishing);
+    this.#stream.append([{ message, key }]);
+  }
+
+  /**
+   * The publish waiting for this durable message, if it was appended here (local appends come
+   * back in the order they were made; anything else is another node's).
+   */
+  settle(message: BusMessage): Publishing | undefined {
+    return this.#publishing[0]?.id === message.id ? this.#publishing.shift() : undefined;
+  }
+
+  /** Fails the waiting publishes of these message ids with `error`. */
+  fail(ids: string[], error: unknown): void {
+    const failed = new Set(ids);
+    const publishing = this.#publishing;
+    this.#publishing = [];
+    for (const p of publishing) {
+      if (!failed.has(p.id)) this.#publishing.push(p);
+      else if (p.reject) p.reject(error);
+      else p.answer = Promise.reject(error);
+    }
+  }
+
+  /** The message is being fanned out: it moves the watermark and joins the history. */
+  delivered(message: BusMessage): void {
+    this.#lastSeq = message.seq;
+    this.#trackChannel(message.channel, message.seq);
+    this.#history.append(message);
+  }
+
+  /** True when memory holds every delivered message from `seq` on. */
+  inMemory(seq: number): boolean {
+    if (seq > this.#lastSeq) return true;
+    const first = this.#history.firstSeq;
+    return first !== undefined && first <= seq;
+  }
+
+  /** Delivered messages from `seq` on that memory holds (at most `max`), oldest first. */
+  fromMemory(seq: number, max: number): BusMessage[] {
+    return this.#history.after(seq - 1, this.#lastSeq, max) ?? [];
+  }
+
+  /** Stored messages from `seq` on, delivered or not, in batches (nothing without storage). */
+  readStored(seq: number): AsyncIterable<BusMessage[]> {
+    return this.#stream.read(seq);
+  }
+
+  /** The messages in memory, newest first. */
+  newestFirst(): Iterable<BusMessage> {
+    return this.#history.newestFirst();
+  }
+
+  /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
+  seekTime(time: number): Promise<number> | number {
+    if (this.stored) return this.#stream.seekTime(time);
+    return this.#history.since(time)[0]?.seq ?? this.#lastSeq + 1;
   }
 
   /** False when the message is beyond its channel's limit (newer ones replaced it). */
@@ -88,11 +200,19 @@ export class Namespace {
     return !seqs || seqs.length < this.#perChannel || seq >= seqs[0];
   }
 
-  /** Drops expired dedupe keys (called on publish; the map stays bounded by the window). */
-  expireKeys(now: number): void {
-    for (const [key, entry] of this.keys) {
+  #trackChannel(channel: string, seq: number): void {
+    if (!this.#perChannel) return;
+    let seqs = this.#channelTail.get(channel);
+    if (!seqs) this.#channelTail.set(channel, seqs = []);
+    seqs.push(seq);
+    if (seqs.length > this.#perChannel) seqs.shift();
+  }
+
+  /** Drops expired dedupe keys (the map stays bounded by the window). */
+  #expireKeys(now: number): void {
+    for (const [key, entry] of this.#keys) {
       if (entry.until > now) break; // insertion order = expiry order
-      this.keys.delete(key);
+      this.#keys.delete(key);
     }
   }
 }

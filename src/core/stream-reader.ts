@@ -35,16 +35,12 @@ export class StreamReader {
 
   /** True when memory holds every delivered message from `seq` on. */
   inMemory(seq: number): boolean {
-    const ns = this.#ns;
-    if (seq > ns.lastSeq) return true;
-    const first = ns.history.firstSeq;
-    return first !== undefined && first <= seq;
+    return this.#ns.inMemory(seq);
   }
 
   /** Synchronous: the wanted messages from `seq` on in memory (see inMemory), one chunk. */
   fromMemory(seq: number): ReadChunk {
-    const ns = this.#ns;
-    const found = ns.history.after(seq - 1, ns.lastSeq, MEMORY_CHUNK) ?? [];
+    const found = this.#ns.fromMemory(seq, MEMORY_CHUNK);
     return this.#chunk(found, found.length ? found[found.length - 1].seq + 1 : seq);
   }
 
@@ -54,12 +50,12 @@ export class StreamReader {
    */
   async fromStorage(seq: number): Promise<ReadChunk> {
     const ns = this.#ns;
-    for await (const stored of ns.storage!.read(seq)) {
+    for await (const stored of ns.readStored(seq)) {
       if (!stored.length) continue;
       const delivered = stored.filter((m) => m.seq <= ns.lastSeq);
       return this.#chunk(delivered, delivered.length ? delivered.at(-1)!.seq + 1 : ns.lastSeq + 1);
     }
-    return { messages: [], next: ns.history.firstSeq ?? ns.lastSeq + 1 };
+    return { messages: [], next: ns.firstInMemory };
   }
 
   /**
@@ -68,7 +64,7 @@ export class StreamReader {
    */
   read(seq: number): ReadChunk | Promise<ReadChunk> | undefined {
     if (this.inMemory(seq)) return this.fromMemory(seq);
-    if (this.#ns.storage) return this.fromStorage(seq);
+    if (this.#ns.stored) return this.fromStorage(seq);
     return undefined;
   }
 
@@ -77,7 +73,7 @@ export class StreamReader {
     let next = Math.max(seq, this.#ns.firstSeq);
     while (next <= this.#ns.lastSeq) {
       const chunk = await this.read(next);
-      if (!chunk) next = this.#ns.history.firstSeq ?? this.#ns.lastSeq + 1;
+      if (!chunk) next = this.#ns.firstInMemory;
       else {
         if (chunk.next <= next) return;
         if (chunk.messages.length) yield chunk.messages;
@@ -88,7 +84,7 @@ export class StreamReader {
 
   /** The newest wanted message in memory (a start from "last"). */
   newest(): BusMessage | undefined {
-    for (const m of this.#ns.history.newestFirst()) if (this.#keep(m, Date.now())) return m;
+    for (const m of this.#ns.newestFirst()) if (this.#keep(m, Date.now())) return m;
     return undefined;
   }
 
