@@ -73,7 +73,7 @@ Deno.test("react - two pages chat through the hooks; leaving unsubscribes", asyn
   if (!browser) return;
   const chat = await startChatExample({ catbusPort: 0, pagePort: 0 });
   const observer = new CatbusClient({
-    url: chat.catbus.tcpUrl,
+    url: chat.catbus.endpoints.tcp,
     token: await chat.newToken(),
     transport: tcpTransport(),
   });

@@ -16,7 +16,7 @@ if (!Number.isInteger(catbusPort) || catbusPort < 1 || catbusPort > 65534) {
 }
 
 const chat = await startChatExample({ catbusPort, pagePort: catbusPort + 1 });
-console.log(`catbusd: ${chat.catbus.httpUrl}`);
+console.log(`catbusd: ${chat.catbus.endpoints.http}`);
 console.log(`Chat:    ${chat.pageUrl}  — open it in two tabs (Ctrl-C to stop)`);
 
 const stop = async () => {

@@ -72,7 +72,7 @@ export async function startChatExample(
   const pageHtml = async () =>
     html.replace(
       `"CATBUS_CONFIG"`,
-      scriptJson({ url: catbus.httpUrl, token: await newToken() }),
+      scriptJson({ url: catbus.endpoints.http, token: await newToken() }),
     );
   let page: Deno.HttpServer<Deno.NetAddr>;
   try {

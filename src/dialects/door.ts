@@ -23,13 +23,37 @@ export interface DoorServices {
   /** The server's certificate and key (PEM), when it has them. */
   tls?: { cert: string; key: string };
   /** This door's connection slots (--max-connections-per-door) and accept-failure reports. */
-  admission: { admit: Admission; report: AcceptReport };
+  admission: DoorAdmission;
+  /**
+   * For a door of several listeners (the native one: http, tcp, webtransport): the admission of
+   * one of them, counted as a door of its own under --max-connections-per-door.
+   */
+  admissionOf(listener: string): DoorAdmission;
+  /** False once the server drains (a readiness probe answers 503). */
+  isReady(): boolean;
+  /** The server's name and version, for a door's greeting. */
+  serverName: string;
+}
+
+/** A listener's connection slots and where it reports failing accepts. */
+export interface DoorAdmission {
+  admit: Admission;
+  report: AcceptReport;
 }
 
 /** A started door: where it listens, and how to stop it (ending its open connections). */
 export interface RunningDoor {
   /** e.g. http://127.0.0.1:2021, rcp://127.0.0.1:7401 */
   url: string;
+  /**
+   * What the start-up log line shows of this door, by name (default: `<door name>=<url>`); a
+   * door of several listeners names each (`http=… websocket=… tcp=…`).
+   */
+  endpoints?: Record<string, string>;
+  /**
+   * Stops accepting and ends the door's open connections. The server has already sent every
+   * live connection (of every door) the shutdown error, in the same tick.
+   */
   close(): Promise<void>;
 }
 

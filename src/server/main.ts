@@ -116,7 +116,7 @@ try {
 if (config.pidfile) await Deno.writeTextFile(config.pidfile, `${Deno.pid}\n`);
 if (Deno.env.get(DAEMON_CHILD)) {
   // Tell the parent we are up; stderr is not read after this.
-  console.error(`catbusd ready ${server.httpUrl}`);
+  console.error(`catbusd ready ${Object.values(server.endpoints)[0]}`);
 }
 
 /** A drain that takes longer than this (a stuck store, a client that never lets go) is cut. */

@@ -4,12 +4,7 @@ import { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
-import { Session, type SessionHost } from "../protocol/session.ts";
-import { listenTcp, type TcpListener } from "../transport/tcp.ts";
-import { encodeFrame, FrameType } from "../../client/shared/frame.ts";
-import { refuseWith } from "../transport/accept-loop.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
-import { parseAddress } from "../core/address.ts";
 import type { ServerConfig } from "./config.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { StreamStore } from "../streams/stream-store.ts";
@@ -17,16 +12,7 @@ import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import type { BlockSize } from "../log/encryption.ts";
-import { serveHttp } from "./http.ts";
-import { clientBundle } from "./client-bundle.ts";
-import { SseSessions } from "../transport/sse-sessions.ts";
-import { WebTransportListener } from "../transport/webtransport.ts";
-import {
-  cannotListen,
-  displayHost,
-  type DoorServices,
-  type RunningDoor,
-} from "../dialects/door.ts";
+import type { DoorServices, RunningDoor } from "../dialects/door.ts";
 import { DOORS } from "./doors.ts";
 import type { Logger } from "../core/logger.ts";
 import { createLogger } from "./log.ts";
@@ -37,24 +23,15 @@ import { NamespacePolicy } from "./namespace-policy.ts";
 export const SERVER_NAME = "catbusd/0.1.0";
 
 export interface RunningServer {
-  /** Where the HTTP/WebSocket listener is, e.g. http://127.0.0.1:4433 */
-  httpUrl: string;
-  /** Where the TCP listener is, e.g. tcp://127.0.0.1:4434 */
-  tcpUrl: string;
-  /** The Bus HTTP/SSE dialect, when enabled, e.g. http://127.0.0.1:2021 */
-  busUrl?: string;
-  /** The state-machine database (rstmdb's RCP), when enabled, e.g. rcp://127.0.0.1:7401 */
-  rcpUrl?: string;
+  /**
+   * Where the doors listen, by name, as the start-up line shows them: `http`, `websocket`,
+   * `tcp`, `webtransport` (and `cert_hash`), `bus`, `rcp`…
+   */
+  endpoints: Record<string, string>;
   broker: Broker;
   /** Drains: stops accepting, /ready answers 503, sessions get a `shutdown` error, stores close. */
   close(reason?: string): Promise<void>;
 }
-
-const connectionLimit = new CatbusError(
-  ErrorCode.LimitExceeded,
-  "the server is at its connection limit (--max-connections, --max-connections-per-door); " +
-    "retry later",
-);
 
 /** `origin` names the setting as it was given (`--cert`, `CATBUS_CERT`, `c.yaml: tls.cert`). */
 const readPem = async (path: string, what: string, origin: string) => {
@@ -184,119 +161,40 @@ async function startLocked(
   }, 60_000);
 
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerDoor, log);
-  const door = (name: DoorName) => ({ admit: limits.door(name), report: acceptReport(log, name) });
+  const admissionOf = (name: DoorName) => ({
+    admit: limits.door(name),
+    report: acceptReport(log, name),
+  });
   const namespaces = new NamespacePolicy(config.data, config.namespaces);
   const sessions = new SessionRegistry();
-  /** Native connections open now, authenticated or not (for --max-connections). */
-  let connections = 0;
   sessions.watchRoles(roles);
   sessions.startSweeping(
     Math.min(config.heartbeatMs, 1000),
     config.heartbeatMs,
     config.slowConsumerTimeoutMs,
   );
-  const host: SessionHost = {
-    broker,
-    consumers,
-    replies: new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits }),
-    authenticator: new Authenticator({
-      adminKey: config.adminKey,
-      secrets: [secret, ...config.previousSecrets],
-      roles,
-    }),
-    limits: {
-      maxPayload: config.maxPayload,
-      maxSubscriptions: config.maxSubscriptions,
-      maxPublishRate: config.maxPublishRate,
-      helloTimeoutMs: config.helloTimeoutMs,
-      outboundBytes: config.outboundBytes,
-      heartbeatMs: config.heartbeatMs,
-      maxJsonDepth: config.maxJsonDepth,
-    },
-    serverName: SERVER_NAME,
-    checkNamespace: (name) => namespaces.check(name),
-    admit: () => {
-      if (connections >= config.maxConnections) return false;
-      connections++;
-      return true;
-    },
-    attach: (s) => sessions.add(s),
-    detach: (s, admitted) => {
-      if (admitted) connections--;
-      sessions.delete(s);
-    },
-    log,
-  };
-  const newSession = (t: ConstructorParameters<typeof Session>[1]) => new Session(host, t);
-
   const tls = config.cert && config.key
     ? {
       cert: await readPem(config.cert, "certificate", config.origins.cert),
       key: await readPem(config.key, "key", config.origins.key),
     }
     : undefined;
-  const httpAddr = parseAddress(config.bind, config.origins.bind)!;
-  const tcpAddr = parseAddress(config.tcpBind, config.origins.tcpBind)!;
   let ready = true;
-  const sse = new SseSessions({
-    replayBytes: config.outboundBytes,
-    graceMs: 15_000,
-    keepAliveMs: config.heartbeatMs,
-    maxBodyBytes: 4 * (config.maxPayload + 64 * 1024),
-  }, newSession);
-  let webtransport: WebTransportListener | undefined;
-  let http: ReturnType<typeof serveHttp>;
-  try {
-    http = serveHttp({ ...httpAddr, ...tls, ...door("http") }, {
-      isReady: () => ready,
-      newSession,
-      sse,
-      certificateHash: () => webtransport?.certificateHash,
-      clientBundle,
-    });
-  } catch (e) {
-    throw cannotListen(config.bind, config.origins.bind, e);
-  }
-  let tcp: TcpListener;
-  try {
-    tcp = await listenTcp({ ...tcpAddr, tls }, newSession, {
-      ...door("tcp"),
-      // Told why, without reading from it.
-      refuse: (t) =>
-        refuseWith(
-          () => t.write(encodeFrame(FrameType.Error, 0, connectionLimit.toJSON())),
-          () => t.close(),
-        ),
-    });
-  } catch (e) {
-    await http.shutdown();
-    throw cannotListen(config.tcpBind, config.origins.tcpBind, e);
-  }
-  const tcpPort = tcp.port;
-  if (config.webtransport) {
-    try {
-      webtransport = await WebTransportListener.start({
-        hostname: httpAddr.hostname,
-        port: http.port,
-        ...tls,
-        ...door("webtransport"),
-        idleTimeoutMs: config.webtransportIdleTimeoutMs,
-        names: ["0.0.0.0", "::"].includes(httpAddr.hostname) ? [] : [httpAddr.hostname],
-        onRotate: (hash) => log("info", "webtransport certificate rotated", { hash: hash.value }),
-      }, newSession);
-    } catch (e) {
-      // Clients fall back to WebSocket; say why WebTransport is missing.
-      log("warn", "webtransport is off", { error: (e as Error).message });
-    }
-  }
   const services: Omit<DoorServices, "admission"> = {
     broker,
     consumers,
-    authenticator: host.authenticator,
-    replies: host.replies,
+    authenticator: new Authenticator({
+      adminKey: config.adminKey,
+      secrets: [secret, ...config.previousSecrets],
+      roles,
+    }),
+    replies: new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits }),
     live: sessions,
-    checkNamespace: host.checkNamespace,
+    checkNamespace: (name) => namespaces.check(name),
     log,
+    admissionOf,
+    isReady: () => ready,
+    serverName: SERVER_NAME,
     ...(tls ? { tls } : {}),
   };
   /** The registered doors that are on, by name. */
@@ -306,37 +204,29 @@ async function startLocked(
   };
   try {
     for (const d of DOORS) {
-      const running = await d.start(config, { ...services, admission: door(d.name) });
+      const running = await d.start(config, { ...services, admission: admissionOf(d.name) });
       if (running) doors.set(d.name, running);
     }
   } catch (e) {
     await closeDoors();
-    tcp.close();
-    webtransport?.close();
-    await http.shutdown();
     throw e;
   }
-  const scheme = tls ? "s" : "";
-  const busUrl = doors.get("bus")?.url;
-  const rcpUrl = doors.get("rcp")?.url;
+  const endpoints = Object.fromEntries(
+    [...doors].flatMap(([name, d]) => Object.entries(d.endpoints ?? { [name]: d.url })),
+  );
   const server: RunningServer = {
-    httpUrl: `http${scheme}://${displayHost(httpAddr.hostname)}:${http.port}`,
-    tcpUrl: `tcp${scheme}://${displayHost(tcpAddr.hostname)}:${tcpPort}`,
-    ...(busUrl ? { busUrl } : {}),
-    ...(rcpUrl ? { rcpUrl } : {}),
+    endpoints,
     broker,
     async close(reason = "closed") {
       const started = Date.now();
       ready = false;
       clearInterval(retentionTimer);
       sessions.stop();
-      tcp.close();
+      // Every door's live connections hear why; the doors then stop accepting (the first one
+      // in this same tick) and end what is left.
       sessions.closeAll(
         new CatbusError(ErrorCode.Shutdown, "the server is shutting down; reconnect and retry"),
       );
-      sse.closeAll();
-      await http.shutdown();
-      webtransport?.close();
       await closeDoors();
       await consumers.close();
       await streams.close();
@@ -345,16 +235,7 @@ async function startLocked(
     },
   };
   log("info", "catbusd listening", {
-    http: server.httpUrl,
-    websocket: server.httpUrl.replace(/^http/, "ws") + "/ws",
-    tcp: server.tcpUrl,
-    ...(webtransport
-      ? {
-        webtransport: `https://${displayHost(httpAddr.hostname)}:${webtransport.port}/catbus`,
-        ...(webtransport.certificateHash ? { cert_hash: webtransport.certificateHash.value } : {}),
-      }
-      : {}),
-    ...Object.fromEntries([...doors].map(([name, d]) => [name, d.url])),
+    ...endpoints,
     data: config.data,
     pid: Deno.pid,
   });

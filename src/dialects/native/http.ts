@@ -1,10 +1,10 @@
-import type { SessionTransport } from "../protocol/session.ts";
-import type { SseSessions } from "../transport/sse-sessions.ts";
-import type { StreamHandler } from "../transport/tcp.ts";
-import type { CertificateHash } from "../transport/webtransport.ts";
-import { acceptWebSocket } from "../transport/websocket.ts";
-import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
-import { type HttpDoor, serveHttpDoor } from "../transport/http-server.ts";
+import type { SessionTransport } from "../../protocol/session.ts";
+import type { SseSessions } from "../../transport/sse-sessions.ts";
+import type { StreamHandler } from "../../transport/tcp.ts";
+import type { CertificateHash } from "../../transport/webtransport.ts";
+import { acceptWebSocket } from "../../transport/websocket.ts";
+import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
+import { type HttpDoor, serveHttpDoor } from "../../transport/http-server.ts";
 
 export interface HttpRoutes {
   isReady(): boolean;

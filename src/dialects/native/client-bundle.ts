@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 
-const ENTRY = fileURLToPath(new URL("../../client/mod.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../../../client/mod.ts", import.meta.url));
 
 let bundle: Promise<string> | undefined;
 
