@@ -256,7 +256,8 @@ Deno.test("grants - Bus streams (plain and manual-ack) end on revoke, role delet
     "revoked",
     () => server.cli(["revoke", "-p", "read", "docs.>", "--from", revoked]),
   );
-  const manual = await roleWith(server, ["-p", "read", "docs.>"]);
+  // A manual-ack stream is a consumer: it takes create too, as consumer_create does.
+  const manual = await roleWith(server, ["-p", "read", "-p", "create", "docs.>"]);
   await busStreamEndsWhen(
     server,
     manual,

@@ -1,50 +1,26 @@
 import { allows, type Principal, requireGrant } from "../auth/grants.ts";
-import type { Broker } from "../core/broker.ts";
 import type { BusMessage } from "../core/message.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
-import { namespaceOf } from "../../client/shared/subject.ts";
-import { defaultDeadLetter, parseConsumerSpec } from "../streams/consumer-config.ts";
 import type { Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import {
   type AckMeta,
   type ConsumeMeta,
-  type ConsumerConfig,
   type ConsumerInfo,
   type ConsumerNameMeta,
 } from "../../client/shared/messages.ts";
-import { checkPublish, openNamespace } from "../access/publish.ts";
-import { pacedMember, parseAckKind } from "../access/consumers.ts";
+import {
+  type ConsumerCreation,
+  createConsumer,
+  pacedMember,
+  parseAckKind,
+} from "../access/consumers.ts";
 
 /** What consumer operations need from the server (a `SessionHost` is one). */
-export interface ConsumerOpsHost {
-  consumers: ConsumerRegistry;
-  broker: Broker;
-  /** Refuses namespaces that may not be created (a declared list). */
-  checkNamespace(name: string): Promise<void>;
-}
+export type ConsumerOpsHost = ConsumerCreation;
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
-
-/**
- * Dead letters are written with the creator's rights: it needs write on the channel (and create
- * for a new namespace, checked when it is opened). `$sys` takes only the default
- * `$sys.dlq.<name>`, which the server writes.
- */
-function checkDeadLetter(principal: Principal, config: ConsumerConfig): void {
-  const channel = config.deadLetter;
-  if (channel === defaultDeadLetter(config.name)) return;
-  if (namespaceOf(channel) === "$sys") {
-    throw new CatbusError(
-      ErrorCode.Forbidden,
-      `dead-letter channel "${channel}" is in $sys, which the server writes; leave ` +
-        `"deadLetter" out for the default ${defaultDeadLetter(config.name)}, or name a ` +
-        "channel this token may write",
-    );
-  }
-  checkPublish(principal, channel);
-}
 
 function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
   const name = meta.name ?? meta.consumer;
@@ -80,15 +56,7 @@ export class SessionConsumers {
   }
 
   async create(principal: Principal, meta: unknown): Promise<ConsumerInfo> {
-    const config = parseConsumerSpec(meta);
-    requireGrant(principal, "read", config.pattern);
-    requireGrant(principal, "create", config.pattern);
-    checkDeadLetter(principal, config);
-    const { broker, checkNamespace } = this.#host;
-    // A consumer may come before the first message: its namespace is brought into existence.
-    await openNamespace(broker, principal, config.pattern, checkNamespace);
-    await openNamespace(broker, principal, config.deadLetter, checkNamespace);
-    return (await this.#registry.create(config)).info();
+    return (await createConsumer(this.#host, principal, meta)).info();
   }
 
   async delete(principal: Principal, meta: ConsumerNameMeta): Promise<ConsumerNameMeta> {

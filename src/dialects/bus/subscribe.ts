@@ -1,4 +1,4 @@
-import { allows, type Principal, requireGrant } from "../../auth/grants.ts";
+import { allows, type Principal } from "../../auth/grants.ts";
 import type { Broker, Subscriber } from "../../core/broker.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
@@ -9,13 +9,12 @@ import type { StartFrom } from "../../../client/shared/messages.ts";
 import { parseGoDuration } from "../../core/units.ts";
 import type { LiveConnection, SessionRegistry } from "../../auth/live-connections.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
-import { parseConsumerSpec } from "../../streams/consumer-config.ts";
 import type { Consumer } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { openNamespace } from "../../access/publish.ts";
 import { authorizeSubscribe, replaySubscriber } from "../../access/subscribe.ts";
 import { LagPolicy } from "../../access/lag.ts";
-import { pacedMember } from "../../access/consumers.ts";
+import { createConsumer, pacedMember } from "../../access/consumers.ts";
 import { CORS_HEADERS } from "./cors.ts";
 import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -264,18 +263,14 @@ async function manualAck(
   options: StreamOptions,
 ) {
   const durable = params.durable !== undefined;
-  if (durable) requireGrant(ctx.principal, "create", params.pattern);
-  const consumer = await ctx.consumers.create(
-    parseConsumerSpec({
-      name: id,
-      pattern: params.pattern,
-      from: params.from,
-      ackWait: params.redeliveryMs,
-      maxDeliver: params.redeliveryCount,
-      maxInFlight: params.maxInFlight,
-    }),
-    { persist: durable },
-  );
+  const consumer = await createConsumer(ctx, ctx.principal, {
+    name: id,
+    pattern: params.pattern,
+    from: params.from,
+    ackWait: params.redeliveryMs,
+    maxDeliver: params.redeliveryCount,
+    maxInFlight: params.maxInFlight,
+  }, { persist: durable });
   let binding = ctx.bindings.get(id);
   if (!binding) ctx.bindings.set(id, binding = { consumer, awaiting: new Map(), streams: 0 });
   binding.streams++;
