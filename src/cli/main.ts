@@ -26,7 +26,9 @@ Bus-style verbs (the Bus HTTP/SSE listener, --bus-url or --host URL, or BUS_ADDR
   catbus get --subject S [--start oldest|newest|e_…] [--ack none|manual|auto]
              [--redelivery-duration 10s] [--redelivery-count N] [--durable NAME] [--count N]
   catbus ack --consumer-id c_… --event-id e_…
-  catbus namespace add NAME | list     declare namespaces when catbusd runs with --namespaces
+  catbus namespace add NAME [--ephemeral] | list
+                                      declare namespaces (the only ones served with --namespaces);
+                                      --ephemeral: memory only, its messages are not stored
 
 Storage (on the data directory, --data, --path or --dir; dump --data, restore, copy, compact,
 repair refuse a live one):

@@ -167,3 +167,34 @@ Deno.test("config - each setting's origin is the flag, variable or key that set 
     ["--bind", "BUS_ADDR", "c.yaml: network.bind_addr", "--tcp-bind (default)", "--cert"],
   );
 });
+
+Deno.test("config - namespaces: a list of names, or a YAML mapping of each to its settings", () => {
+  const fromFlag = resolveConfig({ flags: { namespaces: "a, b" }, env: {} });
+  assert.deepEqual(fromFlag.namespaces, [
+    { name: "a", ephemeral: false },
+    { name: "b", ephemeral: false },
+  ]);
+  const yaml = { path: "c.yaml", text: "namespaces:\n  ticks: { ephemeral: true }\n  orders:\n" };
+  assert.deepEqual(resolveConfig({ flags: {}, env: {}, yaml }).namespaces, [
+    { name: "ticks", ephemeral: true },
+    { name: "orders", ephemeral: false },
+  ]);
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: "namespaces:\n  ticks: { ephemral: true }\n" },
+      }),
+    /c.yaml: namespaces.ticks: unknown key ephemral/,
+  );
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: {},
+        env: {},
+        yaml: { path: "c.yaml", text: "namespaces:\n  ticks: { ephemeral: yes please }\n" },
+      }),
+    /c.yaml: namespaces.ticks.ephemeral: expected true or false/,
+  );
+});

@@ -134,13 +134,23 @@ async function startLocked(
   // machine transitions whose durable record is the state-machine log (resume from memory;
   // replay after a restart through RCP WATCH). `$sys` is stored (dead letters).
   const ephemeral = new Set<string>(["_inbox", "_bus_", "sm"]);
+  const namespaces = await NamespacePolicy.load(config.data, config.namespaces);
+  // A namespace declared ephemeral after it stored messages stays stored: nothing stored is
+  // ever hidden. Namespaces opened later are opened once, so the list at start is enough.
+  const stored = new Set(await streams.list());
+  for (const name of stored) {
+    if (!namespaces.ephemeral(name)) continue;
+    log("warn", "namespace declared ephemeral has stored messages; it stays stored", {
+      namespace: name,
+    });
+  }
   const broker = new Broker({
     history: {
       maxMessages: config.historyMessages,
       maxBytes: config.historyBytes,
     },
     storage: streams,
-    ephemeral: (name) => ephemeral.has(name),
+    ephemeral: (name) => ephemeral.has(name) || (namespaces.ephemeral(name) && !stored.has(name)),
     // BUS_DUP_SIZE=0 turns dedupe off, as in the original.
     dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
     dedupeMaxKeys: config.dedupeMaxKeys,
@@ -165,7 +175,6 @@ async function startLocked(
     admit: limits.door(name),
     report: acceptReport(log, name),
   });
-  const namespaces = new NamespacePolicy(config.data, config.namespaces);
   const sessions = new SessionRegistry();
   sessions.watchRoles(roles);
   sessions.startSweeping(

@@ -6,16 +6,24 @@ import {
   duration,
   list,
   oneOf,
+  type SettingKind,
   settingsGroup,
   size,
   text,
 } from "../core/settings.ts";
 import { LOG_LEVELS } from "../core/logger.ts";
+import { type NamespaceSettings, parseNamespaceSettings } from "./namespace-policy.ts";
 
 const levels = oneOf(LOG_LEVELS);
 const logLevel: typeof levels = {
   ...levels,
   parse: (raw, source) => levels.parse(typeof raw === "string" ? raw.toLowerCase() : raw, source),
+};
+
+/** Declared namespaces: a list of names, or (YAML) a mapping of names to their settings. */
+const namespaceList: SettingKind<NamespaceSettings[]> = {
+  expected: "a list of namespaces, or a mapping of namespaces to their settings",
+  parse: parseNamespaceSettings,
 };
 
 /** The native doors (HTTP, WebSocket, WebTransport, TCP), auth, the process, and per-connection limits. */
@@ -235,9 +243,10 @@ export const serverSettings = settingsGroup({
       env: "CATBUS_NAMESPACES",
       envAliases: ["BUS_NAMESPACES"],
       yaml: "namespaces",
-      kind: list,
+      kind: namespaceList,
       default: [],
-      help: "restrict to these namespaces (comma-separated; more with `catbus namespace add`)",
+      help: "restrict to these namespaces (comma-separated; more with `catbus namespace add`); " +
+        "in YAML a mapping gives each its settings (`ticks: { ephemeral: true }`)",
     },
   },
 });
