@@ -5,9 +5,12 @@ import { matches, parsePattern } from "./subject.ts";
  * children plus a `*` slot and a `>` slot, so a lookup walks at most (tokens × 2) branches
  * instead of scanning every subscription.
  *
- * Lookups go through a bounded LRU of results keyed by the literal channel. Insert and remove
- * patch the cached results that the pattern matches instead of flushing the cache, so a steady
- * stream of subscribes does not make every publish miss.
+ * Lookups go through a bounded cache of results keyed by the literal channel: a hit is one Map
+ * lookup (no recency bookkeeping; when full, the oldest entry goes). Insert and remove patch the
+ * cached results that the pattern matches instead of flushing the cache, so a steady stream of
+ * subscribes does not make every publish miss; a literal pattern matches only the channel of its
+ * own name, so it patches that one entry without looking at the others (nats-server's sublist
+ * fast path).
  *
  * Before changing this file run `deno bench bench/matcher_bench.ts`.
  */
@@ -97,12 +100,7 @@ export class SubjectTrie<T> {
    */
   match(channel: string): readonly T[] {
     const cached = this.#cache.get(channel);
-    if (cached !== undefined) {
-      // Refresh LRU position.
-      this.#cache.delete(channel);
-      this.#cache.set(channel, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     const out: T[] = [];
     const tokens = channel.split(".");
     // `$`-namespaces are only reachable through a literal first token.
@@ -157,6 +155,11 @@ export class SubjectTrie<T> {
   }
 
   #patchCache(pattern: string, update: (list: readonly T[]) => readonly T[]) {
+    if (!pattern.includes("*") && !pattern.includes(">")) {
+      const list = this.#cache.get(pattern);
+      if (list !== undefined) this.#cache.set(pattern, update(list));
+      return;
+    }
     for (const [channel, list] of this.#cache) {
       if (matches(pattern, channel)) this.#cache.set(channel, update(list));
     }

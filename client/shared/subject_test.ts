@@ -75,7 +75,11 @@ for (const cacheSize of [0, 4]) {
 for (const cacheSize of [0, 4]) {
   Deno.test(`subject trie - inserts and removes between matches keep the cache right (cache ${cacheSize})`, () => {
     const op = fc.oneof(
-      fc.record({ kind: fc.constant("insert" as const), pattern: patternArb, value: fc.nat(3) }),
+      fc.record({
+        kind: fc.constant("insert" as const),
+        pattern: patternArb,
+        value: fc.nat(3),
+      }),
       fc.record({ kind: fc.constant("remove" as const), index: fc.nat(20) }),
       fc.record({ kind: fc.constant("match" as const), channel: fc.nat(2) }),
     );
@@ -96,8 +100,14 @@ for (const cacheSize of [0, 4]) {
             assert.equal(trie.remove(p, v), true);
           } else if (o.kind === "match") {
             const channel = chans[o.channel];
-            const want = live.filter(([p]) => reference(p, channel)).map(([, v]) => v);
-            assert.deepEqual([...trie.match(channel)].sort(), want.sort(), `channel ${channel}`);
+            const want = live.filter(([p]) => reference(p, channel)).map((
+              [, v],
+            ) => v);
+            assert.deepEqual(
+              [...trie.match(channel)].sort(),
+              want.sort(),
+              `channel ${channel}`,
+            );
           }
         }
       }),
@@ -186,4 +196,18 @@ Deno.test("subject - a lone surrogate is refused in channels and patterns; whole
     assert.throws(() => parsePattern(`${bad}.>`), /lone UTF-16 surrogate/);
   }
   assert.deepEqual(parseChannel("emoji.\ud83d\ude00"), ["emoji", "😀"]);
+});
+
+Deno.test("subject trie - a literal subscribe patches its own channel's cached result only", () => {
+  const trie = new SubjectTrie<number>({ cacheSize: 8 });
+  trie.insert("a.*", 1);
+  assert.deepEqual(trie.match("a.b"), [1]);
+  assert.deepEqual(trie.match("a.c"), [1]);
+  trie.insert("a.b", 2);
+  assert.deepEqual(trie.match("a.b"), [1, 2]);
+  assert.deepEqual(trie.match("a.c"), [1]);
+  trie.remove("a.b", 2);
+  assert.deepEqual(trie.match("a.b"), [1]);
+  trie.insert("a.>", 3);
+  assert.deepEqual([...trie.match("a.c")].sort(), [1, 3]);
 });
