@@ -30,7 +30,12 @@ async function spawnUntil(
   args: string[],
   pattern: RegExp,
 ): Promise<{ child: Deno.ChildProcess; match: RegExpExecArray }> {
-  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
+  const child = new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  })
     .spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const errs = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
@@ -62,7 +67,22 @@ async function spawnUntil(
 
 /** A fresh catbusd on free ports (the same launcher the end-to-end tests use). */
 async function startCatbus(fsync: string) {
-  const server = await startCatbusd(["--fsync", fsync, "--outbound-bytes", "64MiB"]);
+  const server = await startCatbusd([
+    "--fsync",
+    fsync,
+    "--outbound-bytes",
+    "64MiB",
+  ]);
+  // The like-for-like peer of NATS core: a namespace that stores nothing.
+  const declared = await server.cli([
+    "namespace",
+    "add",
+    EPHEMERAL,
+    "--ephemeral",
+  ]);
+  if (declared.code !== 0) {
+    throw new Error(`catbus namespace add failed: ${declared.stderr}`);
+  }
   return {
     ws: server.wsUrl,
     tcp: server.tcpUrl,
@@ -97,6 +117,17 @@ async function reachable(port: number): Promise<boolean> {
   }
 }
 
+/** The ephemeral (memory-only) namespace the harness declares; `bench` is stored. */
+const EPHEMERAL = "live";
+
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces) start after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
 async function rssKiB(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
@@ -120,20 +151,28 @@ function runLoad(task: Task): Running {
   const ready = Promise.withResolvers<void>();
   const result = (async () => {
     let text = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
       text += chunk;
       if (text.includes("ready\n")) ready.resolve();
     }
     const status = await child.status;
     const last = text.trim().split("\n").pop() ?? "";
     if (!status.success || !last.startsWith("{")) {
-      throw new Error(`load generator failed (${task.role} ${task.system}): ${text}`);
+      throw new Error(
+        `load generator failed (${task.role} ${task.system}): ${text}`,
+      );
     }
     ready.resolve();
     return JSON.parse(last);
   })();
   result.catch(() => ready.resolve());
-  return { ready: ready.promise, result, closeStdin: () => child.stdin.close() };
+  return {
+    ready: ready.promise,
+    result,
+    closeStdin: () => child.stdin.close(),
+  };
 }
 
 async function run(task: Task) {
@@ -149,13 +188,34 @@ interface Stat {
 }
 const stat = (xs: number[]): Stat => {
   const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
+  return {
+    median: s[Math.floor(s.length / 2)],
+    min: s[0],
+    max: s[s.length - 1],
+  };
 };
 async function repeat(fn: () => Promise<number>): Promise<Stat> {
   if (!quick) await fn(); // warm-up run, not counted
   const xs: number[] = [];
   for (let i = 0; i < RUNS; i++) xs.push(await fn());
   return stat(xs);
+}
+/**
+ * `repeat` for a Catbus scenario: also the server's CPU seconds per million messages (the
+ * median over the counted runs); `fn` returns its rate and how many messages the server handled.
+ */
+async function repeatCatbus(
+  pid: number,
+  fn: () => Promise<{ rate: number; messages: number }>,
+): Promise<Stat & { cpuPerM: number }> {
+  const costs: number[] = [];
+  const rate = await repeat(async () => {
+    const before = await cpuSeconds(pid);
+    const { rate, messages } = await fn();
+    costs.push((await cpuSeconds(pid) - before) / messages * 1e6);
+    return rate;
+  });
+  return { ...rate, cpuPerM: stat(costs.slice(quick ? 0 : 1)).median };
 }
 const fmtRate = (s: Stat) =>
   `${Math.round(s.median).toLocaleString("en")} (${Math.round(s.min).toLocaleString("en")}–${
@@ -174,8 +234,13 @@ const out = (l = "") => {
 async function machineFacts(): Promise<string[]> {
   const text = async (cmd: string, args: string[]) => {
     try {
-      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-      return new TextDecoder().decode(o.stdout.length ? o.stdout : o.stderr).trim().split("\n")[0];
+      const o = await new Deno.Command(cmd, {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(o.stdout.length ? o.stdout : o.stderr)
+        .trim().split("\n")[0];
     } catch {
       return "not found";
     }
@@ -187,10 +252,16 @@ async function machineFacts(): Promise<string[]> {
       "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2",
     ])})`,
     `- Memory: ${(Number(mem) / 1024 / 1024).toFixed(1)} GiB`,
-    `- Deno ${Deno.version.deno} (all load generators and catbusd); Node ${await text("node", [
-      "--version",
-    ])} (Socket.IO server)`,
-    `- ${await text("nats-server", ["--version"])}; ${await text("redis-server", ["--version"])}`,
+    `- Deno ${Deno.version.deno} (all load generators and catbusd); Node ${await text(
+      "node",
+      [
+        "--version",
+      ],
+    )} (Socket.IO server)`,
+    `- ${await text("nats-server", ["--version"])}; ${await text(
+      "redis-server",
+      ["--version"],
+    )}`,
   ];
 }
 
@@ -213,7 +284,7 @@ async function main() {
   });
   // Catbus needs the namespaces to exist: an admin publish creates them.
   const prime = async () => {
-    for (const subject of ["bench.x", "durable.x"]) {
+    for (const subject of ["bench.x", "durable.x", `${EPHEMERAL}.x`]) {
       await run({
         role: "pub",
         system: "catbus-tcp",
@@ -241,73 +312,120 @@ async function main() {
   for (const l of await machineFacts()) out(l);
   out();
 
-  const systems: SystemName[] = ["catbus-tcp", "catbus-ws", "nats", "redis", "socketio"];
-  const labels: Record<string, string> = {
-    "catbus-tcp": "Catbus TCP",
-    "catbus-ws": "Catbus WebSocket",
-    nats: "NATS core",
-    redis: "Redis pub/sub",
-    socketio: "Socket.IO",
-  };
+  /** One row of scenarios 1–3: a system, and for Catbus which namespace (stored or not). */
+  interface Row {
+    key: string;
+    label: string;
+    system: SystemName;
+    subject: string;
+  }
+  const row = (
+    key: string,
+    label: string,
+    system: SystemName,
+    subject = "bench.x",
+  ): Row => ({
+    key,
+    label,
+    system,
+    subject,
+  });
+  const live = `${EPHEMERAL}.x`;
+  const rows: Row[] = [
+    row("catbus-tcp", "Catbus TCP, stored", "catbus-tcp"),
+    row("catbus-tcp-eph", "Catbus TCP, ephemeral", "catbus-tcp", live),
+    row("catbus-ws", "Catbus WebSocket, stored", "catbus-ws"),
+    row("catbus-ws-eph", "Catbus WebSocket, ephemeral", "catbus-ws", live),
+    row("nats", "NATS core", "nats"),
+    row("redis", "Redis pub/sub", "redis"),
+    row("socketio", "Socket.IO", "socketio"),
+  ];
+  const isCatbus = (r: Row) => r.system.startsWith("catbus");
+  /** Runs a scenario `repeat`s; for Catbus also its CPU per message. */
+  const measure = (
+    r: Row,
+    fn: () => Promise<{ rate: number; messages: number }>,
+  ) =>
+    isCatbus(r)
+      ? repeatCatbus(catbus.pid, fn)
+      : repeat(async () => (await fn()).rate).then((x) => ({
+        ...x,
+        cpuPerM: NaN,
+      }));
+  const fmtCpu = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
   const N1 = quick ? 20_000 : 400_000;
 
   // Scenario 1
   out("## 1. One publisher → one subscriber, 128 B, maximum rate");
   out();
-  out("| system | msg/s | Catbus TCP / system |");
-  out("|---|---|---|");
-  const s1: Record<string, Stat> = {};
-  for (const system of systems) {
-    const n = system === "socketio" || system === "redis" ? Math.round(N1 / 4) : N1;
-    s1[system] = await repeat(async () => {
-      const subject = "bench.x";
+  out("| system | msg/s | system / NATS core | catbusd CPU s per 1M msgs |");
+  out("|---|---|---|---|");
+  const s1: Record<string, Stat & { cpuPerM: number }> = {};
+  for (const r of rows) {
+    const n = r.system === "socketio" || r.system === "redis" ? Math.round(N1 / 4) : N1;
+    s1[r.key] = await measure(r, async () => {
       const sub = runLoad({
         role: "sub",
-        system,
+        system: r.system,
         ep: ep(),
-        subject,
+        subject: r.subject,
         conns: 1,
         expect: n,
         timeoutMs: 60_000,
       });
       await sub.ready;
-      await run({ role: "pub", system, ep: ep(), subject, conns: 1, count: n, size: 128 });
-      const r = await sub.result;
-      return r.received / r.seconds;
+      await run({
+        role: "pub",
+        system: r.system,
+        ep: ep(),
+        subject: r.subject,
+        conns: 1,
+        count: n,
+        size: 128,
+      });
+      const result = await sub.result;
+      return { rate: result.received / result.seconds, messages: n };
     });
   }
-  for (const system of systems) {
+  for (const r of rows) {
     out(
-      `| ${labels[system]} | ${fmtRate(s1[system])} | ${
-        (s1["catbus-tcp"].median / s1[system].median).toFixed(2)
+      `| ${r.label} | ${fmtRate(s1[r.key])} | ${(s1[r.key].median / s1.nats.median).toFixed(2)} | ${
+        fmtCpu(s1[r.key].cpuPerM)
       } |`,
     );
   }
   out(
-    `\nCatbus WebSocket / NATS core: ${
-      (s1["catbus-ws"].median / s1.nats.median).toFixed(2)
-    }; Catbus WebSocket / Socket.IO: ${(s1["catbus-ws"].median / s1.socketio.median).toFixed(2)}.`,
+    `\nCatbus WebSocket / Socket.IO: ${
+      (s1["catbus-ws"].median / s1.socketio.median).toFixed(2)
+    } stored, ${(s1["catbus-ws-eph"].median / s1.socketio.median).toFixed(2)} ephemeral.`,
   );
   out();
 
   // Scenario 2
   out("## 2. Fan-out and fan-in, 128 B");
   out();
-  out("| system | 1 → 100 subscribers (deliveries/s) | 100 publishers → 1 (msg/s) |");
-  out("|---|---|---|");
-  const fanSystems: SystemName[] = ["catbus-tcp", "nats", "redis"];
-  const s2: Record<string, [Stat, Stat]> = {};
-  for (const system of fanSystems) {
+  out(
+    "| system | 1 → 100 subscribers (deliveries/s) | / NATS | 100 publishers → 1 (msg/s) | / NATS | catbusd CPU s per 1M deliveries (out / in) |",
+  );
+  out("|---|---|---|---|---|---|");
+  const fanRows = rows.filter((r) =>
+    ["catbus-tcp", "catbus-tcp-eph", "nats", "redis"].includes(r.key)
+  );
+  const s2: Record<
+    string,
+    [Stat & { cpuPerM: number }, Stat & { cpuPerM: number }]
+  > = {};
+  for (const r of fanRows) {
     const per = quick ? 500 : 20_000;
-    const fanOut = await repeat(async () => {
+    const fanOut = await measure(r, async () => {
       const subs = Array.from(
         { length: 4 },
         () =>
           runLoad({
             role: "sub",
-            system,
+            system: r.system,
             ep: ep(),
-            subject: "bench.x",
+            subject: r.subject,
             conns: 25,
             expect: per,
             timeoutMs: 60_000,
@@ -316,23 +434,27 @@ async function main() {
       await Promise.all(subs.map((s) => s.ready));
       await run({
         role: "pub",
-        system,
+        system: r.system,
         ep: ep(),
-        subject: "bench.x",
+        subject: r.subject,
         conns: 1,
         count: per,
         size: 128,
       });
       const rs = await Promise.all(subs.map((s) => s.result));
-      return rs.reduce((n, r) => n + r.received, 0) / Math.max(...rs.map((r) => r.seconds));
+      const received = rs.reduce((n, x) => n + x.received, 0);
+      return {
+        rate: received / Math.max(...rs.map((x) => x.seconds)),
+        messages: received,
+      };
     });
     const perPub = quick ? 200 : 4_000;
-    const fanIn = await repeat(async () => {
+    const fanIn = await measure(r, async () => {
       const sub = runLoad({
         role: "sub",
-        system,
+        system: r.system,
         ep: ep(),
-        subject: "bench.x",
+        subject: r.subject,
         conns: 1,
         expect: perPub * 100,
         timeoutMs: 60_000,
@@ -342,25 +464,29 @@ async function main() {
         Array.from({ length: 4 }, () =>
           run({
             role: "pub",
-            system,
+            system: r.system,
             ep: ep(),
-            subject: "bench.x",
+            subject: r.subject,
             conns: 25,
             count: perPub,
             size: 128,
           })),
       );
-      const r = await sub.result;
-      return r.received / r.seconds;
+      const result = await sub.result;
+      return { rate: result.received / result.seconds, messages: perPub * 100 };
     });
-    s2[system] = [fanOut, fanIn];
-    out(`| ${labels[system]} | ${fmtRate(fanOut)} | ${fmtRate(fanIn)} |`);
+    s2[r.key] = [fanOut, fanIn];
   }
-  out(
-    `\nCatbus / NATS fan-out: ${
-      (s2["catbus-tcp"][0].median / s2.nats[0].median).toFixed(2)
-    }; fan-in: ${(s2["catbus-tcp"][1].median / s2.nats[1].median).toFixed(2)}.`,
-  );
+  for (const r of fanRows) {
+    const [fanOut, fanIn] = s2[r.key];
+    out(
+      `| ${r.label} | ${fmtRate(fanOut)} | ${(fanOut.median / s2.nats[0].median).toFixed(2)} | ${
+        fmtRate(fanIn)
+      } | ${(fanIn.median / s2.nats[1].median).toFixed(2)} | ${
+        isCatbus(r) ? `${fmtCpu(fanOut.cpuPerM)} / ${fmtCpu(fanIn.cpuPerM)}` : ""
+      } |`,
+    );
+  }
   out();
 
   // Scenario 3
@@ -370,27 +496,28 @@ async function main() {
     65536,
     1_000,
   ]] as const;
-  out(`| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`);
+  out(
+    `| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`,
+  );
   out(`|---|${cases.map(() => "---").join("|")}|`);
-  for (const system of systems) {
+  for (const r of rows) {
     const cells: string[] = [];
     for (const [size, rate] of cases) {
-      const r = await run({
+      const result = await run({
         role: "latency",
-        system,
+        system: r.system,
         ep: ep(),
-        subject: "bench.x",
+        subject: r.subject,
         rate,
         seconds: quick ? 0.5 : 3,
         size,
       });
+      const cell = `${fmtMs(result.p50)} / ${fmtMs(result.p99)} / ${fmtMs(result.p999)}`;
       cells.push(
-        r.received < r.sent
-          ? `${fmtMs(r.p50)} / ${fmtMs(r.p99)} / ${fmtMs(r.p999)} (lost ${r.sent - r.received})`
-          : `${fmtMs(r.p50)} / ${fmtMs(r.p99)} / ${fmtMs(r.p999)}`,
+        result.received < result.sent ? `${cell} (lost ${result.sent - result.received})` : cell,
       );
     }
-    out(`| ${labels[system]} | ${cells.join(" | ")} |`);
+    out(`| ${r.label} | ${cells.join(" | ")} |`);
   }
   out();
 
@@ -400,7 +527,12 @@ async function main() {
   out("| system | connections | RSS growth | per connection |");
   out("|---|---|---|---|");
   const idleConns = quick ? 400 : 10_000;
-  for (const [system, pid] of [["catbus-ws", catbus.pid], ["socketio", sio.pid]] as const) {
+  for (
+    const [system, pid] of [["catbus-ws", catbus.pid], [
+      "socketio",
+      sio.pid,
+    ]] as const
+  ) {
     const before = await rssKiB(pid);
     const gens = Array.from(
       { length: 4 },
@@ -415,9 +547,9 @@ async function main() {
     }));
     const per = ((after - before) / idleConns).toFixed(1);
     out(
-      `| ${labels[system]} | ${idleConns.toLocaleString("en")} | ${
-        ((after - before) / 1024).toFixed(1)
-      } MiB | ${per} KiB |`,
+      `| ${system === "socketio" ? "Socket.IO" : "Catbus WebSocket"} | ${
+        idleConns.toLocaleString("en")
+      } | ${((after - before) / 1024).toFixed(1)} MiB | ${per} KiB |`,
     );
   }
   out();
@@ -509,12 +641,22 @@ async function main() {
   });
   for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
     const s = await repeat(async () => {
-      const r = await run({ role: "replay", system, ep: ep(), count: stored, timeoutMs: 120_000 });
+      const r = await run({
+        role: "replay",
+        system,
+        ep: ep(),
+        count: stored,
+        timeoutMs: 120_000,
+      });
       return r.received / r.seconds;
     });
     out(
       `| ${
-        { catbus: "Catbus", jetstream: "NATS JetStream", "redis-streams": "Redis XRANGE" }[system]
+        {
+          catbus: "Catbus",
+          jetstream: "NATS JetStream",
+          "redis-streams": "Redis XRANGE",
+        }[system]
       } | ${fmtRate(s)} |`,
     );
   }
@@ -548,7 +690,9 @@ async function main() {
       } | ${fmtRate(s8[system])} |`,
     );
   }
-  out(`\nCatbus / JetStream: ${(s8.catbus.median / s8.jetstream.median).toFixed(2)}.`);
+  out(
+    `\nCatbus / JetStream: ${(s8.catbus.median / s8.jetstream.median).toFixed(2)}.`,
+  );
   out();
 
   await catbus.stop();
