@@ -3,6 +3,9 @@ import { CatbusClient, websocketTransport } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
+import { json, RawConnection } from "./helpers/raw.ts";
+import { encodeFrame, FrameType } from "../client/shared/frame.ts";
+import { concat } from "../client/shared/bytes.ts";
 
 type Received = { channel: string; payload: unknown; seq: number };
 
@@ -150,4 +153,44 @@ Deno.test("pubsub - the client runs on an injected WebSocket class (Node 20 with
   await c.publish("node.x", { via: "ws package" });
   assert.deepEqual((await box.count(1))[0].payload, { via: "ws package" });
   await c.disconnect();
+});
+
+Deno.test("pubsub - the publishes of one write to an ephemeral namespace are answered in order, before a ping after them", async () => {
+  await using server = await startCatbusd();
+  // Memory only: each publish is delivered and answered as its batch is handled (a stored one
+  // is answered once durable, which a ping does not wait for).
+  assert.equal((await server.cli(["namespace", "add", "batch", "--ephemeral"])).code, 0);
+  const pub = await RawConnection.connect(server.tcpPort);
+  await pub.hello(server.adminKey);
+  const sub = await RawConnection.connect(server.tcpPort);
+  await sub.hello(server.adminKey);
+  await pub.reply(await pub.send(FrameType.Publish, { channel: "batch.first" }, json(0)));
+  await sub.reply(await sub.send(FrameType.Subscribe, { pattern: "batch.>" }));
+  const frames = [
+    encodeFrame(FrameType.Publish, 0, { channel: "batch.a" }, json(1)),
+    encodeFrame(FrameType.Publish, 11, { channel: "batch.b" }, json(2)),
+    encodeFrame(FrameType.Publish, 0, { channel: "batch..bad" }, json(3)),
+    encodeFrame(FrameType.Publish, 12, { channel: "batch.c" }, json(4)),
+    encodeFrame(FrameType.Ping, 13),
+  ];
+  await pub.write(concat(frames));
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await pub.next(() => true));
+  assert.deepEqual(answers.map((f) => [f.type, f.id]), [
+    [FrameType.Ok, 11],
+    [FrameType.Notice, 0],
+    [FrameType.Ok, 12],
+    [FrameType.Pong, 13],
+  ]);
+  assert.deepEqual([answers[0].json.seq, answers[2].json.seq], [3, 4]);
+  assert.equal(answers[1].json.event, "publish_failed");
+  assert.equal(answers[1].json.channel, "batch..bad");
+  const delivered = [];
+  for (let i = 0; i < 3; i++) {
+    const m = await sub.next((f) => f.type === FrameType.Message);
+    delivered.push([m.json.channel, m.json.seq]);
+  }
+  assert.deepEqual(delivered, [["batch.a", 2], ["batch.b", 3], ["batch.c", 4]]);
+  pub.close();
+  sub.close();
 });

@@ -3,9 +3,9 @@ import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
 import type { BusMessage } from "./message.ts";
-import { Namespace, type Publishing } from "./namespace.ts";
+import { Namespace, type Publishing, type PublishOutcome } from "./namespace.ts";
 import { MemoryStream } from "./memory-stream.ts";
-import type { StoreOptions, StreamEngine, StreamListener } from "./stream-engine.ts";
+import type { AppendRequest, StoreOptions, StreamEngine, StreamListener } from "./stream-engine.ts";
 import {
   literalNamespaceOf,
   matcherFor,
@@ -17,7 +17,7 @@ import { SubjectTrie } from "../../client/shared/subject-trie.ts";
 import type { Position, StartFrom, SubscribedMeta } from "../../client/shared/messages.ts";
 import { type ReadFilter, StreamReader } from "./stream-reader.ts";
 
-export { Namespace } from "./namespace.ts";
+export { Namespace, type PublishOutcome } from "./namespace.ts";
 
 /**
  * Something that receives messages: a connection's session. `deliver` must not block or throw;
@@ -188,45 +188,106 @@ export class Broker {
 
   /**
    * Appends one message to its namespace's stream, which numbers and stores it; resolves once it
-   * is durable and delivered into subscriber queues. Fan-out follows the stream's durable
-   * watermark, so it happens in sequence order; a memory-only namespace delivers in this call.
+   * is durable and delivered into subscriber queues (see `publishBatch`).
    */
   publish(input: PublishInput): Promise<Published> {
-    parseChannel(input.channel);
-    const ns = this.#namespaces.get(namespaceOf(input.channel));
-    if (!ns) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.NotFound,
-          `namespace "${namespaceOf(input.channel)}" does not exist`,
-        ),
-      );
+    const { promise, resolve, reject } = Promise.withResolvers<Published>();
+    this.publishBatch([input], [undefined], {
+      published: (_, m) => resolve(m),
+      failed: (_, e) => reject(e),
+    });
+    return promise;
+  }
+
+  /**
+   * Publishes a batch (the frames of one read): each input is checked and stamped in order,
+   * consecutive ones of a namespace go to its stream in one append, and `outcome` hears of each
+   * (by its tag), in order, once it is durable and delivered, or failed. Fan-out follows the
+   * stream's durable watermark, so it happens in sequence order; a memory-only namespace
+   * delivers, and answers, within this call.
+   */
+  publishBatch<T>(
+    inputs: readonly PublishInput[],
+    tags: readonly T[],
+    outcome: PublishOutcome<T>,
+  ): void {
+    let ns: Namespace | undefined;
+    let run: AppendRequest[] = [];
+    let waiting: Publishing[] = [];
+    const flush = () => {
+      if (run.length) ns!.append(run, waiting);
+      run = [];
+      waiting = [];
+    };
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      try {
+        const target = this.#target(input);
+        if (target !== ns) {
+          flush();
+          ns = target;
+        }
+        const staged = this.#stage(target, input, tags[i], outcome as PublishOutcome<unknown>);
+        if (staged) {
+          run.push({ message: staged.message, key: input.key });
+          waiting.push(staged);
+        }
+      } catch (e) {
+        // Answered in order: what came before goes first.
+        flush();
+        outcome.failed(tags[i], e, input.channel);
+      }
     }
+    flush();
+  }
+
+  /** The namespace `input` goes to, or the refusal of it. */
+  #target(input: PublishInput): Namespace {
+    parseChannel(input.channel);
+    const name = namespaceOf(input.channel);
+    const ns = this.#namespaces.get(name);
+    if (!ns) throw new CatbusError(ErrorCode.NotFound, `namespace "${name}" does not exist`);
     // A request that nobody can answer fails at once, instead of making the requester wait
     // for its timeout.
     if (input.request && this.#trie.match(input.channel).length === 0) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.NoResponders,
-          `no subscriber on "${input.channel}" to answer this request`,
-        ),
+      throw new CatbusError(
+        ErrorCode.NoResponders,
+        `no subscriber on "${input.channel}" to answer this request`,
       );
     }
+    return ns;
+  }
+
+  /**
+   * The message of `input`, waiting to be appended; undefined when its key was used within the
+   * dedupe window (the first message answers it).
+   */
+  #stage(
+    ns: Namespace,
+    input: PublishInput,
+    tag: unknown,
+    outcome: PublishOutcome<unknown>,
+  ): Publishing | undefined {
     const now = this.#now();
     const time = input.time ?? now;
     if (!ns.advanceTime(time, now)) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.Conflict,
-          `time ${new Date(time).toISOString()} is ${time > now ? "in the future" : "before"} ` +
-            `the newest message of "${ns.name}" (times never go backwards in a namespace); ` +
-            "restore into an empty namespace, or leave the time out",
-        ),
+      throw new CatbusError(
+        ErrorCode.Conflict,
+        `time ${new Date(time).toISOString()} is ${time > now ? "in the future" : "before"} ` +
+          `the newest message of "${ns.name}" (times never go backwards in a namespace); ` +
+          "restore into an empty namespace, or leave the time out",
       );
     }
-    if (input.key !== undefined) {
-      const seen = ns.duplicateOf(input.key, now);
-      if (seen) return seen.then((m) => ({ ...m, duplicate: true }));
+    const key = input.key;
+    if (key !== undefined) {
+      const seen = ns.duplicateOf(key, now);
+      if (seen) {
+        seen.then(
+          (m) => outcome.published(tag, { ...m, duplicate: true }),
+          (e) => outcome.failed(tag, e, input.channel),
+        );
+        return undefined;
+      }
     }
     // The engine gives the message its position (epoch and seq) when it appends it.
     const message: BusMessage = {
@@ -244,17 +305,32 @@ export class Broker {
     const confirm = input.confirm
       ? { count: input.confirm, timeoutMs: input.confirmTimeoutMs ?? 5000, since: now }
       : undefined;
-    const publishing: Publishing = { id: message.id, confirm };
-    ns.append(message, input.key, publishing);
-    // A memory stream answered in the call; a stored one answers once the message is durable.
-    const done = publishing.answer ?? new Promise<BusMessage>((resolve, reject) => {
-      publishing.resolve = resolve;
-      publishing.reject = reject;
-    });
-    if (input.key !== undefined) {
-      ns.rememberKey(input.key, done, now + this.#dedupeWindow, this.#options.dedupeMaxKeys);
-    }
-    return done;
+    if (key !== undefined) outcome = this.#remembered(ns, key, now, outcome);
+    return { message, tag, outcome, confirm };
+  }
+
+  /**
+   * Remembers `key` for the dedupe window: a repeat is answered with this publish's message
+   * (and the key is forgotten if the publish fails). Returns the outcome to tell.
+   */
+  #remembered(
+    ns: Namespace,
+    key: string,
+    now: number,
+    outcome: PublishOutcome<unknown>,
+  ): PublishOutcome<unknown> {
+    const { promise, resolve, reject } = Promise.withResolvers<BusMessage>();
+    ns.rememberKey(key, promise, now + this.#dedupeWindow, this.#options.dedupeMaxKeys);
+    return {
+      published: (tag, m) => {
+        resolve(m);
+        outcome.published(tag, m);
+      },
+      failed: (tag, e, channel) => {
+        reject(e);
+        outcome.failed(tag, e, channel);
+      },
+    };
   }
 
   /** The stream's messages are durable: fan them out in order, then answer their publishes. */
@@ -276,13 +352,16 @@ export class Broker {
         : undefined;
       this.#fanOut(ns, m);
       if (!publishing) continue;
-      const answer = confirmation ? confirmation.then(() => m) : m;
-      if (publishing.resolve) publishing.resolve(answer);
-      else publishing.answer = Promise.resolve(answer);
+      const { outcome, tag } = publishing;
+      if (!confirmation) outcome.published(tag, m);
+      else {
+        confirmation.then(
+          () => outcome.published(tag, m),
+          (e) => outcome.failed(tag, e, m.channel),
+        );
+      }
     }
   }
-
-  /** Appends failed (a full disk): their publishes fail; the engine hands the sequences out again. */
 
   /** True when `key` was used in `namespace` within the dedupe window (checked before a batch). */
   seenKey(namespace: string, key: string): boolean {

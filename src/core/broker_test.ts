@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Broker, type Subscriber } from "./broker.ts";
 import type { BusMessage } from "./message.ts";
+import { within } from "../../test/helpers/deadline.ts";
 import type { AppendRequest, EngineStream, StreamEngine, StreamListener } from "./stream-engine.ts";
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -330,4 +331,47 @@ Deno.test("broker - a replay waits whenever the subscriber is full, from the log
   assert.ok(mostUnread <= 3, `${mostUnread} messages were pushed past a full subscriber`);
   assert.equal(result.namespaces.app.recovered, true);
   assert.equal(result.namespaces.app.replayed, next - 2);
+});
+
+Deno.test("broker - a batch: one append per run of a namespace, each publish answered by its tag, in order", async () => {
+  const appends: number[] = [];
+  const b = new Broker({
+    history: { maxMessages: 100, maxBytes: 1 << 20 },
+    storage: engineOf((listener) =>
+      fakeStream(listener, (batch) => {
+        appends.push(batch.length);
+        return Promise.resolve();
+      })
+    ),
+    ephemeral: (name) => name === "live",
+  });
+  await b.createNamespace("app");
+  await b.createNamespace("live");
+  const s = sink();
+  await b.subscribe(s.sub, "live.>");
+  const heard: string[] = [];
+  const all = Promise.withResolvers<void>();
+  const hear = (what: string) => heard.push(what) === 6 && all.resolve();
+  const outcome = {
+    published: (tag: string, m: BusMessage) => hear(`${tag}:${m.seq}`),
+    failed: (tag: string, e: unknown) => hear(`${tag}:${(e as { code: string }).code}`),
+  };
+  b.publishBatch(
+    [
+      { channel: "live.a", payload: json(1) },
+      { channel: "live.b", payload: json(2) },
+      { channel: "nowhere.a", payload: json(3) },
+      { channel: "app.a", payload: json(4) },
+      { channel: "app.b", payload: json(5) },
+      { channel: "app.c", payload: json(6) },
+    ],
+    ["l1", "l2", "x", "a1", "a2", "a3"],
+    outcome,
+  );
+  // The memory-only namespace delivered and answered within the call; the stored one waits.
+  assert.deepEqual(heard, ["l1:1", "l2:2", "x:not_found"]);
+  assert.deepEqual(s.seqs(), [1, 2]);
+  await within(all.promise, 10_000, "the stored publishes' answers");
+  assert.deepEqual(heard.slice(3), ["a1:1", "a2:2", "a3:3"]);
+  assert.deepEqual(appends, [3], "the stored run was one append");
 });

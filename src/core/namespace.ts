@@ -1,17 +1,23 @@
 import { History, type HistoryLimits } from "./history.ts";
 import type { BusMessage } from "./message.ts";
-import type { EngineStream } from "./stream-engine.ts";
+import type { AppendRequest, EngineStream } from "./stream-engine.ts";
 import type { Position } from "../../client/shared/messages.ts";
 
-/** A publish waiting for its message to be durable (see Broker.publish). */
+/**
+ * How each publish of a batch ends (see Broker.publishBatch): one call per publish, with the
+ * publisher's own `tag` for it (a request id), so a batch needs no promise or closure per message.
+ */
+export interface PublishOutcome<T> {
+  /** Durable and delivered (and confirmed, when asked); a repeated key: the first message. */
+  published(tag: T, message: BusMessage & { duplicate?: boolean }): void;
+  failed(tag: T, error: unknown, channel: string): void;
+}
+
+/** A publish waiting for its message to be durable (see Broker.publishBatch). */
 export interface Publishing {
-  /** The message's id. */
-  id: string;
-  /** Set once the publisher waits (the stream did not answer within its append call). */
-  resolve?(message: BusMessage | Promise<BusMessage>): void;
-  reject?(error: unknown): void;
-  /** The answer, when the stream gave it before anyone waited. */
-  answer?: Promise<BusMessage>;
+  message: BusMessage;
+  tag: unknown;
+  outcome: PublishOutcome<unknown>;
   /** Consumer acks to wait for, for how long (ms), counted from when (ms). */
   confirm?: { count: number; timeoutMs: number; since: number };
 }
@@ -133,10 +139,13 @@ export class Namespace {
     message.catch(() => this.#keys.delete(key));
   }
 
-  /** Appends `message` to the stream; `publishing` waits for it to be durable (see `settle`). */
-  append(message: BusMessage, key: string | undefined, publishing: Publishing): void {
-    this.#publishing.push(publishing);
-    this.#stream.append([{ message, key }]);
+  /**
+   * Appends a run of messages to the stream in one call; each of `publishing` (one per message,
+   * in order) waits for its message to be durable (see `settle`).
+   */
+  append(run: AppendRequest[], publishing: Publishing[]): void {
+    for (const p of publishing) this.#publishing.push(p);
+    this.#stream.append(run);
   }
 
   /**
@@ -144,7 +153,7 @@ export class Namespace {
    * back in the order they were made; anything else is another node's).
    */
   settle(message: BusMessage): Publishing | undefined {
-    return this.#publishing[0]?.id === message.id ? this.#publishing.shift() : undefined;
+    return this.#publishing[0]?.message.id === message.id ? this.#publishing.shift() : undefined;
   }
 
   /** Fails the waiting publishes of these message ids with `error`. */
@@ -153,9 +162,8 @@ export class Namespace {
     const publishing = this.#publishing;
     this.#publishing = [];
     for (const p of publishing) {
-      if (!failed.has(p.id)) this.#publishing.push(p);
-      else if (p.reject) p.reject(error);
-      else p.answer = Promise.reject(error);
+      if (!failed.has(p.message.id)) this.#publishing.push(p);
+      else p.outcome.failed(p.tag, error, p.message.channel);
     }
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { BusMessage } from "./message.ts";
 import { MemoryStream } from "./memory-stream.ts";
-import { Namespace, type Publishing } from "./namespace.ts";
+import { Namespace, type Publishing, type PublishOutcome } from "./namespace.ts";
 
 const message = (id: string, channel = "app.x"): BusMessage => ({
   channel,
@@ -12,6 +12,14 @@ const message = (id: string, channel = "app.x"): BusMessage => ({
   payload: new Uint8Array(),
   binary: false,
 });
+
+const ignored: PublishOutcome<unknown> = { published: () => {}, failed: () => {} };
+/** `message`, appended alone, with the publish that waits for it. */
+const appendOne = (ns: Namespace, message: BusMessage, outcome = ignored): Publishing => {
+  const waiting: Publishing = { message, tag: message.id, outcome };
+  ns.append([{ message }], [waiting]);
+  return waiting;
+};
 
 /** A memory namespace whose durable messages are delivered as the hub does. */
 function memoryNamespace(perChannel = 0) {
@@ -62,9 +70,7 @@ Deno.test("namespace - dedupe keys expire, are bounded, and a failed publish for
 
 Deno.test("namespace - appends settle their own publishes, in order, and move the watermark", () => {
   const { ns, settled } = memoryNamespace();
-  const a = { id: "a" }, b = { id: "b" };
-  ns.append(message("a"), undefined, a);
-  ns.append(message("b"), undefined, b);
+  const a = appendOne(ns, message("a")), b = appendOne(ns, message("b"));
   assert.deepEqual(settled, [a, b]);
   assert.equal(ns.lastSeq, 2);
   assert.deepEqual(ns.fromMemory(1, 10).map((m) => m.id), ["a", "b"]);
@@ -84,21 +90,19 @@ Deno.test("namespace - failing appends rejects only their publishes", async () =
     tail: () => Promise.resolve([]),
     recentKeys: () => Promise.resolve(new Map()),
   }, { stored: true });
-  const waiting: Publishing = { id: "a" };
-  const answered = new Promise((_, reject) => waiting.reject = reject);
-  const kept: Publishing = { id: "b" };
-  ns.append(message("a"), undefined, waiting);
-  ns.append(message("b"), undefined, kept);
+  const answered = Promise.withResolvers<void>();
+  appendOne(ns, message("a"), { published: () => {}, failed: (_, e) => answered.reject(e) });
+  const kept = appendOne(ns, message("b"));
   ns.fail(["a"], new Error("disk full"));
-  await assert.rejects(answered, /disk full/);
+  await assert.rejects(answered.promise, /disk full/);
   assert.equal(ns.settle(message("b")), kept);
 });
 
 Deno.test("namespace - the per-channel limit keeps the newest of each channel", () => {
   const { ns } = memoryNamespace(1);
-  ns.append(message("a", "app.x"), undefined, { id: "a" });
-  ns.append(message("b", "app.x"), undefined, { id: "b" });
-  ns.append(message("c", "app.y"), undefined, { id: "c" });
+  appendOne(ns, message("a", "app.x"));
+  appendOne(ns, message("b", "app.x"));
+  appendOne(ns, message("c", "app.y"));
   assert.equal(ns.withinChannelLimit("app.x", 1), false);
   assert.equal(ns.withinChannelLimit("app.x", 2), true);
   assert.equal(ns.withinChannelLimit("app.y", 3), true);

@@ -1,6 +1,12 @@
 import type { Authenticator } from "../auth/authenticator.ts";
 import { allows, type Principal } from "../auth/grants.ts";
-import type { Broker, Published, PublishInput, Subscriber } from "../core/broker.ts";
+import type {
+  Broker,
+  Published,
+  PublishInput,
+  PublishOutcome,
+  Subscriber,
+} from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
@@ -21,7 +27,6 @@ import {
   type HelloMeta,
   type NoticeMeta,
   PROTOCOL_VERSION,
-  type PublishedMeta,
   type PublishMeta,
   type SubscribedMeta,
   type SubscribeMeta,
@@ -102,6 +107,20 @@ const encodeMessage = (m: BusMessage): Uint8Array =>
     m.binary ? Flag.Binary : 0,
   );
 
+/** A publish's answer, built as a string (see openMessageMeta). */
+const publishedMeta = (m: Published): string =>
+  `{"epoch":"${m.epoch}","seq":${m.seq},"id":"${m.id}","time":${m.time}` +
+  (m.duplicate ? `,"duplicate":true}` : "}");
+
+/** The channel a refused fire-and-forget publish named, for its notice ("" when unreadable). */
+function channelOf(frame: Frame): string {
+  try {
+    return String(parseMeta<PublishMeta>(frame).channel ?? "");
+  } catch {
+    return "";
+  }
+}
+
 /** A durable consumer's delivery: the message frame plus consumer name and attempt. */
 const encodeDelivery = ({ message: m, consumer, attempt }: Delivery): Uint8Array =>
   encodeFrame(
@@ -142,6 +161,23 @@ export class Session implements Subscriber {
   #publisher?: Publisher;
   /** Requests delivered on this connection may be answered from it (and only from it). */
   readonly #replies: ReplyHolder;
+  /**
+   * The publishes of the read being decoded, with their request ids (0: fire and forget),
+   * handed to the broker together once the read is decoded or another kind of frame comes.
+   */
+  #batch: PublishInput[] = [];
+  #batchIds: number[] = [];
+  /** Answers each publish of a batch: ok (or nothing, fire and forget), error or notice. */
+  readonly #outcome: PublishOutcome<number> = {
+    published: (id, m) => {
+      if (id !== 0) this.#queue.push(encodeFrame(FrameType.Ok, id, publishedMeta(m)), false);
+    },
+    failed: (id, e, channel) => id === 0 ? this.#publishFailed(e, channel) : this.#error(id, e),
+  };
+  readonly #onEventBound = (event: DecodeEvent) => this.#onEvent(event);
+  /** Publishes waiting for their namespace to be created, in order, and how many. */
+  #creation: Promise<void> = Promise.resolve();
+  #creating = 0;
 
   constructor(host: SessionHost, transport: SessionTransport) {
     this.#host = host;
@@ -206,7 +242,8 @@ export class Session implements Subscriber {
   receive(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.lastSeen = Date.now();
-    this.#decoder.push(chunk, (event) => this.#onEvent(event));
+    this.#decoder.push(chunk, this.#onEventBound);
+    this.#publishBatch();
   }
 
   /** Called by the broker for each matching message. */
@@ -372,6 +409,7 @@ export class Session implements Subscriber {
       this.#waiting++;
       this.#chain = this.#chain.then(async () => {
         if (!this.#closed) await this.#onFrameBeforeAuth(frame);
+        this.#publishBatch();
         this.#waiting--;
       });
     }
@@ -415,11 +453,11 @@ export class Session implements Subscriber {
   }
 
   #onFrame(frame: Frame) {
+    if (frame.type === FrameType.Publish) return this.#onPublish(frame);
+    // Whatever else comes is handled after the publishes sent before it.
+    this.#publishBatch();
     try {
       switch (frame.type) {
-        case FrameType.Publish:
-          if (frame.id === 0) return this.#fireAndForget(frame);
-          return this.#answer(frame.id, this.#onPublish(frame));
         case FrameType.Subscribe:
           return this.#answer(frame.id, this.#onSubscribe(frame));
         case FrameType.Unsubscribe:
@@ -459,21 +497,52 @@ export class Session implements Subscriber {
     }
   }
 
-  async #onPublish(frame: Frame): Promise<PublishedMeta> {
-    const m = await this.#publish(frame);
-    const answer: PublishedMeta = { epoch: m.epoch, seq: m.seq, id: m.id, time: m.time };
-    if (m.duplicate) answer.duplicate = true;
-    return answer;
+  /**
+   * A publish joins the batch of its read when its namespace exists (the common case): checked
+   * here, handed to the broker with the others, no promise per message. One into a namespace
+   * not there yet waits for it to be created, after the batch so far.
+   */
+  #onPublish(frame: Frame) {
+    let input: PublishInput;
+    try {
+      input = this.#publishInput(frame);
+    } catch (e) {
+      // Answered in order: the publishes before it go first.
+      this.#publishBatch();
+      return this.#outcome.failed(frame.id, e, frame.id === 0 ? channelOf(frame) : "");
+    }
+    const broker = this.#host.broker;
+    if (this.#creating === 0 && broker.namespace(namespaceOf(input.channel))) {
+      this.#batch.push(input);
+      this.#batchIds.push(frame.id);
+      return;
+    }
+    // Publishes stay in order: this one and those after it wait for the namespace.
+    this.#publishBatch();
+    this.#creating++;
+    this.#creation = this.#creation.then(async () => {
+      try {
+        await openNamespace(broker, this.principal!, input.channel, this.#host.checkNamespace);
+        broker.publishBatch([input], [frame.id], this.#outcome);
+      } catch (e) {
+        this.#outcome.failed(frame.id, e, input.channel);
+      }
+      this.#creating--;
+    });
   }
 
-  /**
-   * Checks a publish frame and hands it to the broker. Synchronous up to the broker call when
-   * the namespace exists (the common case): no await, no extra promise per message.
-   */
-  #publish(frame: Frame, seen?: (channel: string) => void): Promise<Published> {
+  #publishBatch() {
+    if (this.#batch.length === 0) return;
+    const inputs = this.#batch, ids = this.#batchIds;
+    this.#batch = [];
+    this.#batchIds = [];
+    this.#host.broker.publishBatch(inputs, ids, this.#outcome);
+  }
+
+  /** Checks a publish frame against the connection's grants and limits: the broker's input. */
+  #publishInput(frame: Frame): PublishInput {
     const meta = parseMeta<PublishMeta>(frame);
     const channel = meta.channel;
-    seen?.(String(channel));
     const binary = (frame.flags & Flag.Binary) !== 0;
     const headers = parsePublishHeaders(meta.headers);
     this.#publisher!.authorize({ channel, payload: frame.data, binary, headers });
@@ -486,10 +555,7 @@ export class Session implements Subscriber {
       request: meta.request === true,
       ...parsePublishOptions(meta),
     };
-    const broker = this.#host.broker;
-    if (broker.namespace(namespaceOf(channel))) return broker.publish(input);
-    return openNamespace(broker, this.principal!, channel, this.#host.checkNamespace)
-      .then(() => broker.publish(input));
+    return input;
   }
 
   #onSubscribe(frame: Frame): Promise<SubscribedMeta> {
@@ -541,17 +607,9 @@ export class Session implements Subscriber {
    * A publish with id 0 wants no answer (the fast path for streams of events); if it fails the
    * client still learns why, through a `publish_failed` notice, and the connection goes on.
    */
-  #fireAndForget(frame: Frame) {
-    let channel = "";
-    const failed = (e: unknown) => {
-      const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
-      this.notice({ event: "publish_failed", code: err.code, message: err.clientMessage, channel });
-    };
-    try {
-      this.#publish(frame, (c) => channel = c).catch(failed);
-    } catch (e) {
-      failed(e);
-    }
+  #publishFailed(e: unknown, channel: string) {
+    const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.BadRequest, String(e));
+    this.notice({ event: "publish_failed", code: err.code, message: err.clientMessage, channel });
   }
 
   /** An ack with id 0 is fire and forget (failures come back as `ack_failed` notices). */
