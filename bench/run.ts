@@ -352,6 +352,9 @@ async function main() {
         ...x,
         cpuPerM: NaN,
       }));
+  /** `count` messages of 128 B from each of `conns` publishers of the row's system. */
+  const publishRow = (r: Row, conns: number, count: number) =>
+    run({ role: "pub", system: r.system, ep: ep(), subject: r.subject, conns, count, size: 128 });
   const fmtCpu = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
   const N1 = quick ? 20_000 : 400_000;
 
@@ -374,15 +377,7 @@ async function main() {
         timeoutMs: 60_000,
       });
       await sub.ready;
-      await run({
-        role: "pub",
-        system: r.system,
-        ep: ep(),
-        subject: r.subject,
-        conns: 1,
-        count: n,
-        size: 128,
-      });
+      await publishRow(r, 1, n);
       const result = await sub.result;
       return { rate: result.received / result.seconds, messages: n };
     });
@@ -432,15 +427,7 @@ async function main() {
           }),
       );
       await Promise.all(subs.map((s) => s.ready));
-      await run({
-        role: "pub",
-        system: r.system,
-        ep: ep(),
-        subject: r.subject,
-        conns: 1,
-        count: per,
-        size: 128,
-      });
+      await publishRow(r, 1, per);
       const rs = await Promise.all(subs.map((s) => s.result));
       const received = rs.reduce((n, x) => n + x.received, 0);
       return {
@@ -461,16 +448,7 @@ async function main() {
       });
       await sub.ready;
       await Promise.all(
-        Array.from({ length: 4 }, () =>
-          run({
-            role: "pub",
-            system: r.system,
-            ep: ep(),
-            subject: r.subject,
-            conns: 25,
-            count: perPub,
-            size: 128,
-          })),
+        Array.from({ length: 4 }, () => publishRow(r, 25, perPub)),
       );
       const result = await sub.result;
       return { rate: result.received / result.seconds, messages: perPub * 100 };

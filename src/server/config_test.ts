@@ -179,22 +179,14 @@ Deno.test("config - namespaces: a list of names, or a YAML mapping of each to it
     { name: "ticks", ephemeral: true },
     { name: "orders", ephemeral: false },
   ]);
+  const fromYaml = (text: string) => () =>
+    resolveConfig({ flags: {}, env: {}, yaml: { path: "c.yaml", text } });
   assert.throws(
-    () =>
-      resolveConfig({
-        flags: {},
-        env: {},
-        yaml: { path: "c.yaml", text: "namespaces:\n  ticks: { ephemral: true }\n" },
-      }),
+    fromYaml("namespaces:\n  ticks: { ephemral: true }\n"),
     /c.yaml: namespaces.ticks: unknown key ephemral/,
   );
   assert.throws(
-    () =>
-      resolveConfig({
-        flags: {},
-        env: {},
-        yaml: { path: "c.yaml", text: "namespaces:\n  ticks: { ephemeral: yes please }\n" },
-      }),
+    fromYaml("namespaces:\n  ticks: { ephemeral: yes please }\n"),
     /c.yaml: namespaces.ticks.ephemeral: expected true or false/,
   );
 });
