@@ -1,4 +1,4 @@
-import { allows, type Principal, requireGrant } from "../auth/grants.ts";
+import { type Principal, requireGrant } from "../auth/grants.ts";
 import type { BusMessage } from "../core/message.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
@@ -16,6 +16,7 @@ import {
   pacedMember,
   parseAckKind,
 } from "../access/consumers.ts";
+import type { GrantedRead } from "../access/regrant.ts";
 
 /** What consumer operations need from the server (a `SessionHost` is one). */
 export type ConsumerOpsHost = ConsumerCreation;
@@ -132,16 +133,12 @@ export class SessionConsumers {
     await consumer.settle(meta.seq, kind, delay);
   }
 
-  /** Ends the bindings to consumers the principal may no longer read; returns those consumers. */
-  endUnreadable(principal: Principal): Consumer[] {
-    const ended: Consumer[] = [];
-    for (const [name, { consumer, member }] of this.#members) {
-      if (allows(principal, "read", consumer.config.pattern)) continue;
-      this.#members.delete(name);
-      consumer.leave(member);
-      ended.push(consumer);
-    }
-    return ended;
+  /** The consumers this connection is bound to, as reads under its grants. */
+  reads(): GrantedRead[] {
+    return [...this.#members.values()].map(({ consumer }) => ({
+      pattern: consumer.config.pattern,
+      consumer: consumer.name,
+    }));
   }
 
   /** The connection ended: its unacked deliveries go to the other members. */

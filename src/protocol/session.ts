@@ -1,5 +1,5 @@
 import type { Authenticator } from "../auth/authenticator.ts";
-import { allows, type Principal } from "../auth/grants.ts";
+import type { Principal } from "../auth/grants.ts";
 import type {
   Broker,
   Published,
@@ -40,6 +40,7 @@ import { openNamespace } from "../access/publish.ts";
 import { Publisher } from "../access/publisher.ts";
 import { authorizeSubscribe, replaySubscriber } from "../access/subscribe.ts";
 import { type Gap, LagPolicy } from "../access/lag.ts";
+import { type GrantedRead, regrant } from "../access/regrant.ts";
 import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { Delivery } from "../streams/consumer.ts";
@@ -267,29 +268,24 @@ export class Session implements Subscriber {
    */
   regrant(grants: Principal["grants"]): void {
     if (!this.principal) return;
-    this.principal.grants = grants;
-    for (const pattern of [...this.#patterns]) {
-      if (allows(this.principal, "read", pattern)) continue;
-      this.#patterns.delete(pattern);
-      this.#host.broker.unsubscribe(this, pattern);
+    const reads: GrantedRead[] = [
+      ...[...this.#patterns].map((pattern) => ({ pattern })),
+      ...this.#consumers.reads(),
+    ];
+    regrant(this.principal, grants, reads, (read, error) => {
+      if (read.consumer) this.#consumers.stop({ name: read.consumer });
+      else {
+        this.#patterns.delete(read.pattern);
+        this.#host.broker.unsubscribe(this, read.pattern);
+      }
       this.notice({
         event: "revoked",
-        code: ErrorCode.Revoked,
-        pattern,
-        message: `the read grant for "${pattern}" was revoked; this subscription has ended`,
+        code: error.code,
+        pattern: read.pattern,
+        ...(read.consumer ? { consumer: read.consumer } : {}),
+        message: error.clientMessage,
       });
-    }
-    for (const consumer of this.#consumers.endUnreadable(this.principal)) {
-      const pattern = consumer.config.pattern;
-      this.notice({
-        event: "revoked",
-        code: ErrorCode.Revoked,
-        pattern,
-        consumer: consumer.name,
-        message: `the read grant for "${pattern}" was revoked; consuming "${consumer.name}" ` +
-          "has ended",
-      });
-    }
+    });
   }
 
   /** Ends the session, optionally telling the client why first. */

@@ -1,4 +1,4 @@
-import { allows, type Principal } from "../../auth/grants.ts";
+import type { Principal } from "../../auth/grants.ts";
 import type { Broker, Subscriber } from "../../core/broker.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
@@ -15,6 +15,7 @@ import { openNamespace } from "../../access/publish.ts";
 import { authorizeSubscribe, replaySubscriber } from "../../access/subscribe.ts";
 import { LagPolicy } from "../../access/lag.ts";
 import { createConsumer, pacedMember } from "../../access/consumers.ts";
+import { regrant } from "../../access/regrant.ts";
 import { CORS_HEADERS } from "./cors.ts";
 import { checkBusSubject, eventIdOf, eventJson, messageIdOf } from "./event.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -174,20 +175,24 @@ function endStream(stream: SseStream, why: string) {
  * event) when the token expires, the role is deleted, or the read grant for its pattern goes.
  * Returns the unregistration, for the stream's close.
  */
-function registerLive(ctx: BusSubscribeContext, pattern: string, stream: SseStream): () => void {
+function registerLive(
+  ctx: BusSubscribeContext,
+  pattern: string,
+  stream: SseStream,
+  consumer?: string,
+): () => void {
   const { principal } = ctx;
   const live: LiveConnection = {
     principal,
     close: (error) =>
       error ? endStream(stream, `${error.code}: ${error.clientMessage}`) : stream.close(),
-    regrant: (grants) => {
-      principal.grants = grants;
-      if (allows(principal, "read", pattern)) return;
-      endStream(
-        stream,
-        `${ErrorCode.Revoked}: the read grant for "${pattern}" was revoked; this stream has ended`,
-      );
-    },
+    regrant: (grants) =>
+      regrant(
+        principal,
+        grants,
+        [{ pattern, ...(consumer ? { consumer } : {}) }],
+        (_, error) => endStream(stream, `${error.code}: ${error.clientMessage}`),
+      ),
   };
   ctx.live.add(live);
   return () => ctx.live.delete(live);
@@ -303,7 +308,7 @@ async function manualAck(
     ctx.replies.delivered,
   );
   ctx.streams.add(stream);
-  const unregister = registerLive(ctx, params.pattern, stream);
+  const unregister = registerLive(ctx, params.pattern, stream, id);
   consumer.join(member);
   return stream.response;
 }
