@@ -2,6 +2,7 @@ import { parse as parseYaml } from "yaml";
 import type { SettingOrigins, SettingsOf } from "../core/settings.ts";
 import { configError, resolveSettings } from "../core/settings-resolve.ts";
 import { busSettings } from "../dialects/bus/settings.ts";
+import { nativeSettings } from "../dialects/native/settings.ts";
 import { rcpSettings } from "../dialects/rcp/settings.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
@@ -9,6 +10,7 @@ import { serverSettings } from "./settings.ts";
 
 /** Every component's settings, in `--help` order. Each table lives in its component's folder. */
 export const SETTING_GROUPS = [
+  nativeSettings,
   serverSettings,
   streamSettings,
   busSettings,

@@ -1,6 +1,5 @@
 import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.ts";
 import {
-  address,
   bool,
   count,
   duration,
@@ -26,41 +25,16 @@ const namespaceList: SettingKind<NamespaceSettings[]> = {
   parse: parseNamespaceSettings,
 };
 
-/** The native doors (HTTP, WebSocket, WebTransport, TCP), auth, the process, and per-connection limits. */
+/** TLS, auth, the process, and per-connection limits (shared by the doors). */
 export const serverSettings = settingsGroup({
-  title: "Listeners, auth and limits",
+  title: "TLS, auth and limits",
   settings: {
-    bind: {
-      flag: "bind",
-      short: "b",
-      env: "CATBUS_BIND",
-      yaml: "bind",
-      kind: address,
-      default: "0.0.0.0:4433",
-      help: "HTTP + WebSocket address",
-    },
-    tcpBind: {
-      flag: "tcp-bind",
-      env: "CATBUS_TCP_BIND",
-      yaml: "tcp_bind",
-      kind: address,
-      default: "0.0.0.0:4434",
-      help: "raw TCP address",
-    },
-    webtransport: {
-      flag: "webtransport",
-      env: "CATBUS_WEBTRANSPORT",
-      yaml: "webtransport",
-      kind: bool,
-      default: true,
-      help: "WebTransport on UDP at the --bind port (on; --no-webtransport turns it off)",
-    },
     cert: {
       flag: "cert",
       env: "CATBUS_CERT",
       yaml: "tls.cert",
       kind: text,
-      help: "TLS certificate (PEM) for both listeners",
+      help: "TLS certificate (PEM) for every listener",
     },
     key: {
       flag: "key",
@@ -163,14 +137,6 @@ export const serverSettings = settingsGroup({
       kind: count,
       default: 50_000,
       help: "connections at once on any one door (HTTP, WebTransport, TCP, Bus, RCP)",
-    },
-    webtransportIdleTimeoutMs: {
-      flag: "webtransport-idle-timeout",
-      env: "CATBUS_WEBTRANSPORT_IDLE_TIMEOUT",
-      yaml: "limits.webtransport_idle_timeout",
-      kind: duration,
-      default: 30_000,
-      help: "a WebTransport connection silent this long is closed (its peer is gone)",
     },
     maxPublishRate: {
       flag: "max-publish-rate",

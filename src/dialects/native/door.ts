@@ -1,7 +1,7 @@
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { encodeFrame, FrameType } from "../../../client/shared/frame.ts";
 import { parseAddress } from "../../core/address.ts";
-import type { SettingOrigins } from "../../core/settings.ts";
+import type { SettingOrigins, SettingsOf } from "../../core/settings.ts";
 import { Session, type SessionHost, type SessionLimits } from "../../protocol/session.ts";
 import { refuseWith } from "../../transport/accept-loop.ts";
 import type { HttpDoor } from "../../transport/http-server.ts";
@@ -11,16 +11,13 @@ import { WEBTRANSPORT_PATH, WebTransportListener } from "../../transport/webtran
 import { cannotListen, displayHost, type Door, type DoorServices } from "../door.ts";
 import { clientBundle } from "./client-bundle.ts";
 import { serveHttp } from "./http.ts";
+import type { nativeSettings } from "./settings.ts";
 
-/** The server settings the native listeners read. */
-export type NativeDoorSettings = SessionLimits & {
-  bind: string;
-  tcpBind: string;
-  webtransport: boolean;
-  webtransportIdleTimeoutMs: number;
+/** The server settings the native listeners read: their own table and the shared limits. */
+export type NativeDoorSettings = SettingsOf<typeof nativeSettings.settings> & SessionLimits & {
   /** Native sessions open at once, authenticated or not. */
   maxConnections: number;
-  origins: SettingOrigins<"bind" | "tcpBind">;
+  origins: SettingOrigins<keyof typeof nativeSettings.settings>;
 };
 
 const connectionLimit = new CatbusError(
