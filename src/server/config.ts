@@ -4,6 +4,7 @@ import { configError, resolveSettings } from "../core/settings-resolve.ts";
 import { busSettings } from "../dialects/bus/settings.ts";
 import { nativeSettings } from "../dialects/native/settings.ts";
 import { rcpSettings } from "../dialects/rcp/settings.ts";
+import { pulsarSettings } from "../dialects/pulsar/settings.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
 import { serverSettings } from "./settings.ts";
@@ -16,6 +17,7 @@ export const SETTING_GROUPS = [
   busSettings,
   rcpSettings,
   smSettings,
+  pulsarSettings,
 ] as const;
 
 type Tables = typeof SETTING_GROUPS[number]["settings"];

@@ -7,6 +7,20 @@ const LOW_WATER = 256 * 1024;
 const DRAIN_POLL_MS = 5;
 
 /**
+ * Resolves once `socket` has sent its buffer down to `low` bytes, or closed. The WebSocket API
+ * has no drain event, so this polls `bufferedAmount`; only clients that read slowly wait here.
+ */
+export function drained(socket: WebSocket, low = LOW_WATER): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const poll = () => {
+      if (socket.readyState !== WebSocket.OPEN || socket.bufferedAmount <= low) resolve();
+      else setTimeout(poll, DRAIN_POLL_MS);
+    };
+    setTimeout(poll, DRAIN_POLL_MS);
+  });
+}
+
+/**
  * Upgrades an HTTP request to a WebSocket carrying native frames: each binary message holds one
  * or more whole frames. The WebSocket API has no drain event, so when the socket's buffer is
  * full the writer polls `bufferedAmount`; that only happens for clients that read slowly.
@@ -26,13 +40,7 @@ export function acceptWebSocket(
       if (!isOpen()) throw new Error("websocket closed");
       socket.send(batch as Uint8Array<ArrayBuffer>);
       if (socket.bufferedAmount <= HIGH_WATER) return;
-      return new Promise<void>((resolve) => {
-        const poll = () => {
-          if (!isOpen() || socket.bufferedAmount <= LOW_WATER) resolve();
-          else setTimeout(poll, DRAIN_POLL_MS);
-        };
-        setTimeout(poll, DRAIN_POLL_MS);
-      });
+      return drained(socket);
     },
     close() {
       if (socket.readyState <= WebSocket.OPEN) socket.close(1000);

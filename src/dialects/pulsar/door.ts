@@ -1,0 +1,62 @@
+import { cannotListen, displayHost, type Door } from "../door.ts";
+import { parseAddress } from "../../core/address.ts";
+import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
+import type { PulsarDoorSettings } from "./settings.ts";
+import { PULSAR_NAMESPACE } from "./access.ts";
+import { PulsarStore } from "./store.ts";
+import { AccessTokens, MIN_SECRET_LENGTH } from "./jwt.ts";
+import { PulsarLive } from "./live.ts";
+import { IdempotencyKeys } from "./idempotency.ts";
+import { PollWaiters } from "./poll-waiters.ts";
+import { PulsarMetrics } from "./metrics.ts";
+import { servePulsar } from "./server.ts";
+import type { PulsarContext } from "./context.ts";
+import { bootstrapAdmin } from "./bootstrap.ts";
+
+const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
+
+/** The Pulsar Relay door: on when `--pulsar-bind` is set; needs `PULSAR_JWT_SECRET_KEY`. */
+export const pulsarDoor: Door<PulsarDoorSettings> = {
+  name: "pulsar",
+  async start(settings, services) {
+    if (!settings.pulsarBind) return undefined;
+    const secret = settings.pulsarJwtSecret ?? "";
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw refuse(
+        `${settings.origins.pulsarJwtSecret} must be at least ${MIN_SECRET_LENGTH} characters ` +
+          `(got ${secret.length}); generate one with \`openssl rand -base64 48\``,
+      );
+    }
+    const address = parseAddress(settings.pulsarBind, settings.origins.pulsarBind)!;
+    await services.checkNamespace(PULSAR_NAMESPACE);
+    if (!services.broker.namespace(PULSAR_NAMESPACE)) {
+      await services.broker.createNamespace(PULSAR_NAMESPACE);
+    }
+    const store = await PulsarStore.open(settings.data);
+    const ctx: PulsarContext = {
+      services,
+      settings,
+      store,
+      tokens: new AccessTokens(secret, settings.pulsarTokenLifetimeMs),
+      live: new PulsarLive(services.live, store),
+      idempotency: new IdempotencyKeys(
+        settings.pulsarIdempotencyWindowMs,
+        settings.pulsarIdempotencyMaxKeys,
+      ),
+      polls: new PollWaiters(),
+      acks: new Map(),
+      loginFailures: new Map(),
+    };
+    await bootstrapAdmin(ctx, services.log);
+    let server;
+    try {
+      server = servePulsar(ctx, new PulsarMetrics(), { ...address, ...services.tls });
+    } catch (e) {
+      throw cannotListen(settings.pulsarBind, settings.origins.pulsarBind, e);
+    }
+    return {
+      url: `http${services.tls ? "s" : ""}://${displayHost(address.hostname)}:${server.port}`,
+      close: () => server.close(),
+    };
+  },
+};

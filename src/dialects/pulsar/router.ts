@@ -1,0 +1,57 @@
+import type { PulsarContext } from "./context.ts";
+import { HttpError } from "./http.ts";
+
+export type Handler = (
+  ctx: PulsarContext,
+  request: Request,
+  params: string[],
+  info: RequestInfo,
+) => Response | Promise<Response>;
+
+/** What a handler knows of the connection besides the request. */
+export interface RequestInfo {
+  remote: string;
+  /** Takes over the request's connection slot (a WebSocket); call the result when it ends. */
+  keep(): () => void;
+}
+
+/** `[method, path template, handler]`; `{name}` matches one path segment. Earlier routes win. */
+export type Route = [string, string, Handler];
+
+interface Compiled {
+  method: string;
+  template: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+/** FastAPI's routing: the first matching route; 404 / 405 in its words when none does. */
+export class Router {
+  readonly #routes: Compiled[];
+
+  constructor(routes: Route[]) {
+    this.#routes = routes.map(([method, template, handler]) => ({
+      method,
+      template,
+      pattern: new RegExp(`^${template.replace(/\{[a-z_]+\}/g, "([^/]+)")}$`),
+      handler,
+    }));
+  }
+
+  find(method: string, path: string): { handler: Handler; params: string[]; template: string } {
+    let pathMatched = false;
+    for (const r of this.#routes) {
+      const m = r.pattern.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (r.method !== method) continue;
+      return {
+        handler: r.handler,
+        params: m.slice(1).map(decodeURIComponent),
+        template: r.template,
+      };
+    }
+    if (pathMatched) throw new HttpError(405, "Method Not Allowed");
+    throw new HttpError(404, "Not Found");
+  }
+}

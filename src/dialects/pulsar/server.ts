@@ -1,0 +1,94 @@
+import { join } from "node:path";
+import { serveHttpDoor } from "../../transport/http-server.ts";
+import { AUTH_ROUTES } from "./auth-routes.ts";
+import type { PulsarContext } from "./context.ts";
+import { errorResponse, json } from "./http.ts";
+import { MESSAGE_ROUTES } from "./message-routes.ts";
+import type { PulsarMetrics } from "./metrics.ts";
+import { POLL_ROUTES } from "./poll.ts";
+import { type Route, Router } from "./router.ts";
+import { TOPIC_ROUTES } from "./topic-routes.ts";
+import { acceptPulsarSocket } from "./ws-session.ts";
+import { PULSAR_NAMESPACE } from "./access.ts";
+
+/** Can the door store a change right now? A probe write in its directory (disk full, gone). */
+async function storageReady(ctx: PulsarContext): Promise<string> {
+  if (!ctx.services.broker.namespace(PULSAR_NAMESPACE)) return "error: namespace missing";
+  try {
+    await Deno.writeTextFile(join(ctx.settings.data, "pulsar", ".ready"), String(Date.now()));
+    return "ok";
+  } catch (e) {
+    return `error: ${(e as Error).name}`;
+  }
+}
+
+function operationRoutes(metrics: PulsarMetrics): Route[] {
+  return [
+    [
+      "GET",
+      "/health",
+      () => json(200, { status: "healthy", timestamp: new Date().toISOString(), version: "0.1.0" }),
+    ],
+    ["GET", "/ready", async (ctx) => {
+      const storage = await storageReady(ctx);
+      const ready = storage === "ok";
+      return json(ready ? 200 : 503, { ready, checks: { storage } });
+    }],
+    ["GET", "/metrics", (ctx) =>
+      new Response(
+        metrics.render({
+          websockets: ctx.live.size,
+          pollWaiters: ctx.polls.active,
+          users: ctx.store.users().length,
+          topics: ctx.store.topics().length,
+        }),
+        { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
+      )],
+    ["GET", "/ws", (ctx, request, _, info) => acceptPulsarSocket(ctx, request, info)],
+  ];
+}
+
+/** The Pulsar Relay API on its own listener (see docs/pulsar.md). */
+export function servePulsar(
+  ctx: PulsarContext,
+  metrics: PulsarMetrics,
+  listen: { hostname: string; port: number; cert?: string; key?: string },
+): { port: number; close(): Promise<void> } {
+  const router = new Router([
+    ...operationRoutes(metrics),
+    ...AUTH_ROUTES,
+    ...TOPIC_ROUTES,
+    ...MESSAGE_ROUTES,
+    ...POLL_ROUTES,
+  ]);
+  const logError = (error: unknown) =>
+    ctx.services.log("warn", "pulsar request failed", { error: String(error) });
+  const server = serveHttpDoor(
+    { ...listen, ...ctx.services.admission },
+    async (request, info, keep) => {
+      const url = new URL(request.url);
+      let template = "unmatched";
+      let response: Response;
+      try {
+        const found = router.find(request.method, url.pathname);
+        template = found.template;
+        response = await found.handler(ctx, request, found.params, {
+          remote: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+          keep,
+        });
+      } catch (e) {
+        response = errorResponse(e, logError);
+      }
+      metrics.request(request.method, template, response.status);
+      return response;
+    },
+  );
+  return {
+    port: server.port,
+    async close() {
+      ctx.live.closeAll();
+      await server.shutdown();
+      await ctx.store.close();
+    },
+  };
+}
