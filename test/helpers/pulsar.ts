@@ -1,0 +1,81 @@
+import { startCatbusd, type TestServer } from "./catbusd.ts";
+
+export const JWT_SECRET = "test-secret-of-at-least-thirty-two-characters";
+export const ADMIN = { username: "admin", password: "your-secure-password" };
+
+export interface PulsarServer extends TestServer {
+  /** The Pulsar Relay door, e.g. http://127.0.0.1:41234 */
+  pulsarUrl: string;
+}
+
+/** A catbusd with the Pulsar door on a free port and the README's admin bootstrapped. */
+export async function startPulsar(
+  extraArgs: string[] = [],
+  options: Parameters<typeof startCatbusd>[1] = {},
+): Promise<PulsarServer> {
+  const server = await startCatbusd(["--pulsar-bind", "127.0.0.1:0", ...extraArgs], {
+    ...options,
+    env: {
+      PULSAR_JWT_SECRET_KEY: JWT_SECRET,
+      PULSAR_BOOTSTRAP_ADMIN_USERNAME: ADMIN.username,
+      PULSAR_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
+      ...options.env,
+    },
+  });
+  const pulsarUrl = / pulsar=(\S+)/.exec(server.log())?.[1];
+  if (!pulsarUrl) {
+    await server.stop();
+    throw new Error(`catbusd did not log a pulsar= listener:\n${server.log()}`);
+  }
+  return { ...server, pulsarUrl };
+}
+
+/** A JSON request to the door; the status and the parsed body (null when empty). */
+export async function api(
+  server: PulsarServer,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${server.pulsarUrl}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+export async function login(server: PulsarServer, username: string, password: string) {
+  const res = await fetch(`${server.pulsarUrl}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${JSON.stringify(body)}`);
+  return body as { access_token: string; refresh_token: string; expires_in: number };
+}
+
+/** Registers a user through the admin and logs it in. */
+export async function userWith(
+  server: PulsarServer,
+  adminToken: string,
+  username: string,
+  permissions: string[],
+) {
+  const password = `${username}-password`;
+  const made = await api(server, "POST", "/auth/register", adminToken, {
+    username,
+    password,
+    permissions,
+  });
+  if (made.status !== 201) throw new Error(`register ${username}: ${JSON.stringify(made.body)}`);
+  return { id: made.body.user_id as string, token: (await login(server, username, password)).access_token };
+}
