@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { ADMIN, api, login, startPulsar, type PulsarServer, userWith } from "./helpers/pulsar.ts";
+import { ADMIN, api, login, type PulsarServer, startPulsar, userWith } from "./helpers/pulsar.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { within } from "./helpers/deadline.ts";
 
@@ -86,7 +86,9 @@ function runNode(file: string, token: string, server: PulsarServer) {
       .replace('"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."', JSON.stringify(token))
       .replaceAll("localhost:8080", hostOf(server));
     // What a Node 20 user adds: the `ws` package as the WebSocket global.
-    const prelude = `globalThis.WebSocket ??= require(${JSON.stringify(`${ROOT}node_modules/ws`)});\n`;
+    const prelude = `globalThis.WebSocket ??= require(${
+      JSON.stringify(`${ROOT}node_modules/ws`)
+    });\n`;
     const process = new Deno.Command("node", {
       args: ["-e", prelude + source],
       stdout: "piped",
@@ -129,7 +131,10 @@ Deno.test("pulsar readme - the JavaScript WebSocket example receives and acks a 
   await using server = await startPulsar();
   const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
   const consumer = await userWith(server, admin, "consumer1", ["read"]);
-  await api(server, "POST", "/api/v1/topics", admin, { topic_name: "notifications", is_public: true });
+  await api(server, "POST", "/api/v1/topics", admin, {
+    topic_name: "notifications",
+    is_public: true,
+  });
   const node = runNode("websocket.js", consumer.token, server);
   try {
     await expectLine(node.lines, /^Subscribed to: \[ 'notifications', 'alerts' \]/, "subscribed");
@@ -152,7 +157,10 @@ Deno.test("pulsar readme - the JavaScript long-polling example receives messages
   await using server = await startPulsar();
   const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
   const consumer = await userWith(server, admin, "consumer1", ["read"]);
-  await api(server, "POST", "/api/v1/topics", admin, { topic_name: "notifications", is_public: true });
+  await api(server, "POST", "/api/v1/topics", admin, {
+    topic_name: "notifications",
+    is_public: true,
+  });
   const node = runNode("long-poll.js", consumer.token, server);
   try {
     // The example's first poll waits (since = {}): publish once it is there.
@@ -175,7 +183,10 @@ Deno.test("pulsar readme - the JavaScript long-polling example receives messages
       assert.equal(sent.status, 201);
     }
     for (let i = 1; i <= 5; i++) {
-      assert.equal(await expectLine(node.lines, /^Received:/, `message ${i}`), `Received: { n: ${i} }`);
+      assert.equal(
+        await expectLine(node.lines, /^Received:/, `message ${i}`),
+        `Received: { n: ${i} }`,
+      );
     }
   } finally {
     await node.stop();

@@ -30,6 +30,9 @@ Bus-style verbs (the Bus HTTP/SSE listener, --bus-url or --host URL, or BUS_ADDR
                                       declare namespaces (the only ones served with --namespaces);
                                       --ephemeral: memory only, its messages are not stored
 
+Pulsar Relay dialect (catbusd --pulsar-bind; offline, on the data directory):
+  catbus pulsar user add NAME [--permissions admin,read,write] [--email E]   asks for the password
+
 Storage (on the data directory, --data, --path or --dir; dump --data, restore, copy, compact,
 repair refuse a live one):
   catbus debug [--namespace NS] [--json]      segments, counts, CRC check, missing records (exit 1)
@@ -84,6 +87,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   get: async () => (await import("./bus-cmd.ts")).getCommand,
   ack: async () => (await import("./bus-cmd.ts")).ackCommand,
   sm: async () => (await import("./sm-cmd.ts")).smCommand,
+  pulsar: async () => (await import("./pulsar-cmd.ts")).pulsarCommand,
 };
 
 const [name, ...args] = Deno.args;

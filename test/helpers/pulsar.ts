@@ -1,4 +1,6 @@
 import { startCatbusd, type TestServer } from "./catbusd.ts";
+import { within } from "./deadline.ts";
+import { AsyncQueue } from "./queue.ts";
 
 export const JWT_SECRET = "test-secret-of-at-least-thirty-two-characters";
 export const ADMIN = { username: "admin", password: "your-secure-password" };
@@ -38,6 +40,7 @@ export async function api(
   token?: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  // deno-lint-ignore no-explicit-any -- JSON bodies of every endpoint, checked by the tests
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(`${server.pulsarUrl}${path}`, {
     method,
@@ -59,7 +62,9 @@ export async function login(server: PulsarServer, username: string, password: st
     body: new URLSearchParams({ username, password }),
   });
   const body = await res.json();
-  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${JSON.stringify(body)}`);
+  if (res.status !== 200) {
+    throw new Error(`login ${username}: ${res.status} ${JSON.stringify(body)}`);
+  }
   return body as { access_token: string; refresh_token: string; expires_in: number };
 }
 
@@ -77,5 +82,42 @@ export async function userWith(
     permissions,
   });
   if (made.status !== 201) throw new Error(`register ${username}: ${JSON.stringify(made.body)}`);
-  return { id: made.body.user_id as string, token: (await login(server, username, password)).access_token };
+  return {
+    id: made.body.user_id as string,
+    token: (await login(server, username, password)).access_token,
+  };
+}
+
+/** A WebSocket to `/ws`: its frames (parsed) in a queue, its close as a promise. */
+export async function openWs(server: PulsarServer, query = "", protocols?: string[]) {
+  const ws = new WebSocket(`${server.pulsarUrl.replace(/^http/, "ws")}/ws${query}`, protocols);
+  // deno-lint-ignore no-explicit-any -- frames of every type, checked by the tests
+  const frames = new AsyncQueue<Record<string, any>>();
+  const closed = Promise.withResolvers<CloseEvent>();
+  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+  ws.onclose = (e) => closed.resolve(e);
+  await within(
+    new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("websocket failed to open"));
+    }),
+    15_000,
+    "websocket open",
+  );
+  return {
+    ws,
+    frames,
+    closed: within(closed.promise, 15_000, "websocket close"),
+    send: (frame: unknown) => ws.send(JSON.stringify(frame)),
+    /** The next frame of `type` (others before it are skipped, and listed if none comes). */
+    async next(type: string) {
+      const seen: unknown[] = [];
+      for (;;) {
+        const f = await frames.next(`a "${type}" frame (got ${JSON.stringify(seen)})`);
+        if (f.type === type) return f;
+        seen.push(f);
+      }
+    },
+    close: () => ws.close(),
+  };
 }

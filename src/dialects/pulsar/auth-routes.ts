@@ -1,4 +1,3 @@
-import { RateLimiter } from "../../core/rate-limiter.ts";
 import { authenticate, type PulsarContext, requirePermission } from "./context.ts";
 import {
   badRequest,
@@ -82,26 +81,19 @@ const wrongCredentials = () => unauthorized("Incorrect username or password");
 /** `POST /auth/login`: the OAuth2 password form. */
 async function login(ctx: PulsarContext, request: Request) {
   const form = await readForm(request, ctx.settings.pulsarMaxBodyBytes);
-  const f = new Fields({ username: form.get("username"), password: form.get("password") });
+  const f = new Fields({
+    username: form.get("username") ?? undefined,
+    password: form.get("password") ?? undefined,
+  });
   const username = f.str("username", { required: true });
   const password = f.str("password", { required: true });
   f.done();
-  const limit = ctx.settings.pulsarLoginFailuresPerMinute;
-  let failures = ctx.loginFailures.get(username!);
-  if (limit && failures && !failures.take(Date.now())) {
+  if (ctx.loginFailures.blocked(username!)) {
     throw new HttpError(429, "Too many failed logins for this user; wait a minute and retry");
   }
   const user = ctx.store.userByName(username!);
   if (!user || !await verifyPassword(password!, user.hashed_password)) {
-    if (limit) {
-      if (!failures) {
-        ctx.loginFailures.set(username!, failures = new RateLimiter(limit / 60, Date.now()));
-      }
-      if (ctx.loginFailures.size > 10_000) {
-        ctx.loginFailures.delete(ctx.loginFailures.keys().next().value!);
-      }
-      failures.take(Date.now());
-    }
+    ctx.loginFailures.failed(username!);
     throw wrongCredentials();
   }
   if (!user.is_active) throw new HttpError(403, "User account is inactive");

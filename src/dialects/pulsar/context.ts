@@ -1,5 +1,5 @@
 import type { DoorServices } from "../door.ts";
-import type { RateLimiter } from "../../core/rate-limiter.ts";
+import type { LoginFailures } from "./login-failures.ts";
 import { forbidden, unauthorized } from "./http.ts";
 import type { AccessClaims, AccessTokens } from "./jwt.ts";
 import type { PulsarPermission, PulsarStore, UserRecord } from "./store.ts";
@@ -20,8 +20,7 @@ export interface PulsarContext {
   polls: PollWaiters;
   /** WebSocket clients' acknowledged positions: user, client_id, topic → sequence. */
   acks: Map<string, number>;
-  /** Failed logins per username, for 429. */
-  loginFailures: Map<string, RateLimiter>;
+  loginFailures: LoginFailures;
 }
 
 /** One request's authenticated caller. */

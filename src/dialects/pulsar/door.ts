@@ -12,6 +12,7 @@ import { PulsarMetrics } from "./metrics.ts";
 import { servePulsar } from "./server.ts";
 import type { PulsarContext } from "./context.ts";
 import { bootstrapAdmin } from "./bootstrap.ts";
+import { LoginFailures } from "./login-failures.ts";
 
 const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
@@ -45,7 +46,7 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
       ),
       polls: new PollWaiters(),
       acks: new Map(),
-      loginFailures: new Map(),
+      loginFailures: new LoginFailures(settings.pulsarLoginFailuresPerMinute),
     };
     await bootstrapAdmin(ctx, services.log);
     let server;
