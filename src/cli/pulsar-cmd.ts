@@ -2,6 +2,7 @@ import { ensureDataDir, lockDataDir } from "../server/data-dir.ts";
 import { createUser, newUserFields } from "../dialects/pulsar/auth-routes.ts";
 import { HttpError } from "../dialects/pulsar/http.ts";
 import { PulsarStore } from "../dialects/pulsar/store.ts";
+import { stopPasswordWorker } from "../dialects/pulsar/password.ts";
 import { cliContext, parseCommand, UsageError } from "./context.ts";
 
 const USAGE = "usage: catbus pulsar user add NAME [--permissions admin,read,write] [--email E]\n" +
@@ -86,6 +87,7 @@ export async function pulsarCommand(args: string[], env: Record<string, string |
     }
     await store.close();
   } finally {
+    stopPasswordWorker();
     lock.release();
   }
 }

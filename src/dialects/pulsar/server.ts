@@ -10,6 +10,7 @@ import { type Route, Router } from "./router.ts";
 import { TOPIC_ROUTES } from "./topic-routes.ts";
 import { acceptPulsarSocket } from "./ws-session.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
+import { stopPasswordWorker } from "./password.ts";
 
 /** Can the door store a change right now? A probe write in its directory (disk full, gone). */
 async function storageReady(ctx: PulsarContext): Promise<string> {
@@ -89,6 +90,7 @@ export function servePulsar(
       ctx.live.closeAll();
       await server.shutdown();
       await ctx.store.close();
+      stopPasswordWorker();
     },
   };
 }
