@@ -625,13 +625,23 @@ Deno.test("pulsar - restart keeps users, topics, grants and messages", async () 
   }
 });
 
-Deno.test("pulsar - a JWT secret under 32 characters is refused at start; health, ready, metrics", async () => {
+Deno.test("pulsar - a short JWT secret is refused at start; password guessing is throttled; health, ready, metrics", async () => {
   await assert.rejects(
     startCatbusd(["--pulsar-bind", "127.0.0.1:0"], { env: { PULSAR_JWT_SECRET_KEY: "short" } }),
     /PULSAR_JWT_SECRET_KEY must be at least 32 characters \(got 5\)/,
   );
-  await using server = await startPulsar();
+  await using server = await startPulsar(["--pulsar-login-failures", "2"]);
   assert.equal(JWT_SECRET.length >= 32, true);
+  const guess = (password: string) =>
+    fetch(`${server.pulsarUrl}/auth/login`, {
+      method: "POST",
+      body: new URLSearchParams({ username: ADMIN.username, password }),
+    });
+  assert.equal((await guess("guess-1")).status, 401);
+  assert.equal((await guess("guess-2")).status, 401);
+  const throttled = await guess(ADMIN.password);
+  assert.equal(throttled.status, 429, "even the right password, until the minute is over");
+  assert.match((await throttled.json()).detail, /Too many failed logins/);
   const health = await api(server, "GET", "/health");
   assert.equal(health.body.status, "healthy");
   const ready = await api(server, "GET", "/ready");
