@@ -12,8 +12,12 @@ import { acceptPulsarSocket } from "./ws-session.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
 import { stopPasswordWorker } from "./password.ts";
 
-/** Can the door store a change right now? A probe write in its directory (disk full, gone). */
+/**
+ * Can the door store a change right now? Not while the server drains; else a probe write in its
+ * directory (disk full, directory gone).
+ */
 async function storageReady(ctx: PulsarContext): Promise<string> {
+  if (!ctx.services.isReady()) return "error: shutting down";
   if (!ctx.services.broker.namespace(PULSAR_NAMESPACE)) return "error: namespace missing";
   try {
     await Deno.writeTextFile(join(ctx.settings.data, "pulsar", ".ready"), String(Date.now()));
