@@ -10,6 +10,8 @@ import {
   userWith,
 } from "./helpers/pulsar.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { grantToken, nativeClient } from "./helpers/native.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
 import { within } from "./helpers/deadline.ts";
 
 const adminToken = async (server: PulsarServer) =>
@@ -701,4 +703,45 @@ Deno.test("pulsar - catbus pulsar user add creates the first admin offline", asy
   } finally {
     await Deno.remove(data, { recursive: true });
   }
+});
+
+Deno.test("pulsar - topics are pulsar.<topic> channels: native clients read what Pulsar publishes and back", async () => {
+  await using server = await startPulsar();
+  const admin = await adminToken(server);
+  const native = await nativeClient(
+    server,
+    await grantToken(server, "-p", "read", "-p", "write", "pulsar.>"),
+  );
+  const got = new AsyncQueue<
+    { channel: string; payload: unknown; meta: { headers?: Record<string, string> } }
+  >();
+  await native.subscribe(
+    "pulsar.>",
+    (channel, payload, meta) => got.push({ channel, payload, meta }),
+  );
+  await publish(server, admin, "shared", { from: "pulsar" }, { metadata: { k: "v" } });
+  const seen = await got.next("the Pulsar message on the native door");
+  assert.deepEqual([seen.channel, seen.payload], ["pulsar.shared", { from: "pulsar" }]);
+  assert.equal(seen.meta.headers?.["pulsar-metadata"], '{"k":"v"}');
+
+  const ws = await openWs(server, `?token=${admin}`);
+  ws.send({ type: "subscribe", topics: ["shared"] });
+  await ws.next("subscribed");
+  await native.publish("pulsar.shared", { from: "native" });
+  const pushed = await ws.next("message");
+  assert.deepEqual([pushed.topic, pushed.payload], ["shared", { from: "native" }]);
+  ws.close();
+  await native.disconnect();
+});
+
+Deno.test("pulsar - a WebSocket is closed when its token expires", async () => {
+  await using server = await startPulsar(["--pulsar-token-lifetime", "2"]);
+  const admin = await adminToken(server);
+  const ws = await openWs(server, `?token=${admin}`);
+  ws.send({ type: "subscribe", topics: ["t"] });
+  await ws.next("subscribed");
+  const error = await ws.next("error");
+  assert.equal(error.code, "UNAUTHORIZED");
+  assert.match(error.message, /token expired/);
+  assert.equal((await ws.closed).code, 1008);
 });

@@ -33,7 +33,7 @@ export function canAccess(
   kind: "read" | "write",
 ): boolean {
   if (isAdmin(user) || !topic) return true;
-  if (topic.owner_id === user.user_id || topic.grants[user.user_id]) return true;
+  if (topic.owner_id === user.user_id || Object.hasOwn(topic.grants, user.user_id)) return true;
   return kind === "read" && topic.is_public;
 }
 

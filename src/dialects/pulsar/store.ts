@@ -23,7 +23,7 @@ export interface TopicRecord {
   is_public: boolean;
   description: string | null;
   created_at: string;
-  /** Granted users and when (user id → ISO time). */
+  /** Granted users and when (user id → ISO time); read with Object.hasOwn (ids come from URLs). */
   grants: Record<string, string>;
   /**
    * The first sequence of this life of the topic: messages of an earlier topic of the same
@@ -238,7 +238,7 @@ export class PulsarStore {
 
   /** False when the user holds a grant already. */
   async grant(topic: TopicRecord, userId: string): Promise<boolean> {
-    if (topic.grants[userId]) return false;
+    if (Object.hasOwn(topic.grants, userId)) return false;
     topic.grants[userId] = new Date().toISOString();
     await this.#commit();
     return true;
@@ -246,7 +246,7 @@ export class PulsarStore {
 
   /** False when the user held no grant. */
   async revoke(topic: TopicRecord, userId: string): Promise<boolean> {
-    if (!topic.grants[userId]) return false;
+    if (!Object.hasOwn(topic.grants, userId)) return false;
     delete topic.grants[userId];
     await this.#commit();
     return true;
