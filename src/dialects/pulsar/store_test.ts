@@ -21,7 +21,7 @@ Deno.test("pulsar store - refresh tokens are used once; a spent one shown again 
   }
 });
 
-Deno.test("pulsar store - users, topics, grants and logouts survive reopening; changes are announced", async () => {
+Deno.test("pulsar store - users, topics, grants and logouts survive reopening; changes are announced; grants are own properties", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const store = await PulsarStore.open(dir);
@@ -42,6 +42,9 @@ Deno.test("pulsar store - users, topics, grants and logouts survive reopening; c
     }, 7);
     assert.equal(await store.grant(topic!, "other"), true);
     assert.equal(await store.grant(topic!, "other"), false);
+    for (const inherited of ["constructor", "__proto__", "toString"]) {
+      assert.equal(await store.revoke(topic!, inherited), false, `${inherited} is no grant`);
+    }
     await store.deny("jti-1", Math.floor(Date.now() / 1000) + 60);
     assert.equal(changes, 4);
     await store.close();
