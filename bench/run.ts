@@ -701,6 +701,12 @@ async function main() {
           "./sm.ts",
           "NATS KV's published figure is about 30k puts/s on an Apple M4",
         ],
+        [
+          "11. The Pulsar Relay dialect",
+          "./pulsar.ts",
+          "measured as the original's benchmarks/run_benchmarks.py; its figures are from its " +
+          "BENCHMARK_RESULTS.md (macOS, Python 3.13, memory backend, before auth)",
+        ],
       ]
     ) {
       const result = await new Deno.Command(deno, {

@@ -633,6 +633,7 @@ Deno.test("pulsar - a short JWT secret is refused at start; password guessing is
     /PULSAR_JWT_SECRET_KEY must be at least 32 characters \(got 5\)/,
   );
   await using server = await startPulsar(["--pulsar-login-failures", "2"]);
+  const token = await adminToken(server);
   assert.equal(JWT_SECRET.length >= 32, true);
   const guess = (password: string) =>
     fetch(`${server.pulsarUrl}/auth/login`, {
@@ -648,7 +649,11 @@ Deno.test("pulsar - a short JWT secret is refused at start; password guessing is
   assert.equal(health.body.status, "healthy");
   const ready = await api(server, "GET", "/ready");
   assert.deepEqual([ready.status, ready.body], [200, { ready: true, checks: { storage: "ok" } }]);
+  await publish(server, token, "counted", { n: 1 });
   const metrics = await (await fetch(`${server.pulsarUrl}/metrics`)).text();
+  assert.match(metrics, /pulsar_messages_received_total 1\n/);
+  assert.match(metrics, /pulsar_users 1\n/);
+  assert.match(metrics, /pulsar_topics 1\n/);
   assert.match(
     metrics,
     /pulsar_http_requests_total\{method="GET",route="\/ready",status="200"\} 1/,

@@ -119,6 +119,17 @@ function runNode(file: string, token: string, server: PulsarServer) {
   };
 }
 
+/** The README's setting: a public `notifications` topic of the admin, and a reader `consumer1`. */
+async function notificationsTopic(server: PulsarServer) {
+  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
+  const consumer = await userWith(server, admin, "consumer1", ["read"]);
+  await api(server, "POST", "/api/v1/topics", admin, {
+    topic_name: "notifications",
+    is_public: true,
+  });
+  return { admin, consumer };
+}
+
 async function expectLine(lines: AsyncQueue<string>, pattern: RegExp, what: string) {
   for (;;) {
     const line = await lines.next(what, 20_000);
@@ -129,12 +140,7 @@ async function expectLine(lines: AsyncQueue<string>, pattern: RegExp, what: stri
 
 Deno.test("pulsar readme - the JavaScript WebSocket example receives and acks a message", async () => {
   await using server = await startPulsar();
-  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
-  const consumer = await userWith(server, admin, "consumer1", ["read"]);
-  await api(server, "POST", "/api/v1/topics", admin, {
-    topic_name: "notifications",
-    is_public: true,
-  });
+  const { admin, consumer } = await notificationsTopic(server);
   const node = runNode("websocket.js", consumer.token, server);
   try {
     await expectLine(node.lines, /^Subscribed to: \[ 'notifications', 'alerts' \]/, "subscribed");
@@ -155,12 +161,7 @@ Deno.test("pulsar readme - the JavaScript WebSocket example receives and acks a 
 
 Deno.test("pulsar readme - the JavaScript long-polling example receives messages in order", async () => {
   await using server = await startPulsar();
-  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
-  const consumer = await userWith(server, admin, "consumer1", ["read"]);
-  await api(server, "POST", "/api/v1/topics", admin, {
-    topic_name: "notifications",
-    is_public: true,
-  });
+  const { admin, consumer } = await notificationsTopic(server);
   const node = runNode("long-poll.js", consumer.token, server);
   try {
     // The example's first poll waits (since = {}): publish once it is there.

@@ -21,6 +21,7 @@ import {
 } from "./subscribe.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { serveHttpDoor } from "../../transport/http-server.ts";
+import { HTTP_STATUS } from "../http-status.ts";
 import type { Logger } from "../../core/logger.ts";
 
 export interface BusDialectOptions {
@@ -48,18 +49,6 @@ export interface BusDialectOptions {
   /** Connection slots and accept-failure reports (see transport/http-server.ts). */
   door: { admit: Admission; report: AcceptReport };
 }
-
-const STATUS: Record<string, number> = {
-  [ErrorCode.BadRequest]: 400,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.Conflict]: 409,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.LimitExceeded]: 429,
-  [ErrorCode.Unavailable]: 503,
-  [ErrorCode.Timeout]: 504,
-};
 
 const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
   new Response(text ? text + "\n" : null, {
@@ -181,7 +170,7 @@ export function serveBus(
     } catch (e) {
       if (isCatbusError(e)) {
         if (e.clientMessage !== e.message) options.log("warn", e.message);
-        return reply(STATUS[e.code] ?? 500, e.clientMessage);
+        return reply(HTTP_STATUS[e.code] ?? 500, e.clientMessage);
       }
       options.log("warn", "bus request failed", { error: String(e) });
       return reply(500, "internal error; see the server log");

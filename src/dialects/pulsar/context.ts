@@ -7,6 +7,7 @@ import { holds } from "./access.ts";
 import type { PulsarDoorSettings } from "./settings.ts";
 import type { PulsarLive } from "./live.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
+import type { PulsarMetrics } from "./metrics.ts";
 import type { PollWaiters } from "./poll-waiters.ts";
 
 /** What every handler of the door is given. */
@@ -17,6 +18,7 @@ export interface PulsarContext {
   tokens: AccessTokens;
   live: PulsarLive;
   idempotency: IdempotencyKeys;
+  metrics: PulsarMetrics;
   polls: PollWaiters;
   /** WebSocket clients' acknowledged positions: user, client_id, topic → sequence. */
   acks: Map<string, number>;

@@ -45,13 +45,14 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
         settings.pulsarIdempotencyMaxKeys,
       ),
       polls: new PollWaiters(),
+      metrics: new PulsarMetrics(),
       acks: new Map(),
       loginFailures: new LoginFailures(settings.pulsarLoginFailuresPerMinute),
     };
     await bootstrapAdmin(ctx, services.log);
     let server;
     try {
-      server = servePulsar(ctx, new PulsarMetrics(), { ...address, ...services.tls });
+      server = servePulsar(ctx, { ...address, ...services.tls });
     } catch (e) {
       throw cannotListen(settings.pulsarBind, settings.origins.pulsarBind, e);
     }

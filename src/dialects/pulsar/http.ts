@@ -1,5 +1,6 @@
 import { ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
+import { HTTP_STATUS } from "../http-status.ts";
 
 /** A refusal in FastAPI's shape: `{"detail": …}` with the status and headers the original sends. */
 export class HttpError extends Error {
@@ -29,18 +30,8 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
     headers: status === 204 ? headers : { "content-type": "application/json", ...headers },
   });
 
-/** The status of a Catbus error as this door answers it, in one table. */
-const STATUS: Record<string, number> = {
-  [ErrorCode.BadRequest]: 422,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.Conflict]: 409,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.LimitExceeded]: 429,
-  [ErrorCode.Unavailable]: 503,
-  [ErrorCode.Timeout]: 504,
-};
+/** The status of a Catbus error as this door answers it: a refused value is 422, as FastAPI's. */
+const STATUS: Record<string, number> = { ...HTTP_STATUS, [ErrorCode.BadRequest]: 422 };
 
 /**
  * The response for anything a handler threw: its own refusal, a Catbus error in the table above

@@ -62,12 +62,14 @@ function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Prom
   const channel = channelOf(item.topic);
   const headers = item.metadata ? { [METADATA_HEADER]: JSON.stringify(item.metadata) } : undefined;
   publisher.authorize({ channel, payload: item.payload, ...(headers ? { headers } : {}) });
-  return ctx.services.broker.publish({
+  const published = ctx.services.broker.publish({
     channel,
     payload: item.payload,
     ...(headers ? { headers } : {}),
     ...(item.ttl ? { expiresAt: Date.now() + item.ttl * 1000 } : {}),
   });
+  published.then(() => ctx.metrics.messagesReceived++, () => {});
+  return published;
 }
 
 const receipt = (m: Published, topic: string) => ({

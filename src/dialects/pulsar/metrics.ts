@@ -14,26 +14,30 @@ export class PulsarMetrics {
   render(
     gauges: { websockets: number; pollWaiters: number; users: number; topics: number },
   ): string {
-    const lines = [
-      "# HELP pulsar_http_requests_total HTTP requests by route template, method and status.",
-      "# TYPE pulsar_http_requests_total counter",
-      ...[...this.#requests].map(([k, v]) => `pulsar_http_requests_total{${k}} ${v}`),
-      "# HELP pulsar_messages_received_total Messages accepted by POST /api/v1/messages(/bulk).",
-      "# TYPE pulsar_messages_received_total counter",
-      `pulsar_messages_received_total ${this.messagesReceived}`,
-      "# HELP pulsar_active_websocket_connections Open WebSocket connections.",
-      "# TYPE pulsar_active_websocket_connections gauge",
-      `pulsar_active_websocket_connections ${gauges.websockets}`,
-      "# HELP pulsar_active_poll_waiters Long-polls waiting now.",
-      "# TYPE pulsar_active_poll_waiters gauge",
-      `pulsar_active_poll_waiters ${gauges.pollWaiters}`,
-      "# HELP pulsar_users Users in the store.",
-      "# TYPE pulsar_users gauge",
-      `pulsar_users ${gauges.users}`,
-      "# HELP pulsar_topics Topics in the store.",
-      "# TYPE pulsar_topics gauge",
-      `pulsar_topics ${gauges.topics}`,
+    const metric = (name: string, type: string, help: string, samples: string[]) => [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} ${type}`,
+      ...samples,
     ];
-    return lines.join("\n") + "\n";
+    const gauge = (name: string, help: string, value: number) =>
+      metric(name, "gauge", help, [`${name} ${value}`]);
+    return [
+      ...metric(
+        "pulsar_http_requests_total",
+        "counter",
+        "HTTP requests by route template, method and status.",
+        [...this.#requests].map(([k, v]) => `pulsar_http_requests_total{${k}} ${v}`),
+      ),
+      ...metric(
+        "pulsar_messages_received_total",
+        "counter",
+        "Messages accepted by POST /api/v1/messages and /api/v1/messages/bulk.",
+        [`pulsar_messages_received_total ${this.messagesReceived}`],
+      ),
+      ...gauge("pulsar_active_websocket_connections", "Open WebSockets.", gauges.websockets),
+      ...gauge("pulsar_active_poll_waiters", "Long-polls waiting now.", gauges.pollWaiters),
+      ...gauge("pulsar_users", "Users in the store.", gauges.users),
+      ...gauge("pulsar_topics", "Topics in the store.", gauges.topics),
+    ].join("\n") + "\n";
   }
 }

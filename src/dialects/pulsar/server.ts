@@ -4,7 +4,6 @@ import { AUTH_ROUTES } from "./auth-routes.ts";
 import type { PulsarContext } from "./context.ts";
 import { errorResponse, json } from "./http.ts";
 import { MESSAGE_ROUTES } from "./message-routes.ts";
-import type { PulsarMetrics } from "./metrics.ts";
 import { POLL_ROUTES } from "./poll.ts";
 import { type Route, Router } from "./router.ts";
 import { TOPIC_ROUTES } from "./topic-routes.ts";
@@ -27,7 +26,7 @@ async function storageReady(ctx: PulsarContext): Promise<string> {
   }
 }
 
-function operationRoutes(metrics: PulsarMetrics): Route[] {
+function operationRoutes(): Route[] {
   return [
     [
       "GET",
@@ -41,7 +40,7 @@ function operationRoutes(metrics: PulsarMetrics): Route[] {
     }],
     ["GET", "/metrics", (ctx) =>
       new Response(
-        metrics.render({
+        ctx.metrics.render({
           websockets: ctx.live.size,
           pollWaiters: ctx.polls.active,
           users: ctx.store.users().length,
@@ -56,11 +55,10 @@ function operationRoutes(metrics: PulsarMetrics): Route[] {
 /** The Pulsar Relay API on its own listener (see docs/pulsar.md). */
 export function servePulsar(
   ctx: PulsarContext,
-  metrics: PulsarMetrics,
   listen: { hostname: string; port: number; cert?: string; key?: string },
 ): { port: number; close(): Promise<void> } {
   const router = new Router([
-    ...operationRoutes(metrics),
+    ...operationRoutes(),
     ...AUTH_ROUTES,
     ...TOPIC_ROUTES,
     ...MESSAGE_ROUTES,
@@ -84,7 +82,7 @@ export function servePulsar(
       } catch (e) {
         response = errorResponse(e, logError);
       }
-      metrics.request(request.method, template, response.status);
+      ctx.metrics.request(request.method, template, response.status);
       return response;
     },
   );
