@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { ADMIN, api, login, type PulsarServer, startPulsar, userWith } from "./helpers/pulsar.ts";
+import {
+  api,
+  notificationsTopic,
+  type PulsarServer,
+  readmeExample,
+  startPulsar,
+  userWith,
+} from "./helpers/pulsar.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { within } from "./helpers/deadline.ts";
 
@@ -82,9 +89,7 @@ Deno.test("pulsar readme - the curl commands work as written", async () => {
 function runNode(file: string, token: string, server: PulsarServer) {
   const lines = new AsyncQueue<string>();
   const child = (async () => {
-    const source = (await Deno.readTextFile(new URL(file, FIXTURES)))
-      .replace('"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."', JSON.stringify(token))
-      .replaceAll("localhost:8080", hostOf(server));
+    const source = await readmeExample(file, token, server);
     // What a Node 20 user adds: the `ws` package as the WebSocket global.
     const prelude = `globalThis.WebSocket ??= require(${
       JSON.stringify(`${ROOT}node_modules/ws`)
@@ -117,17 +122,6 @@ function runNode(file: string, token: string, server: PulsarServer) {
       await p.status;
     },
   };
-}
-
-/** The README's setting: a public `notifications` topic of the admin, and a reader `consumer1`. */
-async function notificationsTopic(server: PulsarServer) {
-  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
-  const consumer = await userWith(server, admin, "consumer1", ["read"]);
-  await api(server, "POST", "/api/v1/topics", admin, {
-    topic_name: "notifications",
-    is_public: true,
-  });
-  return { admin, consumer };
 }
 
 async function expectLine(lines: AsyncQueue<string>, pattern: RegExp, what: string) {

@@ -121,3 +121,21 @@ export async function openWs(server: PulsarServer, query = "", protocols?: strin
     close: () => ws.close(),
   };
 }
+
+/** A README example with its placeholders filled in: the token and the host. */
+export async function readmeExample(file: string, token: string, server: PulsarServer) {
+  return (await Deno.readTextFile(new URL(`../fixtures/pulsar-readme/${file}`, import.meta.url)))
+    .replace('"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."', JSON.stringify(token))
+    .replaceAll("localhost:8080", new URL(server.pulsarUrl).host);
+}
+
+/** The README's setting: a public `notifications` topic of the admin, and a reader `consumer1`. */
+export async function notificationsTopic(server: PulsarServer) {
+  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
+  const consumer = await userWith(server, admin, "consumer1", ["read"]);
+  await api(server, "POST", "/api/v1/topics", admin, {
+    topic_name: "notifications",
+    is_public: true,
+  });
+  return { admin, consumer };
+}
