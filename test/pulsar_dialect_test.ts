@@ -750,3 +750,10 @@ Deno.test("pulsar - a WebSocket is closed when its token expires", async () => {
   assert.match(error.message, /token expired/);
   assert.equal((await ws.closed).code, 1008);
 });
+
+Deno.test("pulsar - a WebSocket that never subscribes is closed after --hello-timeout", async () => {
+  await using server = await startPulsar(["--hello-timeout", "1s"]);
+  const ws = await openWs(server, `?token=${await adminToken(server)}`);
+  assert.equal((await ws.next("error")).code, "SUBSCRIBE_TIMEOUT");
+  assert.equal((await ws.closed).code, 1011);
+});

@@ -110,10 +110,6 @@ export class Fields {
     } else this.#body = body as Obj;
   }
 
-  get raw(): Obj {
-    return this.#body;
-  }
-
   has(name: string): boolean {
     return this.#body[name] !== undefined && this.#body[name] !== null;
   }

@@ -10,7 +10,6 @@ export type Handler = (
 
 /** What a handler knows of the connection besides the request. */
 export interface RequestInfo {
-  remote: string;
   /** Takes over the request's connection slot (a WebSocket); call the result when it ends. */
   keep(): () => void;
 }

@@ -68,17 +68,14 @@ export function servePulsar(
     ctx.services.log("warn", "pulsar request failed", { error: String(error) });
   const server = serveHttpDoor(
     { ...listen, ...ctx.services.admission },
-    async (request, info, keep) => {
+    async (request, _info, keep) => {
       const url = new URL(request.url);
       let template = "unmatched";
       let response: Response;
       try {
         const found = router.find(request.method, url.pathname);
         template = found.template;
-        response = await found.handler(ctx, request, found.params, {
-          remote: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
-          keep,
-        });
+        response = await found.handler(ctx, request, found.params, { keep });
       } catch (e) {
         response = errorResponse(e, logError);
       }

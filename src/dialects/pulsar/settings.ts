@@ -117,6 +117,8 @@ export const pulsarSettings = settingsGroup({
 export type PulsarDoorSettings = SettingsOf<typeof pulsarSettings.settings> & {
   data: string;
   maxPayload: number;
+  /** A WebSocket that sends no subscribe this long after it opened is closed. */
+  helloTimeoutMs: number;
   maxJsonDepth: number;
   outboundBytes: number;
   origins: SettingOrigins<keyof typeof pulsarSettings.settings>;

@@ -1,11 +1,4 @@
-import {
-  canAccess,
-  channelOf,
-  isAdmin,
-  PULSAR_NAMESPACE,
-  TOPIC_NAME,
-  TOPIC_NAME_RULE,
-} from "./access.ts";
+import { canAccess, isAdmin, PULSAR_NAMESPACE, TOPIC_NAME, TOPIC_NAME_RULE } from "./access.ts";
 import { authenticate, type Caller, type PulsarContext, requirePermission } from "./context.ts";
 import { badRequest, Fields, forbidden, HttpError, json, notFound, readJson } from "./http.ts";
 import type { TopicRecord } from "./store.ts";
@@ -217,5 +210,3 @@ export const TOPIC_ROUTES: Route[] = [
     (ctx, r, [name, userId]) => revoke(ctx, r, name, userId),
   ],
 ];
-
-export { channelOf };

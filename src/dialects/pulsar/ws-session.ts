@@ -19,6 +19,8 @@ import { subscribeTopic } from "./start.ts";
 const POLICY = 1008;
 const GOING_AWAY = 1001;
 const TRY_AGAIN_LATER = 1013;
+/** What the original closes an idle socket with. */
+const IDLE = 1011;
 
 /**
  * The token of a WebSocket handshake: `?token=` (0.1, the README) or the subprotocols
@@ -98,6 +100,8 @@ class PulsarSocket implements PulsarLiveConnection {
   readonly #unacked = new Map<string, string>();
   #clientId?: string;
   #closed = false;
+  /** Until the first subscribe: a socket that never subscribes does not hold its slot forever. */
+  #subscribeTimer?: ReturnType<typeof setTimeout>;
 
   constructor(ctx: PulsarContext, caller: Caller, socket: WebSocket, release: () => void) {
     this.#ctx = ctx;
@@ -127,10 +131,22 @@ class PulsarSocket implements PulsarLiveConnection {
         onCaughtUp: () => {},
       },
     );
-    socket.onopen = () => ctx.live.add(this);
+    socket.onopen = () => {
+      ctx.live.add(this);
+      this.#subscribeTimer = setTimeout(
+        () =>
+          this.#fail(
+            "SUBSCRIBE_TIMEOUT",
+            'no subscribe within --hello-timeout; send {"type":"subscribe","topics":[…]} first',
+            IDLE,
+          ),
+        ctx.settings.helloTimeoutMs,
+      );
+    };
     socket.onmessage = (e) => this.#receive(e.data);
     socket.onclose = () => {
       this.#closed = true;
+      clearTimeout(this.#subscribeTimer);
       for (const [t, sub] of this.#topics) ctx.services.broker.unsubscribe(sub, channelOf(t));
       this.#topics.clear();
       ctx.live.delete(this);
@@ -217,6 +233,7 @@ class PulsarSocket implements PulsarLiveConnection {
     if (!user || !topics.every((t) => mayRead(this.#ctx.store, user, t))) {
       return this.#fail("SUBSCRIPTION_ERROR", "Access denied to one or more requested topics");
     }
+    clearTimeout(this.#subscribeTimer);
     if (clientId) this.#clientId = clientId;
     const fresh = topics.filter((t) => !this.#topics.has(t));
     const starts = fresh.map((t) => this.#startOf(t, offset));
