@@ -462,7 +462,7 @@ Deno.test("pulsar - a second user is denied, granted, then revoked while subscri
   assert.equal((await live.closed).code, 1008);
 });
 
-Deno.test("pulsar - WebSocket: offset replays from the log, unknown types and bad tokens refused", async () => {
+Deno.test("pulsar - WebSocket: offset replays from the log, unknown types and bad tokens refused, logout closes", async () => {
   await using server = await startPulsar();
   const admin = await adminToken(server);
   const ids = [];
@@ -504,6 +504,15 @@ Deno.test("pulsar - WebSocket: offset replays from the log, unknown types and ba
   await resumed.next("subscribed");
   assert.deepEqual((await resumed.next("message")).payload, { n: 2 });
   resumed.close();
+
+  // Logging out closes the sockets opened with that token.
+  const fresh = await adminToken(server);
+  const loggedIn = await openWs(server, `?token=${fresh}`);
+  loggedIn.send({ type: "subscribe", topics: ["feed"] });
+  await loggedIn.next("subscribed");
+  assert.equal((await api(server, "POST", "/auth/logout", fresh)).status, 204);
+  assert.match((await loggedIn.next("error")).message, /logged out/);
+  assert.equal((await loggedIn.closed).code, 1008);
 
   const bad = await openWs(server, "?token=nonsense");
   const closed = await bad.closed;

@@ -96,6 +96,8 @@ class PulsarSocket implements PulsarLiveConnection {
   readonly #topics = new Map<string, Subscriber>();
   readonly #lag: LagPolicy;
   readonly #holder: string;
+  /** The token's id: a logout deny-lists it, and the socket closes. */
+  readonly #jti: string;
   /** Delivered and not yet acked: message_id → topic (for acks that move `client_id`'s position). */
   readonly #unacked = new Map<string, string>();
   #clientId?: string;
@@ -108,6 +110,7 @@ class PulsarSocket implements PulsarLiveConnection {
     this.#socket = socket;
     this.userId = caller.user.user_id;
     this.#holder = `pulsar-${this.userId}`;
+    this.#jti = caller.claims.jti;
     this.principal = principalOf(ctx.store, caller.user, [], [], caller.claims.exp);
     const outbound = ctx.settings.outboundBytes;
     this.#lag = new LagPolicy(
@@ -317,6 +320,9 @@ class PulsarSocket implements PulsarLiveConnection {
   reauthorize(): void {
     const user = this.#ctx.store.user(this.userId);
     if (!user || !user.is_active) return this.#fail("UNAUTHORIZED", "User not found or inactive");
+    if (this.#ctx.store.isDenied(this.#jti)) {
+      return this.#fail("UNAUTHORIZED", "this token was logged out; log in again");
+    }
     if (!holds(user, "read")) {
       return this.#fail("FORBIDDEN", "Permission denied: read permission required");
     }
