@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 import { run } from "./run.mjs";
-run("src/cli/main.ts");
+run("cli/main");

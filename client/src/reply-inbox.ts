@@ -1,4 +1,5 @@
 import { CatbusError, ErrorCode } from "../shared/errors.ts";
+import { deferred } from "./deferred.ts";
 
 /** One awaited reply: where the responder should publish it, and the reply itself. */
 export interface AwaitedReply {
@@ -38,7 +39,7 @@ export class ReplyInbox {
   /** A new reply channel, waited on for `timeoutMs` (the message names `channel`). */
   async expect(channel: string, timeoutMs: number): Promise<AwaitedReply> {
     const replyTo = `${await this.#ready()}.${++this.#counter}`;
-    const reply = Promise.withResolvers<unknown>();
+    const reply = deferred<unknown>();
     // The timeout may fire while the request is still being published (e.g. queued offline),
     // before anyone awaits the reply.
     reply.promise.catch(() => {});

@@ -80,6 +80,7 @@ if (config.daemon) {
       "run",
       "-A",
       "--unstable-net",
+      "--node-modules-dir=manual",
       new URL(import.meta.url).pathname,
       ...args,
       "--log-file",

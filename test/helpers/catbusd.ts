@@ -48,6 +48,8 @@ export async function startCatbusd(
     wrap?: string[];
     /** Start it through the node launcher bin/catbusd.mjs, directly or as `npm start`. */
     launcher?: "node" | "npm";
+    /** Run this server command in place of the clone's (e.g. an installed `catbusd`). */
+    command?: string[];
     /** Leave out `--data` and `--log-level`, so the environment (`options.env`) sets them. */
     settingsFromEnv?: boolean;
   } = {},
@@ -57,7 +59,9 @@ export async function startCatbusd(
   const adminKey = "test-admin-key";
   const [command, ...wrapArgs] = [
     ...options.wrap ?? [],
-    ...options.launcher === "node"
+    ...options.command
+      ? options.command
+      : options.launcher === "node"
       ? ["node", LAUNCHER]
       : options.launcher === "npm"
       ? ["npm", "start", "--silent", "--"]

@@ -1,6 +1,21 @@
+import type { BuildOptions } from "esbuild";
 import { fileURLToPath } from "node:url";
 
-const ENTRY = fileURLToPath(new URL("../../../client/mod.ts", import.meta.url));
+/**
+ * The browser build of `client/mod.ts`. The packed server (tools/build-packages.ts) carries it
+ * prebuilt, in place of this module.
+ */
+export const CLIENT_BUNDLE_OPTIONS = {
+  entryPoints: [fileURLToPath(new URL("../../../client/mod.ts", import.meta.url))],
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  minify: true,
+  sourcemap: false,
+  write: false,
+  legalComments: "none",
+} as const satisfies BuildOptions;
 
 let bundle: Promise<string> | undefined;
 
@@ -12,17 +27,7 @@ export function clientBundle(): Promise<string> {
   return bundle ??= (async () => {
     const esbuild = await import("esbuild");
     try {
-      const result = await esbuild.build({
-        entryPoints: [ENTRY],
-        bundle: true,
-        format: "esm",
-        platform: "browser",
-        target: "es2022",
-        minify: true,
-        sourcemap: false,
-        write: false,
-        legalComments: "none",
-      });
+      const result = await esbuild.build(CLIENT_BUNDLE_OPTIONS);
       return result.outputFiles[0].text;
     } finally {
       await esbuild.stop();
