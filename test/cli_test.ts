@@ -20,7 +20,7 @@ Deno.test("cli - grant prints the token alone on its first line, then client id 
   ]);
   assert.equal(out.code, 0, out.stderr);
   const lines = out.stdout.trim().split("\n");
-  assert.match(lines[0], /^sub-[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+  assert.match(lines[0], /^sub-[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
   assert.equal(lines[1], "Client ID: alice");
   assert.deepEqual(lines.slice(2), [
     "Grants:",

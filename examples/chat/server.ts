@@ -1,9 +1,6 @@
 import { bundleReactApp } from "./bundle.ts";
 import { fileURLToPath } from "node:url";
-import { signSubToken } from "../../src/auth/tokens.ts";
-import { resolveConfig } from "../../src/server/config.ts";
-import { loadOrCreateSecret } from "../../src/server/data-dir.ts";
-import { type RunningServer, startServer } from "../../src/server/server.ts";
+import { mintToken } from "../../client/tokens.ts";
 
 export interface ChatExampleOptions {
   /** catbusd's HTTP/WebSocket port, and UDP port for WebTransport (default 8080; 0 = any). */
@@ -14,10 +11,15 @@ export interface ChatExampleOptions {
   dataDir?: string;
 }
 
+/** Where the catbusd process listens. */
+export interface CatbusProcess {
+  endpoints: { http: string; tcp: string };
+}
+
 export interface ChatExample {
   /** Open this in two tabs. */
   pageUrl: string;
-  catbus: RunningServer;
+  catbus: CatbusProcess;
   /** A fresh token to read and write `chat.>`, as each page load gets one. */
   newToken(): Promise<string>;
   close(): Promise<void>;
@@ -25,11 +27,45 @@ export interface ChatExample {
 
 const APP = fileURLToPath(new URL("./app.tsx", import.meta.url));
 const INDEX = new URL("./index.html", import.meta.url);
+const CATBUSD = fileURLToPath(new URL("../../bin/catbusd.mjs", import.meta.url));
 const TOKEN_LIFETIME_S = 12 * 3600;
 
 /**
- * The chat example: an in-process catbusd plus a small HTTP server for the page, its bundled
- * React app, and a token per page load (signed with catbusd's secret, like `catbus grant`).
+ * Runs catbusd as its own process, as an app's deployment would, with a signing secret that
+ * this backend also holds (as it would hold it in its configuration).
+ */
+async function startCatbusd(port: number, dataDir: string, secret: string) {
+  const child = new Deno.Command("node", {
+    args: [CATBUSD, "--bind", `127.0.0.1:${port}`, "--tcp-bind", "127.0.0.1:0", "--data", dataDir],
+    env: { CATBUS_SECRET: secret, CATBUS_LOG_LEVEL: "info" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let said = "";
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await stderr.read();
+    if (done) throw new Error(`catbusd exited before listening:\n${said}`);
+    said += value;
+    const listening = /http=(\S+) websocket=\S+ tcp=(\S+)/.exec(said);
+    if (listening) {
+      // Keep reading, so catbusd never blocks on a full pipe.
+      (async () => {
+        while (!(await stderr.read()).done);
+      })();
+      const stop = async () => {
+        child.kill("SIGTERM");
+        await child.status;
+      };
+      return { endpoints: { http: listening[1], tcp: listening[2] }, stop };
+    }
+  }
+}
+
+/**
+ * The chat example: catbusd in its own process plus a small HTTP server for the page, its
+ * bundled React app, and a token per page load, minted by this backend with `mintToken`.
  */
 export async function startChatExample(
   options: ChatExampleOptions = {},
@@ -42,31 +78,23 @@ export async function startChatExample(
   const removeDataDir = () =>
     options.dataDir ? Promise.resolve() : Deno.remove(dataDir, { recursive: true });
 
-  let catbus: RunningServer;
+  const secret = crypto.randomUUID();
+  let catbus: Awaited<ReturnType<typeof startCatbusd>>;
   try {
-    catbus = await startServer(resolveConfig({
-      flags: {
-        bind: `127.0.0.1:${catbusPort}`,
-        "tcp-bind": "127.0.0.1:0",
-        data: dataDir,
-        "log-level": "warn",
-      },
-      env: {},
-    }));
+    catbus = await startCatbusd(catbusPort, dataDir, secret);
   } catch (e) {
     await removeDataDir();
     throw e;
   }
-  const secret = await loadOrCreateSecret(dataDir);
   const newToken = () =>
-    signSubToken(secret, {
+    mintToken({
       clientId: `chat-${crypto.randomUUID()}`,
       grants: (["read", "write", "create"] as const).map((permission) => ({
         permission,
         pattern: "chat.>",
       })),
       expiresIn: TOKEN_LIFETIME_S,
-    });
+    }, secret);
 
   // The page gets catbusd's URL and a token of its own in place of the "CATBUS_CONFIG" string.
   const pageHtml = async () =>
@@ -97,18 +125,18 @@ export async function startChatExample(
       },
     );
   } catch (e) {
-    await catbus.close();
+    await catbus.stop();
     await removeDataDir();
     throw e;
   }
 
   return {
     pageUrl: `http://127.0.0.1:${page.addr.port}`,
-    catbus,
+    catbus: { endpoints: catbus.endpoints },
     newToken,
     async close() {
       await page.shutdown();
-      await catbus.close();
+      await catbus.stop();
       await removeDataDir();
     },
   };

@@ -3,13 +3,16 @@ import { randomId } from "../core/ids.ts";
 import { constantTimeEqual } from "./crypto.ts";
 import type { Principal } from "./grants.ts";
 import { roleHash, type RoleStore } from "./role-store.ts";
-import { SubTokenVerifier } from "./tokens.ts";
+import { SubTokenVerifier, type TokenVerifierOptions } from "./tokens.ts";
+import { looksLikeJwt } from "../../client/shared/jwt.ts";
 
 export interface AuthenticatorOptions {
   /** Full access when presented as the token. */
   adminKey?: string;
   /** Signing secrets for sub- tokens, the current one first. */
   secrets: string[];
+  /** Public keys, JWKS, audience and issuer for sub- tokens (JWTs). */
+  tokens?: Omit<TokenVerifierOptions, "secrets">;
   roles: RoleStore;
 }
 
@@ -20,7 +23,7 @@ export class Authenticator {
 
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
-    this.#subTokens = new SubTokenVerifier(options.secrets);
+    this.#subTokens = new SubTokenVerifier({ ...options.tokens, secrets: options.secrets });
   }
 
   async authenticate(token: unknown): Promise<Principal> {
@@ -50,9 +53,11 @@ export class Authenticator {
     if (admin && await constantTimeEqual(token, admin)) {
       return { clientId: `admin-${randomId(6)}`, kind: "admin", grants: [] };
     }
+    // A JWT minted by an app backend's own library carries no prefix.
+    if (looksLikeJwt(token)) return await this.#subTokens.verify(token);
     throw new CatbusError(
       ErrorCode.Unauthorized,
-      "unrecognised token: expected a sub- or role- token or the admin key",
+      "unrecognised token: expected a sub- token (a JWT), a role- token or the admin key",
     );
   }
 }

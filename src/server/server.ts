@@ -97,6 +97,27 @@ export async function startServer(
   }
 }
 
+/** The `--jwt-public-key` file: a PEM public key (SPKI), refused at start-up otherwise. */
+async function readPublicKey(path: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `--jwt-public-key: cannot read ${path}: ${(e as Error).message}`,
+    );
+  }
+  if (!pem.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `--jwt-public-key: ${path} is not a PEM public key (-----BEGIN PUBLIC KEY-----; ` +
+        "convert a certificate with: openssl x509 -pubkey -noout -in cert.pem)",
+    );
+  }
+  return pem;
+}
+
 async function startLocked(
   config: ServerConfig,
   log: ReturnType<typeof createLogger>,
@@ -195,6 +216,12 @@ async function startLocked(
     authenticator: new Authenticator({
       adminKey: config.adminKey,
       secrets: [secret, ...config.previousSecrets],
+      tokens: {
+        publicKey: config.jwtPublicKey ? await readPublicKey(config.jwtPublicKey) : undefined,
+        jwksUrl: config.jwksUrl,
+        audience: config.jwtAudience,
+        issuer: config.jwtIssuer,
+      },
       roles,
     }),
     replies: new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits }),

@@ -48,7 +48,7 @@ export const serverSettings = settingsGroup({
       env: "CATBUS_SECRET",
       yaml: "auth.secret",
       kind: text,
-      help: "sub- token signing secret (default: DATA/secret, created on first start)",
+      help: "sub- token (HS256 JWT) signing secret (default: DATA/secret, created on first start)",
     },
     previousSecrets: {
       flag: "previous-secrets",
@@ -57,6 +57,34 @@ export const serverSettings = settingsGroup({
       kind: list,
       default: [],
       help: "comma-separated older secrets still accepted (rotation)",
+    },
+    jwtPublicKey: {
+      flag: "jwt-public-key",
+      env: "CATBUS_JWT_PUBLIC_KEY",
+      yaml: "auth.jwt_public_key",
+      kind: text,
+      help: "PEM public key file (SPKI) verifying RS256, ES256 or EdDSA sub- tokens",
+    },
+    jwksUrl: {
+      flag: "jwks-url",
+      env: "CATBUS_JWKS_URL",
+      yaml: "auth.jwks_url",
+      kind: text,
+      help: "JWKS URL verifying RS256, ES256 or EdDSA sub- tokens (keys picked by kid)",
+    },
+    jwtAudience: {
+      flag: "jwt-audience",
+      env: "CATBUS_JWT_AUDIENCE",
+      yaml: "auth.jwt_audience",
+      kind: text,
+      help: "sub- tokens must carry this aud claim",
+    },
+    jwtIssuer: {
+      flag: "jwt-issuer",
+      env: "CATBUS_JWT_ISSUER",
+      yaml: "auth.jwt_issuer",
+      kind: text,
+      help: "sub- tokens must carry this iss claim",
     },
     adminKey: {
       flag: "admin-key",
