@@ -43,15 +43,24 @@ const CLIENT_ID = /^[A-Za-z0-9_:@-]{1,128}$/;
  * A `sub-` token: `"sub-"` + an HS256 JWT signed with `secret` (catbusd's `--secret`, or the
  * DATA/secret file it created).
  */
-export async function mintToken(options: MintOptions, secret: string): Promise<string> {
+export async function mintToken(
+  options: MintOptions,
+  secret: string,
+): Promise<string> {
   if (!CLIENT_ID.test(options.clientId)) {
     throw new TypeError(
       `client id "${options.clientId}" must be 1 to 128 of A-Z a-z 0-9 _ - : @`,
     );
   }
-  if (!secret) throw new TypeError("mintToken needs the server's signing secret");
+  if (!secret) {
+    throw new TypeError("mintToken needs the server's signing secret");
+  }
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const claims: CatbusClaims = { sub: options.clientId, grants: options.grants, iat };
+  const claims: CatbusClaims = {
+    sub: options.clientId,
+    grants: options.grants,
+    iat,
+  };
   if (options.expiresIn !== undefined) claims.exp = iat + options.expiresIn;
   if (options.notBefore !== undefined) claims.nbf = iat + options.notBefore;
   if (options.audience !== undefined) claims.aud = options.audience;

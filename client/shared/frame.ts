@@ -29,6 +29,8 @@ export const FrameType = {
   Consume: 15,
   Stop: 16,
   Ack: 17,
+  /** A new token for the open connection (before the current one expires). */
+  Refresh: 18,
 } as const;
 export type FrameType = typeof FrameType[keyof typeof FrameType];
 
@@ -81,7 +83,13 @@ export function encodeFrame(
   return out;
 }
 
-function writeHeader(out: Uint8Array, type: number, flags: number, id: number, metaLength: number) {
+function writeHeader(
+  out: Uint8Array,
+  type: number,
+  flags: number,
+  id: number,
+  metaLength: number,
+) {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, out.length - 4);
   out[4] = type;
@@ -183,7 +191,8 @@ export class FrameDecoder {
    */
   #wanted(): number {
     if (this.#partialLength < HEADER_BYTES) return HEADER_BYTES;
-    const length = new DataView(this.#partial.buffer, this.#partial.byteOffset).getUint32(0);
+    const length = new DataView(this.#partial.buffer, this.#partial.byteOffset)
+      .getUint32(0);
     return length >= HEADER_BYTES - 4 && length <= this.#max ? 4 + length : HEADER_BYTES;
   }
 
@@ -196,7 +205,10 @@ export class FrameDecoder {
       if (n <= 0) return taken;
       if (this.#partialLength + n > this.#partial.length) {
         const grown = new Uint8Array(
-          Math.min(wanted, Math.max(2 * this.#partial.length, this.#partialLength + n, 256)),
+          Math.min(
+            wanted,
+            Math.max(2 * this.#partial.length, this.#partialLength + n, 256),
+          ),
         );
         grown.set(this.#partial.subarray(0, this.#partialLength));
         this.#copied += this.#partialLength;

@@ -135,19 +135,36 @@ Deno.test("frame - a large frame fed one byte at a time is copied a bounded numb
   const all = bytesOf(frame, next);
   const decoder = new FrameDecoder({ maxFrameBytes: 2 << 20 });
   const events: DecodeEvent[] = [];
-  for (let i = 0; i < all.length; i++) decoder.push(all.subarray(i, i + 1), (e) => events.push(e));
+  for (let i = 0; i < all.length; i++) {
+    decoder.push(all.subarray(i, i + 1), (e) => events.push(e));
+  }
   assert.equal(events.length, 2);
-  assert.ok(events[0].kind === "frame" && events[0].frame.data.length === 1 << 20);
+  assert.ok(
+    events[0].kind === "frame" && events[0].frame.data.length === 1 << 20,
+  );
   assert.ok(events[0].frame.data.every((b) => b === 7));
   assert.ok(events[1].kind === "frame" && events[1].frame.id === 6);
   // Copying everything pending on every chunk would be ~all.length² / 2 (about 5 × 10¹¹).
-  assert.ok(decoder.copiedBytes <= 3 * all.length, `copied ${decoder.copiedBytes} bytes`);
+  assert.ok(
+    decoder.copiedBytes <= 3 * all.length,
+    `copied ${decoder.copiedBytes} bytes`,
+  );
 });
 
 Deno.test("frame - frames split anywhere across chunks decode the same, oversize ones too", () => {
   const frames = [
-    encodeFrame(FrameType.Publish, 1, { channel: "x" }, new Uint8Array(3000).fill(1)),
-    encodeFrame(FrameType.Publish, 2, { channel: "y" }, new Uint8Array(5000).fill(2)),
+    encodeFrame(
+      FrameType.Publish,
+      1,
+      { channel: "x" },
+      new Uint8Array(3000).fill(1),
+    ),
+    encodeFrame(
+      FrameType.Publish,
+      2,
+      { channel: "y" },
+      new Uint8Array(5000).fill(2),
+    ),
     encodeFrame(FrameType.Ping, 3),
   ];
   const all = bytesOf(...frames);
@@ -160,7 +177,12 @@ Deno.test("frame - frames split anywhere across chunks decode the same, oversize
   assert.match(whole[1], /oversize/);
   for (const split of [2, 13, 14, 15, 999, 4100]) {
     const chunks: Uint8Array[] = [];
-    for (let i = 0; i < all.length; i += split) chunks.push(all.slice(i, i + split));
-    assert.deepEqual(view(collect(new FrameDecoder({ maxFrameBytes: 4096 }), chunks)), whole);
+    for (let i = 0; i < all.length; i += split) {
+      chunks.push(all.slice(i, i + split));
+    }
+    assert.deepEqual(
+      view(collect(new FrameDecoder({ maxFrameBytes: 4096 }), chunks)),
+      whole,
+    );
   }
 });

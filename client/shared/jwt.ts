@@ -36,7 +36,10 @@ export const looksLikeJwt = (token: string): boolean =>
   /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(jwtOf(token));
 
 export function base64url(bytes: Uint8Array): string {
-  return base64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return base64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
 }
 
 const encoder = new TextEncoder();
@@ -46,12 +49,18 @@ const encoder = new TextEncoder();
  * (rotation) pick the right one without revealing any.
  */
 export async function secretKeyId(secret: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode("catbus-key-id:" + secret));
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    encoder.encode("catbus-key-id:" + secret),
+  );
   return base64url(new Uint8Array(digest)).slice(0, 8);
 }
 
 /** Signs claims as an HS256 JWT with `kid` = `secretKeyId(secret)`. */
-export async function signHs256(claims: CatbusClaims, secret: string): Promise<string> {
+export async function signHs256(
+  claims: CatbusClaims,
+  secret: string,
+): Promise<string> {
   const header = { alg: "HS256", typ: "JWT", kid: await secretKeyId(secret) };
   const part = (value: unknown) => base64url(encoder.encode(JSON.stringify(value)));
   const body = `${part(header)}.${part(claims)}`;

@@ -177,6 +177,17 @@ export interface ErrorMeta {
   pattern?: string;
 }
 
+/** client → server: refresh, a new token for this connection (same client id). */
+export interface RefreshMeta {
+  token: string;
+}
+
+/** server → client: the answer to refresh. */
+export interface RefreshedMeta {
+  /** The new token's expiry (seconds since epoch), if it has one. */
+  expiresAt?: number;
+}
+
 /** Unsolicited server → client notices. */
 export type NoticeMeta =
   /**
@@ -195,8 +206,30 @@ export type NoticeMeta =
    * A read grant was withdrawn: the subscription to `pattern` is gone or, with `consumer`,
    * this connection no longer consumes that durable consumer (whose pattern it is).
    */
-  | { event: "revoked"; code: ErrorCode; pattern: string; consumer?: string; message: string }
+  | {
+    event: "revoked";
+    code: ErrorCode;
+    pattern: string;
+    consumer?: string;
+    message: string;
+  }
   /** A publish sent without a request id (fire and forget) was refused. */
-  | { event: "publish_failed"; code: ErrorCode; message: string; channel: string }
+  | {
+    event: "publish_failed";
+    code: ErrorCode;
+    message: string;
+    channel: string;
+  }
+  /**
+   * The connection's token expires at `expiresAt` (seconds since epoch): send refresh with a
+   * new one before then, or the connection is closed with `unauthorized`.
+   */
+  | { event: "expiring"; expiresAt: number; message: string }
   /** An ack sent without a request id (fire and forget) was refused. */
-  | { event: "ack_failed"; code: ErrorCode; message: string; consumer: string; seq: number };
+  | {
+    event: "ack_failed";
+    code: ErrorCode;
+    message: string;
+    consumer: string;
+    seq: number;
+  };

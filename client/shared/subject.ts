@@ -14,7 +14,10 @@ export const RESERVED_NAMESPACES = ["$sys", "_inbox", "_bus_", "sm"] as const;
 export const SM_NAMESPACE = "sm";
 
 /** Reserved namespaces only the server publishes to, on every door and whatever the grants. */
-export const SERVER_WRITTEN_NAMESPACES: ReadonlySet<string> = new Set(["$sys", SM_NAMESPACE]);
+export const SERVER_WRITTEN_NAMESPACES: ReadonlySet<string> = new Set([
+  "$sys",
+  SM_NAMESPACE,
+]);
 
 const encoder = new TextEncoder();
 // Control characters, space and DEL are refused anywhere in a channel.
@@ -175,7 +178,9 @@ export function covers(outer: string, inner: string): boolean {
  * tokens.
  */
 export function matcherFor(pattern: string): (channel: string) => boolean {
-  if (!pattern.includes("*") && !pattern.includes(">")) return (c) => c === pattern;
+  if (!pattern.includes("*") && !pattern.includes(">")) {
+    return (c) => c === pattern;
+  }
   if (pattern.endsWith(".>") && !pattern.includes("*")) {
     const prefix = pattern.slice(0, -1);
     return (c) => c.startsWith(prefix) && c.length > prefix.length;

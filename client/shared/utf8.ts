@@ -6,12 +6,17 @@ const encoder = new TextEncoder();
  * object — is copied in a plain loop, which is several times cheaper than a TextEncoder call
  * for short strings (see bench/codec_bench.ts).
  */
-export function writeUtf8(out: Uint8Array, offset: number, text: string): number {
+export function writeUtf8(
+  out: Uint8Array,
+  offset: number,
+  text: string,
+): number {
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) {
-      return i + encoder.encodeInto(text.slice(i), out.subarray(offset + i)).written;
+      return i +
+        encoder.encodeInto(text.slice(i), out.subarray(offset + i)).written;
     }
     out[offset + i] = c;
   }
@@ -19,7 +24,11 @@ export function writeUtf8(out: Uint8Array, offset: number, text: string): number
 }
 
 /** Writes `text` at `offset` if it is all ASCII (returns true); otherwise returns false. */
-export function writeAscii(out: Uint8Array, offset: number, text: string): boolean {
+export function writeAscii(
+  out: Uint8Array,
+  offset: number,
+  text: string,
+): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) return false;
@@ -40,7 +49,11 @@ const decoder = new TextDecoder();
  * Decodes UTF-8 `bytes[start, end)`. Short ASCII strings (channels, ids) are built directly,
  * which avoids a TextDecoder call per field when replaying stored messages.
  */
-export function readUtf8(bytes: Uint8Array, start: number, end: number): string {
+export function readUtf8(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string {
   if (end - start > 64) return decoder.decode(bytes.subarray(start, end));
   let s = "";
   for (let i = start; i < end; i++) {

@@ -50,20 +50,35 @@ export interface ClientOptions {
   url: string;
   /** A `sub-` or `role-` token, or the admin key. */
   token?: string;
+  /**
+   * Fetches a fresh token (e.g. from your backend). Called for every reconnect (and the first
+   * connect when `token` is not given), and when the server says the token is `expiring`: the
+   * new token is handed over the open connection, subscriptions stay. With it, a refused or
+   * expired token is retried on the next reconnect instead of ending the client.
+   */
+  getToken?: () => string | Promise<string>;
   /** How bytes travel; default: WebSocket. */
   transport?: Transport;
-  /** Reconnect after an unexpected drop (default true). Auth failures never reconnect. */
+  /**
+   * Reconnect after an unexpected drop, forever (default true). Without `getToken`, an
+   * `unauthorized` or `revoked` answer stops reconnecting: the same token cannot do better.
+   */
   autoReconnect?: boolean;
   /** First reconnect delay in ms (default 1000), doubling up to `maxReconnectDelay` (30000). */
   reconnectDelay?: number;
   maxReconnectDelay?: number;
   /** ± fraction of each delay (default 0.3). */
   reconnectJitter?: number;
-  /** Ping when idle this long (ms); default: the server's heartbeat. */
+  /**
+   * Ping when the server was silent this long (ms); silent for twice as long, the connection
+   * counts as dead and the client reconnects. Default: the server's heartbeat.
+   */
   pingInterval?: number;
   /** Queue publishes made while disconnected (default true), at most `maxQueueSize` (100). */
   offlineQueue?: boolean;
   maxQueueSize?: number;
+  /** Give up on a connection attempt after this many ms (default 10000), then retry. */
+  connectTimeout?: number;
   /** Reject a request the server has not answered within this many ms (default 10000). */
   requestTimeout?: number;
   /** Shown in server logs. */
@@ -112,6 +127,8 @@ interface QueuedPublish {
 }
 
 const CLIENT_NAME = "@catbus/client/0.1.0";
+/** How long a page that became visible waits for the server's pong before reconnecting. */
+const VISIBLE_CHECK_MS = 5000;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 /** Codes after which reconnecting with the same credentials cannot help. */
@@ -136,7 +153,9 @@ const disconnected = () =>
  */
 export class CatbusClient {
   readonly #options:
-    & Required<Omit<ClientOptions, "token" | "pingInterval" | "name">>
+    & Required<
+      Omit<ClientOptions, "token" | "getToken" | "pingInterval" | "name">
+    >
     & ClientOptions;
   readonly #subs = new SubscriptionRegistry();
   readonly #pending = new Map<number, Pending>();
@@ -161,9 +180,14 @@ export class CatbusClient {
   #id?: string;
   #welcome?: WelcomeMeta;
   #heartbeat?: ReturnType<typeof setInterval>;
+  /** Stops listening for the page becoming visible again (browsers). */
+  #stopVisibilityCheck?: () => void;
   /** One timer sweeps expired requests: a timer per request costs more than the request. */
   #timeoutSweep?: ReturnType<typeof setInterval>;
-  #heard = true;
+  /** performance.now() when the server last sent anything. */
+  #lastHeard = 0;
+  /** Whether a connection was ever made: later ones take a fresh token from getToken. */
+  #connectedBefore = false;
   #reconnectTimer?: ReturnType<typeof setTimeout>;
   #attempt = 0;
   /** The connect in progress, if any. */
@@ -183,6 +207,7 @@ export class CatbusClient {
       offlineQueue: true,
       maxQueueSize: 100,
       requestTimeout: 10_000,
+      connectTimeout: 10_000,
       ...options,
     };
   }
@@ -366,7 +391,10 @@ export class CatbusClient {
     try {
       await this.publish(channel, payload, {
         ...publishOptions,
-        headers: { ...publishOptions.headers, [REPLY_TO_HEADER]: awaited.replyTo },
+        headers: {
+          ...publishOptions.headers,
+          [REPLY_TO_HEADER]: awaited.replyTo,
+        },
         request: true,
         timeout,
       } as PublishOptions);
@@ -499,7 +527,7 @@ export class CatbusClient {
   async #open(): Promise<void> {
     const generation = this.#generation;
     this.#decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
-    const conn = await this.#options.transport.connect(this.#options.url, {
+    const opening = this.#options.transport.connect(this.#options.url, {
       onData: (bytes) => {
         if (this.#conn === conn) this.#onData(bytes);
       },
@@ -507,6 +535,7 @@ export class CatbusClient {
         if (this.#conn === conn) this.#onLost();
       },
     });
+    const conn = await this.#withConnectTimeout(opening);
     if (generation !== this.#generation) {
       // disconnect() was called while the transport was connecting: do not keep what it opened.
       conn.close();
@@ -522,13 +551,14 @@ export class CatbusClient {
     try {
       welcome = await this.#request(FrameType.Hello, {
         version: PROTOCOL_VERSION,
-        token: this.#options.token,
+        token: await this.#helloToken(),
         client: this.#options.name ?? CLIENT_NAME,
       }) as unknown as WelcomeMeta;
     } catch (e) {
       this.#teardown();
       throw e;
     }
+    this.#connectedBefore = true;
     this.#welcome = welcome;
     this.#id = welcome.clientId;
     this.#attempt = 0;
@@ -542,6 +572,74 @@ export class CatbusClient {
         q.reject,
       );
     }
+  }
+
+  /**
+   * A frozen server may accept the TCP connection and never answer: an attempt that takes longer
+   * than `connectTimeout` fails (and what it opens late is closed), so reconnecting goes on.
+   */
+  async #withConnectTimeout(
+    opening: Promise<TransportConnection>,
+  ): Promise<TransportConnection> {
+    const ms = this.#options.connectTimeout;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        opening.then((conn) => conn.close(), () => {});
+        reject(
+          new CatbusError(
+            ErrorCode.Timeout,
+            `no connection to the server within ${ms} ms`,
+          ),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([opening, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The token for hello: `token` the first time, else a fresh one from `getToken`. */
+  async #helloToken(): Promise<string | undefined> {
+    const { token, getToken } = this.#options;
+    if (!getToken || (token !== undefined && !this.#connectedBefore)) {
+      return token;
+    }
+    try {
+      return await getToken();
+    } catch (e) {
+      throw new CatbusError(ErrorCode.Unauthorized, `getToken() failed: ${e}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** The server said the token expires soon: hand it a new one over this connection. */
+  async #refreshToken(): Promise<void> {
+    const { getToken } = this.#options;
+    const conn = this.#conn;
+    if (!getToken || !conn) return;
+    try {
+      const token = await getToken();
+      if (this.#conn !== conn) return; // reconnected meanwhile, with a fresh token anyway
+      await this.#request(FrameType.Refresh, { token });
+    } catch (e) {
+      // A refused token: the server closes the connection; the reconnect asks getToken again.
+      this.#emitError(
+        e instanceof CatbusError
+          ? e
+          : new CatbusError(ErrorCode.Unauthorized, `getToken() failed: ${e}`, {
+            cause: e,
+          }),
+      );
+    }
+  }
+
+  /** Whether reconnecting cannot help after this error. */
+  #isPermanent(code: string): boolean {
+    return PERMANENT.has(code) && !this.#options.getToken;
   }
 
   /** (Re)sends a subscription with resume positions and reports the outcome. */
@@ -577,7 +675,7 @@ export class CatbusClient {
   }
 
   #onData(bytes: Uint8Array) {
-    this.#heard = true;
+    this.#lastHeard = performance.now();
     this.#decoder.push(bytes, (event) => {
       if (event.kind === "frame") this.#onFrame(event.frame);
       else {
@@ -606,7 +704,7 @@ export class CatbusClient {
         if (frame.id !== 0) {
           return this.#settle(frame.id, (p) => p.reject(error));
         }
-        if (PERMANENT.has(meta.code)) this.#stopped = true;
+        if (this.#isPermanent(meta.code)) this.#stopped = true;
         return this.#emitError(error);
       }
       case FrameType.Ping:
@@ -632,11 +730,17 @@ export class CatbusClient {
     if (meta.consumer === undefined) {
       return this.#subs.dispatch(meta, payload, onError);
     }
-    this.#consumers.dispatch(meta as typeof meta & { consumer: string }, payload, onError);
+    this.#consumers.dispatch(
+      meta as typeof meta & { consumer: string },
+      payload,
+      onError,
+    );
   }
 
   #onNotice(notice: NoticeMeta) {
-    if (notice.event === "gap") {
+    if (notice.event === "expiring") {
+      this.#refreshToken();
+    } else if (notice.event === "gap") {
       // Ask for what was dropped; the answer says whether history still had it.
       for (const pattern of this.#subs.patternsReaching(notice.namespace)) {
         this.#resubscribe(pattern);
@@ -691,12 +795,16 @@ export class CatbusClient {
       try {
         await this.#open();
       } catch (e) {
-        if (e instanceof CatbusError && PERMANENT.has(e.code)) {
+        if (e instanceof CatbusError && this.#isPermanent(e.code)) {
           this.#stopped = true;
           this.#emitError(e);
           for (const q of this.#offline.splice(0)) q.reject(e);
           this.#setState("disconnected");
           return;
+        }
+        // Refusals are worth knowing (e.g. getToken's token refused); lost attempts are not.
+        if (e instanceof CatbusError && e.code !== ErrorCode.Disconnected) {
+          this.#emitError(e);
         }
         if (!this.#stopped) this.#scheduleReconnect();
       }
@@ -705,6 +813,8 @@ export class CatbusClient {
 
   #teardown() {
     clearInterval(this.#heartbeat);
+    this.#stopVisibilityCheck?.();
+    this.#stopVisibilityCheck = undefined;
     clearInterval(this.#timeoutSweep);
     this.#timeoutSweep = undefined;
     const conn = this.#conn;
@@ -716,22 +826,48 @@ export class CatbusClient {
     }
   }
 
-  /** Pings when idle; a connection that stays silent for a whole interval after a ping is dead. */
+  /**
+   * Dead-peer detection: pings once the server was silent for an interval; silent for two, the
+   * connection is dead (a frozen or vanished server, whose socket may never report a close) and
+   * the client reconnects. In browsers, a page becoming visible checks at once: background tabs
+   * throttle timers.
+   */
   #startHeartbeat() {
     const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ??
       15_000;
-    this.#heard = true;
-    let pinged = false;
+    this.#lastHeard = performance.now();
     this.#heartbeat = setInterval(() => {
-      if (this.#heard) {
-        this.#heard = false;
-        pinged = false;
-        return;
+      const silent = performance.now() - this.#lastHeard;
+      if (silent >= 2 * interval) return this.#dropDead(silent);
+      if (silent >= interval) {
+        this.#request(FrameType.Ping, undefined).catch(() => {});
       }
-      if (pinged) return this.#conn?.close(); // onClose → reconnect
-      pinged = true;
+    }, Math.max(5, interval / 2));
+    const doc = (globalThis as { document?: Document }).document;
+    if (!doc?.addEventListener) return;
+    const onVisible = () => {
+      if (doc.visibilityState !== "visible" || !this.#conn) return;
+      const asked = performance.now();
       this.#request(FrameType.Ping, undefined).catch(() => {});
-    }, interval);
+      const conn = this.#conn;
+      const wait = Math.min(interval, VISIBLE_CHECK_MS);
+      setTimeout(() => {
+        if (this.#conn === conn && this.#lastHeard < asked) this.#dropDead(wait);
+      }, wait);
+    };
+    doc.addEventListener("visibilitychange", onVisible);
+    this.#stopVisibilityCheck = () => doc.removeEventListener("visibilitychange", onVisible);
+  }
+
+  /** Gives up on a silent connection without waiting for its transport to notice. */
+  #dropDead(silentMs: number) {
+    this.#emitError(
+      new CatbusError(
+        ErrorCode.Timeout,
+        `the server did not answer for ${Math.round(silentMs)} ms; reconnecting`,
+      ),
+    );
+    this.#onLost();
   }
 
   #emitError(error: CatbusError) {

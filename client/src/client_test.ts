@@ -12,6 +12,8 @@ class FakeServer implements Transport {
   received: (Frame & { json: Record<string, unknown> })[] = [];
   #waiters: (() => void)[] = [];
   refuse = false;
+  /** Like a frozen server: closing never completes, so the transport reports no close. */
+  frozen = false;
 
   connect(_url: string, handlers: TransportHandlers) {
     if (this.refuse) return Promise.reject(new Error("connection refused"));
@@ -30,7 +32,9 @@ class FakeServer implements Transport {
           this.received.push({ ...f, json: parseMeta(f) });
           this.#waiters.splice(0).forEach((w) => w());
         }),
-      close: () => queueMicrotask(() => handlers.onClose()),
+      close: () => {
+        if (!this.frozen) queueMicrotask(() => handlers.onClose());
+      },
     });
   }
 
@@ -355,5 +359,72 @@ Deno.test("client - a request whose reply times out before its publish is answer
     requesting,
     (e: unknown) => e instanceof CatbusError && e.code === "timeout",
   );
+  await client.disconnect();
+});
+
+Deno.test("client - an expiring notice hands getToken's token over the open connection", async () => {
+  const tokens = ["t2", "t3"];
+  const { server, client } = await connected({
+    getToken: () => tokens.shift()!,
+  });
+  const subscribed = client.subscribe("a.>", () => {});
+  const sub = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, sub.id, { namespaces: {} });
+  await subscribed;
+  server.send(FrameType.Notice, 0, {
+    event: "expiring",
+    expiresAt: 1,
+    message: "soon",
+  });
+  const refresh = await server.next(FrameType.Refresh);
+  assert.deepEqual(refresh.json, { token: "t2" });
+  server.send(FrameType.Ok, refresh.id, { expiresAt: 2 });
+  assert.equal(server.connections, 1, "no reconnect");
+  assert.equal(client.connectionState, "connected");
+  await client.disconnect();
+});
+
+Deno.test("client - a refused refresh is reported; the reconnect takes a fresh token and is not final", async () => {
+  let calls = 0;
+  const errors: string[] = [];
+  const { server, client } = await connected({
+    getToken: () => `fresh-${++calls}`,
+  });
+  client.onError((e) => errors.push(e.code));
+  server.send(FrameType.Notice, 0, {
+    event: "expiring",
+    expiresAt: 1,
+    message: "soon",
+  });
+  const refresh = await server.next(FrameType.Refresh);
+  server.send(FrameType.Error, refresh.id, {
+    code: "unauthorized",
+    message: "refused",
+  });
+  server.drop(); // the server closes after a refused refresh
+  // The reconnect is refused too (say the backend minted a bad one): still not final.
+  const refused = await server.next(FrameType.Hello);
+  assert.equal(refused.json.token, "fresh-2");
+  server.send(FrameType.Error, refused.id, {
+    code: "unauthorized",
+    message: "token expired",
+  });
+  const hello = await server.welcome();
+  assert.equal(hello.json.token, "fresh-3");
+  assert.deepEqual(errors, ["unauthorized", "unauthorized"]);
+  assert.equal(client.connectionState, "connected");
+  await client.disconnect();
+});
+
+Deno.test("client - a server that goes silent is dropped after two intervals, though its socket never closes", async () => {
+  const { server, client } = await connected({ pingInterval: 20 });
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  server.frozen = true;
+  await server.next(FrameType.Ping);
+  await server.welcome();
+  assert.equal(server.connections, 2);
+  assert.deepEqual(errors, ["timeout"]);
+  server.frozen = false;
   await client.disconnect();
 });

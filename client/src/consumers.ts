@@ -113,7 +113,10 @@ export async function runConsumeHandler(
 }
 
 /** Sends a request frame and resolves with the answer's meta (the client's own request path). */
-type Request = (type: number, meta: unknown) => Promise<Record<string, unknown>>;
+type Request = (
+  type: number,
+  meta: unknown,
+) => Promise<Record<string, unknown>>;
 
 /**
  * The consumers one client consumes: binding (and re-binding after each reconnect), handing
@@ -138,7 +141,10 @@ export class Consumptions {
     options: ConsumeOptions,
   ): Promise<Consumption> {
     if (this.#entries.has(name)) {
-      throw new CatbusError(ErrorCode.Conflict, `this client already consumes "${name}"`);
+      throw new CatbusError(
+        ErrorCode.Conflict,
+        `this client already consumes "${name}"`,
+      );
     }
     const entry = { handler, options, acks: true };
     // Registered first: deliveries may arrive right behind the answer.
@@ -170,7 +176,10 @@ export class Consumptions {
     for (const [name, { options }] of this.#entries) {
       this.#request(FrameType.Consume, { name, ...options }).catch((e) =>
         onError(
-          new CatbusError(e.code ?? ErrorCode.Internal, `consume ${name} failed: ${e.message}`),
+          new CatbusError(
+            e.code ?? ErrorCode.Internal,
+            `consume ${name} failed: ${e.message}`,
+          ),
         )
       );
     }
@@ -187,8 +196,14 @@ export class Consumptions {
     if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
     const settle = (kind: AckKind, delay?: number) =>
       entry.acks
-        ? this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(() => {})
+        ? this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(
+          () => {},
+        )
         : Promise.resolve();
-    runConsumeHandler(entry.handler, consumedMessage(meta.channel, payload, meta, settle), onError);
+    runConsumeHandler(
+      entry.handler,
+      consumedMessage(meta.channel, payload, meta, settle),
+      onError,
+    );
   }
 }

@@ -47,7 +47,10 @@ export class ReplyInbox {
     const timer = setTimeout(
       () =>
         reply.reject(
-          new CatbusError(ErrorCode.Timeout, `no reply on ${channel} within ${timeoutMs} ms`),
+          new CatbusError(
+            ErrorCode.Timeout,
+            `no reply on ${channel} within ${timeoutMs} ms`,
+          ),
         ),
       timeoutMs,
     );

@@ -55,7 +55,10 @@ export function sseTransport(): Transport {
       const base = httpBase(url);
       const abort = new AbortController();
       const open = async (headers: Record<string, string>, query = "") => {
-        const response = await fetch(`${base}/sse${query}`, { headers, signal: abort.signal });
+        const response = await fetch(`${base}/sse${query}`, {
+          headers,
+          signal: abort.signal,
+        });
         if (!response.ok || !response.body) {
           throw new Error(`cannot open ${base}/sse (${response.status})`);
         }
@@ -125,9 +128,8 @@ export function sseTransport(): Transport {
         },
         close: () => {
           // Tell the server at once rather than letting it wait out the reattach grace.
-          fetch(`${base}/sse/${session}`, { method: "DELETE", headers: auth }).then((r) =>
-            r.body?.cancel()
-          )
+          fetch(`${base}/sse/${session}`, { method: "DELETE", headers: auth })
+            .then((r) => r.body?.cancel())
             .catch(() => {});
           end("closed by the client");
         },

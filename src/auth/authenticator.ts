@@ -26,6 +26,28 @@ export class Authenticator {
     this.#subTokens = new SubTokenVerifier({ ...options.tokens, secrets: options.secrets });
   }
 
+  /**
+   * A new token for an open connection: it must be a `sub-` token for the same client id (the
+   * connection's inbox, reply permits and consumers are its), and it replaces the grants and
+   * expiry. Anything else is refused with `unauthorized`.
+   */
+  async refresh(current: Principal, token: unknown): Promise<Principal> {
+    if (current.kind !== "sub") {
+      throw new CatbusError(
+        ErrorCode.BadRequest,
+        `a ${current.kind} connection has no token to refresh; only sub- tokens expire`,
+      );
+    }
+    const next = await this.authenticate(token);
+    if (next.kind !== "sub" || next.clientId !== current.clientId) {
+      throw new CatbusError(
+        ErrorCode.Unauthorized,
+        `refresh needs a sub- token for the same client id (${current.clientId})`,
+      );
+    }
+    return next;
+  }
+
   async authenticate(token: unknown): Promise<Principal> {
     if (typeof token !== "string" || token.length === 0) {
       throw new CatbusError(

@@ -36,6 +36,8 @@ export interface Principal {
   roleHash?: string;
   /** Seconds since epoch after which the credential is no longer valid. */
   expiresAt?: number;
+  /** Seconds since epoch when the credential was issued, when it says. */
+  issuedAt?: number;
 }
 
 /** Expands `all` and validates: `-p read -p all` → read, write, create. */

@@ -11,10 +11,24 @@ export interface LiveConnection {
   readonly principal?: Principal;
   close(error?: CatbusError): void;
   regrant(grants: Grant[]): void;
+  /** Tells the client its token expires at `expiresAt` (s), for doors that can refresh. */
+  expiring?(expiresAt: number): void;
   /** Last time the client sent something, for doors with heartbeats. */
   readonly lastSeen?: number;
   /** Since when the client is behind (or 0), for doors that drop messages. */
   readonly laggingSince?: number;
+}
+
+/**
+ * How long before a token's expiry a connection that can refresh is told (`expiring`): a minute,
+ * or half the lifetime of a shorter-lived token.
+ */
+export const EXPIRING_NOTICE_MS = 60_000;
+
+function noticeWindowMs(principal: Principal): number {
+  const { expiresAt, issuedAt } = principal;
+  if (expiresAt === undefined || issuedAt === undefined) return EXPIRING_NOTICE_MS;
+  return Math.min(EXPIRING_NOTICE_MS, (expiresAt - issuedAt) * 500);
 }
 
 /**
@@ -27,6 +41,8 @@ export class SessionRegistry {
   #stopWatch?: () => void;
   #roles?: RoleStore;
   #sweepTimer?: ReturnType<typeof setInterval>;
+  /** The expiry each connection was last told about. */
+  readonly #warned = new WeakMap<LiveConnection, number>();
 
   get size(): number {
     return this.#all.size;
@@ -95,7 +111,10 @@ export class SessionRegistry {
     }
   }
 
-  /** Every `intervalMs`: drop expired tokens, silent clients (3 heartbeats) and stuck readers. */
+  /**
+   * Every `intervalMs`: warn of tokens about to expire, drop expired ones, silent clients (3
+   * heartbeats) and stuck readers.
+   */
   startSweeping(
     intervalMs: number,
     heartbeatMs: number,
@@ -105,6 +124,14 @@ export class SessionRegistry {
       const now = Date.now();
       for (const c of [...this.#all]) {
         const exp = c.principal?.expiresAt;
+        if (
+          exp !== undefined && exp * 1000 - now <= noticeWindowMs(c.principal!) &&
+          exp * 1000 > now &&
+          this.#warned.get(c) !== exp
+        ) {
+          this.#warned.set(c, exp);
+          c.expiring?.(exp);
+        }
         if (exp !== undefined && exp * 1000 <= now) {
           c.close(
             new CatbusError(

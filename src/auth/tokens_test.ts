@@ -40,7 +40,13 @@ Deno.test("tokens - catbus grant's token is sub- plus a standard HS256 JWT namin
   assert.equal(payload.sub, "alice");
   assert.deepEqual(payload.grants, grants);
   const p = await new SubTokenVerifier(["s3cret"]).verify(token);
-  assert.deepEqual(p, { clientId: "alice", kind: "sub", grants, expiresAt: payload.exp });
+  assert.deepEqual(p, {
+    clientId: "alice",
+    kind: "sub",
+    grants,
+    expiresAt: payload.exp,
+    issuedAt: payload.iat,
+  });
 });
 
 Deno.test("tokens - a JWT minted with plain jose verifies, with or without the sub- prefix", async () => {

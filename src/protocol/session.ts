@@ -28,6 +28,8 @@ import {
   type NoticeMeta,
   PROTOCOL_VERSION,
   type PublishMeta,
+  type RefreshedMeta,
+  type RefreshMeta,
   type SubscribedMeta,
   type SubscribeMeta,
   type UnsubscribeMeta,
@@ -288,6 +290,38 @@ export class Session implements Subscriber {
     });
   }
 
+  /** The token expires soon: the client may send refresh with a new one. */
+  expiring(expiresAt: number): void {
+    const seconds = Math.max(0, Math.round(expiresAt - Date.now() / 1000));
+    this.notice({
+      event: "expiring",
+      expiresAt,
+      message: `this connection's token expires in ${seconds} s; send refresh with a new token`,
+    });
+  }
+
+  /**
+   * Takes a new token for this connection (same client id): new grants and expiry, the
+   * subscriptions it still covers kept. A refused refresh is answered, then the connection ends.
+   */
+  async #onRefresh(frame: Frame): Promise<void> {
+    try {
+      const { token } = parseMeta<RefreshMeta>(frame);
+      const next = await this.#host.authenticator.refresh(this.principal!, token);
+      if (this.#closed) return;
+      this.principal!.expiresAt = next.expiresAt;
+      this.principal!.issuedAt = next.issuedAt;
+      this.regrant(next.grants);
+      const answer: RefreshedMeta = next.expiresAt === undefined
+        ? {}
+        : { expiresAt: next.expiresAt };
+      this.#send(FrameType.Ok, frame.id, answer);
+    } catch (e) {
+      this.#error(frame.id, e);
+      this.#closeAfterFlush();
+    }
+  }
+
   /** Ends the session, optionally telling the client why first. */
   close(error?: CatbusError): void {
     if (this.#closed) return;
@@ -477,6 +511,8 @@ export class Session implements Subscriber {
           return this.#send(FrameType.Pong, frame.id);
         case FrameType.Pong:
           return;
+        case FrameType.Refresh:
+          return void this.#onRefresh(frame);
         case FrameType.Hello:
           throw new CatbusError(
             ErrorCode.BadRequest,
