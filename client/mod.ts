@@ -21,8 +21,10 @@ export {
   type ConnectionState,
   type PublishOptions,
   type PublishResult,
+  type RequestOptions,
   type Subscription,
 } from "./src/client.ts";
+export type { MessageStream, ReceivedMessage, StreamOptions } from "./src/message-stream.ts";
 export type {
   MessageHandler,
   MessageMeta,

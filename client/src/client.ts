@@ -36,6 +36,7 @@ import {
   SubscriptionRegistry,
 } from "./subscriptions.ts";
 import type { Transport, TransportConnection } from "./transport.ts";
+import { type MessageStream, messageStream, type StreamOptions } from "./message-stream.ts";
 import { websocketTransport } from "./websocket-transport.ts";
 
 export type ConnectionState =
@@ -105,6 +106,13 @@ export interface PublishOptions {
 
 /** Where a published message was stored: its namespace position, id and time. */
 export type PublishResult = PublishedMeta;
+
+export interface RequestOptions extends PublishOptions {
+  /** Reject with `timeout` after this many ms (default 5000). */
+  timeout?: number;
+  /** Rejects the request with the signal's reason when aborted. */
+  signal?: AbortSignal;
+}
 
 export interface Subscription {
   readonly pattern: string;
@@ -247,8 +255,24 @@ export class CatbusClient {
   /**
    * Connects and authenticates. Rejects with a `CatbusError` (e.g. `unauthorized`) or the
    * transport's error when the server cannot be reached; the first connect is not retried.
+   * `signal` aborts a connect in progress (the client is then disconnected).
    */
-  connect(): Promise<void> {
+  connect(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!signal) return this.#connect();
+    const onAbort = () => this.disconnect();
+    signal.addEventListener("abort", onAbort, { once: true });
+    return this.#connect().then(
+      () => signal.removeEventListener("abort", onAbort),
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        throw signal.aborted ? signal.reason : e;
+      },
+    );
+  }
+
+  #connect(): Promise<void> {
     if (this.#state === "connected") return Promise.resolve();
     // A second call while connecting joins the first instead of opening another connection.
     return this.#connecting ??= (async () => {
@@ -278,15 +302,45 @@ export class CatbusClient {
   }
 
   /**
-   * Subscribes to a pattern (`*` one token, `>` the rest). Resolves once the server confirmed;
-   * while offline it resolves at once and the subscription starts on (re)connect.
+   * Subscribes to a pattern (`*` one token, `>` the rest). With a handler it resolves once the
+   * server confirmed (while offline at once: the subscription starts on (re)connect); without
+   * one it returns a stream for `for await`. `signal` ends the subscription.
+   *
+   * @example
+   * ```ts
+   * for await (const { channel, payload } of client.subscribe<Order>("orders.>")) {
+   *   console.log(channel, payload.total);
+   * }
+   * ```
    */
-  async subscribe(
+  subscribe<T = unknown>(
+    pattern: string,
+    handler: MessageHandler<T>,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
+  subscribe<T = unknown>(pattern: string, options?: StreamOptions): MessageStream<T>;
+  subscribe<T = unknown>(
+    pattern: string,
+    handlerOrOptions?: MessageHandler<T> | StreamOptions,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> | MessageStream<T> {
+    if (typeof handlerOrOptions !== "function") {
+      parsePattern(pattern);
+      return messageStream<T>(
+        (handler, streamOptions) => this.#subscribe(pattern, handler, streamOptions),
+        handlerOrOptions ?? {},
+      );
+    }
+    return this.#subscribe(pattern, handlerOrOptions as MessageHandler, options);
+  }
+
+  async #subscribe(
     pattern: string,
     handler: MessageHandler,
-    options: SubscribeOptions = {},
+    options: SubscribeOptions,
   ): Promise<Subscription> {
     parsePattern(pattern);
+    options.signal?.throwIfAborted();
     const sub = new LocalSubscription(pattern, handler, options);
     // Registered before the request: replayed messages arrive before the answer.
     this.#subs.add(sub);
@@ -300,6 +354,7 @@ export class CatbusClient {
         }
       },
     };
+    options.signal?.addEventListener("abort", () => subscription.unsubscribe(), { once: true });
     if (this.#state !== "connected") return subscription;
     try {
       const meta = { pattern, ...(options.from ? { from: options.from } : {}) };
@@ -381,13 +436,14 @@ export class CatbusClient {
    * const now = await client.request("svc.time", null);
    * ```
    */
-  async request(
+  async request<Req = unknown, Res = unknown>(
     channel: string,
-    payload: unknown,
-    options: PublishOptions & { timeout?: number } = {},
-  ): Promise<unknown> {
-    const { timeout = 5000, ...publishOptions } = options;
-    const awaited = await this.#replies.expect(channel, timeout);
+    payload: Req,
+    options: RequestOptions = {},
+  ): Promise<Res> {
+    const { timeout = 5000, signal, ...publishOptions } = options;
+    signal?.throwIfAborted();
+    const awaited = await this.#replies.expect(channel, timeout, signal);
     try {
       await this.publish(channel, payload, {
         ...publishOptions,
@@ -398,7 +454,7 @@ export class CatbusClient {
         request: true,
         timeout,
       } as PublishOptions);
-      return await awaited.reply;
+      return await awaited.reply as Res;
     } finally {
       awaited.done();
     }
@@ -463,12 +519,16 @@ export class CatbusClient {
    * });
    * ```
    */
-  consume(
+  async consume(
     name: string,
     handler: ConsumeHandler,
-    options: ConsumeOptions = {},
+    options: ConsumeOptions & { signal?: AbortSignal } = {},
   ): Promise<Consumption> {
-    return this.#consumers.consume(name, handler, options);
+    const { signal, ...consumeOptions } = options;
+    signal?.throwIfAborted();
+    const consumption = await this.#consumers.consume(name, handler, consumeOptions);
+    signal?.addEventListener("abort", () => consumption.stop(), { once: true });
+    return consumption;
   }
 
   /** Round-trip time to the server in ms. */

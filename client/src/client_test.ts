@@ -428,3 +428,86 @@ Deno.test("client - a server that goes silent is dropped after two intervals, th
   server.frozen = false;
   await client.disconnect();
 });
+
+/** Answers the next subscribe the client sends. */
+async function confirmSubscribe(server: FakeServer) {
+  const sub = await server.next(FrameType.Subscribe);
+  server.send(FrameType.Ok, sub.id, { pattern: sub.json.pattern, recovered: true, namespaces: {} });
+  return sub;
+}
+
+Deno.test("client - for await over subscribe() yields typed messages; leaving the loop unsubscribes", async () => {
+  const { server, client } = await connected();
+  const stream = client.subscribe<{ n: number }>("app.>");
+  await confirmSubscribe(server);
+  await stream.ready;
+  server.send(...message("app.a", 1, { n: 1 }));
+  server.send(...message("app.b", 2, { n: 2 }));
+  const seen: number[] = [];
+  for await (const { channel, payload, meta } of stream) {
+    seen.push(payload.n);
+    assert.equal(meta.channel, channel);
+    if (seen.length === 2) break;
+  }
+  assert.deepEqual(seen, [1, 2]);
+  const unsub = await server.next(FrameType.Unsubscribe);
+  assert.equal(unsub.json.pattern, "app.>");
+  await client.disconnect();
+});
+
+Deno.test("client - a stream that falls bufferSize behind ends with slow_consumer", async () => {
+  const { server, client } = await connected();
+  const stream = client.subscribe("app.>", { bufferSize: 2 });
+  await confirmSubscribe(server);
+  for (let i = 1; i <= 3; i++) server.send(...message("app.a", i, i));
+  const got: unknown[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const m of stream) got.push(m.payload);
+    })(),
+    (e: unknown) => e instanceof CatbusError && e.code === "slow_consumer",
+  );
+  assert.deepEqual(got, [1, 2], "what was buffered is read first");
+  await client.disconnect();
+});
+
+Deno.test("client - an AbortSignal ends a subscription and a stream, and rejects a request and a connect", async () => {
+  const { server, client } = await connected();
+  const controller = new AbortController();
+  const subscribed = client.subscribe("a.x", () => {}, { signal: controller.signal });
+  await confirmSubscribe(server);
+  await subscribed;
+  const stream = client.subscribe("b.>", { signal: controller.signal });
+  await confirmSubscribe(server);
+  const loop = (async () => {
+    for await (const _ of stream) { /* nothing arrives */ }
+    return "ended";
+  })();
+  controller.abort();
+  assert.equal(await loop, "ended");
+  const unsubscribed = [
+    await server.next(FrameType.Unsubscribe),
+    await server.next(FrameType.Unsubscribe),
+  ];
+  assert.deepEqual(unsubscribed.map((f) => f.json.pattern).sort(), ["a.x", "b.>"]);
+
+  const requestAbort = new AbortController();
+  const requesting = client.request<string, number>("svc.time", "now", {
+    signal: requestAbort.signal,
+  });
+  await confirmSubscribe(server); // the reply inbox
+  const published = await server.next(FrameType.Publish);
+  server.send(FrameType.Ok, published.id, { epoch: "e", seq: 1, id: "i", time: 1 });
+  requestAbort.abort(new Error("user navigated away"));
+  await assert.rejects(requesting, /user navigated away/);
+  await client.disconnect();
+
+  const never = new FakeServer();
+  const lone = new CatbusClient({ url: "ws://fake", token: "t", transport: never });
+  const connectAbort = new AbortController();
+  const connecting = lone.connect({ signal: connectAbort.signal });
+  await never.next(FrameType.Hello); // never answered
+  connectAbort.abort(new Error("gave up"));
+  await assert.rejects(connecting, /gave up/);
+  assert.equal(lone.connectionState, "disconnected");
+});

@@ -36,8 +36,11 @@ export class ReplyInbox {
     this.#clientId = clientId;
   }
 
-  /** A new reply channel, waited on for `timeoutMs` (the message names `channel`). */
-  async expect(channel: string, timeoutMs: number): Promise<AwaitedReply> {
+  /**
+   * A new reply channel, waited on for `timeoutMs` (the message names `channel`), or until
+   * `signal` aborts.
+   */
+  async expect(channel: string, timeoutMs: number, signal?: AbortSignal): Promise<AwaitedReply> {
     const replyTo = `${await this.#ready()}.${++this.#counter}`;
     const reply = deferred<unknown>();
     // The timeout may fire while the request is still being published (e.g. queued offline),
@@ -54,11 +57,14 @@ export class ReplyInbox {
         ),
       timeoutMs,
     );
+    const onAbort = () => reply.reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     return {
       replyTo,
       reply: reply.promise,
       done: () => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.#waiting.delete(replyTo);
       },
     };

@@ -14,9 +14,9 @@ export interface MessageMeta {
 }
 
 /** A subscription callback; if it returns a promise, a rejection is reported via `onError`. */
-export type MessageHandler = (
+export type MessageHandler<T = unknown> = (
   channel: string,
-  payload: unknown,
+  payload: T,
   meta: MessageMeta,
 ) => unknown;
 
@@ -35,6 +35,8 @@ export interface SubscribeOptions {
   onRecovery?: (info: RecoveryInfo) => void;
   /** Called when the server ends the subscription (e.g. its grant was revoked). */
   onError?: (error: CatbusError) => void;
+  /** Ends the subscription when aborted. */
+  signal?: AbortSignal;
 }
 
 /** One `subscribe()` call: its handler and the last position it saw per namespace. */

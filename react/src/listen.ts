@@ -1,10 +1,17 @@
 import {
-  type CatbusClient,
   CatbusError,
   ErrorCode,
   type MessageHandler,
+  type SubscribeOptions,
   type Subscription,
 } from "../../client/mod.ts";
+
+/** The callback form of `CatbusClient.subscribe`, all `listen` needs. */
+export interface CallbackSubscriber {
+  subscribe(pattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<
+    Subscription
+  >;
+}
 
 export interface ListenHandlers {
   onMessage: MessageHandler;
@@ -17,7 +24,7 @@ export interface ListenHandlers {
  * after it — what an effect cleanup needs, including React StrictMode's immediate cleanup.
  */
 export function listen(
-  client: Pick<CatbusClient, "subscribe">,
+  client: CallbackSubscriber,
   pattern: string,
   handlers: ListenHandlers,
 ): () => void {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  type CatbusClient,
   CatbusError,
   ErrorCode,
   type MessageHandler,
@@ -8,10 +7,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "../../client/mod.ts";
-import { listen } from "./listen.ts";
+import { type CallbackSubscriber, listen } from "./listen.ts";
 
 /** A client's subscribe(), answered by the test. */
-class FakeClient implements Pick<CatbusClient, "subscribe"> {
+class FakeClient implements CallbackSubscriber {
   readonly calls: {
     pattern: string;
     handler: MessageHandler;
