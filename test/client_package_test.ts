@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { BuildOptions } from "esbuild";
+import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./helpers/browser.ts";
-import { startCatbusd } from "./helpers/catbusd.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
 import {
   exists,
@@ -147,6 +149,46 @@ Deno.test("packages - Node 20, Node 22 and Deno apps installed from the tarball 
   }
 });
 
+/**
+ * Bundles `entry` of an installed project with esbuild, as an app's build would, and runs it in a
+ * page on the server's origin with `globalThis.catbusConfig` = the server's URL and admin key.
+ */
+async function openBundledPage(
+  browser: Browser,
+  server: TestServer,
+  app: string,
+  entry: string,
+  options: BuildOptions = {},
+  watch: (page: Page) => void = () => {},
+): Promise<Page> {
+  const esbuild = await import("esbuild");
+  let code: string;
+  try {
+    const bundle = await esbuild.build({
+      entryPoints: [join(app, entry)],
+      absWorkingDir: app,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      logLevel: "silent",
+      ...options,
+    });
+    code = bundle.outputFiles![0].text;
+  } finally {
+    await esbuild.stop();
+  }
+  const page = await browser.newPage();
+  watch(page);
+  await page.goto(`${server.httpUrl}/health`);
+  await page.evaluate((config) => {
+    document.body.innerHTML = '<div id="root"></div>';
+    (globalThis as unknown as Record<string, unknown>).catbusConfig = config;
+  }, { url: server.httpUrl, token: server.adminKey });
+  await page.addScriptTag({ type: "module", content: code });
+  return page;
+}
+
 Deno.test("packages - an esbuild browser bundle of the installed package works in Chromium", async () => {
   const packed = await packAll();
   const app = await installProject(
@@ -166,30 +208,14 @@ Deno.test("packages - an esbuild browser bundle of the installed package works i
   const browser = await launchChromium("packages browser bundle");
   if (!browser) return await Deno.remove(app, { recursive: true });
   await using server = await startCatbusd();
-  const esbuild = await import("esbuild");
   try {
-    const bundle = await esbuild.build({
-      entryPoints: [join(app, "main.js")],
-      absWorkingDir: app,
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      write: false,
-      logLevel: "silent",
-    });
-    const page = await browser.newPage();
-    await page.goto(`${server.httpUrl}/health`);
-    await page.evaluate((config) => {
-      (globalThis as unknown as Record<string, unknown>).catbusConfig = config;
-    }, { url: server.httpUrl, token: server.adminKey });
-    await page.addScriptTag({ type: "module", content: bundle.outputFiles[0].text });
+    const page = await openBundledPage(browser, server, app, "main.js");
     await page.waitForFunction(() => (globalThis as unknown as { result?: unknown }).result);
     assert.deepEqual(
       await page.evaluate(() => (globalThis as unknown as { result: unknown }).result),
       { from: "bundle" },
     );
   } finally {
-    await esbuild.stop();
     await browser.close();
     await Deno.remove(app, { recursive: true });
   }
@@ -230,33 +256,21 @@ Deno.test("packages - a React app with @catbus/react from the tarballs works und
   const browser = await launchChromium("packages React app");
   if (!browser) return await Deno.remove(app, { recursive: true });
   await using server = await startCatbusd();
-  const esbuild = await import("esbuild");
   try {
-    const bundle = await esbuild.build({
-      entryPoints: [join(app, "app.jsx")],
-      absWorkingDir: app,
-      bundle: true,
-      format: "esm",
-      platform: "browser",
+    const errors: string[] = [];
+    const page = await openBundledPage(browser, server, app, "app.jsx", {
       jsx: "automatic",
       // Development React: StrictMode runs every effect twice, checking the hooks' clean-up.
       define: { "process.env.NODE_ENV": '"development"' },
-      write: false,
-      logLevel: "silent",
+    }, (page) => {
+      page.on("pageerror", (e) => errors.push(e.message));
+      // React's warnings (two copies of React, duplicate keys); not the page's missing favicon.
+      page.on("console", (m) => {
+        if (m.type() === "error" && !/Failed to load resource/.test(m.text())) {
+          errors.push(m.text());
+        }
+      });
     });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    // React's warnings (two copies of React, duplicate keys); not the page's missing favicon.
-    page.on("console", (m) => {
-      if (m.type() === "error" && !/Failed to load resource/.test(m.text())) errors.push(m.text());
-    });
-    await page.goto(`${server.httpUrl}/health`);
-    await page.evaluate((config) => {
-      document.body.innerHTML = '<div id="root"></div>';
-      (globalThis as unknown as Record<string, unknown>).catbusConfig = config;
-    }, { url: server.httpUrl, token: server.adminKey });
-    await page.addScriptTag({ type: "module", content: bundle.outputFiles[0].text });
     await page.waitForFunction(() => document.getElementById("state")?.textContent === "connected");
     const publisher = await nativeClient(server);
     for (const text of ["one", "two", "three"]) await publisher.publish("feed.a", { text });
@@ -270,7 +284,6 @@ Deno.test("packages - a React app with @catbus/react from the tarballs works und
     assert.deepEqual(errors, []);
     await publisher.disconnect();
   } finally {
-    await esbuild.stop();
     await browser.close();
     await Deno.remove(app, { recursive: true });
   }

@@ -471,7 +471,7 @@ Deno.test("client - a stream that falls bufferSize behind ends with slow_consume
   await client.disconnect();
 });
 
-Deno.test("client - an AbortSignal ends a subscription and a stream, and rejects a request and a connect", async () => {
+Deno.test("client - an AbortSignal ends a subscription, a stream and a consume, and rejects a request and a connect", async () => {
   const { server, client } = await connected();
   const controller = new AbortController();
   const subscribed = client.subscribe("a.x", () => {}, { signal: controller.signal });
@@ -500,6 +500,14 @@ Deno.test("client - an AbortSignal ends a subscription and a stream, and rejects
   server.send(FrameType.Ok, published.id, { epoch: "e", seq: 1, id: "i", time: 1 });
   requestAbort.abort(new Error("user navigated away"));
   await assert.rejects(requesting, /user navigated away/);
+
+  const consumeAbort = new AbortController();
+  const consuming = client.consume("worker", () => {}, { signal: consumeAbort.signal });
+  const bind = await server.next(FrameType.Consume);
+  server.send(FrameType.Ok, bind.id, { name: "worker", ackPolicy: "explicit" });
+  await consuming;
+  consumeAbort.abort();
+  assert.deepEqual((await server.next(FrameType.Stop)).json, { name: "worker" });
   await client.disconnect();
 
   const never = new FakeServer();
