@@ -11,6 +11,7 @@ import { WEBTRANSPORT_PATH, WebTransportListener } from "../../transport/webtran
 import { cannotListen, displayHost, type Door, type DoorServices } from "../door.ts";
 import { clientBundle } from "./client-bundle.ts";
 import { serveHttp } from "./http.ts";
+import { OriginPolicy } from "./origins.ts";
 import type { nativeSettings } from "./settings.ts";
 
 /** The server settings the native listeners read: their own table and the shared limits. */
@@ -89,6 +90,7 @@ export const nativeDoor: Door<NativeDoorSettings> = {
         sse,
         certificateHash: () => webtransport?.certificateHash,
         clientBundle,
+        origins: new OriginPolicy(settings.allowedOrigins),
       });
     } catch (e) {
       throw cannotListen(settings.bind, settings.origins.bind, e);

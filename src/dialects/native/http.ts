@@ -5,6 +5,8 @@ import type { CertificateHash } from "../../transport/webtransport.ts";
 import { acceptWebSocket } from "../../transport/websocket.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { type HttpDoor, serveHttpDoor } from "../../transport/http-server.ts";
+import { SSE_SESSION_SECRET_HEADER } from "../../../client/shared/messages.ts";
+import { type OriginPolicy, withHeaders } from "./origins.ts";
 
 export interface HttpRoutes {
   isReady(): boolean;
@@ -15,10 +17,11 @@ export interface HttpRoutes {
   certificateHash(): CertificateHash | undefined;
   /** The browser build of `@catbus/client`. */
   clientBundle(): Promise<string>;
+  /** Which other origins' pages may use the listener (--allowed-origins). */
+  origins: OriginPolicy;
 }
 
-/** Pages on other origins may load the client and the certificate hash. */
-const CORS = { "access-control-allow-origin": "*" };
+const PREFLIGHT_HEADERS = `content-type, last-event-id, ${SSE_SESSION_SECRET_HEADER}`;
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body) + "\n", {
@@ -50,14 +53,18 @@ export function serveHttp(
         message: "internal error; see the server log",
       }),
   }, async (request, info, keep) => {
+    const { origins } = routes;
+    if (request.method === "OPTIONS") return origins.preflight(request, PREFLIGHT_HEADERS);
     const path = new URL(request.url).pathname;
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+    const cors = origins.headers(request);
     if (path === "/sse" || path.startsWith("/sse/")) {
-      return await routes.sse.handle(request, remote);
+      if (!origins.allows(request)) return origins.refusal(request);
+      return withHeaders(await routes.sse.handle(request, remote), cors);
     }
     if (path === "/catbus/client.js") {
       return new Response(await routes.clientBundle(), {
-        headers: { ...CORS, "content-type": "text/javascript; charset=utf-8" },
+        headers: { ...cors, "content-type": "text/javascript; charset=utf-8" },
       });
     }
     if (path === "/.well-known/catbus/cert-hash") {
@@ -72,13 +79,14 @@ export function serveHttp(
       }
       return new Response(JSON.stringify(hash) + "\n", {
         headers: {
-          ...CORS,
+          ...cors,
           "content-type": "application/json",
           "cache-control": "no-store",
         },
       });
     }
     if (path === "/ws") {
+      if (!origins.allows(request)) return origins.refusal(request);
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return json(426, {
           code: "bad_request",

@@ -1,4 +1,4 @@
-import { address, bool, duration, settingsGroup } from "../../core/settings.ts";
+import { address, bool, duration, list, settingsGroup } from "../../core/settings.ts";
 
 /** The native protocol's listeners: HTTP (WebSocket, SSE+POST), TCP, WebTransport. */
 export const nativeSettings = settingsGroup({
@@ -12,6 +12,15 @@ export const nativeSettings = settingsGroup({
       kind: address,
       default: "0.0.0.0:4433",
       help: "HTTP + WebSocket address",
+    },
+    allowedOrigins: {
+      flag: "allowed-origins",
+      env: "CATBUS_ALLOWED_ORIGINS",
+      yaml: "allowed_origins",
+      kind: list,
+      default: ["*"],
+      help: "comma-separated origins whose pages may use the HTTP listener (SSE, POST, " +
+        "/catbus/client.js, the cert hash, WebSocket); * = any",
     },
     tcpBind: {
       flag: "tcp-bind",
