@@ -887,19 +887,24 @@ export class CatbusClient {
   }
 
   /**
-   * Dead-peer detection: pings once the server was silent for an interval; silent for two, the
-   * connection is dead (a frozen or vanished server, whose socket may never report a close) and
-   * the client reconnects. In browsers, a page becoming visible checks at once: background tabs
+   * Dead-peer detection: pings once the server was silent for an interval; no answer for another
+   * interval, the connection is dead (a frozen or vanished server, whose socket may never report
+   * a close) and the client reconnects. In browsers, a page becoming visible checks at once: background tabs
    * throttle timers.
    */
   #startHeartbeat() {
     const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ??
       15_000;
     this.#lastHeard = performance.now();
+    /** When the unanswered ping left; a late (throttled) tick only pings, never drops. */
+    let pingedAt: number | undefined;
     this.#heartbeat = setInterval(() => {
-      const silent = performance.now() - this.#lastHeard;
-      if (silent >= 2 * interval) return this.#dropDead(silent);
-      if (silent >= interval) {
+      const now = performance.now();
+      if (pingedAt !== undefined && this.#lastHeard >= pingedAt) pingedAt = undefined;
+      if (pingedAt !== undefined) {
+        if (now - pingedAt >= interval) this.#dropDead(now - this.#lastHeard);
+      } else if (now - this.#lastHeard >= interval) {
+        pingedAt = now;
         this.#request(FrameType.Ping, undefined).catch(() => {});
       }
     }, Math.max(5, interval / 2));
