@@ -89,13 +89,13 @@ Deno.test("client resilience - a frozen server (SIGSTOP, --heartbeat 1s) is dete
 
 Deno.test("client resilience - getToken's tokens are handed over before expiry; the connection and subscriptions stay", async () => {
   await using server = await startCatbusd(["--secret", SECRET]);
-  // Resolves at the first refresh after the first token's expiry (3 s after connecting).
+  // Resolves at the first refresh after the first token's expiry (6 s after connecting).
   const outlived = Promise.withResolvers<void>();
   let firstExpiry = Infinity;
   const getToken = async () => {
     if (Date.now() > firstExpiry + 1000) outlived.resolve();
-    firstExpiry = Math.min(firstExpiry, Date.now() + 3000);
-    return await mintToken({ clientId: "refresher", grants, expiresIn: 3 }, SECRET);
+    firstExpiry = Math.min(firstExpiry, Date.now() + 6000);
+    return await mintToken({ clientId: "refresher", grants, expiresIn: 6 }, SECRET);
   };
   const client = new CatbusClient({ url: server.wsUrl, getToken });
   const states: ConnectionState[] = [];
@@ -103,7 +103,7 @@ Deno.test("client resilience - getToken's tokens are handed over before expiry; 
   await client.connect();
   const messages = inbox(client, "app.>");
   await messages.subscribed;
-  // Each 3 s token is refreshed on the server's expiring notice, over the same connection.
+  // Each 6 s token is refreshed on the server's expiring notice, over the same connection.
   await within(outlived.promise, 30_000, "a refresh after the first token's expiry");
   const publisher = await nativeClient(server);
   await publisher.publish("app.x", "still here");
@@ -116,13 +116,14 @@ Deno.test("client resilience - getToken's tokens are handed over before expiry; 
 Deno.test("client resilience - a token that expires unrefreshed, or a refused refresh, ends the connection, not the client", async () => {
   await using server = await startCatbusd(["--secret", SECRET]);
   let calls = 0;
+  // Tokens live 6 s: the expiring notice comes with 3 s left, time enough to refresh under load.
   // 1: connect. 2: the first refresh fails (backend down): the token expires, the server closes.
   // 3: reconnect. 4: refresh with another client's token: refused, closed. 5: reconnect.
   const getToken = async () => {
     const call = ++calls;
     if (call === 2) throw new Error("backend unavailable");
     const clientId = call === 4 ? "someone-else" : "survivor";
-    return await mintToken({ clientId, grants, expiresIn: call === 5 ? 3600 : 2 }, SECRET);
+    return await mintToken({ clientId, grants, expiresIn: call === 5 ? 3600 : 6 }, SECRET);
   };
   const client = new CatbusClient({
     url: server.wsUrl,
