@@ -72,7 +72,10 @@ async function buildTypes(pkg: PackageBuild): Promise<void> {
     // Deno's own types, for deno-tcp.ts (the declarations it exports name none of them).
     const denoTypes = join(work, "deno.d.ts");
     const types = await new Deno.Command(Deno.execPath(), { args: ["types"] }).output();
-    await Deno.writeFile(denoTypes, types.stdout);
+    // Without its references: they would replace tsc's own lib (es2022, dom) with Deno's.
+    const declarations = new TextDecoder().decode(types.stdout)
+      .split("\n").filter((line) => !line.startsWith("/// <reference")).join("\n");
+    await Deno.writeTextFile(denoTypes, declarations);
     const out = join(folder, "dist", "types");
     const config = {
       compilerOptions: {
@@ -82,7 +85,7 @@ async function buildTypes(pkg: PackageBuild): Promise<void> {
         module: "esnext",
         moduleResolution: "bundler",
         target: "es2022",
-        lib: ["es2022", "dom", "dom.iterable"],
+        lib: ["es2024", "dom", "dom.iterable"],
         jsx: "react-jsx",
         strict: true,
         skipLibCheck: true,
