@@ -159,6 +159,11 @@ export class Broker {
         const ns = this.#namespaces.get(name);
         if (ns) ns.fail(ids, error);
       },
+      duplicate: (message) => {
+        const ns = this.#namespaces.get(name);
+        if (ns) ns.settleDuplicate(message);
+      },
+      reset: () => this.#namespaces.get(name)?.reset(),
     };
     const durable = storage && !ephemeral?.(name) ? await storage.open(name, listener) : undefined;
     const ns = new Namespace(name, this.#options.history, durable ?? new MemoryStream(listener), {
@@ -173,6 +178,7 @@ export class Broker {
       });
     }
     this.#namespaces.set(name, ns);
+    durable?.follow?.();
     return ns;
   }
 

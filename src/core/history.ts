@@ -65,6 +65,12 @@ export class History {
     return out;
   }
 
+  /** Forgets every retained message. */
+  clear(): void {
+    this.#ring = new Array(this.#ring.length);
+    this.#head = this.#length = this.#bytes = 0;
+  }
+
   /** All retained messages, oldest first. */
   all(): BusMessage[] {
     const out: BusMessage[] = [];

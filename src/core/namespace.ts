@@ -156,6 +156,28 @@ export class Namespace {
     return this.#publishing[0]?.message.id === message.id ? this.#publishing.shift() : undefined;
   }
 
+  /**
+   * A shared engine found this append's dedupe key already stored (by another node): its
+   * publish is answered with `message`, which carries the first one's position.
+   */
+  settleDuplicate(message: BusMessage): void {
+    const at = this.#publishing.findIndex((p) => p.message.id === message.id);
+    if (at < 0) return;
+    const [{ outcome, tag }] = this.#publishing.splice(at, 1);
+    outcome.published(tag, { ...message, duplicate: true });
+  }
+
+  /**
+   * The stream no longer continues what memory holds (see StreamListener.reset): memory is
+   * dropped and the watermark is the stream's.
+   */
+  reset(): void {
+    this.#history.clear();
+    this.#channelTail.clear();
+    this.#keys.clear();
+    this.#lastSeq = this.#stream.lastSeq;
+  }
+
   /** Fails the waiting publishes of these message ids with `error`. */
   fail(ids: string[], error: unknown): void {
     const failed = new Set(ids);

@@ -24,6 +24,17 @@ export interface StreamListener {
   durable(messages: BusMessage[]): void;
   /** These appends (by message id) failed: none is stored, and their sequences are given again. */
   failed(ids: string[], error: unknown): void;
+  /**
+   * A shared engine found this append's dedupe key already stored (by another node): nothing is
+   * stored; `message` carries the first one's position.
+   */
+  duplicate?(message: BusMessage): void;
+  /**
+   * A shared engine's stream no longer continues what the hub holds (the engine lost data and
+   * started a new epoch, or messages this node never saw are gone): the hub drops its in-memory
+   * copy and goes on from the stream's `lastSeq`.
+   */
+  reset?(): void;
 }
 
 /**
@@ -50,6 +61,11 @@ export interface EngineStream {
   tail(n: number): Promise<BusMessage[]>;
   /** Dedupe keys of messages stored since `since` (ms), with their messages. */
   recentKeys(since: number): Promise<Map<string, BusMessage>>;
+  /**
+   * The hub holds the namespace now: a shared engine starts handing the listener every message
+   * after `lastSeq`, other nodes' included (none is handed over before).
+   */
+  follow?(): void;
 }
 
 /**
@@ -64,5 +80,9 @@ export interface StreamEngine {
   open(name: string, listener: StreamListener): Promise<EngineStream>;
   /** Drops what the retention limits no longer keep (the hub calls it periodically). */
   applyRetention(): Promise<void>;
+  /** A shared engine: false while it cannot be reached (publishes then fail with `unavailable`). */
+  available?(): boolean;
+  /** A shared engine: tells of namespaces created later (by any node). */
+  watchList?(created: (name: string) => void): void;
   close(): Promise<void>;
 }

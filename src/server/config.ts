@@ -7,6 +7,7 @@ import { rcpSettings } from "../dialects/rcp/settings.ts";
 import { pulsarSettings } from "../dialects/pulsar/settings.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
+import { engineSettings } from "../streams/valkey/settings.ts";
 import { serverSettings } from "./settings.ts";
 
 /** Every component's settings, in `--help` order. Each table lives in its component's folder. */
@@ -14,6 +15,7 @@ export const SETTING_GROUPS = [
   nativeSettings,
   serverSettings,
   streamSettings,
+  engineSettings,
   busSettings,
   rcpSettings,
   smSettings,

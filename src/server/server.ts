@@ -7,11 +7,8 @@ import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
 import type { ServerConfig } from "./config.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
-import { StreamStore } from "../streams/stream-store.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
-import { parseFsyncPolicy } from "../log/fsync-policy.ts";
-import type { BlockSize } from "../log/encryption.ts";
 import type { DoorServices, RunningDoor } from "../dialects/door.ts";
 import { DOORS } from "./doors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -19,6 +16,7 @@ import { createLogger } from "./log.ts";
 import { SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
+import { openStreamEngine } from "./stream-engine.ts";
 
 export const SERVER_NAME = "catbusd/0.1.0";
 
@@ -125,31 +123,7 @@ async function startLocked(
 ): Promise<RunningServer> {
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = new FileRoleStore(config.data);
-  const streams = new StreamStore(config.data, {
-    fsync: parseFsyncPolicy(config.fsync),
-    segmentBytes: config.segmentBytes,
-    encryption: config.encryptionSecret
-      ? {
-        secret: config.encryptionSecret,
-        blockSize: config.encryptionBlockSize as BlockSize,
-      }
-      : undefined,
-  }, {
-    retention: {
-      maxAgeMs: config.retentionMaxAgeMs,
-      maxMessages: config.retentionMaxMessages,
-      maxBytes: config.retentionMaxBytes,
-    },
-    maxNamespaces: config.maxNamespaces,
-    maxOpenFiles: config.maxOpenSegments,
-    onLoss: (namespace, losses, epochs) =>
-      log("warn", "stored messages are missing; the stream starts a new epoch", {
-        namespace,
-        missing: losses.map((l) => `${l.fromSeq}-${l.toSeq} (${l.reason})`).join(", "),
-        epoch: epochs.to,
-        previous_epoch: epochs.from,
-      }),
-  });
+  const streams = await openStreamEngine(config, log);
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
   // machine transitions whose durable record is the state-machine log (resume from memory;
@@ -177,6 +151,15 @@ async function startLocked(
     dedupeMaxKeys: config.dedupeMaxKeys,
     maxPerChannel: config.retentionMaxPerChannel,
   });
+  // A shared engine: namespaces other nodes create are followed here too.
+  streams.watchList?.((name) =>
+    broker.createNamespace(name).catch((e) =>
+      log("warn", "cannot open a namespace another node created", {
+        namespace: name,
+        error: String(e),
+      })
+    )
+  );
   await broker.load();
   for (const name of reserved) await broker.createNamespace(name);
   const consumers = new ConsumerRegistry(
@@ -229,7 +212,7 @@ async function startLocked(
     checkNamespace: (name) => namespaces.check(name),
     log,
     admissionOf,
-    isReady: () => ready,
+    isReady: () => ready && (streams.available?.() ?? true),
     serverName: SERVER_NAME,
     ...(tls ? { tls } : {}),
   };

@@ -1,0 +1,55 @@
+import type { Logger } from "../core/logger.ts";
+import type { StreamEngine } from "../core/stream-engine.ts";
+import type { BlockSize } from "../log/encryption.ts";
+import { parseFsyncPolicy } from "../log/fsync-policy.ts";
+import { StreamStore } from "../streams/stream-store.ts";
+import { ValkeyEngine } from "../streams/valkey/valkey-engine.ts";
+import type { ServerConfig } from "./config.ts";
+
+/** The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey. */
+export async function openStreamEngine(config: ServerConfig, log: Logger): Promise<StreamEngine> {
+  const retention = {
+    maxAgeMs: config.retentionMaxAgeMs,
+    maxMessages: config.retentionMaxMessages,
+    maxBytes: config.retentionMaxBytes,
+  };
+  if (config.engine === "valkey") {
+    if (retention.maxBytes) {
+      log("warn", "--retention-max-bytes is not applied by the valkey engine", {
+        hint: "bound the server's memory with maxmemory, and the streams with " +
+          "--retention-max-messages or --retention-max-age",
+      });
+    }
+    const engine = await ValkeyEngine.connect({
+      url: config.valkeyUrl,
+      prefix: config.valkeyPrefix,
+      dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
+      retention,
+      checkIntervalMs: config.valkeyCheckIntervalMs,
+      log,
+    });
+    log("info", "stream engine: valkey", { prefix: config.valkeyPrefix });
+    return engine;
+  }
+  return new StreamStore(config.data, {
+    fsync: parseFsyncPolicy(config.fsync),
+    segmentBytes: config.segmentBytes,
+    encryption: config.encryptionSecret
+      ? {
+        secret: config.encryptionSecret,
+        blockSize: config.encryptionBlockSize as BlockSize,
+      }
+      : undefined,
+  }, {
+    retention,
+    maxNamespaces: config.maxNamespaces,
+    maxOpenFiles: config.maxOpenSegments,
+    onLoss: (namespace, losses, epochs) =>
+      log("warn", "stored messages are missing; the stream starts a new epoch", {
+        namespace,
+        missing: losses.map((l) => `${l.fromSeq}-${l.toSeq} (${l.reason})`).join(", "),
+        epoch: epochs.to,
+        previous_epoch: epochs.from,
+      }),
+  });
+}

@@ -1,0 +1,44 @@
+import { duration, oneOf, settingsGroup, text } from "../../core/settings.ts";
+
+export const ENGINES = ["local", "valkey"] as const;
+
+/** Which stream engine holds the namespaces' streams, and how to reach a shared one. */
+export const engineSettings = settingsGroup({
+  title: "Stream engine (one node, or several on Valkey)",
+  settings: {
+    engine: {
+      flag: "engine",
+      env: "CATBUS_ENGINE",
+      yaml: "engine",
+      kind: oneOf(ENGINES),
+      default: "local",
+      help: "local (the log in DATA) or valkey (one set of streams shared by several nodes)",
+    },
+    valkeyUrl: {
+      flag: "valkey-url",
+      env: "CATBUS_VALKEY_URL",
+      envAliases: ["VALKEY_URL"],
+      yaml: "valkey.url",
+      kind: text,
+      default: "redis://127.0.0.1:6379",
+      help: "Valkey or Redis server of --engine valkey (redis:// or rediss://, password in it)",
+    },
+    valkeyPrefix: {
+      flag: "valkey-prefix",
+      env: "CATBUS_VALKEY_PREFIX",
+      yaml: "valkey.prefix",
+      kind: text,
+      default: "catbus:",
+      help: "starts every key and channel: clusters with other prefixes share the server",
+    },
+    valkeyCheckIntervalMs: {
+      flag: "valkey-check-interval",
+      env: "CATBUS_VALKEY_CHECK_INTERVAL",
+      yaml: "valkey.check_interval",
+      kind: duration,
+      default: 1_000,
+      help: "how often each namespace's top is compared with what this node saw (a stalled " +
+        "live channel is read back from the stream)",
+    },
+  },
+});

@@ -1,0 +1,219 @@
+import { Redis, type RedisOptions } from "iovalkey";
+import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
+import { randomId } from "../../core/ids.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { StreamEngine, StreamListener } from "../../core/stream-engine.ts";
+import type { RetentionPolicy } from "../durable-stream.ts";
+import { ValkeyCommands } from "./commands.ts";
+import { createdChannel, NamespaceKeys, namespacesKey } from "./keys.ts";
+import { parseLiveBatch } from "./live-batch.ts";
+import { ValkeyStream } from "./valkey-stream.ts";
+
+export interface ValkeyEngineOptions {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /** Starts every key and channel, so several deployments (or test runs) share one server. */
+  prefix: string;
+  /** How long a dedupe key is remembered, ms (0 = dedupe off). */
+  dedupeWindowMs: number;
+  retention: RetentionPolicy;
+  /** How often each namespace's head is compared with what this node saw, ms. */
+  checkIntervalMs: number;
+  log?: Logger;
+}
+
+/** The URL without its password, for messages. */
+const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//…@");
+
+/**
+ * The Valkey (or Redis) stream engine: every node of a cluster shares one stream per namespace.
+ * Appends go through one script per batch (scripts.ts); each node follows the namespaces it has
+ * open through their live channels, and compares with the stream's head every
+ * `checkIntervalMs` and after every reconnect, so a lost publication is read back from the
+ * stream.
+ */
+export class ValkeyEngine implements StreamEngine {
+  readonly #options: ValkeyEngineOptions;
+  readonly #commands: ValkeyCommands;
+  /** Pub/sub: the namespaces' live channels and the creation announcements. */
+  readonly #sub: Redis;
+  readonly #streams = new Map<string, Promise<ValkeyStream>>();
+  readonly #byLive = new Map<string, ValkeyStream>();
+  /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
+  readonly #announced = new Set<string>();
+  #created?: (name: string) => void;
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  private constructor(options: ValkeyEngineOptions, client: Redis, sub: Redis) {
+    this.#options = options;
+    this.#commands = new ValkeyCommands(client);
+    this.#sub = sub;
+    sub.on("messageBuffer", (channel: Uint8Array, message: Uint8Array) => {
+      this.#message(new TextDecoder().decode(channel), message);
+    });
+    this.#watchConnection(client, "commands");
+    this.#watchConnection(sub, "live channels");
+    this.#timer = setInterval(() => this.#checkAll(), options.checkIntervalMs);
+  }
+
+  /** Connects, or fails with `unavailable` naming the URL. */
+  static async connect(options: ValkeyEngineOptions): Promise<ValkeyEngine> {
+    const common: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0 };
+    // Commands fail at once while disconnected (publishes answer `unavailable`), and an append
+    // whose answer was lost is never sent twice.
+    const client = new Redis(options.url, {
+      ...common,
+      connectionName: "catbus",
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+    });
+    const sub = new Redis(options.url, { ...common, connectionName: "catbus-live" });
+    try {
+      await client.connect();
+      await sub.connect();
+      await sub.subscribe(createdChannel(options.prefix));
+    } catch (e) {
+      client.disconnect();
+      sub.disconnect();
+      throw new CatbusError(
+        ErrorCode.Unavailable,
+        `cannot reach Valkey at ${shown(options.url)} (--valkey-url): ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    return new ValkeyEngine(options, client, sub);
+  }
+
+  #watchConnection(connection: Redis, role: string): void {
+    const log = this.#options.log;
+    let up = true;
+    connection.on("error", () => {}); // reported once per outage by "close" below
+    connection.on("close", () => {
+      if (!up) return;
+      up = false;
+      log?.(
+        "warn",
+        "lost the connection to Valkey; publishes fail with unavailable until it is back",
+        {
+          role,
+          url: shown(this.#options.url),
+        },
+      );
+    });
+    connection.on("ready", () => {
+      if (up) return;
+      up = true;
+      log?.("info", "connected to Valkey again", { role });
+      this.#checkAll();
+    });
+  }
+
+  #message(channel: string, message: Uint8Array): void {
+    if (channel === createdChannel(this.#options.prefix)) {
+      const name = new TextDecoder().decode(message);
+      if (this.#streams.has(name)) return;
+      this.#announced.add(name);
+      this.#created?.(name);
+      return;
+    }
+    const stream = this.#byLive.get(channel);
+    if (!stream) return;
+    try {
+      stream.live(parseLiveBatch(message));
+    } catch (e) {
+      this.#warn("a live publication could not be read; the stream is read instead", {
+        channel,
+        error: String(e),
+      });
+      stream.check().catch(() => {});
+    }
+  }
+
+  #warn(message: string, fields: Record<string, unknown>): void {
+    this.#options.log?.("warn", message, fields);
+  }
+
+  available(): boolean {
+    return this.#commands.client.status === "ready" && this.#sub.status === "ready";
+  }
+
+  watchList(created: (name: string) => void): void {
+    this.#created = created;
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.#commands.client.smembers(namespacesKey(this.#options.prefix))).sort();
+  }
+
+  /** Opens a namespace's stream; the first open's listener is the one it keeps. */
+  open(name: string, listener: StreamListener): Promise<ValkeyStream> {
+    let stream = this.#streams.get(name);
+    if (!stream) {
+      stream = this.#open(name, listener);
+      this.#streams.set(name, stream);
+      stream.catch(() => this.#streams.delete(name));
+    }
+    return stream;
+  }
+
+  async #open(name: string, listener: StreamListener): Promise<ValkeyStream> {
+    const { prefix, dedupeWindowMs, retention } = this.#options;
+    const keys = new NamespaceKeys(prefix, name);
+    const fromBase = this.#announced.delete(name);
+    // Subscribed before the head is read: nothing published after it is missed.
+    await this.#sub.subscribe(keys.live);
+    const client = this.#commands.client;
+    if (await client.sadd(namespacesKey(prefix), name)) {
+      await client.publish(createdChannel(prefix), name);
+    }
+    const head = await this.#commands.ensure(keys, randomId(8), { epoch: "", seq: 0 });
+    const stream = new ValkeyStream(
+      this.#commands,
+      keys,
+      listener,
+      {
+        dedupeWindowMs,
+        maxLen: retention.maxMessages,
+        warn: (message, fields) => this.#warn(message, fields),
+      },
+      head,
+      fromBase,
+    );
+    this.#byLive.set(keys.live, stream);
+    return stream;
+  }
+
+  #checkAll(): void {
+    if (!this.available()) return;
+    for (const stream of this.#byLive.values()) {
+      stream.check().catch((e) =>
+        this.#warn("checking a stream's head failed", {
+          stream: stream.keys.stream,
+          error: String(e),
+        })
+      );
+    }
+  }
+
+  /** Count and age limits (exact; every append also trims to about the count). */
+  async applyRetention(now = Date.now()): Promise<void> {
+    const { maxMessages, maxAgeMs } = this.#options.retention;
+    for (const stream of this.#byLive.values()) {
+      let cutoff = 0;
+      if (maxMessages > 0) cutoff = stream.lastSeq - maxMessages + 1;
+      if (maxAgeMs > 0) cutoff = Math.max(cutoff, await stream.seekTime(now - maxAgeMs));
+      // Never the newest message.
+      cutoff = Math.min(cutoff, stream.lastSeq);
+      if (cutoff > stream.firstSeq) await stream.trimBefore(cutoff);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#byLive.clear();
+    this.#streams.clear();
+    for (const connection of [this.#commands.client, this.#sub]) {
+      await connection.quit().catch(() => connection.disconnect());
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Valkey/Redis for tests: the shared test server (CATBUS_TEST_VALKEY_URL, skipped with a visible
+ * line when unreachable, a failure under CI=true), and private servers a test starts, restarts
+ * and stops on a free port.
+ */
+import { Redis } from "iovalkey";
+import { within } from "./deadline.ts";
+
+export const TEST_VALKEY_URL = Deno.env.get("CATBUS_TEST_VALKEY_URL") ?? "redis://127.0.0.1:6379";
+
+/** Answers PING within a few seconds, or says why not. */
+async function ping(url: string): Promise<string | undefined> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  try {
+    await within(client.connect().then(() => client.ping()), 5_000, `PING ${url}`);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The test server's URL, or undefined (said on the console) when it cannot be reached. */
+export async function valkeyOrSkip(what: string): Promise<string | undefined> {
+  const why = await ping(TEST_VALKEY_URL);
+  if (!why) return TEST_VALKEY_URL;
+  if (Deno.env.get("CI") === "true") {
+    throw new Error(`Valkey at ${TEST_VALKEY_URL} is needed in CI: ${why}`);
+  }
+  console.log(
+    `SKIPPED ${what}: no Valkey at ${TEST_VALKEY_URL} (${why}); set CATBUS_TEST_VALKEY_URL`,
+  );
+  return undefined;
+}
+
+/** A key prefix no other test run uses. */
+export const uniquePrefix = (what: string) =>
+  `catbus-test:${what}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`;
+
+/** Deletes every key that starts with `prefix`. */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    client.disconnect();
+  }
+}
+
+export interface PrivateRedis {
+  url: string;
+  /** Stops the server (SIGKILL when `crash`) and starts it again on the same port and files. */
+  restart(options?: { crash?: boolean }): Promise<void>;
+  /** Stops it and removes its directory. */
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * A redis-server of the test's own on 127.0.0.1 (no persistence unless `args` turn it on), or
+ * undefined (said on the console; a failure in CI) when there is no redis-server binary.
+ */
+export async function startPrivateRedis(args: string[] = []): Promise<PrivateRedis | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-redis-" });
+  const port = freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: Deno.ChildProcess;
+  const start = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        ...args,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    for (const deadline = Date.now() + 20_000; (await ping(url)) !== undefined;) {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${url} did not answer`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await start();
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    if (Deno.env.get("CI") === "true" || !(e instanceof Deno.errors.NotFound)) throw e;
+    console.log("SKIPPED: no redis-server on PATH (apt-get install redis-server)");
+    return undefined;
+  }
+  const kill = async (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+  };
+  return {
+    url,
+    async restart(options = {}) {
+      await kill(options.crash ? "SIGKILL" : "SIGTERM");
+      await start();
+    },
+    async stop() {
+      await kill("SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { Broker } from "../src/core/broker.ts";
+import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
+import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
+import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
+import { within } from "./helpers/deadline.ts";
+import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
+
+const url = await valkeyOrSkip("the Valkey stream engine contract");
+
+/** The Valkey engine under a key prefix of its own; "lost records" deletes a namespace's keys. */
+async function valkeyEngine(options: EngineOptions) {
+  const prefix = uniquePrefix("engine");
+  const open = () =>
+    ValkeyEngine.connect({
+      url: url!,
+      prefix,
+      dedupeWindowMs: 120_000,
+      retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
+      checkIntervalMs: 1_000,
+    });
+  const engines = [await open()];
+  return {
+    engine: engines[0],
+    crashed: async () => engines[engines.push(await open()) - 1],
+    async loseRecords(namespace: string) {
+      await deleteKeys(url!, new NamespaceKeys(prefix, namespace).meta.replace(/meta$/, ""));
+    },
+    async dispose() {
+      for (const engine of engines) await engine.close();
+      await deleteKeys(url!, prefix);
+    },
+  };
+}
+
+if (url) runStreamEngineContract("valkey", valkeyEngine);
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+const hub = (engine: ValkeyEngine) => {
+  const broker = new Broker({ history: { maxMessages: 2, maxBytes: 1 << 20 }, storage: engine });
+  engine.watchList((name) => void broker.createNamespace(name));
+  return broker;
+};
+
+Deno.test({
+  name:
+    "stream engine valkey - two nodes: one sequence, fan-out on both in order, a key stored once",
+  ignore: !url,
+  async fn() {
+    const e = await valkeyEngine({});
+    try {
+      const other = await e.crashed();
+      const [a, b] = [hub(e.engine), hub(other)];
+      const seen: number[] = [];
+      let wake: () => void = () => {};
+      await b.subscribe({
+        deliver: (m) => {
+          seen.push(m.seq);
+          if (seen.length === 8) wake();
+        },
+      }, "ns.>");
+      const all = new Promise<void>((r) => wake = r);
+      // Created on node a: node b hears of it and follows it from its first message.
+      await a.createNamespace("ns");
+      const sent = [];
+      for (let i = 0; i < 4; i++) sent.push(await a.publish({ channel: "ns.x", payload: json(i) }));
+      await within(
+        (async () => {
+          while (!b.namespace("ns")) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        10_000,
+        "node b to open the namespace",
+      );
+      for (let i = 4; i < 8; i++) {
+        sent.push(await (i % 2 ? a : b).publish({ channel: "ns.x", payload: json(i) }));
+      }
+      await within(all, 10_000, "every message on node b");
+      assert.deepEqual(sent.map((m) => m.seq), range(1, 8));
+      assert.deepEqual(seen, range(1, 8));
+      const first = await a.publish({ channel: "ns.x", payload: json("k"), key: "k" });
+      const again = await b.publish({ channel: "ns.x", payload: json("k"), key: "k" });
+      assert.equal(again.duplicate, true);
+      assert.deepEqual([again.epoch, again.seq], [first.epoch, first.seq]);
+      const stored: number[] = [];
+      for await (const batch of a.read(a.namespace("ns")!, 1)) {
+        stored.push(...batch.map((m) => m.seq));
+      }
+      assert.deepEqual(stored, range(1, 9));
+    } finally {
+      await e.dispose();
+    }
+  },
+});
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
