@@ -60,8 +60,10 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 
 export interface PrivateRedis {
   url: string;
-  /** Stops the server (SIGKILL when `crash`) and starts it again on the same port and files. */
-  restart(options?: { crash?: boolean }): Promise<void>;
+  /** Ends the server: SIGTERM (a clean shutdown), or SIGKILL when `crash`. */
+  kill(options?: { crash?: boolean }): Promise<void>;
+  /** Starts it again on the same port and directory; resolves once it answers. */
+  start(): Promise<void>;
   /** Stops it and removes its directory. */
   stop(): Promise<void>;
 }
@@ -121,10 +123,8 @@ export async function startPrivateRedis(args: string[] = []): Promise<PrivateRed
   };
   return {
     url,
-    async restart(options = {}) {
-      await kill(options.crash ? "SIGKILL" : "SIGTERM");
-      await start();
-    },
+    kill: (options = {}) => kill(options.crash ? "SIGKILL" : "SIGTERM"),
+    start,
     async stop() {
       await kill("SIGKILL");
       await Deno.remove(dir, { recursive: true });

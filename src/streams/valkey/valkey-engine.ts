@@ -43,6 +43,7 @@ export class ValkeyEngine implements StreamEngine {
   readonly #announced = new Set<string>();
   #created?: (name: string) => void;
   readonly #timer: ReturnType<typeof setInterval>;
+  #closing = false;
 
   private constructor(options: ValkeyEngineOptions, client: Redis, sub: Redis) {
     this.#options = options;
@@ -89,7 +90,7 @@ export class ValkeyEngine implements StreamEngine {
     let up = true;
     connection.on("error", () => {}); // reported once per outage by "close" below
     connection.on("close", () => {
-      if (!up) return;
+      if (!up || this.#closing) return;
       up = false;
       log?.(
         "warn",
@@ -175,6 +176,8 @@ export class ValkeyEngine implements StreamEngine {
         dedupeWindowMs,
         maxLen: retention.maxMessages,
         warn: (message, fields) => this.#warn(message, fields),
+        // The engine lost the list with the data: this namespace is on it again.
+        renewed: () => void client.sadd(namespacesKey(prefix), name).catch(() => {}),
       },
       head,
       fromBase,
@@ -209,6 +212,7 @@ export class ValkeyEngine implements StreamEngine {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     clearInterval(this.#timer);
     this.#byLive.clear();
     this.#streams.clear();

@@ -19,6 +19,8 @@ export interface ValkeyStreamOptions {
   maxLen: number;
   /** Where failures that only the operator can act on go. */
   warn(message: string, fields: Record<string, unknown>): void;
+  /** The stream started a new epoch (the engine lost data). */
+  renewed(): void;
 }
 
 const unavailable = (e: unknown) =>
@@ -198,6 +200,7 @@ export class ValkeyStream implements EngineStream {
     const dropped = [...this.#pending.values()].filter((m) => this.#own.delete(m.id));
     this.#pending.clear();
     this.#listener.reset?.();
+    this.#options.renewed();
     if (dropped.length) this.#listener.failed(dropped.map((m) => m.id), lost);
     return true;
   }

@@ -1,0 +1,301 @@
+/**
+ * Several catbusd nodes on one Valkey: real processes on free ports, a real Redis (the shared
+ * test server under a key prefix of each test's own, or a private one a test restarts).
+ */
+import assert from "node:assert/strict";
+import { CatbusClient } from "../client/mod.ts";
+import { FrameType } from "../client/shared/frame.ts";
+import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
+import { json, RawConnection, type ReceivedFrame } from "./helpers/raw.ts";
+import { deleteKeys, startPrivateRedis, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
+
+const url = await valkeyOrSkip("the Valkey cluster tests");
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** `n` catbusd nodes on the Valkey at `valkey`, sharing streams under `prefix`. */
+async function startNodes(n: number, valkey: string, prefix: string): Promise<TestServer[]> {
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(
+      await startCatbusd([
+        "--engine",
+        "valkey",
+        "--valkey-url",
+        valkey,
+        "--valkey-prefix",
+        prefix,
+        "--no-webtransport",
+      ]),
+    );
+  }
+  return nodes;
+}
+
+/** A cluster for one test; its nodes are stopped and its keys deleted afterwards. */
+async function withCluster(n: number, fn: (nodes: TestServer[]) => Promise<void>) {
+  const prefix = uniquePrefix("cluster");
+  const nodes = await startNodes(n, url!, prefix);
+  try {
+    await fn(nodes);
+  } finally {
+    for (const node of nodes) await node.stop();
+    await deleteKeys(url!, prefix);
+  }
+}
+
+async function connect(node: TestServer): Promise<RawConnection> {
+  const c = await RawConnection.connect(node.tcpPort);
+  await c.hello(node.adminKey);
+  return c;
+}
+
+async function subscribe(c: RawConnection, start: Record<string, unknown> = {}) {
+  const ok = await c.reply(await c.send(FrameType.Subscribe, { pattern: "feed.>", ...start }));
+  assert.equal(ok.type, FrameType.Ok, JSON.stringify(ok.json));
+  return ok.json as { recovered: boolean; namespaces: Record<string, { recovered: boolean }> };
+}
+
+async function publish(c: RawConnection, value: unknown, key?: string): Promise<ReceivedFrame> {
+  return await c.reply(
+    await c.send(FrameType.Publish, { channel: "feed.x", ...key ? { key } : {} }, json(value)),
+  );
+}
+
+interface Received {
+  seq: number;
+  epoch: string;
+  value: unknown;
+}
+
+/** The next `n` messages `c` receives. */
+async function receive(c: RawConnection, n: number): Promise<Received[]> {
+  const out: Received[] = [];
+  while (out.length < n) {
+    const m = await c.next((f) => f.type === FrameType.Message, `message ${out.length + 1}/${n}`);
+    out.push({
+      seq: m.json.seq as number,
+      epoch: m.json.epoch as string,
+      value: JSON.parse(new TextDecoder().decode(m.data)),
+    });
+  }
+  return out;
+}
+
+Deno.test({
+  name: "cluster valkey - a publish on node 2 reaches subscribers on nodes 1 and 3 in order, " +
+    "without duplicates (TCP and WebSocket)",
+  ignore: !url,
+  async fn() {
+    await withCluster(3, async ([n1, n2, n3]) => {
+      const [s1, s3] = [await connect(n1), await connect(n3)];
+      // The namespace does not exist yet: node 2 creates it with its first publish.
+      await subscribe(s1);
+      await subscribe(s3);
+      const ws: number[] = [];
+      const wsDone = Promise.withResolvers<void>();
+      const client = new CatbusClient({ url: n3.wsUrl, token: n3.adminKey });
+      await client.connect();
+      await client.subscribe("feed.>", (_channel, value) => {
+        ws.push(value as number);
+        if (ws.length === 51) wsDone.resolve();
+      });
+      const publisher = await connect(n2);
+      const acks: number[] = [];
+      for (let i = 1; i <= 50; i++) acks.push((await publish(publisher, i)).json.seq as number);
+      assert.deepEqual(acks, range(1, 50));
+      // One more after the 50: what follows the 50 on each node is it, so nothing came twice.
+      await publish(publisher, 51);
+      for (const s of [s1, s3]) {
+        const got = await receive(s, 51);
+        assert.deepEqual(got.map((m) => m.seq), range(1, 51));
+        assert.deepEqual(got.map((m) => m.value), range(1, 51));
+        assert.equal(new Set(got.map((m) => m.epoch)).size, 1);
+      }
+      await within(wsDone.promise, 15_000, "the WebSocket subscriber's 51 messages");
+      assert.deepEqual(ws, range(1, 51));
+      for (const c of [s1, s3, publisher]) c.close();
+      await client.disconnect();
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster valkey - kill -9 node 1 during a stream: its client resumes on node 2 with " +
+    "recovered:true and contiguous seq",
+  ignore: !url,
+  async fn() {
+    await withCluster(2, async ([n1, n2]) => {
+      const publisher = await connect(n2);
+      await publish(publisher, 0); // creates the namespace
+      const sub = await connect(n1);
+      await subscribe(sub, { from: "first" });
+      const total = 200;
+      const publishing = (async () => {
+        for (let i = 1; i < total; i++) await publish(publisher, i);
+      })();
+      const before = await receive(sub, 40);
+      await n1.crash();
+      const last = before[before.length - 1];
+      assert.deepEqual(before.map((m) => m.seq), range(1, 40));
+      const resumed = await connect(n2);
+      const ok = await subscribe(resumed, {
+        resume: { feed: { epoch: last.epoch, seq: last.seq } },
+      });
+      assert.equal(ok.recovered, true);
+      await within(publishing, 30_000, "the publisher");
+      const after = await receive(resumed, total - last.seq);
+      assert.deepEqual(after.map((m) => m.seq), range(last.seq + 1, total));
+      assert.deepEqual(after.map((m) => m.value), range(last.seq, total - 1));
+      publisher.close();
+      resumed.close();
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster valkey - a publisher whose node dies retries on another with its dedupe keys: " +
+    "each message stored once",
+  ignore: !url,
+  async fn() {
+    await withCluster(2, async ([n1, n2]) => {
+      const first = await connect(n1);
+      for (let i = 0; i < 15; i++) {
+        assert.equal((await publish(first, i, `k${i}`)).type, FrameType.Ok);
+      }
+      // Ten more in flight when the node dies: some may be stored, none is acknowledged.
+      for (let i = 15; i < 25; i++) {
+        await first.send(FrameType.Publish, { channel: "feed.x", key: `k${i}` }, json(i));
+      }
+      await n1.crash();
+      const retry = await connect(n2);
+      const answers = [];
+      for (let i = 0; i < 40; i++) answers.push((await publish(retry, i, `k${i}`)).json);
+      for (let i = 0; i < 15; i++) assert.equal(answers[i].duplicate, true, `k${i} was acked`);
+      const reader = await connect(n2);
+      await subscribe(reader, { from: "first" });
+      const stored = await receive(reader, 40);
+      assert.deepEqual(stored.map((m) => m.seq), range(1, 40));
+      assert.deepEqual(
+        stored.map((m) => m.value).sort((a, b) => Number(a) - Number(b)),
+        range(0, 39),
+      );
+      // Nothing after the 40: the next message is a new one.
+      await publish(retry, "end");
+      assert.deepEqual((await receive(reader, 1)).map((m) => m.value), ["end"]);
+      first.close();
+      retry.close();
+      reader.close();
+    });
+  },
+});
+
+/** Resolves once the node's /ready answers `status` (polled: it is the node's outside view). */
+async function readiness(node: TestServer, status: number): Promise<void> {
+  await within(
+    (async () => {
+      for (;;) {
+        const r = await fetch(`${node.httpUrl}/ready`);
+        await r.body?.cancel();
+        if (r.status === status) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })(),
+    30_000,
+    `/ready of ${node.httpUrl} to answer ${status}`,
+  );
+}
+
+/** Two nodes on a private redis-server (started with `args`); stopped and removed afterwards. */
+async function withPrivateRedis(
+  args: string[],
+  fn: (
+    redis: NonNullable<Awaited<ReturnType<typeof startPrivateRedis>>>,
+    nodes: TestServer[],
+  ) => Promise<void>,
+) {
+  const redis = await startPrivateRedis(args);
+  if (!redis) return;
+  try {
+    const nodes = await startNodes(2, redis.url, "catbus:");
+    try {
+      await fn(redis, nodes);
+    } finally {
+      for (const node of nodes) await node.stop();
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
+Deno.test(
+  "cluster valkey - Valkey restarted without persistence: /ready is 503 and publishes fail with " +
+    "unavailable while it is down; then a new epoch, and a resume is not recovered",
+  async () => {
+    await withPrivateRedis([], async (redis, [n1, n2]) => {
+      const publisher = await connect(n1);
+      let last: ReceivedFrame | undefined;
+      for (let i = 1; i <= 10; i++) last = await publish(publisher, i);
+      const before = { epoch: last!.json.epoch as string, seq: 10 };
+      const live = await connect(n2);
+      await subscribe(live, { from: "first" });
+      assert.deepEqual((await receive(live, 10)).map((m) => m.seq), range(1, 10));
+      await readiness(n1, 200);
+
+      await redis.kill();
+      await readiness(n1, 503);
+      await readiness(n2, 503);
+      const refused = await publish(publisher, "while down");
+      assert.equal(refused.type, FrameType.Error);
+      assert.equal(refused.json.code, "unavailable");
+
+      await redis.start();
+      await readiness(n1, 200);
+      await readiness(n2, 200);
+      const after = await publish(publisher, "after");
+      assert.equal(after.type, FrameType.Ok, JSON.stringify(after.json));
+      assert.notEqual(after.json.epoch, before.epoch);
+      for (const node of [n1, n2]) {
+        const resumed = await connect(node);
+        const ok = await subscribe(resumed, { resume: { feed: before } });
+        assert.equal(ok.recovered, false, `resume on ${node.httpUrl}`);
+        resumed.close();
+      }
+      const [next] = await receive(live, 1);
+      assert.deepEqual([next.epoch, next.value], [after.json.epoch, "after"]);
+      publisher.close();
+      live.close();
+    });
+  },
+);
+
+Deno.test(
+  "cluster valkey - Valkey with appendonly yes and appendfsync always killed -9: nothing lost, " +
+    "the epoch stays, a resume is recovered",
+  async () => {
+    await withPrivateRedis(
+      ["--appendonly", "yes", "--appendfsync", "always"],
+      async (redis, [n1, n2]) => {
+        const publisher = await connect(n1);
+        let last: ReceivedFrame | undefined;
+        for (let i = 1; i <= 10; i++) last = await publish(publisher, i);
+        const before = { epoch: last!.json.epoch as string, seq: 5 };
+        await redis.kill({ crash: true });
+        await readiness(n2, 503);
+        await redis.start();
+        await readiness(n1, 200);
+        await readiness(n2, 200);
+        const after = await publish(publisher, 11);
+        assert.deepEqual([after.json.epoch, after.json.seq], [before.epoch, 11]);
+        const resumed = await connect(n2);
+        const ok = await subscribe(resumed, { resume: { feed: before } });
+        assert.equal(ok.recovered, true);
+        assert.deepEqual((await receive(resumed, 6)).map((m) => m.value), range(6, 11));
+        publisher.close();
+        resumed.close();
+      },
+    );
+  },
+);
