@@ -8,6 +8,7 @@ import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { json, RawConnection, type ReceivedFrame } from "./helpers/raw.ts";
+import { startCuttableProxy } from "./helpers/proxy.ts";
 import { deleteKeys, startPrivateRedis, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 
 const url = await valkeyOrSkip("the Valkey cluster tests");
@@ -15,10 +16,10 @@ const url = await valkeyOrSkip("the Valkey cluster tests");
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-/** `n` catbusd nodes on the Valkey at `valkey`, sharing streams under `prefix`. */
-async function startNodes(n: number, valkey: string, prefix: string): Promise<TestServer[]> {
+/** One catbusd node per URL (the same Valkey, or a way to it), sharing streams under `prefix`. */
+async function startNodes(valkeys: string[], prefix: string): Promise<TestServer[]> {
   const nodes: TestServer[] = [];
-  for (let i = 0; i < n; i++) {
+  for (const valkey of valkeys) {
     nodes.push(
       await startCatbusd([
         "--engine",
@@ -35,9 +36,12 @@ async function startNodes(n: number, valkey: string, prefix: string): Promise<Te
 }
 
 /** A cluster for one test; its nodes are stopped and its keys deleted afterwards. */
-async function withCluster(n: number, fn: (nodes: TestServer[]) => Promise<void>) {
+async function withCluster(
+  n: number | string[],
+  fn: (nodes: TestServer[]) => Promise<void>,
+) {
   const prefix = uniquePrefix("cluster");
-  const nodes = await startNodes(n, url!, prefix);
+  const nodes = await startNodes(typeof n === "number" ? Array(n).fill(url!) : n, prefix);
   try {
     await fn(nodes);
   } finally {
@@ -219,7 +223,7 @@ async function withPrivateRedis(
   const redis = await startPrivateRedis(args);
   if (!redis) return;
   try {
-    const nodes = await startNodes(2, redis.url, "catbus:");
+    const nodes = await startNodes([redis.url, redis.url], "catbus:");
     try {
       await fn(redis, nodes);
     } finally {
@@ -299,3 +303,37 @@ Deno.test(
     );
   },
 );
+
+Deno.test({
+  name:
+    "cluster valkey - a node's Valkey connection cut for 2 s: it resubscribes and fills the gap",
+  ignore: !url,
+  async fn() {
+    const proxy = startCuttableProxy(Number(new URL(url!).port || 6379));
+    try {
+      const viaProxy = `redis://127.0.0.1:${proxy.port}`;
+      await withCluster([viaProxy, url!], async ([n1, n2]) => {
+        const publisher = await connect(n2);
+        await publish(publisher, 1);
+        const sub = await connect(n1);
+        await subscribe(sub, { from: "first" });
+        assert.deepEqual((await receive(sub, 1)).map((m) => m.seq), [1]);
+        proxy.down();
+        await readiness(n1, 503);
+        const cut = new Promise((resolve) => setTimeout(resolve, 2_000));
+        for (let i = 2; i <= 30; i++) await publish(publisher, i);
+        await cut;
+        proxy.up();
+        await readiness(n1, 200);
+        const filled = await receive(sub, 29);
+        assert.deepEqual(filled.map((m) => m.seq), range(2, 30));
+        await publish(publisher, 31);
+        assert.deepEqual((await receive(sub, 1)).map((m) => m.value), [31]);
+        publisher.close();
+        sub.close();
+      });
+    } finally {
+      proxy.close();
+    }
+  },
+});

@@ -5,6 +5,7 @@ import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
 import { FrameType } from "../client/shared/frame.ts";
 import { within } from "./helpers/deadline.ts";
+import { startCuttableProxy } from "./helpers/proxy.ts";
 
 Deno.test("resume - a client that loses its connection resumes without loss while history holds", async () => {
   await using server = await startCatbusd();
@@ -101,45 +102,3 @@ Deno.test("resume - recovered:false when the gap left the history", async () => 
   raw.close();
   raw2.close();
 });
-
-/** A TCP relay whose live connections can be cut at once, to simulate a network drop. */
-function startCuttableProxy(targetPort: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const live = new Set<Deno.Conn>();
-  (async () => {
-    for await (const inbound of listener) {
-      const outbound = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: targetPort,
-      });
-      live.add(inbound);
-      live.add(outbound);
-      const pipe = (a: Deno.Conn, b: Deno.Conn) =>
-        a.readable.pipeTo(b.writable).catch(() => {}).finally(() => {
-          for (const c of [a, b]) {
-            live.delete(c);
-            try {
-              c.close();
-            } catch { /* closed */ }
-          }
-        });
-      pipe(inbound, outbound);
-      pipe(outbound, inbound);
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    cut() {
-      for (const c of live) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      live.clear();
-    },
-    close() {
-      this.cut();
-      listener.close();
-    },
-  };
-}

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { Broker } from "../src/core/broker.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
 import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
+import { ValkeyCommands } from "../src/streams/valkey/commands.ts";
+import { encodeStored } from "../src/streams/record.ts";
+import { Redis } from "iovalkey";
 import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
 import { within } from "./helpers/deadline.ts";
 import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
@@ -9,7 +12,7 @@ import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 const url = await valkeyOrSkip("the Valkey stream engine contract");
 
 /** The Valkey engine under a key prefix of its own; "lost records" deletes a namespace's keys. */
-async function valkeyEngine(options: EngineOptions) {
+async function valkeyEngine(options: EngineOptions & { checkIntervalMs?: number }) {
   const prefix = uniquePrefix("engine");
   const open = () =>
     ValkeyEngine.connect({
@@ -17,10 +20,11 @@ async function valkeyEngine(options: EngineOptions) {
       prefix,
       dedupeWindowMs: 120_000,
       retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
-      checkIntervalMs: 1_000,
+      checkIntervalMs: options.checkIntervalMs ?? 1_000,
     });
   const engines = [await open()];
   return {
+    prefix,
     engine: engines[0],
     crashed: async () => engines[engines.push(await open()) - 1],
     async loseRecords(namespace: string) {
@@ -94,3 +98,48 @@ Deno.test({
 
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test({
+  name: "stream engine valkey - a message whose live publication never came is read from the " +
+    "stream by the periodic check",
+  ignore: !url,
+  async fn() {
+    const e = await valkeyEngine({ checkIntervalMs: 100 });
+    try {
+      const b = hub(e.engine);
+      await b.createNamespace("ns");
+      await b.publish({ channel: "ns.x", payload: json(1) });
+      const got = Promise.withResolvers<number>();
+      await b.subscribe({ deliver: (m) => got.resolve(m.seq) }, "ns.>");
+      // Another node's append whose publication went nowhere (a stalled live channel).
+      const writer = new Redis(url!);
+      try {
+        const keys = new NamespaceKeys(e.prefix, "ns");
+        const silent = Object.create(keys, { live: { value: `${e.prefix}nowhere` } });
+        const ns = b.namespace("ns")!;
+        const appended = await new ValkeyCommands(writer).append(
+          silent,
+          "unused",
+          { epoch: ns.epoch, seq: 1 },
+          { dedupeWindowMs: 0, maxLen: 0 },
+          [{
+            data: encodeStored({
+              channel: "ns.x",
+              id: "m2",
+              binary: false,
+              payload: json(2),
+              expiresAt: 0,
+              key: "",
+            }),
+          }],
+        );
+        assert.deepEqual(appended.results, [2]);
+        assert.equal(await within(got.promise, 10_000, "the message on the periodic check"), 2);
+      } finally {
+        writer.disconnect();
+      }
+    } finally {
+      await e.dispose();
+    }
+  },
+});
