@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Broker } from "../src/core/broker.ts";
+import { CatbusError, ErrorCode } from "../client/shared/errors.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
 import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
 import { ValkeyCommands } from "../src/streams/valkey/commands.ts";
@@ -12,7 +13,9 @@ import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 const url = await valkeyOrSkip("the Valkey stream engine contract");
 
 /** The Valkey engine under a key prefix of its own; "lost records" deletes a namespace's keys. */
-async function valkeyEngine(options: EngineOptions & { checkIntervalMs?: number }) {
+async function valkeyEngine(
+  options: EngineOptions & { checkIntervalMs?: number; maxNamespaces?: number },
+) {
   const prefix = uniquePrefix("engine");
   const open = () =>
     ValkeyEngine.connect({
@@ -21,6 +24,7 @@ async function valkeyEngine(options: EngineOptions & { checkIntervalMs?: number 
       dedupeWindowMs: 120_000,
       retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
       checkIntervalMs: options.checkIntervalMs ?? 1_000,
+      maxNamespaces: options.maxNamespaces,
     });
   const engines = [await open()];
   return {
@@ -138,6 +142,30 @@ Deno.test({
       } finally {
         writer.disconnect();
       }
+    } finally {
+      await e.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stream engine valkey - namespace N+1 in the engine is refused with limit_exceeded, on any node",
+  ignore: !url,
+  async fn() {
+    const e = await valkeyEngine({ maxNamespaces: 2 });
+    try {
+      const [a, b] = [hub(e.engine), hub(await e.crashed())];
+      await a.createNamespace("one");
+      await b.createNamespace("two");
+      for (const node of [a, b]) {
+        await assert.rejects(
+          node.createNamespace("three"),
+          (err: CatbusError) =>
+            err.code === ErrorCode.LimitExceeded && /--max-namespaces 2/.test(err.message),
+        );
+      }
+      await b.createNamespace("one");
     } finally {
       await e.dispose();
     }

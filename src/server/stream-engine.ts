@@ -26,6 +26,7 @@ export async function openStreamEngine(config: ServerConfig, log: Logger): Promi
       dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
       retention,
       checkIntervalMs: config.valkeyCheckIntervalMs,
+      maxNamespaces: config.maxNamespaces,
       log,
     });
     log("info", "stream engine: valkey", { prefix: config.valkeyPrefix });

@@ -19,6 +19,8 @@ export interface ValkeyEngineOptions {
   retention: RetentionPolicy;
   /** How often each namespace's head is compared with what this node saw, ms. */
   checkIntervalMs: number;
+  /** Most namespaces in the engine; creating one more fails with `limit_exceeded` (0 = none). */
+  maxNamespaces?: number;
   log?: Logger;
 }
 
@@ -161,10 +163,20 @@ export class ValkeyEngine implements StreamEngine {
     const { prefix, dedupeWindowMs, retention } = this.#options;
     const keys = new NamespaceKeys(prefix, name);
     const fromBase = this.#announced.delete(name);
+    const client = this.#commands.client;
+    const list = namespacesKey(prefix);
+    const max = this.#options.maxNamespaces ?? 0;
+    // Checked before it is added (nodes creating at once may each add one past the limit).
+    if (max && !(await client.sismember(list, name)) && (await client.scard(list)) >= max) {
+      throw new CatbusError(
+        ErrorCode.LimitExceeded,
+        `namespace "${name}" would be one more than --max-namespaces ${max}; publish into an ` +
+          `existing namespace, or raise the limit`,
+      );
+    }
     // Subscribed before the head is read: nothing published after it is missed.
     await this.#sub.subscribe(keys.live);
-    const client = this.#commands.client;
-    if (await client.sadd(namespacesKey(prefix), name)) {
+    if (await client.sadd(list, name)) {
       await client.publish(createdChannel(prefix), name);
     }
     const head = await this.#commands.ensure(keys, randomId(8), { epoch: "", seq: 0 });
