@@ -38,12 +38,12 @@ async function startNodes(valkeys: string[], prefix: string): Promise<TestServer
 /** A cluster for one test; its nodes are stopped and its keys deleted afterwards. */
 async function withCluster(
   n: number | string[],
-  fn: (nodes: TestServer[]) => Promise<void>,
+  fn: (nodes: TestServer[], prefix: string) => Promise<void>,
 ) {
   const prefix = uniquePrefix("cluster");
   const nodes = await startNodes(typeof n === "number" ? Array(n).fill(url!) : n, prefix);
   try {
-    await fn(nodes);
+    await fn(nodes, prefix);
   } finally {
     for (const node of nodes) await node.stop();
     await deleteKeys(url!, prefix);
@@ -335,5 +335,45 @@ Deno.test({
     } finally {
       proxy.close();
     }
+  },
+});
+
+Deno.test({
+  name: "cluster valkey - catbus revoke and role delete reach connections on all three nodes",
+  ignore: !url,
+  async fn() {
+    await withCluster(3, async (nodes, prefix) => {
+      const env = {
+        CATBUS_ENGINE: "valkey",
+        CATBUS_VALKEY_URL: url!,
+        CATBUS_VALKEY_PREFIX: prefix,
+      };
+      const cli = async (...args: string[]) => {
+        const out = await nodes[0].cli(args, env);
+        assert.equal(out.code, 0, out.stderr);
+        return out.stdout;
+      };
+      const role = (await cli("role", "create", "--name", "Reader")).split("\n")[0];
+      await cli("grant", "-p", "all", "feed.>", "--to", role);
+      const connections = [];
+      for (const node of nodes) {
+        const c = await RawConnection.connect(node.tcpPort);
+        assert.equal((await c.hello(role)).type, FrameType.Welcome);
+        await subscribe(c);
+        connections.push(c);
+      }
+      // Made with the first node's data directory: the role is in Valkey, so every node has it.
+      await cli("revoke", "-p", "read", "feed.>", "--from", role);
+      for (const c of connections) {
+        const notice = await c.next((f) => f.type === FrameType.Notice, "the revoked notice");
+        assert.deepEqual([notice.json.event, notice.json.pattern], ["revoked", "feed.>"]);
+      }
+      await cli("role", "delete", role);
+      for (const c of connections) {
+        const bye = await c.next((f) => f.type === FrameType.Error && f.id === 0, "the close");
+        assert.equal(bye.json.code, "revoked");
+        await c.untilClosed();
+      }
+    });
   },
 });

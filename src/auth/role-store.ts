@@ -32,6 +32,8 @@ export interface RoleStore {
    * store. Returns a function that stops watching.
    */
   watch(onChange: () => void): () => void;
+  /** Lets go of the store's connections (a store on a server). */
+  close?(): void;
 }
 
 export const newRoleToken = (): string => "role-" + base64url(randomBytes(16));

@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
-import { FileRoleStore } from "../auth/role-store-file.ts";
+import type { RoleStore } from "../auth/role-store.ts";
 import { readSecret } from "../server/data-dir.ts";
 import { DEFAULTS } from "../server/config.ts";
+import { openRoleStore } from "../server/role-store.ts";
 
 /** Settings every `catbus` command may use: flag > environment > default. */
 export interface CliContext {
@@ -49,7 +50,27 @@ export async function signingSecret(ctx: CliContext): Promise<string> {
   return secret;
 }
 
-export const roleStore = (ctx: CliContext) => new FileRoleStore(ctx.data);
+/**
+ * Runs `use` on the server's role store: DATA/roles.json, or Valkey when CATBUS_ENGINE=valkey
+ * (CATBUS_VALKEY_URL or VALKEY_URL, CATBUS_VALKEY_PREFIX), as catbusd reads them.
+ */
+export async function withRoleStore<T>(
+  ctx: CliContext,
+  use: (store: RoleStore) => Promise<T>,
+): Promise<T> {
+  const env = ctx.env;
+  const store = openRoleStore({
+    engine: env.CATBUS_ENGINE ?? DEFAULTS.engine,
+    valkeyUrl: env.CATBUS_VALKEY_URL ?? env.VALKEY_URL ?? DEFAULTS.valkeyUrl,
+    valkeyPrefix: env.CATBUS_VALKEY_PREFIX ?? DEFAULTS.valkeyPrefix,
+    data: ctx.data,
+  });
+  try {
+    return await use(store);
+  } finally {
+    store.close?.();
+  }
+}
 
 /** Usage errors exit 2; everything else a command throws exits 1. */
 export class UsageError extends Error {}

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { cliContext, COMMON_OPTIONS, roleStore, UsageError } from "./context.ts";
+import { cliContext, COMMON_OPTIONS, UsageError, withRoleStore } from "./context.ts";
 
 /** The HTTP base of a server URL: ws(s)://h:p/ws → http(s)://h:p. */
 export function httpBase(url: string): string {
@@ -45,7 +45,7 @@ export async function statusCommand(
     };
   }
   try {
-    const roles = await roleStore(ctx).list();
+    const roles = await withRoleStore(ctx, (store) => store.list());
     report.store = {
       ok: true,
       detail: `${ctx.data} (embedded, ${roles.length} roles)`,

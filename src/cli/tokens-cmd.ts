@@ -3,7 +3,7 @@ import type { Role } from "../auth/role-store.ts";
 import { signSubToken } from "../auth/tokens.ts";
 import { ensureDataDir, loadOrCreateSecret } from "../server/data-dir.ts";
 import { parseDuration } from "../core/units.ts";
-import { cliContext, parseCommand, roleStore, signingSecret, UsageError } from "./context.ts";
+import { cliContext, parseCommand, signingSecret, UsageError, withRoleStore } from "./context.ts";
 
 type Env = Record<string, string | undefined>;
 const print = (line = "") => console.log(line);
@@ -32,7 +32,7 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
   const grants = makeGrants(permissions, positionals);
   const ctx = cliContext(v, env);
   if (v.to) {
-    const role = await roleStore(ctx).addGrants(v.to as string, grants);
+    const role = await withRoleStore(ctx, (store) => store.addGrants(v.to as string, grants));
     printRole(role);
     return;
   }
@@ -74,9 +74,9 @@ export async function revokeCommand(args: string[], env: Env): Promise<void> {
       "usage: catbus revoke -p PERMISSION PATTERN… --from role-…",
     );
   }
-  const role = await roleStore(cliContext(v, env)).removeGrants(
-    v.from as string,
-    makeGrants(permissions, positionals),
+  const role = await withRoleStore(
+    cliContext(v, env),
+    (store) => store.removeGrants(v.from as string, makeGrants(permissions, positionals)),
   );
   printRole(role);
 }
@@ -95,62 +95,63 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
     json: { type: "boolean" },
   });
   const v = values as Record<string, unknown>;
-  const store = roleStore(cliContext(v, env));
-  const target = () => {
-    if (!positionals[0]) {
-      throw new UsageError(
-        `usage: catbus role ${sub} ROLE (a role- token or role id)`,
-      );
-    }
-    return positionals[0];
-  };
-  switch (sub) {
-    case "create": {
-      if (!v.name) {
-        throw new UsageError('usage: catbus role create --name "Editor"');
-      }
-      await ensureDataDir(cliContext(v, env).data);
-      const { token, role } = await store.create(v.name as string);
-      print(token);
-      print(`Role: ${role.name}`);
-      print(`ID: ${role.id}`);
-      print(
-        "Grants: (none) — add some with: catbus grant -p read 'app.>' --to " +
-          token,
-      );
-      return;
-    }
-    case "show": {
-      const role = await store.find(target());
-      if (!role) {
+  await withRoleStore(cliContext(v, env), async (store) => {
+    const target = () => {
+      if (!positionals[0]) {
         throw new UsageError(
-          `role ${positionals[0]} not found; see catbus role list`,
+          `usage: catbus role ${sub} ROLE (a role- token or role id)`,
         );
       }
-      if (v.json) print(JSON.stringify(publicRole(role)));
-      else printRole(role);
-      return;
-    }
-    case "list": {
-      const roles = await store.list();
-      if (v.json) return print(JSON.stringify(roles.map(publicRole)));
-      for (const r of roles) {
-        print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
+      return positionals[0];
+    };
+    switch (sub) {
+      case "create": {
+        if (!v.name) {
+          throw new UsageError('usage: catbus role create --name "Editor"');
+        }
+        await ensureDataDir(cliContext(v, env).data);
+        const { token, role } = await store.create(v.name as string);
+        print(token);
+        print(`Role: ${role.name}`);
+        print(`ID: ${role.id}`);
+        print(
+          "Grants: (none) — add some with: catbus grant -p read 'app.>' --to " +
+            token,
+        );
+        return;
       }
-      return;
+      case "show": {
+        const role = await store.find(target());
+        if (!role) {
+          throw new UsageError(
+            `role ${positionals[0]} not found; see catbus role list`,
+          );
+        }
+        if (v.json) print(JSON.stringify(publicRole(role)));
+        else printRole(role);
+        return;
+      }
+      case "list": {
+        const roles = await store.list();
+        if (v.json) return print(JSON.stringify(roles.map(publicRole)));
+        for (const r of roles) {
+          print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
+        }
+        return;
+      }
+      case "delete": {
+        const role = await store.delete(target());
+        print(
+          `Deleted role ${role.name} (${role.id}); its connections are closed within a second`,
+        );
+        return;
+      }
+      default:
+        throw new UsageError(
+          "usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE",
+        );
     }
-    case "delete": {
-      const role = await store.delete(target());
-      print(
-        `Deleted role ${role.name} (${role.id}); its connections are closed within a second`,
-      );
-      return;
-    }
-    default:
-      throw new UsageError(
-        "usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE",
-      );
-  }
+  });
 }
 
 const publicRole = (r: Role) => ({

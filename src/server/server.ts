@@ -1,5 +1,4 @@
 import { Authenticator } from "../auth/authenticator.ts";
-import { FileRoleStore } from "../auth/role-store-file.ts";
 import { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
@@ -17,6 +16,7 @@ import { SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 import { openStreamEngine } from "./stream-engine.ts";
+import { openRoleStore } from "./role-store.ts";
 
 export const SERVER_NAME = "catbusd/0.1.0";
 
@@ -122,7 +122,7 @@ async function startLocked(
   lock: DataDirLock,
 ): Promise<RunningServer> {
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
-  const roles = new FileRoleStore(config.data);
+  const roles = openRoleStore(config);
   const streams = await openStreamEngine(config, log);
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
@@ -249,6 +249,7 @@ async function startLocked(
       await closeDoors();
       await consumers.close();
       await streams.close();
+      roles.close?.();
       lock.release();
       log("info", "catbusd stopped", { reason, took_ms: Date.now() - started });
     },
