@@ -3,7 +3,10 @@
  * test server under a key prefix of each test's own, or a private one a test restarts).
  */
 import assert from "node:assert/strict";
-import { CatbusClient } from "../client/mod.ts";
+import { CatbusClient, type ConsumedMessage } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { nativeClient } from "./helpers/native.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
 import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
@@ -17,7 +20,11 @@ const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** One catbusd node per URL (the same Valkey, or a way to it), sharing streams under `prefix`. */
-async function startNodes(valkeys: string[], prefix: string): Promise<TestServer[]> {
+async function startNodes(
+  valkeys: string[],
+  prefix: string,
+  args: string[] = [],
+): Promise<TestServer[]> {
   const nodes: TestServer[] = [];
   for (const valkey of valkeys) {
     nodes.push(
@@ -29,6 +36,7 @@ async function startNodes(valkeys: string[], prefix: string): Promise<TestServer
         "--valkey-prefix",
         prefix,
         "--no-webtransport",
+        ...args,
       ]),
     );
   }
@@ -39,9 +47,10 @@ async function startNodes(valkeys: string[], prefix: string): Promise<TestServer
 async function withCluster(
   n: number | string[],
   fn: (nodes: TestServer[], prefix: string) => Promise<void>,
+  args: string[] = [],
 ) {
   const prefix = uniquePrefix("cluster");
-  const nodes = await startNodes(typeof n === "number" ? Array(n).fill(url!) : n, prefix);
+  const nodes = await startNodes(typeof n === "number" ? Array(n).fill(url!) : n, prefix, args);
   try {
     await fn(nodes, prefix);
   } finally {
@@ -375,5 +384,76 @@ Deno.test({
         await c.untilClosed();
       }
     });
+  },
+});
+
+Deno.test({
+  name: "cluster valkey - a consumer's lease holder is killed: the lease moves, unacked messages " +
+    "are redelivered, nothing acked is redelivered",
+  ignore: !url,
+  async fn() {
+    await withCluster(2, async ([n1, n2]) => {
+      const setup = await nativeClient(n1);
+      for (let i = 1; i <= 20; i++) await setup.publish("jobs.work", i);
+      await setup.createConsumer({ name: "w", pattern: "jobs.>", from: "first", maxInFlight: 5 });
+      await setup.disconnect();
+
+      const holder = new CatbusClient({
+        url: n1.tcpUrl,
+        token: n1.adminKey,
+        transport: tcpTransport(),
+        autoReconnect: false,
+      });
+      await holder.connect();
+      const deliveries = new AsyncQueue<ConsumedMessage>();
+      // Settled by hand: the handler never finishes, so nothing is acked automatically.
+      await holder.consume("w", (m) => {
+        deliveries.push(m);
+        return new Promise(() => {});
+      });
+      const acked = new Set<number>();
+      while (acked.size < 8) {
+        const m = await deliveries.next();
+        await m.ack(); // answered once the state with this ack is in Valkey
+        acked.add(m.payload as number);
+      }
+
+      // A member on node 2 waits while node 1 holds the lease.
+      const standby = await nativeClient(n2);
+      const after: number[] = [];
+      const sentinel = Promise.withResolvers<void>();
+      await within(
+        (async () => {
+          for (;;) {
+            try {
+              return await standby.consume("w", (m) => {
+                const n = m.payload as number;
+                if (n === 21) sentinel.resolve();
+                else after.push(n);
+              });
+            } catch (e) {
+              // Node 2 hears of the consumer through Valkey: not_found until it has.
+              if (!/not_found|no consumer/.test(String(e))) throw e;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
+        })(),
+        15_000,
+        "node 2 to know the consumer",
+      );
+      assert.ok(deliveries.size > 0, "node 1 holds unacked deliveries");
+      await n1.crash();
+      await holder.disconnect();
+
+      const publisher = await nativeClient(n2);
+      await publisher.publish("jobs.work", 21);
+      await within(sentinel.promise, 30_000, "node 2 to take the lease and deliver");
+      for (const n of after) assert.ok(!acked.has(n), `#${n} was acked on node 1`);
+      for (let n = 1; n <= 20; n++) {
+        assert.ok(acked.has(n) || after.includes(n), `#${n} was neither acked nor redelivered`);
+      }
+      await standby.disconnect();
+      await publisher.disconnect();
+    }, ["--valkey-consumer-lease", "1500ms"]);
   },
 });

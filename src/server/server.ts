@@ -7,7 +7,6 @@ import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limi
 import type { ServerConfig } from "./config.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
-import { FileConsumerStore } from "../streams/consumer-store.ts";
 import type { DoorServices, RunningDoor } from "../dialects/door.ts";
 import { DOORS } from "./doors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -15,7 +14,7 @@ import { createLogger } from "./log.ts";
 import { SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
-import { openStreamEngine } from "./stream-engine.ts";
+import { openConsumerStore, openStreamEngine } from "./stream-engine.ts";
 import { openRoleStore } from "./role-store.ts";
 
 export const SERVER_NAME = "catbusd/0.1.0";
@@ -162,12 +161,11 @@ async function startLocked(
   );
   await broker.load();
   for (const name of reserved) await broker.createNamespace(name);
-  const consumers = new ConsumerRegistry(
-    broker,
-    new FileConsumerStore(config.data, { sync: config.fsync === "always" }),
-    log,
-    { maxConsumers: config.maxConsumers },
-  );
+  const consumerStore = await openConsumerStore(config, streams);
+  const consumers = new ConsumerRegistry(broker, consumerStore.store, log, {
+    maxConsumers: config.maxConsumers,
+    leases: consumerStore.leases,
+  });
   await consumers.load();
   await streams.applyRetention();
   const retentionTimer = setInterval(() => {

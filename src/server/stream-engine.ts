@@ -5,6 +5,8 @@ import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import { StreamStore } from "../streams/stream-store.ts";
 import { ValkeyEngine } from "../streams/valkey/valkey-engine.ts";
 import type { ServerConfig } from "./config.ts";
+import { FileConsumerStore } from "../streams/consumer-store.ts";
+import type { ConsumerLeases, ConsumerStore } from "../streams/consumer-registry.ts";
 
 /** The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey. */
 export async function openStreamEngine(config: ServerConfig, log: Logger): Promise<StreamEngine> {
@@ -53,4 +55,19 @@ export async function openStreamEngine(config: ServerConfig, log: Logger): Promi
         previous_epoch: epochs.from,
       }),
   });
+}
+
+/**
+ * Where durable consumers' states live: beside the streams in Valkey, shared by the nodes with a
+ * lease per consumer, or in DATA/consumers/.
+ */
+export async function openConsumerStore(
+  config: ServerConfig,
+  engine: StreamEngine,
+): Promise<{ store: ConsumerStore; leases?: ConsumerLeases }> {
+  if (engine instanceof ValkeyEngine) {
+    const store = await engine.consumerStore(config.valkeyConsumerLeaseMs);
+    return { store, leases: store };
+  }
+  return { store: new FileConsumerStore(config.data, { sync: config.fsync === "always" }) };
 }

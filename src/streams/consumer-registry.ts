@@ -17,10 +17,31 @@ export interface ConsumerStore {
   remove(name: string): Promise<void>;
 }
 
+/**
+ * Several nodes on one store: which node runs each consumer. Its lease holder delivers; the
+ * others keep their members waiting and take over when the lease is free (its holder died or
+ * has no members left), going on from the state the holder saved.
+ */
+export interface ConsumerLeases {
+  /** How often each node renews (or tries to take) the leases its members need. */
+  readonly intervalMs: number;
+  /** Takes or renews the consumer's lease: "taken" (newly), "kept", or held "elsewhere". */
+  hold(name: string): Promise<"taken" | "kept" | "elsewhere">;
+  release(name: string): Promise<void>;
+  /** The consumer's newest saved state (undefined once deleted). */
+  load(name: string): Promise<ConsumerState | undefined>;
+  /** Calls `changed` when a node created or deleted a consumer. */
+  watch(changed: (name: string) => void): void;
+}
+
 interface Entry {
   consumer: Consumer;
   watcher: Subscriber;
   writer?: CoalescedWriter;
+  /** Run under a lease (shared with other nodes). */
+  leased: boolean;
+  /** This node holds the lease (always true for a consumer that is not leased). */
+  holding: boolean;
 }
 
 /** Headers a dead letter carries besides the original message's own. */
@@ -56,32 +77,91 @@ export class ConsumerRegistry {
 
   /** Most consumers at once; creating one more fails with `limit_exceeded` (0 = no limit). */
   readonly #maxConsumers: number;
+  readonly #leases?: ConsumerLeases;
+  #leaseTimer?: ReturnType<typeof setInterval>;
+  #leasing = false;
 
   constructor(
     broker: Broker,
     store: ConsumerStore | undefined,
     log: Logger,
-    limits: { maxConsumers?: number } = {},
+    options: { maxConsumers?: number; leases?: ConsumerLeases } = {},
   ) {
     this.#broker = broker;
     this.#store = store;
     this.#log = log;
-    this.#maxConsumers = limits.maxConsumers ?? 0;
+    this.#maxConsumers = options.maxConsumers ?? 0;
+    this.#leases = options.leases;
   }
 
   /** Restores every saved consumer (after the broker loaded its namespaces). */
   async load(): Promise<void> {
-    for (const state of await this.#store?.list() ?? []) {
-      const ns = await this.#broker.createNamespace(namespaceOf(state.config.pattern));
-      if (ns.epoch !== state.epoch) {
-        this.#log("warn", "stream was reset; consumer starts over", {
-          consumer: state.config.name,
-        });
-        const cursor = await this.#broker.startSeq(ns, state.config.pattern, state.config.from);
-        this.#start(ns, { ...state, epoch: ns.epoch, cursor, pending: [] });
-      } else {
-        this.#start(ns, state);
+    for (const state of await this.#store?.list() ?? []) await this.#restore(state);
+    const leases = this.#leases;
+    if (!leases) return;
+    leases.watch((name) => this.#changedElsewhere(name));
+    this.#leaseTimer = setInterval(() => this.#renewLeases(), leases.intervalMs);
+  }
+
+  async #restore(state: ConsumerState): Promise<void> {
+    const ns = await this.#broker.createNamespace(namespaceOf(state.config.pattern));
+    this.#start(ns, await this.#current(ns, state));
+  }
+
+  /** `state`, or a fresh start when its stream began a new epoch since it was saved. */
+  async #current(ns: Namespace, state: ConsumerState): Promise<ConsumerState> {
+    if (ns.epoch === state.epoch) return state;
+    this.#log("warn", "stream was reset; consumer starts over", { consumer: state.config.name });
+    const cursor = await this.#broker.startSeq(ns, state.config.pattern, state.config.from);
+    return { ...state, epoch: ns.epoch, cursor, pending: [] };
+  }
+
+  /** Another node created or deleted a consumer. */
+  async #changedElsewhere(name: string): Promise<void> {
+    try {
+      const state = await this.#leases!.load(name);
+      const entry = this.#entries.get(name);
+      if (!state && entry) this.#stop(name, entry);
+      else if (state && !entry && !this.#creating.has(name)) await this.#restore(state);
+    } catch (e) {
+      this.#log("warn", "cannot follow a consumer another node changed", {
+        consumer: name,
+        error: String(e),
+      });
+    }
+  }
+
+  /**
+   * Keeps the leases of the consumers that have members here, takes free ones (going on from
+   * the state their last holder saved) and lets go of those whose members all left.
+   */
+  async #renewLeases(): Promise<void> {
+    if (this.#leasing) return;
+    this.#leasing = true;
+    const leases = this.#leases!;
+    try {
+      for (const [name, entry] of this.#entries) {
+        if (!entry.leased) continue;
+        if (entry.consumer.info().members === 0) {
+          if (entry.holding) {
+            entry.holding = false;
+            await leases.release(name);
+          }
+          continue;
+        }
+        const held = await leases.hold(name);
+        if (held === "taken") {
+          const ns = this.#broker.namespace(namespaceOf(entry.consumer.config.pattern));
+          const state = await leases.load(name);
+          entry.holding = true;
+          if (ns && state) entry.consumer.restore(await this.#current(ns, state));
+          else entry.consumer.wake();
+        } else entry.holding = held === "kept";
       }
+    } catch (e) {
+      this.#log("warn", "consumer leases could not be renewed", { error: String(e) });
+    } finally {
+      this.#leasing = false;
     }
   }
 
@@ -128,22 +208,30 @@ export class ConsumerRegistry {
   async delete(name: string): Promise<void> {
     const entry = this.#entries.get(name);
     if (!entry) this.require(name);
-    this.#entries.delete(name);
-    entry!.consumer.close();
-    this.#broker.unwatch(entry!.consumer.config.pattern, entry!.watcher);
+    this.#stop(name, entry!);
     if (entry!.writer) {
       await entry!.writer.idle();
       await this.#store?.remove(name);
     }
   }
 
-  /** Stops every consumer and waits for their last states to be saved. */
+  #stop(name: string, entry: Entry): void {
+    this.#entries.delete(name);
+    entry.consumer.close();
+    this.#broker.unwatch(entry.consumer.config.pattern, entry.watcher);
+  }
+
+  /** Stops every consumer, waits for their last states to be saved, lets go of their leases. */
   async close(): Promise<void> {
+    clearInterval(this.#leaseTimer);
     for (const entry of this.#entries.values()) {
       entry.consumer.close();
       this.#broker.unwatch(entry.consumer.config.pattern, entry.watcher);
     }
     await Promise.all([...this.#entries.values()].map((e) => e.writer?.idle()));
+    for (const [name, entry] of this.#entries) {
+      if (entry.holding && entry.leased) await this.#leases!.release(name).catch(() => {});
+    }
     this.#entries.clear();
   }
 
@@ -185,6 +273,9 @@ export class ConsumerRegistry {
     const store = persist ? this.#store : undefined;
     const name = state.config.name;
     let writer: CoalescedWriter | undefined;
+    const leased = persist && this.#leases !== undefined;
+    // Not yet held: the lease is taken once members join (see #renewLeases).
+    const entry = { leased, holding: !leased } as Entry;
     const consumer: Consumer = new Consumer({
       read: (seq) => this.#broker.read(ns, seq),
       deadLetter: (m, reason, attempts) => this.#deadLetter(consumer, m, reason, attempts),
@@ -192,11 +283,12 @@ export class ConsumerRegistry {
       changed: () => writer?.request() ?? Promise.resolve(),
       log: this.#log,
       now: Date.now,
+      mayDeliver: () => entry.holding,
     }, state);
     if (store) writer = new CoalescedWriter(() => store.save(consumer.state()));
     const watcher: Subscriber = { deliver: (m) => consumer.published(m) };
     this.#broker.watch(state.config.pattern, watcher);
-    this.#entries.set(name, { consumer, watcher, writer });
+    this.#entries.set(name, Object.assign(entry, { consumer, watcher, writer }));
     return consumer;
   }
 

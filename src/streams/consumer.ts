@@ -33,6 +33,8 @@ export interface ConsumerHost {
   changed(): Promise<void>;
   log: Logger;
   now(): number;
+  /** False while another node runs this consumer (it holds the consumer's lease). */
+  mayDeliver?(): boolean;
 }
 
 /** A consumer's state as saved: enough to go on after a restart. */
@@ -77,7 +79,7 @@ interface MemberSlot {
  */
 export class Consumer {
   readonly config: ConsumerConfig;
-  readonly epoch: string;
+  #epoch: string;
   readonly #host: ConsumerHost;
   readonly #wanted: (channel: string) => boolean;
   readonly #pending = new Map<number, Pending>();
@@ -102,11 +104,35 @@ export class Consumer {
   constructor(host: ConsumerHost, state: Omit<ConsumerState, "pending"> & Partial<ConsumerState>) {
     this.#host = host;
     this.config = state.config;
-    this.epoch = state.epoch;
+    this.#epoch = state.epoch;
     this.#cursor = state.cursor;
     this.#wanted = matcherFor(state.config.pattern);
-    const now = host.now();
-    for (const [seq, attempt] of state.pending ?? []) {
+    this.#adoptPending(state.pending ?? []);
+  }
+
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /**
+   * Goes on from `state`, saved by the node that ran the consumer before: what that node had
+   * delivered and not seen acked is delivered again (at least once).
+   */
+  restore(state: ConsumerState): void {
+    this.#epoch = state.epoch;
+    this.#cursor = state.cursor;
+    this.#ahead = [];
+    this.#aheadAt = 0;
+    this.#pending.clear();
+    this.#waiting.clear();
+    for (const slot of this.#members.values()) slot.inFlight = 0;
+    this.#adoptPending(state.pending);
+    this.wake();
+  }
+
+  #adoptPending(pending: [number, number][]): void {
+    const now = this.#host.now();
+    for (const [seq, attempt] of pending) {
       const p = { seq, attempt, deadline: now };
       this.#pending.set(seq, p);
       this.#waiting.add(p);
@@ -306,6 +332,7 @@ export class Consumer {
   }
 
   async #pump(): Promise<void> {
+    if (this.#host.mayDeliver && !this.#host.mayDeliver()) return;
     if (this.#pumping) {
       this.#again = true;
       return;

@@ -40,5 +40,14 @@ export const engineSettings = settingsGroup({
       help: "how often each namespace's top is compared with what this node saw (a stalled " +
         "live channel is read back from the stream)",
     },
+    valkeyConsumerLeaseMs: {
+      flag: "valkey-consumer-lease",
+      env: "CATBUS_VALKEY_CONSUMER_LEASE",
+      yaml: "valkey.consumer_lease",
+      kind: duration,
+      default: 5_000,
+      help: "a durable consumer runs on the node holding its lease; a dead holder's lease " +
+        "moves to a node with members after this long (renewed every third of it)",
+    },
   },
 });

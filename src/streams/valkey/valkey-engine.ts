@@ -8,6 +8,7 @@ import { ValkeyCommands } from "./commands.ts";
 import { createdChannel, NamespaceKeys, namespacesKey } from "./keys.ts";
 import { parseLiveBatch } from "./live-batch.ts";
 import { ValkeyStream } from "./valkey-stream.ts";
+import { ValkeyConsumerStore } from "./consumer-store.ts";
 
 export interface ValkeyEngineOptions {
   /** redis:// or rediss:// URL. */
@@ -44,6 +45,7 @@ export class ValkeyEngine implements StreamEngine {
   /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
   readonly #announced = new Set<string>();
   #created?: (name: string) => void;
+  #consumers?: ValkeyConsumerStore;
   readonly #timer: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -111,7 +113,25 @@ export class ValkeyEngine implements StreamEngine {
     });
   }
 
+  /**
+   * Durable consumers' states in this Valkey, with a lease per consumer that lives `leaseMs`
+   * unless its holder renews it (see ConsumerLeases).
+   */
+  async consumerStore(leaseMs: number): Promise<ValkeyConsumerStore> {
+    const store = new ValkeyConsumerStore(
+      this.#commands.client,
+      this.#options.prefix,
+      randomId(12),
+      leaseMs,
+    );
+    await this.#sub.subscribe(store.channel);
+    return this.#consumers = store;
+  }
+
   #message(channel: string, message: Uint8Array): void {
+    if (channel === this.#consumers?.channel) {
+      return this.#consumers.announced(new TextDecoder().decode(message));
+    }
     if (channel === createdChannel(this.#options.prefix)) {
       const name = new TextDecoder().decode(message);
       if (this.#streams.has(name)) return;
