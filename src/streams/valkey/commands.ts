@@ -65,6 +65,12 @@ export class ValkeyCommands {
     return { epoch: e, base, top, firstSeq } satisfies Head;
   }
 
+  /** The epoch and top as they are (no script; undefined when the namespace has no head). */
+  async peek(keys: NamespaceKeys): Promise<{ epoch: string; top: number } | undefined> {
+    const [epoch, top] = await this.client.hmget(keys.meta, "e", "s");
+    return epoch ? { epoch, top: Number(top ?? 0) } : undefined;
+  }
+
   async append(
     keys: NamespaceKeys,
     epoch: string,

@@ -221,7 +221,11 @@ export class ValkeyStream implements EngineStream {
       out.push(m);
     }
     if (out.length) this.#listener.durable(out);
-    if (this.#pending.size) this.#fill(Math.min(...this.#pending.keys()) - 1);
+    if (this.#pending.size) {
+      let first = Infinity;
+      for (const seq of this.#pending.keys()) first = Math.min(first, seq);
+      this.#fill(first - 1);
+    }
   }
 
   /** Reads the stream up to `to` (a gap, or a top this node has not seen). */
@@ -259,6 +263,12 @@ export class ValkeyStream implements EngineStream {
 
   /** Compares with the engine's head: a new epoch, or a top not seen (a stalled subscription). */
   async check(): Promise<void> {
+    // The common case (same epoch, top not below what was seen) is one HMGET; the script that
+    // may start a new epoch runs only when something is off.
+    const peek = await this.#commands.peek(this.#keys);
+    if (peek && peek.epoch === this.#epoch && peek.top >= this.#delivered) {
+      return this.#fill(peek.top);
+    }
     const head = await this.#commands.ensure(this.#keys, randomId(8), this.#known);
     if (this.#observe(head)) this.#fill(head.top);
   }
