@@ -1,4 +1,4 @@
-import { Redis } from "iovalkey";
+import type { Cluster, Redis } from "iovalkey";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { Grant } from "./grants.ts";
 import {
@@ -21,19 +21,20 @@ const MAX_TRIES = 20;
  * it at once, and reread everything after a reconnect (a change made meanwhile is not missed).
  */
 export class ValkeyRoleStore implements RoleStore {
-  readonly #url: string;
+  readonly #connect: () => Redis | Cluster;
   readonly #key: string;
   readonly #channel: string;
-  readonly #client: Redis;
-  readonly #watchers = new Set<Redis>();
+  readonly #client: Redis | Cluster;
+  readonly #watchers = new Set<Redis | Cluster>();
   /** Changes run one at a time: a WATCH holds for its connection, not for one caller. */
   #changing: Promise<unknown> = Promise.resolve();
 
-  constructor(url: string, prefix: string) {
-    this.#url = url;
+  /** `connect` makes a connection to the server (or cluster) that connects by itself. */
+  constructor(connect: () => Redis | Cluster, prefix: string) {
+    this.#connect = connect;
     this.#key = `${prefix}roles`;
     this.#channel = `${prefix}roles:changed`;
-    this.#client = new Redis(url, { maxRetriesPerRequest: 1 });
+    this.#client = connect();
     this.#client.on("error", () => {}); // commands fail with the reason
   }
 
@@ -88,7 +89,7 @@ export class ValkeyRoleStore implements RoleStore {
   }
 
   watch(onChange: () => void): () => void {
-    const sub = new Redis(this.#url, { maxRetriesPerRequest: null });
+    const sub = this.#connect();
     sub.on("error", () => {});
     sub.on("message", () => onChange());
     // Also after a reconnect: changes made while it was away were not heard.

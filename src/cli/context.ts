@@ -52,7 +52,8 @@ export async function signingSecret(ctx: CliContext): Promise<string> {
 
 /**
  * Runs `use` on the server's role store: DATA/roles.json, or Valkey when CATBUS_ENGINE=valkey
- * (CATBUS_VALKEY_URL or VALKEY_URL, CATBUS_VALKEY_PREFIX), as catbusd reads them.
+ * (CATBUS_VALKEY_URL or VALKEY_URL, CATBUS_VALKEY_PREFIX, CATBUS_VALKEY_CLUSTER), as catbusd
+ * reads them.
  */
 export async function withRoleStore<T>(
   ctx: CliContext,
@@ -63,6 +64,7 @@ export async function withRoleStore<T>(
     engine: env.CATBUS_ENGINE ?? DEFAULTS.engine,
     valkeyUrl: env.CATBUS_VALKEY_URL ?? env.VALKEY_URL ?? DEFAULTS.valkeyUrl,
     valkeyPrefix: env.CATBUS_VALKEY_PREFIX ?? DEFAULTS.valkeyPrefix,
+    valkeyCluster: ["1", "true"].includes(env.CATBUS_VALKEY_CLUSTER ?? ""),
     data: ctx.data,
   });
   try {

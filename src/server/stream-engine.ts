@@ -24,6 +24,7 @@ export async function openStreamEngine(config: ServerConfig, log: Logger): Promi
     }
     const engine = await ValkeyEngine.connect({
       url: config.valkeyUrl,
+      cluster: config.valkeyCluster,
       prefix: config.valkeyPrefix,
       dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
       retention,

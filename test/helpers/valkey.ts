@@ -131,3 +131,108 @@ export async function startPrivateRedis(args: string[] = []): Promise<PrivateRed
     },
   };
 }
+
+/** A free 127.0.0.1 port whose cluster bus port (+10000) is free too. */
+function freeClusterPort(): number {
+  for (;;) {
+    const port = freePort();
+    if (port + 10_000 > 65_535) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 }).close();
+      return port;
+    } catch { /* taken: another one */ }
+  }
+}
+
+/**
+ * A Redis Cluster of `masters` redis-servers of the test's own (no persistence, no replicas) on
+ * free ports, once every slot is served; undefined (said on the console; a failure in CI) when
+ * there is no redis-server binary.
+ */
+export async function startPrivateCluster(
+  masters = 3,
+): Promise<{ url: string; stop(): Promise<void> } | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "catbus-redis-cluster-" });
+  const ports = Array.from({ length: masters }, freeClusterPort);
+  const children: Deno.ChildProcess[] = [];
+  const stop = async () => {
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    for (const port of ports) {
+      await Deno.mkdir(`${dir}/${port}`);
+      children.push(
+        new Deno.Command("redis-server", {
+          args: [
+            "--port",
+            String(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            `${dir}/${port}`,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).spawn(),
+      );
+    }
+    for (const port of ports) {
+      for (
+        const deadline = Date.now() + 20_000;
+        (await ping(`redis://127.0.0.1:${port}`)) !== undefined;
+      ) {
+        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const create = await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "create",
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!create.success) {
+      throw new Error(`redis-cli --cluster create: ${new TextDecoder().decode(create.stdout)}`);
+    }
+    for (const port of ports) {
+      const client = new Redis(`redis://127.0.0.1:${port}`);
+      try {
+        for (
+          const deadline = Date.now() + 30_000;
+          !/cluster_state:ok/.test(String(await client.call("CLUSTER", "INFO")));
+        ) {
+          if (Date.now() > deadline) throw new Error(`the cluster did not become ready on ${port}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
+  } catch (e) {
+    await stop();
+    if (Deno.env.get("CI") === "true" || !(e instanceof Deno.errors.NotFound)) throw e;
+    console.log("SKIPPED: no redis-server on PATH (apt-get install redis-server)");
+    return undefined;
+  }
+  return { url: `redis://127.0.0.1:${ports[0]}`, stop };
+}

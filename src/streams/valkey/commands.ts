@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import type { Redis } from "iovalkey";
+import type { Connection } from "./connection.ts";
 import { APPEND, ENSURE, SEEK_TIME } from "./scripts.ts";
 import type { NamespaceKeys } from "./keys.ts";
 
@@ -34,7 +34,7 @@ export interface AppendItem {
 }
 
 type Script = (...args: (string | number | Uint8Array)[]) => Promise<unknown>;
-type Scripted = Redis & {
+type Scripted = Connection & {
   catbusEnsure: Script;
   catbusAppend: Script;
   catbusSeekTime: Script;
@@ -46,7 +46,7 @@ const seqOfId = (id: Uint8Array) => parseInt(new TextDecoder().decode(id), 10);
 export class ValkeyCommands {
   readonly client: Scripted;
 
-  constructor(client: Redis) {
+  constructor(client: Connection) {
     client.defineCommand("catbusEnsure", { lua: ENSURE, numberOfKeys: 2 });
     client.defineCommand("catbusAppend", { lua: APPEND });
     client.defineCommand("catbusSeekTime", { lua: SEEK_TIME, numberOfKeys: 1 });

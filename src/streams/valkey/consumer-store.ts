@@ -1,4 +1,4 @@
-import type { Redis } from "iovalkey";
+import type { Connection } from "./connection.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { ConsumerState } from "../consumer.ts";
 import type { ConsumerLeases, ConsumerStore } from "../consumer-registry.ts";
@@ -27,7 +27,7 @@ return 0
 `;
 
 type Script = (...args: (string | number)[]) => Promise<number>;
-type Scripted = Redis & { catbusHold: Script; catbusSave: Script; catbusRelease: Script };
+type Scripted = Connection & { catbusHold: Script; catbusSave: Script; catbusRelease: Script };
 
 /**
  * Durable consumers' states in Valkey, shared by the nodes, and the lease that says which node
@@ -43,7 +43,7 @@ export class ValkeyConsumerStore implements ConsumerStore, ConsumerLeases {
   readonly #leaseMs: number;
   #changed?: (name: string) => void;
 
-  constructor(client: Redis, prefix: string, node: string, leaseMs: number) {
+  constructor(client: Connection, prefix: string, node: string, leaseMs: number) {
     client.defineCommand("catbusHold", { lua: HOLD, numberOfKeys: 1 });
     client.defineCommand("catbusSave", { lua: SAVE, numberOfKeys: 2 });
     client.defineCommand("catbusRelease", { lua: RELEASE, numberOfKeys: 1 });

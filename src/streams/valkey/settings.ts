@@ -1,4 +1,4 @@
-import { duration, oneOf, settingsGroup, text } from "../../core/settings.ts";
+import { bool, duration, oneOf, settingsGroup, text } from "../../core/settings.ts";
 
 export const ENGINES = ["local", "valkey"] as const;
 
@@ -22,6 +22,14 @@ export const engineSettings = settingsGroup({
       kind: text,
       default: "redis://127.0.0.1:6379",
       help: "Valkey or Redis server of --engine valkey (redis:// or rediss://, password in it)",
+    },
+    valkeyCluster: {
+      flag: "valkey-cluster",
+      env: "CATBUS_VALKEY_CLUSTER",
+      yaml: "valkey.cluster",
+      kind: bool,
+      default: false,
+      help: "--valkey-url is a node of a Redis Cluster (the others are discovered)",
     },
     valkeyPrefix: {
       flag: "valkey-prefix",

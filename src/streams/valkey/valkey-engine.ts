@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from "iovalkey";
+import type { RedisOptions } from "iovalkey";
+import { type Connection, connection } from "./connection.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -15,6 +16,8 @@ export interface ValkeyEngineOptions {
   url: string;
   /** Starts every key and channel, so several deployments (or test runs) share one server. */
   prefix: string;
+  /** `url` is a node of a Redis Cluster. */
+  cluster?: boolean;
   /** How long a dedupe key is remembered, ms (0 = dedupe off). */
   dedupeWindowMs: number;
   retention: RetentionPolicy;
@@ -39,7 +42,7 @@ export class ValkeyEngine implements StreamEngine {
   readonly #options: ValkeyEngineOptions;
   readonly #commands: ValkeyCommands;
   /** Pub/sub: the namespaces' live channels and the creation announcements. */
-  readonly #sub: Redis;
+  readonly #sub: Connection;
   readonly #streams = new Map<string, Promise<ValkeyStream>>();
   readonly #byLive = new Map<string, ValkeyStream>();
   /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
@@ -49,7 +52,7 @@ export class ValkeyEngine implements StreamEngine {
   readonly #timer: ReturnType<typeof setInterval>;
   #closing = false;
 
-  private constructor(options: ValkeyEngineOptions, client: Redis, sub: Redis) {
+  private constructor(options: ValkeyEngineOptions, client: Connection, sub: Connection) {
     this.#options = options;
     this.#commands = new ValkeyCommands(client);
     this.#sub = sub;
@@ -63,16 +66,17 @@ export class ValkeyEngine implements StreamEngine {
 
   /** Connects, or fails with `unavailable` naming the URL. */
   static async connect(options: ValkeyEngineOptions): Promise<ValkeyEngine> {
-    const common: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0 };
+    const common: RedisOptions = { maxRetriesPerRequest: 0 };
+    const cluster = options.cluster ?? false;
     // Commands fail at once while disconnected (publishes answer `unavailable`), and an append
     // whose answer was lost is never sent twice.
-    const client = new Redis(options.url, {
+    const client = connection(options.url, cluster, {
       ...common,
       connectionName: "catbus",
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
     });
-    const sub = new Redis(options.url, { ...common, connectionName: "catbus-live" });
+    const sub = connection(options.url, cluster, { ...common, connectionName: "catbus-live" });
     try {
       await client.connect();
       await sub.connect();
@@ -89,7 +93,7 @@ export class ValkeyEngine implements StreamEngine {
     return new ValkeyEngine(options, client, sub);
   }
 
-  #watchConnection(connection: Redis, role: string): void {
+  #watchConnection(connection: Connection, role: string): void {
     const log = this.#options.log;
     let up = true;
     connection.on("error", () => {}); // reported once per outage by "close" below
