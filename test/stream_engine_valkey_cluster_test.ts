@@ -1,12 +1,12 @@
+import { json } from "./helpers/raw.ts";
 import assert from "node:assert/strict";
 import { Cluster } from "iovalkey";
-import { Broker } from "../src/core/broker.ts";
 import { within } from "./helpers/deadline.ts";
 import { openRoleStore } from "../src/server/role-store.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
 import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
 import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
-import { startPrivateCluster } from "./helpers/valkey.ts";
+import { followingHub, startPrivateCluster } from "./helpers/valkey.ts";
 
 /**
  * The Valkey engine on a 3-master Redis Cluster of the test's own: every namespace's keys carry
@@ -68,7 +68,7 @@ Deno.test({
     const e = await clusterEngine({});
     try {
       const other = await e.crashed();
-      const [a, b] = [hub(e.engine), hub(other)];
+      const [a, b] = [followingHub(e.engine), followingHub(other)];
       const names = Array.from({ length: 6 }, (_, i) => `ns${i}`);
       const got = new Map<string, number[]>();
       let wake = () => {};
@@ -110,13 +110,6 @@ Deno.test({
     }
   },
 });
-
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const hub = (engine: ValkeyEngine) => {
-  const broker = new Broker({ history: { maxMessages: 2, maxBytes: 1 << 20 }, storage: engine });
-  engine.watchList((name) => void broker.createNamespace(name));
-  return broker;
-};
 
 Deno.test({
   name: "valkey cluster - roles: a change made through one store is heard by another's watch",

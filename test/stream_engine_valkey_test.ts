@@ -1,5 +1,5 @@
+import { json } from "./helpers/raw.ts";
 import assert from "node:assert/strict";
-import { Broker } from "../src/core/broker.ts";
 import { CatbusError, ErrorCode } from "../client/shared/errors.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
 import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
@@ -8,7 +8,7 @@ import { encodeStored } from "../src/streams/record.ts";
 import { Redis } from "iovalkey";
 import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
 import { within } from "./helpers/deadline.ts";
-import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
+import { deleteKeys, followingHub, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 
 const url = await valkeyOrSkip("the Valkey stream engine contract");
 
@@ -43,13 +43,6 @@ async function valkeyEngine(
 
 if (url) runStreamEngineContract("valkey", valkeyEngine);
 
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const hub = (engine: ValkeyEngine) => {
-  const broker = new Broker({ history: { maxMessages: 2, maxBytes: 1 << 20 }, storage: engine });
-  engine.watchList((name) => void broker.createNamespace(name));
-  return broker;
-};
-
 Deno.test({
   name:
     "stream engine valkey - two nodes: one sequence, fan-out on both in order, a key stored once",
@@ -58,7 +51,7 @@ Deno.test({
     const e = await valkeyEngine({});
     try {
       const other = await e.crashed();
-      const [a, b] = [hub(e.engine), hub(other)];
+      const [a, b] = [followingHub(e.engine), followingHub(other)];
       const seen: number[] = [];
       let wake: () => void = () => {};
       await b.subscribe({
@@ -110,7 +103,7 @@ Deno.test({
   async fn() {
     const e = await valkeyEngine({ checkIntervalMs: 100 });
     try {
-      const b = hub(e.engine);
+      const b = followingHub(e.engine);
       await b.createNamespace("ns");
       await b.publish({ channel: "ns.x", payload: json(1) });
       const got = Promise.withResolvers<number>();
@@ -155,7 +148,7 @@ Deno.test({
   async fn() {
     const e = await valkeyEngine({ maxNamespaces: 2 });
     try {
-      const [a, b] = [hub(e.engine), hub(await e.crashed())];
+      const [a, b] = [followingHub(e.engine), followingHub(await e.crashed())];
       await a.createNamespace("one");
       await b.createNamespace("two");
       for (const node of [a, b]) {

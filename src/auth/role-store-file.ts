@@ -2,11 +2,10 @@ import { join } from "node:path";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { Grant } from "./grants.ts";
 import {
-  newRoleToken,
+  newRole,
   notFound,
   resolveRoleKey,
   type Role,
-  roleHash,
   type RoleStore,
   sameGrant,
 } from "./role-store.ts";
@@ -36,23 +35,8 @@ export class FileRoleStore implements RoleStore {
   }
 
   async create(name: string): Promise<{ token: string; role: Role }> {
-    if (typeof name !== "string" || !name.trim()) {
-      throw new CatbusError(
-        ErrorCode.BadRequest,
-        "a role needs a name: --name NAME",
-      );
-    }
-    const token = newRoleToken();
-    const hash = await roleHash(token);
-    const now = new Date().toISOString();
-    const role: Role = {
-      id: hash.slice(0, 12),
-      hash,
-      name,
-      grants: [],
-      createdAt: now,
-      updatedAt: now,
-    };
+    const { token, role } = await newRole(name);
+    const hash = role.hash;
     await this.#update((file) => {
       file.roles[hash] = role;
     });

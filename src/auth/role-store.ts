@@ -38,6 +38,18 @@ export interface RoleStore {
 
 export const newRoleToken = (): string => "role-" + base64url(randomBytes(16));
 
+/** A new role named `name` (no grants yet) and its token; a blank name is bad_request. */
+export async function newRole(name: string): Promise<{ token: string; role: Role }> {
+  if (typeof name !== "string" || !name.trim()) {
+    throw new CatbusError(ErrorCode.BadRequest, "a role needs a name: --name NAME");
+  }
+  const token = newRoleToken();
+  const hash = await roleHash(token);
+  const now = new Date().toISOString();
+  const role = { id: hash.slice(0, 12), hash, name, grants: [], createdAt: now, updatedAt: now };
+  return { token, role };
+}
+
 export const roleHash = async (token: string): Promise<string> => hex(await sha256(token));
 
 export const notFound = (what: string) =>

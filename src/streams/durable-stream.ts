@@ -3,7 +3,7 @@ import type { AppendRequest, EngineStream, StreamListener } from "../core/stream
 import { Log, type LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
-import { decodeStored, encodeStored, toBusMessage } from "./record.ts";
+import { decodeStored, encodeAppended, toBusMessage } from "./record.ts";
 
 /** How long and how much a namespace keeps. 0 means no limit. */
 export interface RetentionPolicy {
@@ -92,15 +92,7 @@ export class DurableStream implements EngineStream {
   append(batch: AppendRequest[]): void {
     const records = batch.map(({ message, key }) => ({
       time: message.time,
-      data: encodeStored({
-        channel: message.channel,
-        id: message.id,
-        binary: message.binary,
-        payload: message.payload,
-        headers: message.headers,
-        expiresAt: message.expiresAt ?? 0,
-        key: key ?? "",
-      }),
+      data: encodeAppended(message, key),
     }));
     let seq: number;
     try {

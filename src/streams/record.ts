@@ -75,6 +75,18 @@ export function decodeStored(bytes: Uint8Array): StoredMessage {
   return stored;
 }
 
+/** How an appended message (with its dedupe key) is stored. */
+export const encodeAppended = (message: BusMessage, key: string | undefined): Uint8Array =>
+  encodeStored({
+    channel: message.channel,
+    id: message.id,
+    binary: message.binary,
+    payload: message.payload,
+    headers: message.headers,
+    expiresAt: message.expiresAt ?? 0,
+    key: key ?? "",
+  });
+
 /** The bus message for a stored record at (epoch, seq, time). */
 export function toBusMessage(
   stored: StoredMessage,

@@ -5,6 +5,8 @@
  */
 import { Redis } from "iovalkey";
 import { within } from "./deadline.ts";
+import { Broker } from "../../src/core/broker.ts";
+import type { ValkeyEngine } from "../../src/streams/valkey/valkey-engine.ts";
 
 export const TEST_VALKEY_URL = Deno.env.get("CATBUS_TEST_VALKEY_URL") ?? "redis://127.0.0.1:6379";
 
@@ -58,6 +60,27 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
+/** A redis-server of a test's own on 127.0.0.1:`port`, files in `dir`, no persistence. */
+const ownServerArgs = (port: number, dir: string) => [
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--dir",
+  dir,
+  "--save",
+  "",
+  "--appendonly",
+  "no",
+];
+
+/** A hub on `engine` that opens the namespaces other nodes create, as catbusd does. */
+export function followingHub(engine: ValkeyEngine): Broker {
+  const broker = new Broker({ history: { maxMessages: 2, maxBytes: 1 << 20 }, storage: engine });
+  engine.watchList((name) => void broker.createNamespace(name));
+  return broker;
+}
+
 export interface PrivateRedis {
   url: string;
   /** Ends the server: SIGTERM (a clean shutdown), or SIGKILL when `crash`. */
@@ -86,19 +109,7 @@ export async function startPrivateRedis(args: string[] = []): Promise<PrivateRed
   let child: Deno.ChildProcess;
   const start = async () => {
     child = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        ...args,
-      ],
+      args: [...ownServerArgs(port, dir), ...args],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -170,16 +181,7 @@ export async function startPrivateCluster(
       children.push(
         new Deno.Command("redis-server", {
           args: [
-            "--port",
-            String(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            `${dir}/${port}`,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            ...ownServerArgs(port, `${dir}/${port}`),
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",

@@ -2,7 +2,7 @@ import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { BusMessage } from "../../core/message.ts";
 import type { AppendRequest, EngineStream, StreamListener } from "../../core/stream-engine.ts";
-import { decodeStored, encodeStored, toBusMessage } from "../record.ts";
+import { decodeStored, encodeAppended, toBusMessage } from "../record.ts";
 import type { Entry, Head, ValkeyCommands } from "./commands.ts";
 import type { NamespaceKeys } from "./keys.ts";
 import type { LiveBatch } from "./live-batch.ts";
@@ -123,15 +123,7 @@ export class ValkeyStream implements EngineStream {
       const chunk = queue.slice(i, i + SCRIPT_BATCH);
       const items = chunk.map(({ message, key }) => ({
         key: key !== undefined && dedupeWindowMs > 0 ? this.#keys.dedupe(key) : undefined,
-        data: encodeStored({
-          channel: message.channel,
-          id: message.id,
-          binary: message.binary,
-          payload: message.payload,
-          headers: message.headers,
-          expiresAt: message.expiresAt ?? 0,
-          key: key ?? "",
-        }),
+        data: encodeAppended(message, key),
       }));
       this.#commands.append(this.#keys, randomId(8), this.#known, { dedupeWindowMs, maxLen }, items)
         .then(
