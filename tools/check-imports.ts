@@ -12,6 +12,7 @@ export const ROOTS = ["src", "client", "react"] as const;
 export const LAYERS: readonly (readonly string[])[] = [
   ["client/shared"],
   ["src/core"],
+  ["src/connectors"],
   ["src/auth"],
   ["src/log"],
   ["src/streams"],

@@ -74,20 +74,23 @@ export class SessionRegistry {
   }
 
   /**
-   * Applies role changes from the store to live connections: on any change, every role with a
-   * live connection is looked up again (comparing with what the connections hold, not with an
-   * older snapshot, so quick successive edits cannot slip between two polls).
+   * Applies role changes from the store to live connections: on a change of one role (the
+   * store names it), that role's connections; on any other change, every role with a live
+   * connection is looked up again (comparing with what the connections hold, not with an older
+   * snapshot, so quick successive edits cannot slip between two polls).
    */
   watchRoles(roles: RoleStore): void {
     this.#roles = roles;
-    this.#stopWatch = roles.watch(async () => {
+    this.#stopWatch = roles.watch(async (roleId) => {
       try {
         for (const [hash, connections] of this.#byRole) {
-          await this.#applyRole(hash, [...connections]);
+          if (roleId === undefined || hash.startsWith(roleId)) {
+            await this.#applyRole(hash, [...connections]);
+          }
         }
       } catch {
-        // An unreadable store (e.g. a half-edited roles.json) leaves grants as they were until
-        // the file is fixed; it must not take the server down.
+        // An unreadable store (a half-edited roles.json, an unreachable database) leaves grants
+        // as they were until it is back; it must not take the server down.
       }
     });
   }

@@ -24,11 +24,13 @@ const LOCK_STALE_MS = 10_000;
  * file. The server polls the file's identity to see changes made by other processes.
  */
 export class FileRoleStore implements RoleStore {
+  readonly dataDir: string;
   readonly #path: string;
   readonly #lock: string;
   readonly #pollMs: number;
 
   constructor(dataDir: string, options: { pollMs?: number } = {}) {
+    this.dataDir = dataDir;
     this.#path = join(dataDir, "roles.json");
     this.#lock = join(dataDir, "roles.lock");
     this.#pollMs = options.pollMs ?? 250;
@@ -73,6 +75,10 @@ export class FileRoleStore implements RoleStore {
     return this.#change(tokenOrId, (role, file) => {
       delete file.roles[role.hash];
     });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   watch(onChange: () => void): () => void {

@@ -29,11 +29,16 @@ export interface RoleStore {
   delete(tokenOrId: string): Promise<Role>;
   /**
    * Calls `onChange` within about a second after anyone (another process included) changed the
-   * store. Returns a function that stops watching.
+   * store: with the role's public id when the store knows which role changed, without one when
+   * any role may have. Returns a function that stops watching.
    */
-  watch(onChange: () => void): () => void;
-  /** Lets go of the store's connections (a store on a server). */
-  close?(): void;
+  watch(onChange: (roleId?: string) => void): () => void;
+  /** Connects a store on a server; resolves at once and keeps trying while it is away. */
+  start?(): Promise<void>;
+  /** False while a store on a server cannot be reached (its last known roles stay in force). */
+  readonly healthy?: boolean;
+  /** Lets go of what the store holds open (database or Valkey connections). */
+  close(): void | Promise<void>;
 }
 
 export const newRoleToken = (): string => "role-" + base64url(randomBytes(16));

@@ -11,6 +11,8 @@ export interface CliContext {
   url: string;
   token?: string;
   secretFlag?: string;
+  /** Roles in PostgreSQL rather than DATA/roles.json. */
+  databaseUrl?: string;
   env: Record<string, string | undefined>;
 }
 
@@ -19,6 +21,7 @@ export const COMMON_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
   secret: { type: "string" },
+  "database-url": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -33,6 +36,8 @@ export function cliContext(
     url: (values.url as string) ?? env.CATBUS_URL ?? `ws://127.0.0.1:${port}`,
     token: (values.token as string) ?? env.CATBUS_TOKEN,
     secretFlag: (values.secret as string) ?? env.CATBUS_SECRET,
+    databaseUrl: (values["database-url"] as string) ?? env.CATBUS_DATABASE_URL ??
+      env.DATABASE_URL,
     env,
   };
 }
@@ -51,9 +56,9 @@ export async function signingSecret(ctx: CliContext): Promise<string> {
 }
 
 /**
- * Runs `use` on the server's role store: DATA/roles.json, or Valkey when CATBUS_ENGINE=valkey
- * (CATBUS_VALKEY_URL or VALKEY_URL, CATBUS_VALKEY_PREFIX, CATBUS_VALKEY_CLUSTER), as catbusd
- * reads them.
+ * Runs `use` on the server's role store, as catbusd picks it: PostgreSQL with --database-url
+ * (CATBUS_DATABASE_URL, DATABASE_URL); Valkey when CATBUS_ENGINE=valkey (CATBUS_VALKEY_URL or
+ * VALKEY_URL, CATBUS_VALKEY_PREFIX, CATBUS_VALKEY_CLUSTER); else DATA/roles.json.
  */
 export async function withRoleStore<T>(
   ctx: CliContext,
@@ -61,6 +66,7 @@ export async function withRoleStore<T>(
 ): Promise<T> {
   const env = ctx.env;
   const store = openRoleStore({
+    databaseUrl: ctx.databaseUrl,
     engine: env.CATBUS_ENGINE ?? DEFAULTS.engine,
     valkeyUrl: env.CATBUS_VALKEY_URL ?? env.VALKEY_URL ?? DEFAULTS.valkeyUrl,
     valkeyPrefix: env.CATBUS_VALKEY_PREFIX ?? DEFAULTS.valkeyPrefix,
@@ -70,7 +76,7 @@ export async function withRoleStore<T>(
   try {
     return await use(store);
   } finally {
-    store.close?.();
+    await store.close();
   }
 }
 

@@ -3,16 +3,17 @@ import { UsageError } from "./context.ts";
 
 const USAGE = `catbus — the Catbus command line
 
-Tokens and roles (work offline, on the data directory):
+Tokens and roles (work offline, on the data directory, or in PostgreSQL with --database-url):
   catbus grant -p read|write|create|all PATTERN… [--client-id ID] [--expires 1h] [--to role-…]
   catbus role create --name NAME | show ROLE | list [--json] | delete ROLE
   catbus revoke -p PERMISSION PATTERN… --from role-…
-  catbus init                      create the data directory and signing secret
+  catbus init                      create the data directory and signing secret; with
+                                   --database-url, create or migrate the database schema
 
 Talking to a server:
   catbus publish CHANNEL JSON [--url URL] [--token T] [--header k=v]…
   catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
-  catbus status [--json]
+  catbus status [--json] [--database-url URL]   server, role store, database (exit 1 if unhealthy)
 
 Durable consumers (at-least-once, acks, redelivery, dead letters):
   catbus consumer add NAME PATTERN [--from first|new|SEQ] [--ack-wait 30s] [--max-deliver 5]
@@ -52,7 +53,7 @@ State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` 
 
 Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
 default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
---secret S (env CATBUS_SECRET).
+--secret S (env CATBUS_SECRET), --database-url URL (env CATBUS_DATABASE_URL, DATABASE_URL).
 Exit codes: 0 ok, 1 failed (reason on stderr), 2 usage error.
 `;
 

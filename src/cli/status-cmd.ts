@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { SCHEMA_VERSION, schemaVersion } from "../auth/role-schema-postgres.ts";
+import { openPool, redactUrl } from "../connectors/postgres/connect.ts";
 import { cliContext, COMMON_OPTIONS, UsageError, withRoleStore } from "./context.ts";
 
 /** The HTTP base of a server URL: ws(s)://h:p/ws → http(s)://h:p. */
@@ -13,7 +15,36 @@ export function httpBase(url: string): string {
   return u.origin;
 }
 
-/** `catbus status`: is the server up and ready, and is the role store readable? Exit 1 if not. */
+/** Connectivity, schema version and round-trip latency of the role database. */
+async function databaseStatus(url: string): Promise<{ ok: boolean; detail: string }> {
+  const sql = openPool(url, "catbus status", { max: 1 });
+  const where = redactUrl(url);
+  try {
+    await sql`select 1`;
+    const started = performance.now();
+    await sql`select 1`;
+    const latency = (performance.now() - started).toFixed(1);
+    const version = await schemaVersion(sql);
+    const schema = version === SCHEMA_VERSION
+      ? `schema version ${version}`
+      : version < SCHEMA_VERSION
+      ? `schema version ${version}, expected ${SCHEMA_VERSION}: run \`catbus init\``
+      : `schema version ${version} is newer than this catbus (${SCHEMA_VERSION}): upgrade it`;
+    return {
+      ok: version === SCHEMA_VERSION,
+      detail: `${where} reachable, ${schema}, latency ${latency} ms`,
+    };
+  } catch (e) {
+    return { ok: false, detail: `${where} unreachable: ${(e as Error).message}` };
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/**
+ * `catbus status`: is the server up and ready, is the role store readable and, with
+ * --database-url, the database reachable at the expected schema? Exit 1 if not.
+ */
 export async function statusCommand(
   args: string[],
   env: Record<string, string | undefined>,
@@ -44,16 +75,19 @@ export async function statusCommand(
       detail: `${base} unreachable: ${(e as Error).message}`,
     };
   }
+  if (ctx.databaseUrl) report.database = await databaseStatus(ctx.databaseUrl);
   try {
     const roles = await withRoleStore(ctx, (store) => store.list());
     report.store = {
       ok: true,
-      detail: `${ctx.data} (embedded, ${roles.length} roles)`,
+      detail: ctx.databaseUrl
+        ? `PostgreSQL (${roles.length} roles)`
+        : `${ctx.data} (embedded, ${roles.length} roles)`,
     };
   } catch (e) {
     report.store = {
       ok: false,
-      detail: `${ctx.data}: ${(e as Error).message}`,
+      detail: `${ctx.databaseUrl ? "PostgreSQL" : ctx.data}: ${(e as Error).message}`,
     };
   }
   if (values.json) console.log(JSON.stringify(report));

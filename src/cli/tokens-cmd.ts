@@ -1,8 +1,11 @@
 import { formatGrant, type Grant, makeGrants } from "../auth/grants.ts";
-import type { Role } from "../auth/role-store.ts";
+import type { Role, RoleStore } from "../auth/role-store.ts";
+import { FileRoleStore } from "../auth/role-store-file.ts";
 import { signSubToken } from "../auth/tokens.ts";
 import { ensureDataDir, loadOrCreateSecret } from "../server/data-dir.ts";
 import { parseDuration } from "../core/units.ts";
+import { migrate } from "../auth/role-schema-postgres.ts";
+import { openPool, redactUrl } from "../connectors/postgres/connect.ts";
 import { cliContext, parseCommand, signingSecret, UsageError, withRoleStore } from "./context.ts";
 
 type Env = Record<string, string | undefined>;
@@ -32,7 +35,7 @@ export async function grantCommand(args: string[], env: Env): Promise<void> {
   const grants = makeGrants(permissions, positionals);
   const ctx = cliContext(v, env);
   if (v.to) {
-    const role = await withRoleStore(ctx, (store) => store.addGrants(v.to as string, grants));
+    const role = await withRoleStore(ctx, (s) => s.addGrants(v.to as string, grants));
     printRole(role);
     return;
   }
@@ -74,9 +77,10 @@ export async function revokeCommand(args: string[], env: Env): Promise<void> {
       "usage: catbus revoke -p PERMISSION PATTERN… --from role-…",
     );
   }
+  const grants = makeGrants(permissions, positionals);
   const role = await withRoleStore(
     cliContext(v, env),
-    (store) => store.removeGrants(v.from as string, makeGrants(permissions, positionals)),
+    (s) => s.removeGrants(v.from as string, grants),
   );
   printRole(role);
 }
@@ -95,63 +99,70 @@ export async function roleCommand(args: string[], env: Env): Promise<void> {
     json: { type: "boolean" },
   });
   const v = values as Record<string, unknown>;
-  await withRoleStore(cliContext(v, env), async (store) => {
-    const target = () => {
-      if (!positionals[0]) {
-        throw new UsageError(
-          `usage: catbus role ${sub} ROLE (a role- token or role id)`,
-        );
-      }
-      return positionals[0];
-    };
-    switch (sub) {
-      case "create": {
-        if (!v.name) {
-          throw new UsageError('usage: catbus role create --name "Editor"');
-        }
-        await ensureDataDir(cliContext(v, env).data);
-        const { token, role } = await store.create(v.name as string);
-        print(token);
-        print(`Role: ${role.name}`);
-        print(`ID: ${role.id}`);
-        print(
-          "Grants: (none) — add some with: catbus grant -p read 'app.>' --to " +
-            token,
-        );
-        return;
-      }
-      case "show": {
-        const role = await store.find(target());
-        if (!role) {
-          throw new UsageError(
-            `role ${positionals[0]} not found; see catbus role list`,
-          );
-        }
-        if (v.json) print(JSON.stringify(publicRole(role)));
-        else printRole(role);
-        return;
-      }
-      case "list": {
-        const roles = await store.list();
-        if (v.json) return print(JSON.stringify(roles.map(publicRole)));
-        for (const r of roles) {
-          print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
-        }
-        return;
-      }
-      case "delete": {
-        const role = await store.delete(target());
-        print(
-          `Deleted role ${role.name} (${role.id}); its connections are closed within a second`,
-        );
-        return;
-      }
-      default:
-        throw new UsageError(
-          "usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE",
-        );
+  await withRoleStore(cliContext(v, env), (store) => roleSubcommand(sub, v, positionals, store));
+}
+
+async function roleSubcommand(
+  sub: string | undefined,
+  v: Record<string, unknown>,
+  positionals: string[],
+  store: RoleStore,
+): Promise<void> {
+  const target = () => {
+    if (!positionals[0]) {
+      throw new UsageError(
+        `usage: catbus role ${sub} ROLE (a role- token or role id)`,
+      );
     }
-  });
+    return positionals[0];
+  };
+  switch (sub) {
+    case "create": {
+      if (!v.name) {
+        throw new UsageError('usage: catbus role create --name "Editor"');
+      }
+      if (store instanceof FileRoleStore) await ensureDataDir(store.dataDir);
+      const { token, role } = await store.create(v.name as string);
+      print(token);
+      print(`Role: ${role.name}`);
+      print(`ID: ${role.id}`);
+      print(
+        "Grants: (none) — add some with: catbus grant -p read 'app.>' --to " +
+          token,
+      );
+      return;
+    }
+    case "show": {
+      const role = await store.find(target());
+      if (!role) {
+        throw new UsageError(
+          `role ${positionals[0]} not found; see catbus role list`,
+        );
+      }
+      if (v.json) print(JSON.stringify(publicRole(role)));
+      else printRole(role);
+      return;
+    }
+    case "list": {
+      const roles = await store.list();
+      if (v.json) return print(JSON.stringify(roles.map(publicRole)));
+      for (const r of roles) {
+        print(`${r.id}\t${r.name}\t${r.grants.map(formatGrant).join(",")}`);
+      }
+      return;
+    }
+    case "delete": {
+      const role = await store.delete(target());
+      print(
+        `Deleted role ${role.name} (${role.id}); its connections are closed within a second`,
+      );
+      return;
+    }
+    default:
+      throw new UsageError(
+        "usage: catbus role create --name N | show ROLE | list [--json] | delete ROLE",
+      );
+  }
 }
 
 const publicRole = (r: Role) => ({
@@ -162,11 +173,26 @@ const publicRole = (r: Role) => ({
   updatedAt: r.updatedAt,
 });
 
-/** `catbus init`: creates the data directory and signing secret of the embedded store. */
+/**
+ * `catbus init`: creates the data directory and signing secret of the embedded store; with
+ * --database-url (or DATABASE_URL), also creates or migrates the PostgreSQL schema.
+ */
 export async function initCommand(args: string[], env: Env): Promise<void> {
   const { values } = parseCommand(args, {});
   const ctx = cliContext(values as Record<string, unknown>, env);
   await ensureDataDir(ctx.data);
   await loadOrCreateSecret(ctx.data);
   print(`Initialized ${ctx.data} (signing secret in ${ctx.data}/secret)`);
+  if (!ctx.databaseUrl) return;
+  const sql = openPool(ctx.databaseUrl, "catbus init", { max: 1 });
+  try {
+    const { from, to } = await migrate(sql);
+    print(
+      from === to
+        ? `Database ${redactUrl(ctx.databaseUrl)}: schema at version ${to}, nothing to do`
+        : `Database ${redactUrl(ctx.databaseUrl)}: schema migrated from version ${from} to ${to}`,
+    );
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }

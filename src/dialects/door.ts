@@ -29,8 +29,11 @@ export interface DoorServices {
    * one of them, counted as a door of its own under --max-connections-per-door.
    */
   admissionOf(listener: string): DoorAdmission;
-  /** False once the server drains (a readiness probe answers 503). */
-  isReady(): boolean;
+  /**
+   * `ready`, or why not: `shutting_down` once the server drains, `database_unavailable` while
+   * the role database is away (a readiness probe answers 503 then).
+   */
+  readiness(): string;
   /** The server's name and version, for a door's greeting. */
   serverName: string;
 }

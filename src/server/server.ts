@@ -1,4 +1,5 @@
 import { Authenticator } from "../auth/authenticator.ts";
+import type { RoleStore } from "../auth/role-store.ts";
 import { Broker } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
@@ -121,7 +122,27 @@ async function startLocked(
   lock: DataDirLock,
 ): Promise<RunningServer> {
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
-  const roles = openRoleStore(config);
+  const roles = openRoleStore(config, {
+    pollMs: config.rolePollMs,
+    applicationName: `catbusd ${Deno.pid}`,
+    log,
+  });
+  try {
+    await roles.start?.();
+    return await startWithRoles(config, log, lock, secret, roles);
+  } catch (e) {
+    await roles.close();
+    throw e;
+  }
+}
+
+async function startWithRoles(
+  config: ServerConfig,
+  log: ReturnType<typeof createLogger>,
+  lock: DataDirLock,
+  secret: string,
+  roles: RoleStore,
+): Promise<RunningServer> {
   const streams = await openStreamEngine(config, log);
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
@@ -210,7 +231,14 @@ async function startLocked(
     checkNamespace: (name) => namespaces.check(name),
     log,
     admissionOf,
-    isReady: () => ready && (streams.available?.() ?? true),
+    readiness: () =>
+      !ready
+        ? "shutting_down"
+        : !(streams.available?.() ?? true)
+        ? "engine_unavailable"
+        : roles.healthy === false
+        ? "database_unavailable"
+        : "ready",
     serverName: SERVER_NAME,
     ...(tls ? { tls } : {}),
   };
@@ -247,7 +275,7 @@ async function startLocked(
       await closeDoors();
       await consumers.close();
       await streams.close();
-      roles.close?.();
+      await roles.close();
       lock.release();
       log("info", "catbusd stopped", { reason, took_ms: Date.now() - started });
     },

@@ -93,6 +93,25 @@ export const serverSettings = settingsGroup({
       kind: text,
       help: "key with full access",
     },
+    databaseUrl: {
+      flag: "database-url",
+      env: "CATBUS_DATABASE_URL",
+      envAliases: ["DATABASE_URL"],
+      yaml: "auth.database_url",
+      kind: text,
+      help:
+        "keep role- tokens in this PostgreSQL database (create its schema with `catbus init`); " +
+        "default: DATA/roles.json",
+    },
+    rolePollMs: {
+      flag: "role-poll-interval",
+      env: "CATBUS_ROLE_POLL_INTERVAL",
+      yaml: "auth.role_poll_interval",
+      kind: duration,
+      default: 1000,
+      help: "with --database-url: how often the role change counter is read, behind the NOTIFY " +
+        "doorbell",
+    },
     data: {
       flag: "data",
       env: "CATBUS_DATA",

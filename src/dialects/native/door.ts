@@ -85,7 +85,7 @@ export const nativeDoor: Door<NativeDoorSettings> = {
     let http: HttpDoor;
     try {
       http = serveHttp({ ...httpAddr, ...tls, ...services.admissionOf("http") }, {
-        isReady: services.isReady,
+        readiness: services.readiness,
         newSession,
         sse,
         certificateHash: () => webtransport?.certificateHash,

@@ -9,7 +9,8 @@ import { SSE_SESSION_SECRET_HEADER } from "../../../client/shared/messages.ts";
 import { type OriginPolicy, withHeaders } from "./origins.ts";
 
 export interface HttpRoutes {
-  isReady(): boolean;
+  /** `ready`, or why not (`shutting_down`, `database_unavailable`): /ready answers 503 then. */
+  readiness(): string;
   newSession(transport: SessionTransport): StreamHandler;
   /** The native protocol over SSE + POST. */
   sse: SseSessions;
@@ -104,9 +105,8 @@ export function serveHttp(
     }
     if (path === "/health") return json(200, { status: "ok" });
     if (path === "/ready") {
-      return routes.isReady()
-        ? json(200, { status: "ready" })
-        : json(503, { status: "shutting_down" });
+      const status = routes.readiness();
+      return json(status === "ready" ? 200 : 503, { status });
     }
     return json(404, {
       code: "not_found",

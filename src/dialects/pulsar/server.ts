@@ -16,7 +16,8 @@ import { stopPasswordWorker } from "./password.ts";
  * directory (disk full, directory gone).
  */
 async function storageReady(ctx: PulsarContext): Promise<string> {
-  if (!ctx.services.isReady()) return "error: shutting down";
+  const readiness = ctx.services.readiness();
+  if (readiness !== "ready") return `error: ${readiness.replaceAll("_", " ")}`;
   if (!ctx.services.broker.namespace(PULSAR_NAMESPACE)) return "error: namespace missing";
   try {
     await Deno.writeTextFile(join(ctx.settings.data, "pulsar", ".ready"), String(Date.now()));
