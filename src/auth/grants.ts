@@ -25,11 +25,12 @@ export interface Grant {
  * Who is on the other end of a connection and what it may do. `open` is the Bus door without
  * auth: no credential, full access except reading `sm` (state-machine contexts stay behind a
  * credential). `rcp-token` and `rcp-cert` are RCP connections identified by a configured bearer
- * token or a verified client certificate.
+ * token or a verified client certificate. `pg-function` is an Alle client that a SQL function (Alle's
+ * AUTH_FUNCTION) authenticated.
  */
 export interface Principal {
   clientId: string;
-  kind: "admin" | "sub" | "role" | "open" | "rcp-token" | "rcp-cert";
+  kind: "admin" | "sub" | "role" | "open" | "rcp-token" | "rcp-cert" | "pg-function";
   /** Live for role principals: replaced in place when the role changes. */
   grants: Grant[];
   /** SHA-256 (hex) of the role token, for role principals. */

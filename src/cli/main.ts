@@ -44,6 +44,10 @@ repair refuse a live one):
   catbus compact                  apply the retention limits now
   catbus repair                   keep every valid record, set damage aside, accept losses (new epoch)
 
+Alle (catbusd --alle-bind; -w ws://host:port, env CATBUS_ALLE_URL, default ws://127.0.0.1:8080):
+  catbus alle listen [CHANNELS…] [-w URL] [--token T]   REPL: sub, unsub, list, help, quit/exit
+  catbus alle publish CHANNEL PAYLOAD [-w URL] [--token T]   success once the NOTIFY ran
+
 State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` for details):
   catbus sm ping | info | put-machine | get-machine | list-machines | create-instance
   catbus sm get-instance | list-instances | delete-instance | apply-event | batch | wal-read
@@ -89,6 +93,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ack: async () => (await import("./bus-cmd.ts")).ackCommand,
   sm: async () => (await import("./sm-cmd.ts")).smCommand,
   pulsar: async () => (await import("./pulsar-cmd.ts")).pulsarCommand,
+  alle: async () => (await import("./alle-cmd.ts")).alleCommand,
 };
 
 const [name, ...args] = Deno.args;

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from "yaml";
 import type { SettingOrigins, SettingsOf } from "../core/settings.ts";
 import { configError, resolveSettings } from "../core/settings-resolve.ts";
+import { alleSettings } from "../dialects/alle/settings.ts";
 import { busSettings } from "../dialects/bus/settings.ts";
 import { nativeSettings } from "../dialects/native/settings.ts";
 import { rcpSettings } from "../dialects/rcp/settings.ts";
@@ -20,6 +21,7 @@ export const SETTING_GROUPS = [
   rcpSettings,
   smSettings,
   pulsarSettings,
+  alleSettings,
 ] as const;
 
 type Tables = typeof SETTING_GROUPS[number]["settings"];

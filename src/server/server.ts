@@ -148,7 +148,8 @@ async function startWithRoles(
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
   // machine transitions whose durable record is the state-machine log (resume from memory;
   // replay after a restart through RCP WATCH). `$sys` is stored (dead letters).
-  const ephemeral = new Set<string>(["_inbox", "_bus_", "sm"]);
+  // `pg` carries copies of PostgreSQL notifications (the Alle door), live traffic as NOTIFY is.
+  const ephemeral = new Set<string>(["_inbox", "_bus_", "sm", "pg"]);
   const namespaces = await NamespacePolicy.load(config.data, config.namespaces);
   // A namespace declared ephemeral after it stored messages stays stored: nothing stored is
   // ever hidden. Namespaces opened later are opened once, so the list at start is enough.

@@ -63,3 +63,54 @@ export function acceptWebSocket(
   socket.onerror = () => {};
   return response;
 }
+
+/** A WebSocket of JSON text messages, as a dialect's door sees it. */
+export interface TextSocket {
+  readonly remote: string;
+  /** Bytes written but not yet sent (the socket's own buffer: the client reads slowly). */
+  readonly buffered: number;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface TextSocketHandler {
+  onOpen(socket: TextSocket): void;
+  onText(text: string): void;
+  onClose(): void;
+}
+
+/**
+ * Upgrades an HTTP request to a WebSocket of text messages (a dialect's JSON protocol). Binary
+ * messages are refused with close code 1003. The door bounds what it queues with `buffered`.
+ */
+export function acceptTextWebSocket(
+  request: Request,
+  remote: string,
+  handler: TextSocketHandler,
+  onClosed: () => void = () => {},
+): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  const text: TextSocket = {
+    remote: `ws:${remote}`,
+    get buffered() {
+      return socket.bufferedAmount;
+    },
+    send(message) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(message);
+    },
+    close(code = 1000, reason) {
+      if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
+    },
+  };
+  socket.onopen = () => handler.onOpen(text);
+  socket.onmessage = (event) => {
+    if (typeof event.data === "string") handler.onText(event.data);
+    else socket.close(1003, "send JSON text messages");
+  };
+  socket.onclose = () => {
+    onClosed();
+    handler.onClose();
+  };
+  socket.onerror = () => {};
+  return response;
+}

@@ -1,0 +1,101 @@
+import type { Broker, Subscriber } from "../../core/broker.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { BusMessage } from "../../core/message.ts";
+import type { AlleBridge } from "./bridge.ts";
+import { catbusChannel, FROM_POSTGRES, ORIGIN_HEADER, PG_NAMESPACE } from "./channels.ts";
+
+/** Echoes remembered at most (NOTIFYs sent from Catbus whose copy has not come back yet). */
+const MAX_ECHOES = 10_000;
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** A NOTIFY payload as a Catbus payload: always a JSON string (PostgreSQL sends text). */
+export const payloadOfNotify = (text: string): Uint8Array => encoder.encode(JSON.stringify(text));
+
+/** A Catbus payload as NOTIFY text: a JSON string's value, any other JSON value's text. */
+export function notifyTextOf(message: BusMessage): string {
+  const text = decoder.decode(message.payload);
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "string" ? value : text;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Joins PostgreSQL's channels and the Catbus namespace `pg`, both ways: a NOTIFY on a channel the
+ * bridge listens to is published as `pg.<channel>`, and a message published to `pg.<channel>`
+ * by any door becomes `pg_notify(channel, …)`. The NOTIFY Catbus sent comes back on the LISTEN
+ * connection: that copy is not published again (Catbus subscribers had the original), but Alle
+ * clients get it, as they would any NOTIFY.
+ */
+export class CatbusLink {
+  readonly #broker: Broker;
+  readonly #log: Logger;
+  #bridge?: AlleBridge;
+  /** `channel\0payload` → NOTIFYs sent from Catbus on a listened channel, not yet back. */
+  readonly #echoes = new Map<string, number>();
+  readonly #watcher: Subscriber = { deliver: (m) => this.#fromCatbus(m) };
+
+  constructor(broker: Broker, log: Logger) {
+    this.#broker = broker;
+    this.#log = log;
+  }
+
+  async start(bridge: AlleBridge): Promise<void> {
+    this.#bridge = bridge;
+    if (!this.#broker.namespace(PG_NAMESPACE)) await this.#broker.createNamespace(PG_NAMESPACE);
+    this.#broker.watch(`${PG_NAMESPACE}.>`, this.#watcher);
+  }
+
+  stop(): void {
+    this.#broker.unwatch(`${PG_NAMESPACE}.>`, this.#watcher);
+  }
+
+  /** A NOTIFY on a listened channel (given to the bridge as its `onNotification`). */
+  fromPostgres = (channel: string, payload: string): void => {
+    const key = `${channel}\0${payload}`;
+    const echoes = this.#echoes.get(key);
+    if (echoes) {
+      if (echoes === 1) this.#echoes.delete(key);
+      else this.#echoes.set(key, echoes - 1);
+      return;
+    }
+    const name = catbusChannel(channel);
+    if (!name || !this.#broker.namespace(PG_NAMESPACE)) return;
+    this.#broker.publish({
+      channel: name,
+      payload: payloadOfNotify(payload),
+      headers: { [ORIGIN_HEADER]: FROM_POSTGRES },
+    }).catch((e) =>
+      this.#log("warn", "alle: a NOTIFY could not be published", { channel, error: String(e) })
+    );
+  };
+
+  #fromCatbus(message: BusMessage) {
+    const bridge = this.#bridge;
+    if (!bridge || message.headers?.[ORIGIN_HEADER] === FROM_POSTGRES) return;
+    const channel = message.channel.slice(PG_NAMESPACE.length + 1);
+    if (message.binary) {
+      this.#log("warn", "alle: a binary message cannot be a NOTIFY; not sent", { channel });
+      return;
+    }
+    const text = notifyTextOf(message);
+    const key = `${channel}\0${text}`;
+    const expectEcho = bridge.isListening(channel) && this.#echoes.size < MAX_ECHOES;
+    if (expectEcho) this.#echoes.set(key, (this.#echoes.get(key) ?? 0) + 1);
+    bridge.notify(channel, text).catch((e) => {
+      if (expectEcho) {
+        const n = this.#echoes.get(key) ?? 0;
+        if (n <= 1) this.#echoes.delete(key);
+        else this.#echoes.set(key, n - 1);
+      }
+      this.#log("warn", "alle: a message to pg.* could not be sent as a NOTIFY", {
+        channel,
+        error: (e as Error).message,
+      });
+    });
+  }
+}
