@@ -5,7 +5,10 @@ import { AsyncQueue } from "./helpers/queue.ts";
 
 const subscriber = () => {
   const got = new AsyncQueue<string>();
-  const s: AlleSubscriber = { notification: (c, p) => got.push(`${c}:${p}`), gap() {} };
+  const s: AlleSubscriber = {
+    notification: ({ channel, payload }) => got.push(`${channel}:${payload}`),
+    gap() {},
+  };
   return { s, got };
 };
 

@@ -4,9 +4,30 @@ import { type NotificationGap, PgListener } from "../../connectors/postgres/list
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 
-/** Who receives a channel's notifications: an Alle client, or the bridge into Catbus. */
+/** One NOTIFY as the bridge hands it to every subscriber of its channel. */
+export class Notification {
+  readonly channel: string;
+  readonly payload: string;
+  #wire?: string;
+
+  constructor(channel: string, payload: string) {
+    this.channel = channel;
+    this.payload = payload;
+  }
+
+  /** Alle's `notification` message, serialized once for all WebSocket subscribers. */
+  get wire(): string {
+    return this.#wire ??= JSON.stringify({
+      type: "notification",
+      channel: this.channel,
+      payload: this.payload,
+    });
+  }
+}
+
+/** Who receives a channel's notifications (an Alle client, a library user). */
 export interface AlleSubscriber {
-  notification(channel: string, payload: string): void;
+  notification(notification: Notification): void;
   /** The PostgreSQL connection was down: notifications on `channels` between may be lost. */
   gap(gap: NotificationGap, channels: string[]): void;
 }
@@ -39,7 +60,7 @@ interface Channel {
  *
  * ```ts
  * const bridge = await AlleBridge.connect({ postgresUrl: "postgres://localhost/app" });
- * await bridge.subscribe("orders", { notification: (c, p) => console.log(c, p), gap() {} });
+ * await bridge.subscribe("orders", { notification: (n) => console.log(n.channel, n.payload), gap() {} });
  * await bridge.notify("orders", "New order #123");
  * ```
  */
@@ -169,7 +190,8 @@ export class AlleBridge {
     this.#options.onNotification?.(channel, payload);
     const entry = this.#channels.get(channel);
     if (!entry) return;
-    for (const s of entry.subscribers) s.notification(channel, payload);
+    const notification = new Notification(channel, payload);
+    for (const s of entry.subscribers) s.notification(notification);
   }
 
   #reconnected(gap: NotificationGap) {

@@ -8,7 +8,7 @@ import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { ReplyPermits } from "../../core/replies.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { DoorServices } from "../door.ts";
-import type { AlleBridge, AlleSubscriber } from "./bridge.ts";
+import type { AlleBridge, AlleSubscriber, Notification } from "./bridge.ts";
 import { type AlleAuth, authRequired, openPrincipal } from "./auth.ts";
 import { catbusChannel } from "./channels.ts";
 
@@ -29,6 +29,8 @@ export interface AlleContext {
 export interface AlleOutput {
   /** A server message (`type` and its fields). */
   send(message: Record<string, unknown>): void;
+  /** A notification (its encoding is shared by every subscriber of the format). */
+  notification(notification: Notification): void;
   /** Bytes sent but not yet taken by the client. */
   buffered(): number;
   close(): void;
@@ -127,7 +129,7 @@ export class AlleClient implements AlleSubscriber, LiveConnection {
     );
   }
 
-  notification(channel: string, payload: string): void {
+  notification(notification: Notification): void {
     if (this.#ended) return;
     if (this.#out.buffered() > this.#context.limits.outboundBytes) {
       this.close(
@@ -139,7 +141,7 @@ export class AlleClient implements AlleSubscriber, LiveConnection {
       );
       return;
     }
-    this.#out.send({ type: "notification", channel, payload });
+    this.#out.notification(notification);
   }
 
   gap(gap: NotificationGap, channels: string[]): void {

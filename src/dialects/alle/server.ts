@@ -68,13 +68,12 @@ export function serveAlle(options: AlleServerOptions, context: AlleContext): Htt
     });
     const sent = (fields: { event: string; data: string }) => stream.send(sseFrame(fields));
     client = new AlleClient(context, {
-      send: (m) =>
-        m.type === "notification"
-          ? sent({
-            event: "message",
-            data: JSON.stringify({ channel: m.channel, payload: m.payload }),
-          })
-          : sent({ event: "error", data: JSON.stringify({ message: m.message }) }),
+      notification: (n) =>
+        sent({
+          event: "message",
+          data: JSON.stringify({ channel: n.channel, payload: n.payload }),
+        }),
+      send: (m) => sent({ event: "error", data: JSON.stringify({ message: m.message }) }),
       buffered: () => stream.overflow,
       close: () => stream.close(),
     });
@@ -97,7 +96,12 @@ export function serveAlle(options: AlleServerOptions, context: AlleContext): Htt
     } catch {
       throw new CatbusError(ErrorCode.BadRequest, 'send JSON: {"channel":"…","payload":"…"}');
     }
-    const client = new AlleClient(context, { send() {}, buffered: () => 0, close() {} });
+    const client = new AlleClient(context, {
+      send() {},
+      notification() {},
+      buffered: () => 0,
+      close() {},
+    });
     if (principal) client.authenticated(principal);
     try {
       await client.notify(parsed?.channel as string, parsed?.payload);

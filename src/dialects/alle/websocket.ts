@@ -76,6 +76,7 @@ export function alleSocket(context: AlleContext, principal?: Principal): TextSoc
       socket = s;
       client = new AlleClient(context, {
         send,
+        notification: (n) => socket.send(n.wire),
         buffered: () => socket.buffered,
         close: () => socket.close(1008, "closed by the server"),
       });
