@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startCatbusd } from "./helpers/catbusd.ts";
-import { alleUrl } from "./helpers/alle.ts";
+import { alleServer, alleUrl } from "./helpers/alle.ts";
 import { within } from "./helpers/deadline.ts";
 import { testDatabase } from "./helpers/postgres.ts";
 
@@ -60,13 +60,7 @@ async function run(args: string[]) {
 Deno.test("alle cli - the seed README's flow: listen orders,alerts in one process, publish in another", async () => {
   await using db = await testDatabase("alle cli - readme flow");
   if (!db) return;
-  await using server = await startCatbusd([
-    "--alle-bind",
-    "127.0.0.1:0",
-    "--alle-postgres-url",
-    db.url,
-  ]);
-  await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
+  await using server = await alleServer(db);
   const url = alleUrl(server);
   const listen = spawnCli(["alle", "listen", "orders,alerts", "-w", url]);
   await listen.printed("✓ Subscribed to channel 'orders'");
@@ -100,13 +94,7 @@ Deno.test("alle cli - the seed README's flow: listen orders,alerts in one proces
 Deno.test("alle cli - publish fails with exit 1 when the NOTIFY is refused or nobody answers", async () => {
   await using db = await testDatabase("alle cli - publish failures");
   if (!db) return;
-  await using server = await startCatbusd([
-    "--alle-bind",
-    "127.0.0.1:0",
-    "--alle-postgres-url",
-    db.url,
-  ]);
-  await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
+  await using server = await alleServer(db);
   const big = await run(["alle", "publish", "orders", "x".repeat(8000), "-w", alleUrl(server)]);
   assert.equal(big.code, 1);
   assert.doesNotMatch(big.stdout, /sent successfully/);

@@ -1,22 +1,10 @@
 import assert from "node:assert/strict";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
-import { type AlleMessage, AlleSocket, alleUrl } from "./helpers/alle.ts";
+import { type AlleMessage, alleServer, AlleSocket, alleUrl } from "./helpers/alle.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { type TestDatabase, testDatabase } from "./helpers/postgres.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
-
-async function alleServer(db: TestDatabase, ...args: string[]) {
-  const server = await startCatbusd([
-    "--alle-bind",
-    "127.0.0.1:0",
-    "--alle-postgres-url",
-    db.url,
-    ...args,
-  ]);
-  await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
-  return server;
-}
 
 const httpOf = (server: TestServer) => alleUrl(server).replace(/^ws/, "http");
 

@@ -12,10 +12,22 @@ async function cli(server: TestServer, db: TestDatabase, ...args: string[]) {
   return out.stdout;
 }
 
-/** Two catbusd on one database; the poll is slowed down so only the signal under test can act. */
-async function twoServers(db: TestDatabase, pollMs = "10m") {
-  const args = ["--database-url", db.url, "--role-poll-interval", pollMs];
-  return [await startCatbusd(args), await startCatbusd(args)];
+/** `catbus init` on `db`, run through a server of its own (catbusd needs the schema first). */
+async function initSchema(db: TestDatabase) {
+  await using server = await startCatbusd();
+  await cli(server, db, "init");
+}
+
+/**
+ * Two catbusd on one initialized database, with a role reading `docs.>` and a subscriber to it on
+ * the second; the poll is slowed down so only the signal under test can act.
+ */
+async function twoServersAndSubscriber(db: TestDatabase) {
+  await initSchema(db);
+  const args = ["--database-url", db.url, "--role-poll-interval", "10m"];
+  const [a, b] = [await startCatbusd(args), await startCatbusd(args)];
+  const role = await readerRole(a, db);
+  return { a, b, role, c: await subscriber(b, role) };
 }
 
 /** A role with read and write on `docs.>`, made with the CLI. */
@@ -116,13 +128,9 @@ Deno.test("postgres roles - roles, grants and token hashes (never tokens) live i
 Deno.test("postgres roles - a revoke made through one catbusd's database reaches a subscriber on another (doorbell)", async () => {
   await using db = await testDatabase("postgres roles - doorbell");
   if (!db) return;
-  await using init = await startCatbusd();
-  await cli(init, db, "init");
-  const [a, b] = await twoServers(db);
+  const { a, b, role, c } = await twoServersAndSubscriber(db);
   await using _a = a;
   await using _b = b;
-  const role = await readerRole(a, db);
-  const c = await subscriber(b, role);
   await cli(a, db, "revoke", "-p", "read", "docs.>", "--from", role);
   await revokedNotice(c);
   await cli(a, db, "role", "delete", role);
@@ -134,13 +142,9 @@ Deno.test("postgres roles - a revoke made through one catbusd's database reaches
 Deno.test("postgres roles - a revoke while the listen connection is terminated still lands (reload on reconnect)", async () => {
   await using db = await testDatabase("postgres roles - reconnect");
   if (!db) return;
-  await using init = await startCatbusd();
-  await cli(init, db, "init");
-  const [a, b] = await twoServers(db);
+  const { a, b, role, c } = await twoServersAndSubscriber(db);
   await using _a = a;
   await using _b = b;
-  const role = await readerRole(a, db);
-  const c = await subscriber(b, role);
   const killed = await db.sql`select pg_terminate_backend(pid) as done from pg_stat_activity
     where datname = ${db.name} and application_name = ${`catbusd ${b.pid} roles-listen`}`;
   assert.deepEqual(killed.map((r) => r.done), [true]);
@@ -153,8 +157,7 @@ Deno.test("postgres roles - a revoke while the listen connection is terminated s
 Deno.test("postgres roles - the change-counter poll applies a change when no doorbell rings", async () => {
   await using db = await testDatabase("postgres roles - poll");
   if (!db) return;
-  await using init = await startCatbusd();
-  await cli(init, db, "init");
+  await initSchema(db);
   await using server = await startCatbusd([
     "--database-url",
     db.url,

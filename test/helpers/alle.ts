@@ -1,9 +1,23 @@
 /** Alle's clients as tests drive them: a WebSocket of JSON text messages, and the server's URL. */
-import type { TestServer } from "./catbusd.ts";
+import { startCatbusd, type TestServer } from "./catbusd.ts";
+import type { TestDatabase } from "./postgres.ts";
 import { AsyncQueue } from "./queue.ts";
 import { within } from "./deadline.ts";
 
 export type AlleMessage = Record<string, unknown> & { type: string };
+
+/** A catbusd with the Alle door on a free port, bridging `db`, once it is connected. */
+export async function alleServer(db: TestDatabase, ...args: string[]): Promise<TestServer> {
+  const server = await startCatbusd([
+    "--alle-bind",
+    "127.0.0.1:0",
+    "--alle-postgres-url",
+    db.url,
+    ...args,
+  ]);
+  await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
+  return server;
+}
 
 /** The Alle door's ws:// URL, from the server's start-up line. */
 export function alleUrl(server: TestServer): string {
