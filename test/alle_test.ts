@@ -266,7 +266,7 @@ Deno.test("alle - Catbus tokens: authenticate, ?token= and Bearer; grants on pg.
   await server.cli(["revoke", "-p", "read", "pg.>", "--from", role]);
   assert.match(
     String((await roleWs.next()).message),
-    /^Error: access to channel 'orders' was revoked/,
+    /^Error: the read grant for "pg\.orders" was revoked/,
   );
   assert.deepEqual(await roleWs.next(), { type: "unsubscribed", channel: "orders" });
   roleWs.close();

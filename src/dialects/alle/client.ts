@@ -2,6 +2,7 @@ import type { Grant, Principal } from "../../auth/grants.ts";
 import type { LiveConnection } from "../../auth/live-connections.ts";
 import { authorizeSubscribe } from "../../access/subscribe.ts";
 import { Publisher, type PublishLimits } from "../../access/publisher.ts";
+import { regrant } from "../../access/regrant.ts";
 import type { NotificationGap } from "../../connectors/postgres/listener.ts";
 import { checkChannelName, checkNotifyPayload } from "../../connectors/postgres/identifiers.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
@@ -163,20 +164,17 @@ export class AlleClient implements AlleSubscriber, LiveConnection {
   regrant(grants: Grant[]): void {
     const principal = this.#principal;
     if (!principal) return;
-    principal.grants = grants;
-    for (const channel of [...this.#channels]) {
-      try {
-        this.#authorize(principal, channel, (name) => authorizeSubscribe(principal, name));
-      } catch (e) {
-        this.#channels.delete(channel);
-        this.#context.bridge.unsubscribe(channel, this);
-        this.#out.send({
-          type: "error",
-          message: `Error: access to channel '${channel}' was revoked: ${(e as Error).message}`,
-        });
-        this.#out.send({ type: "unsubscribed", channel });
-      }
-    }
+    // A channel with no Catbus name was allowed by the principal's kind, which does not change.
+    const reads = [...this.#channels].flatMap((channel) => {
+      const pattern = catbusChannel(channel);
+      return pattern ? [{ pattern, channel }] : [];
+    });
+    regrant(principal, grants, reads, ({ channel }, error) => {
+      this.#channels.delete(channel);
+      this.#context.bridge.unsubscribe(channel, this);
+      this.#out.send({ type: "error", message: `Error: ${error.clientMessage}` });
+      this.#out.send({ type: "unsubscribed", channel });
+    });
   }
 
   /** The connection is gone: leave every channel and the registry. */
