@@ -57,6 +57,7 @@ export class LagPolicy {
 
   #recordGap(message: BusMessage) {
     const namespace = namespaceOf(message.channel);
+    this.#replies.meter?.dropped(namespace);
     if (!this.#gaps.has(namespace)) {
       this.#gaps.set(namespace, { namespace, epoch: message.epoch, after: message.seq - 1 });
     }

@@ -5,6 +5,7 @@ import { jsonTextProblem } from "../core/json-scan.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import type { ReplyHolder } from "../core/replies.ts";
 import { checkPublish, checkReplyTo } from "./publish.ts";
+import { namespaceOf } from "../../client/shared/subject.ts";
 
 /** The publish limits every door applies (from `--max-payload`, `--max-json-depth`, …). */
 export interface PublishLimits {
@@ -55,7 +56,8 @@ export function checkJsonPayload(payload: Uint8Array, maxDepth: number): void {
 /**
  * The publish side of one connection (a native session, a Bus request): its principal, the
  * reply permits of the requests it was given, and its publish rate. `authorize` applies the
- * rules every door obeys, in one order: channel and grants, rate, size, JSON, `reply_to`.
+ * rules every door obeys, in one order: channel and grants, rate, size, JSON, `reply_to`; what
+ * passes is counted (the holder's meter).
  */
 export class Publisher {
   readonly principal: Principal;
@@ -89,5 +91,6 @@ export class Publisher {
       if (!request.binary) checkJsonPayload(request.payload, this.#limits.maxJsonDepth);
     }
     checkReplyTo(this.principal, request.headers);
+    this.#replies.meter?.published(namespaceOf(request.channel), request.payload.length);
   }
 }

@@ -2,7 +2,7 @@ import { type Principal, requireGrant } from "../auth/grants.ts";
 import type { Subscriber } from "../core/broker.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { ReplyHolder } from "../core/replies.ts";
-import { parsePattern } from "../../client/shared/subject.ts";
+import { namespaceOf, parsePattern } from "../../client/shared/subject.ts";
 
 /** May `principal` subscribe to `pattern`? A valid pattern covered by a read grant. */
 export function authorizeSubscribe(principal: Principal, pattern: string): void {
@@ -28,6 +28,7 @@ export function replaySubscriber(sink: ReplaySink, replies: ReplyHolder): Subscr
   return {
     deliver: (m) => {
       sink.send(m);
+      replies.meter?.replayed(namespaceOf(m.channel), m.payload.length);
       replies.delivered(m);
     },
     ready: () => sink.ready(),

@@ -73,6 +73,8 @@ export interface BrokerOptions {
   dedupeMaxKeys?: number;
   /** Keep (replay) at most this many newest messages per channel; 0 = no limit. */
   maxPerChannel?: number;
+  /** Appends that storage refused (a full disk, a failed fsync), for the metrics. */
+  onStorageFailure?: (namespace: string, messages: number) => void;
   now?: () => number;
 }
 
@@ -156,6 +158,7 @@ export class Broker {
         if (ns) this.#durable(ns, messages);
       },
       failed: (ids, error) => {
+        this.#options.onStorageFailure?.(name, ids.length);
         const ns = this.#namespaces.get(name);
         if (ns) ns.fail(ids, error);
       },

@@ -1,5 +1,6 @@
 import { REPLY_TO_HEADER } from "../../client/shared/reply-subjects.ts";
 import type { BusMessage } from "./message.ts";
+import type { DoorMeter } from "./meter.ts";
 
 /** One holder's side of the permits: what was delivered to it, what it may answer. */
 export interface ReplyHolder {
@@ -7,6 +8,13 @@ export interface ReplyHolder {
   delivered(message: BusMessage): void;
   /** Uses up this holder's permit to publish to `channel`; false when it holds none. */
   take(channel: string): boolean;
+  /** The door's traffic counters, when the server keeps metrics (see access/metered.ts). */
+  readonly meter?: DoorMeter;
+}
+
+/** Where a door gets the permits of each of its connections (ReplyPermits, or a metered view). */
+export interface ReplyHolders {
+  holder(name: string): ReplyHolder;
 }
 
 /**
@@ -16,7 +24,7 @@ export interface ReplyHolder {
  * expects), until the request's timeout or `windowMs` after it was published, whichever comes
  * first. Bounded: past `max` permits the oldest go.
  */
-export class ReplyPermits {
+export class ReplyPermits implements ReplyHolders {
   readonly #windowMs: number;
   readonly #max: number;
   readonly #now: () => number;

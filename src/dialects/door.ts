@@ -2,7 +2,7 @@ import type { Authenticator } from "../auth/authenticator.ts";
 import type { Broker } from "../core/broker.ts";
 import type { Logger } from "../core/logger.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
-import type { ReplyPermits } from "../core/replies.ts";
+import type { ReplyHolders } from "../core/replies.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { SessionRegistry } from "../auth/live-connections.ts";
@@ -13,8 +13,11 @@ export interface DoorServices {
   consumers: ConsumerRegistry;
   /** Credential → principal (tokens, role tokens, the admin key). */
   authenticator: Authenticator;
-  /** Who may answer which request, shared by every door. */
-  replies: ReplyPermits;
+  /**
+   * Who may answer which request, shared by every door; each door's own view, which also counts
+   * its traffic for the metrics (access/metered.ts).
+   */
+  replies: ReplyHolders;
   /** Where a door registers each live connection, so revocation and expiry reach it. */
   live: Pick<SessionRegistry, "add" | "delete">;
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
@@ -36,6 +39,17 @@ export interface DoorServices {
   readiness(): string;
   /** The server's name and version, for a door's greeting. */
   serverName: string;
+  /**
+   * The server's own HTTP routes (`/metrics`, the admin API, the console), served by the door
+   * that owns the main HTTP listener (`--bind`).
+   */
+  routes: readonly HttpMount[];
+}
+
+/** Requests to `prefix` and below it (`/metrics`, `/admin/api/…`) go to `handle`. */
+export interface HttpMount {
+  prefix: string;
+  handle(request: Request, remote: string): Response | Promise<Response>;
 }
 
 /** A listener's connection slots and where it reports failing accepts. */

@@ -35,8 +35,10 @@ export interface LogOptions {
   encryption?: EncryptionOptions;
   /** Named in corruption messages so the repair command can be copied as is. */
   dataDir?: string;
-  /** Called after every fsync of segment data (tests count group commits with it). */
-  onSync?: () => void;
+  /** Called after every fsync of segment data with its duration (tests count group commits). */
+  onSync?: (seconds: number) => void;
+  /** Called after each batch of appends is written and acknowledged, with how long that took. */
+  onCommit?: (seconds: number, records: number) => void;
   /** Shared bound on open segment files; without it the active segment stays open. */
   openFiles?: OpenFiles;
   /**
@@ -363,6 +365,7 @@ export class Log {
   }
 
   async #flushBatch(batch: PendingAppend[]): Promise<void> {
+    const started = performance.now();
     try {
       await this.#write(batch);
     } catch (e) {
@@ -377,6 +380,10 @@ export class Log {
       this.#fail([...batch, ...this.#queue.splice(0)], this.#failure);
       return;
     }
+    this.#options.onCommit?.(
+      (performance.now() - started) / 1000,
+      batch.reduce((n, p) => n + p.records.length, 0),
+    );
     if (Date.now() - this.#stateSavedAt >= STATE_EVERY_MS) await this.#saveState();
   }
 
@@ -456,8 +463,9 @@ export class Log {
 
   async #sync() {
     this.#unsyncedRecords = 0;
+    const started = performance.now();
     await this.#file?.syncData();
-    this.#options.onSync?.();
+    this.#options.onSync?.((performance.now() - started) / 1000);
   }
 
   /** The active segment's file, opened again if it was closed while idle. Call on the chain. */

@@ -10,7 +10,7 @@ import type {
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
 import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
-import type { ReplyHolder, ReplyPermits } from "../core/replies.ts";
+import type { ReplyHolder, ReplyHolders } from "../core/replies.ts";
 import { namespaceOf } from "../../client/shared/subject.ts";
 import {
   type DecodeEvent,
@@ -67,7 +67,7 @@ export interface SessionHost {
   consumers: ConsumerRegistry;
   authenticator: Authenticator;
   /** Who may answer which request, shared by every door. */
-  replies: ReplyPermits;
+  replies: ReplyHolders;
   limits: SessionLimits;
   serverName: string;
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */

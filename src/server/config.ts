@@ -10,6 +10,7 @@ import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
 import { engineSettings } from "../streams/valkey/settings.ts";
 import { serverSettings } from "./settings.ts";
+import { opsSettings } from "./ops-settings.ts";
 
 /** Every component's settings, in `--help` order. Each table lives in its component's folder. */
 export const SETTING_GROUPS = [
@@ -22,6 +23,7 @@ export const SETTING_GROUPS = [
   smSettings,
   pulsarSettings,
   alleSettings,
+  opsSettings,
 ] as const;
 
 type Tables = typeof SETTING_GROUPS[number]["settings"];

@@ -31,8 +31,14 @@ export class ConnectionLimits {
     return this.#total;
   }
 
+  /** Connections open now on each door that has an admission (for the metrics). */
+  openByDoor(): IterableIterator<[DoorName, number]> {
+    return this.#open.entries();
+  }
+
   /** The admission of one door: a slot per connection, given back once. */
   door(name: DoorName): Admission {
+    if (!this.#open.has(name)) this.#open.set(name, 0);
     return () => {
       const here = this.#open.get(name) ?? 0;
       if (this.#total >= this.#max || here >= this.#perDoor) {

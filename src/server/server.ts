@@ -17,8 +17,12 @@ import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 import { openConsumerStore, openStreamEngine } from "./stream-engine.ts";
 import { openRoleStore } from "./role-store.ts";
+import { VERSION } from "./version.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { meteredReplies } from "../access/metered.ts";
+import { serveMetrics } from "./metrics-listener.ts";
 
-export const SERVER_NAME = "catbusd/0.1.0";
+export const SERVER_NAME = `catbusd/${VERSION}`;
 
 export interface RunningServer {
   /**
@@ -83,7 +87,7 @@ function fitConnectionLimit(
 export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
-  const log = createLogger(config.logLevel, config.logFile);
+  const log = createLogger(config.logLevel, config.logFile, config.logFormat);
   config = { ...config, maxConnections: fitConnectionLimit(log, raiseOpenFileLimit(), config) };
   await ensureDataDir(config.data);
   const lock = await lockDataDir(config.data, "catbusd");
@@ -143,7 +147,21 @@ async function startWithRoles(
   secret: string,
   roles: RoleStore,
 ): Promise<RunningServer> {
-  const streams = await openStreamEngine(config, log);
+  // Its sources are read when scraped, once everything below exists.
+  const metrics: ServerMetrics = new ServerMetrics({
+    version: VERSION,
+    maxNamespaces: config.metricsMaxNamespaces,
+    sources: {
+      connections: () => limits.openByDoor(),
+      liveConnections: () => sessions.size,
+      namespaces: () => [...broker.namespaces()].length,
+      consumers: () => consumers.list(),
+    },
+  });
+  const streams = await openStreamEngine(config, log, {
+    onSync: (seconds) => metrics.fsynced(seconds),
+    onCommit: (seconds) => metrics.committed(seconds),
+  });
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
   // machine transitions whose durable record is the state-machine log (resume from memory;
@@ -171,6 +189,7 @@ async function startWithRoles(
     dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
     dedupeMaxKeys: config.dedupeMaxKeys,
     maxPerChannel: config.retentionMaxPerChannel,
+    onStorageFailure: (namespace, messages) => metrics.storageFailed(namespace, messages),
   });
   // A shared engine: namespaces other nodes create are followed here too.
   streams.watchList?.((name) =>
@@ -213,7 +232,11 @@ async function startWithRoles(
     }
     : undefined;
   let ready = true;
-  const services: Omit<DoorServices, "admission"> = {
+  const replies = new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits });
+  /** What a door is given to count its traffic: its own view of the shared reply permits. */
+  const repliesOf = (door: DoorName) => meteredReplies(replies, metrics.door(door));
+  /** What every door is given; its own parts (slots, meter) are added below. */
+  const services: Omit<DoorServices, "admission" | "replies"> = {
     broker,
     consumers,
     authenticator: new Authenticator({
@@ -227,7 +250,6 @@ async function startWithRoles(
       },
       roles,
     }),
-    replies: new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits }),
     live: sessions,
     checkNamespace: (name) => namespaces.check(name),
     log,
@@ -241,6 +263,7 @@ async function startWithRoles(
         ? "database_unavailable"
         : "ready",
     serverName: SERVER_NAME,
+    routes: config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
     ...(tls ? { tls } : {}),
   };
   /** The registered doors that are on, by name. */
@@ -248,10 +271,23 @@ async function startWithRoles(
   const closeDoors = async () => {
     for (const d of doors.values()) await d.close();
   };
+  let metricsListener: ReturnType<typeof serveMetrics> | undefined;
   try {
     for (const d of DOORS) {
-      const running = await d.start(config, { ...services, admission: admissionOf(d.name) });
+      const running = await d.start(config, {
+        ...services,
+        replies: repliesOf(d.name),
+        admission: admissionOf(d.name),
+      });
       if (running) doors.set(d.name, running);
+    }
+    if (config.metricsBind) {
+      metricsListener = serveMetrics(
+        config.metricsBind,
+        config.origins.metricsBind,
+        metrics,
+        admissionOf("metrics"),
+      );
     }
   } catch (e) {
     await closeDoors();
@@ -260,6 +296,7 @@ async function startWithRoles(
   const endpoints = Object.fromEntries(
     [...doors].flatMap(([name, d]) => Object.entries(d.endpoints ?? { [name]: d.url })),
   );
+  if (metricsListener) endpoints.metrics = metricsListener.url;
   const server: RunningServer = {
     endpoints,
     broker,
@@ -274,6 +311,7 @@ async function startWithRoles(
         new CatbusError(ErrorCode.Shutdown, "the server is shutting down; reconnect and retry"),
       );
       await closeDoors();
+      await metricsListener?.http.shutdown();
       await consumers.close();
       await streams.close();
       await roles.close();

@@ -2,6 +2,7 @@ import type { Logger } from "../core/logger.ts";
 import type { StreamEngine } from "../core/stream-engine.ts";
 import type { BlockSize } from "../log/encryption.ts";
 import { parseFsyncPolicy } from "../log/fsync-policy.ts";
+import type { LogOptions } from "../log/log.ts";
 import { StreamStore } from "../streams/stream-store.ts";
 import { ValkeyEngine } from "../streams/valkey/valkey-engine.ts";
 import type { ServerConfig } from "./config.ts";
@@ -9,7 +10,11 @@ import { FileConsumerStore } from "../streams/consumer-store.ts";
 import type { ConsumerLeases, ConsumerStore } from "../streams/consumer-registry.ts";
 
 /** The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey. */
-export async function openStreamEngine(config: ServerConfig, log: Logger): Promise<StreamEngine> {
+export async function openStreamEngine(
+  config: ServerConfig,
+  log: Logger,
+  timings: Pick<LogOptions, "onSync" | "onCommit"> = {},
+): Promise<StreamEngine> {
   const retention = {
     maxAgeMs: config.retentionMaxAgeMs,
     maxMessages: config.retentionMaxMessages,
@@ -36,6 +41,7 @@ export async function openStreamEngine(config: ServerConfig, log: Logger): Promi
     return engine;
   }
   return new StreamStore(config.data, {
+    ...timings,
     fsync: parseFsyncPolicy(config.fsync),
     segmentBytes: config.segmentBytes,
     encryption: config.encryptionSecret

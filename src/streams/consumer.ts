@@ -100,6 +100,7 @@ export class Consumer {
   #wakeTimer?: ReturnType<typeof setTimeout>;
   #wakeTime = Infinity;
   #closed = false;
+  readonly #counts = { redelivered: 0, deadLettered: 0 };
 
   constructor(host: ConsumerHost, state: Omit<ConsumerState, "pending"> & Partial<ConsumerState>) {
     this.#host = host;
@@ -150,6 +151,11 @@ export class Consumer {
       cursor: this.#cursor,
       pending: [...this.#pending.values()].map((p) => [p.seq, p.attempt]),
     };
+  }
+
+  /** Unacked messages now, and redeliveries and dead letters since this process loaded it. */
+  counts(): { pending: number; redelivered: number; deadLettered: number } {
+    return { pending: this.#pending.size, ...this.#counts };
   }
 
   info(): { name: string; cursor: number; pending: number; members: number } & ConsumerConfig {
@@ -321,7 +327,7 @@ export class Consumer {
   }
 
   #hand(member: ConsumerMember, p: Pending, message: BusMessage) {
-    p.attempt++;
+    if (++p.attempt > 1) this.#counts.redelivered++;
     if (this.config.ackPolicy === "explicit") {
       this.#waiting.delete(p);
       p.member = member;
@@ -470,6 +476,7 @@ export class Consumer {
     (async () => {
       p.message ??= await this.#fetch(p.seq);
       if (p.message) await this.#host.deadLetter(p.message, reason, attempts);
+      this.#counts.deadLettered++;
       this.#forget(p);
       await this.#host.changed();
       this.wake();

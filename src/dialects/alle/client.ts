@@ -6,7 +6,7 @@ import { regrant } from "../../access/regrant.ts";
 import type { NotificationGap } from "../../connectors/postgres/listener.ts";
 import { checkChannelName, checkNotifyPayload } from "../../connectors/postgres/identifiers.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
-import type { ReplyPermits } from "../../core/replies.ts";
+import type { ReplyHolders } from "../../core/replies.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { DoorServices } from "../door.ts";
 import type { AlleBridge, AlleSubscriber, Notification } from "./bridge.ts";
@@ -18,7 +18,7 @@ export interface AlleContext {
   bridge: AlleBridge;
   auth: AlleAuth;
   live: DoorServices["live"];
-  replies: ReplyPermits;
+  replies: ReplyHolders;
   log: Logger;
   limits: PublishLimits & {
     /** A client with more than this many bytes waiting to be sent is disconnected. */

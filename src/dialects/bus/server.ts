@@ -1,7 +1,7 @@
 import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
 import type { Broker } from "../../core/broker.ts";
-import type { ReplyPermits } from "../../core/replies.ts";
+import type { ReplyHolders } from "../../core/replies.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
@@ -33,7 +33,7 @@ export interface BusDialectOptions {
   consumers: ConsumerRegistry;
   authenticator: Authenticator;
   /** Who may answer which request, shared with the native door. */
-  replies: ReplyPermits;
+  replies: ReplyHolders;
   /** `open`: no token, full access (as the original); `token`: every request needs one. */
   auth: "open" | "token";
   maxPayload: number;

@@ -91,6 +91,7 @@ export const nativeDoor: Door<NativeDoorSettings> = {
         certificateHash: () => webtransport?.certificateHash,
         clientBundle,
         origins: new OriginPolicy(settings.allowedOrigins),
+        mounts: services.routes,
       });
     } catch (e) {
       throw cannotListen(settings.bind, settings.origins.bind, e);

@@ -7,6 +7,7 @@ import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { type HttpDoor, serveHttpDoor } from "../../transport/http-server.ts";
 import { SSE_SESSION_SECRET_HEADER } from "../../../client/shared/messages.ts";
 import { type OriginPolicy, withHeaders } from "./origins.ts";
+import type { HttpMount } from "../door.ts";
 
 export interface HttpRoutes {
   /** `ready`, or why not (`shutting_down`, `database_unavailable`): /ready answers 503 then. */
@@ -20,7 +21,13 @@ export interface HttpRoutes {
   clientBundle(): Promise<string>;
   /** Which other origins' pages may use the listener (--allowed-origins). */
   origins: OriginPolicy;
+  /** Routes of the server's other modules (metrics, the admin API, the console), by path. */
+  mounts: readonly HttpMount[];
 }
+
+/** The mount a path belongs to, if any. */
+const mountOf = (mounts: readonly HttpMount[], path: string): HttpMount | undefined =>
+  mounts.find((m) => path === m.prefix || path.startsWith(m.prefix + "/"));
 
 const PREFLIGHT_HEADERS = `content-type, last-event-id, ${SSE_SESSION_SECRET_HEADER}`;
 
@@ -33,7 +40,7 @@ const json = (status: number, body: unknown) =>
 /**
  * The HTTP listener: WebSocket at /ws, SSE + POST at /sse, the browser client at
  * /catbus/client.js, the WebTransport certificate hash at /.well-known/catbus/cert-hash,
- * liveness at /health, readiness at /ready.
+ * liveness at /health, readiness at /ready, and the mounted routes (/metrics, /admin, /console).
  */
 export function serveHttp(
   options: {
@@ -103,6 +110,8 @@ export function serveHttp(
         throw e;
       }
     }
+    const mount = mountOf(routes.mounts, path);
+    if (mount) return await mount.handle(request, remote);
     if (path === "/health") return json(200, { status: "ok" });
     if (path === "/ready") {
       const status = routes.readiness();
