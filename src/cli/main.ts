@@ -1,5 +1,6 @@
 import { isCatbusError } from "../../client/shared/errors.ts";
 import { UsageError } from "./context.ts";
+import { VERSION } from "../server/version.ts";
 
 const USAGE = `catbus — the Catbus command line
 
@@ -58,6 +59,7 @@ State machines (catbusd --rcp-bind; rstmdb-cli's verbs and flags; \`catbus sm\` 
 Common options: --data DIR (env CATBUS_DATA, default .catbus), --url URL (env CATBUS_URL,
 default ws://127.0.0.1:4433; tcp://host:4434 also works), --token T (env CATBUS_TOKEN),
 --secret S (env CATBUS_SECRET), --database-url URL (env CATBUS_DATABASE_URL, DATABASE_URL).
+catbus --version prints the version.
 Exit codes: 0 ok, 1 failed (reason on stderr), 2 usage error.
 `;
 
@@ -97,6 +99,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 const [name, ...args] = Deno.args;
+if (name === "--version" || name === "-V" || name === "version") {
+  console.log(`catbus ${VERSION}`);
+  Deno.exit(0);
+}
 if (
   !name || name === "help" || name === "--help" || name === "-h" ||
   args.includes("--help")

@@ -7,3 +7,8 @@ export type Logger = (
   message: string,
   fields?: Record<string, unknown>,
 ) => void;
+
+/** A logger that adds `fields` to every line (a door's name, for every line its parts log). */
+export const withFields =
+  (log: Logger, fields: Record<string, unknown>): Logger => (level, message, more) =>
+    log(level, message, { ...fields, ...more });

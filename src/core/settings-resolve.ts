@@ -214,13 +214,47 @@ export function duplicateNames(groups: readonly SettingsGroup[]): string[] {
 }
 
 /** The options part of `catbusd --help`: every setting of every group with all its names. */
+/** A setting's value as it would be written (`15s`, `1MiB`, `a,b`), for `--help` and examples. */
+export const showValue = (s: AnySetting, value: unknown): string =>
+  s.kind.show ? s.kind.show(value) : String(value);
+
+/** `(default …)` for `--help`: nothing for a setting without one, or with an empty list. */
+const defaultNote = (s: AnySetting) => {
+  // Some help texts say their default in their own words.
+  if (s.default === undefined || s.help.includes("(default")) return "";
+  const shown = showValue(s, s.default);
+  return shown === "" ? "" : ` (default ${shown})`;
+};
+
 export function settingsHelp(groups: readonly SettingsGroup[]): string {
   return groups.map((g) =>
     `${g.title}:\n` +
     Object.values(g.settings).map((s) => {
       const { env, yaml } = settingNames(s);
-      return `  ${s.short ? `-${s.short}, ` : "    "}--${s.flag.padEnd(22)} ${s.help}\n` +
+      return `  ${s.short ? `-${s.short}, ` : "    "}--${s.flag.padEnd(22)} ${s.help}${
+        defaultNote(s)
+      }\n` +
         `        ${env.length ? `env ${env.join(" or ")}, ` : ""}yaml ${yaml.join(" or ")}`;
     }).join("\n")
   ).join("\n\n");
+}
+
+/** Secrets by declaration, and by name for any table that forgot to say so. */
+const isSecret = (s: AnySetting) => s.secret === true || /secret|password|token/.test(s.flag);
+
+/**
+ * The settings given (not left at their default), by flag, as written; secrets as `[redacted]`.
+ * For the start-up log line.
+ */
+export function settingsSummary(
+  groups: readonly SettingsGroup[],
+  resolved: ResolvedSettings,
+): Record<string, string> {
+  const summary: Record<string, string> = {};
+  for (const [key, s] of entries(groups)) {
+    const origin = resolved.origins[key];
+    if (resolved.values[key] === undefined || origin.endsWith("(default)")) continue;
+    summary[s.flag] = isSecret(s) ? "[redacted]" : showValue(s, resolved.values[key]);
+  }
+  return summary;
 }

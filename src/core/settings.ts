@@ -4,7 +4,7 @@
  * (`settings-resolve.ts`), `catbusd --help` and the config type are all read from them.
  */
 import { parseAddress } from "./address.ts";
-import { parseDuration, parseSize } from "./units.ts";
+import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
 
 /** How a setting's value is written, and what it becomes. */
 export interface SettingKind<T> {
@@ -16,6 +16,8 @@ export interface SettingKind<T> {
   boolean?: true;
   /** Shown in `--help` after a name whose unit differs from the setting's own (`seconds`). */
   unit?: string;
+  /** A value as it would be written (`--help`'s defaults, the example file); `String` if absent. */
+  show?(value: T): string;
 }
 
 export interface Setting<T> {
@@ -33,6 +35,8 @@ export interface Setting<T> {
   aliases?: readonly { yaml?: string; env?: string; kind?: SettingKind<T> }[];
   /** Numbers (sizes, durations, counts) must be above 0 unless 0 means something (see help). */
   allowZero?: true;
+  /** A secret (a key, a password): never logged, never shown. */
+  secret?: true;
   help: string;
 }
 
@@ -89,6 +93,7 @@ export const list = kind<string[]>({
       : typeof raw === "string"
       ? raw.split(",").map((s) => s.trim()).filter(Boolean)
       : undefined,
+  show: (value) => value.join(","),
 });
 
 export const bool = kind<boolean>({
@@ -104,12 +109,17 @@ export const bool = kind<boolean>({
       : undefined,
 });
 
-export const size = kind<number>({ expected: "a size such as 1048576 or 1MiB", parse: parseSize });
+export const size = kind<number>({
+  expected: "a size such as 1048576 or 1MiB",
+  parse: parseSize,
+  show: formatSize,
+});
 
 /** Milliseconds; a bare number is milliseconds. */
 export const duration = kind<number>({
   expected: "a duration such as 15000, 15s or 500ms",
   parse: parseDuration,
+  show: formatDuration,
 });
 
 /** Milliseconds, written as rstmdb writes durations: a bare number is seconds. */
@@ -121,6 +131,7 @@ export const seconds = kind<number>({
       (typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw));
     return bare ? Number(raw) * 1000 : parseDuration(raw);
   },
+  show: (ms) => String(ms / 1000),
 });
 
 export const count = kind<number>({
@@ -141,6 +152,7 @@ export const megabytes = kind<number>({
       ? Math.round(n * 1024 * 1024)
       : undefined;
   },
+  show: (bytes) => String(bytes / 1024 / 1024),
 });
 
 /** One of a few values (`"4096"` and `4096` are the same). */

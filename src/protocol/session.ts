@@ -199,7 +199,7 @@ export class Session implements Subscriber {
       },
       this.#replies,
       {
-        onLag: () => host.log("warn", "slow consumer: dropping messages", { remote: this.remote }),
+        onLag: () => host.log("warn", "slow consumer: dropping messages", this.logFields()),
         onCaughtUp: (gaps) => this.#reportGaps(gaps),
       },
     );
@@ -235,6 +235,12 @@ export class Session implements Subscriber {
     this.#decoder = new FrameDecoder({
       maxFrameBytes: host.limits.maxPayload + 64 * 1024,
     });
+  }
+
+  /** What every log line about this connection carries (the host's logger adds the door). */
+  logFields(): { remote: string; client_id?: string } {
+    const clientId = this.principal?.clientId;
+    return { remote: this.remote, ...(clientId ? { client_id: clientId } : {}) };
   }
 
   get remote(): string {
@@ -397,7 +403,7 @@ export class Session implements Subscriber {
     if (e.code === ErrorCode.Internal || e.clientMessage !== e.message) {
       this.#host.log("warn", e.code === ErrorCode.Internal ? "internal error" : e.message, {
         error: String(error),
-        remote: this.remote,
+        ...this.logFields(),
       });
     }
     this.#send(FrameType.Error, id, { ...e.toJSON(), ...extra });

@@ -90,7 +90,7 @@ Deno.test("config - rstmdb's names: aliases with their own units, the fsync mapp
       "network:\n  idle_timeout_secs: 30",
       "storage:\n  max_machine_versions: 3\n  fsync_policy:\n    every_ms: 100",
       "  allow_instance_recreate: true",
-      "metrics:\n  enabled: true",
+      "metrics:\n  enabled: true\n  bind_addr: 0.0.0.0:9090",
     ].join("\n"),
   };
   const c = resolveConfig({ flags: {}, env: {}, yaml, warn: (m) => warnings.push(m) });
@@ -98,7 +98,7 @@ Deno.test("config - rstmdb's names: aliases with their own units, the fsync mapp
   assert.equal(c.smMaxMachineVersions, 3);
   assert.equal(c.smFsync, "every_ms:100");
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /storage\.allow_instance_recreate, metrics$/);
+  assert.match(warnings[0], /storage\.allow_instance_recreate, metrics\.bind_addr$/);
   const env = resolveConfig({ flags: {}, env: { RSTMDB_IDLE_TIMEOUT: "5" } });
   assert.equal(env.rcpIdleTimeoutMs, 5_000);
   const old = resolveConfig({

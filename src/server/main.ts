@@ -3,6 +3,7 @@ import { isCatbusError } from "../../client/shared/errors.ts";
 import { settingsHelp } from "../core/settings-resolve.ts";
 import { resolveConfig, SETTING_GROUPS } from "./config.ts";
 import { startServer } from "./server.ts";
+import { VERSION } from "./version.ts";
 
 const USAGE = `catbusd — the Catbus server
 
@@ -14,6 +15,7 @@ ${settingsHelp(SETTING_GROUPS)}
 
       --config FILE            YAML configuration file (env CATBUS_CONFIG, RSTMDB_CONFIG)
   -h, --help                   show this help
+  -V, --version                print the version
 `;
 
 function die(message: string): never {
@@ -24,6 +26,7 @@ function die(message: string): never {
 const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
   config: { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
 };
 for (const s of SETTING_GROUPS.flatMap((g) => Object.values(g.settings))) {
   options[s.flag] = {
@@ -41,6 +44,10 @@ try {
 }
 if (flags.help) {
   console.log(USAGE);
+  Deno.exit(0);
+}
+if (flags.version) {
+  console.log(`catbusd ${VERSION}`);
   Deno.exit(0);
 }
 

@@ -5,12 +5,13 @@ import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
-import type { ServerConfig } from "./config.ts";
+import { type ServerConfig, SETTING_GROUPS } from "./config.ts";
+import { settingsSummary } from "../core/settings-resolve.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { DoorServices, RunningDoor } from "../dialects/door.ts";
 import { DOORS } from "./doors.ts";
-import type { Logger } from "../core/logger.ts";
+import { type Logger, withFields } from "../core/logger.ts";
 import { createLogger } from "./log.ts";
 import { SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
@@ -88,6 +89,11 @@ export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel, config.logFile, config.logFormat);
+  log("info", "catbusd starting", {
+    version: VERSION,
+    pid: Deno.pid,
+    settings: settingsSummary(SETTING_GROUPS, { values: config, origins: config.origins }),
+  });
   config = { ...config, maxConnections: fitConnectionLimit(log, raiseOpenFileLimit(), config) };
   await ensureDataDir(config.data);
   const lock = await lockDataDir(config.data, "catbusd");
@@ -235,7 +241,7 @@ async function startWithRoles(
   const replies = new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits });
   /** What a door is given to count its traffic: its own view of the shared reply permits. */
   const repliesOf = (door: DoorName) => meteredReplies(replies, metrics.door(door));
-  /** What every door is given; its own parts (slots, meter) are added below. */
+  /** What every door is given; its own parts (slots, meter, log) are added below. */
   const services: Omit<DoorServices, "admission" | "replies"> = {
     broker,
     consumers,
@@ -278,6 +284,7 @@ async function startWithRoles(
         ...services,
         replies: repliesOf(d.name),
         admission: admissionOf(d.name),
+        log: withFields(log, { door: d.name }),
       });
       if (running) doors.set(d.name, running);
     }

@@ -45,6 +45,7 @@ export const serverSettings = settingsGroup({
     },
     secret: {
       flag: "secret",
+      secret: true,
       env: "CATBUS_SECRET",
       yaml: "auth.secret",
       kind: text,
@@ -52,6 +53,7 @@ export const serverSettings = settingsGroup({
     },
     previousSecrets: {
       flag: "previous-secrets",
+      secret: true,
       env: "CATBUS_PREVIOUS_SECRETS",
       yaml: "auth.previous_secrets",
       kind: list,
@@ -88,6 +90,7 @@ export const serverSettings = settingsGroup({
     },
     adminKey: {
       flag: "admin-key",
+      secret: true,
       env: "CATBUS_ADMIN_KEY",
       yaml: "auth.admin_key",
       kind: text,

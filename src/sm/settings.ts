@@ -100,7 +100,8 @@ export const smSettings = settingsGroup({
     keys: [
       "storage.allow_instance_recreate",
       "compaction.min_interval_secs",
-      "metrics",
+      // rstmdb's own metrics listener; `metrics.enabled` is catbusd's (/metrics on --bind).
+      "metrics.bind_addr",
       "replication",
     ],
   },

@@ -128,6 +128,7 @@ export const streamSettings = settingsGroup({
     },
     encryptionSecret: {
       flag: "encryption-secret",
+      secret: true,
       env: "CATBUS_ENCRYPTION_SECRET",
       envAliases: ["BUS_SECRET_KEY"],
       yaml: "storage.encryption_secret",

@@ -39,6 +39,18 @@ export interface TestServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The fields of the whole `catbusd listening` line, in the text or the JSON log format. */
+function listeningLine(log: string): Record<string, string> | undefined {
+  for (const line of log.split("\n").slice(0, -1)) {
+    if (line.startsWith("{")) {
+      const fields = JSON.parse(line);
+      if (fields.msg === "catbusd listening") return fields;
+    } else if (/ catbusd listening /.test(line)) {
+      return Object.fromEntries([...line.matchAll(/ (\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    }
+  }
+}
+
 export async function startCatbusd(
   extraArgs: string[] = [],
   options: {
@@ -88,7 +100,7 @@ export async function startCatbusd(
   }).spawn();
   const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
-  let listening: RegExpExecArray | null = null;
+  let listening: Record<string, string> | undefined;
   while (!listening) {
     const { value, done } = await within(lines.read(), 30_000, "catbusd listening").catch(
       (e) => {
@@ -98,8 +110,7 @@ export async function startCatbusd(
     );
     if (done) throw new Error(`catbusd exited before listening:\n${buffered}`);
     buffered += value;
-    // The whole line: optional listeners (bus=…) follow tcp=.
-    listening = /http=(\S+) websocket=(\S+) tcp=(\S+)[^\n]*\n/.exec(buffered);
+    listening = listeningLine(buffered);
   }
   // Keep draining stderr so the child never blocks on a full pipe; echo it for debugging.
   let logged = buffered;
@@ -128,9 +139,9 @@ export async function startCatbusd(
       logWaiters.add(check);
       check();
     });
-  const [, httpUrl, wsUrl, tcpUrl] = listening;
-  const busUrl = /bus=(\S+)/.exec(buffered)?.[1] ?? "";
-  const rcpUrl = / rcp=(\S+)/.exec(listening[0])?.[1];
+  const { http: httpUrl, websocket: wsUrl, tcp: tcpUrl } = listening;
+  const busUrl = listening.bus ?? "";
+  const rcpUrl = listening.rcp;
   const stop = async () => {
     try {
       child.kill("SIGTERM");

@@ -63,6 +63,7 @@ export const rcpSettings = settingsGroup({
     },
     rcpTokenHashes: {
       flag: "rcp-token-hashes",
+      secret: true,
       env: "RSTMDB_AUTH_TOKEN_HASH",
       yaml: "auth.token_hashes",
       kind: list,
