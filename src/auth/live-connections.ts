@@ -17,6 +17,18 @@ export interface LiveConnection {
   readonly lastSeen?: number;
   /** Since when the client is behind (or 0), for doors that drop messages. */
   readonly laggingSince?: number;
+  /** The peer's address, for doors that know it (`tcp:127.0.0.1:50122`). */
+  readonly remote?: string;
+  /** Bytes queued for the client and not yet written, for doors that queue. */
+  readonly queuedBytes?: number;
+}
+
+/** A live connection as the admin API lists it: a number to name it by, its door, since when. */
+export interface ListedConnection {
+  id: number;
+  door: string;
+  since: number;
+  connection: LiveConnection;
 }
 
 /**
@@ -36,7 +48,8 @@ function noticeWindowMs(principal: Principal): number {
  * them, and swept periodically for expired tokens, silent clients and clients stuck behind.
  */
 export class SessionRegistry {
-  readonly #all = new Set<LiveConnection>();
+  readonly #all = new Map<LiveConnection, ListedConnection>();
+  #lastId = 0;
   readonly #byRole = new Map<string, Set<LiveConnection>>();
   #stopWatch?: () => void;
   #roles?: RoleStore;
@@ -48,8 +61,9 @@ export class SessionRegistry {
     return this.#all.size;
   }
 
-  add(connection: LiveConnection): void {
-    this.#all.add(connection);
+  /** Registers a connection; `door` is set by the server, which registers each door's own. */
+  add(connection: LiveConnection, door = "unknown"): void {
+    this.#all.set(connection, { id: ++this.#lastId, door, since: Date.now(), connection });
     const hash = connection.principal?.roleHash;
     if (hash) {
       let set = this.#byRole.get(hash);
@@ -125,7 +139,7 @@ export class SessionRegistry {
   ): void {
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
-      for (const c of [...this.#all]) {
+      for (const c of [...this.#all.keys()]) {
         const exp = c.principal?.expiresAt;
         if (
           exp !== undefined && exp * 1000 - now <= noticeWindowMs(c.principal!) &&
@@ -161,8 +175,13 @@ export class SessionRegistry {
     }, intervalMs);
   }
 
+  /** Every live connection, oldest first. */
+  list(): IterableIterator<ListedConnection> {
+    return this.#all.values();
+  }
+
   closeAll(error?: CatbusError): void {
-    for (const c of [...this.#all]) c.close(error);
+    for (const c of [...this.#all.keys()]) c.close(error);
   }
 
   stop(): void {

@@ -243,6 +243,10 @@ export class Session implements Subscriber {
     return { remote: this.remote, ...(clientId ? { client_id: clientId } : {}) };
   }
 
+  get queuedBytes(): number {
+    return this.#queue.pendingBytes;
+  }
+
   get remote(): string {
     return this.#transport.remote;
   }

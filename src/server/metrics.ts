@@ -277,6 +277,18 @@ export class ServerMetrics {
     };
   }
 
+  /** Messages published and delivered since start, over every door and namespace. */
+  totals(): { published: number; delivered: number } {
+    let published = 0, delivered = 0;
+    for (const byNamespace of this.#traffic.values()) {
+      for (const t of byNamespace.values()) {
+        published += t.published;
+        delivered += t.delivered;
+      }
+    }
+    return { published, delivered };
+  }
+
   storageFailed(namespace: string, messages: number): void {
     const label = this.namespaceLabel(namespace);
     this.#storageFailures.set(label, (this.#storageFailures.get(label) ?? 0) + messages);

@@ -1,4 +1,4 @@
-import { address, bool, count, oneOf, settingsGroup } from "../core/settings.ts";
+import { address, bool, count, duration, oneOf, settingsGroup } from "../core/settings.ts";
 import { LOG_FORMATS } from "./log.ts";
 
 /** What an operator watches and acts through: metrics, the log's format, the web console. */
@@ -36,6 +36,22 @@ export const opsSettings = settingsGroup({
       kind: count,
       default: 100,
       help: 'namespaces reported by name in metrics; the rest are summed as namespace="_other"',
+    },
+    console: {
+      flag: "console",
+      env: "CATBUS_CONSOLE",
+      yaml: "console.enabled",
+      kind: bool,
+      help: "the web console at /console and the admin API at /admin/api (default: on when an " +
+        "admin key is set; they need one)",
+    },
+    consoleSessionMs: {
+      flag: "console-session",
+      env: "CATBUS_CONSOLE_SESSION",
+      yaml: "console.session",
+      kind: duration,
+      default: 30 * 60_000,
+      help: "how long a console login lasts (its session cookie)",
     },
   },
 });

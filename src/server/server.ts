@@ -6,7 +6,9 @@ import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
 import { acceptReport, ConnectionLimits, type DoorName } from "./connection-limits.ts";
 import { type ServerConfig, SETTING_GROUPS } from "./config.ts";
-import { settingsSummary } from "../core/settings-resolve.ts";
+import { configError, settingsSummary } from "../core/settings-resolve.ts";
+import { adminApi } from "./admin/api.ts";
+import { consoleFiles } from "./admin/console.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { DoorServices, RunningDoor } from "../dialects/door.ts";
@@ -84,10 +86,23 @@ function fitConnectionLimit(
   return maxConnections;
 }
 
+/** The console and admin API: on by default when there is an admin key, which they need. */
+function consoleEnabled(config: ServerConfig): boolean {
+  const on = config.console ?? config.adminKey !== undefined;
+  if (on && !config.adminKey) {
+    throw configError(
+      config.origins.console,
+      "the console needs an admin key to log in with: set --admin-key (CATBUS_ADMIN_KEY)",
+    );
+  }
+  return on;
+}
+
 /** Starts every listener of one catbusd and returns once they accept connections. */
 export async function startServer(
   config: ServerConfig,
 ): Promise<RunningServer> {
+  consoleEnabled(config);
   const log = createLogger(config.logLevel, config.logFile, config.logFormat);
   log("info", "catbusd starting", {
     version: VERSION,
@@ -131,6 +146,7 @@ async function startLocked(
   log: ReturnType<typeof createLogger>,
   lock: DataDirLock,
 ): Promise<RunningServer> {
+  const startedAt = Date.now();
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = openRoleStore(config, {
     pollMs: config.rolePollMs,
@@ -241,8 +257,35 @@ async function startWithRoles(
   const replies = new ReplyPermits({ windowMs: config.replyWindowMs, max: config.maxReplyPermits });
   /** What a door is given to count its traffic: its own view of the shared reply permits. */
   const repliesOf = (door: DoorName) => meteredReplies(replies, metrics.door(door));
-  /** What every door is given; its own parts (slots, meter, log) are added below. */
-  const services: Omit<DoorServices, "admission" | "replies"> = {
+  const checkNamespace = (name: string) => namespaces.check(name);
+  const admin = consoleEnabled(config)
+    ? adminApi({
+      broker,
+      consumers,
+      live: sessions,
+      roles,
+      secret,
+      adminKey: config.adminKey!,
+      replies: repliesOf("console"),
+      checkNamespace,
+      limits: { maxPayload: config.maxPayload, maxJsonDepth: config.maxJsonDepth },
+      connections: () => limits.openByDoor(),
+      traffic: () => metrics.totals(),
+      retention: {
+        maxAgeMs: config.retentionMaxAgeMs,
+        maxMessages: config.retentionMaxMessages,
+        maxBytes: config.retentionMaxBytes,
+      },
+      version: VERSION,
+      startedAt,
+      data: config.data,
+      tls: tls !== undefined,
+      sessionMs: config.consoleSessionMs,
+      log,
+    })
+    : undefined;
+  /** What every door is given; its own parts (slots, meter, log, live registry) are added below. */
+  const services: Omit<DoorServices, "admission" | "replies" | "live"> = {
     broker,
     consumers,
     authenticator: new Authenticator({
@@ -256,8 +299,7 @@ async function startWithRoles(
       },
       roles,
     }),
-    live: sessions,
-    checkNamespace: (name) => namespaces.check(name),
+    checkNamespace,
     log,
     admissionOf,
     readiness: () =>
@@ -269,7 +311,10 @@ async function startWithRoles(
         ? "database_unavailable"
         : "ready",
     serverName: SERVER_NAME,
-    routes: config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
+    routes: [
+      ...config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
+      ...admin ? [admin, consoleFiles()] : [],
+    ],
     ...(tls ? { tls } : {}),
   };
   /** The registered doors that are on, by name. */
@@ -285,6 +330,7 @@ async function startWithRoles(
         replies: repliesOf(d.name),
         admission: admissionOf(d.name),
         log: withFields(log, { door: d.name }),
+        live: { add: (c) => sessions.add(c, d.name), delete: (c) => sessions.delete(c) },
       });
       if (running) doors.set(d.name, running);
     }
@@ -317,6 +363,7 @@ async function startWithRoles(
       sessions.closeAll(
         new CatbusError(ErrorCode.Shutdown, "the server is shutting down; reconnect and retry"),
       );
+      admin?.close();
       await closeDoors();
       await metricsListener?.http.shutdown();
       await consumers.close();

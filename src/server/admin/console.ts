@@ -1,0 +1,42 @@
+/** The web console at /console: static files served by catbusd (no CDN, no build step). */
+import type { HttpMount } from "../../dialects/door.ts";
+
+export const CONSOLE = "/console";
+
+const FILES: Record<string, { file: string; type: string }> = {
+  "": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/console.js": { file: "console.js", type: "text/javascript; charset=utf-8" },
+  "/console.css": { file: "console.css", type: "text/css; charset=utf-8" },
+};
+
+/** Pages may load only this server's own scripts and styles, and may not be framed. */
+const HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache",
+};
+
+export function consoleFiles(): HttpMount {
+  const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+  return {
+    prefix: CONSOLE,
+    async handle(request) {
+      const entry = FILES[new URL(request.url).pathname.slice(CONSOLE.length)];
+      if (!entry || (request.method !== "GET" && request.method !== "HEAD")) {
+        return new Response("not found\n", { status: 404, headers: HEADERS });
+      }
+      let body = cache.get(entry.file);
+      if (!body) {
+        body = await Deno.readFile(new URL(`./console/${entry.file}`, import.meta.url));
+        cache.set(entry.file, body);
+      }
+      return new Response(request.method === "HEAD" ? null : body, {
+        headers: { ...HEADERS, "content-type": entry.type },
+      });
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
+import { nativeClient } from "./helpers/native.ts";
+import { AsyncQueue } from "./helpers/queue.ts";
+import { admin } from "./helpers/admin.ts";
+
+/** Set to a directory to save a screenshot of each page there (docs/console/). */
+const SCREENSHOTS = Deno.env.get("CATBUS_CONSOLE_SCREENSHOTS");
+const snap = async (page: Page, name: string) => {
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+};
+
+Deno.test("console - in Chromium: log in, browse a namespace, tail it while publishing, close a connection, requeue a dead letter, mint a token", async () => {
+  const browser = await launchChromium("console in Chromium");
+  if (!browser) return;
+  await using server = await startCatbusd();
+  const c = await nativeClient(server);
+  try {
+    for (let i = 1; i <= 5; i++) await c.publish("orders.new", { order: i });
+    await c.publish("html.x", { html: "<img src=x onerror=globalThis.pwned=1>" });
+    const letters = new AsyncQueue<unknown>();
+    await c.subscribe("$sys.dlq.>", (_ch, payload) => letters.push(payload));
+    await c.createConsumer({
+      name: "flaky",
+      pattern: "orders.>",
+      from: "first",
+      ackWait: 50,
+      maxDeliver: 1,
+    });
+    await c.consume("flaky", () => new Promise(() => {}));
+    for (let i = 0; i < 5; i++) await letters.next("a dead letter");
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+
+    await page.goto(`${server.httpUrl}/console`);
+    await page.fill('input[name="key"]', server.adminKey);
+    await page.click("button:text-is('Log in')");
+    await page.waitForSelector("h2:text('Overview')");
+    await page.waitForSelector("#rates");
+    await snap(page, "overview");
+
+    await page.goto(`${server.httpUrl}/console#/namespace/html`);
+    await page.waitForSelector("tr[data-seq='1']");
+    assert.match(await page.textContent("tr[data-seq='1']") ?? "", /<img src=x onerror/);
+    assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined);
+
+    await page.click("nav >> text=Namespaces");
+    await page.click("a:text-is('orders')");
+    await page.waitForSelector("tr[data-seq='5']");
+    assert.match(await page.textContent("tr[data-seq='3']") ?? "", /\{"order":3\}/);
+    await snap(page, "namespace");
+
+    // Tail orders.> while a publisher runs: the page shows the live messages.
+    await page.click("button:text-is('Tail')");
+    await page.waitForSelector("#tail >> text=tailing orders.>");
+    let n = 0;
+    const publishing = setInterval(
+      () => c.publish("orders.live", { live: ++n }).catch(() => {}),
+      100,
+    );
+    try {
+      await page.waitForSelector("#tail td:text('orders.live')");
+    } finally {
+      clearInterval(publishing);
+    }
+    await snap(page, "tail");
+
+    const token = (await admin(server, "POST", "/tokens", {
+      permissions: ["all"],
+      patterns: ["w.>"],
+      client_id: "worker-1",
+    })).body.token as string;
+    const worker = await nativeClient(server, token);
+    const states = new AsyncQueue<string>();
+    worker.onStateChange((s) => states.push(s));
+    await page.click("nav >> text=Connections");
+    await page.fill('input[name="q"]', "worker-1");
+    await page.click("button:text-is('Search')");
+    await page.waitForSelector("tr[data-client='worker-1']");
+    await snap(page, "connections");
+    await page.click("tr[data-client='worker-1'] >> text=Close");
+    assert.notEqual(await states.next("the worker's connection closing"), "connected");
+    await worker.disconnect();
+
+    const again = new AsyncQueue<unknown>();
+    await c.subscribe("orders.new", (_ch, payload) => again.push(payload));
+    await page.click("nav >> text=Consumers");
+    await page.click("a:text-is('flaky')");
+    await page.waitForSelector("#dead-letters tr[data-seq] >> text=Requeue");
+    await snap(page, "dead-letters");
+    await page.click("#dead-letters tr[data-seq] >> nth=0 >> text=Requeue");
+    assert.deepEqual(await again.next("the requeued message"), { order: 1 });
+    await page.waitForSelector("#dead-letters td:text-is('requeued')");
+
+    await page.click("nav >> text=Roles and tokens");
+    const mint = page.locator("form", { has: page.locator("button:text-is('Mint token')") });
+    await mint.locator('input[name="permissions"]').fill("all");
+    await mint.locator('input[name="patterns"]').fill("chat.>");
+    await mint.locator("button").click();
+    const minted = (await page.textContent("#minted .token"))!.trim();
+    assert.match(minted, /^sub-/);
+    await snap(page, "access");
+    const user = await nativeClient(server, minted);
+    await user.publish("chat.room", { hi: 1 });
+    await assert.rejects(
+      user.publish("orders.x", 1),
+      (e: { code?: string }) => e.code === "forbidden",
+    );
+    await user.disconnect();
+
+    await page.click("nav >> text=Publish");
+    await page.fill('input[name="channel"]', "orders.new");
+    await page.fill('textarea[name="payload"]', '{"from":"console"}');
+    await page.click("button:text-is('Publish')");
+    await page.waitForSelector("#publish-result >> text=published: seq");
+    assert.deepEqual(await again.next("the published message"), { from: "console" });
+    await snap(page, "publish");
+
+    await page.click("text=Log out");
+    await page.waitForSelector("h2:text('Log in')");
+  } finally {
+    await c.disconnect();
+    await browser.close();
+  }
+});
