@@ -4,6 +4,7 @@ import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { admin, login } from "./helpers/admin.ts";
 import { within } from "./helpers/deadline.ts";
+import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
 
 const items = (a: { body: { items?: Record<string, unknown>[] } }) => a.body.items!;
 
@@ -344,4 +345,39 @@ Deno.test("console - served by catbusd with a strict content security policy", a
     assert.equal(response.headers.get("x-frame-options"), "DENY");
     await response.body?.cancel();
   }
+});
+
+Deno.test("admin api - the state-machine door's routes: definitions and instances, paged and filtered", async () => {
+  await using server = await startSm();
+  const off = await admin(server, "GET", "/rcp/machines");
+  assert.equal(off.status, 200);
+  const c = await connectSm(server);
+  await c.request("PUT_MACHINE", { machine: "order", version: 1, definition: ORDER });
+  for (let i = 0; i < 3; i++) {
+    await c.request("CREATE_INSTANCE", {
+      machine: "order",
+      version: 1,
+      instance_id: `o-${i}`,
+      initial_ctx: { amount: 5 },
+    });
+  }
+  await c.request("APPLY_EVENT", { instance_id: "o-1", event: "PAY" });
+  const machines = await admin(server, "GET", "/rcp/machines");
+  assert.deepEqual(machines.body.items, [{ machine: "order", versions: [1] }]);
+  const definition = await admin(server, "GET", "/rcp/machines/order/1");
+  assert.deepEqual((definition.body.definition as { initial: string }).initial, "created");
+  const paid = await admin(server, "GET", "/rcp/instances?state=paid");
+  assert.deepEqual((paid.body.instances as { id: string }[]).map((i) => i.id), ["o-1"]);
+  const page = await admin(server, "GET", "/rcp/instances?machine=order&limit=2");
+  assert.equal((page.body.instances as unknown[]).length, 2);
+  assert.equal(page.body.has_more, true);
+  assert.equal((await admin(server, "GET", "/rcp/instances/o-2")).body.state, "created");
+  assert.equal((await admin(server, "GET", "/rcp/instances/nope")).status, 404);
+  assert.equal((await admin(server, "GET", "/rcp/machines/nope/1")).status, 404);
+  c.close();
+});
+
+Deno.test("admin api - a door's routes are there only while the door is on", async () => {
+  await using server = await startCatbusd();
+  assert.equal((await admin(server, "GET", "/rcp/machines")).status, 404);
 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { launchChromium } from "./helpers/browser.ts";
-import { startCatbusd } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { admin } from "./helpers/admin.ts";
+import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
 
 /** Set to a directory to save a screenshot of each page there (docs/console/). */
 const SCREENSHOTS = Deno.env.get("CATBUS_CONSOLE_SCREENSHOTS");
@@ -15,7 +15,11 @@ const snap = async (page: Page, name: string) => {
 Deno.test("console - in Chromium: log in, browse a namespace, tail it while publishing, close a connection, requeue a dead letter, mint a token", async () => {
   const browser = await launchChromium("console in Chromium");
   if (!browser) return;
-  await using server = await startCatbusd();
+  await using server = await startSm();
+  const sm = await connectSm(server);
+  await sm.request("PUT_MACHINE", { machine: "order", version: 1, definition: ORDER });
+  await sm.request("CREATE_INSTANCE", { machine: "order", version: 1, instance_id: "order-42" });
+  sm.close();
   const c = await nativeClient(server);
   try {
     for (let i = 1; i <= 5; i++) await c.publish("orders.new", { order: i });
@@ -117,6 +121,11 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
     await page.waitForSelector("#publish-result >> text=published: seq");
     assert.deepEqual(await again.next("the published message"), { from: "console" });
     await snap(page, "publish");
+
+    await page.click("nav >> text=State machines");
+    await page.waitForSelector("#machines td:text-is('order')");
+    await page.waitForSelector("#instances td:text-is('order-42')");
+    await snap(page, "state-machines");
 
     await page.click("text=Log out");
     await page.waitForSelector("h2:text('Log in')");

@@ -46,6 +46,16 @@ export interface DoorServices {
   routes: readonly HttpMount[];
 }
 
+/**
+ * One admin API route: a method, a path (its groups are the parameters) and a handler that
+ * answers JSON. Errors are thrown as CatbusErrors (their codes become statuses).
+ */
+export type AdminRoute = readonly [
+  method: string,
+  path: RegExp,
+  handle: (request: Request, url: URL, params: string[]) => Response | Promise<Response>,
+];
+
 /** Requests to `prefix` and below it (`/metrics`, `/admin/api/…`) go to `handle`. */
 export interface HttpMount {
   prefix: string;
@@ -67,6 +77,11 @@ export interface RunningDoor {
    * door of several listeners names each (`http=… websocket=… tcp=…`).
    */
   endpoints?: Record<string, string>;
+  /**
+   * What the admin API shows of this door (the console's page for it), served under
+   * `/admin/api/<door name>/…`, e.g. the state machines of the RCP door.
+   */
+  adminRoutes?: readonly AdminRoute[];
   /**
    * Stops accepting and ends the door's open connections. The server has already sent every
    * live connection (of every door) the shutdown error, in the same tick.

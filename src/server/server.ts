@@ -282,6 +282,10 @@ async function startWithRoles(
       tls: tls !== undefined,
       sessionMs: config.consoleSessionMs,
       log,
+      doorRoutes: () =>
+        [...doors].flatMap(([name, d]) =>
+          d.adminRoutes ? [[name, d.adminRoutes] as [string, typeof d.adminRoutes]] : []
+        ),
     })
     : undefined;
   /** What every door is given; its own parts (slots, meter, log, live registry) are added below. */

@@ -18,10 +18,14 @@ import { encodeFrame } from "./frame.ts";
 import { RcpSession } from "./session.ts";
 import { parseTokenHashes, TokenVerifier } from "./token-hashes.ts";
 import { WatchHub } from "./watch-hub.ts";
+import { smAdminRoutes } from "./admin-routes.ts";
+import type { AdminRoute } from "../door.ts";
 
 export interface RcpService {
   /** e.g. rcp://127.0.0.1:7401 (rcps:// with TLS) */
   url: string;
+  /** The state machines as the admin API shows them. */
+  adminRoutes: AdminRoute[];
   close(): Promise<void>;
 }
 
@@ -161,6 +165,7 @@ export async function startRcpService(
     : address.hostname;
   return {
     url: `rcp${tls ? "s" : ""}://${displayHost}:${listener.port}`,
+    adminRoutes: smAdminRoutes(engine),
     async close() {
       listener.close();
       unbridge();

@@ -60,14 +60,21 @@ export function adminApi(ctx: AdminContext): HttpMount & { close(): void } {
     }
     await auth.authorize(request);
     const url = new URL(request.url);
+    // The server's routes, then each running door's under its name.
+    const tables: [string, readonly Route[]][] = [["", routes]];
+    for (const [door, own] of ctx.doorRoutes()) tables.push([`/${door}`, own]);
     const allowed: string[] = [];
-    for (const [method, pattern, run] of routes) {
-      const m = pattern.exec(path);
-      if (!m) continue;
-      if (method === request.method) {
-        return await run(request, url, m.slice(1).map(decodeURIComponent));
+    for (const [prefix, table] of tables) {
+      if (prefix && !path.startsWith(prefix + "/")) continue;
+      const rest = path.slice(prefix.length);
+      for (const [method, pattern, run] of table) {
+        const m = pattern.exec(rest);
+        if (!m) continue;
+        if (method === request.method) {
+          return await run(request, url, m.slice(1).map(decodeURIComponent));
+        }
+        allowed.push(method);
       }
-      allowed.push(method);
     }
     if (allowed.length) {
       return json(405, {

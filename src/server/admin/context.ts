@@ -5,6 +5,7 @@ import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import type { SessionRegistry } from "../../auth/live-connections.ts";
 import type { RoleStore } from "../../auth/role-store.ts";
 import type { PublishLimits } from "../../access/publisher.ts";
+import type { Route } from "./routes.ts";
 
 /** What the admin API reads and acts on: the server's parts, handed over by server.ts. */
 export interface AdminContext {
@@ -31,4 +32,6 @@ export interface AdminContext {
   tls: boolean;
   sessionMs: number;
   log: Logger;
+  /** The running doors' own admin routes, by door name (served under `/admin/api/<door>/`). */
+  doorRoutes(): Iterable<[door: string, routes: readonly Route[]]>;
 }

@@ -1,6 +1,2 @@
-/** One admin API route: a method, a path below /admin/api (its groups are the parameters), a handler. */
-export type Route = readonly [
-  method: string,
-  path: RegExp,
-  handle: (request: Request, url: URL, params: string[]) => Response | Promise<Response>,
-];
+/** One admin API route (the door contract's type: doors add routes of their own). */
+export type { AdminRoute as Route } from "../../dialects/door.ts";

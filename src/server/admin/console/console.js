@@ -613,14 +613,82 @@ function accessPage() {
 }
 
 function stateMachinesPage() {
-  const box = h("div");
-  cleanups.push(startTail("sm.>", box));
+  const machines = h("div", { id: "machines" });
+  const instances = h("div", { id: "instances" });
+  const transitions = h("div");
+  let offset = 0;
+  const filter = h(
+    "form",
+    { onsubmit: act(() => ((offset = 0), loadInstances())) },
+    h("input", { name: "machine", placeholder: "machine" }),
+    h("input", { name: "state", placeholder: "state" }),
+    h("button", {}, "List instances"),
+  );
+  async function loadInstances() {
+    const q = new URLSearchParams({ offset: String(offset), limit: "20" });
+    for (const key of ["machine", "state"]) if (field(filter, key)) q.set(key, field(filter, key));
+    const answer = await api("GET", `/rcp/instances?${q}`);
+    instances.replaceChildren(
+      table(
+        ["instance", "machine", "version", "state"],
+        answer.instances.map((i) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, i.id ?? i.instance_id),
+            h("td", {}, i.machine),
+            h("td", {}, i.version),
+            h("td", {}, i.state),
+          )
+        ),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        `${answer.total} instances`,
+        h("button", {
+          type: "button",
+          disabled: offset === 0,
+          onclick: act(() => ((offset = Math.max(0, offset - 20)), loadInstances())),
+        }, "Previous"),
+        h("button", {
+          type: "button",
+          disabled: !answer.has_more,
+          onclick: act(() => ((offset += 20), loadInstances())),
+        }, "Next"),
+      ),
+    );
+  }
+  act(async () => {
+    let answer;
+    try {
+      answer = await api("GET", "/rcp/machines");
+    } catch {
+      machines.replaceChildren(h("p", {}, "The state-machine door is off (catbusd --rcp-bind)."));
+      return;
+    }
+    machines.replaceChildren(
+      table(
+        ["machine", "versions"],
+        answer.items.map((m) =>
+          h("tr", {}, h("td", {}, m.machine), h("td", {}, m.versions.join(", ")))
+        ),
+      ),
+    );
+    await loadInstances();
+  })();
+  cleanups.push(startTail("sm.>", transitions));
   return h(
     "section",
     {},
-    h("h2", {}, "State machines: live transitions"),
-    h("p", {}, "Every transition, as the sm namespace carries it (sm.<machine>.<instance>)."),
-    box,
+    h("h2", {}, "State machines"),
+    h("h3", {}, "Definitions"),
+    machines,
+    h("h3", {}, "Instances"),
+    filter,
+    instances,
+    h("h3", {}, "Live transitions (the sm namespace)"),
+    transitions,
   );
 }
 
