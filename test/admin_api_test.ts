@@ -4,6 +4,7 @@ import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { admin, login } from "./helpers/admin.ts";
 import { within } from "./helpers/deadline.ts";
+import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
 
 const items = (a: { body: { items?: Record<string, unknown>[] } }) => a.body.items!;
@@ -208,18 +209,7 @@ Deno.test("admin api - consumers and their dead letters: requeue sends one back 
   const c = await nativeClient(server);
   await c.publish("orders.new", { id: 7 });
   await c.publish("orders.new", { id: 8 });
-  const letters = new AsyncQueue<unknown>();
-  await c.subscribe("$sys.dlq.>", (_ch, payload) => letters.push(payload));
-  await c.createConsumer({
-    name: "flaky",
-    pattern: "orders.>",
-    from: "first",
-    ackWait: 50,
-    maxDeliver: 1,
-  });
-  await c.consume("flaky", () => new Promise(() => {}));
-  await letters.next("dead letter 1");
-  await letters.next("dead letter 2");
+  const letters = await makeDeadLetters(c, { name: "flaky", pattern: "orders.>", count: 2 });
   const consumers = await admin(server, "GET", "/consumers?q=flak");
   assert.equal(items(consumers)[0].dead_lettered, 2);
   const dead = await admin(server, "GET", "/consumers/flaky/dead-letters");

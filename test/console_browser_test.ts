@@ -4,6 +4,7 @@ import { launchChromium } from "./helpers/browser.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { admin } from "./helpers/admin.ts";
+import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
 
 /** Set to a directory to save a screenshot of each page there (docs/console/). */
@@ -24,17 +25,7 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
   try {
     for (let i = 1; i <= 5; i++) await c.publish("orders.new", { order: i });
     await c.publish("html.x", { html: "<img src=x onerror=globalThis.pwned=1>" });
-    const letters = new AsyncQueue<unknown>();
-    await c.subscribe("$sys.dlq.>", (_ch, payload) => letters.push(payload));
-    await c.createConsumer({
-      name: "flaky",
-      pattern: "orders.>",
-      from: "first",
-      ackWait: 50,
-      maxDeliver: 1,
-    });
-    await c.consume("flaky", () => new Promise(() => {}));
-    for (let i = 0; i < 5; i++) await letters.next("a dead letter");
+    await makeDeadLetters(c, { name: "flaky", pattern: "orders.>", count: 5 });
     const page = await browser.newPage();
     page.setDefaultTimeout(20_000);
 

@@ -3,6 +3,7 @@ import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
+import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { post } from "./helpers/bus.ts";
 import { labelValues, sample, scrape } from "./helpers/prometheus.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
@@ -71,23 +72,9 @@ Deno.test("metrics - durable consumers' pending, redeliveries and dead letters",
   await using server = await startCatbusd();
   const c = await nativeClient(server);
   await c.publish("orders.new", { id: 1 });
-  const letters = new AsyncQueue<unknown>();
-  await c.subscribe("$sys.dlq.>", (_ch, payload) => letters.push(payload));
-  await c.createConsumer({
-    name: "flaky",
-    pattern: "orders.>",
-    from: "first",
-    ackWait: 50,
-    maxDeliver: 2,
-  });
+  // Delivered twice (one redelivery), then dead-lettered.
+  await makeDeadLetters(c, { name: "flaky", pattern: "orders.>", count: 1, maxDeliver: 2 });
   await c.createConsumer({ name: "holding", pattern: "orders.>", from: "first", ackWait: 60_000 });
-  const attempts = new AsyncQueue<number>();
-  await c.consume("flaky", (m) => {
-    attempts.push(m.attempt);
-    return new Promise(() => {});
-  });
-  assert.deepEqual([await attempts.next(), await attempts.next()], [1, 2]);
-  await letters.next("the dead letter");
   const held = new AsyncQueue<number>();
   await c.consume("holding", (m) => {
     held.push(m.attempt);

@@ -1,19 +1,10 @@
 /** What every admin API handler shares: JSON answers, errors as statuses, paging, bodies. */
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
+import { HTTP_STATUS } from "../../dialects/http-status.ts";
 
-const STATUS: Record<string, number> = {
-  [ErrorCode.BadRequest]: 400,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.Conflict]: 409,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.LimitExceeded]: 429,
-  [ErrorCode.NoResponders]: 503,
-  [ErrorCode.Unavailable]: 503,
-  [ErrorCode.Timeout]: 504,
-};
+/** A request through the publish tool that nobody answers is the service's absence: 503. */
+const STATUS: Record<string, number> = { ...HTTP_STATUS, [ErrorCode.NoResponders]: 503 };
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body) + "\n", {
