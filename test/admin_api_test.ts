@@ -371,3 +371,21 @@ Deno.test("admin api - a door's routes are there only while the door is on", asy
   await using server = await startCatbusd();
   assert.equal((await admin(server, "GET", "/rcp/machines")).status, 404);
 });
+
+Deno.test("cli - catbus admin calls the admin API with the admin key", async () => {
+  await using server = await startCatbusd();
+  const token = { CATBUS_TOKEN: server.adminKey };
+  const overview = await server.cli(["admin", "GET", "/overview"], token);
+  assert.equal(overview.code, 0, overview.stderr);
+  assert.equal(JSON.parse(overview.stdout).version, "0.1.0");
+  const minted = await server.cli(
+    ["admin", "POST", "/tokens", '{"permissions":["read"],"patterns":["a.>"]}'],
+    token,
+  );
+  assert.equal(minted.code, 0, minted.stderr);
+  assert.match(JSON.parse(minted.stdout).token, /^sub-/);
+  const refused = await server.cli(["admin", "GET", "/overview"], { CATBUS_TOKEN: "wrong" });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /unauthorized: wrong admin key/);
+  assert.equal((await server.cli(["admin", "PUT", "x"], token)).code, 2);
+});

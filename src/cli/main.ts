@@ -15,6 +15,8 @@ Talking to a server:
   catbus publish CHANNEL JSON [--url URL] [--token T] [--header k=v]…
   catbus subscribe PATTERN [--url URL] [--token T] [--from new|last|first|SEQ] [--format json|text] [--count N]
   catbus status [--json] [--database-url URL]   server, role store, database (exit 1 if unhealthy)
+  catbus admin GET|POST|DELETE /PATH [JSON]   the admin HTTP API (docs/admin-api.md), with
+                                   the admin key as --token: e.g. GET /connections?door=native
 
 Durable consumers (at-least-once, acks, redelivery, dead letters):
   catbus consumer add NAME PATTERN [--from first|new|SEQ] [--ack-wait 30s] [--max-deliver 5]
@@ -77,6 +79,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   role: async () => (await tokens()).roleCommand,
   init: async () => (await tokens()).initCommand,
   status: async () => (await import("./status-cmd.ts")).statusCommand,
+  admin: async () => (await import("./admin-cmd.ts")).adminCommand,
   namespace: async () => (await import("./namespace-cmd.ts")).namespaceCommand,
   debug: async () => (await storage()).debugCommand,
   dump: async () => (await storage()).dumpCommand,
