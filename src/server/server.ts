@@ -146,7 +146,6 @@ async function startLocked(
   log: ReturnType<typeof createLogger>,
   lock: DataDirLock,
 ): Promise<RunningServer> {
-  const startedAt = Date.now();
   const secret = config.secret ?? await loadOrCreateSecret(config.data);
   const roles = openRoleStore(config, {
     pollMs: config.rolePollMs,
@@ -169,6 +168,7 @@ async function startWithRoles(
   secret: string,
   roles: RoleStore,
 ): Promise<RunningServer> {
+  const startedAt = Date.now();
   // Its sources are read when scraped, once everything below exists.
   const metrics: ServerMetrics = new ServerMetrics({
     version: VERSION,
