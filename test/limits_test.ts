@@ -65,8 +65,9 @@ Deno.test("limits - a door at --max-connections-per-door refuses at once; the ot
   assert.equal(refused.json.code, "limit_exceeded");
   assert.match(String(refused.json.message), /--max-connections-per-door/);
   await second.untilClosed();
-  // The HTTP door has its own slot: one request at a time here.
-  const health = await fetch(`${server.httpUrl}/health`);
+  // The HTTP door has its own slot: one connection at a time here (a kept-alive one would hold
+  // it, so this request asks the server to close its connection after the answer).
+  const health = await fetch(`${server.httpUrl}/health`, { headers: { connection: "close" } });
   assert.equal(health.status, 200);
   await health.body?.cancel();
   // A WebSocket holds the HTTP door's slot while it is open.

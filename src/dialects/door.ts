@@ -6,6 +6,7 @@ import type { ReplyHolders } from "../core/replies.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { SessionRegistry } from "../auth/live-connections.ts";
+import type { HttpLimits } from "../transport/http-server.ts";
 
 /** What every door is given by the server: the shared core and the access layer's parts. */
 export interface DoorServices {
@@ -25,6 +26,8 @@ export interface DoorServices {
   log: Logger;
   /** The server's certificate and key (PEM), when it has them. */
   tls?: { cert: string; key: string };
+  /** Header and idle timeouts and size limits of every HTTP door (--http-header-timeout, …). */
+  http: HttpLimits;
   /** This door's connection slots (--max-connections-per-door) and accept-failure reports. */
   admission: DoorAdmission;
   /**

@@ -12,6 +12,7 @@ import { consoleFiles } from "./admin/console.ts";
 import { type DataDirLock, ensureDataDir, loadOrCreateSecret, lockDataDir } from "./data-dir.ts";
 import { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { DoorServices, RunningDoor } from "../dialects/door.ts";
+import type { HttpLimits } from "../transport/http-server.ts";
 import { DOORS } from "./doors.ts";
 import { type Logger, withFields } from "../core/logger.ts";
 import { createLogger } from "./log.ts";
@@ -288,6 +289,14 @@ async function startWithRoles(
         ),
     })
     : undefined;
+  /** The same for every HTTP door: the native one, Bus, and those to come. */
+  const httpLimits: HttpLimits = {
+    headerTimeoutMs: config.httpHeaderTimeoutMs,
+    idleTimeoutMs: config.httpIdleTimeoutMs,
+    maxHeaderBytes: config.httpMaxHeaderBytes,
+    maxHeaders: config.httpMaxHeaders,
+    maxWebSocketMessageBytes: config.websocketMaxMessage,
+  };
   /** What every door is given; its own parts (slots, meter, log, live registry) are added below. */
   const services: Omit<DoorServices, "admission" | "replies" | "live"> = {
     broker,
@@ -319,6 +328,7 @@ async function startWithRoles(
       ...config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
       ...admin ? [admin, consoleFiles()] : [],
     ],
+    http: httpLimits,
     ...(tls ? { tls } : {}),
   };
   /** The registered doors that are on, by name. */

@@ -177,8 +177,8 @@ export const serverSettings = settingsGroup({
       yaml: "limits.max_connections",
       kind: count,
       default: 100_000,
-      help: "connections at once over every door (HTTP requests, WebSocket, SSE, WebTransport, " +
-        "TCP, Bus, RCP); also native sessions at once",
+      help: "connections at once over every door (HTTP connections, idle keep-alive ones too, " +
+        "WebSocket, SSE, WebTransport, TCP, Bus, RCP); also native sessions at once",
     },
     maxConnectionsPerDoor: {
       flag: "max-connections-per-door",
@@ -187,6 +187,48 @@ export const serverSettings = settingsGroup({
       kind: count,
       default: 50_000,
       help: "connections at once on any one door (HTTP, WebTransport, TCP, Bus, RCP)",
+    },
+    httpHeaderTimeoutMs: {
+      flag: "http-header-timeout",
+      env: "CATBUS_HTTP_HEADER_TIMEOUT",
+      yaml: "limits.http_header_timeout",
+      kind: duration,
+      default: 10_000,
+      help: "an HTTP connection (any HTTP door, Bus too) whose request headers are not all in by " +
+        "then is closed (slowloris); counted from accepting it or from a request's first byte",
+    },
+    httpIdleTimeoutMs: {
+      flag: "http-idle-timeout",
+      env: "CATBUS_HTTP_IDLE_TIMEOUT",
+      yaml: "limits.http_idle_timeout",
+      kind: duration,
+      default: 60_000,
+      help: "an HTTP keep-alive connection with no request this long, or a request body silent " +
+        "this long, is closed",
+    },
+    httpMaxHeaderBytes: {
+      flag: "http-max-header-bytes",
+      env: "CATBUS_HTTP_MAX_HEADER_BYTES",
+      yaml: "limits.http_max_header_bytes",
+      kind: size,
+      default: 32 * 1024,
+      help: "largest HTTP request head (request line and headers); past it: 431",
+    },
+    httpMaxHeaders: {
+      flag: "http-max-headers",
+      env: "CATBUS_HTTP_MAX_HEADERS",
+      yaml: "limits.http_max_headers",
+      kind: count,
+      default: 100,
+      help: "most header fields in an HTTP request; past it: 431",
+    },
+    websocketMaxMessage: {
+      flag: "websocket-max-message",
+      env: "CATBUS_WEBSOCKET_MAX_MESSAGE",
+      yaml: "limits.websocket_max_message",
+      kind: size,
+      default: 64 * 1024 * 1024,
+      help: "largest WebSocket message a client may send; past it the socket is closed (1009)",
     },
     maxPublishRate: {
       flag: "max-publish-rate",

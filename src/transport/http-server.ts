@@ -1,4 +1,14 @@
-import { type AcceptReport, type Admission, retryDelayMs } from "./accept-loop.ts";
+import { acceptLoop, type AcceptReport, type Admission, refuseWith } from "./accept-loop.ts";
+import {
+  type ConnectionHandler,
+  DEFAULT_HTTP_LIMITS,
+  HttpConnection,
+  type HttpLimits,
+  type RequestInfo,
+} from "./http-connection.ts";
+import { plainAnswer } from "./http-response.ts";
+
+export { DEFAULT_HTTP_LIMITS, type HttpLimits, type RequestInfo };
 
 /** How long a shutdown waits for responses in progress before it drops their connections. */
 const SHUTDOWN_GRACE_MS = 1000;
@@ -9,18 +19,19 @@ export interface HttpDoorOptions {
   cert?: string;
   key?: string;
   onError?: (error: unknown) => Response;
-  /** A slot per request in progress (an open event stream or WebSocket holds its slot). */
+  /** A slot per connection, taken when it is accepted and given back when it closes. */
   admit: Admission;
   report: AcceptReport;
+  limits?: HttpLimits;
 }
 
 /**
- * A request's handler. `keep()` takes over the request's slot, for a connection that outlives
- * the response (a WebSocket): call what it returns when that connection ends.
+ * A request's handler. `keep()` returns the connection's slot's release, for a connection that
+ * outlives the response (a WebSocket): calling it gives the slot back early (once).
  */
 export type DoorHandler = (
   request: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  info: RequestInfo,
   keep: () => () => void,
 ) => Response | Promise<Response>;
 
@@ -29,90 +40,100 @@ export interface HttpDoor {
   shutdown(): Promise<void>;
 }
 
-const refusal = () =>
-  new Response(
-    JSON.stringify({
-      code: "limit_exceeded",
-      message: "the server is at its connection limit (--max-connections, " +
-        "--max-connections-per-door); retry later",
-    }) + "\n",
-    { status: 503, headers: { "content-type": "application/json", connection: "close" } },
-  );
+/** What is read of a refused connection's request before the refusal is written. */
+const READ_BEFORE_REFUSAL = 4096;
+
+const REFUSAL = plainAnswer(
+  503,
+  "limit_exceeded",
+  "the server is at its connection limit (--max-connections, --max-connections-per-door); " +
+    "retry later",
+);
+
+const internalError = () =>
+  new Response(JSON.stringify({ code: "internal", message: "internal error" }) + "\n", {
+    status: 500,
+    headers: { "content-type": "application/json" },
+  });
 
 /**
- * An HTTP listener (Deno.serve) that survives its accept failing. Deno.serve accepts
- * internally; when an accept fails (EMFILE: out of file descriptors) its loop ends and
- * `finished` rejects, which unobserved would end the process. Here that is reported once and
- * the listener is started again on the same address after a back-off, until it can bind.
- * Connections are invisible to Deno.serve's handler, so the slots count requests in progress.
+ * An HTTP/1.1 listener (Deno.listen or Deno.listenTls, our own HTTP and WebSocket) for the
+ * native HTTP door, Bus and every door to come. Every connection takes a slot when accepted
+ * (refused at once with a 503 when the door is full), must finish its request headers within
+ * `headerTimeoutMs` and is closed after `idleTimeoutMs` without a request. Accepting survives
+ * running out of file descriptors (see acceptLoop).
  */
 export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): HttpDoor {
-  const { admit, report, ...listen } = options;
-  const serve = (
-    request: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Response | Promise<Response> => {
-    const release = admit();
-    if (!release) return refusal();
-    let kept = false;
-    const keep = () => {
-      kept = true;
-      return release;
-    };
-    inFlight++;
-    info.completed.finally(() => {
-      if (--inFlight === 0) idle?.();
-      if (!kept) release();
-    }).catch(() => {});
-    return handler(request, info, keep);
-  };
+  const { admit, report, onError, limits = DEFAULT_HTTP_LIMITS } = options;
+  const { cert, key } = options;
+  const tls = cert !== undefined && key !== undefined;
+  const listener = tls
+    ? Deno.listenTls({
+      hostname: options.hostname,
+      port: options.port,
+      cert,
+      key,
+      alpnProtocols: ["http/1.1"],
+    })
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const connections = new Set<HttpConnection>();
   let stopped = false;
-  /** Responses not yet completed; `idle` is called when the count drops to 0. */
-  let inFlight = 0;
-  let idle: (() => void) | undefined;
-  // Deno.serve's graceful shutdown waits for every response, and one whose client stopped
-  // reading never completes. So a shutdown waits for responses itself, for a while, then aborts:
-  // that closes the listener and drops every connection at once.
-  const abort = new AbortController();
-  const start = (port: number) => {
-    // Binds synchronously: a taken port throws here.
-    const server = Deno.serve(
-      { ...listen, port, signal: abort.signal, onListen: () => {} },
-      serve,
-    );
-    server.finished.catch((e) => {
-      if (!stopped) restart(server.addr.port, e);
-    });
-    return server;
-  };
-  let current = start(listen.port);
-  const port = current.addr.port;
-  const restart = async (port: number, error: Error) => {
-    report.failing(error);
-    for (let failures = 1; !stopped; failures++) {
-      await new Promise((r) => setTimeout(r, retryDelayMs(failures)));
-      if (stopped) return;
+  let allClosed: (() => void) | undefined;
+  const connectionHandler: ConnectionHandler = {
+    scheme: tls ? "https" : "http",
+    hostname: options.hostname,
+    limits,
+    answer: async (request, info, keep) => {
       try {
-        current = start(port);
-        report.recovered(failures);
-        return;
-      } catch { /* still out of descriptors, or the port is taken: try again */ }
-    }
+        return await handler(request, info, keep);
+      } catch (e) {
+        return onError?.(e) ?? internalError();
+      }
+    },
   };
+  const serve = (conn: Deno.Conn) => {
+    const release = stopped ? undefined : admit();
+    if (!release) {
+      // Answered once the request comes (an HTTP client takes no answer before it asked).
+      return refuseWith(async () => {
+        await conn.read(new Uint8Array(READ_BEFORE_REFUSAL));
+        for (let off = 0; off < REFUSAL.length;) off += await conn.write(REFUSAL.subarray(off));
+      }, () => conn.close());
+    }
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    const connection = new HttpConnection(conn, connectionHandler, release, () => {
+      connections.delete(connection);
+      if (connections.size === 0) allClosed?.();
+    });
+    connections.add(connection);
+  };
+  void acceptLoop(() => listener.accept(), serve, report);
+  // One timer for every connection's header and idle deadline.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const c of connections) if (c.deadline <= now) c.close();
+  }, Math.max(10, Math.min(1000, limits.headerTimeoutMs / 4, limits.idleTimeoutMs / 4)));
   return {
-    port,
+    port: (listener.addr as Deno.NetAddr).port,
     async shutdown() {
       stopped = true;
-      if (inFlight > 0) {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      // Idle connections go now; requests in progress (and WebSockets finishing their close
+      // handshake) get a grace period, then their connections are dropped: a client that
+      // stopped reading would hold a response forever.
+      for (const c of connections) if (c.idle) c.close();
+      if (connections.size > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
-          idle = resolve;
+          allClosed = resolve;
           timer = setTimeout(resolve, SHUTDOWN_GRACE_MS);
         });
         clearTimeout(timer);
       }
-      abort.abort();
-      await current.finished.catch(() => {});
+      for (const c of connections) c.close();
+      clearInterval(sweep);
     },
   };
 }

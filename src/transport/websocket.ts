@@ -1,29 +1,19 @@
 import type { SessionTransport } from "../protocol/session.ts";
 import type { StreamHandler } from "./tcp.ts";
+import { type ServerWebSocket, upgradeWebSocket } from "./websocket-server.ts";
 
-/** Above this many bytes buffered in the socket, writes wait until it drains to LOW_WATER. */
+/** Above this many bytes not yet taken by the kernel, writes wait until the socket drained. */
 const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
-const DRAIN_POLL_MS = 5;
 
-/**
- * Resolves once `socket` has sent its buffer down to `low` bytes, or closed. The WebSocket API
- * has no drain event, so this polls `bufferedAmount`; only clients that read slowly wait here.
- */
-export function drained(socket: WebSocket, low = LOW_WATER): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const poll = () => {
-      if (socket.readyState !== WebSocket.OPEN || socket.bufferedAmount <= low) resolve();
-      else setTimeout(poll, DRAIN_POLL_MS);
-    };
-    setTimeout(poll, DRAIN_POLL_MS);
-  });
+/** Resolves once `socket` has sent its buffer down to `low` bytes (or all of it), or closed. */
+export function drained(socket: ServerWebSocket, low = 0): Promise<void> {
+  if (socket.readyState !== socket.OPEN || socket.bufferedAmount <= low) return Promise.resolve();
+  return socket.drained();
 }
 
 /**
- * Upgrades an HTTP request to a WebSocket carrying native frames: each binary message holds one
- * or more whole frames. The WebSocket API has no drain event, so when the socket's buffer is
- * full the writer polls `bufferedAmount`; that only happens for clients that read slowly.
+ * Upgrades an HTTP request (of an HTTP door) to a WebSocket carrying native frames: each binary
+ * message holds one or more whole frames.
  */
 export function acceptWebSocket(
   request: Request,
@@ -31,19 +21,18 @@ export function acceptWebSocket(
   accept: (transport: SessionTransport) => StreamHandler,
   onClosed: () => void = () => {},
 ): Response {
-  const { socket, response } = Deno.upgradeWebSocket(request);
+  const { socket, response } = upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
-  const isOpen = () => socket.readyState === WebSocket.OPEN;
+  const isOpen = () => socket.readyState === socket.OPEN;
   const transport: SessionTransport = {
     remote: `ws:${remote}`,
     write(batch) {
       if (!isOpen()) throw new Error("websocket closed");
       socket.send(batch as Uint8Array<ArrayBuffer>);
-      if (socket.bufferedAmount <= HIGH_WATER) return;
-      return drained(socket);
+      if (socket.bufferedAmount > HIGH_WATER) return drained(socket);
     },
     close() {
-      if (socket.readyState <= WebSocket.OPEN) socket.close(1000);
+      if (socket.readyState <= socket.OPEN) socket.close(1000);
     },
   };
   let handler: StreamHandler | undefined;

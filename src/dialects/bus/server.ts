@@ -20,7 +20,7 @@ import {
   subscribe,
 } from "./subscribe.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
-import { serveHttpDoor } from "../../transport/http-server.ts";
+import { type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
 import { HTTP_STATUS } from "../http-status.ts";
 import type { Logger } from "../../core/logger.ts";
 
@@ -48,6 +48,8 @@ export interface BusDialectOptions {
   keepAliveMs?: number;
   /** Connection slots and accept-failure reports (see transport/http-server.ts). */
   door: { admit: Admission; report: AcceptReport };
+  /** Header and idle timeouts and size limits, as on every HTTP door. */
+  http: HttpLimits;
 }
 
 const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
@@ -164,6 +166,7 @@ export function serveBus(
     port: options.port,
     ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
     ...options.door,
+    limits: options.http,
   }, async (request) => {
     try {
       return await handle(request);

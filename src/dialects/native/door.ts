@@ -88,7 +88,12 @@ export const nativeDoor: Door<NativeDoorSettings> = {
     let webtransport: WebTransportListener | undefined;
     let http: HttpDoor;
     try {
-      http = serveHttp({ ...httpAddr, ...tls, ...services.admissionOf("http") }, {
+      http = serveHttp({
+        ...httpAddr,
+        ...tls,
+        ...services.admissionOf("http"),
+        limits: services.http,
+      }, {
         readiness: services.readiness,
         newSession,
         sse,

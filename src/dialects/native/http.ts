@@ -4,7 +4,7 @@ import type { StreamHandler } from "../../transport/tcp.ts";
 import type { CertificateHash } from "../../transport/webtransport.ts";
 import { acceptWebSocket } from "../../transport/websocket.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
-import { type HttpDoor, serveHttpDoor } from "../../transport/http-server.ts";
+import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
 import { SSE_SESSION_SECRET_HEADER } from "../../../client/shared/messages.ts";
 import { type OriginPolicy, withHeaders } from "./origins.ts";
 import type { HttpMount } from "../door.ts";
@@ -50,6 +50,7 @@ export function serveHttp(
     key?: string;
     admit: Admission;
     report: AcceptReport;
+    limits: HttpLimits;
   },
   routes: HttpRoutes,
 ): HttpDoor {

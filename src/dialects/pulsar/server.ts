@@ -68,7 +68,7 @@ export function servePulsar(
   const logError = (error: unknown) =>
     ctx.services.log("warn", "pulsar request failed", { error: String(error) });
   const server = serveHttpDoor(
-    { ...listen, ...ctx.services.admission },
+    { ...listen, ...ctx.services.admission, limits: ctx.services.http },
     async (request, _info, keep) => {
       const url = new URL(request.url);
       let template = "unmatched";

@@ -7,6 +7,7 @@ import type { BusMessage } from "../../core/message.ts";
 import { authorizeSubscribe } from "../../access/subscribe.ts";
 import { LagPolicy } from "../../access/lag.ts";
 import { drained } from "../../transport/websocket.ts";
+import { type ServerWebSocket, upgradeWebSocket } from "../../transport/websocket-server.ts";
 import { channelOf, grantsOf, holds, mayRead, principalOf, topicList, topicOf } from "./access.ts";
 import { type Caller, callerOf, type PulsarContext } from "./context.ts";
 import { Fields, HttpError } from "./http.ts";
@@ -66,7 +67,7 @@ export async function acceptPulsarSocket(
       refusal = e.status === 403 ? "User not found or inactive" : "Invalid or expired token";
     }
   }
-  const { socket, response } = Deno.upgradeWebSocket(request, protocol ? { protocol } : {});
+  const { socket, response } = upgradeWebSocket(request, protocol ? { protocol } : {});
   const release = info.keep();
   if (!caller) {
     // Accepted, then closed: a browser learns the reason only from a close frame.
@@ -91,7 +92,7 @@ class PulsarSocket implements PulsarLiveConnection {
   readonly userId: string;
   readonly principal: Principal;
   readonly #ctx: PulsarContext;
-  readonly #socket: WebSocket;
+  readonly #socket: ServerWebSocket;
   readonly #sessionId = `sess_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   readonly #topics = new Map<string, Subscriber>();
   readonly #lag: LagPolicy;
@@ -105,7 +106,7 @@ class PulsarSocket implements PulsarLiveConnection {
   /** Until the first subscribe: a socket that never subscribes does not hold its slot forever. */
   #subscribeTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(ctx: PulsarContext, caller: Caller, socket: WebSocket, release: () => void) {
+  constructor(ctx: PulsarContext, caller: Caller, socket: ServerWebSocket, release: () => void) {
     this.#ctx = ctx;
     this.#socket = socket;
     this.userId = caller.user.user_id;

@@ -1,0 +1,80 @@
+import { concat } from "../../client/shared/bytes.ts";
+
+/** Where a connection's bytes go: Deno.Conn and Deno.TlsConn alike. */
+export interface ByteSink {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes to a connection in order. What is queued within one tick goes out in one write (one
+ * system call for a burst of small frames or responses); `buffered` counts the bytes not yet
+ * taken by the kernel, and `drained()` waits until none are.
+ */
+export class ConnWriter {
+  readonly #sink: ByteSink;
+  readonly #onError: () => void;
+  #parts: Uint8Array[] = [];
+  #buffered = 0;
+  #writing = false;
+  #failed = false;
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(sink: ByteSink, onError: () => void) {
+    this.#sink = sink;
+    this.#onError = onError;
+  }
+
+  /** Bytes queued and not yet written. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** Queues `bytes`, which the caller must not change afterwards (copy first if it might). */
+  write(bytes: Uint8Array): void {
+    if (this.#failed || bytes.length === 0) return;
+    this.#parts.push(bytes);
+    this.#buffered += bytes.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Resolves once every byte queued so far was written, or the connection failed. */
+  drained(): Promise<void> {
+    if (!this.#writing || this.#failed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  async #flush() {
+    while (this.#parts.length > 0) {
+      const parts = this.#parts;
+      this.#parts = [];
+      const batch = parts.length === 1 ? parts[0] : concat(parts);
+      try {
+        for (let off = 0; off < batch.length;) {
+          off += await this.#sink.write(off ? batch.subarray(off) : batch);
+        }
+      } catch {
+        this.#fail();
+        return;
+      }
+      this.#buffered -= batch.length;
+    }
+    this.#writing = false;
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  #fail() {
+    this.#failed = true;
+    this.#parts = [];
+    this.#buffered = 0;
+    this.#writing = false;
+    for (const w of this.#drainWaiters.splice(0)) w();
+    this.#onError();
+  }
+}

@@ -1,0 +1,182 @@
+import type { ConnWriter } from "./conn-writer.ts";
+
+const encoder = new TextEncoder();
+const CRLF = encoder.encode("\r\n");
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+
+/** Above this many bytes not yet taken by the kernel, a streamed body is read no further. */
+const STREAM_HIGH_WATER = 64 * 1024;
+
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+/** Framing is ours to decide: these response headers from a handler are not copied. */
+const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
+
+let dateSecond = 0;
+let dateLine = "";
+/** The `date` header line, formatted once a second. */
+function date(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/** A header field as bytes: field values are ISO-8859-1 (a Headers object holds only those). */
+function latin1(text: string): Uint8Array {
+  // deno-lint-ignore no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) return encoder.encode(text);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** The status line and fields of a response, with `framing` (length or chunked, connection). */
+export function encodeHead(
+  status: number,
+  headers: Headers | undefined,
+  framing: string,
+): Uint8Array {
+  let text = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n${date()}`;
+  if (headers) {
+    for (const [name, value] of headers) if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
+  }
+  return latin1(text + framing + "\r\n");
+}
+
+/** A whole small response the server answers by itself (errors, refusals): JSON, then close. */
+export function plainAnswer(status: number, code: string, message: string): Uint8Array {
+  const body = encoder.encode(JSON.stringify({ code, message }) + "\n");
+  const head = encodeHead(
+    status,
+    new Headers({ "content-type": "application/json" }),
+    `content-length: ${body.length}\r\nconnection: close\r\n`,
+  );
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+export interface ResponseTarget {
+  writer: ConnWriter;
+  /** HTTP/1.0 clients get no chunked bodies: a streamed body ends with the connection. */
+  minor: 0 | 1;
+  /** A HEAD request: fields only. */
+  head: boolean;
+  /** The connection may carry another request after this one (the client's wish and ours). */
+  keepAlive: boolean;
+  /** Settles when the connection closes: a streamed body is then cancelled. */
+  closed: Promise<void>;
+}
+
+const noBody = (status: number) => status === 204 || status === 304 || status < 200;
+
+/** Resolves after the current macrotask: a body source still pending then is a stream. */
+const nextTick = () => new Promise<"tick">((resolve) => setTimeout(resolve, 0, "tick"));
+
+/**
+ * Writes `response`. A body that is all there at once (a string, bytes) goes with a
+ * Content-Length, in one write with the head; a body still open after a tick (an event stream)
+ * goes chunked, read only as fast as the client takes it. Returns whether the connection may
+ * carry another request.
+ */
+export async function writeResponse(response: Response, to: ResponseTarget): Promise<boolean> {
+  const { writer } = to;
+  const status = response.status;
+  let keepAlive = to.keepAlive &&
+    !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
+  const connection = keepAlive ? "" : "connection: close\r\n";
+  const body = response.body;
+  if (!body || to.head || noBody(status)) {
+    body?.cancel().catch(() => {});
+    const length = to.head || noBody(status) ? "" : "content-length: 0\r\n";
+    writer.write(encodeHead(status, response.headers, length + connection));
+    return keepAlive;
+  }
+  const reader = body.getReader();
+  const closed = to.closed.then(() => "closed" as const);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let next: Promise<ReadableStreamReadResult<Uint8Array>> = reader.read();
+  while (size <= STREAM_HIGH_WATER) {
+    const result = await Promise.race([next, nextTick(), closed]);
+    if (result === "closed") {
+      reader.cancel().catch(() => {});
+      return false;
+    }
+    if (result === "tick") {
+      break;
+    }
+    if (result.done) {
+      const head = encodeHead(status, response.headers, `content-length: ${size}\r\n${connection}`);
+      writer.write(head);
+      for (const part of parts) {
+        writer.write(part);
+      }
+      return keepAlive;
+    }
+    parts.push(result.value);
+    size += result.value.length;
+    next = reader.read();
+  }
+  // A stream: chunked (HTTP/1.1), or until the connection closes (HTTP/1.0).
+  const chunked = to.minor === 1;
+  if (!chunked) keepAlive = false;
+  writer.write(
+    encodeHead(
+      status,
+      response.headers,
+      chunked ? `transfer-encoding: chunked\r\n${connection}` : "connection: close\r\n",
+    ),
+  );
+  const send = (part: Uint8Array) => {
+    if (part.length === 0) return;
+    if (chunked) writer.write(encoder.encode(part.length.toString(16) + "\r\n"));
+    writer.write(part);
+    if (chunked) writer.write(CRLF);
+  };
+  for (const part of parts) send(part);
+  for (;;) {
+    if (writer.buffered > STREAM_HIGH_WATER) await Promise.race([writer.drained(), closed]);
+    const result = writer.failed ? "closed" : await Promise.race([next, closed]);
+    if (result === "closed") {
+      reader.cancel().catch(() => {});
+      return false;
+    }
+    if (result.done) break;
+    send(result.value);
+    next = reader.read();
+  }
+  if (chunked) writer.write(LAST_CHUNK);
+  return keepAlive;
+}
