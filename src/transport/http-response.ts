@@ -101,14 +101,19 @@ export interface ResponseTarget {
 
 const noBody = (status: number) => status === 204 || status === 304 || status < 200;
 
-/** Resolves after the current macrotask: a body source still pending then is a stream. */
-const nextTick = () => new Promise<"tick">((resolve) => setTimeout(resolve, 0, "tick"));
+/** Responses whose body is a live stream (an event stream): sent as it comes, chunked. */
+const streamed = new WeakSet<Response>();
+
+/** Marks `response` as streamed: its body goes out as it is produced, not once it ends. */
+export function streamResponse(response: Response): Response {
+  streamed.add(response);
+  return response;
+}
 
 /**
- * Writes `response`. A body that is all there at once (a string, bytes) goes with a
- * Content-Length, in one write with the head; a body still open after a tick (an event stream)
- * goes chunked, read only as fast as the client takes it. Returns whether the connection may
- * carry another request.
+ * Writes `response`. A body goes with a Content-Length, in one write with the head, unless the
+ * response was marked with `streamResponse`: that one goes chunked, read only as fast as the
+ * client takes it. Returns whether the connection may carry another request.
  */
 export async function writeResponse(response: Response, to: ResponseTarget): Promise<boolean> {
   const { writer } = to;
@@ -116,39 +121,25 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
   let keepAlive = to.keepAlive &&
     !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
   const connection = keepAlive ? "" : "connection: close\r\n";
-  const body = response.body;
-  if (!body || to.head || noBody(status)) {
-    body?.cancel().catch(() => {});
+  if (to.head || noBody(status) || response.body === null) {
+    if (response.body !== null) response.body.cancel().catch(() => {});
     const length = to.head || noBody(status) ? "" : "content-length: 0\r\n";
     writer.write(encodeHead(status, response.headers, length + connection));
     return keepAlive;
   }
-  const reader = body.getReader();
-  const closed = to.closed.then(() => "closed" as const);
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let next: Promise<ReadableStreamReadResult<Uint8Array>> = reader.read();
-  while (size <= STREAM_HIGH_WATER) {
-    const result = await Promise.race([next, nextTick(), closed]);
-    if (result === "closed") {
-      reader.cancel().catch(() => {});
-      return false;
-    }
-    if (result === "tick") {
-      break;
-    }
-    if (result.done) {
-      const head = encodeHead(status, response.headers, `content-length: ${size}\r\n${connection}`);
-      writer.write(head);
-      for (const part of parts) {
-        writer.write(part);
-      }
-      return keepAlive;
-    }
-    parts.push(result.value);
-    size += result.value.length;
-    next = reader.read();
+  if (!streamed.has(response)) {
+    const closed = to.closed.then(() => "closed" as const);
+    const body = await Promise.race([response.bytes(), closed]);
+    if (body === "closed") return false;
+    writer.write(
+      encodeHead(status, response.headers, `content-length: ${body.length}\r\n${connection}`),
+    );
+    writer.write(body);
+    return keepAlive;
   }
+  const reader = response.body.getReader();
+  const closed = to.closed.then(() => "closed" as const);
+  let next = reader.read();
   // A stream: chunked (HTTP/1.1), or until the connection closes (HTTP/1.0).
   const chunked = to.minor === 1;
   if (!chunked) keepAlive = false;
@@ -165,7 +156,6 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
     writer.write(part);
     if (chunked) writer.write(CRLF);
   };
-  for (const part of parts) send(part);
   for (;;) {
     if (writer.buffered > STREAM_HIGH_WATER) await Promise.race([writer.drained(), closed]);
     const result = writer.failed ? "closed" : await Promise.race([next, closed]);

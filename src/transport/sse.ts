@@ -1,3 +1,5 @@
+import { streamResponse } from "./http-response.ts";
+
 const encoder = new TextEncoder();
 const KEEPALIVE = encoder.encode(": ping\n\n");
 
@@ -35,15 +37,17 @@ export class SseStream {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterBytes }),
     );
-    this.response = new Response(body, {
-      status: 200,
-      headers: {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-        ...options.headers,
-      },
-    });
+    this.response = streamResponse(
+      new Response(body, {
+        status: 200,
+        headers: {
+          "content-type": "text/event-stream",
+          "cache-control": "no-cache",
+          "x-accel-buffering": "no",
+          ...options.headers,
+        },
+      }),
+    );
     this.#keepAlive = setInterval(() => {
       if (Date.now() - this.#lastWrite >= options.keepAliveMs) {
         this.send(KEEPALIVE);

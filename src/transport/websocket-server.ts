@@ -180,7 +180,7 @@ export class ServerWebSocket extends EventTarget {
     }
     this.readyState = 2;
     // Echo the code (RFC 6455 §5.5.1), then end the TCP connection: the server closes first.
-    this.#sendClose(code === CloseCode.NoStatus ? undefined : code, new Uint8Array(0));
+    this.#sendClose(code === CloseCode.NoStatus ? undefined : code, payload.subarray(2));
   }
 
   /** The peer broke the protocol: say why in a close frame and drop the connection. */
