@@ -32,8 +32,6 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
 /** What a handler learns of a request besides the request itself. */
 export interface RequestInfo {
   remoteAddr: Deno.NetAddr;
-  /** Settles when the response has been sent, or the connection ended first. */
-  completed: Promise<void>;
 }
 
 /** A connection handed over after its 101 answer: bytes in, bytes out. */
@@ -291,7 +289,7 @@ export class HttpConnection {
       this.#bodyBytes(pending, false);
       if (this.closed) return;
     }
-    if (request.headers.has("upgrade")) {
+    if (head.upgrade) {
       upgradeOffers.set(request, {
         offer: (upgrade) => this.#upgrade = upgrade,
         maxMessageBytes: limits.maxWebSocketMessageBytes,
@@ -371,17 +369,15 @@ export class HttpConnection {
   }
 
   async #respond(request: Request, head: RequestHead) {
-    let markCompleted!: () => void;
-    const completed = new Promise<void>((resolve) => markCompleted = resolve);
     // The slot is the connection's: whoever keeps it may give it back early (idempotent).
     const keep = () => this.#release;
     this.#answered = false;
     const response = await this.#handler.answer(
       request,
-      { remoteAddr: this.#conn.remoteAddr as Deno.NetAddr, completed },
+      { remoteAddr: this.#conn.remoteAddr as Deno.NetAddr },
       keep,
     );
-    if (this.closed) return markCompleted();
+    if (this.closed) return;
     const upgrade = this.#upgrade;
     this.#upgrade = undefined;
     if (upgrade && upgrade.response === response) {
@@ -389,7 +385,6 @@ export class HttpConnection {
       this.#state = "upgraded";
       this.deadline = Infinity;
       this.#upgraded = upgrade.adopt({ writer: this.writer, close: () => this.close() });
-      this.#closed.then(markCompleted);
       const pending = this.#pending;
       this.#pending = EMPTY;
       if (pending.length) this.#upgraded.receive(pending);
@@ -402,7 +397,6 @@ export class HttpConnection {
       keepAlive: head.keepAlive,
       closed: this.#closed,
     }).catch(() => false);
-    markCompleted();
     if (this.closed) return;
     if (!keepAlive) {
       await this.writer.drained();

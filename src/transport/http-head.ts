@@ -19,6 +19,8 @@ export interface RequestHead {
   keepAlive: boolean;
   /** `Expect: 100-continue`: the client waits for a 100 before it sends the body. */
   expectContinue: boolean;
+  /** It has an Upgrade header (a WebSocket handshake, say). */
+  upgrade: boolean;
 }
 
 /** A head that cannot be served: the status to answer with and why (the connection is closed). */
@@ -111,6 +113,7 @@ export function parseRequestHead(head: Uint8Array, limits: HeadLimits): RequestH
   let transferEncoding: string | undefined;
   let connection = "";
   let expect = "";
+  let upgrade = false;
   for (;;) {
     const end = lineEnd();
     if (end < 0) return fail(400, "a header line must end in CRLF");
@@ -154,6 +157,9 @@ export function parseRequestHead(head: Uint8Array, limits: HeadLimits): RequestH
       case "expect":
         expect = value.toLowerCase();
         break;
+      case "upgrade":
+        upgrade = true;
+        break;
     }
   }
   if (minor === 1 && hosts !== 1) {
@@ -187,6 +193,7 @@ export function parseRequestHead(head: Uint8Array, limits: HeadLimits): RequestH
     bodyLength,
     keepAlive,
     expectContinue: minor === 1 && expect === "100-continue",
+    upgrade,
   };
 }
 

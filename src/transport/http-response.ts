@@ -1,3 +1,4 @@
+import { concat } from "../../client/shared/bytes.ts";
 import type { ConnWriter } from "./conn-writer.ts";
 
 const encoder = new TextEncoder();
@@ -60,31 +61,39 @@ function latin1(text: string): Uint8Array {
   return out;
 }
 
-/** The status line and fields of a response, with `framing` (length or chunked, connection). */
+/**
+ * The status line and fields of a response, with `framing` (length or chunked, connection), and
+ * `body` after them in the same buffer (one write).
+ */
 export function encodeHead(
   status: number,
   headers: Headers | undefined,
   framing: string,
+  body?: Uint8Array,
 ): Uint8Array {
   let text = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n${date()}`;
   if (headers) {
     for (const [name, value] of headers) if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
   }
-  return latin1(text + framing + "\r\n");
+  text += framing + "\r\n";
+  if (!body) return latin1(text);
+  // deno-lint-ignore no-control-regex
+  if (!/^[\x00-\x7f]*$/.test(text)) return concat([latin1(text), body]);
+  const out = new Uint8Array(text.length + body.length);
+  encoder.encodeInto(text, out);
+  out.set(body, text.length);
+  return out;
 }
 
 /** A whole small response the server answers by itself (errors, refusals): JSON, then close. */
 export function plainAnswer(status: number, code: string, message: string): Uint8Array {
   const body = encoder.encode(JSON.stringify({ code, message }) + "\n");
-  const head = encodeHead(
+  return encodeHead(
     status,
     new Headers({ "content-type": "application/json" }),
     `content-length: ${body.length}\r\nconnection: close\r\n`,
+    body,
   );
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
 }
 
 export interface ResponseTarget {
@@ -128,13 +137,9 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
     return keepAlive;
   }
   if (!streamed.has(response)) {
-    const closed = to.closed.then(() => "closed" as const);
-    const body = await Promise.race([response.bytes(), closed]);
-    if (body === "closed") return false;
-    writer.write(
-      encodeHead(status, response.headers, `content-length: ${body.length}\r\n${connection}`),
-    );
-    writer.write(body);
+    const body = await response.bytes();
+    const framing = `content-length: ${body.length}\r\n${connection}`;
+    writer.write(encodeHead(status, response.headers, framing, body));
     return keepAlive;
   }
   const reader = response.body.getReader();
