@@ -72,6 +72,8 @@ export interface ConnectionHandler {
 
 /** Bytes read at most per read; the buffer is reused, what is kept is copied out. */
 const READ_SIZE = 16 * 1024;
+/** The read buffer of a connection that filled it. */
+const MAX_READ_SIZE = 64 * 1024;
 /** A body the handler left unread is read and dropped up to this size; past it, the connection closes. */
 const DISCARD_LIMIT = 1024 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -163,7 +165,7 @@ export class HttpConnection {
   }
 
   async #pump() {
-    const buffer = new Uint8Array(READ_SIZE);
+    let buffer = new Uint8Array(READ_SIZE);
     try {
       while (!this.closed) {
         if (this.#resume) {
@@ -179,6 +181,8 @@ export class HttpConnection {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         this.#received(buffer.subarray(0, n));
+        // A full read means more is waiting (an upload, a flood of messages): read more at once.
+        if (n === buffer.length && n < MAX_READ_SIZE) buffer = new Uint8Array(MAX_READ_SIZE);
       }
     } catch { /* reset by the peer, or closed by us */ }
     this.close();

@@ -62,7 +62,14 @@ export function leadingBlankLines(bytes: Uint8Array): number {
   return i;
 }
 
-const latin1 = new TextDecoder("latin1");
+const latin1Decoder = new TextDecoder("latin1");
+/** Bytes as ISO-8859-1 text; short ones (most fields) without a decoder call. */
+const latin1 = {
+  decode: (bytes: Uint8Array): string =>
+    bytes.length <= 64
+      ? String.fromCharCode.apply(null, bytes as unknown as number[])
+      : latin1Decoder.decode(bytes),
+};
 const fail = (status: HeadError["status"], message: string): HeadError => ({ status, message });
 
 /**

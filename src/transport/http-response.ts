@@ -130,19 +130,21 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
   let keepAlive = to.keepAlive &&
     !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
   const connection = keepAlive ? "" : "connection: close\r\n";
-  if (to.head || noBody(status) || response.body === null) {
-    if (response.body !== null) response.body.cancel().catch(() => {});
-    const length = to.head || noBody(status) ? "" : "content-length: 0\r\n";
-    writer.write(encodeHead(status, response.headers, length + connection));
+  const stream = streamed.has(response);
+  if (to.head || noBody(status)) {
+    if (stream) response.body?.cancel().catch(() => {});
+    else await response.bytes();
+    writer.write(encodeHead(status, response.headers, connection));
     return keepAlive;
   }
-  if (!streamed.has(response)) {
+  if (!stream) {
+    // Read without touching `response.body`: that getter would wrap a static body in a stream.
     const body = await response.bytes();
     const framing = `content-length: ${body.length}\r\n${connection}`;
     writer.write(encodeHead(status, response.headers, framing, body));
     return keepAlive;
   }
-  const reader = response.body.getReader();
+  const reader = response.body!.getReader();
   const closed = to.closed.then(() => "closed" as const);
   let next = reader.read();
   // A stream: chunked (HTTP/1.1), or until the connection closes (HTTP/1.0).

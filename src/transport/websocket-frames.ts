@@ -89,9 +89,9 @@ export class FrameReader {
       }
       const payload = this.#payload;
       const n = Math.min(payload.length - this.#filled, bytes.length - i);
-      const mask = this.#mask;
       const at = this.#filled;
-      for (let k = 0; k < n; k++) payload[at + k] = bytes[i + k] ^ mask[(at + k) & 3];
+      payload.set(bytes.subarray(i, i + n), at);
+      unmask(payload, at, at + n, this.#mask);
       this.#filled += n;
       i += n;
       if (this.#filled === payload.length) this.#frameDone();
@@ -179,6 +179,23 @@ export class FrameReader {
     this.#failed = true;
     this.#events.error(code, reason);
   }
+}
+
+/**
+ * XORs `payload[from..to)` with the mask key in place, byte `j` with key byte `j % 4`: a word at a
+ * time where the payload (allocated for the frame, so 4-byte aligned) allows.
+ */
+function unmask(payload: Uint8Array, from: number, to: number, mask: Uint8Array) {
+  let j = from;
+  while (j < to && (j & 3) !== 0) payload[j] ^= mask[j & 3], j++;
+  const words = (to - j) >>> 2;
+  if (words > 0 && payload.byteOffset % 4 === 0) {
+    const key = new Uint32Array(mask.buffer, mask.byteOffset, 1)[0];
+    const view = new Uint32Array(payload.buffer, payload.byteOffset + j, words);
+    for (let w = 0; w < words; w++) view[w] ^= key;
+    j += words * 4;
+  }
+  for (; j < to; j++) payload[j] ^= mask[j & 3];
 }
 
 /** The size of a client frame's header, from its second byte (masked: 4 key bytes). */
