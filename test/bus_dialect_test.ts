@@ -186,9 +186,10 @@ Deno.test("bus - events cross doors both ways, and request/reply works across th
   await sse.close();
 
   // A Bus requester: listens on its _bus_ inbox, posts with response_subject; a native service answers.
+  const replies: Promise<unknown>[] = [];
   await c.subscribe("math.add", (_ch, payload, meta) => {
     const { a, b } = payload as { a: number; b: number };
-    c.respond(meta, { result: a + b });
+    replies.push(c.respond(meta, { result: a + b }));
   });
   await c.publish("math.init", null);
   const inbox = await openSse(`${server.busUrl}/?subject=_bus_.r1`);
@@ -197,6 +198,8 @@ Deno.test("bus - events cross doors both ways, and request/reply works across th
     202,
   );
   assert.deepEqual(JSON.parse((await inbox.next()).data).payload, { result: 30 });
+  // The reply can reach the inbox before its publisher has its ack: wait for it before leaving.
+  await Promise.all(replies);
   await inbox.close();
   await c.disconnect();
 });

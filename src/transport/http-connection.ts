@@ -66,6 +66,8 @@ export interface ConnectionHandler {
   /** The host of requests without one (HTTP/1.0). */
   hostname: string;
   limits: HttpLimits;
+  /** The door is shutting down: no connection carries another request. */
+  readonly stopping: boolean;
   /** Answers a request; a failed answer is the handler's to turn into a response. */
   answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Response>;
 }
@@ -398,11 +400,11 @@ export class HttpConnection {
       writer: this.writer,
       minor: head.minor,
       head: head.method === "HEAD",
-      keepAlive: head.keepAlive,
+      keepAlive: head.keepAlive && !this.#handler.stopping,
       closed: this.#closed,
     }).catch(() => false);
     if (this.closed) return;
-    if (!keepAlive) {
+    if (!keepAlive || this.#handler.stopping) {
       await this.writer.drained();
       return this.close();
     }

@@ -83,6 +83,9 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
     scheme: tls ? "https" : "http",
     hostname: options.hostname,
     limits,
+    get stopping() {
+      return stopped;
+    },
     answer: async (request, info, keep) => {
       try {
         return await handler(request, info, keep);
