@@ -119,6 +119,16 @@ export function streamResponse(response: Response): Response {
   return response;
 }
 
+/** A copy of `response` with other headers, streamed if it was (its body is taken over). */
+export function withResponseHeaders(response: Response, headers: Headers): Response {
+  const copy = new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+  return streamed.has(response) ? streamResponse(copy) : copy;
+}
+
 /**
  * Writes `response`. A body goes with a Content-Length, in one write with the head, unless the
  * response was marked with `streamResponse`: that one goes chunked, read only as fast as the

@@ -1,3 +1,4 @@
+import { withResponseHeaders } from "../../transport/http-response.ts";
 /**
  * Which pages may use the HTTP listener from another origin (`--allowed-origins`; `*` = any).
  * Tokens travel in frames, never in cookies, so this is about which sites may embed the bus: an
@@ -58,9 +59,5 @@ export function withHeaders(response: Response, headers: Record<string, string>)
   if (Object.keys(headers).length === 0) return response;
   const merged = new Headers(response.headers);
   for (const [name, value] of Object.entries(headers)) merged.set(name, value);
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: merged,
-  });
+  return withResponseHeaders(response, merged);
 }
