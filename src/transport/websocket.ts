@@ -78,7 +78,7 @@ export function acceptTextWebSocket(
   handler: TextSocketHandler,
   onClosed: () => void = () => {},
 ): Response {
-  const { socket, response } = Deno.upgradeWebSocket(request);
+  const { socket, response } = upgradeWebSocket(request);
   const text: TextSocket = {
     remote: `ws:${remote}`,
     get buffered() {
