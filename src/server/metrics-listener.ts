@@ -1,6 +1,6 @@
 import { parseAddress } from "../core/address.ts";
 import { cannotListen, displayHost } from "../dialects/door.ts";
-import { type HttpDoor, serveHttpDoor } from "../transport/http-server.ts";
+import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../transport/http-server.ts";
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
@@ -10,11 +10,12 @@ export function serveMetrics(
   origin: string,
   metrics: ServerMetrics,
   door: { admit: Admission; report: AcceptReport },
+  limits: HttpLimits,
 ): { url: string; http: HttpDoor } {
   const address = parseAddress(bind, origin)!;
   let http: HttpDoor;
   try {
-    http = serveHttpDoor({ ...address, ...door }, (request) => {
+    http = serveHttpDoor({ ...address, ...door, limits }, (request) => {
       if (new URL(request.url).pathname === "/metrics") return metrics.respond();
       return new Response(
         JSON.stringify({ code: "not_found", message: "this listener serves GET /metrics only" }) +

@@ -354,6 +354,7 @@ async function startWithRoles(
         config.origins.metricsBind,
         metrics,
         admissionOf("metrics"),
+        httpLimits,
       );
     }
   } catch (e) {

@@ -60,7 +60,12 @@ export const alleDoor: Door<AlleDoorSettings> = {
     );
     let http;
     try {
-      http = serveAlle({ ...address, ...services.tls, door: services.admission }, {
+      http = serveAlle({
+        ...address,
+        ...services.tls,
+        door: services.admission,
+        http: services.http,
+      }, {
         bridge,
         auth,
         live: services.live,

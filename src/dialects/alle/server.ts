@@ -1,7 +1,7 @@
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import type { Principal } from "../../auth/grants.ts";
 import { readBody } from "../../transport/http-body.ts";
-import { type HttpDoor, serveHttpDoor } from "../../transport/http-server.ts";
+import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
 import { sseFrame, SseStream } from "../../transport/sse.ts";
 import { acceptTextWebSocket } from "../../transport/websocket.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
@@ -15,6 +15,8 @@ export interface AlleServerOptions {
   cert?: string;
   key?: string;
   door: { admit: Admission; report: AcceptReport };
+  /** Header and idle timeouts, header limits (the server's HTTP settings). */
+  http?: HttpLimits;
   /** Idle time before a keep-alive comment on event streams (Alle: 30 s). */
   keepAliveMs?: number;
 }
@@ -116,6 +118,7 @@ export function serveAlle(options: AlleServerOptions, context: AlleContext): Htt
     port: options.port,
     ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
     ...options.door,
+    limits: options.http,
     onError: () => json(500, { success: false, error: "internal error; see the server log" }),
   }, async (request, info, keep) => {
     const url = new URL(request.url);
