@@ -7,6 +7,8 @@ import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { post } from "./helpers/bus.ts";
 import { labelValues, sample, scrape } from "./helpers/prometheus.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
+import { ADMIN, api, login, openWs, startPulsar } from "./helpers/pulsar.ts";
+import { within } from "./helpers/deadline.ts";
 
 Deno.test("metrics - /metrics counts publishes, deliveries and replays per namespace and door, and connections per door", async () => {
   await using server = await startCatbusd(["--metrics-bind", "127.0.0.1:0"]);
@@ -120,4 +122,49 @@ Deno.test("metrics - --no-metrics takes /metrics off the main port", async () =>
   const response = await fetch(`${server.httpUrl}/metrics`);
   assert.equal(response.status, 404);
   await response.body?.cancel();
+});
+
+Deno.test("metrics - the Pulsar door's publishes, deliveries and connections are counted with door=\"pulsar\", on the main /metrics and the door's own", async () => {
+  await using server = await startPulsar();
+  const admin = (await login(server, ADMIN.username, ADMIN.password)).access_token;
+  const socket = await openWs(server, `?token=${admin}`);
+  socket.send({ type: "subscribe", topics: ["metered"] });
+  await socket.next("subscribed");
+  for (let i = 0; i < 2; i++) {
+    const sent = await api(server, "POST", "/api/v1/messages", admin, {
+      topic: "metered",
+      payload: { i },
+    });
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    await socket.next("message");
+  }
+  // A long-poll waiting for a live message.
+  const waiting = api(server, "POST", "/messages/poll", admin, {
+    topics: ["metered"],
+    timeout: 30,
+  });
+  await within(
+    (async () => {
+      while ((await api(server, "GET", "/messages/poll/stats", admin)).body.active_waiters < 1);
+    })(),
+    15_000,
+    "the long-poll waiting",
+  );
+  await api(server, "POST", "/api/v1/messages", admin, { topic: "metered", payload: { i: 2 } });
+  assert.equal((await waiting).body.messages.length, 1);
+  await socket.next("message");
+
+  for (const url of [`${server.httpUrl}/metrics`, `${server.pulsarUrl}/metrics`]) {
+    const text = await scrape(url);
+    const pulsar = { namespace: "pulsar", door: "pulsar" };
+    assert.equal(sample(text, "catbus_published_messages_total", pulsar), 3, url);
+    assert.equal(sample(text, "catbus_published_bytes_total", pulsar), 3 * '{"i":0}'.length);
+    assert.equal(sample(text, "catbus_delivered_messages_total", pulsar), 4, url);
+    assert.ok(sample(text, "catbus_connections", { door: "pulsar" })! >= 1, url);
+  }
+  const own = await scrape(`${server.pulsarUrl}/metrics`);
+  assert.equal(sample(own, "pulsar_messages_received_total"), 3);
+  assert.equal(sample(own, "pulsar_active_websocket_connections"), 1);
+  socket.close();
+  await socket.closed;
 });

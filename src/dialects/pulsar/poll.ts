@@ -58,23 +58,31 @@ async function poll(ctx: PulsarContext, request: Request) {
   let done = false;
   const { promise: answered, resolve: answer } = Promise.withResolvers<void>();
   let flush: ReturnType<typeof setTimeout> | undefined;
-  const take = (m: BusMessage) => {
-    if (done) return;
+  /** Whether `m` went into the answer. */
+  const take = (m: BusMessage): boolean => {
+    if (done) return false;
     if (messages.length >= MAX_MESSAGES) {
       hasMore = true;
-      return;
+      return false;
     }
     messages.push(m);
     flush ??= setTimeout(answer, 0);
+    return true;
   };
   const subscriptions: [string, Subscriber][] = [];
   const holder = `pulsar-${user.user_id}`;
+  // Live messages are counted (the door's meter) as the replayed ones are, by the holder.
+  const replies = ctx.services.replies.holder(holder);
   ctx.polls.enter(user.user_id, topics);
   const timer = setTimeout(answer, timeout * 1000);
   request.signal.addEventListener("abort", () => answer());
   try {
     for (const t of topics) {
-      const sub: Subscriber = { deliver: take };
+      const sub: Subscriber = {
+        deliver: (m) => {
+          if (take(m)) replies.delivered(m);
+        },
+      };
       subscriptions.push([t, sub]);
       const after = since[t] === undefined ? undefined : seqOfId(since[t])!;
       const from: StartFrom = after === undefined ? "new" : { seq: after + 1 };

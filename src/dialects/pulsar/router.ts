@@ -12,6 +12,8 @@ export type Handler = (
 export interface RequestInfo {
   /** Takes over the request's connection slot (a WebSocket); call the result when it ends. */
   keep(): () => void;
+  /** The peer's address (`127.0.0.1:50122`). */
+  remote: string;
 }
 
 /** `[method, path template, handler]`; `{name}` matches one path segment. Earlier routes win. */

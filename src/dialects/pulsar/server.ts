@@ -39,16 +39,21 @@ function operationRoutes(): Route[] {
       const ready = storage === "ok";
       return json(ready ? 200 : 503, { ready, checks: { storage } });
     }],
-    ["GET", "/metrics", (ctx) =>
-      new Response(
+    ["GET", "/metrics", async (ctx, request, _, info) => {
+      // The door's own series, then the server's registry (where its traffic is counted, with
+      // door="pulsar"), so a scraper of the original's port sees both.
+      const server = ctx.services.routes.find((r) => r.prefix === "/metrics");
+      const shared = server ? await (await server.handle(request, info.remote)).text() : "";
+      return new Response(
         ctx.metrics.render({
           websockets: ctx.live.size,
           pollWaiters: ctx.polls.active,
           users: ctx.store.users().length,
           topics: ctx.store.topics().length,
-        }),
+        }) + shared,
         { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
-      )],
+      );
+    }],
     ["GET", "/ws", (ctx, request, _, info) => acceptPulsarSocket(ctx, request, info)],
   ];
 }
@@ -69,14 +74,17 @@ export function servePulsar(
     ctx.services.log("warn", "pulsar request failed", { error: String(error) });
   const server = serveHttpDoor(
     { ...listen, ...ctx.services.admission, limits: ctx.services.http },
-    async (request, _info, keep) => {
+    async (request, info, keep) => {
       const url = new URL(request.url);
       let template = "unmatched";
       let response: Response;
       try {
         const found = router.find(request.method, url.pathname);
         template = found.template;
-        response = await found.handler(ctx, request, found.params, { keep });
+        response = await found.handler(ctx, request, found.params, {
+          keep,
+          remote: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+        });
       } catch (e) {
         response = errorResponse(e, logError);
       }
