@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { nativeClient } from "./helpers/native.ts";
+import { openSse } from "./helpers/sse.ts";
+import { ADMIN, login, openWs, startPulsar } from "./helpers/pulsar.ts";
 
 const run = async (main: string, args: string[]) => {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -47,6 +49,34 @@ Deno.test("logs - --log-format json: one object per line, start-up settings with
   const stopped = lines[lines.length - 1];
   assert.equal(stopped.msg, "catbusd stopped");
   assert.equal(stopped.reason, "SIGTERM");
+});
+
+Deno.test("logs - every door's connection lines carry door, remote and client id (Bus stream, Pulsar WebSocket)", async () => {
+  await using server = await startPulsar(["--log-format", "json", "--log-level", "debug"]);
+  const token = (await login(server, ADMIN.username, ADMIN.password)).access_token;
+  const stream = await openSse(`${server.busUrl}/?subject=logged.x`);
+  assert.equal(stream.response.status, 200);
+  await stream.close();
+  const socket = await openWs(server, `?token=${token}`);
+  socket.send({ type: "subscribe", topics: ["logged"] });
+  await socket.next("subscribed");
+  socket.close();
+  await socket.closed;
+  const lineOf = async (door: string, msg: string) => {
+    const log = await server.waitForLog(
+      new RegExp(`"msg":"${msg}".*"door":"${door}"|"door":"${door}".*"msg":"${msg}"`),
+    );
+    return log.trim().split("\n").map((l) => JSON.parse(l))
+      .find((l) => l.msg === msg && l.door === door);
+  };
+  for (const msg of ["connection authenticated", "connection closed"]) {
+    const bus = await lineOf("bus", msg);
+    assert.match(bus.remote, /^http:127\.0\.0\.1:\d+$/, msg);
+    assert.equal(typeof bus.client_id, "string", msg);
+    const pulsar = await lineOf("pulsar", msg);
+    assert.match(pulsar.remote, /^ws:127\.0\.0\.1:\d+$/, msg);
+    assert.match(pulsar.client_id, /^pulsar-admin-/, msg);
+  }
 });
 
 Deno.test("logs - the text format carries the same start-up line", async () => {

@@ -23,6 +23,20 @@ export interface LiveConnection {
   readonly queuedBytes?: number;
 }
 
+/**
+ * What every door's log line about a connection or a request carries (the door's logger adds
+ * `door`): the peer's address and, once known, the client id.
+ */
+export function connectionLogFields(
+  remote: string | undefined,
+  principal: Principal | undefined,
+): { remote?: string; client_id?: string } {
+  return {
+    ...(remote ? { remote } : {}),
+    ...(principal?.clientId ? { client_id: principal.clientId } : {}),
+  };
+}
+
 /** A live connection as the admin API lists it: a number to name it by, its door, since when. */
 export interface ListedConnection {
   id: number;
@@ -77,14 +91,16 @@ export class SessionRegistry {
     }
   }
 
-  delete(connection: LiveConnection): void {
-    this.#all.delete(connection);
+  /** Unregisters a connection; false when it was not registered. */
+  delete(connection: LiveConnection): boolean {
+    if (!this.#all.delete(connection)) return false;
     const hash = connection.principal?.roleHash;
     const set = hash ? this.#byRole.get(hash) : undefined;
     if (set) {
       set.delete(connection);
       if (set.size === 0) this.#byRole.delete(hash!);
     }
+    return true;
   }
 
   /**

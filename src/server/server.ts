@@ -16,7 +16,7 @@ import type { HttpLimits } from "../transport/http-server.ts";
 import { DOORS } from "./doors.ts";
 import { type Logger, withFields } from "../core/logger.ts";
 import { createLogger } from "./log.ts";
-import { SessionRegistry } from "../auth/live-connections.ts";
+import { connectionLogFields, SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 import { openConsumerStore, openStreamEngine } from "./stream-engine.ts";
@@ -339,12 +339,30 @@ async function startWithRoles(
   let metricsListener: ReturnType<typeof serveMetrics> | undefined;
   try {
     for (const d of DOORS) {
+      const doorLog = withFields(log, { door: d.name });
       const running = await d.start(config, {
         ...services,
         replies: repliesOf(d.name),
         admission: admissionOf(d.name),
-        log: withFields(log, { door: d.name }),
-        live: { add: (c) => sessions.add(c, d.name), delete: (c) => sessions.delete(c) },
+        log: doorLog,
+        // Every door's authenticated connections pass here: their log lines are written once.
+        live: {
+          add(c) {
+            doorLog(
+              "debug",
+              "connection authenticated",
+              connectionLogFields(c.remote, c.principal),
+            );
+            sessions.add(c, d.name);
+          },
+          delete(c) {
+            const was = sessions.delete(c);
+            if (was) {
+              doorLog("debug", "connection closed", connectionLogFields(c.remote, c.principal));
+            }
+            return was;
+          },
+        },
       });
       if (running) doors.set(d.name, running);
     }

@@ -24,7 +24,9 @@ export async function startPulsar(
       ...options.env,
     },
   });
-  const pulsarUrl = / pulsar=(\S+)/.exec(server.log())?.[1];
+  // The listening line in the text or the JSON log format.
+  const listening = / pulsar=(\S+)|"pulsar":"([^"]+)"/.exec(server.log());
+  const pulsarUrl = listening?.[1] ?? listening?.[2];
   if (!pulsarUrl) {
     await server.stop();
     throw new Error(`catbusd did not log a pulsar= listener:\n${server.log()}`);

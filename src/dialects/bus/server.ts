@@ -1,5 +1,6 @@
 import type { Authenticator } from "../../auth/authenticator.ts";
 import type { Principal } from "../../auth/grants.ts";
+import { connectionLogFields } from "../../auth/live-connections.ts";
 import type { Broker } from "../../core/broker.ts";
 import type { ReplyHolders } from "../../core/replies.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
@@ -102,11 +103,16 @@ export function serveBus(
     return options.authenticator.authenticate(token);
   };
 
-  const handle = async (request: Request): Promise<Response> => {
+  /** `caller` learns the request's principal once it is authenticated, for the log. */
+  const handle = async (
+    request: Request,
+    remote: string,
+    caller: { principal?: Principal },
+  ): Promise<Response> => {
     // Every path is the API, as the original's `/` pattern serves them all.
     const url = new URL(request.url);
     if (request.method === "OPTIONS") return reply(204, "", PREFLIGHT_HEADERS);
-    const principal = await authenticate(request, url);
+    const principal = caller.principal = await authenticate(request, url);
     const base = {
       broker: options.broker,
       principal,
@@ -148,6 +154,7 @@ export function serveBus(
           streams,
           live: options.live,
           log: options.log,
+          remote,
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));
       case "PUT":
         await ack(bindings, noAckStreams, url, principal);
@@ -167,15 +174,22 @@ export function serveBus(
     ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
     ...options.door,
     limits: options.http,
-  }, async (request) => {
+  }, async (request, info) => {
+    const remote = `http:${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+    const caller: { principal?: Principal } = {};
     try {
-      return await handle(request);
+      return await handle(request, remote, caller);
     } catch (e) {
       if (isCatbusError(e)) {
-        if (e.clientMessage !== e.message) options.log("warn", e.message);
+        if (e.clientMessage !== e.message) {
+          options.log("warn", e.message, connectionLogFields(remote, caller.principal));
+        }
         return reply(HTTP_STATUS[e.code] ?? 500, e.clientMessage);
       }
-      options.log("warn", "bus request failed", { error: String(e) });
+      options.log("warn", "bus request failed", {
+        ...connectionLogFields(remote, caller.principal),
+        error: String(e),
+      });
       return reply(500, "internal error; see the server log");
     }
   });

@@ -45,6 +45,8 @@ export interface BusSubscribeContext {
   noAckStreams: Map<string, string>;
   outboundBytes: number;
   keepAliveMs: number;
+  /** The peer's address (`http:127.0.0.1:50122`), for the live connection's log lines. */
+  remote: string;
   /** Every open stream, so the listener can end them on shutdown. */
   streams: Set<SseStream>;
   /** Where streams register, so revocation, role deletion and expiry end them. */
@@ -184,6 +186,7 @@ function registerLive(
   const { principal } = ctx;
   const live: LiveConnection = {
     principal,
+    remote: ctx.remote,
     close: (error) =>
       error ? endStream(stream, `${error.code}: ${error.clientMessage}`) : stream.close(),
     regrant: (grants) =>

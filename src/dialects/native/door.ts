@@ -52,12 +52,8 @@ function sessionHost(settings: NativeDoorSettings, services: DoorServices): Sess
       connections++;
       return true;
     },
-    attach: (s) => {
-      services.log("debug", "connection authenticated", s.logFields());
-      services.live.add(s);
-    },
+    attach: (s) => services.live.add(s),
     detach: (s, admitted) => {
-      if (s.principal) services.log("debug", "connection closed", s.logFields());
       if (admitted) connections--;
       services.live.delete(s);
     },

@@ -10,6 +10,7 @@ import { TOPIC_ROUTES } from "./topic-routes.ts";
 import { acceptPulsarSocket } from "./ws-session.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
 import { stopPasswordWorker } from "./password.ts";
+import { connectionLogFields } from "../../auth/live-connections.ts";
 
 /**
  * Can the door store a change right now? Not while the server drains; else a probe write in its
@@ -70,12 +71,11 @@ export function servePulsar(
     ...MESSAGE_ROUTES,
     ...POLL_ROUTES,
   ]);
-  const logError = (error: unknown) =>
-    ctx.services.log("warn", "pulsar request failed", { error: String(error) });
   const server = serveHttpDoor(
     { ...listen, ...ctx.services.admission, limits: ctx.services.http },
     async (request, info, keep) => {
       const url = new URL(request.url);
+      const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
       let template = "unmatched";
       let response: Response;
       try {
@@ -83,10 +83,14 @@ export function servePulsar(
         template = found.template;
         response = await found.handler(ctx, request, found.params, {
           keep,
-          remote: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+          remote,
         });
       } catch (e) {
-        response = errorResponse(e, logError);
+        response = errorResponse(e, (error) =>
+          ctx.services.log("warn", "pulsar request failed", {
+            ...connectionLogFields(`http:${remote}`, undefined),
+            error: String(error),
+          }));
       }
       ctx.metrics.request(request.method, template, response.status);
       return response;

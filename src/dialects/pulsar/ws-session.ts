@@ -75,7 +75,7 @@ export async function acceptPulsarSocket(
     socket.onclose = release;
     return response;
   }
-  new PulsarSocket(ctx, caller, socket, release);
+  new PulsarSocket(ctx, caller, socket, `ws:${info.remote}`, release);
   return response;
 }
 
@@ -91,6 +91,7 @@ type ClientFrame = Record<string, unknown>;
 class PulsarSocket implements PulsarLiveConnection {
   readonly userId: string;
   readonly principal: Principal;
+  readonly remote: string;
   readonly #ctx: PulsarContext;
   readonly #socket: ServerWebSocket;
   readonly #sessionId = `sess_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
@@ -106,8 +107,15 @@ class PulsarSocket implements PulsarLiveConnection {
   /** Until the first subscribe: a socket that never subscribes does not hold its slot forever. */
   #subscribeTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(ctx: PulsarContext, caller: Caller, socket: ServerWebSocket, release: () => void) {
+  constructor(
+    ctx: PulsarContext,
+    caller: Caller,
+    socket: ServerWebSocket,
+    remote: string,
+    release: () => void,
+  ) {
     this.#ctx = ctx;
+    this.remote = remote;
     this.#socket = socket;
     this.userId = caller.user.user_id;
     this.#holder = `pulsar-${this.userId}`;
