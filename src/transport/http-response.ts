@@ -140,7 +140,9 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
   let keepAlive = to.keepAlive &&
     !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
   const connection = keepAlive ? "" : "connection: close\r\n";
-  const stream = streamed.has(response);
+  // An event stream is live whoever made it: never wait for its end to count its length.
+  const stream = streamed.has(response) ||
+    (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (to.head || noBody(status)) {
     if (stream) response.body?.cancel().catch(() => {});
     else await response.bytes();
