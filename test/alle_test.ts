@@ -5,6 +5,8 @@ import { type AlleMessage, alleServer, AlleSocket, alleUrl } from "./helpers/all
 import { nativeClient } from "./helpers/native.ts";
 import { type TestDatabase, testDatabase } from "./helpers/postgres.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
+import { RawConnection } from "./helpers/raw.ts";
+import { FrameType } from "../client/shared/frame.ts";
 
 const httpOf = (server: TestServer) => alleUrl(server).replace(/^ws/, "http");
 
@@ -206,6 +208,47 @@ Deno.test("alle - pg.<channel> is a Catbus channel both ways: NOTIFY reaches nat
   await psql.unlisten();
   ws.close();
   await native.disconnect();
+});
+
+Deno.test("alle - a native subscriber on pg.<channel> alone makes the bridge LISTEN, and its unsubscribe UNLISTEN", async () => {
+  await using db = await testDatabase("alle - native listen");
+  if (!db) return;
+  // `marker` is listened to from the start: what arrives before it shows what was listened to.
+  await using server = await alleServer(db, "--alle-listen-channels", "marker");
+  const native = await nativeClient(server);
+  const all = new AsyncQueue<{ channel: string; payload: unknown }>();
+  await native.subscribe("pg.>", (channel, payload) => all.push({ channel, payload }));
+  const orders = new AsyncQueue<unknown>();
+  const sub = await native.subscribe("pg.orders", (_channel, payload) => orders.push(payload));
+  // The subscribe's answer came after LISTEN: a NOTIFY right away is not missed.
+  await db.sql`NOTIFY orders, 'one'`;
+  assert.equal(await orders.next("NOTIFY orders on pg.orders"), "one");
+  assert.deepEqual(await all.next(), { channel: "pg.orders", payload: "one" });
+  await sub.unsubscribe();
+  await db.sql`NOTIFY orders, 'not listened to any more'`;
+  await db.sql`NOTIFY marker, 'after'`;
+  assert.deepEqual(await all.next("the marker"), { channel: "pg.marker", payload: "after" });
+  assert.equal(orders.size, 0);
+  await native.disconnect();
+});
+
+Deno.test("alle - a reconnect tells native subscribers of pg.* about the gap (a gap notice, recovered: false)", async () => {
+  await using db = await testDatabase("alle - native gap");
+  if (!db) return;
+  await using server = await alleServer(db, "--alle-listen-channels", "orders");
+  const raw = await RawConnection.connect(server.tcpPort);
+  await raw.hello(server.adminKey);
+  await raw.reply(await raw.send(FrameType.Subscribe, { pattern: "pg.*" }));
+  const killed = await db.sql`select pg_terminate_backend(pid) as done from pg_stat_activity
+    where datname = ${db.name} and application_name = ${`catbusd ${server.pid} alle listen`}`;
+  assert.deepEqual(killed.map((r) => r.done), [true]);
+  const gap = await raw.next((f) => f.type === FrameType.Notice);
+  assert.equal(gap.json.event, "gap");
+  assert.equal(gap.json.code, "unavailable");
+  assert.equal(gap.json.namespace, "pg");
+  assert.equal(gap.json.recovered, false);
+  assert.equal(typeof gap.json.after, "number");
+  raw.close();
 });
 
 Deno.test("alle - Catbus tokens: authenticate, ?token= and Bearer; grants on pg.> apply; a revoke unsubscribes", async () => {

@@ -192,7 +192,8 @@ export interface RefreshedMeta {
 export type NoticeMeta =
   /**
    * Messages of `namespace` after position `after` were dropped for this connection (it read
-   * too slowly). Resubscribing with `resume` replays them if the history still holds them.
+   * too slowly: `slow_consumer`; resubscribing with `resume` replays them if the history still
+   * holds them), or never reached the hub (its source reconnected: `unavailable`).
    */
   | {
     event: "gap";

@@ -34,6 +34,26 @@ export interface Subscriber {
   ready?(): Promise<void> | undefined;
   /** For replays: true once nobody reads any more (the replay stops early). */
   gone?(): boolean;
+  /** Messages of `loss.namespace` may never have reached the hub (a bridge's source dropped). */
+  lost?(loss: Loss): void;
+}
+
+/** Messages that may be missing in `namespace` after position `after` of `epoch`, and why. */
+export interface Loss {
+  namespace: string;
+  epoch: string;
+  after: number;
+  code: ErrorCode;
+}
+
+/**
+ * Told when a subscription pattern of a namespace gains its first subscriber or loses its last
+ * one, so a door bridging an outside system can listen there only on demand.
+ */
+export interface InterestListener {
+  /** A promise holds the new subscriber's answer until it settles (e.g. until LISTEN ran). */
+  gained(pattern: string): Promise<void> | void;
+  lost(pattern: string): void;
 }
 
 export interface PublishInput extends StoreOptions {
@@ -111,6 +131,9 @@ export class Broker {
   /** The server's own watchers (durable consumers): fed by fan-out, never a request's responder. */
   readonly #watchers = new SubjectTrie<Subscriber>();
   readonly #namespaces = new Map<string, Namespace>();
+  /** Namespace → the door told about its patterns' subscribers; pattern → their count. */
+  readonly #interest = new Map<string, InterestListener>();
+  readonly #interested = new Map<string, number>();
   readonly #opening = new Map<string, Promise<Namespace>>();
   readonly #ids = new IdGenerator();
   readonly #confirmations = new Confirmations();
@@ -460,7 +483,7 @@ export class Broker {
       const last = cursor.plan.last && cursor.reader.newest();
       if (last) cursor.emit(last);
     }
-    this.#trie.insert(pattern, sub);
+    const interest = this.#trie.insert(pattern, sub) ? this.#countInterest(pattern, 1) : undefined;
     const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
     for (const plan of plans) {
       result.namespaces[plan.ns.name] = {
@@ -476,6 +499,7 @@ export class Broker {
         result.recovered = false;
       }
     }
+    await interest;
     return result;
   }
 
@@ -525,7 +549,50 @@ export class Broker {
 
   /** Returns false when `sub` had no such subscription. */
   unsubscribe(sub: Subscriber, pattern: string): boolean {
-    return this.#trie.remove(pattern, sub);
+    const removed = this.#trie.remove(pattern, sub);
+    if (removed) this.#countInterest(pattern, -1);
+    return removed;
+  }
+
+  /** Tells `listener` whenever a pattern of `namespace` gains its first or loses its last subscriber. */
+  watchInterest(namespace: string, listener: InterestListener): void {
+    this.#interest.set(namespace, listener);
+  }
+
+  unwatchInterest(namespace: string): void {
+    this.#interest.delete(namespace);
+    for (const pattern of [...this.#interested.keys()]) {
+      if (literalNamespaceOf(pattern) === namespace) this.#interested.delete(pattern);
+    }
+  }
+
+  #countInterest(pattern: string, delta: 1 | -1): Promise<void> | void {
+    const ns = literalNamespaceOf(pattern);
+    const listener = ns === undefined ? undefined : this.#interest.get(ns);
+    if (!listener) return;
+    const count = (this.#interested.get(pattern) ?? 0) + delta;
+    if (count > 0) this.#interested.set(pattern, count);
+    else this.#interested.delete(pattern);
+    if (count === 0) listener.lost(pattern);
+    else if (delta === 1 && count === 1) return listener.gained(pattern);
+  }
+
+  /**
+   * Tells every subscriber of any of `channels` (once each) that messages of their namespace
+   * may be missing from its current end on: the source that feeds them lost some.
+   */
+  reportLoss(namespace: string, channels: readonly string[], code: ErrorCode): void {
+    const ns = this.#namespaces.get(namespace);
+    if (!ns) return;
+    const loss: Loss = { namespace, epoch: ns.epoch, after: ns.lastSeq, code };
+    const told = new Set<Subscriber>();
+    for (const channel of channels) {
+      for (const sub of this.#trie.match(channel)) {
+        if (told.has(sub)) continue;
+        told.add(sub);
+        sub.lost?.(loss);
+      }
+    }
   }
 
   /**

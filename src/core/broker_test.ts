@@ -375,3 +375,45 @@ Deno.test("broker - a batch: one append per run of a namespace, each publish ans
   assert.deepEqual(heard.slice(3), ["a1:1", "a2:2", "a3:3"]);
   assert.deepEqual(appends, [3], "the stored run was one append");
 });
+
+Deno.test("broker - an interest listener hears a namespace's patterns gain their first and lose their last subscriber", async () => {
+  const b = await broker();
+  await b.createNamespace("pg");
+  const events: string[] = [];
+  let release = () => {};
+  b.watchInterest("pg", {
+    gained: (p) => {
+      events.push(`+${p}`);
+      if (p === "pg.orders") return new Promise((resolve) => release = resolve);
+    },
+    lost: (p) => events.push(`-${p}`),
+  });
+  const s1: Subscriber = { deliver() {} };
+  const s2: Subscriber = { deliver() {} };
+  let answered = false;
+  const first = b.subscribe(s1, "pg.orders").then(() => answered = true);
+  await b.subscribe(s2, "app.x");
+  assert.equal(answered, false, "the answer waits for the listener");
+  release();
+  await first;
+  await b.subscribe(s2, "pg.orders");
+  await b.subscribe(s2, "pg.*");
+  b.unsubscribe(s1, "pg.orders");
+  b.unsubscribe(s2, "pg.orders");
+  b.unsubscribe(s2, "pg.*");
+  assert.deepEqual(events, ["+pg.orders", "+pg.*", "-pg.orders", "-pg.*"]);
+});
+
+Deno.test("broker - reportLoss tells each subscriber of the channels once, at the namespace's end", async () => {
+  const b = await broker();
+  const losses: unknown[] = [];
+  const sub: Subscriber = { deliver() {}, lost: (l) => losses.push(l) };
+  const other: Subscriber = { deliver() {}, lost: (l) => losses.push(l) };
+  await b.subscribe(sub, "app.*");
+  await b.subscribe(sub, "app.a");
+  await b.subscribe(other, "app.c");
+  await b.publish({ channel: "app.a", payload: new Uint8Array() });
+  b.reportLoss("app", ["app.a", "app.b"], "unavailable");
+  const ns = b.namespace("app")!;
+  assert.deepEqual(losses, [{ namespace: "app", epoch: ns.epoch, after: 1, code: "unavailable" }]);
+});

@@ -2,6 +2,7 @@ import type { Authenticator } from "../auth/authenticator.ts";
 import type { Principal } from "../auth/grants.ts";
 import type {
   Broker,
+  Loss,
   Published,
   PublishInput,
   PublishOutcome,
@@ -375,17 +376,13 @@ export class Session implements Subscriber {
   }
 
   #reportGaps(gaps: Gap[]) {
+    for (const gap of gaps) this.lost({ ...gap, code: ErrorCode.SlowConsumer });
+  }
+
+  /** A `gap` notice: messages of the namespace after `after` may not have reached this client. */
+  lost({ namespace, epoch, after, code }: Loss): void {
     if (this.#closed) return;
-    for (const { namespace, epoch, after } of gaps) {
-      this.notice({
-        event: "gap",
-        code: ErrorCode.SlowConsumer,
-        namespace,
-        epoch,
-        after,
-        recovered: false,
-      });
-    }
+    this.notice({ event: "gap", code, namespace, epoch, after, recovered: false });
   }
 
   #send(type: number, id: number, meta?: unknown) {

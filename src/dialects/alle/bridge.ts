@@ -42,6 +42,8 @@ export interface AlleBridgeOptions {
   log?: Logger;
   /** Every notification on a listened channel, before the subscribers get it. */
   onNotification?(channel: string, payload: string): void;
+  /** After a reconnect: notifications on `channels` (every one listened to) may be lost. */
+  onGap?(gap: NotificationGap, channels: string[]): void;
 }
 
 interface Channel {
@@ -200,6 +202,7 @@ export class AlleBridge {
       lost_from: gap.from.toISOString(),
       lost_to: gap.to.toISOString(),
     });
+    this.#options.onGap?.(gap, [...this.#channels.keys()]);
     const bySubscriber = new Map<AlleSubscriber, string[]>();
     for (const [channel, entry] of this.#channels) {
       for (const s of entry.subscribers) {

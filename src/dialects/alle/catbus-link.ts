@@ -1,7 +1,8 @@
-import type { Broker, Subscriber } from "../../core/broker.ts";
+import type { Broker, InterestListener, Subscriber } from "../../core/broker.ts";
+import { ErrorCode } from "../../../client/shared/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { BusMessage } from "../../core/message.ts";
-import type { AlleBridge } from "./bridge.ts";
+import type { AlleBridge, AlleSubscriber } from "./bridge.ts";
 import { catbusChannel, FROM_POSTGRES, ORIGIN_HEADER, PG_NAMESPACE } from "./channels.ts";
 
 /** Echoes remembered at most (NOTIFYs sent from Catbus whose copy has not come back yet). */
@@ -30,6 +31,10 @@ export function notifyTextOf(message: BusMessage): string {
  * by any door becomes `pg_notify(channel, …)`. The NOTIFY Catbus sent comes back on the LISTEN
  * connection: that copy is not published again (Catbus subscribers had the original), but Alle
  * clients get it, as they would any NOTIFY.
+ *
+ * A native subscription to a literal `pg.<channel>` makes the bridge LISTEN there (counted with
+ * the Alle clients on it); a wildcard one (`pg.*`, `pg.>`) cannot be LISTENed and sees only the
+ * channels something else listens to.
  */
 export class CatbusLink {
   readonly #broker: Broker;
@@ -38,6 +43,19 @@ export class CatbusLink {
   /** `channel\0payload` → NOTIFYs sent from Catbus on a listened channel, not yet back. */
   readonly #echoes = new Map<string, number>();
   readonly #watcher: Subscriber = { deliver: (m) => this.#fromCatbus(m) };
+  /** The native subscribers, as one subscriber of the bridge (the link publishes what comes). */
+  readonly #natives: AlleSubscriber = { notification() {}, gap() {} };
+  /** The channels native subscribers want LISTENed (a LISTEN may still wait for the bridge). */
+  readonly #wanted = new Set<string>();
+  readonly #interest: InterestListener = {
+    gained: (pattern) => this.#listenFor(pattern),
+    lost: (pattern) => {
+      const channel = this.#pgChannelOf(pattern);
+      if (channel && this.#wanted.delete(channel)) {
+        this.#bridge?.unsubscribe(channel, this.#natives);
+      }
+    },
+  };
 
   constructor(broker: Broker, log: Logger) {
     this.#broker = broker;
@@ -48,10 +66,41 @@ export class CatbusLink {
     this.#bridge = bridge;
     if (!this.#broker.namespace(PG_NAMESPACE)) await this.#broker.createNamespace(PG_NAMESPACE);
     this.#broker.watch(`${PG_NAMESPACE}.>`, this.#watcher);
+    this.#broker.watchInterest(PG_NAMESPACE, this.#interest);
   }
 
   stop(): void {
     this.#broker.unwatch(`${PG_NAMESPACE}.>`, this.#watcher);
+    this.#broker.unwatchInterest(PG_NAMESPACE);
+  }
+
+  /** After a reconnect (the bridge's `onGap`): every native subscriber of those channels is told. */
+  gap = (_gap: unknown, channels: string[]): void => {
+    const names = channels.map(catbusChannel).filter((n): n is string => n !== undefined);
+    this.#broker.reportLoss(PG_NAMESPACE, names, ErrorCode.Unavailable);
+  };
+
+  /** The PostgreSQL channel of a literal `pg.<channel>` pattern, else undefined. */
+  #pgChannelOf(pattern: string): string | undefined {
+    const channel = pattern.slice(PG_NAMESPACE.length + 1);
+    return catbusChannel(channel) === pattern ? channel : undefined;
+  }
+
+  /** LISTENs for a native subscriber; the subscriber's answer waits for it while connected. */
+  #listenFor(pattern: string): Promise<void> | undefined {
+    const channel = this.#pgChannelOf(pattern);
+    const bridge = this.#bridge;
+    if (!channel || !bridge) return;
+    this.#wanted.add(channel);
+    const failed = (e: unknown) =>
+      this.#log("warn", "alle: LISTEN for a native subscriber failed", {
+        channel,
+        error: (e as Error).message,
+      });
+    if (bridge.connected) return bridge.subscribe(channel, this.#natives).catch(failed);
+    bridge.ready.then(() => {
+      if (this.#wanted.has(channel)) return bridge.subscribe(channel, this.#natives);
+    }).catch(failed);
   }
 
   /** A NOTIFY on a listened channel (given to the bridge as its `onNotification`). */

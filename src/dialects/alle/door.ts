@@ -52,6 +52,7 @@ export const alleDoor: Door<AlleDoorSettings> = {
       applicationName: `catbusd ${Deno.pid} alle`,
       log: services.log,
       onNotification: link.fromPostgres,
+      onGap: link.gap,
     });
     await link.start(bridge);
     bridge.ready.then(
