@@ -1,4 +1,5 @@
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
+import { HTTP_STATUS } from "../http-status.ts";
 import type { Principal } from "../../auth/grants.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
@@ -20,15 +21,6 @@ export interface AlleServerOptions {
   /** Idle time before a keep-alive comment on event streams (Alle: 30 s). */
   keepAliveMs?: number;
 }
-
-const STATUS: Record<string, number> = {
-  [ErrorCode.BadRequest]: 400,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.LimitExceeded]: 429,
-  [ErrorCode.Unavailable]: 503,
-};
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -146,7 +138,7 @@ export function serveAlle(options: AlleServerOptions, context: AlleContext): Htt
       }
     } catch (e) {
       if (!isCatbusError(e)) throw e;
-      return json(STATUS[e.code] ?? 500, { success: false, error: e.clientMessage });
+      return json(HTTP_STATUS[e.code] ?? 500, { success: false, error: e.clientMessage });
     }
   });
 }
