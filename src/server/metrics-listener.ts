@@ -3,6 +3,7 @@ import { cannotListen, displayHost } from "../dialects/door.ts";
 import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../transport/http-server.ts";
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { wholeResponse } from "../transport/http-response.ts";
 
 /** `--metrics-bind`: GET /metrics on an address of its own (plain HTTP, e.g. a private one). */
 export function serveMetrics(
@@ -17,7 +18,7 @@ export function serveMetrics(
   try {
     http = serveHttpDoor({ ...address, ...door, limits }, (request) => {
       if (new URL(request.url).pathname === "/metrics") return metrics.respond();
-      return new Response(
+      return wholeResponse(
         JSON.stringify({ code: "not_found", message: "this listener serves GET /metrics only" }) +
           "\n",
         { status: 404, headers: { "content-type": "application/json" } },

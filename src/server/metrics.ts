@@ -8,6 +8,7 @@ import client from "prom-client";
 import type { DoorMeter } from "../core/meter.ts";
 import type { Consumer } from "../streams/consumer.ts";
 import { namespaceOf } from "../../client/shared/subject.ts";
+import { wholeResponse } from "../transport/http-response.ts";
 
 /** The label of namespaces past the cap. */
 export const OTHER_NAMESPACES = "_other";
@@ -304,7 +305,7 @@ export class ServerMetrics {
 
   /** The GET /metrics response. */
   async respond(): Promise<Response> {
-    return new Response(await this.registry.metrics(), {
+    return wholeResponse(await this.registry.metrics(), {
       headers: { "content-type": this.registry.contentType, "cache-control": "no-store" },
     });
   }

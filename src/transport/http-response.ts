@@ -110,28 +110,39 @@ export interface ResponseTarget {
 
 const noBody = (status: number) => status === 204 || status === 304 || status < 200;
 
-/** Responses whose body is a live stream (an event stream): sent as it comes, chunked. */
-const streamed = new WeakSet<Response>();
+/**
+ * Responses whose body was whole when they were built (text, bytes or none): sent with a
+ * Content-Length. Every other body is streamed as it comes, so a live stream (an event stream, a
+ * door's ReadableStream) is never held back until it ends, whoever built it and however it is
+ * labelled. Whether a body is a stream cannot be read from a Response (Deno turns a text body into
+ * a stream when asked), so the place that builds a whole one says so: `wholeResponse`.
+ */
+const whole = new WeakSet<Response>();
 
-/** Marks `response` as streamed: its body goes out as it is produced, not once it ends. */
-export function streamResponse(response: Response): Response {
-  streamed.add(response);
+/** A response whose body is complete now: sent in one write with its Content-Length. */
+export function wholeResponse(
+  body: string | Uint8Array<ArrayBuffer> | null,
+  init?: ResponseInit,
+): Response {
+  const response = new Response(body, init);
+  whole.add(response);
   return response;
 }
 
-/** A copy of `response` with other headers, streamed if it was (its body is taken over). */
+/** A copy of `response` with other headers, whole if it was (its body is taken over). */
 export function withResponseHeaders(response: Response, headers: Headers): Response {
   const copy = new Response(response.body, {
     status: response.status,
     statusText: response.statusText,
     headers,
   });
-  return streamed.has(response) ? streamResponse(copy) : copy;
+  if (whole.has(response)) whole.add(copy);
+  return copy;
 }
 
 /**
- * Writes `response`. A body goes with a Content-Length, in one write with the head, unless the
- * response was marked with `streamResponse`: that one goes chunked, read only as fast as the
+ * Writes `response`. A body built whole (`wholeResponse`) or none goes with a Content-Length, in
+ * one write with the head; any other body goes chunked as it is produced, read only as fast as the
  * client takes it. Returns whether the connection may carry another request.
  */
 export async function writeResponse(response: Response, to: ResponseTarget): Promise<boolean> {
@@ -140,20 +151,22 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
   let keepAlive = to.keepAlive &&
     !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
   const connection = keepAlive ? "" : "connection: close\r\n";
-  // An event stream is live whoever made it: never wait for its end to count its length.
-  const stream = streamed.has(response) ||
-    (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  const known = whole.has(response);
   if (to.head || noBody(status)) {
-    if (stream) response.body?.cancel().catch(() => {});
-    else await response.bytes();
+    // A whole body is left unread; a stream is told nobody reads it.
+    if (!known) response.body?.cancel().catch(() => {});
     writer.write(encodeHead(status, response.headers, connection));
     return keepAlive;
   }
-  if (!stream) {
+  if (known) {
     // Read without touching `response.body`: that getter would wrap a static body in a stream.
     const body = await response.bytes();
     const framing = `content-length: ${body.length}\r\n${connection}`;
     writer.write(encodeHead(status, response.headers, framing, body));
+    return keepAlive;
+  }
+  if (response.body === null) {
+    writer.write(encodeHead(status, response.headers, `content-length: 0\r\n${connection}`));
     return keepAlive;
   }
   const reader = response.body!.getReader();

@@ -6,7 +6,7 @@ import {
   type HttpLimits,
   type RequestInfo,
 } from "./http-connection.ts";
-import { plainAnswer } from "./http-response.ts";
+import { plainAnswer, wholeResponse } from "./http-response.ts";
 
 export { DEFAULT_HTTP_LIMITS, type HttpLimits, type RequestInfo };
 
@@ -51,7 +51,7 @@ const REFUSAL = plainAnswer(
 );
 
 const internalError = () =>
-  new Response(JSON.stringify({ code: "internal", message: "internal error" }) + "\n", {
+  wholeResponse(JSON.stringify({ code: "internal", message: "internal error" }) + "\n", {
     status: 500,
     headers: { "content-type": "application/json" },
   });

@@ -7,6 +7,7 @@ import { SSE_SESSION_SECRET_HEADER } from "../../client/shared/messages.ts";
 import { readBody } from "./http-body.ts";
 import { sseFrame, SseStream } from "./sse.ts";
 import type { StreamHandler } from "./tcp.ts";
+import { wholeResponse } from "./http-response.ts";
 
 export interface SseSessionOptions {
   /** Bytes kept for a reattaching stream; a stream that needs older ones cannot resume. */
@@ -19,7 +20,7 @@ export interface SseSessionOptions {
 }
 
 const text = (status: number, message: string) =>
-  new Response(message + "\n", {
+  wholeResponse(message + "\n", {
     status,
     headers: { "content-type": "text/plain" },
   });
@@ -185,7 +186,7 @@ export class SseSessions {
     if (!session) return noSession();
     if (request.method === "DELETE") {
       session.close();
-      return new Response(null, { status: 204 });
+      return wholeResponse(null, { status: 204 });
     }
     if (request.method !== "POST") {
       return text(405, "use GET /sse, POST or DELETE /sse/<id>");
@@ -198,7 +199,7 @@ export class SseSessions {
       if (isCatbusError(e)) return text(413, e.message);
       throw e;
     }
-    return new Response(null, { status: 204 });
+    return wholeResponse(null, { status: 204 });
   }
 
   /** The session named `id`, if `secret` is its secret. */

@@ -1,5 +1,3 @@
-import { streamResponse } from "./http-response.ts";
-
 const encoder = new TextEncoder();
 const KEEPALIVE = encoder.encode(": ping\n\n");
 
@@ -37,17 +35,15 @@ export class SseStream {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterBytes }),
     );
-    this.response = streamResponse(
-      new Response(body, {
-        status: 200,
-        headers: {
-          "content-type": "text/event-stream",
-          "cache-control": "no-cache",
-          "x-accel-buffering": "no",
-          ...options.headers,
-        },
-      }),
-    );
+    this.response = new Response(body, {
+      status: 200,
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+        ...options.headers,
+      },
+    });
     this.#keepAlive = setInterval(() => {
       if (Date.now() - this.#lastWrite >= options.keepAliveMs) {
         this.send(KEEPALIVE);

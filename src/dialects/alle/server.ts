@@ -9,6 +9,7 @@ import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { AUTH_REQUIRED, authenticate, authRequired } from "./auth.ts";
 import { AlleClient, type AlleContext } from "./client.ts";
 import { alleSocket, MAX_CLIENT_MESSAGE_CHARS } from "./websocket.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 export interface AlleServerOptions {
   hostname: string;
@@ -23,7 +24,7 @@ export interface AlleServerOptions {
 }
 
 const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  wholeResponse(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 /** The token of a request: `Authorization: Bearer …`, or `?token=` (browsers' EventSource). */
 function tokenOf(request: Request, url: URL): string | undefined {

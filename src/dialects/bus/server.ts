@@ -24,6 +24,7 @@ import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
 import { type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
 import { HTTP_STATUS } from "../http-status.ts";
 import type { Logger } from "../../core/logger.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 export interface BusDialectOptions {
   hostname: string;
@@ -54,7 +55,7 @@ export interface BusDialectOptions {
 }
 
 const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
-  new Response(text ? text + "\n" : null, {
+  wholeResponse(text ? text + "\n" : null, {
     status,
     headers: {
       ...CORS_HEADERS,

@@ -8,6 +8,7 @@ import { type HttpDoor, type HttpLimits, serveHttpDoor } from "../../transport/h
 import { SSE_SESSION_SECRET_HEADER } from "../../../client/shared/messages.ts";
 import { type OriginPolicy, withHeaders } from "./origins.ts";
 import type { HttpMount } from "../door.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 export interface HttpRoutes {
   /** `ready`, or why not (`shutting_down`, `database_unavailable`): /ready answers 503 then. */
@@ -32,7 +33,7 @@ const mountOf = (mounts: readonly HttpMount[], path: string): HttpMount | undefi
 const PREFLIGHT_HEADERS = `content-type, last-event-id, ${SSE_SESSION_SECRET_HEADER}`;
 
 const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body) + "\n", {
+  wholeResponse(JSON.stringify(body) + "\n", {
     status,
     headers: { "content-type": "application/json" },
   });
@@ -72,7 +73,7 @@ export function serveHttp(
       return withHeaders(await routes.sse.handle(request, remote), cors);
     }
     if (path === "/catbus/client.js") {
-      return new Response(await routes.clientBundle(), {
+      return wholeResponse(await routes.clientBundle(), {
         headers: { ...cors, "content-type": "text/javascript; charset=utf-8" },
       });
     }
@@ -86,7 +87,7 @@ export function serveHttp(
             "nothing to pin",
         });
       }
-      return new Response(JSON.stringify(hash) + "\n", {
+      return wholeResponse(JSON.stringify(hash) + "\n", {
         headers: {
           ...cors,
           "content-type": "application/json",

@@ -1,4 +1,4 @@
-import { withResponseHeaders } from "../../transport/http-response.ts";
+import { wholeResponse, withResponseHeaders } from "../../transport/http-response.ts";
 /**
  * Which pages may use the HTTP listener from another origin (`--allowed-origins`; `*` = any).
  * Tokens travel in frames, never in cookies, so this is about which sites may embed the bus: an
@@ -32,7 +32,7 @@ export class OriginPolicy {
   /** The answer to a preflight `OPTIONS` (SSE + POST sends its session secret in a header). */
   preflight(request: Request, allowHeaders: string): Response {
     if (!this.allows(request)) return this.refusal(request);
-    return new Response(null, {
+    return wholeResponse(null, {
       status: 204,
       headers: {
         ...this.headers(request),
@@ -44,7 +44,7 @@ export class OriginPolicy {
   }
 
   refusal(request: Request): Response {
-    return new Response(
+    return wholeResponse(
       JSON.stringify({
         code: "forbidden",
         message: `origin ${request.headers.get("origin")} is not in --allowed-origins`,

@@ -4,6 +4,7 @@ import type { PulsarContext } from "./context.ts";
 import { badRequest } from "./http.ts";
 import { listItem, messageIdOf, seqOfId } from "./message.ts";
 import type { TopicRecord } from "./store.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 /**
  * A topic's messages in this life of the topic, from sequence `from` on, oldest first; `keep`
@@ -54,5 +55,5 @@ export async function history(
   const body =
     `{"messages":[${page.map(listItem).join(",")}],"total":${page.length},"limit":${limit},` +
     `"order":"${order}","cursor":${JSON.stringify(cursor)},"next_cursor":${JSON.stringify(next)}}`;
-  return new Response(body, { headers: { "content-type": "application/json" } });
+  return wholeResponse(body, { headers: { "content-type": "application/json" } });
 }

@@ -1,6 +1,7 @@
 import { ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { HTTP_STATUS } from "../http-status.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 /** A refusal in FastAPI's shape: `{"detail": …}` with the status and headers the original sends. */
 export class HttpError extends Error {
@@ -25,7 +26,7 @@ export const notFound = (detail: string): HttpError => new HttpError(404, detail
 export const badRequest = (detail: string): HttpError => new HttpError(400, detail);
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(status === 204 ? null : JSON.stringify(body), {
+  wholeResponse(status === 204 ? null : JSON.stringify(body), {
     status,
     headers: status === 204 ? headers : { "content-type": "application/json", ...headers },
   });

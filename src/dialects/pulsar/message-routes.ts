@@ -7,6 +7,7 @@ import { messageIdOf, METADATA_HEADER } from "./message.ts";
 import type { Route } from "./router.ts";
 import { topicForPublish } from "./topic-routes.ts";
 import type { StoredAnswer } from "./idempotency.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 const encoder = new TextEncoder();
 
@@ -160,7 +161,7 @@ async function idempotent(
       run,
     )
     : await run();
-  return new Response(answer.body, {
+  return wholeResponse(answer.body, {
     status: answer.status,
     headers: { "content-type": "application/json" },
   });

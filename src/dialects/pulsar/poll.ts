@@ -8,6 +8,7 @@ import { Fields, forbidden, HttpError, json, readJson } from "./http.ts";
 import { listItem, seqOfId } from "./message.ts";
 import type { Route } from "./router.ts";
 import { subscribeTopic } from "./start.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 /** At most this many messages per answer; `has_more` says there are more. */
 const MAX_MESSAGES = 100;
@@ -102,7 +103,7 @@ async function poll(ctx: PulsarContext, request: Request) {
   }
   // Replays of several topics may interleave with live messages: list them in log order.
   messages.sort((a, b) => a.seq - b.seq);
-  return new Response(
+  return wholeResponse(
     `{"messages":[${messages.map(listItem).join(",")}],"has_more":${hasMore}}`,
     { headers: { "content-type": "application/json" } },
   );

@@ -11,6 +11,7 @@ import { acceptPulsarSocket } from "./ws-session.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
 import { stopPasswordWorker } from "./password.ts";
 import { connectionLogFields } from "../../auth/live-connections.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 /**
  * Can the door store a change right now? Not while the server drains; else a probe write in its
@@ -45,7 +46,7 @@ function operationRoutes(): Route[] {
       // door="pulsar"), so a scraper of the original's port sees both.
       const server = ctx.services.routes.find((r) => r.prefix === "/metrics");
       const shared = server ? await (await server.handle(request, info.remote)).text() : "";
-      return new Response(
+      return wholeResponse(
         ctx.metrics.render({
           websockets: ctx.live.size,
           pollWaiters: ctx.polls.active,

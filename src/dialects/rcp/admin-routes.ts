@@ -4,9 +4,10 @@ import type { StateMachineEngine } from "../../sm/engine.ts";
 import { SmError, SmErrorCode } from "../../sm/errors.ts";
 import { MAX_LIST_LIMIT } from "../../sm/params.ts";
 import type { AdminRoute } from "../door.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 const json = (body: unknown) =>
-  new Response(JSON.stringify(body) + "\n", {
+  wholeResponse(JSON.stringify(body) + "\n", {
     headers: { "content-type": "application/json", "cache-control": "no-store" },
   });
 

@@ -1,5 +1,6 @@
 /** The web console at /console: static files served by catbusd (no CDN, no build step). */
 import type { HttpMount } from "../../dialects/door.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 export const CONSOLE = "/console";
 
@@ -27,14 +28,14 @@ export function consoleFiles(): HttpMount {
     async handle(request) {
       const entry = FILES[new URL(request.url).pathname.slice(CONSOLE.length)];
       if (!entry || (request.method !== "GET" && request.method !== "HEAD")) {
-        return new Response("not found\n", { status: 404, headers: HEADERS });
+        return wholeResponse("not found\n", { status: 404, headers: HEADERS });
       }
       let body = cache.get(entry.file);
       if (!body) {
         body = await Deno.readFile(new URL(`./console/${entry.file}`, import.meta.url));
         cache.set(entry.file, body);
       }
-      return new Response(request.method === "HEAD" ? null : body, {
+      return wholeResponse(request.method === "HEAD" ? null : body, {
         headers: { ...HEADERS, "content-type": entry.type },
       });
     },

@@ -2,12 +2,13 @@
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { HTTP_STATUS } from "../../dialects/http-status.ts";
+import { wholeResponse } from "../../transport/http-response.ts";
 
 /** A request through the publish tool that nobody answers is the service's absence: 503. */
 const STATUS: Record<string, number> = { ...HTTP_STATUS, [ErrorCode.NoResponders]: 503 };
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body) + "\n", {
+  wholeResponse(JSON.stringify(body) + "\n", {
     status,
     headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
   });
