@@ -6,6 +6,9 @@ import { admin, login } from "./helpers/admin.ts";
 import { within } from "./helpers/deadline.ts";
 import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
+import { ADMIN, api, login as pulsarLogin, startPulsar, userWith } from "./helpers/pulsar.ts";
+import { alleServer } from "./helpers/alle.ts";
+import { testDatabase } from "./helpers/postgres.ts";
 
 const items = (a: { body: { items?: Record<string, unknown>[] } }) => a.body.items!;
 
@@ -22,6 +25,9 @@ Deno.test("admin api - console login: an HttpOnly SameSite=Strict cookie; change
   const overview = await admin(server, "GET", "/overview", undefined, session);
   assert.equal(overview.status, 200);
   assert.equal(overview.body.version, "0.1.0");
+  assert.equal(overview.body.engine, "local");
+  assert.equal(overview.body.clustered, false);
+  assert.deepEqual((overview.body.nodes as { self: boolean }[]).map((n) => n.self), [true]);
   assert.equal((await admin(server, "GET", "/session", undefined, session)).body.csrf, csrf);
 
   const mint = { permissions: ["read"], patterns: ["a.>"] };
@@ -76,6 +82,12 @@ Deno.test("admin api - namespaces paged and filtered; messages by seq, time and 
     1,
     30,
   ]]);
+  // Bytes on disk and in memory: 30 records of a few dozen bytes each.
+  const orders = items(listed)[0];
+  assert.ok((orders.stored_bytes as number) > 30 * '{"i":10}'.length, String(orders.stored_bytes));
+  assert.ok((orders.memory_bytes as number) > 30 * '{"i":10}'.length, String(orders.memory_bytes));
+  const inbox = items(await admin(server, "GET", "/namespaces?q=_inbox"))[0];
+  assert.equal(inbox.stored_bytes, null, "a memory-only namespace stores nothing");
   const paged = await admin(server, "GET", "/namespaces?limit=1&offset=1");
   assert.equal(items(paged).length, 1);
   assert.ok((paged.body.total as number) >= 2);
@@ -369,7 +381,58 @@ Deno.test("admin api - the state-machine door's routes: definitions and instance
 
 Deno.test("admin api - a door's routes are there only while the door is on", async () => {
   await using server = await startCatbusd();
-  assert.equal((await admin(server, "GET", "/rcp/machines")).status, 404);
+  for (const path of ["/rcp/machines", "/pulsar/users", "/pulsar/topics", "/alle/channels"]) {
+    assert.equal((await admin(server, "GET", path)).status, 404, path);
+  }
+});
+
+Deno.test("admin api - the Pulsar door's users and topics, paged and filtered, without password hashes", async () => {
+  await using server = await startPulsar();
+  const root = (await pulsarLogin(server, ADMIN.username, ADMIN.password)).access_token;
+  const alice = await userWith(server, root, "alice", ["read", "write"]);
+  for (const [topic_name, is_public] of [["orders", false], ["news", true]] as const) {
+    const made = await api(server, "POST", "/api/v1/topics", alice.token, {
+      topic_name,
+      is_public,
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+  }
+  const users = await admin(server, "GET", "/pulsar/users");
+  assert.deepEqual(items(users).map((u) => u.username), ["admin", "alice"]);
+  assert.ok(!JSON.stringify(users.body).includes("hashed_password"));
+  const one = items(await admin(server, "GET", "/pulsar/users?q=ali"));
+  assert.deepEqual(one.map((u) => [u.username, u.permissions, u.owned_topics]), [
+    ["alice", ["read", "write"], 2],
+  ]);
+  const topics = await admin(server, "GET", "/pulsar/topics?limit=1");
+  assert.deepEqual(items(topics).map((t) => [t.topic_name, t.owner, t.is_public]), [
+    ["news", "alice", true],
+  ]);
+  assert.equal(topics.body.total, 2);
+  assert.deepEqual(
+    items(await admin(server, "GET", "/pulsar/topics?q=ord")).map((t) => t.topic_name),
+    [
+      "orders",
+    ],
+  );
+});
+
+Deno.test("admin api - the Alle door's channels: what its LISTEN connection listens to", async () => {
+  await using db = await testDatabase("admin api - alle channels");
+  if (!db) return;
+  await using server = await alleServer(db, "--alle-listen-channels", "orders,alerts");
+  const channels = await admin(server, "GET", "/alle/channels");
+  assert.equal(channels.body.connected, true);
+  assert.deepEqual(items(channels), [
+    { channel: "alerts", bus_channel: "pg.alerts" },
+    { channel: "orders", bus_channel: "pg.orders" },
+  ]);
+  assert.deepEqual(
+    items(await admin(server, "GET", "/alle/channels?q=ord")).map((c) => c.channel),
+    [
+      "orders",
+    ],
+  );
 });
 
 Deno.test("cli - catbus admin calls the admin API with the admin key", async () => {

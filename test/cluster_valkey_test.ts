@@ -12,6 +12,7 @@ import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { json, RawConnection, type ReceivedFrame } from "./helpers/raw.ts";
 import { startCuttableProxy } from "./helpers/proxy.ts";
+import { sample, scrape } from "./helpers/prometheus.ts";
 import { deleteKeys, startPrivateRedis, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 
 const url = await valkeyOrSkip("the Valkey cluster tests");
@@ -260,6 +261,8 @@ Deno.test(
       await redis.kill();
       await readiness(n1, 503);
       await readiness(n2, 503);
+      const metrics = await scrape(`${n1.httpUrl}/metrics`);
+      assert.equal(sample(metrics, "catbus_engine_up"), 0, "the engine is down, says /metrics");
       const refused = await publish(publisher, "while down");
       assert.equal(refused.type, FrameType.Error);
       assert.equal(refused.json.code, "unavailable");

@@ -6,6 +6,8 @@ import { AsyncQueue } from "./helpers/queue.ts";
 import { admin } from "./helpers/admin.ts";
 import { makeDeadLetters } from "./helpers/dead-letters.ts";
 import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
+import { ADMIN, api, login, startPulsar, userWith } from "./helpers/pulsar.ts";
+import { testDatabase } from "./helpers/postgres.ts";
 
 /** Set to a directory to save a screenshot of each page there (docs/console/). */
 const SCREENSHOTS = Deno.env.get("CATBUS_CONSOLE_SCREENSHOTS");
@@ -19,7 +21,12 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
   await using server = await startSm();
   const sm = await connectSm(server);
   await sm.request("PUT_MACHINE", { machine: "order", version: 1, definition: ORDER });
-  await sm.request("CREATE_INSTANCE", { machine: "order", version: 1, instance_id: "order-42" });
+  await sm.request("CREATE_INSTANCE", {
+    machine: "order",
+    version: 1,
+    instance_id: "order-42",
+    initial_ctx: { amount: 30 },
+  });
   sm.close();
   const c = await nativeClient(server);
   try {
@@ -42,6 +49,9 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
     assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined);
 
     await page.click("nav >> text=Namespaces");
+    // Each namespace's size: on disk for a stored one, in memory.
+    await page.waitForSelector("tr[data-namespace='orders'] >> text=/\\d+(\\.\\d)? (B|KiB)/");
+    await snap(page, "namespaces");
     await page.click("a:text-is('orders')");
     await page.waitForSelector("tr[data-seq='5']");
     assert.match(await page.textContent("tr[data-seq='3']") ?? "", /\{"order":3\}/);
@@ -115,13 +125,74 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
 
     await page.click("nav >> text=State machines");
     await page.waitForSelector("#machines td:text-is('order')");
-    await page.waitForSelector("#instances td:text-is('order-42')");
+    await page.waitForSelector("#instances tr[data-instance='order-42'] >> text=created");
+    // A definition and an instance in full; a transition made meanwhile shows live.
+    await page.click("#machines tr[data-machine='order'] >> button:text-is('1')");
+    await page.waitForSelector('#definition pre >> text=/"states"/');
+    const rcp = await connectSm(server);
+    await rcp.request("APPLY_EVENT", { instance_id: "order-42", event: "PAY" });
+    rcp.close();
+    await page.waitForSelector("#transitions td:text('sm.order.order-42')");
+    await page.click("#instances tr[data-instance='order-42'] >> button");
+    await page.waitForSelector('#instance pre >> text=/"state": "paid"/');
     await snap(page, "state-machines");
 
     await page.click("text=Log out");
     await page.waitForSelector("h2:text('Log in')");
   } finally {
     await c.disconnect();
+    await browser.close();
+  }
+});
+
+Deno.test("console - in Chromium: the Pulsar door's users and topics, the Alle door's channels with their live notifications", async () => {
+  const browser = await launchChromium("console pages of the Pulsar and Alle doors");
+  if (!browser) return;
+  // Without PostgreSQL the Alle door stays off and its page says so.
+  await using db = await testDatabase("console - the Alle page");
+  const alle = db
+    ? [
+      "--alle-bind",
+      "127.0.0.1:0",
+      "--alle-postgres-url",
+      db.url,
+      "--alle-listen-channels",
+      "orders",
+    ]
+    : [];
+  await using server = await startPulsar(alle);
+  if (db) await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
+  const root = (await login(server, ADMIN.username, ADMIN.password)).access_token;
+  const alice = await userWith(server, root, "alice", ["read", "write"]);
+  await api(server, "POST", "/api/v1/topics", alice.token, {
+    topic_name: "orders",
+    is_public: true,
+    description: "new orders",
+  });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${server.httpUrl}/console`);
+    await page.fill('input[name="key"]', server.adminKey);
+    await page.click("button:text-is('Log in')");
+    await page.waitForSelector("h2:text('Overview')");
+
+    await page.click("nav >> text=Pulsar");
+    await page.waitForSelector("#pulsar-users tr[data-user='alice']");
+    await page.waitForSelector("#pulsar-topics tr[data-topic='orders'] >> text=alice");
+    await snap(page, "pulsar");
+
+    await page.click("nav >> text=Alle");
+    if (!db) {
+      await page.waitForSelector("text=The Alle door is off");
+      return;
+    }
+    await page.waitForSelector("#alle-channels tr[data-channel='orders'] >> text=pg.orders");
+    await page.waitForSelector("#alle-tail >> text=tailing pg.>");
+    await db.sql`NOTIFY orders, 'New order #123'`;
+    await page.waitForSelector("#alle-tail td:text('pg.orders')");
+    await snap(page, "alle");
+  } finally {
     await browser.close();
   }
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { json, RawConnection } from "./helpers/raw.ts";
+import { sample, scrape } from "./helpers/prometheus.ts";
 
 /** A 4 MiB tmpfs as data directory; undefined (said on the console) when we may not mount. */
 async function smallDisk(): Promise<string | undefined> {
@@ -67,6 +68,9 @@ Deno.test({
         assert.equal(refused.json.code, "unavailable", JSON.stringify(refused.json));
         assert.match(String(refused.json.message), /disk full/);
         assert.doesNotMatch(String(refused.json.message), /\.seg|\.json/, "no server paths");
+        const metrics = await scrape(`${server.httpUrl}/metrics`);
+        const failed = sample(metrics, "catbus_storage_failures_total", { namespace: "full" });
+        assert.ok(failed! >= 1, "the engine's refusals are counted");
         // A burst in flight: what does not fit fails, and its sequences are handed out again.
         const burst = new Map<number, number>();
         for (let n = 2000; n < 2020; n++) {

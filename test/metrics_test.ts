@@ -58,6 +58,47 @@ Deno.test("metrics - /metrics counts publishes, deliveries and replays per names
   for (const c of [subscriber, publisher, replayer]) await c.disconnect();
 });
 
+/** What an operator reads, by the issue's list: every family is there from the start. */
+const SERIES = [
+  ["connections per door", "catbus_connections", "gauge"],
+  ["publishes per namespace and door", "catbus_published_messages_total", "counter"],
+  ["deliveries per namespace and door", "catbus_delivered_messages_total", "counter"],
+  ["bytes in", "catbus_published_bytes_total", "counter"],
+  ["bytes out", "catbus_delivered_bytes_total", "counter"],
+  ["slow-consumer drops", "catbus_slow_consumer_drops_total", "counter"],
+  ["replay volume", "catbus_replayed_messages_total", "counter"],
+  ["replay volume (bytes)", "catbus_replayed_bytes_total", "counter"],
+  ["durable consumers", "catbus_consumers", "gauge"],
+  ["consumers' pending", "catbus_consumer_pending_messages", "gauge"],
+  ["consumers' redelivered", "catbus_consumer_redeliveries_total", "counter"],
+  ["consumers' dead-lettered", "catbus_consumer_dead_letters_total", "counter"],
+  ["fsync latency", "catbus_log_fsync_seconds", "histogram"],
+  ["append latency", "catbus_log_append_seconds", "histogram"],
+  ["engine errors", "catbus_storage_failures_total", "counter"],
+  ["engine reachable", "catbus_engine_up", "gauge"],
+  ["process memory", "process_resident_memory_bytes", "gauge"],
+  ["heap", "nodejs_heap_size_used_bytes", "gauge"],
+  ["event-loop delay", "nodejs_eventloop_lag_seconds", "gauge"],
+  ["event-loop delay p99", "nodejs_eventloop_lag_p99_seconds", "gauge"],
+  ["namespaces", "catbus_namespaces", "gauge"],
+  ["version", "catbus_build_info", "gauge"],
+] as const;
+
+Deno.test("metrics - every series an operator is promised is exposed with its type, on a fresh server", async () => {
+  await using server = await startCatbusd();
+  const text = await scrape(`${server.httpUrl}/metrics`);
+  for (const [what, name, type] of SERIES) {
+    assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, "m"), what);
+  }
+  assert.equal(sample(text, "catbus_engine_up"), 1);
+  assert.ok(sample(text, "nodejs_eventloop_lag_p99_seconds")! >= 0);
+  assert.ok(sample(text, "nodejs_heap_size_used_bytes")! > 0);
+  // Nothing is labelled per channel or per client.
+  for (const line of text.split("\n").filter((l) => l.startsWith("catbus_"))) {
+    assert.doesNotMatch(line, /\b(channel|client_id|client|subject)="/, line);
+  }
+});
+
 Deno.test("metrics - namespaces past --metrics-max-namespaces are summed as _other", async () => {
   await using server = await startCatbusd(["--metrics-max-namespaces", "2"]);
   const c = await nativeClient(server);

@@ -28,6 +28,11 @@ export class History {
     return this.#length;
   }
 
+  /** Bytes held (as `maxBytes` counts them). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Sequence of the oldest retained message, or undefined when empty. */
   get firstSeq(): number | undefined {
     return this.#length ? this.#at(0).seq : undefined;

@@ -87,6 +87,16 @@ export class Namespace {
     return { epoch: this.epoch, seq: this.#lastSeq };
   }
 
+  /** Bytes the stream takes in storage, when its engine says (the local log does). */
+  get storedBytes(): number | undefined {
+    return this.stored ? this.#stream.bytes : undefined;
+  }
+
+  /** Bytes of the in-memory history. */
+  get memoryBytes(): number {
+    return this.#history.bytes;
+  }
+
   /** Oldest sequence that can still be replayed (from storage or memory). */
   get firstSeq(): number {
     if (this.stored) return this.#stream.firstSeq || this.#lastSeq + 1;

@@ -47,6 +47,8 @@ export interface EngineStream {
   readonly firstSeq: number;
   /** The durable watermark: the newest sequence handed to `durable` (0 when empty). */
   readonly lastSeq: number;
+  /** Bytes the stream takes in its storage (the local log's segments); absent when unknown. */
+  readonly bytes?: number;
   /**
    * Positions the batch, in order, and stores it; the listener hears when each message is
    * durable (or failed), appends made here in the order they were made. May call the listener

@@ -41,6 +41,8 @@ export interface MetricSources {
   liveConnections(): number;
   namespaces(): number;
   consumers(): Iterable<Consumer>;
+  /** False while a shared engine (Valkey) cannot be reached. */
+  engineAvailable(): boolean;
 }
 
 const LATENCY_BUCKETS = [
@@ -151,6 +153,14 @@ export class ServerMetrics {
       "Live messages dropped for connections that fell behind (each told of its gap).",
       "dropped",
     );
+    new client.Gauge({
+      name: "catbus_engine_up",
+      help: "1 while the stream engine can be reached (a shared engine: Valkey), else 0.",
+      registers,
+      collect() {
+        this.set(sources.engineAvailable() ? 1 : 0);
+      },
+    });
     const failures = this.#storageFailures;
     new client.Counter({
       name: "catbus_storage_failures_total",

@@ -179,6 +179,7 @@ async function startWithRoles(
       liveConnections: () => sessions.size,
       namespaces: () => [...broker.namespaces()].length,
       consumers: () => consumers.list(),
+      engineAvailable: () => streams.available?.() ?? true,
     },
   });
   const streams = await openStreamEngine(config, log, {
@@ -278,6 +279,7 @@ async function startWithRoles(
         maxBytes: config.retentionMaxBytes,
       },
       version: VERSION,
+      engine: config.engine,
       startedAt,
       data: config.data,
       tls: tls !== undefined,

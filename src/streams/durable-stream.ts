@@ -88,6 +88,11 @@ export class DurableStream implements EngineStream {
     return this.#durableSeq;
   }
 
+  /** The log's segments on disk. */
+  get bytes(): number {
+    return this.log.bytes;
+  }
+
   /** The log numbers the batch at once; the watermark tells when it is durable. */
   append(batch: AppendRequest[]): void {
     const records = batch.map(({ message, key }) => ({

@@ -8,6 +8,7 @@ import { type AlleAuth, checkAuthFunctionName } from "./auth.ts";
 import { AlleBridge } from "./bridge.ts";
 import { CatbusLink } from "./catbus-link.ts";
 import { serveAlle } from "./server.ts";
+import { alleAdminRoutes } from "./admin-routes.ts";
 
 /** The server settings the Alle door reads: its own table, the role database, shared limits. */
 export type AlleDoorSettings = SettingsOf<typeof alleSettings.settings> & {
@@ -87,6 +88,7 @@ export const alleDoor: Door<AlleDoorSettings> = {
     }
     return {
       url: `ws${services.tls ? "s" : ""}://${displayHost(address.hostname)}:${http.port}`,
+      adminRoutes: alleAdminRoutes(bridge),
       async close() {
         await http.shutdown();
         link.stop();

@@ -13,6 +13,7 @@ import { servePulsar } from "./server.ts";
 import type { PulsarContext } from "./context.ts";
 import { bootstrapAdmin } from "./bootstrap.ts";
 import { LoginFailures } from "./login-failures.ts";
+import { pulsarAdminRoutes } from "./admin-routes.ts";
 
 const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
@@ -58,6 +59,7 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
     }
     return {
       url: `http${services.tls ? "s" : ""}://${displayHost(address.hostname)}:${server.port}`,
+      adminRoutes: pulsarAdminRoutes(store),
       close: () => server.close(),
     };
   },

@@ -4,17 +4,12 @@ import type { StateMachineEngine } from "../../sm/engine.ts";
 import { SmError, SmErrorCode } from "../../sm/errors.ts";
 import { MAX_LIST_LIMIT } from "../../sm/params.ts";
 import type { AdminRoute } from "../door.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
-
-const json = (body: unknown) =>
-  wholeResponse(JSON.stringify(body) + "\n", {
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
+import { adminJson } from "../admin-list.ts";
 
 /** The engine's refusals in the admin API's terms. */
 async function answer(result: Promise<unknown> | unknown): Promise<Response> {
   try {
-    return json(await result);
+    return adminJson(200, await result);
   } catch (e) {
     if (!(e instanceof SmError)) throw e;
     const code = e.code === SmErrorCode.BadRequest

@@ -49,7 +49,9 @@ export function accessRoutes(ctx: AdminContext): Route[] {
         version: ctx.version,
         started_at: new Date(ctx.startedAt).toISOString(),
         uptime_seconds: Math.floor((Date.now() - ctx.startedAt) / 1000),
-        // One node: Catbus runs unclustered here.
+        engine: ctx.engine,
+        // Nodes sharing a Valkey engine keep no registry of each other yet: this node only.
+        clustered: ctx.engine === "valkey",
         nodes: [{ name: Deno.hostname(), pid: Deno.pid, self: true }],
         connections: Object.fromEntries(ctx.connections()),
         live_connections: ctx.live.size,

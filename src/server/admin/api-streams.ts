@@ -80,6 +80,9 @@ export function streamRoutes(ctx: AdminContext) {
             last_seq: ns.lastSeq,
             messages: ns.lastSeq - ns.firstSeq + 1,
             stored: ns.stored,
+            // On disk (null when the engine does not say: Valkey), and the in-memory history.
+            stored_bytes: ns.storedBytes ?? null,
+            memory_bytes: ns.memoryBytes,
           }));
         return json(200, { ...page(items, url), retention: ctx.retention });
       }],

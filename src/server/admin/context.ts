@@ -26,6 +26,8 @@ export interface AdminContext {
   traffic(): { published: number; delivered: number };
   retention: { maxAgeMs: number; maxMessages: number; maxBytes: number };
   version: string;
+  /** The stream engine (`--engine`): `local`, or `valkey` when nodes share it. */
+  engine: string;
   startedAt: number;
   data: string;
   /** Console cookies get `Secure` when the HTTP listener has TLS. */

@@ -54,6 +54,14 @@ const act = (fn) => async (event) => {
   }
 };
 
+/** A byte count for people: 1.5 KiB, 12 MiB. */
+function size(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) (bytes /= 1024), i++;
+  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
+}
+
 const field = (form, name) => form.elements.namedItem(name).value.trim();
 const list = (text) => text.split(/[\s,]+/).filter(Boolean);
 
@@ -172,18 +180,29 @@ function overviewPage() {
     last = { at: Date.now(), published: o.published, delivered: o.delivered };
     const rate = rates[rates.length - 1];
     facts.replaceChildren(
-      table(["version", "uptime", "nodes", "namespaces", "consumers", "live connections"], [
-        h(
-          "tr",
-          {},
-          h("td", {}, o.version),
-          h("td", {}, `${o.uptime_seconds} s`),
-          h("td", {}, o.nodes.map((n) => `${n.name} (pid ${n.pid})`).join(", ")),
-          h("td", {}, o.namespaces),
-          h("td", {}, o.consumers),
-          h("td", {}, o.live_connections),
-        ),
-      ]),
+      table(
+        ["version", "uptime", "engine", "nodes", "namespaces", "consumers", "live connections"],
+        [
+          h(
+            "tr",
+            {},
+            h("td", {}, o.version),
+            h("td", {}, `${o.uptime_seconds} s`),
+            h("td", {}, o.clustered ? `${o.engine} (shared by nodes)` : o.engine),
+            h(
+              "td",
+              { id: "nodes" },
+              o.nodes.map((n) => `${n.name} (pid ${n.pid}${n.self ? ", this node" : ""})`).join(
+                ", ",
+              ),
+              o.clustered ? " — the other nodes on the engine are not listed yet" : "",
+            ),
+            h("td", {}, o.namespaces),
+            h("td", {}, o.consumers),
+            h("td", {}, o.live_connections),
+          ),
+        ],
+      ),
       h("h3", {}, "Connections per door"),
       table(
         ["door", "open"],
@@ -239,16 +258,26 @@ function namespacesPage() {
       (q) => api("GET", `/namespaces?${q}`),
       (items) =>
         table(
-          ["name", "first seq", "last seq", "messages", "stored"],
+          [
+            "name",
+            "first seq",
+            "last seq",
+            "messages",
+            "stored",
+            "bytes stored",
+            "bytes in memory",
+          ],
           items.map((ns) =>
             h(
               "tr",
-              {},
+              { "data-namespace": ns.name },
               h("td", {}, h("a", { href: `#/namespace/${encodeURIComponent(ns.name)}` }, ns.name)),
               h("td", {}, ns.first_seq),
               h("td", {}, ns.last_seq),
               h("td", {}, ns.messages),
               h("td", {}, ns.stored ? "yes" : "memory"),
+              h("td", {}, ns.stored_bytes === null ? "—" : size(ns.stored_bytes)),
+              h("td", {}, size(ns.memory_bytes)),
             )
           ),
         ),
@@ -614,8 +643,12 @@ function accessPage() {
 
 function stateMachinesPage() {
   const machines = h("div", { id: "machines" });
+  const definition = h("div", { id: "definition" });
   const instances = h("div", { id: "instances" });
-  const transitions = h("div");
+  const instance = h("div", { id: "instance" });
+  const show = (box, title, value) =>
+    box.replaceChildren(h("h4", {}, title), h("pre", {}, JSON.stringify(value, null, 2)));
+  const transitions = h("div", { id: "transitions" });
   let offset = 0;
   const filter = h(
     "form",
@@ -630,17 +663,33 @@ function stateMachinesPage() {
     const answer = await api("GET", `/rcp/instances?${q}`);
     instances.replaceChildren(
       table(
-        ["instance", "machine", "version", "state"],
-        answer.instances.map((i) =>
-          h(
+        ["instance", "machine", "version", "state", "updated"],
+        answer.instances.map((i) => {
+          const id = i.id ?? i.instance_id;
+          return h(
             "tr",
-            {},
-            h("td", {}, i.id ?? i.instance_id),
+            { "data-instance": id },
+            h(
+              "td",
+              {},
+              h("button", {
+                type: "button",
+                class: "link",
+                onclick: act(async () =>
+                  show(
+                    instance,
+                    `instance ${id}`,
+                    await api("GET", `/rcp/instances/${encodeURIComponent(id)}`),
+                  )
+                ),
+              }, id),
+            ),
             h("td", {}, i.machine),
             h("td", {}, i.version),
             h("td", {}, i.state),
-          )
-        ),
+            h("td", {}, i.updated_at ? new Date(i.updated_at).toISOString() : ""),
+          );
+        }),
       ),
       h(
         "div",
@@ -671,7 +720,28 @@ function stateMachinesPage() {
       table(
         ["machine", "versions"],
         answer.items.map((m) =>
-          h("tr", {}, h("td", {}, m.machine), h("td", {}, m.versions.join(", ")))
+          h(
+            "tr",
+            { "data-machine": m.machine },
+            h("td", {}, m.machine),
+            h(
+              "td",
+              {},
+              m.versions.map((v) =>
+                h("button", {
+                  type: "button",
+                  class: "link",
+                  onclick: act(async () =>
+                    show(
+                      definition,
+                      `${m.machine} version ${v}`,
+                      await api("GET", `/rcp/machines/${encodeURIComponent(m.machine)}/${v}`),
+                    )
+                  ),
+                }, String(v))
+              ),
+            ),
+          )
         ),
       ),
     );
@@ -684,11 +754,124 @@ function stateMachinesPage() {
     h("h2", {}, "State machines"),
     h("h3", {}, "Definitions"),
     machines,
+    definition,
     h("h3", {}, "Instances"),
     filter,
     instances,
+    instance,
     h("h3", {}, "Live transitions (the sm namespace)"),
     transitions,
+  );
+}
+
+/**
+ * A door's page: `content()` once `probe` answers, or a note that the door is off (its routes
+ * are there only while it runs).
+ */
+function doorPage(title, probe, off, content) {
+  const box = h("div", {}, h("p", {}, "…"));
+  act(async () => {
+    try {
+      await api("GET", probe);
+    } catch (e) {
+      if (!e.message.startsWith("not_found")) throw e;
+      box.replaceChildren(h("p", { class: "off" }, off));
+      return;
+    }
+    box.replaceChildren(...content());
+  })();
+  return h("section", {}, h("h2", {}, title), box);
+}
+
+function pulsarPage() {
+  return doorPage(
+    "Pulsar users and topics",
+    "/pulsar/users?limit=1",
+    "The Pulsar door is off (catbusd --pulsar-bind).",
+    () => [
+      h("h3", {}, "Users"),
+      h(
+        "div",
+        { id: "pulsar-users" },
+        pagedList(
+          (q) => api("GET", `/pulsar/users?${q}`),
+          (items) =>
+            table(
+              ["username", "email", "permissions", "active", "topics owned", "created"],
+              items.map((u) =>
+                h(
+                  "tr",
+                  { "data-user": u.username },
+                  h("td", {}, u.username),
+                  h("td", {}, u.email ?? ""),
+                  h("td", {}, u.permissions.join(", ")),
+                  h("td", {}, u.is_active ? "yes" : "no"),
+                  h("td", {}, u.owned_topics),
+                  h("td", {}, u.created_at),
+                )
+              ),
+            ),
+        ),
+      ),
+      h("h3", {}, "Topics"),
+      h(
+        "div",
+        { id: "pulsar-topics" },
+        pagedList(
+          (q) => api("GET", `/pulsar/topics?${q}`),
+          (items) =>
+            table(
+              ["topic", "owner", "public", "granted to", "description"],
+              items.map((t) =>
+                h(
+                  "tr",
+                  { "data-topic": t.topic_name },
+                  h("td", {}, t.topic_name),
+                  h("td", {}, t.owner),
+                  h("td", {}, t.is_public ? "yes" : "no"),
+                  h("td", {}, t.granted.join(", ")),
+                  h("td", {}, t.description ?? ""),
+                )
+              ),
+            ),
+        ),
+      ),
+    ],
+  );
+}
+
+function allePage() {
+  const tailBox = h("div", { id: "alle-tail" });
+  return doorPage(
+    "Alle channels",
+    "/alle/channels?limit=1",
+    "The Alle door is off (catbusd --alle-bind).",
+    () => {
+      cleanups.push(startTail("pg.>", tailBox));
+      return [
+        h(
+          "div",
+          { id: "alle-channels" },
+          pagedList(
+            (q) => api("GET", `/alle/channels?${q}`),
+            (items) =>
+              table(
+                ["PostgreSQL channel", "bus channel"],
+                items.map((c) =>
+                  h(
+                    "tr",
+                    { "data-channel": c.channel },
+                    h("td", {}, c.channel),
+                    h("td", {}, c.bus_channel ?? "(no bus name)"),
+                  )
+                ),
+              ),
+          ),
+        ),
+        h("h3", {}, "Live notifications (the pg namespace)"),
+        tailBox,
+      ];
+    },
   );
 }
 
@@ -704,6 +887,8 @@ const PAGES = [
   [/^#\/consumer\/(.+)$/, consumerPage],
   [/^#\/access$/, accessPage],
   [/^#\/state-machines$/, stateMachinesPage],
+  [/^#\/pulsar$/, pulsarPage],
+  [/^#\/alle$/, allePage],
 ];
 
 async function route() {
