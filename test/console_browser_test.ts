@@ -41,6 +41,17 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
     await page.click("button:text-is('Log in')");
     await page.waitForSelector("h2:text('Overview')");
     await page.waitForSelector("#rates");
+    if (SCREENSHOTS) {
+      // Two polls with traffic between them, so the chart has a line to show.
+      for (let poll = 0; poll < 2; poll++) {
+        const before = await page.textContent("#rates");
+        for (let i = 0; i < 20; i++) await c.publish("orders.chart", { i });
+        await page.waitForFunction(
+          (was) => document.getElementById("rates")?.textContent !== was,
+          before,
+        );
+      }
+    }
     await snap(page, "overview");
 
     await page.goto(`${server.httpUrl}/console#/namespace/html`);
@@ -51,6 +62,7 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
     await page.click("nav >> text=Namespaces");
     // Each namespace's size: on disk for a stored one, in memory.
     await page.waitForSelector("tr[data-namespace='orders'] >> text=/\\d+(\\.\\d)? (B|KiB)/");
+    assert.match(await page.textContent("#retention") ?? "", /^Retention: /);
     await snap(page, "namespaces");
     await page.click("a:text-is('orders')");
     await page.waitForSelector("tr[data-seq='5']");

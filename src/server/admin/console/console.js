@@ -249,13 +249,31 @@ function overviewPage() {
   );
 }
 
+/** The server's retention limits (0: none) as a sentence. */
+function retentionText({ maxAgeMs, maxMessages, maxBytes }) {
+  const limits = [
+    maxAgeMs ? `messages older than ${maxAgeMs / 1000} s` : "",
+    maxMessages ? `beyond the newest ${maxMessages} messages` : "",
+    maxBytes ? `beyond ${size(maxBytes)}` : "",
+  ].filter(Boolean);
+  return limits.length
+    ? `Retention: each stored namespace drops whole segments of ${limits.join(", or ")}.`
+    : "Retention: none (stored namespaces keep every message).";
+}
+
 function namespacesPage() {
+  const retention = h("p", { id: "retention" });
   return h(
     "section",
     {},
     h("h2", {}, "Namespaces"),
+    retention,
     pagedList(
-      (q) => api("GET", `/namespaces?${q}`),
+      async (q) => {
+        const answer = await api("GET", `/namespaces?${q}`);
+        retention.textContent = retentionText(answer.retention);
+        return answer;
+      },
       (items) =>
         table(
           [
