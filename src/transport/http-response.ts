@@ -151,14 +151,14 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
   let keepAlive = to.keepAlive &&
     !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
   const connection = keepAlive ? "" : "connection: close\r\n";
-  const known = whole.has(response);
+  const isWhole = whole.has(response);
   if (to.head || noBody(status)) {
     // A whole body is left unread; a stream is told nobody reads it.
-    if (!known) response.body?.cancel().catch(() => {});
+    if (!isWhole) response.body?.cancel().catch(() => {});
     writer.write(encodeHead(status, response.headers, connection));
     return keepAlive;
   }
-  if (known) {
+  if (isWhole) {
     // Read without touching `response.body`: that getter would wrap a static body in a stream.
     const body = await response.bytes();
     const framing = `content-length: ${body.length}\r\n${connection}`;
@@ -169,7 +169,7 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
     writer.write(encodeHead(status, response.headers, `content-length: 0\r\n${connection}`));
     return keepAlive;
   }
-  const reader = response.body!.getReader();
+  const reader = response.body.getReader();
   const closed = to.closed.then(() => "closed" as const);
   let next = reader.read();
   // A stream: chunked (HTTP/1.1), or until the connection closes (HTTP/1.0).

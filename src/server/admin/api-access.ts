@@ -55,6 +55,8 @@ export function accessRoutes(ctx: AdminContext): Route[] {
         nodes: [{ name: Deno.hostname(), pid: Deno.pid, self: true }],
         connections: Object.fromEntries(ctx.connections()),
         live_connections: ctx.live.size,
+        // The running doors with pages of their own (their routes under /admin/api/<door>/).
+        door_pages: [...ctx.doorRoutes()].map(([door]) => door),
         namespaces: [...ctx.broker.namespaces()].length,
         consumers: consumers.length,
         ...ctx.traffic(),

@@ -922,6 +922,11 @@ async function route() {
     }
   }
   document.getElementById("nav").hidden = false;
+  // A door's page is in the menu while the door runs (its routes are there).
+  const { door_pages: doorPages } = await api("GET", "/overview");
+  for (const a of document.querySelectorAll("nav a[data-door]")) {
+    a.hidden = !doorPages.includes(a.dataset.door);
+  }
   const hash = location.hash || "#/overview";
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
