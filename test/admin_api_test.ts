@@ -9,6 +9,7 @@ import { connectSm, ORDER, startSm } from "./sm_helpers.ts";
 import { ADMIN, api, login as pulsarLogin, startPulsar, userWith } from "./helpers/pulsar.ts";
 import { alleServer } from "./helpers/alle.ts";
 import { testDatabase } from "./helpers/postgres.ts";
+import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 
 const items = (a: { body: { items?: Record<string, unknown>[] } }) => a.body.items!;
 
@@ -383,6 +384,33 @@ Deno.test("admin api - a door's routes are there only while the door is on", asy
   await using server = await startCatbusd();
   for (const path of ["/rcp/machines", "/pulsar/users", "/pulsar/topics", "/alle/channels"]) {
     assert.equal((await admin(server, "GET", path)).status, 404, path);
+  }
+});
+
+Deno.test("admin api - on a shared Valkey engine: the overview says clustered, a namespace's size on disk is not reported", async () => {
+  const url = await valkeyOrSkip("admin api on valkey");
+  if (!url) return;
+  const prefix = uniquePrefix("admin");
+  try {
+    await using server = await startCatbusd([
+      "--engine",
+      "valkey",
+      "--valkey-url",
+      url,
+      "--valkey-prefix",
+      prefix,
+    ]);
+    const c = await nativeClient(server);
+    await c.publish("shared.x", { i: 1 });
+    const overview = (await admin(server, "GET", "/overview")).body;
+    assert.deepEqual([overview.engine, overview.clustered], ["valkey", true]);
+    const [shared] = items(await admin(server, "GET", "/namespaces?q=shared"));
+    assert.equal(shared.stored, true);
+    assert.equal(shared.stored_bytes, null);
+    assert.ok((shared.memory_bytes as number) > 0);
+    await c.disconnect();
+  } finally {
+    await deleteKeys(url, prefix);
   }
 });
 
