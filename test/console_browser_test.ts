@@ -48,7 +48,7 @@ Deno.test("console - in Chromium: log in, browse a namespace, tail it while publ
       // Two polls with traffic between them, so the chart has a line to show.
       for (let poll = 0; poll < 2; poll++) {
         const before = await page.textContent("#rates");
-        for (let i = 0; i < 20; i++) await c.publish("orders.chart", { i });
+        for (let i = 0; i < 20; i++) await c.publish("chart.x", { i });
         await page.waitForFunction(
           (was) => document.getElementById("rates")?.textContent !== was,
           before,

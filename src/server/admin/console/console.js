@@ -249,10 +249,18 @@ function overviewPage() {
   );
 }
 
+/** A duration for people: the largest unit it is a whole number of (7 d, 36 h, 90 s). */
+function duration(ms) {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1000]]) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  }
+  return `${ms} ms`;
+}
+
 /** The server's retention limits (0: none) as a sentence. */
 function retentionText({ maxAgeMs, maxMessages, maxBytes }) {
   const limits = [
-    maxAgeMs ? `messages older than ${maxAgeMs / 1000} s` : "",
+    maxAgeMs ? `messages older than ${duration(maxAgeMs)}` : "",
     maxMessages ? `beyond the newest ${maxMessages} messages` : "",
     maxBytes ? `beyond ${size(maxBytes)}` : "",
   ].filter(Boolean);
