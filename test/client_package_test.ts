@@ -126,6 +126,12 @@ Deno.test("packages - the server installed globally from its tarball runs catbus
     const bundle = await fetch(`${server.httpUrl}/catbus/client.js`);
     assert.equal(bundle.status, 200);
     assert.match(await bundle.text(), /CatbusClient/);
+    // So is the console: its files are embedded in the packed server.
+    for (const path of ["/console", "/console/console.js", "/console/console.css"]) {
+      const file = await fetch(`${server.httpUrl}${path}`);
+      assert.equal(file.status, 200, path);
+      assert.ok((await file.text()).length > 100, path);
+    }
   } finally {
     await Deno.remove(prefix, { recursive: true });
   }

@@ -12,6 +12,7 @@ import * as esbuild from "esbuild";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLIENT_BUNDLE_OPTIONS } from "../src/dialects/native/client-bundle.ts";
+import { CONSOLE_FILES } from "../src/server/admin/console-files.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Where `import … from "../../client/mod.ts"` in react/ points: `@catbus/client` once shipped. */
@@ -143,7 +144,8 @@ async function* walk(dir: string): AsyncGenerator<string> {
 /**
  * The server's entries as JavaScript: Deno does not run TypeScript from under node_modules. The
  * browser client served at /catbus/client.js goes in prebuilt, so the package needs no client
- * sources (nor esbuild at run time for it).
+ * sources (nor esbuild at run time for it); the console's files go in embedded (the package
+ * ships no src/).
  */
 async function buildServer(): Promise<void> {
   const pkg = JSON.parse(await Deno.readTextFile(join(ROOT, "package.json")));
@@ -155,6 +157,22 @@ async function buildServer(): Promise<void> {
         contents: `export const clientBundle = () => Promise.resolve(${
           JSON.stringify(browserClient)
         });`,
+        loader: "js",
+      }));
+    },
+  };
+  const consoleDir = join(ROOT, "src/server/admin/console");
+  const consoleFiles: Record<string, string> = {};
+  for (const name of CONSOLE_FILES) {
+    consoleFiles[name] = await Deno.readTextFile(join(consoleDir, name));
+  }
+  const embeddedConsole: esbuild.Plugin = {
+    name: "catbus-embedded-console",
+    setup(build) {
+      build.onLoad({ filter: /console-files\.ts$/ }, () => ({
+        contents: `const FILES = ${JSON.stringify(consoleFiles)};\n` +
+          `export const CONSOLE_FILES = Object.keys(FILES);\n` +
+          "export const consoleFile = (name) => Promise.resolve(new TextEncoder().encode(FILES[name]));",
         loader: "js",
       }));
     },
@@ -172,7 +190,7 @@ async function buildServer(): Promise<void> {
     target: "es2022",
     mainFields: ["module", "main"],
     external: ["node:*", ...Object.keys(pkg.dependencies ?? {})],
-    plugins: [prebuiltClient],
+    plugins: [prebuiltClient, embeddedConsole],
     chunkNames: "chunks/[name]-[hash]",
     logLevel: "warning",
   });

@@ -1,10 +1,11 @@
 /** The web console at /console: static files served by catbusd (no CDN, no build step). */
 import type { HttpMount } from "../../dialects/door.ts";
 import { wholeResponse } from "../../transport/http-response.ts";
+import { type ConsoleFile, consoleFile } from "./console-files.ts";
 
 export const CONSOLE = "/console";
 
-const FILES: Record<string, { file: string; type: string }> = {
+const FILES: Record<string, { file: ConsoleFile; type: string }> = {
   "": { file: "index.html", type: "text/html; charset=utf-8" },
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/console.js": { file: "console.js", type: "text/javascript; charset=utf-8" },
@@ -32,7 +33,7 @@ export function consoleFiles(): HttpMount {
       }
       let body = cache.get(entry.file);
       if (!body) {
-        body = await Deno.readFile(new URL(`./console/${entry.file}`, import.meta.url));
+        body = await consoleFile(entry.file);
         cache.set(entry.file, body);
       }
       return wholeResponse(request.method === "HEAD" ? null : body, {
