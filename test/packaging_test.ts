@@ -80,7 +80,8 @@ Deno.test("packaging - the Dockerfile's build stage copies files that exist and 
     assert.ok(ciChecks.some((dir) => path.startsWith(`${dir}/`)), `${path} is checked by CI`);
   }
   // `npm prune --omit=dev` leaves the dependencies: every package the server and the client
-  // import (outside tests) must be one.
+  // import (outside tests) must be one. (The console's React app, .tsx, is built into a static
+  // script beforehand and not run by the server.)
   const imported = new Set<string>();
   for (const dir of ["src", "client"]) {
     for await (const path of tsFiles(new URL(`../${dir}/`, import.meta.url))) {
