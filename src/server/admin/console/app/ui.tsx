@@ -24,7 +24,6 @@ export function useAct() {
 /** Runs `load` on mount and when `deps` change, its error on the error line. */
 export function useLoad(load: () => Promise<void>, deps: unknown[] = []): void {
   const act = useAct();
-  // The caller names what reloads it.
   useEffect(() => void act(load)(), deps);
 }
 
