@@ -5,6 +5,8 @@ import { signSubToken } from "../auth/tokens.ts";
 import { ensureDataDir, loadOrCreateSecret } from "../server/data-dir.ts";
 import { parseDuration } from "../core/units.ts";
 import { migrate } from "../auth/role-schema-postgres.ts";
+import { migrateSchema } from "../connectors/postgres/migrations.ts";
+import { STREAMS_SCHEMA } from "../streams/postgres/schema.ts";
 import { openPool, redactUrl } from "../connectors/postgres/connect.ts";
 import { cliContext, parseCommand, signingSecret, UsageError, withRoleStore } from "./context.ts";
 
@@ -192,6 +194,11 @@ export async function initCommand(args: string[], env: Env): Promise<void> {
         ? `Database ${redactUrl(ctx.databaseUrl)}: schema at version ${to}, nothing to do`
         : `Database ${redactUrl(ctx.databaseUrl)}: schema migrated from version ${from} to ${to}`,
     );
+    // The PostgreSQL stream engine's tables (--engine postgres), versioned on their own.
+    const streams = await migrateSchema(sql, STREAMS_SCHEMA);
+    if (streams.from !== streams.to) {
+      print(`Streams schema migrated from version ${streams.from} to ${streams.to}`);
+    }
   } finally {
     await sql.end({ timeout: 1 });
   }

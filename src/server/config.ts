@@ -9,6 +9,7 @@ import { pulsarSettings } from "../dialects/pulsar/settings.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
 import { engineSettings } from "../streams/valkey/settings.ts";
+import { postgresEngineSettings } from "../streams/postgres/settings.ts";
 import { serverSettings } from "./settings.ts";
 import { opsSettings } from "./ops-settings.ts";
 
@@ -18,6 +19,7 @@ export const SETTING_GROUPS = [
   serverSettings,
   streamSettings,
   engineSettings,
+  postgresEngineSettings,
   busSettings,
   rcpSettings,
   smSettings,
@@ -75,6 +77,13 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   if (!config.cert !== !config.key) {
     const given = config.cert ? config.origins.cert : config.origins.key;
     throw configError(given, "TLS needs both a certificate and a key (--cert and --key)");
+  }
+  if (config.engine === "postgres" && !config.databaseUrl) {
+    throw configError(
+      config.origins.engine,
+      "the postgres engine needs --database-url (or DATABASE_URL); create its schema with " +
+        "`catbus init --database-url URL`",
+    );
   }
   return config;
 }

@@ -5,11 +5,15 @@ import { parseFsyncPolicy } from "../log/fsync-policy.ts";
 import type { LogOptions } from "../log/log.ts";
 import { StreamStore } from "../streams/stream-store.ts";
 import { ValkeyEngine } from "../streams/valkey/valkey-engine.ts";
+import { PostgresEngine } from "../streams/postgres/postgres-engine.ts";
 import type { ServerConfig } from "./config.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
 import type { ConsumerLeases, ConsumerStore } from "../streams/consumer-registry.ts";
 
-/** The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey. */
+/**
+ * The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey or
+ * PostgreSQL.
+ */
 export async function openStreamEngine(
   config: ServerConfig,
   log: Logger,
@@ -20,13 +24,24 @@ export async function openStreamEngine(
     maxMessages: config.retentionMaxMessages,
     maxBytes: config.retentionMaxBytes,
   };
+  if (config.engine !== "local" && retention.maxBytes) {
+    log("warn", `--retention-max-bytes is not applied by the ${config.engine} engine`, {
+      hint: "bound the streams with --retention-max-messages or --retention-max-age",
+    });
+  }
+  if (config.engine === "postgres") {
+    const engine = await PostgresEngine.connect({
+      url: config.databaseUrl!,
+      dedupeWindowMs: config.dedupeMaxKeys === 0 ? 0 : config.dedupeWindowMs,
+      retention,
+      pollIntervalMs: config.postgresPollIntervalMs,
+      maxNamespaces: config.maxNamespaces,
+      log,
+    });
+    log("info", "stream engine: postgres", {});
+    return engine;
+  }
   if (config.engine === "valkey") {
-    if (retention.maxBytes) {
-      log("warn", "--retention-max-bytes is not applied by the valkey engine", {
-        hint: "bound the server's memory with maxmemory, and the streams with " +
-          "--retention-max-messages or --retention-max-age",
-      });
-    }
     const engine = await ValkeyEngine.connect({
       url: config.valkeyUrl,
       cluster: config.valkeyCluster,
@@ -65,8 +80,8 @@ export async function openStreamEngine(
 }
 
 /**
- * Where durable consumers' states live: beside the streams in Valkey, shared by the nodes with a
- * lease per consumer, or in DATA/consumers/.
+ * Where durable consumers' states live: beside the streams in Valkey or PostgreSQL, shared by the
+ * nodes with a lease per consumer, or in DATA/consumers/.
  */
 export async function openConsumerStore(
   config: ServerConfig,
@@ -74,6 +89,10 @@ export async function openConsumerStore(
 ): Promise<{ store: ConsumerStore; leases?: ConsumerLeases }> {
   if (engine instanceof ValkeyEngine) {
     const store = await engine.consumerStore(config.valkeyConsumerLeaseMs);
+    return { store, leases: store };
+  }
+  if (engine instanceof PostgresEngine) {
+    const store = await engine.consumerStore(config.postgresConsumerIntervalMs);
     return { store, leases: store };
   }
   return { store: new FileConsumerStore(config.data, { sync: config.fsync === "always" }) };

@@ -6,7 +6,7 @@
 import { Redis } from "iovalkey";
 import { within } from "./deadline.ts";
 import { Broker } from "../../src/core/broker.ts";
-import type { ValkeyEngine } from "../../src/streams/valkey/valkey-engine.ts";
+import type { StreamEngine } from "../../src/core/stream-engine.ts";
 
 export const TEST_VALKEY_URL = Deno.env.get("CATBUS_TEST_VALKEY_URL") ?? "redis://127.0.0.1:6379";
 
@@ -75,9 +75,9 @@ const ownServerArgs = (port: number, dir: string) => [
 ];
 
 /** A hub on `engine` that opens the namespaces other nodes create, as catbusd does. */
-export function followingHub(engine: ValkeyEngine): Broker {
+export function followingHub(engine: StreamEngine): Broker {
   const broker = new Broker({ history: { maxMessages: 2, maxBytes: 1 << 20 }, storage: engine });
-  engine.watchList((name) => void broker.createNamespace(name));
+  engine.watchList?.((name) => void broker.createNamespace(name));
   return broker;
 }
 

@@ -1,10 +1,10 @@
 import { bool, duration, oneOf, settingsGroup, text } from "../../core/settings.ts";
 
-export const ENGINES = ["local", "valkey"] as const;
+export const ENGINES = ["local", "valkey", "postgres"] as const;
 
 /** Which stream engine holds the namespaces' streams, and how to reach a shared one. */
 export const engineSettings = settingsGroup({
-  title: "Stream engine (one node, or several on Valkey)",
+  title: "Stream engine (one node, or several on Valkey or PostgreSQL)",
   settings: {
     engine: {
       flag: "engine",
@@ -12,7 +12,8 @@ export const engineSettings = settingsGroup({
       yaml: "engine",
       kind: oneOf(ENGINES),
       default: "local",
-      help: "local (the log in DATA) or valkey (one set of streams shared by several nodes)",
+      help: "local (the log in DATA), or valkey or postgres (--database-url): one set of " +
+        "streams shared by several nodes",
     },
     valkeyUrl: {
       flag: "valkey-url",

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { migrateSchema } from "../src/connectors/postgres/migrations.ts";
+import { PostgresEngine } from "../src/streams/postgres/postgres-engine.ts";
+import { STREAMS_SCHEMA } from "../src/streams/postgres/schema.ts";
+import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
+import { within } from "./helpers/deadline.ts";
+import { testDatabase } from "./helpers/postgres.ts";
+import { json } from "./helpers/raw.ts";
+import { followingHub } from "./helpers/valkey.ts";
+
+const probe = await testDatabase("the PostgreSQL stream engine contract");
+await probe?.[Symbol.asyncDispose]();
+
+/** The engine on a fresh database (schema by the migrations); "lost records" deletes a namespace. */
+async function postgresEngine(options: EngineOptions & { pollIntervalMs?: number }) {
+  const db = (await testDatabase("the PostgreSQL stream engine"))!;
+  await migrateSchema(db.sql, STREAMS_SCHEMA);
+  const open = () =>
+    PostgresEngine.connect({
+      url: db.url,
+      dedupeWindowMs: 120_000,
+      retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+    });
+  const engines = [await open()];
+  return {
+    db,
+    engine: engines[0],
+    crashed: async () => engines[engines.push(await open()) - 1],
+    async loseRecords(namespace: string) {
+      await db.sql`delete from catbus_stream_messages where namespace = ${namespace}`;
+      await db.sql`delete from catbus_stream_namespaces where name = ${namespace}`;
+    },
+    async dispose() {
+      for (const engine of engines) await engine.close();
+      await db[Symbol.asyncDispose]();
+    },
+  };
+}
+
+if (probe) runStreamEngineContract("postgres", postgresEngine);
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test({
+  name: "stream engine postgres - two nodes: one sequence, fan-out on both in order, a key " +
+    "stored once",
+  ignore: !probe,
+  async fn() {
+    const e = await postgresEngine({});
+    try {
+      const other = await e.crashed();
+      const [a, b] = [followingHub(e.engine), followingHub(other)];
+      const seen: number[] = [];
+      const all = Promise.withResolvers<void>();
+      await b.subscribe({
+        deliver: (m) => {
+          seen.push(m.seq);
+          if (seen.length === 8) all.resolve();
+        },
+      }, "ns.>");
+      // Created on node a: node b hears of it and follows it from its first message.
+      await a.createNamespace("ns");
+      const sent = [];
+      for (let i = 0; i < 4; i++) sent.push(await a.publish({ channel: "ns.x", payload: json(i) }));
+      await within(
+        (async () => {
+          while (!b.namespace("ns")) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        10_000,
+        "node b to open the namespace",
+      );
+      for (let i = 4; i < 8; i++) {
+        sent.push(await (i % 2 ? a : b).publish({ channel: "ns.x", payload: json(i) }));
+      }
+      await within(all.promise, 10_000, "every message on node b");
+      assert.deepEqual(sent.map((m) => m.seq), range(1, 8));
+      assert.deepEqual(seen, range(1, 8));
+      const first = await a.publish({ channel: "ns.x", payload: json("k"), key: "k" });
+      const again = await b.publish({ channel: "ns.x", payload: json("k"), key: "k" });
+      assert.equal(again.duplicate, true);
+      assert.deepEqual([again.epoch, again.seq], [first.epoch, first.seq]);
+    } finally {
+      await e.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "stream engine postgres - catbus_publish from SQL (the outbox): a committed " +
+    "transaction's message is delivered, a rolled-back one's never is",
+  ignore: !probe,
+  async fn() {
+    const e = await postgresEngine({});
+    try {
+      const hub = followingHub(e.engine);
+      await hub.createNamespace("orders");
+      const got: string[] = [];
+      const two = Promise.withResolvers<void>();
+      await hub.subscribe({
+        deliver: (m) => {
+          got.push(`${m.seq} ${new TextDecoder().decode(m.payload)}`);
+          if (got.length === 2) two.resolve();
+        },
+      }, "orders.>");
+      const app = postgres(e.db.url, { onnotice: () => {}, max: 1 });
+      try {
+        await app`create table orders (id int primary key)`;
+        const order = (id: number) =>
+          app.begin(async (tx) => {
+            await tx`insert into orders values (${id})`;
+            await tx`select * from catbus_publish('orders', array[catbus_message(
+              'orders.created', ${tx.json({ id })}::jsonb, ${`order-${id}`})])`;
+            if (id === 2) throw new Error("rolled back");
+          });
+        await order(1);
+        await assert.rejects(order(2), /rolled back/);
+        await order(3);
+        await within(two.promise, 10_000, "the committed orders");
+        // The rolled-back one gave its sequence back: the next commit took it.
+        assert.deepEqual(got, ['1 {"id": 1}', '2 {"id": 3}']);
+        const [{ n }] = await app`select count(*)::int as n from orders`;
+        assert.equal(n, 2);
+      } finally {
+        await app.end({ timeout: 1 });
+      }
+    } finally {
+      await e.dispose();
+    }
+  },
+});
