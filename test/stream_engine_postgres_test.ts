@@ -131,3 +131,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stream engine postgres - age retention drops whole daily partitions; the oldest " +
+    "retained sequence moves on",
+  ignore: !probe,
+  async fn() {
+    const e = await postgresEngine({});
+    try {
+      const hub = followingHub(e.engine);
+      await hub.createNamespace("ns");
+      const sql = e.db.sql;
+      // Three messages of days ago, as if written then, in a partition of their own.
+      await sql`select catbus_stream_partitions(now() - interval '3 days', 1)`;
+      const old = sql`now() - interval '3 days'`;
+      for (let seq = 1; seq <= 3; seq++) {
+        await sql`insert into catbus_stream_messages
+          select 'ns', ${seq}, ${old}, data from (select catbus_message('ns.x', '1') as data) r`;
+      }
+      await sql`update catbus_stream_namespaces set top = 3 where name = 'ns'`;
+      const before = await sql`select tableoid::regclass::text as part from catbus_stream_messages
+        where seq <= 3`;
+      assert.equal(new Set(before.map((r) => r.part)).size, 1);
+      assert.notEqual(before[0].part, "catbus_stream_messages_default");
+      // Its partition is dropped as it starts (and at every retention pass).
+      const aged = await PostgresEngine.connect({
+        url: e.db.url,
+        dedupeWindowMs: 0,
+        retention: { maxAgeMs: 86_400_000, maxMessages: 0, maxBytes: 0 },
+        pollIntervalMs: 500,
+      });
+      try {
+        const b = followingHub(aged);
+        await b.load();
+        await b.publish({ channel: "ns.x", payload: json(4) });
+        await aged.applyRetention();
+        const left = await sql`select seq::int from catbus_stream_messages order by seq`;
+        assert.deepEqual(left.map((r) => r.seq), [4]);
+        const [gone] = await sql`select to_regclass(${before[0].part}) as t`;
+        assert.equal(gone.t, null, "the old partition was dropped");
+        assert.equal(b.namespace("ns")!.firstSeq, 4);
+      } finally {
+        await aged.close();
+      }
+    } finally {
+      await e.dispose();
+    }
+  },
+});
