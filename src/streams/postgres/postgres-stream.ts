@@ -69,6 +69,8 @@ export class PostgresStream implements EngineStream {
   /** Reads the table up to `#fillTo` (Infinity: to the end) while set. */
   #filling?: Promise<void>;
   #fillTo = 0;
+  /** The doorbell rang since the current read began. */
+  #rung = false;
 
   /** `fromBase`: another node just created the namespace, so its whole epoch is handed over. */
   constructor(
@@ -165,6 +167,7 @@ export class PostgresStream implements EngineStream {
 
   /** The doorbell rang (or the connection came back): reads whatever follows. */
   rang(): void {
+    this.#rung = true;
     this.#fill(Infinity);
   }
 
@@ -250,13 +253,19 @@ export class PostgresStream implements EngineStream {
       while (this.#delivered < this.#fillTo) {
         const epoch = this.#epoch;
         const from = this.#delivered + 1;
+        const open = this.#fillTo === Infinity;
+        // A doorbell during this read may be for a row it does not see: then it reads again.
+        this.#rung = false;
         const found = await this.#queries.range(this.name, from, this.#fillTo, READ_BATCH);
         if (epoch !== this.#epoch) continue;
-        if (!found.length && this.#fillTo === Infinity) break;
+        if (open && !found.length) {
+          if (this.#rung) continue;
+          break;
+        }
         if (found[0]?.seq !== from) this.#skip((found[0]?.seq ?? this.#fillTo + 1) - 1);
         for (const entry of found) this.#accept(entry);
         this.#drain();
-        if (found.length < READ_BATCH && this.#fillTo === Infinity) break;
+        if (open && found.length < READ_BATCH && !this.#rung) break;
       }
       if (this.#fillTo === Infinity) this.#fillTo = this.#delivered;
     })().catch((e) => {
