@@ -707,6 +707,12 @@ async function main() {
           "measured as the original's benchmarks/run_benchmarks.py; its figures are from its " +
           "BENCHMARK_RESULTS.md (macOS, Python 3.13, memory backend, before auth)",
         ],
+        [
+          "13. Shared engines: two nodes on Valkey or PostgreSQL",
+          "./engines.ts",
+          "a publisher on node 1, a subscriber on node 2; 128 B; 256 in flight, then 500 msg/s " +
+          "for the latency",
+        ],
       ]
     ) {
       const result = await new Deno.Command(deno, {
