@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import type { Sql } from "../../connectors/postgres/connect.ts";
+import type { AppendAnswer, Entry } from "../shared-stream.ts";
 
 /** A namespace's row (see schema.ts catbus_stream_head), with its oldest retained sequence. */
 export interface Head {
@@ -11,27 +12,8 @@ export interface Head {
   firstSeq: number;
 }
 
-/** What catbus_publish answered for a batch. */
-export interface Published {
-  epoch: string;
-  base: number;
-  time: number;
-  /** Per record: its sequence, or minus the sequence first stored with its dedupe key. */
-  results: number[];
-}
-
-/** One stored message. */
-export interface Entry {
-  seq: number;
-  time: number;
-  data: Uint8Array;
-}
-
-/** What this node knows of a namespace: a newer epoch or a lower top means the engine lost data. */
-export interface Known {
-  epoch: string;
-  seq: number;
-}
+/** What this node saw of a namespace: a lower top in the same epoch means the engine lost data. */
+type Known = { epoch: string; seq: number };
 
 const ms = (column: string) => `floor(extract('epoch' from ${column}) * 1000)::float8`;
 /** The type oid of bytea: an array of Buffers is sent as bytea[] only when told. */
@@ -71,7 +53,7 @@ export class StreamQueries {
     records: Uint8Array[],
     dedupeWindowMs: number,
     known: Known,
-  ): Promise<Published> {
+  ): Promise<AppendAnswer> {
     const rows = await this.sql.unsafe(
       `select epoch, base::float8 as base, seq::float8 as seq, duplicate, time_ms::float8 as time
        from catbus_publish($1, $2::bytea[], $3::float8 * interval '1 millisecond', $4, $5::bigint)`,

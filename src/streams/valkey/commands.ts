@@ -2,6 +2,7 @@ import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
 import { APPEND, ENSURE, SEEK_TIME } from "./scripts.ts";
 import type { NamespaceKeys } from "./keys.ts";
+import type { Entry } from "../shared-stream.ts";
 
 /** A namespace's head in the engine (see scripts.ts HEAD). */
 export interface Head {
@@ -18,13 +19,6 @@ export interface Appended extends Omit<Head, "top"> {
   time: number;
   /** Per message: its sequence, or minus the sequence first stored with its dedupe key. */
   results: number[];
-}
-
-/** One stream entry. */
-export interface Entry {
-  seq: number;
-  time: number;
-  data: Uint8Array;
 }
 
 export interface AppendItem {
