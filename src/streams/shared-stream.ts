@@ -1,6 +1,7 @@
-import type { CatbusError } from "../../client/shared/errors.ts";
+import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { AppendRequest, EngineStream, StreamListener } from "../core/stream-engine.ts";
+import type { RetentionPolicy } from "./durable-stream.ts";
 import { decodeStored, toBusMessage } from "./record.ts";
 
 /** Entries one read fetches. */
@@ -93,6 +94,8 @@ export abstract class SharedStream implements EngineStream {
   protected abstract newest(to: number, count: number): Promise<Entry[]>;
   /** The first stored sequence at or after `time`, or 0 when none is. */
   protected abstract firstAtOrAfter(time: number): Promise<number>;
+  /** Retention: drops the stored entries before `seq` (exactly). */
+  abstract trimBefore(seq: number): Promise<void>;
 
   get epoch(): string {
     return this.#epoch;
@@ -300,3 +303,29 @@ export abstract class SharedStream implements EngineStream {
     return keys;
   }
 }
+
+/**
+ * A shared engine's count and age limits, exact at each call: each stream drops what is before
+ * its cutoff (never its newest message).
+ */
+export async function trimByCountAndAge(
+  streams: Iterable<SharedStream>,
+  { maxMessages, maxAgeMs }: RetentionPolicy,
+  now: number,
+): Promise<void> {
+  for (const stream of streams) {
+    let cutoff = 0;
+    if (maxMessages > 0) cutoff = stream.lastSeq - maxMessages + 1;
+    if (maxAgeMs > 0) cutoff = Math.max(cutoff, await stream.seekTime(now - maxAgeMs));
+    cutoff = Math.min(cutoff, stream.lastSeq);
+    if (cutoff > stream.firstSeq) await stream.trimBefore(cutoff);
+  }
+}
+
+/** The refusal of a namespace past --max-namespaces, whichever shared engine counts them. */
+export const tooManyNamespaces = (name: string, max: number) =>
+  new CatbusError(
+    ErrorCode.LimitExceeded,
+    `namespace "${name}" would be one more than --max-namespaces ${max}; publish into an ` +
+      `existing namespace, or raise the limit`,
+  );

@@ -6,6 +6,7 @@ import { requireSchema } from "../../connectors/postgres/migrations.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { StreamEngine, StreamListener } from "../../core/stream-engine.ts";
 import type { RetentionPolicy } from "../durable-stream.ts";
+import { tooManyNamespaces, trimByCountAndAge } from "../shared-stream.ts";
 import { PostgresConsumerStore } from "./consumer-store.ts";
 import { PostgresStream } from "./postgres-stream.ts";
 import { StreamQueries } from "./queries.ts";
@@ -153,11 +154,7 @@ export class PostgresEngine implements StreamEngine {
     if (max) {
       const names = await this.#queries.namespaces();
       if (!names.includes(name) && names.length >= max) {
-        throw new CatbusError(
-          ErrorCode.LimitExceeded,
-          `namespace "${name}" would be one more than --max-namespaces ${max}; publish into an ` +
-            `existing namespace, or raise the limit`,
-        );
+        throw tooManyNamespaces(name, max);
       }
     }
     // Listened to before the head is read: nothing committed after it is missed.
@@ -231,15 +228,7 @@ export class PostgresEngine implements StreamEngine {
    */
   async applyRetention(now = Date.now()): Promise<void> {
     await this.#maintain();
-    const { maxMessages, maxAgeMs } = this.#options.retention;
-    for (const stream of this.#byChannel.values()) {
-      let cutoff = 0;
-      if (maxMessages > 0) cutoff = stream.lastSeq - maxMessages + 1;
-      if (maxAgeMs > 0) cutoff = Math.max(cutoff, await stream.seekTime(now - maxAgeMs));
-      // Never the newest message.
-      cutoff = Math.min(cutoff, stream.lastSeq);
-      if (cutoff > stream.firstSeq) await stream.trimBefore(cutoff);
-    }
+    await trimByCountAndAge(this.#byChannel.values(), this.#options.retention, now);
   }
 
   async close(): Promise<void> {

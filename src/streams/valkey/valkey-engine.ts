@@ -5,6 +5,7 @@ import { randomId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { StreamEngine, StreamListener } from "../../core/stream-engine.ts";
 import type { RetentionPolicy } from "../durable-stream.ts";
+import { tooManyNamespaces, trimByCountAndAge } from "../shared-stream.ts";
 import { ValkeyCommands } from "./commands.ts";
 import { createdChannel, NamespaceKeys, namespacesKey } from "./keys.ts";
 import { parseLiveBatch } from "./live-batch.ts";
@@ -192,11 +193,7 @@ export class ValkeyEngine implements StreamEngine {
     const max = this.#options.maxNamespaces ?? 0;
     // Checked before it is added (nodes creating at once may each add one past the limit).
     if (max && !(await client.sismember(list, name)) && (await client.scard(list)) >= max) {
-      throw new CatbusError(
-        ErrorCode.LimitExceeded,
-        `namespace "${name}" would be one more than --max-namespaces ${max}; publish into an ` +
-          `existing namespace, or raise the limit`,
-      );
+      throw tooManyNamespaces(name, max);
     }
     // Subscribed before the head is read: nothing published after it is missed.
     await this.#sub.subscribe(keys.live);
@@ -236,15 +233,7 @@ export class ValkeyEngine implements StreamEngine {
 
   /** Count and age limits (exact; every append also trims to about the count). */
   async applyRetention(now = Date.now()): Promise<void> {
-    const { maxMessages, maxAgeMs } = this.#options.retention;
-    for (const stream of this.#byLive.values()) {
-      let cutoff = 0;
-      if (maxMessages > 0) cutoff = stream.lastSeq - maxMessages + 1;
-      if (maxAgeMs > 0) cutoff = Math.max(cutoff, await stream.seekTime(now - maxAgeMs));
-      // Never the newest message.
-      cutoff = Math.min(cutoff, stream.lastSeq);
-      if (cutoff > stream.firstSeq) await stream.trimBefore(cutoff);
-    }
+    await trimByCountAndAge(this.#byLive.values(), this.#options.retention, now);
   }
 
   async close(): Promise<void> {
