@@ -107,3 +107,40 @@ clusterLeaseScenario("postgres", withCluster, !probe, [
   "--postgres-consumer-interval",
   "300ms",
 ]);
+
+Deno.test({
+  name: "cluster postgres - an application's own transaction publishes with catbus_publish " +
+    "(outbox): delivered on every node once it commits, never when it rolls back",
+  ignore: !probe,
+  async fn() {
+    await withCluster(2, async (nodes, db) => {
+      const subs = [];
+      for (const node of nodes) {
+        const s = await connect(node);
+        await subscribe(s);
+        subs.push(s);
+      }
+      const order = (id: number, commit: boolean) =>
+        db.sql.begin(async (tx) => {
+          await tx`create table if not exists orders (id int primary key)`;
+          await tx`insert into orders values (${id})`;
+          await tx`select * from catbus_publish('feed', array[
+            catbus_message('feed.orders', ${tx.json({ id })}::jsonb, ${`order-${id}`})])`;
+          if (!commit) throw new Error("rolled back");
+        });
+      // The namespace is made by the first commit: every node opens it on the announcement.
+      await order(1, true);
+      await assert.rejects(order(2, false), /rolled back/);
+      await order(3, true);
+      for (const s of subs) {
+        const got = await receive(s, 2);
+        assert.deepEqual(got.map((m) => [m.seq, m.value]), [[1, { id: 1 }], [2, { id: 3 }]]);
+      }
+      // A publish through a node comes after them: nothing else was delivered in between.
+      const publisher = await connect(nodes[0]);
+      await publish(publisher, "after");
+      for (const s of subs) assert.deepEqual((await receive(s, 1)).map((m) => m.value), ["after"]);
+      for (const c of [...subs, publisher]) c.close();
+    });
+  },
+});
