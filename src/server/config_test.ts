@@ -190,3 +190,15 @@ Deno.test("config - namespaces: a list of names, or a YAML mapping of each to it
     /c.yaml: namespaces.ticks.ephemeral: expected true or false/,
   );
 });
+
+Deno.test("config - the postgres engine needs a database, named by DATABASE_URL too", () => {
+  assert.throws(
+    () => resolveConfig({ flags: { engine: "postgres" }, env: {} }),
+    /--engine: the postgres engine needs --database-url .*catbus init/,
+  );
+  const c = resolveConfig({
+    flags: {},
+    env: { CATBUS_ENGINE: "postgres", DATABASE_URL: "postgres://db/catbus" },
+  });
+  assert.deepEqual([c.engine, c.databaseUrl], ["postgres", "postgres://db/catbus"]);
+});
