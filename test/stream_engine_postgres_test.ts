@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type CatbusError, ErrorCode } from "../client/shared/errors.ts";
 import postgres from "postgres";
 import { migrateSchema } from "../src/connectors/postgres/migrations.ts";
 import { PostgresEngine } from "../src/streams/postgres/postgres-engine.ts";
@@ -13,7 +14,9 @@ const probe = await testDatabase("the PostgreSQL stream engine contract");
 await probe?.[Symbol.asyncDispose]();
 
 /** The engine on a fresh database (schema by the migrations); "lost records" deletes a namespace. */
-async function postgresEngine(options: EngineOptions & { pollIntervalMs?: number }) {
+async function postgresEngine(
+  options: EngineOptions & { pollIntervalMs?: number; maxNamespaces?: number },
+) {
   const db = (await testDatabase("the PostgreSQL stream engine"))!;
   await migrateSchema(db.sql, STREAMS_SCHEMA);
   const open = () =>
@@ -22,6 +25,7 @@ async function postgresEngine(options: EngineOptions & { pollIntervalMs?: number
       dedupeWindowMs: 120_000,
       retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
       pollIntervalMs: options.pollIntervalMs ?? 500,
+      maxNamespaces: options.maxNamespaces,
     });
   const engines = [await open()];
   return {
@@ -174,6 +178,30 @@ Deno.test({
       } finally {
         await aged.close();
       }
+    } finally {
+      await e.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "stream engine postgres - namespace N+1 in the engine is refused with limit_exceeded, " +
+    "on any node",
+  ignore: !probe,
+  async fn() {
+    const e = await postgresEngine({ maxNamespaces: 2 });
+    try {
+      const [a, b] = [followingHub(e.engine), followingHub(await e.crashed())];
+      await a.createNamespace("one");
+      await b.createNamespace("two");
+      for (const node of [a, b]) {
+        await assert.rejects(
+          node.createNamespace("three"),
+          (err: CatbusError) =>
+            err.code === ErrorCode.LimitExceeded && /--max-namespaces 2/.test(err.message),
+        );
+      }
+      await b.createNamespace("one");
     } finally {
       await e.dispose();
     }
