@@ -25,9 +25,12 @@ export {
   type Subscription,
 } from "./src/client.ts";
 export type { MessageStream, ReceivedMessage, StreamOptions } from "./src/message-stream.ts";
+export type { HistoryOptions, HistoryPage } from "./src/history.ts";
+export type { PresenceMember } from "./shared/messages.ts";
 export type {
   MessageHandler,
   MessageMeta,
+  PresenceEvent,
   RecoveryInfo,
   SubscribeOptions,
 } from "./src/subscriptions.ts";

@@ -31,6 +31,10 @@ export const FrameType = {
   Ack: 17,
   /** A new token for the open connection (before the current one expires). */
   Refresh: 18,
+  /** The last messages of a channel: message frames carrying the request id, then ok. */
+  History: 19,
+  /** The members present on a channel. */
+  Presence: 20,
 } as const;
 export type FrameType = typeof FrameType[keyof typeof FrameType];
 

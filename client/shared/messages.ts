@@ -42,6 +42,8 @@ export interface WelcomeMeta {
   maxPayload: number;
   /** The client should ping when idle this long (ms); the server drops silent clients after 3×. */
   heartbeat: number;
+  /** URLs of the cluster's live nodes, when the server knows them: where to reconnect. */
+  nodes?: string[];
 }
 
 /** client → server. */
@@ -50,6 +52,10 @@ export interface SubscribeMeta {
   /** Last seen position per namespace; the server replays what came after. */
   resume?: Record<string, Position>;
   from?: StartFrom;
+  /** Be a member of the channel's presence while subscribed (a literal channel). */
+  presence?: boolean;
+  /** Receive `join` and `leave` notices of the channel (a literal channel). */
+  joinLeave?: boolean;
 }
 
 /** Per-namespace outcome of a subscribe. */
@@ -170,6 +176,41 @@ export interface AckMeta {
   delay?: number;
 }
 
+/** client → server: the newest messages of a channel (or a pattern within one namespace). */
+export interface HistoryMeta {
+  channel: string;
+  /** At most this many (default and cap: the server's `--max-history-limit`). */
+  limit?: number;
+  /** Only messages with a lower seq (a page before the one already read). */
+  before?: number;
+}
+
+/** server → client: the ok after a history's message frames (oldest first). */
+export interface HistoryResultMeta {
+  epoch: string;
+  /** Messages sent before this ok. */
+  count: number;
+  /** Pass as `before` for the next older page; absent when the start was reached. */
+  next?: number;
+}
+
+/** One member of a channel's presence: a client id, with the `info` claim of its token. */
+export interface PresenceMember {
+  clientId: string;
+  info?: unknown;
+}
+
+/** client → server: who is present on a channel. */
+export interface PresenceMeta {
+  channel: string;
+}
+
+/** server → client: the answer to presence. */
+export interface PresenceResultMeta {
+  channel: string;
+  members: PresenceMember[];
+}
+
 export interface ErrorMeta {
   code: ErrorCode;
   message: string;
@@ -226,6 +267,11 @@ export type NoticeMeta =
    * new one before then, or the connection is closed with `unauthorized`.
    */
   | { event: "expiring"; expiresAt: number; message: string }
+  /**
+   * A client joined a channel's presence (its first connection there) or left it (its last one
+   * went, or its presence TTL passed), to subscriptions made with `joinLeave`.
+   */
+  | { event: "join" | "leave"; channel: string; member: PresenceMember }
   /** An ack sent without a request id (fire and forget) was refused. */
   | {
     event: "ack_failed";

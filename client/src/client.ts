@@ -11,7 +11,10 @@ import {
 } from "../shared/frame.ts";
 import {
   type ErrorMeta,
+  type HistoryResultMeta,
   type NoticeMeta,
+  type PresenceMember,
+  type PresenceResultMeta,
   PROTOCOL_VERSION,
   type PublishedMeta,
   type SubscribedMeta,
@@ -36,8 +39,16 @@ import {
   SubscriptionRegistry,
 } from "./subscriptions.ts";
 import type { Transport, TransportConnection } from "./transport.ts";
-import { type MessageStream, messageStream, type StreamOptions } from "./message-stream.ts";
+import {
+  type MessageStream,
+  messageStream,
+  type ReceivedMessage,
+  type StreamOptions,
+} from "./message-stream.ts";
 import { websocketTransport } from "./websocket-transport.ts";
+import { type HistoryOptions, type HistoryPage, historyPage } from "./history.ts";
+import { abortable } from "./abortable.ts";
+import { NodeList } from "./node-list.ts";
 
 export type ConnectionState =
   | "disconnected"
@@ -47,8 +58,12 @@ export type ConnectionState =
   | "reconnecting";
 
 export interface ClientOptions {
-  /** `ws(s)://host:4433`, `http(s)://host:4433`, or `tcp(s)://host:4434` with a TCP transport. */
-  url: string;
+  /**
+   * `ws(s)://host:4433`, `http(s)://host:4433`, or `tcp(s)://host:4434` with a TCP transport;
+   * several URLs (nodes of one cluster) are tried in turn. Once connected, the node list the
+   * server advertises (`nodes` in its welcome) replaces them, in random order on reconnect.
+   */
+  url: string | string[];
   /** A `sub-` or `role-` token, or the admin key. */
   token?: string;
   /**
@@ -61,8 +76,9 @@ export interface ClientOptions {
   /** How bytes travel; default: WebSocket. */
   transport?: Transport;
   /**
-   * Reconnect after an unexpected drop, forever (default true). Without `getToken`, an
-   * `unauthorized` or `revoked` answer stops reconnecting: the same token cannot do better.
+   * Reconnect after an unexpected drop, and keep trying the first `connect()`, forever (default
+   * true). Without `getToken`, an `unauthorized` or `revoked` answer stops reconnecting: the
+   * same token cannot do better.
    */
   autoReconnect?: boolean;
   /** First reconnect delay in ms (default 1000), doubling up to `maxReconnectDelay` (30000). */
@@ -120,6 +136,8 @@ export interface Subscription {
 }
 
 interface Pending {
+  /** Takes the message frames answering this request (a history page). */
+  collect?(frame: Frame): void;
   resolve(meta: Record<string, unknown>): void;
   reject(error: CatbusError): void;
   /** performance.now() after which the request fails with `timeout`. */
@@ -141,6 +159,15 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 /** Codes after which reconnecting with the same credentials cannot help. */
 const PERMANENT = new Set<string>([ErrorCode.Unauthorized, ErrorCode.Revoked]);
+
+/** A message frame's meta and payload (JSON parsed, bytes copied out of the read buffer). */
+function decodeMessage(frame: Frame) {
+  const meta = parseMeta<MessageMeta & { consumer?: string; attempt?: number }>(frame);
+  const payload: unknown = frame.flags & Flag.Binary
+    ? frame.data.slice()
+    : JSON.parse(decoder.decode(frame.data));
+  return { meta, payload };
+}
 
 const disconnected = () =>
   new CatbusError(
@@ -165,6 +192,8 @@ export class CatbusClient {
       Omit<ClientOptions, "token" | "getToken" | "pingInterval" | "name">
     >
     & ClientOptions;
+  /** The nodes to try: the configured URLs, then the node list of the server's welcome. */
+  readonly #nodes: NodeList;
   readonly #subs = new SubscriptionRegistry();
   readonly #pending = new Map<number, Pending>();
   readonly #stateHandlers = new Set<(s: ConnectionState) => void>();
@@ -197,6 +226,8 @@ export class CatbusClient {
   /** Whether a connection was ever made: later ones take a fresh token from getToken. */
   #connectedBefore = false;
   #reconnectTimer?: ReturnType<typeof setTimeout>;
+  /** Ends the pause between first-connect attempts early (disconnect). */
+  #wake?: () => void;
   #attempt = 0;
   /** The connect in progress, if any. */
   #connecting?: Promise<void>;
@@ -218,6 +249,7 @@ export class CatbusClient {
       connectTimeout: 10_000,
       ...options,
     };
+    this.#nodes = new NodeList(options.url);
   }
 
   /** The client id the server assigned (from the token), once connected. */
@@ -253,17 +285,25 @@ export class CatbusClient {
   }
 
   /**
-   * Connects and authenticates. Rejects with a `CatbusError` (e.g. `unauthorized`) or the
-   * transport's error when the server cannot be reached; the first connect is not retried.
-   * `signal` aborts a connect in progress (the client is then disconnected).
+   * Connects and authenticates, trying again (the same backoff as reconnects, every URL in
+   * turn) until the server answers: it resolves once connected. It rejects on a refusal that
+   * retrying cannot change (`unauthorized` without `getToken`), when `signal` aborts (the client
+   * is then disconnected), or, with `retry: false` or `autoReconnect: false`, at the first
+   * failure (the transport's error, or a `CatbusError`).
+   *
+   * @example
+   * ```ts
+   * // Wait at most 5 s for the server, instead of forever:
+   * await client.connect({ signal: AbortSignal.timeout(5000) });
+   * ```
    */
-  connect(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const { signal } = options;
+  connect(options: { signal?: AbortSignal; retry?: boolean } = {}): Promise<void> {
+    const { signal, retry = this.#options.autoReconnect } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (!signal) return this.#connect();
+    if (!signal) return this.#connect(retry);
     const onAbort = () => this.disconnect();
     signal.addEventListener("abort", onAbort, { once: true });
-    return this.#connect().then(
+    return this.#connect(retry).then(
       () => signal.removeEventListener("abort", onAbort),
       (e) => {
         signal.removeEventListener("abort", onAbort);
@@ -272,14 +312,25 @@ export class CatbusClient {
     );
   }
 
-  #connect(): Promise<void> {
+  #connect(retry: boolean): Promise<void> {
     if (this.#state === "connected") return Promise.resolve();
     // A second call while connecting joins the first instead of opening another connection.
     return this.#connecting ??= (async () => {
       this.#stopped = false;
       this.#setState("connecting");
+      const generation = this.#generation;
       try {
-        await this.#open();
+        for (let attempt = 0;; attempt++) {
+          try {
+            return await this.#open();
+          } catch (e) {
+            const permanent = e instanceof CatbusError && this.#isPermanent(e.code);
+            if (!retry || permanent || generation !== this.#generation) throw e;
+            this.#reportAttempt(e);
+          }
+          await this.#pause(this.#backoff(attempt));
+          if (generation !== this.#generation) throw disconnected();
+        }
       } catch (e) {
         this.#stopped = true;
         this.#setState("disconnected");
@@ -295,6 +346,7 @@ export class CatbusClient {
     this.#stopped = true;
     this.#generation++;
     clearTimeout(this.#reconnectTimer);
+    this.#wake?.();
     this.#teardown();
     for (const q of this.#offline.splice(0)) q.reject(disconnected());
     this.#setState("disconnected");
@@ -341,6 +393,7 @@ export class CatbusClient {
   ): Promise<Subscription> {
     parsePattern(pattern);
     options.signal?.throwIfAborted();
+    if (options.presence || options.onPresence) parseChannel(pattern);
     const sub = new LocalSubscription(pattern, handler, options);
     // Registered before the request: replayed messages arrive before the answer.
     this.#subs.add(sub);
@@ -357,7 +410,11 @@ export class CatbusClient {
     options.signal?.addEventListener("abort", () => subscription.unsubscribe(), { once: true });
     if (this.#state !== "connected") return subscription;
     try {
-      const meta = { pattern, ...(options.from ? { from: options.from } : {}) };
+      const meta = {
+        pattern,
+        ...(options.from ? { from: options.from } : {}),
+        ...this.#subs.presenceOf(pattern),
+      };
       const result = await this.#request(
         FrameType.Subscribe,
         meta,
@@ -488,6 +545,60 @@ export class CatbusClient {
     return this.publish(replyTo, payload);
   }
 
+  /**
+   * The newest messages of a channel (or of a pattern within one namespace), oldest first,
+   * from the server's log; granted as subscribing is. Works for memory-only namespaces too,
+   * from what their in-memory history still holds.
+   *
+   * @example
+   * ```ts
+   * const page = await client.history<ChatLine>("chat.lobby", { limit: 50 });
+   * for (const { payload, meta } of page.messages) render(payload, meta.time);
+   * const older = page.next && await client.history("chat.lobby", { limit: 50, before: page.next });
+   * ```
+   */
+  async history<T = unknown>(
+    channel: string,
+    options: HistoryOptions = {},
+  ): Promise<HistoryPage<T>> {
+    const { signal, limit, before } = options;
+    parsePattern(channel);
+    const messages: ReceivedMessage<T>[] = [];
+    const collect = (frame: Frame) => {
+      const { meta, payload } = decodeMessage(frame);
+      messages.push({ channel: meta.channel, payload: payload as T, meta });
+    };
+    const meta = { channel, limit, before };
+    const result = await abortable(
+      this.#request(FrameType.History, meta, undefined, 0, collect),
+      signal,
+    );
+    return historyPage(messages, result as unknown as HistoryResultMeta);
+  }
+
+  /**
+   * Who is present on a channel now: one member per client id, with its token's `info`. A
+   * client is present while it is subscribed with `{ presence: true }`; subscribe with
+   * `onPresence` to hear joins and leaves.
+   *
+   * @example
+   * ```ts
+   * await client.subscribe("room.42", onMessage, {
+   *   presence: true,
+   *   onPresence: ({ event, member }) => console.log(member.clientId, event),
+   * });
+   * const members = await client.presence("room.42");
+   * ```
+   */
+  async presence(
+    channel: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<PresenceMember[]> {
+    parseChannel(channel);
+    const result = await abortable(this.#request(FrameType.Presence, { channel }), options.signal);
+    return (result as unknown as PresenceResultMeta).members;
+  }
+
   /** Creates a durable consumer, or returns the existing one when its settings are the same. */
   async createConsumer(settings: ConsumerSettings): Promise<ConsumerInfo> {
     return await this.#request(
@@ -557,6 +668,7 @@ export class CatbusClient {
     meta: unknown,
     data?: Uint8Array,
     flags = 0,
+    collect?: (frame: Frame) => void,
   ): Promise<Record<string, unknown>> {
     const conn = this.#conn;
     if (!conn) return Promise.reject(disconnected());
@@ -564,7 +676,7 @@ export class CatbusClient {
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + this.#options.requestTimeout;
-      this.#pending.set(id, { resolve, reject, deadline });
+      this.#pending.set(id, { resolve, reject, deadline, collect });
       conn.send(encodeFrame(type, id, meta, data, flags));
     });
   }
@@ -587,7 +699,7 @@ export class CatbusClient {
   async #open(): Promise<void> {
     const generation = this.#generation;
     this.#decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
-    const opening = this.#options.transport.connect(this.#options.url, {
+    const opening = this.#options.transport.connect(this.#nodes.next(), {
       onData: (bytes) => {
         if (this.#conn === conn) this.#onData(bytes);
       },
@@ -620,6 +732,7 @@ export class CatbusClient {
     }
     this.#connectedBefore = true;
     this.#welcome = welcome;
+    this.#nodes.advertised(welcome.nodes);
     this.#id = welcome.clientId;
     this.#attempt = 0;
     this.#setState("connected");
@@ -712,6 +825,7 @@ export class CatbusClient {
         pattern,
         ...(Object.keys(resume).length ? { resume } : {}),
         ...(from ? { from } : {}),
+        ...this.#subs.presenceOf(pattern),
       }) as unknown as SubscribedMeta;
       const info: RecoveryInfo = {
         pattern,
@@ -753,6 +867,7 @@ export class CatbusClient {
   #onFrame(frame: Frame) {
     switch (frame.type) {
       case FrameType.Message:
+        if (frame.id !== 0) return this.#pending.get(frame.id)?.collect?.(frame);
         return this.#onMessage(frame);
       case FrameType.Ok:
       case FrameType.Welcome:
@@ -775,12 +890,7 @@ export class CatbusClient {
   }
 
   #onMessage(frame: Frame) {
-    const meta = parseMeta<
-      MessageMeta & { consumer?: string; attempt?: number }
-    >(frame);
-    const payload = frame.flags & Flag.Binary
-      ? frame.data.slice()
-      : JSON.parse(decoder.decode(frame.data));
+    const { meta, payload } = decodeMessage(frame);
     const onError = (e: unknown) =>
       this.#emitError(
         new CatbusError(ErrorCode.Internal, `a message handler threw: ${e}`, {
@@ -800,6 +910,8 @@ export class CatbusClient {
   #onNotice(notice: NoticeMeta) {
     if (notice.event === "expiring") {
       this.#refreshToken();
+    } else if (notice.event === "join" || notice.event === "leave") {
+      this.#subs.presence(notice);
     } else if (notice.event === "gap") {
       // Ask for what was dropped; the answer says whether history still had it.
       for (const pattern of this.#subs.patternsReaching(notice.namespace)) {
@@ -844,12 +956,29 @@ export class CatbusClient {
     this.#scheduleReconnect();
   }
 
-  #scheduleReconnect() {
-    const delay = backoffDelay(this.#attempt++, {
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, {
       initial: this.#options.reconnectDelay,
       max: this.#options.maxReconnectDelay,
       jitter: this.#options.reconnectJitter,
     });
+  }
+
+  /** Waits between first-connect attempts; disconnect() ends the wait at once. */
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = () => resolve();
+      this.#reconnectTimer = setTimeout(resolve, ms);
+    }).finally(() => this.#wake = undefined);
+  }
+
+  /** Refusals are worth knowing (e.g. getToken's token refused); lost attempts are not. */
+  #reportAttempt(e: unknown) {
+    if (e instanceof CatbusError && e.code !== ErrorCode.Disconnected) this.#emitError(e);
+  }
+
+  #scheduleReconnect() {
+    const delay = this.#backoff(this.#attempt++);
     this.#reconnectTimer = setTimeout(async () => {
       if (this.#stopped) return;
       try {
@@ -862,10 +991,7 @@ export class CatbusClient {
           this.#setState("disconnected");
           return;
         }
-        // Refusals are worth knowing (e.g. getToken's token refused); lost attempts are not.
-        if (e instanceof CatbusError && e.code !== ErrorCode.Disconnected) {
-          this.#emitError(e);
-        }
+        this.#reportAttempt(e);
         if (!this.#stopped) this.#scheduleReconnect();
       }
     }, delay);

@@ -15,7 +15,11 @@ class FakeServer implements Transport {
   /** Like a frozen server: closing never completes, so the transport reports no close. */
   frozen = false;
 
-  connect(_url: string, handlers: TransportHandlers) {
+  /** The URL of every attempt. */
+  urls: string[] = [];
+
+  connect(url: string, handlers: TransportHandlers) {
+    this.urls.push(url);
     if (this.refuse) return Promise.reject(new Error("connection refused"));
     this.connections++;
     this.handlers = handlers;
@@ -518,4 +522,141 @@ Deno.test("client - an AbortSignal ends a subscription, a stream and a consume, 
   connectAbort.abort(new Error("gave up"));
   await assert.rejects(connecting, /gave up/);
   assert.equal(lone.connectionState, "disconnected");
+});
+
+Deno.test("client - the first connect keeps trying until the server answers, every URL in turn", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  const client = new CatbusClient({
+    url: ["ws://a", "ws://b"],
+    token: "t",
+    transport: server,
+    reconnectDelay: 1,
+    maxReconnectDelay: 2,
+  });
+  const done = client.connect();
+  await within(
+    (async () => {
+      while (server.urls.length < 4) await new Promise((r) => setTimeout(r, 1));
+    })(),
+    10_000,
+    "four refused attempts",
+  );
+  assert.deepEqual(
+    server.urls.slice(0, 2),
+    ["ws://a", "ws://b"],
+    "the configured order first",
+  );
+  assert.equal(client.connectionState, "connecting");
+  server.refuse = false;
+  await server.welcome();
+  await done;
+  assert.equal(client.connectionState, "connected");
+  await client.disconnect();
+});
+
+Deno.test("client - connect({ retry: false }) rejects at the first failure, as autoReconnect: false does", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  const client = new CatbusClient({
+    url: "ws://a",
+    token: "t",
+    transport: server,
+  });
+  await assert.rejects(client.connect({ retry: false }), /connection refused/);
+  assert.equal(client.connectionState, "disconnected");
+  const once = new CatbusClient({
+    url: "ws://a",
+    transport: server,
+    autoReconnect: false,
+  });
+  await assert.rejects(once.connect(), /connection refused/);
+  assert.equal(server.urls.length, 2);
+});
+
+Deno.test("client - after a drop it reconnects to the nodes the welcome advertised", async () => {
+  const server = new FakeServer();
+  const client = new CatbusClient({
+    url: "ws://configured",
+    token: "t",
+    transport: server,
+    reconnectDelay: 1,
+    maxReconnectDelay: 2,
+  });
+  const done = client.connect();
+  const hello = await server.next(FrameType.Hello);
+  server.send(FrameType.Welcome, hello.id, {
+    version: 1,
+    server: "fake",
+    clientId: "c1",
+    maxPayload: 1024,
+    heartbeat: 60_000,
+    nodes: ["ws://n1", "ws://n2"],
+  });
+  await done;
+  server.drop();
+  await server.welcome();
+  assert.ok(["ws://n1", "ws://n2"].includes(server.urls[1]), server.urls[1]);
+  await client.disconnect();
+});
+
+Deno.test("client - history gathers the message frames of its request, then the page", async () => {
+  const { server, client } = await connected();
+  const page = client.history<{ n: number }>("chat.lobby", { limit: 2 });
+  const asked = await server.next(FrameType.History);
+  assert.deepEqual(asked.json, { channel: "chat.lobby", limit: 2 });
+  for (const seq of [4, 5]) {
+    server.send(
+      FrameType.Message,
+      asked.id,
+      { channel: "chat.lobby", seq, epoch: "e1", id: `id${seq}`, time: seq },
+      json({ n: seq }),
+    );
+  }
+  server.send(FrameType.Ok, asked.id, { epoch: "e1", count: 2, next: 4 });
+  const { messages, epoch, next } = await page;
+  assert.deepEqual(messages.map((m) => m.payload.n), [4, 5]);
+  assert.deepEqual([epoch, next], ["e1", 4]);
+  await client.disconnect();
+});
+
+Deno.test("client - a presence subscription says so on every (re)subscribe and hears joins and leaves", async () => {
+  const { server, client } = await connected();
+  const events: string[] = [];
+  const subscribing = client.subscribe("room.1", () => {}, {
+    presence: true,
+    onPresence: ({ event, member }) => events.push(`${event} ${member.clientId}`),
+  });
+  const sub = await server.next(FrameType.Subscribe);
+  assert.deepEqual(sub.json, {
+    pattern: "room.1",
+    presence: true,
+    joinLeave: true,
+  });
+  server.send(FrameType.Ok, sub.id, {
+    pattern: "room.1",
+    recovered: true,
+    namespaces: {},
+  });
+  await subscribing;
+  server.send(FrameType.Notice, 0, {
+    event: "join",
+    channel: "room.1",
+    member: { clientId: "ada" },
+  });
+  server.send(FrameType.Notice, 0, {
+    event: "leave",
+    channel: "room.1",
+    member: { clientId: "ada" },
+  });
+  assert.deepEqual(events, ["join ada", "leave ada"]);
+  server.drop();
+  await server.welcome();
+  const again = await server.next(FrameType.Subscribe);
+  assert.equal(again.json.presence, true, "a reconnect joins again");
+  await assert.rejects(
+    client.subscribe("room.>", () => {}, { presence: true }),
+    (e: unknown) => e instanceof CatbusError && e.code === "bad_request",
+  );
+  await client.disconnect();
 });

@@ -1,7 +1,16 @@
 import { SubjectTrie } from "../shared/subject-trie.ts";
 import { namespaceOf } from "../shared/subject.ts";
 import type { CatbusError } from "../shared/errors.ts";
-import type { Position, StartFrom, SubscribedMeta } from "../shared/messages.ts";
+import type {
+  NoticeMeta,
+  Position,
+  StartFrom,
+  SubscribedMeta,
+  SubscribeMeta,
+} from "../shared/messages.ts";
+
+/** A client joined or left a channel's presence. */
+export type PresenceEvent = Extract<NoticeMeta, { event: "join" | "leave" }>;
 
 /** What a message handler receives besides the channel and payload. */
 export interface MessageMeta {
@@ -37,6 +46,13 @@ export interface SubscribeOptions {
   onError?: (error: CatbusError) => void;
   /** Ends the subscription when aborted. */
   signal?: AbortSignal;
+  /**
+   * Be present on the channel while subscribed (a literal channel): others see this client
+   * (its id and its token's `info`) in `presence()` and hear it join and leave.
+   */
+  presence?: boolean;
+  /** Called when a client joins or leaves the channel's presence (a literal channel). */
+  onPresence?: (event: PresenceEvent) => void;
 }
 
 /** One `subscribe()` call: its handler and the last position it saw per namespace. */
@@ -123,6 +139,20 @@ export class SubscriptionRegistry {
       }
     }
     return out;
+  }
+
+  /** What the pattern's subscriptions ask of presence, for the subscribe frame. */
+  presenceOf(pattern: string): Pick<SubscribeMeta, "presence" | "joinLeave"> {
+    const subs = this.of(pattern);
+    return {
+      ...(subs.some((s) => s.options.presence) ? { presence: true } : {}),
+      ...(subs.some((s) => s.options.onPresence) ? { joinLeave: true } : {}),
+    };
+  }
+
+  /** Tells the channel's subscriptions that asked for joins and leaves. */
+  presence(event: PresenceEvent): void {
+    for (const sub of this.of(event.channel)) sub.options.onPresence?.(event);
   }
 
   /** Patterns whose channels can fall in `ns`. */

@@ -14,6 +14,7 @@ import {
 } from "../../client/shared/frame.ts";
 import { PROTOCOL_VERSION } from "../../client/shared/messages.ts";
 import { Session, type SessionHost } from "../protocol/session.ts";
+import { PresenceRegistry } from "../core/presence.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import { Publisher } from "./publisher.ts";
 
@@ -95,6 +96,7 @@ async function nativePublish(c: Case): Promise<string> {
   const host: SessionHost = {
     broker,
     consumers: {} as ConsumerRegistry,
+    presence: new PresenceRegistry({ ttlMs: 60_000, maxMembers: 10 }),
     authenticator: { authenticate: () => Promise.resolve(principal()) } as unknown as Authenticator,
     replies: new ReplyPermits({ windowMs: 1000, max: 100 }),
     limits: {
@@ -104,6 +106,8 @@ async function nativePublish(c: Case): Promise<string> {
       helloTimeoutMs: 5000,
       outboundBytes: 1 << 20,
       heartbeatMs: 5000,
+      maxHistoryLimit: 100,
+      maxHistoryScan: 1000,
     },
     serverName: "test",
     checkNamespace: () => Promise.resolve(),

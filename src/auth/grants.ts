@@ -39,6 +39,8 @@ export interface Principal {
   expiresAt?: number;
   /** Seconds since epoch when the credential was issued, when it says. */
   issuedAt?: number;
+  /** What others see of this client in presence (a token's `info` claim). */
+  info?: unknown;
 }
 
 /** Expands `all` and validates: `-p read -p all` → read, write, create. */

@@ -235,5 +235,12 @@ function principalOf(claims: jose.JWTPayload): Principal {
   if (typeof claims.sub !== "string" || !CLIENT_ID.test(claims.sub)) {
     throw refuse("missing or malformed sub (the client id: 1 to 128 of A-Z a-z 0-9 _ - : @)");
   }
-  return { clientId: claims.sub, kind: "sub", grants, expiresAt: claims.exp, issuedAt: claims.iat };
+  return {
+    clientId: claims.sub,
+    kind: "sub",
+    grants,
+    expiresAt: claims.exp,
+    issuedAt: claims.iat,
+    ...(claims.info === undefined ? {} : { info: claims.info }),
+  };
 }

@@ -53,7 +53,7 @@ export async function consumerCommand(args: string[], env: Env): Promise<void> {
       await tokenFor(ctx, ["read", "create"], permissionPattern),
       { autoReconnect: false, offlineQueue: false },
     );
-    await client.connect();
+    await client.connect({ retry: false });
     return client;
   };
   if (verb === "add" && name && pattern && positionals.length === 3) {
@@ -124,7 +124,7 @@ export async function consumeCommand(args: string[], env: Env): Promise<void> {
   const client = clientFor(ctx, await tokenFor(ctx, ["read"], ">"));
   const done = Promise.withResolvers<void>();
   let seen = 0;
-  await client.connect();
+  await client.connect({ retry: false });
   try {
     await client.consume(positionals[0], async (m) => {
       if (seen >= count) return m.nak(); // past --count: leave it to others

@@ -39,7 +39,7 @@ export async function publishCommand(args: string[], env: Env): Promise<void> {
     },
   );
   try {
-    await client.connect();
+    await client.connect({ retry: false });
     const result = await client.publish(
       channel,
       payload,
@@ -95,7 +95,7 @@ export async function subscribeCommand(
   let fail: (e: unknown) => void = () => {};
   const failed = new Promise<never>((_, reject) => fail = reject);
   const done = Promise.withResolvers<void>();
-  await client.connect();
+  await client.connect({ retry: false });
   await client.subscribe(pattern, (channel, payload, meta) => {
     console.log(messageLine(format, channel, payload, meta));
     if (++seen >= count) done.resolve();

@@ -239,7 +239,7 @@ async function* dumpNamespaces(data: string, names: string[], encryption?: Encry
 
 async function* dumpFromUrl(url: string, token: string, namespace?: string) {
   const client = clientFor(url, token);
-  await client.connect();
+  await client.connect({ retry: false });
   const lines: DumpLine[] = [];
   const pattern = namespace ? `${namespace}.>` : ">";
   const sub = await client.subscribe(pattern, (channel, payload, meta) => {
@@ -425,7 +425,7 @@ async function restoreOffline(data: string, encryption?: EncryptionOptions): Pro
 
 async function restoreThroughServer(url: string, token: string): Promise<Restorer> {
   const client = clientFor(url, token);
-  await client.connect();
+  await client.connect({ retry: false });
   return {
     async put(l) {
       const payload = l.binary ? payloadBytes(l) : JSON.parse(l.payload);

@@ -1,6 +1,7 @@
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { Broker } from "../core/broker.ts";
 import type { Logger } from "../core/logger.ts";
+import type { PresenceRegistry } from "../core/presence.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { ReplyHolders } from "../core/replies.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
@@ -12,6 +13,8 @@ import type { HttpLimits } from "../transport/http-server.ts";
 export interface DoorServices {
   broker: Broker;
   consumers: ConsumerRegistry;
+  /** Who is present on which channel, through every door (this node's). */
+  presence: PresenceRegistry;
   /** Credential → principal (tokens, role tokens, the admin key). */
   authenticator: Authenticator;
   /**

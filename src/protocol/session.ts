@@ -26,6 +26,8 @@ import {
   type AckMeta,
   type ErrorMeta,
   type HelloMeta,
+  type HistoryMeta,
+  type HistoryResultMeta,
   type NoticeMeta,
   PROTOCOL_VERSION,
   type PublishMeta,
@@ -39,6 +41,10 @@ import {
 import { parseStart } from "../core/start.ts";
 import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
+import { SessionPresence } from "./presence-ops.ts";
+import { type HistoryLimits, readHistory } from "../access/history.ts";
+import { authorizePresence } from "../access/presence.ts";
+import type { PresenceRegistry } from "../core/presence.ts";
 import { openNamespace } from "../access/publish.ts";
 import { Publisher } from "../access/publisher.ts";
 import { authorizeSubscribe, replaySubscriber } from "../access/subscribe.ts";
@@ -63,13 +69,16 @@ export interface SessionLimits {
   maxJsonDepth: number;
 }
 
+export type SessionLimitsWithHistory = SessionLimits & HistoryLimits;
+
 export interface SessionHost {
   broker: Broker;
   consumers: ConsumerRegistry;
+  presence: PresenceRegistry;
   authenticator: Authenticator;
   /** Who may answer which request, shared by every door. */
   replies: ReplyHolders;
-  limits: SessionLimits;
+  limits: SessionLimitsWithHistory;
   serverName: string;
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
   checkNamespace(name: string): Promise<void>;
@@ -159,6 +168,7 @@ export class Session implements Subscriber {
   #waiting = 0;
   #subscriptionChain: Promise<void> = Promise.resolve();
   readonly #consumers: SessionConsumers;
+  readonly #presence: SessionPresence;
   readonly #admitted: boolean;
   readonly #helloTimer: ReturnType<typeof setTimeout>;
   /** Set at hello: the access layer's publish rules for this connection. */
@@ -210,6 +220,7 @@ export class Session implements Subscriber {
       encodeDelivery,
       this.#replies.delivered,
     );
+    this.#presence = new SessionPresence(host.presence, this);
     const limits = host.limits;
     this.#helloTimer = setTimeout(() => {
       if (!this.principal) {
@@ -290,6 +301,7 @@ export class Session implements Subscriber {
       else {
         this.#patterns.delete(read.pattern);
         this.#host.broker.unsubscribe(this, read.pattern);
+        this.#presence.unsubscribed(read.pattern);
       }
       this.notice({
         event: "revoked",
@@ -370,6 +382,7 @@ export class Session implements Subscriber {
   #cleanup() {
     for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
     this.#patterns.clear();
+    this.#presence.leaveAll();
     this.#consumers.leaveAll();
     clearTimeout(this.#helloTimer);
     this.#host.detach(this, this.#admitted);
@@ -514,6 +527,14 @@ export class Session implements Subscriber {
           return this.#send(FrameType.Ok, frame.id, this.#consumers.stop(parseMeta(frame)));
         case FrameType.Ack:
           return this.#onAck(frame);
+        case FrameType.History:
+          return this.#answer(frame.id, this.#onHistory(frame));
+        case FrameType.Presence:
+          return this.#send(
+            FrameType.Ok,
+            frame.id,
+            this.#presence.members(this.principal!, parseMeta(frame)),
+          );
         case FrameType.Ping:
           return this.#send(FrameType.Pong, frame.id);
         case FrameType.Pong:
@@ -601,6 +622,7 @@ export class Session implements Subscriber {
     const meta = parseMeta<SubscribeMeta>(frame);
     const pattern = meta.pattern;
     authorizeSubscribe(this.principal!, pattern);
+    if (SessionPresence.wanted(meta)) authorizePresence(this.principal!, pattern);
     if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
@@ -618,8 +640,17 @@ export class Session implements Subscriber {
     }, this.#replies);
     return this.#inOrder(async () => {
       const result = await this.#host.broker.subscribe(this, pattern, start, replay);
-      if (this.#closed) this.#host.broker.unsubscribe(this, pattern);
-      else this.#patterns.add(pattern);
+      if (this.#closed) {
+        this.#host.broker.unsubscribe(this, pattern);
+        return result;
+      }
+      try {
+        this.#presence.subscribed(meta);
+      } catch (e) {
+        if (!this.#patterns.has(pattern)) this.#host.broker.unsubscribe(this, pattern);
+        throw e;
+      }
+      this.#patterns.add(pattern);
       return result;
     });
   }
@@ -631,8 +662,30 @@ export class Session implements Subscriber {
         throw new CatbusError(ErrorCode.NotFound, `not subscribed to "${pattern}"`);
       }
       this.#host.broker.unsubscribe(this, pattern);
+      this.#presence.unsubscribed(pattern);
       return Promise.resolve({ pattern });
     });
+  }
+
+  /**
+   * A page of a channel's history: its messages as message frames carrying the request's id
+   * (so the client tells them from live ones), then the ok.
+   */
+  async #onHistory(frame: Frame): Promise<HistoryResultMeta> {
+    const page = await readHistory(
+      this.#host.broker,
+      this.principal!,
+      parseMeta<HistoryMeta>(frame),
+      this.#host.limits,
+    );
+    for (const m of page.messages) {
+      const flags = m.binary ? Flag.Binary : 0;
+      const meta = openMessageMeta(m) + "}";
+      this.#queue.push(encodeFrame(FrameType.Message, frame.id, meta, m.payload, flags), false);
+    }
+    const answer: HistoryResultMeta = { epoch: page.epoch, count: page.messages.length };
+    if (page.next !== undefined) answer.next = page.next;
+    return answer;
   }
 
   /** Subscribe and unsubscribe of one connection take effect in the order they were sent. */

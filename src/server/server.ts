@@ -1,6 +1,7 @@
 import { Authenticator } from "../auth/authenticator.ts";
 import type { RoleStore } from "../auth/role-store.ts";
 import { Broker } from "../core/broker.ts";
+import { PresenceRegistry } from "../core/presence.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { ReplyPermits } from "../core/replies.ts";
 import { RESERVED_NAMESPACES } from "../../client/shared/subject.ts";
@@ -236,6 +237,14 @@ async function startWithRoles(
   const retentionTimer = setInterval(() => {
     streams.applyRetention().catch((e) => log("warn", "retention failed", { error: String(e) }));
   }, 60_000);
+  const presence = new PresenceRegistry({
+    ttlMs: config.presenceTtlMs,
+    maxMembers: config.maxPresenceMembers,
+  });
+  const presenceSweep = setInterval(
+    () => presence.sweep(Date.now()),
+    Math.max(1000, config.presenceTtlMs / 4),
+  );
 
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerDoor, log);
   const admissionOf = (name: DoorName) => ({
@@ -303,6 +312,7 @@ async function startWithRoles(
   const services: Omit<DoorServices, "admission" | "replies" | "live"> = {
     broker,
     consumers,
+    presence,
     authenticator: new Authenticator({
       adminKey: config.adminKey,
       secrets: [secret, ...config.previousSecrets],
@@ -392,6 +402,7 @@ async function startWithRoles(
       const started = Date.now();
       ready = false;
       clearInterval(retentionTimer);
+      clearInterval(presenceSweep);
       sessions.stop();
       // Every door's live connections hear why; the doors then stop accepting (the first one
       // in this same tick) and end what is left.

@@ -2,7 +2,11 @@ import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { encodeFrame, FrameType } from "../../../client/shared/frame.ts";
 import { parseAddress } from "../../core/address.ts";
 import type { SettingOrigins, SettingsOf } from "../../core/settings.ts";
-import { Session, type SessionHost, type SessionLimits } from "../../protocol/session.ts";
+import {
+  Session,
+  type SessionHost,
+  type SessionLimitsWithHistory,
+} from "../../protocol/session.ts";
 import { refuseWith } from "../../transport/accept-loop.ts";
 import type { HttpDoor } from "../../transport/http-server.ts";
 import { SseSessions } from "../../transport/sse-sessions.ts";
@@ -15,11 +19,14 @@ import { OriginPolicy } from "./origins.ts";
 import type { nativeSettings } from "./settings.ts";
 
 /** The server settings the native listeners read: their own table and the shared limits. */
-export type NativeDoorSettings = SettingsOf<typeof nativeSettings.settings> & SessionLimits & {
-  /** Native sessions open at once, authenticated or not. */
-  maxConnections: number;
-  origins: SettingOrigins<keyof typeof nativeSettings.settings>;
-};
+export type NativeDoorSettings =
+  & SettingsOf<typeof nativeSettings.settings>
+  & SessionLimitsWithHistory
+  & {
+    /** Native sessions open at once, authenticated or not. */
+    maxConnections: number;
+    origins: SettingOrigins<keyof typeof nativeSettings.settings>;
+  };
 
 const connectionLimit = new CatbusError(
   ErrorCode.LimitExceeded,
@@ -34,6 +41,7 @@ function sessionHost(settings: NativeDoorSettings, services: DoorServices): Sess
   return {
     broker: services.broker,
     consumers: services.consumers,
+    presence: services.presence,
     replies: services.replies,
     authenticator: services.authenticator,
     limits: {
@@ -44,6 +52,8 @@ function sessionHost(settings: NativeDoorSettings, services: DoorServices): Sess
       outboundBytes: settings.outboundBytes,
       heartbeatMs: settings.heartbeatMs,
       maxJsonDepth: settings.maxJsonDepth,
+      maxHistoryLimit: settings.maxHistoryLimit,
+      maxHistoryScan: settings.maxHistoryScan,
     },
     serverName: services.serverName,
     checkNamespace: services.checkNamespace,
