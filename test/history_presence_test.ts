@@ -14,7 +14,7 @@ import {
 } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
 import { mintToken } from "../client/tokens.ts";
-import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import { startCatbusd } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { nativeClient } from "./helpers/native.ts";
 
@@ -22,7 +22,8 @@ const SECRET = "history-presence-test-secret";
 
 const refusedWith = (code: string) => (e: unknown) => e instanceof CatbusError && e.code === code;
 
-async function client(server: TestServer, clientId: string, transport: Transport, url: string) {
+/** A client of `clientId` whose token reads and writes `room.>` and carries an `info` claim. */
+async function client(clientId: string, transport: Transport, url: string) {
   const token = await mintToken({
     clientId,
     grants: [{ permission: "read", pattern: "room.>" }, { permission: "write", pattern: "room.>" }],
@@ -89,7 +90,7 @@ Deno.test("history - granted as subscribe is, within --max-history-limit, and fr
   const ticks = await admin.history("ticks.btc");
   assert.deepEqual(ticks.messages.map((m) => m.payload), [1, 2, 3]);
 
-  const user = await client(server, "ada", tcpTransport(), server.tcpUrl);
+  const user = await client("ada", tcpTransport(), server.tcpUrl);
   assert.equal((await user.history("room.1")).messages[0].payload, "hello");
   await assert.rejects(user.history("ticks.btc"), refusedWith("forbidden"));
   await assert.rejects(admin.history("room.1", { limit: 11 }), refusedWith("limit_exceeded"));
@@ -103,12 +104,12 @@ Deno.test("presence - members through TCP, WebSocket and SSE, with the token's i
   const admin = await nativeClient(server);
   await admin.publish("room.1", "created");
   const watcher = events();
-  const ada = await client(server, "ada", tcpTransport(), server.tcpUrl);
+  const ada = await client("ada", tcpTransport(), server.tcpUrl);
   await ada.subscribe("room.1", () => {}, { presence: true, onPresence: watcher.onPresence });
-  const bob = await client(server, "bob", websocketTransport(), server.wsUrl);
+  const bob = await client("bob", websocketTransport(), server.wsUrl);
   await bob.subscribe("room.1", () => {}, { presence: true });
   await watcher.until("join bob");
-  const cy = await client(server, "cy", sseTransport(), server.httpUrl);
+  const cy = await client("cy", sseTransport(), server.httpUrl);
   const cySub = await cy.subscribe("room.1", () => {}, { presence: true });
   await watcher.until("join cy");
 
@@ -118,7 +119,7 @@ Deno.test("presence - members through TCP, WebSocket and SSE, with the token's i
     [["ada", { name: "ADA" }], ["bob", { name: "BOB" }], ["cy", { name: "CY" }]],
   );
   // A second connection of a client is no second member, and its going is no leave.
-  const bob2 = await client(server, "bob", tcpTransport(), server.tcpUrl);
+  const bob2 = await client("bob", tcpTransport(), server.tcpUrl);
   await bob2.subscribe("room.1", () => {}, { presence: true });
   await bob2.disconnect();
   await cySub.unsubscribe();
@@ -143,9 +144,9 @@ Deno.test("presence - --max-presence-members refuses one member more, and the su
   await using server = await startCatbusd(["--secret", SECRET, "--max-presence-members", "1"]);
   const admin = await nativeClient(server);
   await admin.publish("room.1", "created");
-  const ada = await client(server, "ada", tcpTransport(), server.tcpUrl);
+  const ada = await client("ada", tcpTransport(), server.tcpUrl);
   await ada.subscribe("room.1", () => {}, { presence: true });
-  const bob = await client(server, "bob", tcpTransport(), server.tcpUrl);
+  const bob = await client("bob", tcpTransport(), server.tcpUrl);
   await assert.rejects(
     bob.subscribe("room.1", () => {}, { presence: true }),
     refusedWith("limit_exceeded"),
