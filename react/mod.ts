@@ -25,4 +25,10 @@ export {
 } from "./src/use-subscription.ts";
 export { useLatestMessage } from "./src/use-latest-message.ts";
 export { usePublish, type UsePublishResult } from "./src/use-publish.ts";
+export { useHistory, type UseHistoryOptions, type UseHistoryResult } from "./src/use-history.ts";
+export {
+  usePresence,
+  type UsePresenceOptions,
+  type UsePresenceResult,
+} from "./src/use-presence.ts";
 export type { MaybeClient, ReceivedMessage } from "./src/types.ts";

@@ -4,10 +4,12 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { CatbusClient, CatbusError, ErrorCode } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
+import { mintToken } from "../client/tokens.ts";
 import { MESSAGES_CHANNEL } from "../examples/chat/messages.ts";
 import { startChatExample } from "../examples/chat/server.ts";
 import { launchChromium } from "./helpers/browser.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 
 /** Opens the chat page, waits for the connection and joins as `name`. */
 async function join(
@@ -196,6 +198,87 @@ Deno.test("react - hooks in the same component as useCatbus subscribe, and follo
     await observer.publish("probe.b", { n: 2 });
     await page.getByTestId("latest").getByText('{"n":2}').waitFor();
     assert.equal(await text("messages"), '[{"n":2}]');
+  } finally {
+    await observer.disconnect();
+    await browser.close();
+  }
+});
+
+/** useHistory and usePresence in two components on one channel, under StrictMode. */
+const PRESENCE_APP = `
+  import { StrictMode } from "react";
+  import { createRoot } from "react-dom/client";
+  import { useCatbus, useHistory, usePresence } from "./react/mod.ts";
+
+  function Room({ id }) {
+    const { client } = useCatbus(globalThis.probeConfig);
+    const { members } = usePresence(client, "room.1");
+    const { messages } = useHistory(client, "room.1", { limit: 10 });
+    return (
+      <>
+        <p data-testid={"members-" + id}>{JSON.stringify(members.map((m) => m.info?.name))}</p>
+        <p data-testid={"history-" + id}>{JSON.stringify(messages.map((m) => m.payload))}</p>
+      </>
+    );
+  }
+
+  const root = document.body.appendChild(document.createElement("div"));
+  createRoot(root).render(<StrictMode><Room id="a" /><Room id="b" /></StrictMode>);
+`;
+
+Deno.test("react - useHistory and usePresence under StrictMode: one copy of the history, one member, no stray leave", async () => {
+  const browser = await launchChromium("react presence and history hooks");
+  if (!browser) return;
+  const secret = "react-presence-secret";
+  await using server = await startCatbusd(["--secret", secret]);
+  const observer = new CatbusClient({
+    url: server.tcpUrl,
+    token: server.adminKey,
+    transport: tcpTransport(),
+  });
+  try {
+    await observer.connect();
+    for (const n of [1, 2, 3]) await observer.publish("room.1", n);
+    const heard: string[] = [];
+    let pageLeft!: () => void;
+    const left = new Promise<void>((r) => pageLeft = r);
+    await observer.subscribe("room.1", () => {}, {
+      onPresence: ({ event, member }) => {
+        heard.push(`${event} ${member.clientId}`);
+        if (event === "leave") pageLeft();
+      },
+    });
+    const token = await mintToken({
+      clientId: "page",
+      grants: [{ permission: "read", pattern: "room.>" }],
+      info: { name: "Page" },
+    }, secret);
+    const page = await browser.newPage();
+    await page.goto(`${server.httpUrl}/health`);
+    await page.evaluate((config) => {
+      (globalThis as unknown as { probeConfig: unknown }).probeConfig = config;
+    }, { url: server.httpUrl, token });
+    await page.addScriptTag({
+      type: "module",
+      content: await bundleReactApp({
+        stdin: {
+          contents: PRESENCE_APP,
+          loader: "tsx",
+          resolveDir: fileURLToPath(new URL("..", import.meta.url)),
+        },
+      }),
+    });
+    for (const id of ["a", "b"]) {
+      await page.getByTestId(`members-${id}`).getByText('["Page"]').waitFor();
+      await page.getByTestId(`history-${id}`).getByText("[1,2,3]").waitFor();
+    }
+    const members = await observer.presence("room.1");
+    assert.deepEqual(members, [{ clientId: "page", info: { name: "Page" } }]);
+    await page.close();
+    await within(left, 10_000, "the page's leave");
+    // Each Room has its own useCatbus client, so "page" joined with two connections: one join,
+    // and one leave when the page closed — StrictMode's remount left and joined nothing.
+    assert.deepEqual(heard, ["join page", "leave page"]);
   } finally {
     await observer.disconnect();
     await browser.close();

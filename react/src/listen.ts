@@ -27,12 +27,14 @@ export function listen(
   client: CallbackSubscriber,
   pattern: string,
   handlers: ListenHandlers,
+  options: Pick<SubscribeOptions, "presence" | "onPresence"> = {},
 ): () => void {
   let active = true;
   const attempt = (): Promise<Subscription | undefined> =>
     client.subscribe(pattern, (channel, payload, meta) => {
       if (active) handlers.onMessage(channel, payload, meta);
     }, {
+      ...options,
       onError: (error) => {
         if (active) handlers.onError(error);
       },

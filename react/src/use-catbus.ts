@@ -21,7 +21,8 @@ export function useCatbus(
   const [client, setClient] = useState<CatbusClient>();
   const [error, setError] = useState<Error>();
   const state = useConnectionState(client);
-  const url = config?.url;
+  // A list of URLs is keyed by its contents: a new array with the same URLs is the same config.
+  const url = Array.isArray(config?.url) ? config.url.join(" ") : config?.url;
   const token = config?.token;
 
   useEffect(() => {

@@ -52,10 +52,17 @@ export class SessionPresence implements PresenceConnection {
   /** Joins and/or watches the subscribed channel, as the subscribe asked. */
   subscribed(meta: SubscribeMeta): void {
     if (!SessionPresence.wanted(meta)) return;
-    if (meta.presence === true) this.#registry.join(meta.pattern, this);
-    if (meta.joinLeave === true) {
+    // Watching first: a client hears its own join, so a list it asked for meanwhile catches up.
+    const watched = meta.joinLeave === true && !this.#watching.has(meta.pattern);
+    if (watched) {
       this.#watching.add(meta.pattern);
       this.#registry.watch(meta.pattern, this.#watcher);
+    }
+    try {
+      if (meta.presence === true) this.#registry.join(meta.pattern, this);
+    } catch (e) {
+      if (watched) this.unsubscribed(meta.pattern);
+      throw e;
     }
   }
 

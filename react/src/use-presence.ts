@@ -1,0 +1,85 @@
+import { useEffect, useState } from "react";
+import type { PresenceEvent, PresenceMember } from "../../client/mod.ts";
+import { listen } from "./listen.ts";
+import { sharedOf } from "./shared.ts";
+import type { MaybeClient } from "./types.ts";
+
+export interface UsePresenceOptions {
+  /** Be present on the channel while mounted (default true); false only watches. */
+  join?: boolean;
+}
+
+export interface UsePresenceResult {
+  /** Who is present, one entry per client id (with its token's `info`). */
+  members: PresenceMember[];
+  /** Why presence was refused or ended (e.g. `forbidden`, `limit_exceeded`). */
+  error: Error | undefined;
+}
+
+interface PresenceUser {
+  onEvent(event: PresenceEvent): void;
+  onError(error: Error): void;
+}
+
+/**
+ * The members present on `channel`, kept current by join and leave events and asked again
+ * after every reconnect. With `join` (the default) this client is one of them while mounted.
+ * Components using one channel share one subscription (reference-counted), so StrictMode and
+ * many components add no listeners on the server.
+ */
+export function usePresence(
+  client: MaybeClient,
+  channel: string,
+  options: UsePresenceOptions = {},
+): UsePresenceResult {
+  const join = options.join ?? true;
+  const [members, setMembers] = useState<PresenceMember[]>([]);
+  const [error, setError] = useState<Error>();
+
+  useEffect(() => {
+    setMembers((list) => list.length ? [] : list);
+    setError(undefined);
+    if (!client) return;
+    let active = true;
+    const refresh = () => {
+      if (client.connectionState !== "connected") return;
+      client.presence(channel).then(
+        (list) => active && setMembers(list),
+        (e: Error) => active && setError(e),
+      );
+    };
+    const user: PresenceUser = {
+      onEvent: ({ event, member }) => {
+        if (!active) return;
+        setMembers((list) => {
+          const others = list.filter((m) => m.clientId !== member.clientId);
+          return event === "join" ? [...others, member] : others;
+        });
+      },
+      onError: (e) => active && setError(e),
+    };
+    const stopUsing = sharedOf<PresenceUser>(client, "presence").use(
+      `${join}:${channel}`,
+      user,
+      (users) =>
+        listen(client, channel, {
+          onMessage: () => {},
+          onError: (e) => users.forEach((u) => u.onError(e)),
+        }, {
+          presence: join,
+          onPresence: (event) => users.forEach((u) => u.onEvent(event)),
+        }),
+    );
+    // Asked once subscribed (the answer then includes this client) and after every reconnect.
+    const stopStates = client.onStateChange((s) => s === "connected" && refresh());
+    const first = setTimeout(refresh, 0);
+    return () => {
+      active = false;
+      clearTimeout(first);
+      stopStates();
+      stopUsing();
+    };
+  }, [client, channel, join]);
+
+  return { members, error };
+}
