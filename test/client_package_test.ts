@@ -326,14 +326,28 @@ Deno.test("packages - TypeScript checks an app against the published types", asy
       "app.ts": `
         import { CatbusClient, CatbusError, type MessageMeta } from "@catbus/client";
         import { mintToken } from "@catbus/client/tokens";
-        import { useSubscription } from "@catbus/react";
+        import { useHistory, usePresence, useSubscription } from "@catbus/react";
         const token: string = await mintToken({ clientId: "a", grants: [], expiresIn: 60 }, "s");
-        const client = new CatbusClient({ url: "ws://localhost:4433", token });
+        const client = new CatbusClient({ url: ["ws://a:4433", "ws://b:4433"], token });
         await client.subscribe("a.>", (channel: string, payload: unknown, meta: MessageMeta) => {
           console.log(channel, payload, meta.seq);
         });
+        // Typed payloads: the type given is the payload's, and a wrong use does not compile.
+        interface Order { total: number }
+        for await (const { payload } of client.subscribe<Order>("orders.>")) {
+          const total: number = payload.total;
+          // @ts-expect-error: an Order has no name
+          console.log(total, payload.name);
+        }
+        const answer: string = await client.request<Order, string>("svc.x", { total: 1 });
+        // @ts-expect-error: the request's payload must be an Order
+        await client.request<Order, string>("svc.x", { sum: 1 });
+        const page = await client.history<Order>("orders.x", { limit: 10, before: 5 });
+        const first: number | undefined = page.messages[0]?.payload.total;
+        const members = await client.presence("room.1");
+        const id: string | undefined = members[0]?.clientId;
         const e: CatbusError | undefined = undefined;
-        export { e, useSubscription };
+        export { answer, e, first, id, useHistory, usePresence, useSubscription };
       `,
       "tsconfig.json": JSON.stringify({
         compilerOptions: {

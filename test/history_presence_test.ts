@@ -1,7 +1,8 @@
 /**
  * History and presence against a real catbusd: the newest messages of a channel from the log
  * (and from an ephemeral namespace's memory), paged and granted as subscribing is; members
- * present through every native transport, with joins, leaves and the token's info.
+ * present through every native transport and Bus event streams, with joins, leaves and the
+ * token's info.
  */
 import assert from "node:assert/strict";
 import {
@@ -17,6 +18,7 @@ import { mintToken } from "../client/tokens.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { nativeClient } from "./helpers/native.ts";
+import { openSse } from "./helpers/sse.ts";
 
 const SECRET = "history-presence-test-secret";
 
@@ -154,4 +156,30 @@ Deno.test("presence - --max-presence-members refuses one member more, and the su
   await bob.subscribe("room.1", () => {});
   assert.deepEqual((await bob.presence("room.1")).map((m) => m.clientId), ["ada"]);
   await Promise.all([admin.disconnect(), ada.disconnect(), bob.disconnect()]);
+});
+
+Deno.test("presence - a Bus event stream opened with presence=true counts as a member until it closes", async () => {
+  await using server = await startCatbusd(["--secret", SECRET, "--bus-auth", "token"]);
+  const admin = await nativeClient(server);
+  await admin.publish("room.1", "created");
+  const watcher = events();
+  await admin.subscribe("room.1", () => {}, { onPresence: watcher.onPresence });
+  const token = await mintToken({
+    clientId: "bus-user",
+    grants: [{ permission: "read", pattern: "room.>" }],
+    info: { via: "bus" },
+  }, SECRET);
+  const stream = await openSse(`${server.busUrl}/?subject=room.1&presence=true&token=${token}`);
+  assert.equal(stream.response.status, 200);
+  await watcher.until("join bus-user");
+  assert.deepEqual(await admin.presence("room.1"), [{
+    clientId: "bus-user",
+    info: { via: "bus" },
+  }]);
+  await stream.close();
+  await watcher.until("leave bus-user");
+  const wildcard = await fetch(`${server.busUrl}/?subject=room.*&presence=true&token=${token}`);
+  assert.equal(wildcard.status, 400, "presence needs a channel");
+  await wildcard.body?.cancel();
+  await admin.disconnect();
 });

@@ -46,6 +46,7 @@ export interface BusDialectOptions {
   log: Logger;
   /** The live-connection registry: revocation, role deletion and expiry end open streams. */
   live: BusSubscribeContext["live"];
+  presence: BusSubscribeContext["presence"];
   /** Idle time before a `: ping` comment on event streams (default 30 s, as the original). */
   keepAliveMs?: number;
   /** Connection slots and accept-failure reports (see transport/http-server.ts). */
@@ -154,6 +155,7 @@ export function serveBus(
           keepAliveMs: options.keepAliveMs ?? 30_000,
           streams,
           live: options.live,
+          presence: options.presence,
           log: options.log,
           remote,
         }, parseSubscribeParams(url, request.headers.get("last-event-id")));

@@ -13,6 +13,8 @@ import type { Consumer } from "../../streams/consumer.ts";
 import type { ConsumerRegistry } from "../../streams/consumer-registry.ts";
 import { openNamespace } from "../../access/publish.ts";
 import { authorizeSubscribe, replaySubscriber } from "../../access/subscribe.ts";
+import { authorizePresence, presenceMember } from "../../access/presence.ts";
+import type { PresenceRegistry } from "../../core/presence.ts";
 import { LagPolicy } from "../../access/lag.ts";
 import { createConsumer, pacedMember } from "../../access/consumers.ts";
 import { regrant } from "../../access/regrant.ts";
@@ -51,6 +53,8 @@ export interface BusSubscribeContext {
   streams: Set<SseStream>;
   /** Where streams register, so revocation, role deletion and expiry end them. */
   live: Pick<SessionRegistry, "add" | "delete">;
+  /** Where a stream opened with `presence=true` is a member of its channel's presence. */
+  presence: PresenceRegistry;
   log: Logger;
 }
 
@@ -63,6 +67,8 @@ interface SubscribeParams {
   maxInFlight: number;
   /** Catbus addition: a named durable consumer (saved, shared by every stream that names it). */
   durable?: string;
+  /** Catbus addition (`presence=true`): the stream is a member of its channel's presence. */
+  presence: boolean;
 }
 
 function wholeParam(url: URL, name: string, fallback: number, min: number): number {
@@ -127,6 +133,7 @@ export function parseSubscribeParams(url: URL, lastEventId: string | null): Subs
       lenientParam(url.searchParams.get("redelivery_count"), wholeNumber, 3),
     ),
     maxInFlight: wholeParam(url, "max_in_flight", 1, 1),
+    presence: url.searchParams.get("presence") === "true",
     ...(durable ? { durable } : {}),
   };
 }
@@ -141,6 +148,7 @@ export async function subscribe(
 ): Promise<Response> {
   const { broker, principal } = ctx;
   authorizeSubscribe(principal, params.pattern);
+  if (params.presence) authorizePresence(principal, params.pattern);
   // A stream may come before the first event: as for a publish, `create` brings it into existence.
   await openNamespace(broker, principal, params.pattern, ctx.checkNamespace);
   const ns = literalNamespaceOf(params.pattern)!;
@@ -159,9 +167,16 @@ export async function subscribe(
       return stream.response;
     }
   }
-  return params.manual
-    ? await manualAck(ctx, params, id, options)
-    : noAck(ctx, params, id, options);
+  // Joined last, so a refusal (`--max-presence-members`) leaves nothing open behind it.
+  const leavePresence = params.presence ? joinPresence(ctx, params.pattern) : () => {};
+  try {
+    return params.manual
+      ? await manualAck(ctx, params, id, options, leavePresence)
+      : noAck(ctx, params, id, options, leavePresence);
+  } catch (e) {
+    leavePresence();
+    throw e;
+  }
 }
 
 type StreamOptions = Omit<ConstructorParameters<typeof SseStream>[0], "onClose">;
@@ -181,6 +196,7 @@ function registerLive(
   ctx: BusSubscribeContext,
   pattern: string,
   stream: SseStream,
+  leavePresence: () => void,
   consumer?: string,
 ): () => void {
   const { principal } = ctx;
@@ -198,7 +214,26 @@ function registerLive(
       ),
   };
   ctx.live.add(live);
-  return () => ctx.live.delete(live);
+  return () => {
+    ctx.live.delete(live);
+    leavePresence();
+  };
+}
+
+/**
+ * Makes the stream's principal a member of the channel's presence (`presence=true`); returns
+ * how it leaves. An open event stream is alive (its writes fail once the peer is gone), so it
+ * never outlives the TTL.
+ */
+function joinPresence(ctx: BusSubscribeContext, channel: string): () => void {
+  const present = {
+    member: presenceMember(ctx.principal),
+    get lastSeen() {
+      return Date.now();
+    },
+  };
+  ctx.presence.join(channel, present);
+  return () => ctx.presence.leaveAll(present);
 }
 
 /** Every matching event once, as it comes; a reader that falls too far behind is cut off. */
@@ -207,6 +242,7 @@ function noAck(
   params: SubscribeParams,
   id: string,
   options: StreamOptions,
+  leavePresence: () => void,
 ) {
   // SSE has no gap notice: a stream that falls behind ends, and the client reconnects with
   // Last-Event-ID to get the rest.
@@ -241,7 +277,7 @@ function noAck(
   });
   ctx.streams.add(stream);
   ctx.noAckStreams.set(id, params.pattern);
-  const unregister = registerLive(ctx, params.pattern, stream);
+  const unregister = registerLive(ctx, params.pattern, stream, leavePresence);
   const replay = replaySubscriber({
     send: (m) => stream.send(messageFrame(m)),
     ready: () => stream.congested ? stream.ready() : undefined,
@@ -269,6 +305,7 @@ async function manualAck(
   params: SubscribeParams,
   id: string,
   options: StreamOptions,
+  leavePresence: () => void,
 ) {
   const durable = params.durable !== undefined;
   const consumer = await createConsumer(ctx, ctx.principal, {
@@ -311,7 +348,7 @@ async function manualAck(
     ctx.replies.delivered,
   );
   ctx.streams.add(stream);
-  const unregister = registerLive(ctx, params.pattern, stream, id);
+  const unregister = registerLive(ctx, params.pattern, stream, leavePresence, id);
   consumer.join(member);
   return stream.response;
 }
