@@ -49,6 +49,7 @@ import { websocketTransport } from "./websocket-transport.ts";
 import { type HistoryOptions, type HistoryPage, historyPage } from "./history.ts";
 import { abortable } from "./abortable.ts";
 import { NodeList } from "./node-list.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 
 export type ConnectionState =
   | "disconnected"
@@ -153,8 +154,6 @@ interface QueuedPublish {
 }
 
 const CLIENT_NAME = "@catbus/client/0.1.0";
-/** How long a page that became visible waits for the server's pong before reconnecting. */
-const VISIBLE_CHECK_MS = 5000;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 /** Codes after which reconnecting with the same credentials cannot help. */
@@ -216,9 +215,8 @@ export class CatbusClient {
   #nextId = 1;
   #id?: string;
   #welcome?: WelcomeMeta;
-  #heartbeat?: ReturnType<typeof setInterval>;
-  /** Stops listening for the page becoming visible again (browsers). */
-  #stopVisibilityCheck?: () => void;
+  /** Stops the connection's dead-peer detection. */
+  #stopHeartbeat?: () => void;
   /** One timer sweeps expired requests: a timer per request costs more than the request. */
   #timeoutSweep?: ReturnType<typeof setInterval>;
   /** performance.now() when the server last sent anything. */
@@ -998,9 +996,8 @@ export class CatbusClient {
   }
 
   #teardown() {
-    clearInterval(this.#heartbeat);
-    this.#stopVisibilityCheck?.();
-    this.#stopVisibilityCheck = undefined;
+    this.#stopHeartbeat?.();
+    this.#stopHeartbeat = undefined;
     clearInterval(this.#timeoutSweep);
     this.#timeoutSweep = undefined;
     const conn = this.#conn;
@@ -1012,42 +1009,16 @@ export class CatbusClient {
     }
   }
 
-  /**
-   * Dead-peer detection: pings once the server was silent for an interval; no answer for another
-   * interval, the connection is dead (a frozen or vanished server, whose socket may never report
-   * a close) and the client reconnects. In browsers, a page becoming visible checks at once: background tabs
-   * throttle timers.
-   */
+  /** Dead-peer detection for the connection just made (see heartbeat.ts). */
   #startHeartbeat() {
-    const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ??
-      15_000;
+    const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ?? 15_000;
     this.#lastHeard = performance.now();
-    /** When the unanswered ping left; a late (throttled) tick only pings, never drops. */
-    let pingedAt: number | undefined;
-    this.#heartbeat = setInterval(() => {
-      const now = performance.now();
-      if (pingedAt !== undefined && this.#lastHeard >= pingedAt) pingedAt = undefined;
-      if (pingedAt !== undefined) {
-        if (now - pingedAt >= interval) this.#dropDead(now - this.#lastHeard);
-      } else if (now - this.#lastHeard >= interval) {
-        pingedAt = now;
-        this.#request(FrameType.Ping, undefined).catch(() => {});
-      }
-    }, Math.max(5, interval / 2));
-    const doc = (globalThis as { document?: Document }).document;
-    if (!doc?.addEventListener) return;
-    const onVisible = () => {
-      if (doc.visibilityState !== "visible" || !this.#conn) return;
-      const asked = performance.now();
-      this.#request(FrameType.Ping, undefined).catch(() => {});
-      const conn = this.#conn;
-      const wait = Math.min(interval, VISIBLE_CHECK_MS);
-      setTimeout(() => {
-        if (this.#conn === conn && this.#lastHeard < asked) this.#dropDead(wait);
-      }, wait);
-    };
-    doc.addEventListener("visibilitychange", onVisible);
-    this.#stopVisibilityCheck = () => doc.removeEventListener("visibilitychange", onVisible);
+    const conn = this.#conn;
+    this.#stopHeartbeat = startHeartbeat(interval, {
+      lastHeard: () => this.#lastHeard,
+      ping: () => this.#request(FrameType.Ping, undefined).catch(() => {}),
+      dead: (silentMs) => this.#conn === conn && this.#dropDead(silentMs),
+    });
   }
 
   /** Gives up on a silent connection without waiting for its transport to notice. */
