@@ -46,7 +46,7 @@ export async function channelHistory(
       hi - window,
       hi - (query.maxScan - scanned),
     );
-    const part = await readRange(reader, ns, lo, hi);
+    const part = await readRange(reader, ns, lo, hi, limit - found);
     windows.unshift(part);
     found += part.length;
     scanned += hi - lo;
@@ -63,14 +63,18 @@ export async function channelHistory(
   return { messages, next: hi > ns.firstSeq ? hi : undefined };
 }
 
-/** The wanted messages with `lo <= seq < hi`, from memory or storage. */
+/**
+ * The newest `keep` wanted messages with `lo <= seq < hi`, from memory or storage; older ones are
+ * let go chunk by chunk, so a wide window of a busy channel holds no more than a page.
+ */
 async function readRange(
   reader: StreamReader,
   ns: Namespace,
   lo: number,
   hi: number,
+  keep: number,
 ): Promise<BusMessage[]> {
-  const out: BusMessage[] = [];
+  let out: BusMessage[] = [];
   let seq = lo;
   while (seq < hi) {
     const chunk = await reader.read(seq);
@@ -82,6 +86,7 @@ async function readRange(
     }
     if (chunk.next <= seq) break;
     for (const m of chunk.messages) if (m.seq < hi) out.push(m);
+    if (out.length > keep) out = out.slice(out.length - keep);
     seq = chunk.next;
   }
   return out;

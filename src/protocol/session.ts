@@ -679,6 +679,10 @@ export class Session implements Subscriber {
       this.#host.limits,
     );
     for (const m of page.messages) {
+      // Paced as a replay is: the page waits while the connection's queue is full.
+      const full = this.#queue.room();
+      if (full) await full;
+      if (this.#closed) break;
       const flags = m.binary ? Flag.Binary : 0;
       const meta = openMessageMeta(m) + "}";
       this.#queue.push(encodeFrame(FrameType.Message, frame.id, meta, m.payload, flags), false);
