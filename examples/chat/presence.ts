@@ -2,9 +2,11 @@ import { useEffect, useRef, useState } from "react";
 import { type MaybeClient, useSubscription } from "../../react/mod.ts";
 
 /**
- * Presence without server support: every tab publishes `chat.presence.<name>` `{here: true}`
+ * Presence from plain messages: every tab publishes `chat.presence.<name>` `{here: true}`
  * every HEARTBEAT_MS and `{here: false}` when it leaves (Leave button or `pagehide`). A name is
  * present while heard within PRESENT_FOR_MS; that also covers tabs that vanish without a word.
+ * (The name is chosen after connecting, so it is not in the token: server-side presence,
+ * `usePresence` from `@catbus/react`, shows a token's `info` instead.)
  */
 export const HEARTBEAT_MS = 5_000;
 export const PRESENT_FOR_MS = 12_000;
