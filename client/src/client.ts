@@ -319,6 +319,7 @@ export class CatbusClient {
       const generation = this.#generation;
       try {
         for (let attempt = 0;; attempt++) {
+          this.#setState("connecting");
           try {
             return await this.#open();
           } catch (e) {
