@@ -51,7 +51,7 @@ Deno.test("client failover - the first connect keeps trying until the server is 
 });
 
 Deno.test("client failover - with two nodes configured, the client moves to the other when one dies", async () => {
-  const first = await startCatbusd();
+  await using first = await startCatbusd();
   await using second = await startCatbusd();
   const client = new CatbusClient({
     url: [first.wsUrl, second.wsUrl],
@@ -66,7 +66,7 @@ Deno.test("client failover - with two nodes configured, the client moves to the 
     received.push(payload);
     arrived();
   });
-  await first.stop();
+  await first.crash(); // SIGKILL: no goodbye on the connection
   await reaches(client, "reconnecting");
   await reaches(client, "connected");
   // Connected to the second node: what is published there arrives.
