@@ -50,6 +50,7 @@ import { type HistoryOptions, type HistoryPage, historyPage } from "./history.ts
 import { abortable } from "./abortable.ts";
 import { NodeList } from "./node-list.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { OfflineQueue } from "./offline-queue.ts";
 
 export type ConnectionState =
   | "disconnected"
@@ -145,14 +146,6 @@ interface Pending {
   deadline: number;
 }
 
-interface QueuedPublish {
-  channel: string;
-  payload: unknown;
-  options: PublishOptions;
-  resolve(result: PublishResult): void;
-  reject(error: CatbusError): void;
-}
-
 const CLIENT_NAME = "@catbus/client/0.1.0";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -208,7 +201,8 @@ export class CatbusClient {
     (type, meta) => this.#request(type, meta),
     () => this.#state === "connected",
   );
-  #offline: QueuedPublish[] = [];
+  /** Publishes made while disconnected. */
+  readonly #offline: OfflineQueue<PublishOptions>;
   #state: ConnectionState = "disconnected";
   #conn?: TransportConnection;
   #decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
@@ -248,6 +242,7 @@ export class CatbusClient {
       ...options,
     };
     this.#nodes = new NodeList(options.url);
+    this.#offline = new OfflineQueue(this.#options.maxQueueSize);
   }
 
   /** The client id the server assigned (from the token), once connected. */
@@ -347,7 +342,7 @@ export class CatbusClient {
     clearTimeout(this.#reconnectTimer);
     this.#wake?.();
     this.#teardown();
-    for (const q of this.#offline.splice(0)) q.reject(disconnected());
+    this.#offline.rejectAll(disconnected());
     this.#setState("disconnected");
     return Promise.resolve();
   }
@@ -447,17 +442,7 @@ export class CatbusClient {
     if (!this.#options.offlineQueue || this.#stopped) {
       return Promise.reject(disconnected());
     }
-    if (this.#offline.length >= this.#options.maxQueueSize) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.OfflineQueueFull,
-          `${this.#offline.length} publishes are already waiting for the connection; retry later`,
-        ),
-      );
-    }
-    return new Promise((resolve, reject) =>
-      this.#offline.push({ channel, payload, options, resolve, reject })
-    );
+    return this.#offline.add(channel, payload, options);
   }
 
   /**
@@ -738,12 +723,9 @@ export class CatbusClient {
     this.#startHeartbeat();
     for (const pattern of this.#subs.patterns()) this.#resubscribe(pattern);
     this.#consumers.rebind((e) => this.#emitError(e));
-    for (const q of this.#offline.splice(0)) {
-      this.#sendPublish(q.channel, q.payload, q.options).then(
-        q.resolve,
-        q.reject,
-      );
-    }
+    this.#offline.flush((channel, payload, options) =>
+      this.#sendPublish(channel, payload, options)
+    );
   }
 
   /**
@@ -947,7 +929,7 @@ export class CatbusClient {
     this.#teardown();
     if (this.#stopped || !this.#options.autoReconnect) {
       this.#stopped = true;
-      for (const q of this.#offline.splice(0)) q.reject(disconnected());
+      this.#offline.rejectAll(disconnected());
       this.#setState("disconnected");
       return;
     }
@@ -986,7 +968,7 @@ export class CatbusClient {
         if (e instanceof CatbusError && this.#isPermanent(e.code)) {
           this.#stopped = true;
           this.#emitError(e);
-          for (const q of this.#offline.splice(0)) q.reject(e);
+          this.#offline.rejectAll(e);
           this.#setState("disconnected");
           return;
         }
