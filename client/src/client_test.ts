@@ -660,3 +660,30 @@ Deno.test("client - a presence subscription says so on every (re)subscribe and h
   );
   await client.disconnect();
 });
+
+Deno.test("client - an AbortSignal ends a first connect that is still trying, and no attempt follows", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  const client = new CatbusClient({
+    url: "ws://down",
+    token: "t",
+    transport: server,
+    reconnectDelay: 1,
+    maxReconnectDelay: 2,
+  });
+  const controller = new AbortController();
+  const connecting = client.connect({ signal: controller.signal });
+  await within(
+    (async () => {
+      while (server.urls.length < 2) await new Promise((r) => setTimeout(r, 1));
+    })(),
+    10_000,
+    "two refused attempts",
+  );
+  controller.abort(new Error("gave up waiting"));
+  await assert.rejects(connecting, /gave up waiting/);
+  assert.equal(client.connectionState, "disconnected");
+  const attempts = server.urls.length;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(server.urls.length, attempts, "no attempt after the abort");
+});
