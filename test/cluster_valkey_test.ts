@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { FrameType } from "../client/shared/frame.ts";
-import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
+import type { TestServer } from "./helpers/catbusd.ts";
 import { RawConnection, type ReceivedFrame } from "./helpers/raw.ts";
 import {
   clusterLeaseScenario,
@@ -18,49 +18,17 @@ import {
 } from "./helpers/cluster.ts";
 import { startCuttableProxy } from "./helpers/proxy.ts";
 import { sample, scrape } from "./helpers/prometheus.ts";
-import { deleteKeys, startPrivateRedis, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
+import { startPrivateRedis, valkeyOrSkip } from "./helpers/valkey.ts";
+import { startValkeyNodes, withValkeyNodes } from "./helpers/valkey-nodes.ts";
 
 const url = await valkeyOrSkip("the Valkey cluster tests");
 
-/** One catbusd node per URL (the same Valkey, or a way to it), sharing streams under `prefix`. */
-async function startNodes(
-  valkeys: string[],
-  prefix: string,
-  args: string[] = [],
-): Promise<TestServer[]> {
-  const nodes: TestServer[] = [];
-  for (const valkey of valkeys) {
-    nodes.push(
-      await startCatbusd([
-        "--engine",
-        "valkey",
-        "--valkey-url",
-        valkey,
-        "--valkey-prefix",
-        prefix,
-        "--no-webtransport",
-        ...args,
-      ]),
-    );
-  }
-  return nodes;
-}
-
 /** A cluster for one test; its nodes are stopped and its keys deleted afterwards. */
-async function withCluster(
+const withCluster = (
   n: number | string[],
   fn: (nodes: TestServer[], prefix: string) => Promise<void>,
   args: string[] = [],
-) {
-  const prefix = uniquePrefix("cluster");
-  const nodes = await startNodes(typeof n === "number" ? Array(n).fill(url!) : n, prefix, args);
-  try {
-    await fn(nodes, prefix);
-  } finally {
-    for (const node of nodes) await node.stop();
-    await deleteKeys(url!, prefix);
-  }
-}
+) => withValkeyNodes(url!, n, fn, args);
 
 clusterScenarios("valkey", withCluster, !url);
 
@@ -75,7 +43,7 @@ async function withPrivateRedis(
   const redis = await startPrivateRedis(args);
   if (!redis) return;
   try {
-    const nodes = await startNodes([redis.url, redis.url], "catbus:");
+    const nodes = await startValkeyNodes([redis.url, redis.url], "catbus:");
     try {
       await fn(redis, nodes);
     } finally {

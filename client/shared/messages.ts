@@ -42,7 +42,10 @@ export interface WelcomeMeta {
   maxPayload: number;
   /** The client should ping when idle this long (ms); the server drops silent clients after 3×. */
   heartbeat: number;
-  /** URLs of the cluster's live nodes, when the server knows them: where to reconnect. */
+  /**
+   * Several nodes on a shared engine: the URLs of the cluster's live nodes (this one's too),
+   * to reconnect to in random order when this node goes away.
+   */
   nodes?: string[];
 }
 

@@ -15,6 +15,8 @@ import {
 } from "../../client/shared/subject.ts";
 import { SubjectTrie } from "../../client/shared/subject-trie.ts";
 import type { Position, StartFrom, SubscribedMeta } from "../../client/shared/messages.ts";
+import { isReplySubject } from "../../client/shared/reply-subjects.ts";
+import type { Peers } from "./peers.ts";
 import { type ReadFilter, StreamReader } from "./stream-reader.ts";
 
 export { Namespace, type PublishOutcome } from "./namespace.ts";
@@ -95,6 +97,11 @@ export interface BrokerOptions {
   maxPerChannel?: number;
   /** Appends that storage refused (a full disk, a failed fsync), for the metrics. */
   onStorageFailure?: (namespace: string, messages: number) => void;
+  /**
+   * The other nodes sharing `storage` (a cluster): they answer requests too, get the replies
+   * published here, and count this node's consumer acks toward their confirmations.
+   */
+  peers?: Peers;
   now?: () => number;
 }
 
@@ -134,6 +141,8 @@ export class Broker {
   /** Namespace → the door told about its patterns' subscribers; pattern → their count. */
   readonly #interest = new Map<string, InterestListener>();
   readonly #interested = new Map<string, number>();
+  /** With peers: every client subscription pattern → its count, what the other nodes learn. */
+  readonly #shared = new Map<string, number>();
   readonly #opening = new Map<string, Promise<Namespace>>();
   readonly #ids = new IdGenerator();
   readonly #confirmations = new Confirmations();
@@ -281,7 +290,10 @@ export class Broker {
     if (!ns) throw new CatbusError(ErrorCode.NotFound, `namespace "${name}" does not exist`);
     // A request that nobody can answer fails at once, instead of making the requester wait
     // for its timeout.
-    if (input.request && this.#trie.match(input.channel).length === 0) {
+    if (
+      input.request && this.#trie.match(input.channel).length === 0 &&
+      !this.#options.peers?.responds(input.channel)
+    ) {
       throw new CatbusError(
         ErrorCode.NoResponders,
         `no subscriber on "${input.channel}" to answer this request`,
@@ -373,16 +385,13 @@ export class Broker {
       // counts from the publish.
       const confirm = publishing?.confirm;
       const confirmation = confirm
-        ? this.#confirmations.wait(
-          ns.name,
-          m.seq,
-          confirm.count,
-          confirm.timeoutMs,
-          m.channel,
-          Math.max(0, confirm.since + confirm.timeoutMs - this.#now()),
-        )
+        ? this.#confirm(ns.name, m, confirm.count, confirm.timeoutMs, confirm.since)
         : undefined;
       this.#fanOut(ns, m);
+      // A reply lives in this node's memory only: a requester on another node gets it from there.
+      if (!ns.stored && this.#options.peers && isReplySubject(m.channel)) {
+        this.#options.peers.forward(m);
+      }
       if (!publishing) continue;
       const { outcome, tag } = publishing;
       if (!confirmation) outcome.published(tag, m);
@@ -395,6 +404,24 @@ export class Broker {
     }
   }
 
+  /** Waits for `count` acks of `m`, from this node's consumers or (told by peers) others'. */
+  #confirm(
+    namespace: string,
+    m: BusMessage,
+    count: number,
+    timeoutMs: number,
+    since: number,
+  ): Promise<void> {
+    const left = Math.max(0, since + timeoutMs - this.#now());
+    const waiting = this.#confirmations.wait(namespace, m.seq, count, timeoutMs, m.channel, left);
+    const peers = this.#options.peers;
+    if (!peers) return waiting;
+    peers.confirming(namespace, true);
+    const done = () => peers.confirming(namespace, false);
+    waiting.then(done, done);
+    return waiting;
+  }
+
   /** True when `key` was used in `namespace` within the dedupe window (checked before a batch). */
   seenKey(namespace: string, key: string): boolean {
     const ns = this.#namespaces.get(namespace);
@@ -405,6 +432,12 @@ export class Broker {
   /** A durable consumer acked `namespace` #`seq` (counts toward publish confirmations). */
   acked(namespace: string, seq: number): void {
     this.#confirmations.acked(namespace, seq);
+    this.#options.peers?.acked(namespace, seq);
+  }
+
+  /** A durable consumer on another node acked `namespace` #`seq` (told through the peers). */
+  peerAcked(namespace: string, seq: number): void {
+    this.#confirmations.acked(namespace, seq, true);
   }
 
   /**
@@ -566,7 +599,22 @@ export class Broker {
     }
   }
 
-  #countInterest(pattern: string, delta: 1 | -1): Promise<void> | void {
+  #countInterest(pattern: string, delta: 1 | -1): Promise<unknown> | void {
+    const told = this.#options.peers && this.#tellPeers(pattern, delta);
+    const heard = this.#tellDoor(pattern, delta);
+    return told && heard ? Promise.all([told, heard]) : told || heard;
+  }
+
+  /** The other nodes learn of a pattern's first subscriber here, and of its last one leaving. */
+  #tellPeers(pattern: string, delta: 1 | -1): Promise<void> | void {
+    const count = (this.#shared.get(pattern) ?? 0) + delta;
+    if (count > 0) this.#shared.set(pattern, count);
+    else this.#shared.delete(pattern);
+    if (count === 0) return this.#options.peers!.interest(pattern, false);
+    if (delta === 1 && count === 1) return this.#options.peers!.interest(pattern, true);
+  }
+
+  #tellDoor(pattern: string, delta: 1 | -1): Promise<void> | void {
     const ns = literalNamespaceOf(pattern);
     const listener = ns === undefined ? undefined : this.#interest.get(ns);
     if (!listener) return;

@@ -14,6 +14,11 @@ interface Waiting {
  */
 export class Confirmations {
   readonly #waiting = new Map<string, Waiting>();
+  /**
+   * Acks another node counted before this one waited for them (its consumer may ack before the
+   * append's answer is back here): namespace+seq → how many, until when; bounded.
+   */
+  readonly #early = new Map<string, { count: number; until: number }>();
 
   /**
    * Starts waiting for acks of `namespace` #`seq` (before the message can be delivered, so no
@@ -41,17 +46,41 @@ export class Confirmations {
         );
       }, leftMs);
       this.#waiting.set(key, { needed, count: 0, resolve, reject, timer });
+      const early = this.#early.get(key);
+      if (!early) return;
+      this.#early.delete(key);
+      if (early.until < Date.now()) return;
+      for (let i = 0; i < early.count; i++) this.acked(namespace, seq);
     });
   }
 
-  /** A consumer acked `namespace` #`seq`. */
-  acked(namespace: string, seq: number): void {
-    if (this.#waiting.size === 0) return;
+  /**
+   * A consumer acked `namespace` #`seq`. `elsewhere`: one on another node; kept for a while
+   * when nobody waits yet.
+   */
+  acked(namespace: string, seq: number, elsewhere = false): void {
+    if (this.#waiting.size === 0 && !elsewhere) return;
     const key = `${namespace}\n${seq}`;
     const w = this.#waiting.get(key);
+    if (!w && elsewhere) return this.#keepEarly(key);
     if (!w || ++w.count < w.needed) return;
     clearTimeout(w.timer);
     this.#waiting.delete(key);
     w.resolve();
   }
+
+  #keepEarly(key: string): void {
+    const now = Date.now();
+    const early = this.#early.get(key);
+    if (early) early.count++;
+    else this.#early.set(key, { count: 1, until: now + EARLY_ACK_MS });
+    for (const [oldest, { until }] of this.#early) {
+      if (this.#early.size <= MAX_EARLY_ACKS && until > now) break;
+      this.#early.delete(oldest);
+    }
+  }
 }
+
+/** How long, and how many, acks from other nodes are kept before anyone here waits for them. */
+const EARLY_ACK_MS = 30_000;
+const MAX_EARLY_ACKS = 10_000;

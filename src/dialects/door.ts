@@ -45,6 +45,8 @@ export interface DoorServices {
   readiness(): string;
   /** The server's name and version, for a door's greeting. */
   serverName: string;
+  /** With a shared engine: the URLs of the cluster's live nodes, for the native welcome. */
+  nodeUrls?: () => readonly string[];
   /**
    * The server's own HTTP routes (`/metrics`, the admin API, the console), served by the door
    * that owns the main HTTP listener (`--bind`).

@@ -80,6 +80,8 @@ export interface SessionHost {
   replies: ReplyHolders;
   limits: SessionLimitsWithHistory;
   serverName: string;
+  /** With a shared engine: the URLs of the cluster's live nodes (the welcome's `nodes`). */
+  nodeUrls?: () => readonly string[];
   /** Refuses namespaces that may not be created (a declared list); resolves when allowed. */
   checkNamespace(name: string): Promise<void>;
   /** Called for every new connection: false when the server is at its connection limit. */
@@ -499,6 +501,8 @@ export class Session implements Subscriber {
       maxPayload: this.#host.limits.maxPayload,
       heartbeat: this.#host.limits.heartbeatMs,
     };
+    const nodes = this.#host.nodeUrls?.();
+    if (nodes?.length) welcome.nodes = [...nodes];
     this.#send(FrameType.Welcome, frame.id, welcome);
   }
 

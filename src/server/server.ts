@@ -20,7 +20,8 @@ import { createLogger } from "./log.ts";
 import { connectionLogFields, SessionRegistry } from "../auth/live-connections.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
-import { openConsumerStore, openStreamEngine } from "./stream-engine.ts";
+import { openConsumerStore, openNodeChannels, openStreamEngine } from "./stream-engine.ts";
+import { NodeRelay } from "../streams/node-relay.ts";
 import { openRoleStore } from "./role-store.ts";
 import { VERSION } from "./version.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -86,6 +87,18 @@ function fitConnectionLimit(
     });
   }
   return maxConnections;
+}
+
+/**
+ * The URLs this node is listed under for clients (the welcome's `nodes`): --advertise-url, or
+ * its WebSocket listener (under the machine's name when it listens on every interface).
+ */
+function advertisedUrls(config: ServerConfig, endpoints: Record<string, string>): string[] {
+  if (config.advertiseUrls.length) return config.advertiseUrls;
+  if (!endpoints.http) return [];
+  const url = new URL(endpoints.http.replace(/^http/, "ws"));
+  if (/^(0\.0\.0\.0|\[?::\]?)(:|$)/.test(config.bind)) url.hostname = Deno.hostname();
+  return [url.origin];
 }
 
 /** The console and admin API: on by default when there is an admin key, which they need. */
@@ -187,6 +200,8 @@ async function startWithRoles(
     onSync: (seconds) => metrics.fsynced(seconds),
     onCommit: (seconds) => metrics.committed(seconds),
   });
+  const nodeChannels = await openNodeChannels(config, streams);
+  const relay = nodeChannels && new NodeRelay(nodeChannels, log);
   const reserved = new Set<string>(RESERVED_NAMESPACES);
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
   // machine transitions whose durable record is the state-machine log (resume from memory;
@@ -215,7 +230,9 @@ async function startWithRoles(
     dedupeMaxKeys: config.dedupeMaxKeys,
     maxPerChannel: config.retentionMaxPerChannel,
     onStorageFailure: (namespace, messages) => metrics.storageFailed(namespace, messages),
+    peers: relay,
   });
+  relay?.start(broker);
   // A shared engine: namespaces other nodes create are followed here too.
   streams.watchList?.((name) =>
     broker.createNamespace(name).catch((e) =>
@@ -336,6 +353,7 @@ async function startWithRoles(
         ? "database_unavailable"
         : "ready",
     serverName: SERVER_NAME,
+    ...nodeChannels ? { nodeUrls: () => nodeChannels.urls() } : {},
     routes: [
       ...config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
       ...admin ? [admin, consoleFiles()] : [],
@@ -395,6 +413,7 @@ async function startWithRoles(
     [...doors].flatMap(([name, d]) => Object.entries(d.endpoints ?? { [name]: d.url })),
   );
   if (metricsListener) endpoints.metrics = metricsListener.url;
+  if (nodeChannels) await nodeChannels.advertise(advertisedUrls(config, endpoints));
   const server: RunningServer = {
     endpoints,
     broker,
@@ -413,6 +432,7 @@ async function startWithRoles(
       await closeDoors();
       await metricsListener?.http.shutdown();
       await consumers.close();
+      relay?.close();
       await streams.close();
       await roles.close();
       lock.release();

@@ -9,6 +9,7 @@ import { PostgresEngine } from "../streams/postgres/postgres-engine.ts";
 import type { ServerConfig } from "./config.ts";
 import { FileConsumerStore } from "../streams/consumer-store.ts";
 import type { ConsumerLeases, ConsumerStore } from "../streams/consumer-registry.ts";
+import { isClusterEngine, type NodeChannels } from "../streams/node-channels.ts";
 
 /**
  * The stream engine `--engine` names: the local log in DATA, or streams shared on Valkey or
@@ -96,4 +97,16 @@ export async function openConsumerStore(
     return { store, leases: store };
   }
   return { store: new FileConsumerStore(config.data, { sync: config.fsync === "always" }) };
+}
+
+/**
+ * This node's channels to the others when the engine is shared (requests, replies and
+ * confirmations across nodes, the node list of the welcome); undefined on the local engine.
+ */
+export async function openNodeChannels(
+  config: ServerConfig,
+  engine: StreamEngine,
+): Promise<NodeChannels | undefined> {
+  if (!isClusterEngine(engine)) return undefined;
+  return await engine.nodeChannels({ urls: config.advertiseUrls, ttlMs: config.nodeTtlMs });
 }

@@ -56,6 +56,7 @@ function sessionHost(settings: NativeDoorSettings, services: DoorServices): Sess
       maxHistoryScan: settings.maxHistoryScan,
     },
     serverName: services.serverName,
+    ...services.nodeUrls ? { nodeUrls: services.nodeUrls } : {},
     checkNamespace: services.checkNamespace,
     admit: () => {
       if (connections >= settings.maxConnections) return false;

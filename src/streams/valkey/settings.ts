@@ -1,4 +1,4 @@
-import { bool, duration, oneOf, settingsGroup, text } from "../../core/settings.ts";
+import { bool, duration, list, oneOf, settingsGroup, text } from "../../core/settings.ts";
 
 export const ENGINES = ["local", "valkey", "postgres"] as const;
 
@@ -48,6 +48,24 @@ export const engineSettings = settingsGroup({
       default: 1_000,
       help: "how often each namespace's top is compared with what this node saw (a stalled " +
         "live channel is read back from the stream)",
+    },
+    advertiseUrls: {
+      flag: "advertise-url",
+      env: "CATBUS_ADVERTISE_URL",
+      yaml: "cluster.advertise_urls",
+      kind: list,
+      default: [],
+      help: "with a shared engine: the URLs clients reach this node at (comma-separated), " +
+        "listed in the welcome's nodes (default: its WebSocket URL as it listens)",
+    },
+    nodeTtlMs: {
+      flag: "node-ttl",
+      env: "CATBUS_NODE_TTL",
+      yaml: "cluster.node_ttl",
+      kind: duration,
+      default: 5_000,
+      help: "with a shared engine: a node that stops renewing its listing (URLs, what its " +
+        "clients subscribe to) is dropped by the others after this long",
     },
     valkeyConsumerLeaseMs: {
       flag: "valkey-consumer-lease",

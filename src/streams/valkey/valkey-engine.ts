@@ -11,6 +11,8 @@ import { createdChannel, NamespaceKeys, namespacesKey } from "./keys.ts";
 import { parseLiveBatch } from "./live-batch.ts";
 import { ValkeyStream } from "./valkey-stream.ts";
 import { ValkeyConsumerStore } from "./consumer-store.ts";
+import type { ClusterEngine, NodeChannelOptions } from "../node-channels.ts";
+import { ValkeyNodeChannels } from "./node-channels.ts";
 
 export interface ValkeyEngineOptions {
   /** redis:// or rediss:// URL. */
@@ -39,7 +41,7 @@ const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//…@");
  * `checkIntervalMs` and after every reconnect, so a lost publication is read back from the
  * stream.
  */
-export class ValkeyEngine implements StreamEngine {
+export class ValkeyEngine implements StreamEngine, ClusterEngine {
   readonly #options: ValkeyEngineOptions;
   readonly #commands: ValkeyCommands;
   /** Pub/sub: the namespaces' live channels and the creation announcements. */
@@ -50,6 +52,9 @@ export class ValkeyEngine implements StreamEngine {
   readonly #announced = new Set<string>();
   #created?: (name: string) => void;
   #consumers?: ValkeyConsumerStore;
+  #nodes?: ValkeyNodeChannels;
+  /** This node's id in the cluster (leases, node channels). */
+  readonly #node = randomId(12);
   readonly #timer: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -115,6 +120,7 @@ export class ValkeyEngine implements StreamEngine {
       up = true;
       log?.("info", "connected to Valkey again", { role });
       this.#checkAll();
+      this.#nodes?.resync();
     });
   }
 
@@ -126,14 +132,28 @@ export class ValkeyEngine implements StreamEngine {
     const store = new ValkeyConsumerStore(
       this.#commands.client,
       this.#options.prefix,
-      randomId(12),
+      this.#node,
       leaseMs,
     );
     await this.#sub.subscribe(store.channel);
     return this.#consumers = store;
   }
 
+  /** This node's inbox and registry entries in this Valkey (see ValkeyNodeChannels). */
+  async nodeChannels(options: NodeChannelOptions): Promise<ValkeyNodeChannels> {
+    const nodes = new ValkeyNodeChannels(this.#commands.client, this.#sub, {
+      ...options,
+      prefix: this.#options.prefix,
+      node: this.#node,
+      log: this.#options.log,
+    });
+    this.#nodes = nodes;
+    await nodes.start();
+    return nodes;
+  }
+
   #message(channel: string, message: Uint8Array): void {
+    if (this.#nodes?.message(channel, message)) return;
     if (channel === this.#consumers?.channel) {
       return this.#consumers.announced(new TextDecoder().decode(message));
     }
@@ -239,6 +259,7 @@ export class ValkeyEngine implements StreamEngine {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#timer);
+    await this.#nodes?.close();
     this.#byLive.clear();
     this.#streams.clear();
     for (const connection of [this.#commands.client, this.#sub]) {

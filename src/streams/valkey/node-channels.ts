@@ -1,0 +1,320 @@
+import { Buffer } from "node:buffer";
+import type { Connection } from "./connection.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { NodeChannels, RegistryListener } from "../node-channels.ts";
+
+/**
+ * KEYS[1] the node list, KEYS[2] this node's entries; ARGV[1] node, ARGV[2] its URLs (JSON),
+ * ARGV[3] TTL (ms). Lists this node until now + TTL (the server's clock), drops nodes past their
+ * time, keeps this node's entries alive. Returns {entries kept (0: they expired), node, value, …}.
+ */
+const HEARTBEAT = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])
+local kept = redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local all, live = redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #all, 2 do
+  if tonumber(string.match(all[i + 1], '^%d+')) < now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    live[#live + 1] = all[i]
+    live[#live + 1] = all[i + 1]
+  end
+end
+return {kept, unpack(live)}
+`;
+
+/**
+ * KEYS[1] this node's entries; ARGV[1] change channel, ARGV[2] node, ARGV[3] TTL (ms), then
+ * "+entry" / "-entry" (or, ARGV[4] = "*", every entry: the set is written again). Bumps the
+ * version (field "#v") and announces "node version" and the changes.
+ */
+const ENTER = `
+local v = tonumber(redis.call('HGET', KEYS[1], '#v') or '0') + 1
+local ops = {}
+if ARGV[4] == '*' then
+  redis.call('DEL', KEYS[1])
+  for i = 5, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '1') end
+  ops[1] = '*'
+else
+  for i = 4, #ARGV do
+    local entry = string.sub(ARGV[i], 2)
+    if string.sub(ARGV[i], 1, 1) == '+' then
+      redis.call('HSET', KEYS[1], entry, '1')
+    else
+      redis.call('HDEL', KEYS[1], entry)
+    end
+    ops[#ops + 1] = ARGV[i]
+  end
+end
+redis.call('HSET', KEYS[1], '#v', string.format('%d', v))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. v .. '\\n' .. table.concat(ops, '\\n'))
+return v
+`;
+
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+type Scripted = Connection & { catbusHeartbeat: Script; catbusEnter: Script };
+
+const VERSION = "#v";
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+export interface ValkeyNodeOptions {
+  prefix: string;
+  node: string;
+  /** This node's public URLs, listed for the others (and for clients, in the welcome). */
+  urls: readonly string[];
+  /** A node that stops renewing its listing is gone after this long (ms). */
+  ttlMs: number;
+  log?: Logger;
+}
+
+/**
+ * Node channels on Valkey: an inbox channel per node (`PUBLISH`), and the registry in one hash
+ * slot (`{nodes}`): a hash listing the live nodes with their URLs and expiry times (server
+ * time), and a hash per node of its entries with a version, announced on a channel change by
+ * change. A watcher applies changes in version order and reads a node's hash again on a gap,
+ * after a reconnect, or when a new node appears; a node whose listing expired is gone.
+ */
+export class ValkeyNodeChannels implements NodeChannels {
+  readonly node: string;
+  readonly #client: Scripted;
+  readonly #sub: Connection;
+  readonly #options: ValkeyNodeOptions;
+  #advertised: string[];
+  readonly #own = new Set<string>();
+  /** Changes of this turn, written by one script at its end. */
+  #queued: string[] = [];
+  #flush?: Promise<void>;
+  /** The engine missed some of this node's changes: the whole set is written again. */
+  #rewrite = false;
+  #receive?: (from: string, body: Uint8Array) => void;
+  #listener?: RegistryListener;
+  /** The other nodes' entry versions as applied here. */
+  readonly #versions = new Map<string, number>();
+  /** Changes heard while a node's entries are being read: applied after the read. */
+  readonly #loading = new Map<string, { version: number; ops: string[] }[]>();
+  #urls: string[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(client: Connection, sub: Connection, options: ValkeyNodeOptions) {
+    client.defineCommand("catbusHeartbeat", { lua: HEARTBEAT, numberOfKeys: 2 });
+    client.defineCommand("catbusEnter", { lua: ENTER, numberOfKeys: 1 });
+    this.#client = client as Scripted;
+    this.#sub = sub;
+    this.#options = options;
+    this.node = options.node;
+    this.#advertised = [...options.urls];
+    this.#urls = [...options.urls];
+    this.#timer = setInterval(() => this.#beat(), Math.max(50, Math.floor(options.ttlMs / 3)));
+  }
+
+  get #tag(): string {
+    return `${this.#options.prefix}{nodes}`;
+  }
+  get #list(): string {
+    return `${this.#tag}:list`;
+  }
+  #entries(node: string): string {
+    return `${this.#tag}:${node}:entries`;
+  }
+  /** The channel every change of an entry set is announced on. */
+  get changes(): string {
+    return `${this.#tag}:changed`;
+  }
+  /** A node's inbox channel. */
+  inbox(node = this.node): string {
+    return `${this.#tag}:${node}:inbox`;
+  }
+
+  /** Subscribes to the inbox and the changes, and lists this node. */
+  async start(): Promise<void> {
+    await this.#sub.subscribe(this.inbox(), this.changes);
+    await this.#beat();
+  }
+
+  /** Handles a pub/sub message the engine's subscription got; false when it is not one of ours. */
+  message(channel: string, body: Uint8Array): boolean {
+    if (channel === this.inbox()) {
+      const end = body.indexOf(10);
+      if (end > 0) this.#receive?.(decoder.decode(body.subarray(0, end)), body.subarray(end + 1));
+      return true;
+    }
+    if (channel !== this.changes) return false;
+    const lines = decoder.decode(body).split("\n");
+    const [node, version] = lines[0].split(" ");
+    if (node !== this.node) this.#changed(node, Number(version), lines.slice(1));
+    return true;
+  }
+
+  async send(to: string, body: Uint8Array): Promise<void> {
+    const from = encoder.encode(this.node + "\n");
+    const bytes = Buffer.alloc(from.length + body.length);
+    bytes.set(from, 0);
+    bytes.set(body, from.length);
+    await this.#client.publish(this.inbox(to), bytes);
+  }
+
+  onMail(receive: (from: string, body: Uint8Array) => void): void {
+    this.#receive = receive;
+  }
+
+  enter(entry: string, on: boolean): Promise<void> {
+    if (on === this.#own.has(entry)) return Promise.resolve();
+    if (on) this.#own.add(entry);
+    else this.#own.delete(entry);
+    this.#queued.push((on ? "+" : "-") + entry);
+    return this.#flush ??= Promise.resolve().then(() => this.#write());
+  }
+
+  /** Writes what this turn changed (everything, after a failure); never rejects. */
+  async #write(): Promise<void> {
+    const ops = this.#queued;
+    this.#queued = [];
+    this.#flush = undefined;
+    const all = this.#rewrite;
+    this.#rewrite = false;
+    try {
+      const args = all ? ["*", ...this.#own] : ops;
+      await this.#client.catbusEnter(
+        this.#entries(this.node),
+        this.changes,
+        this.node,
+        this.#options.ttlMs,
+        ...args,
+      );
+    } catch (e) {
+      this.#rewrite = true; // the heartbeat after the engine is back writes the whole set
+      this.#options.log?.("debug", "the node registry could not be written", {
+        error: String(e),
+      });
+    }
+  }
+
+  watch(listener: RegistryListener): void {
+    this.#listener = listener;
+    for (const node of this.#versions.keys()) void this.#load(node);
+  }
+
+  urls(): readonly string[] {
+    return this.#urls;
+  }
+
+  advertise(urls: readonly string[]): Promise<void> {
+    this.#advertised = [...urls];
+    return this.#beat();
+  }
+
+  /** The engine is back: this node's set is written again, the others' are read again. */
+  resync(): void {
+    this.#rewrite = true;
+    void this.#beat().then(() => {
+      for (const node of this.#versions.keys()) void this.#load(node);
+    });
+  }
+
+  /** Renews this node's listing; learns which nodes are there and what they advertise. */
+  async #beat(): Promise<void> {
+    if (this.#closed) return;
+    let reply: (string | number)[];
+    try {
+      reply = await this.#client.catbusHeartbeat(
+        this.#list,
+        this.#entries(this.node),
+        this.node,
+        JSON.stringify(this.#advertised),
+        this.#options.ttlMs,
+      ) as (string | number)[];
+    } catch {
+      return; // the engine is unreachable: its connection's watcher says so
+    }
+    const [kept, ...live] = reply;
+    if ((kept === 0 && this.#own.size > 0) || this.#rewrite) {
+      this.#rewrite = true;
+      if (!this.#flush) this.#flush = Promise.resolve().then(() => this.#write());
+    }
+    const urls: string[] = [];
+    const present = new Set<string>();
+    for (let i = 0; i + 1 < live.length; i += 2) {
+      const node = String(live[i]);
+      const value = String(live[i + 1]);
+      try {
+        urls.push(...JSON.parse(value.slice(value.indexOf(" ") + 1)));
+      } catch { /* a node of another version: no URLs */ }
+      if (node === this.node) continue;
+      present.add(node);
+      if (!this.#versions.has(node) && !this.#loading.has(node)) void this.#load(node);
+    }
+    this.#urls = urls;
+    for (const node of [...this.#versions.keys()]) {
+      if (!present.has(node)) this.#gone(node);
+    }
+  }
+
+  #gone(node: string): void {
+    this.#versions.delete(node);
+    this.#listener?.gone(node);
+  }
+
+  #changed(node: string, version: number, ops: string[]): void {
+    const pending = this.#loading.get(node);
+    if (pending) return void pending.push({ version, ops });
+    if (ops[0] === "!") return this.#gone(node);
+    const known = this.#versions.get(node);
+    if (known === undefined || version !== known + 1 || ops[0] === "*") {
+      return void this.#load(node);
+    }
+    this.#versions.set(node, version);
+    this.#apply(node, ops);
+  }
+
+  #apply(node: string, ops: string[]): void {
+    for (const op of ops) {
+      if (op[0] === "+") this.#listener?.added(node, op.slice(1));
+      else if (op[0] === "-") this.#listener?.removed(node, op.slice(1));
+    }
+  }
+
+  /** Reads `node`'s entries as they are, then what changed meanwhile. */
+  async #load(node: string): Promise<void> {
+    if (this.#loading.has(node)) return;
+    this.#loading.set(node, []);
+    let fields: Record<string, string>;
+    try {
+      fields = await this.#client.hgetall(this.#entries(node));
+    } catch {
+      this.#loading.delete(node);
+      return; // read again on the next change, heartbeat or reconnect
+    }
+    const pending = this.#loading.get(node)!;
+    this.#loading.delete(node);
+    if (this.#closed) return;
+    let version = Number(fields[VERSION] ?? 0);
+    const entries = new Set(Object.keys(fields).filter((f) => f !== VERSION));
+    this.#versions.set(node, version);
+    this.#listener?.reset(node, entries);
+    for (const change of pending.sort((a, b) => a.version - b.version)) {
+      if (change.version <= version) continue;
+      if (change.version !== version + 1 || change.ops[0] === "*" || change.ops[0] === "!") {
+        this.#changed(node, change.version, change.ops);
+        return;
+      }
+      this.#versions.set(node, version = change.version);
+      this.#apply(node, change.ops);
+    }
+  }
+
+  /** Leaves the registry (the others drop this node at once) and stops renewing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    try {
+      await this.#client.hdel(this.#list, this.node);
+      await this.#client.del(this.#entries(this.node));
+      await this.#client.publish(this.changes, `${this.node} 0\n!`);
+    } catch { /* unreachable: the listing expires */ }
+  }
+}

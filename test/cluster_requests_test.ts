@@ -1,0 +1,236 @@
+/**
+ * Requests, replies, confirmations and the node list across catbusd nodes on one Valkey: real
+ * processes on free ports, the shared test Valkey under a key prefix of each test's own.
+ */
+import assert from "node:assert/strict";
+import { CatbusClient } from "../client/mod.ts";
+import { tcpTransport } from "../client/deno-tcp.ts";
+import { CatbusError } from "../client/shared/errors.ts";
+import { FrameType } from "../client/shared/frame.ts";
+import { post } from "./helpers/bus.ts";
+import type { TestServer } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
+import { nativeClient } from "./helpers/native.ts";
+import { RawConnection } from "./helpers/raw.ts";
+import { openSse } from "./helpers/sse.ts";
+import { valkeyOrSkip } from "./helpers/valkey.ts";
+import { startValkeyNodes, withValkeyNodes } from "./helpers/valkey-nodes.ts";
+
+const url = await valkeyOrSkip("the cross-node request tests");
+
+const isCode = (code: string) => (e: unknown) => e instanceof CatbusError && e.code === code;
+
+/** A native client over WebSocket (the admin key). */
+async function wsClient(node: TestServer): Promise<CatbusClient> {
+  const client = new CatbusClient({ url: node.wsUrl, token: node.adminKey });
+  await client.connect();
+  return client;
+}
+
+/**
+ * Polls `attempt` until it returns a value: another node learns of a subscription through
+ * Valkey a moment after it was answered.
+ */
+async function eventually<T>(
+  what: string,
+  attempt: () => Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
+  return await within(
+    (async () => {
+      for (;;) {
+        const value = await attempt();
+        if (value !== undefined) return value;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(),
+    ms,
+    what,
+  );
+}
+
+/** The request's answer once some node answers; no_responders until the nodes know of one. */
+const answered = (client: CatbusClient, channel: string, payload: unknown) =>
+  eventually(`an answer on ${channel}`, async () => {
+    try {
+      return { value: await client.request(channel, payload, { timeout: 5_000 }) };
+    } catch (e) {
+      if (isCode("no_responders")(e)) return undefined;
+      throw e;
+    }
+  });
+
+/** Resolves once a request on `channel` is refused with no_responders. */
+const noResponders = (client: CatbusClient, channel: string, ms?: number) =>
+  eventually(`no_responders on ${channel}`, async () => {
+    try {
+      await client.request(channel, null, { timeout: 1_000 });
+      return undefined;
+    } catch (e) {
+      if (isCode("no_responders")(e)) return true;
+      if (isCode("timeout")(e)) return undefined;
+      throw e;
+    }
+  }, ms);
+
+Deno.test({
+  name: "cluster requests - a requester on one node gets the reply of a responder on another " +
+    "(TCP and WebSocket); no_responders only when no node has a responder",
+  ignore: !url,
+  async fn() {
+    await withValkeyNodes(url!, 2, async ([n1, n2]) => {
+      const setup = await nativeClient(n1);
+      await setup.publish("svc.init", null);
+      const requester = await nativeClient(n1); // TCP
+      await assert.rejects(requester.request("svc.double", 1), isCode("no_responders"));
+
+      const service = await wsClient(n2);
+      await service.subscribe(
+        "svc.double",
+        (_c, payload, meta) => void service.respond(meta, (payload as number) * 2),
+      );
+      assert.deepEqual(await answered(requester, "svc.double", 21), { value: 42 });
+      const many = await Promise.all([1, 2, 3].map((n) => requester.request("svc.double", n)));
+      assert.deepEqual(many, [2, 4, 6]);
+
+      // The other way round: a WebSocket requester on node 2, a TCP responder on node 1.
+      const backwards = await nativeClient(n1);
+      await backwards.subscribe("svc.name", (_c, _p, meta) => void backwards.respond(meta, "n1"));
+      assert.deepEqual(await answered(service, "svc.name", null), { value: "n1" });
+
+      // The responder leaves: no node answers any more.
+      await service.disconnect();
+      await noResponders(requester, "svc.double");
+      for (const c of [setup, requester, backwards]) await c.disconnect();
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster requests - a responder's node killed: its subscriptions stop counting once its " +
+    "listing expires (--node-ttl)",
+  ignore: !url,
+  async fn() {
+    await withValkeyNodes(url!, 2, async ([n1, n2]) => {
+      const requester = await nativeClient(n1);
+      await requester.publish("svc.init", null);
+      const service = new CatbusClient({
+        url: n2.tcpUrl,
+        token: n2.adminKey,
+        transport: tcpTransport(),
+        autoReconnect: false,
+      });
+      await service.connect();
+      await service.subscribe("svc.ping", (_c, _p, meta) => void service.respond(meta, "pong"));
+      assert.deepEqual(await answered(requester, "svc.ping", null), { value: "pong" });
+      await n2.crash();
+      await service.disconnect();
+      await noResponders(requester, "svc.ping", 20_000);
+      await requester.disconnect();
+    }, ["--node-ttl", "1500ms"]);
+  },
+});
+
+Deno.test({
+  name: "cluster requests - a Bus requester on node 1 gets the answer of a native responder on " +
+    "node 2 in its _bus_ inbox",
+  ignore: !url,
+  async fn() {
+    await withValkeyNodes(url!, 2, async ([n1, n2]) => {
+      const service = await nativeClient(n2);
+      await service.publish("math.init", null);
+      const replies: Promise<unknown>[] = [];
+      await service.subscribe("math.add", (_c, payload, meta) => {
+        const { a, b } = payload as { a: number; b: number };
+        replies.push(service.respond(meta, { result: a + b }));
+      });
+      const inbox = await openSse(`${n1.busUrl}/?subject=_bus_.r1`);
+      // Node 1 learns of the responder through Valkey: a request before that has none.
+      await eventually("node 1 to take the Bus request", async () => {
+        const r = await post(n1, {
+          subject: "math.add",
+          response_subject: "_bus_.r1",
+          payload: { a: 10, b: 20 },
+        });
+        await r.body?.cancel();
+        return r.status === 202 ? true : undefined;
+      });
+      assert.deepEqual(JSON.parse((await inbox.next()).data).payload, { result: 30 });
+      await Promise.all(replies);
+      await inbox.close();
+      await service.disconnect();
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster requests - a publish on node 1 that waits for acks is confirmed by a consumer " +
+    "whose member is on node 2, or times out",
+  ignore: !url,
+  async fn() {
+    await withValkeyNodes(url!, 2, async ([n1, n2]) => {
+      const publisher = await nativeClient(n1);
+      await publisher.publish("pay.init", null);
+      await publisher.createConsumer({ name: "payments", pattern: "pay.done", from: "new" });
+      const member = await nativeClient(n2);
+      const seen: number[] = [];
+      await eventually("node 2 to know the consumer", async () => {
+        try {
+          await member.consume("payments", (m) => void seen.push(m.payload as number));
+          return true;
+        } catch (e) {
+          if (/not_found|no consumer/.test(String(e))) return undefined;
+          throw e;
+        }
+      });
+      const stored = await publisher.publish("pay.done", 1, { confirm: 1, confirmTimeout: 10_000 });
+      assert.equal(typeof stored.seq, "number");
+      assert.ok(seen.includes(1), "the member on node 2 got the message before the confirmation");
+      await assert.rejects(
+        publisher.publish("pay.done", 2, { confirm: 2, confirmTimeout: 300 }),
+        isCode("timeout"),
+      );
+      await member.disconnect();
+      await publisher.disconnect();
+    });
+  },
+});
+
+/** The `nodes` of a native welcome from `node`. */
+async function welcomeNodes(node: TestServer): Promise<string[]> {
+  const c = await RawConnection.connect(node.tcpPort);
+  try {
+    const welcome = await c.hello(node.adminKey);
+    assert.equal(welcome.type, FrameType.Welcome);
+    return (welcome.json.nodes as string[] | undefined) ?? [];
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test({
+  name: "cluster requests - the welcome lists the live nodes' URLs (--advertise-url, or the " +
+    "WebSocket listener); a node that stops leaves the list",
+  ignore: !url,
+  async fn() {
+    await withValkeyNodes(url!, 1, async ([n1], prefix) => {
+      const [n2] = await startValkeyNodes(
+        [url!],
+        prefix,
+        ["--advertise-url", "wss://n2.example.com,wss://n2.example.net:8443/ws"],
+      );
+      const own = n1.wsUrl.replace(/\/ws$/, "");
+      const both = [own, "wss://n2.example.com", "wss://n2.example.net:8443/ws"].sort();
+      await eventually("node 1 to list node 2", async () => {
+        const nodes = (await welcomeNodes(n1)).sort();
+        return JSON.stringify(nodes) === JSON.stringify(both) ? true : undefined;
+      });
+      assert.deepEqual((await welcomeNodes(n2)).sort(), both);
+      await n2.stop();
+      await eventually("node 1 to drop node 2", async () => {
+        const nodes = await welcomeNodes(n1);
+        return JSON.stringify(nodes) === JSON.stringify([own]) ? true : undefined;
+      });
+    }, ["--node-ttl", "1500ms"]);
+  },
+});
