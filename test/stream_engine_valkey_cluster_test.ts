@@ -102,6 +102,21 @@ Deno.test({
           );
         }
         assert.ok(slots.size > 1, "the namespaces live in different slots");
+        // The live channels are shard channels (SSUBSCRIBE), each on the shard of its slot.
+        await probe.ping();
+        const shardChannels: string[] = [];
+        const plain: string[] = [];
+        for (const master of probe.nodes("master")) {
+          shardChannels.push(...await master.call("PUBSUB", "SHARDCHANNELS") as string[]);
+          plain.push(...await master.call("PUBSUB", "CHANNELS", "*:live") as string[]);
+        }
+        for (const name of names) {
+          assert.ok(
+            shardChannels.includes(new NamespaceKeys("catbus:", name).live),
+            `${name}'s live channel is a shard channel`,
+          );
+        }
+        assert.deepEqual(plain, []);
       } finally {
         probe.disconnect();
       }

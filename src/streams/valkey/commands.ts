@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
-import { APPEND, ENSURE, SEEK_TIME } from "./scripts.ts";
+import { APPEND, APPEND_SHARDED, ENSURE, SEEK_TIME } from "./scripts.ts";
 import type { NamespaceKeys } from "./keys.ts";
 import type { Entry } from "../shared-stream.ts";
 
@@ -40,9 +40,10 @@ const seqOfId = (id: Uint8Array) => parseInt(new TextDecoder().decode(id), 10);
 export class ValkeyCommands {
   readonly client: Scripted;
 
-  constructor(client: Connection) {
+  /** `sharded`: live channels are shard channels (a Redis Cluster). */
+  constructor(client: Connection, sharded = false) {
     client.defineCommand("catbusEnsure", { lua: ENSURE, numberOfKeys: 2 });
-    client.defineCommand("catbusAppend", { lua: APPEND });
+    client.defineCommand("catbusAppend", { lua: sharded ? APPEND_SHARDED : APPEND });
     client.defineCommand("catbusSeekTime", { lua: SEEK_TIME, numberOfKeys: 1 });
     this.client = client as Scripted;
   }

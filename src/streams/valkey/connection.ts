@@ -15,15 +15,20 @@ export function connection(
 ): Connection {
   const lazyConnect = options.lazyConnect ?? true;
   if (!cluster) return new Redis(url, { ...options, lazyConnect });
-  const { hostname, port, username, password } = new URL(url);
+  const { hostname, port } = new URL(url);
   return new Cluster([{ host: hostname, port: Number(port || 6379) }], {
     lazyConnect,
     enableOfflineQueue: options.enableOfflineQueue ?? true,
-    redisOptions: {
-      ...options,
-      ...(username ? { username: decodeURIComponent(username) } : {}),
-      ...(password ? { password: decodeURIComponent(password) } : {}),
-      ...(url.startsWith("rediss:") ? { tls: {} } : {}),
-    },
+    redisOptions: { ...options, ...nodeOptions(url) },
   });
+}
+
+/** How to reach any node of the server `url` names: its user, password and TLS. */
+export function nodeOptions(url: string): RedisOptions {
+  const { username, password } = new URL(url);
+  return {
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+    ...(url.startsWith("rediss:") ? { tls: {} } : {}),
+  };
 }

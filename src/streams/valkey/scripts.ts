@@ -74,6 +74,9 @@ end
 return {epoch, base, first, now, unpack(reply)}
 `;
 
+/** APPEND for a Redis Cluster: the live channel is a shard channel (`SPUBLISH`, Redis 7). */
+export const APPEND_SHARDED = APPEND.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
+
 /**
  * KEYS[1] stream, ARGV[1] time (ms): the sequence of the first entry at or after the time (a
  * binary search over the contiguous sequences), or 0 when every entry is older or there is none.

@@ -1,5 +1,7 @@
 import type { RedisOptions } from "iovalkey";
-import { type Connection, connection } from "./connection.ts";
+import { Cluster } from "iovalkey";
+import { type Connection, connection, nodeOptions } from "./connection.ts";
+import { ShardedSubscriber } from "./sharded-subscriber.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -44,8 +46,10 @@ const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//…@");
 export class ValkeyEngine implements StreamEngine, ClusterEngine {
   readonly #options: ValkeyEngineOptions;
   readonly #commands: ValkeyCommands;
-  /** Pub/sub: the namespaces' live channels and the creation announcements. */
+  /** Pub/sub: the namespaces' live channels (unless sharded) and the node-wide channels. */
   readonly #sub: Connection;
+  /** On a Redis Cluster: the namespaces' live channels, on the shards that own them. */
+  readonly #shards?: ShardedSubscriber;
   readonly #streams = new Map<string, Promise<ValkeyStream>>();
   readonly #byLive = new Map<string, ValkeyStream>();
   /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
@@ -60,11 +64,18 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
 
   private constructor(options: ValkeyEngineOptions, client: Connection, sub: Connection) {
     this.#options = options;
-    this.#commands = new ValkeyCommands(client);
+    this.#commands = new ValkeyCommands(client, client instanceof Cluster);
     this.#sub = sub;
-    sub.on("messageBuffer", (channel: Uint8Array, message: Uint8Array) => {
+    const message = (channel: Uint8Array, message: Uint8Array) =>
       this.#message(new TextDecoder().decode(channel), message);
-    });
+    sub.on("messageBuffer", message);
+    if (client instanceof Cluster) {
+      this.#shards = new ShardedSubscriber(client, {
+        ...nodeOptions(options.url),
+        maxRetriesPerRequest: 0,
+      });
+      this.#shards.on(message, (shard) => this.#watchConnection(shard, "live channels (shard)"));
+    }
     this.#watchConnection(client, "commands");
     this.#watchConnection(sub, "live channels");
     this.#timer = setInterval(() => this.#checkAll(), options.checkIntervalMs);
@@ -182,7 +193,8 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
   }
 
   available(): boolean {
-    return this.#commands.client.status === "ready" && this.#sub.status === "ready";
+    return this.#commands.client.status === "ready" && this.#sub.status === "ready" &&
+      (this.#shards?.ready ?? true);
   }
 
   watchList(created: (name: string) => void): void {
@@ -216,7 +228,7 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
       throw tooManyNamespaces(name, max);
     }
     // Subscribed before the head is read: nothing published after it is missed.
-    await this.#sub.subscribe(keys.live);
+    await (this.#shards ? this.#shards.subscribe(keys.live) : this.#sub.subscribe(keys.live));
     if (await client.sadd(list, name)) {
       await client.publish(createdChannel(prefix), name);
     }
@@ -260,6 +272,7 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
     this.#closing = true;
     clearInterval(this.#timer);
     await this.#nodes?.close();
+    this.#shards?.close();
     this.#byLive.clear();
     this.#streams.clear();
     for (const connection of [this.#commands.client, this.#sub]) {
