@@ -702,6 +702,11 @@ async function main() {
           "NATS KV's published figure is about 30k puts/s on an Apple M4",
         ],
         [
+          "13. Several nodes on one Redis: the Valkey engine beside Socket.IO's Redis streams adapter",
+          "./cluster.ts",
+          "a private redis-server of the run; one node and three, each a process of its own",
+        ],
+        [
           "11. The Pulsar Relay dialect",
           "./pulsar.ts",
           "measured as the original's benchmarks/run_benchmarks.py; its figures are from its " +

@@ -13,7 +13,7 @@ import { within } from "./helpers/deadline.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { RawConnection } from "./helpers/raw.ts";
 import { openSse } from "./helpers/sse.ts";
-import { valkeyOrSkip } from "./helpers/valkey.ts";
+import { startPrivateCluster, valkeyOrSkip } from "./helpers/valkey.ts";
 import { startValkeyNodes, withValkeyNodes } from "./helpers/valkey-nodes.ts";
 
 const url = await valkeyOrSkip("the cross-node request tests");
@@ -232,5 +232,50 @@ Deno.test({
         return JSON.stringify(nodes) === JSON.stringify([own]) ? true : undefined;
       });
     }, ["--node-ttl", "1500ms"]);
+  },
+});
+
+Deno.test({
+  name: "cluster requests - on a 3-master Redis Cluster (--valkey-cluster): a publish on node 2 " +
+    "reaches node 1 through shard channels, and a request on node 1 gets node 2's reply",
+  ignore: !url,
+  async fn() {
+    const redis = await startPrivateCluster(3);
+    if (!redis) return;
+    try {
+      const nodes = await startValkeyNodes([redis.url, redis.url], "catbus:", ["--valkey-cluster"]);
+      try {
+        const [n1, n2] = nodes;
+        const service = await nativeClient(n2);
+        await service.publish("svc.init", null);
+        await service.subscribe("svc.echo", (_c, payload, meta) => {
+          void service.respond(meta, payload);
+        });
+        const requester = await nativeClient(n1);
+        const feed: unknown[] = [];
+        const fed = Promise.withResolvers<void>();
+        await eventually("node 1 to open the namespace", async () => {
+          try {
+            await requester.subscribe("svc.feed", (_c, payload) => {
+              feed.push(payload);
+              if (feed.length === 3) fed.resolve();
+            });
+            return true;
+          } catch {
+            return undefined;
+          }
+        });
+        for (let i = 1; i <= 3; i++) await service.publish("svc.feed", i);
+        await within(fed.promise, 15_000, "the messages on node 1");
+        assert.deepEqual(feed, [1, 2, 3]);
+        assert.deepEqual(await answered(requester, "svc.echo", "hi"), { value: "hi" });
+        await requester.disconnect();
+        await service.disconnect();
+      } finally {
+        for (const node of nodes) await node.stop();
+      }
+    } finally {
+      await redis.stop();
+    }
   },
 });
