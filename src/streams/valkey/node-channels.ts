@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
-import type { Logger } from "../../core/logger.ts";
 import type { NodeChannels, RegistryListener } from "../node-channels.ts";
+import { OwnEntries, RegistryMirror } from "../node-registry.ts";
 
 /**
  * KEYS[1] the node list, KEYS[2] this node's entries; ARGV[1] node, ARGV[2] its URLs (JSON),
@@ -68,15 +68,13 @@ export interface ValkeyNodeOptions {
   urls: readonly string[];
   /** A node that stops renewing its listing is gone after this long (ms). */
   ttlMs: number;
-  log?: Logger;
 }
 
 /**
  * Node channels on Valkey: an inbox channel per node (`PUBLISH`), and the registry in one hash
  * slot (`{nodes}`): a hash listing the live nodes with their URLs and expiry times (server
- * time), and a hash per node of its entries with a version, announced on a channel change by
- * change. A watcher applies changes in version order and reads a node's hash again on a gap,
- * after a reconnect, or when a new node appears; a node whose listing expired is gone.
+ * time), and a hash per node of its entries with a version (field "#v"), every change announced
+ * on one channel (see RegistryMirror for how the others apply them).
  */
 export class ValkeyNodeChannels implements NodeChannels {
   readonly node: string;
@@ -84,19 +82,10 @@ export class ValkeyNodeChannels implements NodeChannels {
   readonly #sub: Connection;
   readonly #options: ValkeyNodeOptions;
   #advertised: string[];
-  readonly #own = new Set<string>();
-  /** Changes of this turn, written by one script at its end. */
-  #queued: string[] = [];
-  #flush?: Promise<void>;
-  /** The engine missed some of this node's changes: the whole set is written again. */
-  #rewrite = false;
+  readonly #own: OwnEntries;
+  readonly #others: RegistryMirror;
   #receive?: (from: string, body: Uint8Array) => void;
-  #listener?: RegistryListener;
-  /** The other nodes' entry versions as applied here. */
-  readonly #versions = new Map<string, number>();
-  /** Changes heard while a node's entries are being read: applied after the read. */
-  readonly #loading = new Map<string, { version: number; ops: string[] }[]>();
-  #urls: string[] = [];
+  #urls: string[];
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -109,6 +98,20 @@ export class ValkeyNodeChannels implements NodeChannels {
     this.node = options.node;
     this.#advertised = [...options.urls];
     this.#urls = [...options.urls];
+    this.#own = new OwnEntries(async ({ ops, all }) => {
+      await this.#client.catbusEnter(
+        this.#entries(this.node),
+        this.changes,
+        this.node,
+        this.#options.ttlMs,
+        ...(all ? ["*", ...all] : ops),
+      );
+    });
+    this.#others = new RegistryMirror(async (node) => {
+      const fields = await this.#client.hgetall(this.#entries(node));
+      const entries = new Set(Object.keys(fields).filter((f) => f !== VERSION));
+      return { version: Number(fields[VERSION] ?? 0), entries };
+    });
     this.#timer = setInterval(() => this.#beat(), Math.max(50, Math.floor(options.ttlMs / 3)));
   }
 
@@ -146,7 +149,7 @@ export class ValkeyNodeChannels implements NodeChannels {
     if (channel !== this.changes) return false;
     const lines = decoder.decode(body).split("\n");
     const [node, version] = lines[0].split(" ");
-    if (node !== this.node) this.#changed(node, Number(version), lines.slice(1));
+    if (node !== this.node) this.#others.changed(node, Number(version), lines.slice(1));
     return true;
   }
 
@@ -163,40 +166,11 @@ export class ValkeyNodeChannels implements NodeChannels {
   }
 
   enter(entry: string, on: boolean): Promise<void> {
-    if (on === this.#own.has(entry)) return Promise.resolve();
-    if (on) this.#own.add(entry);
-    else this.#own.delete(entry);
-    this.#queued.push((on ? "+" : "-") + entry);
-    return this.#flush ??= Promise.resolve().then(() => this.#write());
-  }
-
-  /** Writes what this turn changed (everything, after a failure); never rejects. */
-  async #write(): Promise<void> {
-    const ops = this.#queued;
-    this.#queued = [];
-    this.#flush = undefined;
-    const all = this.#rewrite;
-    this.#rewrite = false;
-    try {
-      const args = all ? ["*", ...this.#own] : ops;
-      await this.#client.catbusEnter(
-        this.#entries(this.node),
-        this.changes,
-        this.node,
-        this.#options.ttlMs,
-        ...args,
-      );
-    } catch (e) {
-      this.#rewrite = true; // the heartbeat after the engine is back writes the whole set
-      this.#options.log?.("debug", "the node registry could not be written", {
-        error: String(e),
-      });
-    }
+    return this.#own.enter(entry, on);
   }
 
   watch(listener: RegistryListener): void {
-    this.#listener = listener;
-    for (const node of this.#versions.keys()) void this.#load(node);
+    this.#others.watch(listener);
   }
 
   urls(): readonly string[] {
@@ -210,10 +184,8 @@ export class ValkeyNodeChannels implements NodeChannels {
 
   /** The engine is back: this node's set is written again, the others' are read again. */
   resync(): void {
-    this.#rewrite = true;
-    void this.#beat().then(() => {
-      for (const node of this.#versions.keys()) void this.#load(node);
-    });
+    void this.#own.rewrite();
+    void this.#beat().then(() => this.#others.reloadAll());
   }
 
   /** Renews this node's listing; learns which nodes are there and what they advertise. */
@@ -232,10 +204,7 @@ export class ValkeyNodeChannels implements NodeChannels {
       return; // the engine is unreachable: its connection's watcher says so
     }
     const [kept, ...live] = reply;
-    if ((kept === 0 && this.#own.size > 0) || this.#rewrite) {
-      this.#rewrite = true;
-      if (!this.#flush) this.#flush = Promise.resolve().then(() => this.#write());
-    }
+    if ((kept === 0 && this.#own.size > 0) || this.#own.stale) void this.#own.rewrite();
     const urls: string[] = [];
     const present = new Set<string>();
     for (let i = 0; i + 1 < live.length; i += 2) {
@@ -244,72 +213,16 @@ export class ValkeyNodeChannels implements NodeChannels {
       try {
         urls.push(...JSON.parse(value.slice(value.indexOf(" ") + 1)));
       } catch { /* a node of another version: no URLs */ }
-      if (node === this.node) continue;
-      present.add(node);
-      if (!this.#versions.has(node) && !this.#loading.has(node)) void this.#load(node);
+      if (node !== this.node) present.add(node);
     }
     this.#urls = urls;
-    for (const node of [...this.#versions.keys()]) {
-      if (!present.has(node)) this.#gone(node);
-    }
-  }
-
-  #gone(node: string): void {
-    this.#versions.delete(node);
-    this.#listener?.gone(node);
-  }
-
-  #changed(node: string, version: number, ops: string[]): void {
-    const pending = this.#loading.get(node);
-    if (pending) return void pending.push({ version, ops });
-    if (ops[0] === "!") return this.#gone(node);
-    const known = this.#versions.get(node);
-    if (known === undefined || version !== known + 1 || ops[0] === "*") {
-      return void this.#load(node);
-    }
-    this.#versions.set(node, version);
-    this.#apply(node, ops);
-  }
-
-  #apply(node: string, ops: string[]): void {
-    for (const op of ops) {
-      if (op[0] === "+") this.#listener?.added(node, op.slice(1));
-      else if (op[0] === "-") this.#listener?.removed(node, op.slice(1));
-    }
-  }
-
-  /** Reads `node`'s entries as they are, then what changed meanwhile. */
-  async #load(node: string): Promise<void> {
-    if (this.#loading.has(node)) return;
-    this.#loading.set(node, []);
-    let fields: Record<string, string>;
-    try {
-      fields = await this.#client.hgetall(this.#entries(node));
-    } catch {
-      this.#loading.delete(node);
-      return; // read again on the next change, heartbeat or reconnect
-    }
-    const pending = this.#loading.get(node)!;
-    this.#loading.delete(node);
-    if (this.#closed) return;
-    let version = Number(fields[VERSION] ?? 0);
-    const entries = new Set(Object.keys(fields).filter((f) => f !== VERSION));
-    this.#versions.set(node, version);
-    this.#listener?.reset(node, entries);
-    for (const change of pending.sort((a, b) => a.version - b.version)) {
-      if (change.version <= version) continue;
-      if (change.version !== version + 1 || change.ops[0] === "*" || change.ops[0] === "!") {
-        this.#changed(node, change.version, change.ops);
-        return;
-      }
-      this.#versions.set(node, version = change.version);
-      this.#apply(node, change.ops);
-    }
+    this.#others.present(present);
   }
 
   /** Leaves the registry (the others drop this node at once) and stops renewing. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#others.close();
     clearInterval(this.#timer);
     try {
       await this.#client.hdel(this.#list, this.node);

@@ -156,7 +156,6 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
       ...options,
       prefix: this.#options.prefix,
       node: this.#node,
-      log: this.#options.log,
     });
     this.#nodes = nodes;
     await nodes.start();
