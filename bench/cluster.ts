@@ -17,6 +17,8 @@ const COUNT = quick ? 2_000 : 20_000;
 const FAN_OUT = { subscribers: 30, count: quick ? 300 : 3_000 };
 const LATENCY = { rate: 1_000, seconds: quick ? 1 : 3 };
 const SIZE = 128;
+/** Runs per figure: the report gives the median (and the range). */
+const RUNS = quick ? 1 : 3;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const now = () => performance.now();
 
@@ -221,6 +223,25 @@ const fmt = (x: number, digits = 0) =>
     ? x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits })
     : "n/a";
 
+/** One run of the three measurements on `cluster`, with the engine's cost of the first. */
+async function measure(cluster: Cluster, probe: Redis, redisPid: number) {
+  const before = await costs(probe, redisPid, cluster);
+  const one = await deliveries(cluster, 1, COUNT);
+  const after = await costs(probe, redisPid, cluster);
+  const fan = await deliveries(cluster, FAN_OUT.subscribers, FAN_OUT.count);
+  const lat = await latency(cluster);
+  return {
+    one: one.rate,
+    fan: fan.rate,
+    p50: lat.p50,
+    p99: lat.p99,
+    short: one.received < one.expected || fan.received < fan.expected || lat.lost > 0,
+    cost: perThousand(before, after, COUNT),
+  };
+}
+
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 async function main() {
   const redis = await startPrivateRedis();
   if (!redis) throw new Error("no redis-server on PATH");
@@ -238,21 +259,26 @@ async function main() {
             : "Catbus, Valkey engine"
         }, ${n} node${n > 1 ? "s" : ""}`;
         try {
-          const before = await costs(probe, redisPid, cluster);
-          const one = await deliveries(cluster, 1, COUNT);
-          const after = await costs(probe, redisPid, cluster);
-          const fan = await deliveries(cluster, FAN_OUT.subscribers, FAN_OUT.count);
-          const lat = await latency(cluster);
-          const cost = perThousand(before, after, COUNT);
-          const missing = (r: { received: number; expected: number }) =>
-            r.received < r.expected ? ` (got ${fmt(r.received)} of ${fmt(r.expected)})` : "";
+          const runs: Awaited<ReturnType<typeof measure>>[] = [];
+          for (let i = 0; i < RUNS; i++) runs.push(await measure(cluster, probe, redisPid));
+          const med = (pick: (r: (typeof runs)[number]) => number) => median(runs.map(pick));
+          const range = (pick: (r: (typeof runs)[number]) => number) => {
+            const xs = runs.map(pick);
+            return RUNS > 1 ? ` (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : "";
+          };
+          const short = runs.some((r) => r.short) ? " (some messages missing in a run)" : "";
           rows.push(
-            `| ${label} | ${fmt(one.rate)}${missing(one)} | ${fmt(fan.rate)}${missing(fan)} | ` +
-              `${fmt(lat.p50, 2)} / ${fmt(lat.p99, 2)}${lat.lost ? ` (lost ${lat.lost})` : ""} |`,
+            `| ${label} | ${fmt(med((r) => r.one))}${range((r) => r.one)} | ` +
+              `${fmt(med((r) => r.fan))}${range((r) => r.fan)} | ` +
+              `${fmt(med((r) => r.p50), 2)} / ${fmt(med((r) => r.p99), 2)}${short} |`,
           );
+          // The busiest commands of the median run by commands.
+          const typical = runs.toSorted((x, y) => x.cost.commands - y.cost.commands)[
+            Math.floor(RUNS / 2)
+          ];
           costRows.push(
-            `| ${label} | ${fmt(cost.commands, 1)} (${cost.top}) | ${fmt(cost.nodeCpuMs)} | ` +
-              `${fmt(cost.redisCpuMs)} |`,
+            `| ${label} | ${fmt(med((r) => r.cost.commands), 1)} (${typical.cost.top}) | ` +
+              `${fmt(med((r) => r.cost.nodeCpuMs))} | ${fmt(med((r) => r.cost.redisCpuMs))} |`,
           );
         } finally {
           await cluster.stop();
@@ -267,7 +293,8 @@ async function main() {
     `${fmt(COUNT)} messages of ${SIZE} B published on the first node; one subscriber on the ` +
       `last node (publish → delivery rate), ${FAN_OUT.subscribers} subscribers round robin over ` +
       `the nodes for ${fmt(FAN_OUT.count)} messages (deliveries/s), and delivery time from the ` +
-      `first node to the last at ${fmt(LATENCY.rate)} msg/s for ${LATENCY.seconds} s.`,
+      `first node to the last at ${fmt(LATENCY.rate)} msg/s for ${LATENCY.seconds} s. ` +
+      `Each figure: the median of ${RUNS} runs (min–max), latencies and costs medians.`,
   );
   console.log();
   console.log(
