@@ -702,11 +702,6 @@ async function main() {
           "NATS KV's published figure is about 30k puts/s on an Apple M4",
         ],
         [
-          "13. Several nodes on one Redis: the Valkey engine beside Socket.IO's Redis streams adapter",
-          "./cluster.ts",
-          "a private redis-server of the run; one node and three, each a process of its own",
-        ],
-        [
           "11. The Pulsar Relay dialect",
           "./pulsar.ts",
           "measured as the original's benchmarks/run_benchmarks.py; its figures are from its " +
@@ -717,6 +712,11 @@ async function main() {
           "./engines.ts",
           "a publisher on node 1, a subscriber on node 2; 128 B; 256 in flight, then 500 msg/s " +
           "for the latency",
+        ],
+        [
+          "14. Several nodes on one Redis: the Valkey engine beside Socket.IO's Redis streams adapter",
+          "./cluster.ts",
+          "a private redis-server of the run; one node and three, each a process of its own",
         ],
       ]
     ) {
