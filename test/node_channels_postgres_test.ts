@@ -30,6 +30,10 @@ if (probe) {
         await channels.start();
         return channels;
       },
+      async expire(node: string) {
+        await db.sql`update catbus_nodes set expires_at = now() - interval '1 second'
+          where node = ${node}`;
+      },
       async dispose() {
         for (const { channels, sql } of opened) {
           await channels.close();

@@ -1,3 +1,4 @@
+import { Redis } from "iovalkey";
 import { runNodeChannelsContract } from "./contracts/node-channels.ts";
 import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
@@ -20,6 +21,15 @@ if (url) {
         });
         engines.push(engine);
         return await engine.nodeChannels({ urls, ttlMs: 5_000 });
+      },
+      async expire(node: string) {
+        const client = new Redis(url);
+        try {
+          // Its listing says it expired a second ago (the heartbeat compares with the server's time).
+          await client.hset(`${prefix}{nodes}:list`, node, `${Date.now() - 1000} []`);
+        } finally {
+          client.disconnect();
+        }
       },
       async dispose() {
         for (const engine of engines) await engine.close();

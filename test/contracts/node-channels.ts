@@ -10,6 +10,8 @@ import { within } from "../helpers/deadline.ts";
 export interface ChannelsUnderTest {
   /** One more node's channels on the same engine, advertising `urls`. */
   open(urls: string[]): Promise<NodeChannels>;
+  /** Makes the engine take `node`'s listing for expired (as when it stopped renewing it). */
+  expire(node: string): Promise<void>;
   /** Closes what `open` made (those not closed by the test) and removes the engine's data. */
   dispose(): Promise<void>;
 }
@@ -121,6 +123,26 @@ export function runNodeChannelsContract(name: string, make: () => Promise<Channe
       await b.close();
       await a.advertise(["ws://a:1"]);
       assert.deepEqual(sorted(a.urls()), ["ws://a:1"]);
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  Deno.test(`${name} node channels - a node whose listing expired is gone; renewed, it is back with its entries`, async () => {
+    const t = await make();
+    try {
+      const [a, b] = [await t.open(["ws://a"]), await t.open(["ws://b"])];
+      const seen = mirror();
+      b.watch(seen.listener);
+      await a.enter("s jobs.>", true);
+      await seen.until("a's entry", () => seen.entries.get(a.node)?.has("s jobs.>") === true);
+      await t.expire(a.node);
+      await b.advertise(["ws://b"]); // b's next heartbeat drops it
+      await seen.until("a to be gone", () => !seen.entries.has(a.node));
+      assert.deepEqual(b.urls(), ["ws://b"]);
+      await a.advertise(["ws://a"]); // a renews (and writes its entries again if they went)
+      await b.advertise(["ws://b"]);
+      await seen.until("a to be back", () => seen.entries.get(a.node)?.has("s jobs.>") === true);
     } finally {
       await t.dispose();
     }
