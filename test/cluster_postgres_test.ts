@@ -16,6 +16,7 @@ import {
   subscribe,
 } from "./helpers/cluster.ts";
 import { PgProxy, type TestDatabase, testDatabase } from "./helpers/postgres.ts";
+import { clusterRequestScenario, eventually, welcomeNodes } from "./helpers/cluster-requests.ts";
 
 const probe = await testDatabase("the PostgreSQL cluster tests");
 await probe?.[Symbol.asyncDispose]();
@@ -23,7 +24,7 @@ await probe?.[Symbol.asyncDispose]();
 /** `catbus init` on `db` (twice: the second finds nothing to do), through a node of its own. */
 async function init(db: TestDatabase): Promise<void> {
   await using server = await startCatbusd(["--no-webtransport"]);
-  for (const expected of [/Streams schema migrated from version 0 to 1/, /nothing to do/]) {
+  for (const expected of [/Streams schema migrated from version 0 to 2/, /nothing to do/]) {
     const out = await server.cli(["init"], { CATBUS_DATABASE_URL: db.url });
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, expected);
@@ -61,6 +62,27 @@ async function withCluster(
 }
 
 clusterScenarios("postgres", withCluster, !probe);
+clusterRequestScenario("postgres", (n, fn, args) => withCluster(n, fn, args), !probe);
+
+Deno.test({
+  name: "cluster postgres - the welcome lists both nodes' URLs; a node that stops leaves the list",
+  ignore: !probe,
+  async fn() {
+    await withCluster(2, async ([n1, n2]) => {
+      const own = (n: TestServer) => n.wsUrl.replace(/\/ws$/, "");
+      const urls = [own(n1), own(n2)].sort();
+      await eventually("node 1 to list node 2", async () => {
+        const nodes = (await welcomeNodes(n1)).sort();
+        return JSON.stringify(nodes) === JSON.stringify(urls) ? true : undefined;
+      });
+      await n2.stop();
+      await eventually("node 1 to drop node 2", async () => {
+        const nodes = await welcomeNodes(n1);
+        return JSON.stringify(nodes) === JSON.stringify([own(n1)]) ? true : undefined;
+      });
+    }, ["--node-ttl", "1500ms"]);
+  },
+});
 
 Deno.test({
   name: "cluster postgres - a node's PostgreSQL unreachable: /ready is 503 and publishes fail " +

@@ -1,110 +1,33 @@
 /**
- * Requests, replies, confirmations and the node list across catbusd nodes on one Valkey: real
+ * Requests, replies, confirmations and the node list across catbusd nodes on one Valkey (the
+ * request/reply scenario shared with the PostgreSQL engine is in helpers/cluster-requests.ts): real
  * processes on free ports, the shared test Valkey under a key prefix of each test's own.
  */
 import assert from "node:assert/strict";
 import { CatbusClient } from "../client/mod.ts";
 import { tcpTransport } from "../client/deno-tcp.ts";
-import { CatbusError } from "../client/shared/errors.ts";
-import { FrameType } from "../client/shared/frame.ts";
 import { post } from "./helpers/bus.ts";
-import type { TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { nativeClient } from "./helpers/native.ts";
-import { RawConnection } from "./helpers/raw.ts";
 import { openSse } from "./helpers/sse.ts";
 import { startPrivateCluster, valkeyOrSkip } from "./helpers/valkey.ts";
 import { startValkeyNodes, withValkeyNodes } from "./helpers/valkey-nodes.ts";
+import {
+  answered,
+  clusterRequestScenario,
+  eventually,
+  isCode,
+  noResponders,
+  welcomeNodes,
+} from "./helpers/cluster-requests.ts";
 
 const url = await valkeyOrSkip("the cross-node request tests");
 
-const isCode = (code: string) => (e: unknown) => e instanceof CatbusError && e.code === code;
-
-/** A native client over WebSocket (the admin key). */
-async function wsClient(node: TestServer): Promise<CatbusClient> {
-  const client = new CatbusClient({ url: node.wsUrl, token: node.adminKey });
-  await client.connect();
-  return client;
-}
-
-/**
- * Polls `attempt` until it returns a value: another node learns of a subscription through
- * Valkey a moment after it was answered.
- */
-async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  return await within(
-    (async () => {
-      for (;;) {
-        const value = await attempt();
-        if (value !== undefined) return value;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })(),
-    ms,
-    what,
-  );
-}
-
-/** The request's answer once some node answers; no_responders until the nodes know of one. */
-const answered = (client: CatbusClient, channel: string, payload: unknown) =>
-  eventually(`an answer on ${channel}`, async () => {
-    try {
-      return { value: await client.request(channel, payload, { timeout: 5_000 }) };
-    } catch (e) {
-      if (isCode("no_responders")(e)) return undefined;
-      throw e;
-    }
-  });
-
-/** Resolves once a request on `channel` is refused with no_responders. */
-const noResponders = (client: CatbusClient, channel: string, ms?: number) =>
-  eventually(`no_responders on ${channel}`, async () => {
-    try {
-      await client.request(channel, null, { timeout: 1_000 });
-      return undefined;
-    } catch (e) {
-      if (isCode("no_responders")(e)) return true;
-      if (isCode("timeout")(e)) return undefined;
-      throw e;
-    }
-  }, ms);
-
-Deno.test({
-  name: "cluster requests - a requester on one node gets the reply of a responder on another " +
-    "(TCP and WebSocket); no_responders only when no node has a responder",
-  ignore: !url,
-  async fn() {
-    await withValkeyNodes(url!, 2, async ([n1, n2]) => {
-      const setup = await nativeClient(n1);
-      await setup.publish("svc.init", null);
-      const requester = await nativeClient(n1); // TCP
-      await assert.rejects(requester.request("svc.double", 1), isCode("no_responders"));
-
-      const service = await wsClient(n2);
-      await service.subscribe(
-        "svc.double",
-        (_c, payload, meta) => void service.respond(meta, (payload as number) * 2),
-      );
-      assert.deepEqual(await answered(requester, "svc.double", 21), { value: 42 });
-      const many = await Promise.all([1, 2, 3].map((n) => requester.request("svc.double", n)));
-      assert.deepEqual(many, [2, 4, 6]);
-
-      // The other way round: a WebSocket requester on node 2, a TCP responder on node 1.
-      const backwards = await nativeClient(n1);
-      await backwards.subscribe("svc.name", (_c, _p, meta) => void backwards.respond(meta, "n1"));
-      assert.deepEqual(await answered(service, "svc.name", null), { value: "n1" });
-
-      // The responder leaves: no node answers any more.
-      await service.disconnect();
-      await noResponders(requester, "svc.double");
-      for (const c of [setup, requester, backwards]) await c.disconnect();
-    });
-  },
-});
+clusterRequestScenario(
+  "valkey",
+  (n, fn, args) => withValkeyNodes(url!, n, fn, args),
+  !url,
+);
 
 Deno.test({
   name: "cluster requests - a responder's node killed: its subscriptions stop counting once its " +
@@ -195,18 +118,6 @@ Deno.test({
     });
   },
 });
-
-/** The `nodes` of a native welcome from `node`. */
-async function welcomeNodes(node: TestServer): Promise<string[]> {
-  const c = await RawConnection.connect(node.tcpPort);
-  try {
-    const welcome = await c.hello(node.adminKey);
-    assert.equal(welcome.type, FrameType.Welcome);
-    return (welcome.json.nodes as string[] | undefined) ?? [];
-  } finally {
-    c.close();
-  }
-}
 
 Deno.test({
   name: "cluster requests - the welcome lists the live nodes' URLs (--advertise-url, or the " +

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
+import { randomId } from "../../core/ids.ts";
 import { isConnectionError, openPool, redactUrl } from "../../connectors/postgres/connect.ts";
 import { PgListener } from "../../connectors/postgres/listener.ts";
 import { requireSchema } from "../../connectors/postgres/migrations.ts";
@@ -7,7 +8,9 @@ import type { Logger } from "../../core/logger.ts";
 import type { StreamEngine, StreamListener } from "../../core/stream-engine.ts";
 import type { RetentionPolicy } from "../durable-stream.ts";
 import { tooManyNamespaces, trimByCountAndAge } from "../shared-stream.ts";
+import type { ClusterEngine, NodeChannelOptions } from "../node-channels.ts";
 import { PostgresConsumerStore } from "./consumer-store.ts";
+import { PostgresNodeChannels } from "./node-channels.ts";
 import { PostgresStream } from "./postgres-stream.ts";
 import { StreamQueries } from "./queries.ts";
 import { CONSUMERS_CHANNEL, CREATED_CHANNEL, STREAMS_SCHEMA } from "./schema.ts";
@@ -35,7 +38,7 @@ const channelOf = (name: string) => `catbus_s_${createHash("md5").update(name).d
  * watermark when one rings, and polls every `pollIntervalMs` and after every reconnect, since
  * PostgreSQL drops notifications while a listener is away.
  */
-export class PostgresEngine implements StreamEngine {
+export class PostgresEngine implements StreamEngine, ClusterEngine {
   readonly #options: PostgresEngineOptions;
   readonly #queries: StreamQueries;
   readonly #listener: PgListener;
@@ -45,6 +48,8 @@ export class PostgresEngine implements StreamEngine {
   readonly #announced = new Set<string>();
   #created?: (name: string) => void;
   #consumers?: PostgresConsumerStore;
+  #nodes?: PostgresNodeChannels;
+  readonly #node = randomId(12);
   readonly #timer: ReturnType<typeof setInterval>;
   /** The last statement on the pool reached PostgreSQL. */
   #reachable = true;
@@ -120,6 +125,19 @@ export class PostgresEngine implements StreamEngine {
 
   watchList(created: (name: string) => void): void {
     this.#created = created;
+  }
+
+  /** This node's inbox and registry entries in this database (see PostgresNodeChannels). */
+  async nodeChannels(options: NodeChannelOptions): Promise<PostgresNodeChannels> {
+    const nodes = new PostgresNodeChannels({
+      ...options,
+      sql: this.#queries.sql,
+      url: this.#options.url,
+      node: this.#node,
+    });
+    this.#nodes = nodes;
+    await nodes.start();
+    return nodes;
   }
 
   /**
@@ -236,6 +254,7 @@ export class PostgresEngine implements StreamEngine {
     this.#byChannel.clear();
     this.#streams.clear();
     await this.#consumers?.close();
+    await this.#nodes?.close();
     await this.#listener.close();
     await this.#queries.sql.end({ timeout: 1 });
   }

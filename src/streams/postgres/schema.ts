@@ -1,4 +1,5 @@
 import type { Schema } from "../../connectors/postgres/migrations.ts";
+import { NODE_CHANNELS_SCHEMA } from "./node-channels.ts";
 
 /**
  * The PostgreSQL engine's tables and functions, as numbered migrations applied by `catbus init`
@@ -253,7 +254,7 @@ END $$;
 export const STREAMS_SCHEMA: Schema = {
   what: "streams",
   versionTable: "catbus_stream_schema",
-  migrations: [V1],
+  migrations: [V1, NODE_CHANNELS_SCHEMA],
 };
 
 /** The channel a namespace's creation is announced on (its payload is the namespace's name). */
