@@ -387,7 +387,7 @@ Deno.test("admin api - a door's routes are there only while the door is on", asy
   }
 });
 
-Deno.test("admin api - on a shared Valkey engine: the overview says clustered, a namespace's size on disk is not reported", async () => {
+Deno.test("admin api - on a shared Valkey engine: the overview says clustered and lists the registry's nodes, a namespace's size on disk is not reported", async () => {
   const url = await valkeyOrSkip("admin api on valkey");
   if (!url) return;
   const prefix = uniquePrefix("admin");
@@ -404,6 +404,11 @@ Deno.test("admin api - on a shared Valkey engine: the overview says clustered, a
     await c.publish("shared.x", { i: 1 });
     const overview = (await admin(server, "GET", "/overview")).body;
     assert.deepEqual([overview.engine, overview.clustered], ["valkey", true]);
+    // The registry lists this node with the URL its welcome advertises.
+    const nodes = overview.nodes as { self: boolean; urls: string[]; id: string }[];
+    assert.deepEqual(nodes.map((n) => n.self), [true]);
+    assert.deepEqual(nodes[0].urls, [server.wsUrl.replace(/\/ws$/, "")]);
+    assert.match(nodes[0].id, /^[a-z0-9]+$/);
     const [shared] = items(await admin(server, "GET", "/namespaces?q=shared"));
     assert.equal(shared.stored, true);
     assert.equal(shared.stored_bytes, null);

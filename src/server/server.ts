@@ -306,6 +306,9 @@ async function startWithRoles(
       },
       version: VERSION,
       engine: config.engine,
+      ...nodeChannels
+        ? { cluster: () => ({ self: nodeChannels.node, nodes: nodeChannels.nodes() }) }
+        : {},
       startedAt,
       data: config.data,
       tls: tls !== undefined,

@@ -24,9 +24,17 @@ export interface NodeChannels {
   watch(listener: RegistryListener): void;
   /** The public URLs every live node advertises (this one's included), as last read. */
   urls(): readonly string[];
+  /** The live nodes (this one included) with the URLs each advertises, as last read. */
+  nodes(): readonly LiveNode[];
   /** This node's public URLs from now on (known once its listeners are up). */
   advertise(urls: readonly string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A node listed in the registry. */
+export interface LiveNode {
+  node: string;
+  urls: readonly string[];
 }
 
 /** Told about the other nodes' registry entries; a node is only ever told about others. */

@@ -17,6 +17,7 @@ function fakeChannels() {
     enter: (entry, on) => (entered.push((on ? "+" : "-") + entry), Promise.resolve()),
     watch: (l) => void (listener = l),
     urls: () => [],
+    nodes: () => [],
     advertise: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };

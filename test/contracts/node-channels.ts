@@ -111,7 +111,7 @@ export function runNodeChannelsContract(name: string, make: () => Promise<Channe
     }
   });
 
-  Deno.test(`${name} node channels - every node lists the live nodes' URLs`, async () => {
+  Deno.test(`${name} node channels - every node lists the live nodes and their URLs`, async () => {
     const t = await make();
     try {
       const a = await t.open(["ws://a:1"]);
@@ -120,9 +120,14 @@ export function runNodeChannelsContract(name: string, make: () => Promise<Channe
       await b.advertise(["wss://b.example", "wss://b.example:8443/ws"]);
       await a.advertise(["ws://a:1"]);
       assert.deepEqual(sorted(a.urls()), all);
+      const byNode = new Map(a.nodes().map((n) => [n.node, sorted([...n.urls])]));
+      assert.deepEqual(byNode.get(a.node), ["ws://a:1"]);
+      assert.deepEqual(byNode.get(b.node), ["wss://b.example", "wss://b.example:8443/ws"]);
+      assert.equal(byNode.size, 2);
       await b.close();
       await a.advertise(["ws://a:1"]);
       assert.deepEqual(sorted(a.urls()), ["ws://a:1"]);
+      assert.deepEqual(a.nodes().map((n) => n.node), [a.node]);
     } finally {
       await t.dispose();
     }

@@ -50,9 +50,8 @@ export function accessRoutes(ctx: AdminContext): Route[] {
         started_at: new Date(ctx.startedAt).toISOString(),
         uptime_seconds: Math.floor((Date.now() - ctx.startedAt) / 1000),
         engine: ctx.engine,
-        // Nodes sharing a Valkey engine keep no registry of each other yet: this node only.
-        clustered: ctx.engine === "valkey",
-        nodes: [{ name: Deno.hostname(), pid: Deno.pid, self: true }],
+        clustered: ctx.cluster !== undefined,
+        nodes: nodesOf(ctx),
         connections: Object.fromEntries(ctx.connections()),
         live_connections: ctx.live.size,
         // The running doors with pages of their own (their routes under /admin/api/<door>/).
@@ -152,4 +151,16 @@ export function accessRoutes(ctx: AdminContext): Route[] {
       });
     }],
   ];
+}
+
+/** The live nodes of the registry (this one marked `self`), or this node alone. */
+function nodesOf(ctx: AdminContext) {
+  const here = { name: Deno.hostname(), pid: Deno.pid };
+  const cluster = ctx.cluster?.();
+  if (!cluster) return [{ id: null, ...here, urls: [], self: true }];
+  return cluster.nodes.map((n) =>
+    n.node === cluster.self
+      ? { id: n.node, ...here, urls: n.urls, self: true }
+      : { id: n.node, urls: n.urls, self: false }
+  );
 }

@@ -6,6 +6,7 @@ import type { SessionRegistry } from "../../auth/live-connections.ts";
 import type { RoleStore } from "../../auth/role-store.ts";
 import type { PublishLimits } from "../../access/publisher.ts";
 import type { Route } from "./routes.ts";
+import type { LiveNode } from "../../streams/node-channels.ts";
 
 /** What the admin API reads and acts on: the server's parts, handed over by server.ts. */
 export interface AdminContext {
@@ -26,8 +27,10 @@ export interface AdminContext {
   traffic(): { published: number; delivered: number };
   retention: { maxAgeMs: number; maxMessages: number; maxBytes: number };
   version: string;
-  /** The stream engine (`--engine`): `local`, or `valkey` when nodes share it. */
+  /** The stream engine (`--engine`): `local`, or `valkey`/`postgres` when nodes share it. */
   engine: string;
+  /** With a shared engine: this node's id and the live nodes of the registry. */
+  cluster?: () => { self: string; nodes: readonly LiveNode[] };
   startedAt: number;
   data: string;
   /** Console cookies get `Secure` when the HTTP listener has TLS. */

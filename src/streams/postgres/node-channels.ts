@@ -1,7 +1,7 @@
 import { MAX_NOTIFY_PAYLOAD_BYTES } from "../../connectors/postgres/identifiers.ts";
 import type { Sql } from "../../connectors/postgres/connect.ts";
 import { PgListener } from "../../connectors/postgres/listener.ts";
-import type { NodeChannels, RegistryListener } from "../node-channels.ts";
+import type { LiveNode, NodeChannels, RegistryListener } from "../node-channels.ts";
 import { type EntryWrite, OwnEntries, RegistryMirror } from "../node-registry.ts";
 
 /**
@@ -63,6 +63,7 @@ export class PostgresNodeChannels implements NodeChannels {
   readonly #listener: PgListener;
   #advertised: string[];
   #urls: string[];
+  #live: LiveNode[] = [];
   readonly #own: OwnEntries;
   readonly #others: RegistryMirror;
   #receive?: (from: string, body: Uint8Array) => void;
@@ -75,6 +76,7 @@ export class PostgresNodeChannels implements NodeChannels {
     this.node = options.node;
     this.#advertised = [...options.urls];
     this.#urls = [...options.urls];
+    this.#live = [{ node: options.node, urls: this.#urls }];
     this.#own = new OwnEntries((write) => this.#write(write));
     this.#others = new RegistryMirror(async (node) => {
       const rows = await this.#sql<{ version: string; entry: string | null }[]>`
@@ -172,6 +174,10 @@ export class PostgresNodeChannels implements NodeChannels {
     return this.#urls;
   }
 
+  nodes(): readonly LiveNode[] {
+    return this.#live;
+  }
+
   advertise(urls: readonly string[]): Promise<void> {
     this.#advertised = [...urls];
     return this.#beat();
@@ -206,7 +212,8 @@ export class PostgresNodeChannels implements NodeChannels {
       return; // unreachable: the listener reconnects, and the next heartbeat tries again
     }
     if ((!kept && this.#own.size > 0) || this.#own.stale) void this.#own.rewrite();
-    this.#urls = live.flatMap((n) => Array.isArray(n.urls) ? n.urls : []);
+    this.#live = live.map((n) => ({ node: n.node, urls: Array.isArray(n.urls) ? n.urls : [] }));
+    this.#urls = this.#live.flatMap((n) => n.urls);
     this.#others.present(new Set(live.map((n) => n.node).filter((n) => n !== this.node)));
   }
 

@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
-import type { NodeChannels, RegistryListener } from "../node-channels.ts";
+import type { LiveNode, NodeChannels, RegistryListener } from "../node-channels.ts";
 import { OwnEntries, RegistryMirror } from "../node-registry.ts";
 
 /**
@@ -86,6 +86,7 @@ export class ValkeyNodeChannels implements NodeChannels {
   readonly #others: RegistryMirror;
   #receive?: (from: string, body: Uint8Array) => void;
   #urls: string[];
+  #live: LiveNode[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -98,6 +99,7 @@ export class ValkeyNodeChannels implements NodeChannels {
     this.node = options.node;
     this.#advertised = [...options.urls];
     this.#urls = [...options.urls];
+    this.#live = [{ node: options.node, urls: this.#urls }];
     this.#own = new OwnEntries(async ({ ops, all }) => {
       await this.#client.catbusEnter(
         this.#entries(this.node),
@@ -177,6 +179,10 @@ export class ValkeyNodeChannels implements NodeChannels {
     return this.#urls;
   }
 
+  nodes(): readonly LiveNode[] {
+    return this.#live;
+  }
+
   advertise(urls: readonly string[]): Promise<void> {
     this.#advertised = [...urls];
     return this.#beat();
@@ -205,17 +211,20 @@ export class ValkeyNodeChannels implements NodeChannels {
     }
     const [kept, ...live] = reply;
     if ((kept === 0 && this.#own.size > 0) || this.#own.stale) void this.#own.rewrite();
-    const urls: string[] = [];
+    const nodes: LiveNode[] = [];
     const present = new Set<string>();
     for (let i = 0; i + 1 < live.length; i += 2) {
       const node = String(live[i]);
       const value = String(live[i + 1]);
+      let urls: string[] = [];
       try {
-        urls.push(...JSON.parse(value.slice(value.indexOf(" ") + 1)));
+        urls = JSON.parse(value.slice(value.indexOf(" ") + 1));
       } catch { /* a node of another version: no URLs */ }
+      nodes.push({ node, urls });
       if (node !== this.node) present.add(node);
     }
-    this.#urls = urls;
+    this.#live = nodes;
+    this.#urls = nodes.flatMap((n) => n.urls);
     this.#others.present(present);
   }
 

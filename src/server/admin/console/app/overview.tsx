@@ -77,10 +77,13 @@ export function OverviewPage() {
               <td>{o.clustered ? `${o.engine} (shared by nodes)` : o.engine}</td>
               <td id="nodes">
                 {o.nodes.map((n: Answer) =>
-                  `${n.name} (pid ${n.pid}${n.self ? ", this node" : ""})`
+                  n.self
+                    ? `${n.name} (pid ${n.pid}, this node${
+                      n.urls.length ? `, ${n.urls.join(" ")}` : ""
+                    })`
+                    : `${n.id} (${n.urls.join(" ") || "no URL"})`
                 )
                   .join(", ")}
-                {o.clustered ? " — the other nodes on the engine are not listed yet" : ""}
               </td>
               <td>{o.namespaces}</td>
               <td>{o.consumers}</td>
