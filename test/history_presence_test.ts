@@ -19,6 +19,8 @@ import { startCatbusd } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { nativeClient } from "./helpers/native.ts";
 import { openSse } from "./helpers/sse.ts";
+import { valkeyOrSkip } from "./helpers/valkey.ts";
+import { withValkeyNodes } from "./helpers/valkey-nodes.ts";
 
 const SECRET = "history-presence-test-secret";
 
@@ -81,6 +83,32 @@ Deno.test("history - the newest messages of a channel from the log, oldest first
   await reader.disconnect();
   await again.stop();
   await Deno.remove(data, { recursive: true });
+});
+
+const valkey = await valkeyOrSkip("history on the Valkey engine");
+
+Deno.test({
+  name: "history - on the Valkey engine another node reads a channel's history from the shared " +
+    "stream, paged with next",
+  ignore: !valkey,
+  async fn() {
+    await withValkeyNodes(valkey!, 2, async ([n1, n2]) => {
+      const writer = await nativeClient(n1);
+      for (let i = 1; i <= 30; i++) {
+        await writer.publish(i % 3 ? "chat.other" : "chat.lobby", { i });
+      }
+      const reader = await nativeClient(n2);
+      const page = await reader.history<{ i: number }>("chat.lobby", { limit: 4 });
+      assert.deepEqual(page.messages.map((m) => m.payload.i), [21, 24, 27, 30]);
+      assert.ok(page.next, "there are older ones");
+      const older = await reader.history<{ i: number }>("chat.lobby", {
+        limit: 100,
+        before: page.next,
+      });
+      assert.deepEqual(older.messages.map((m) => m.payload.i), [3, 6, 9, 12, 15, 18]);
+      for (const c of [writer, reader]) await c.disconnect();
+    }, ["--history-messages", "5"]);
+  },
 });
 
 Deno.test("history - granted as subscribe is, within --max-history-limit, and from an ephemeral namespace's memory", async () => {
