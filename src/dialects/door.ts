@@ -43,6 +43,12 @@ export interface DoorServices {
    * the role database is away (a readiness probe answers 503 then).
    */
   readiness(): string;
+  /**
+   * True when the stream engine is shared by several nodes (Valkey): a message stored on one
+   * node reaches every node's subscribers, so a door that stores what an outside system sends
+   * must store it on one node only.
+   */
+  sharedStorage: boolean;
   /** The server's name and version, for a door's greeting. */
   serverName: string;
   /** With a shared engine: the URLs of the cluster's live nodes, for the native welcome. */

@@ -206,12 +206,21 @@ async function startWithRoles(
   // Reply inboxes are live traffic: no point in storing them. `sm` carries copies of state
   // machine transitions whose durable record is the state-machine log (resume from memory;
   // replay after a restart through RCP WATCH). `$sys` is stored (dead letters).
-  // `pg` carries copies of PostgreSQL notifications (the Alle door), live traffic as NOTIFY is.
-  const ephemeral = new Set<string>(["_inbox", "_bus_", "sm", "pg"]);
+  // `pg` carries copies of PostgreSQL notifications (the Alle door), live traffic as NOTIFY is,
+  // unless --alle-persist stores them.
+  const ephemeral = new Set<string>(["_inbox", "_bus_", "sm"]);
+  if (!config.allePersist) ephemeral.add("pg");
   const namespaces = await NamespacePolicy.load(config.data, config.namespaces);
   // A namespace declared ephemeral after it stored messages stays stored: nothing stored is
   // ever hidden. Namespaces opened later are opened once, so the list at start is enough.
   const stored = new Set(await streams.list());
+  if (stored.has("pg") && !config.allePersist) {
+    log(
+      "warn",
+      "the namespace pg has stored notifications; they are not served without " +
+        "--alle-persist (kept until the retention drops them)",
+    );
+  }
   for (const name of stored) {
     if (!namespaces.ephemeral(name)) continue;
     log("warn", "namespace declared ephemeral has stored messages; it stays stored", {
@@ -357,6 +366,7 @@ async function startWithRoles(
         : "ready",
     serverName: SERVER_NAME,
     ...nodeChannels ? { nodeUrls: () => nodeChannels.urls() } : {},
+    sharedStorage: streams.watchList !== undefined,
     routes: [
       ...config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
       ...admin ? [admin, consoleFiles()] : [],

@@ -44,6 +44,15 @@ export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
   return frame;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * A text message as a server frame, encoded once: one notification fanned out to many sockets
+ * is one buffer, queued on each (`ServerWebSocket.sendFrame`).
+ */
+export const textFrame = (text: string): Uint8Array =>
+  encodeFrame(Opcode.Text, encoder.encode(text));
+
 /** What the reader hands on: whole messages, control frames, and why it stopped. */
 export interface FrameEvents {
   message(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: Uint8Array): void;

@@ -89,6 +89,17 @@ export class ServerWebSocket extends EventTarget {
     this.#write(Opcode.Binary, bytes);
   }
 
+  /**
+   * Queues a whole server frame encoded beforehand (`textFrame`), e.g. one message sent to many
+   * sockets; the buffer is written as it is and must not change afterwards.
+   */
+  sendFrame(frame: Uint8Array): void {
+    if (this.readyState === 0) {
+      throw new DOMException("the WebSocket is not open yet", "InvalidStateError");
+    }
+    if (this.readyState === 1) this.#io!.writer.write(frame);
+  }
+
   close(code?: number, reason = ""): void {
     if (code !== undefined && !isSendableCloseCode(code)) {
       throw new DOMException(`close code ${code} cannot be sent`, "InvalidAccessError");

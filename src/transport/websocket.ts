@@ -59,6 +59,8 @@ export interface TextSocket {
   /** Bytes written but not yet sent (the socket's own buffer: the client reads slowly). */
   readonly buffered: number;
   send(text: string): void;
+  /** A text message encoded once as a frame (`textFrame`) for many sockets. */
+  sendFrame(frame: Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -86,6 +88,9 @@ export function acceptTextWebSocket(
     },
     send(message) {
       if (socket.readyState === WebSocket.OPEN) socket.send(message);
+    },
+    sendFrame(frame) {
+      if (socket.readyState === WebSocket.OPEN) socket.sendFrame(frame);
     },
     close(code = 1000, reason) {
       if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);

@@ -3,12 +3,19 @@ import { checkChannelName, checkNotifyPayload } from "../../connectors/postgres/
 import { type NotificationGap, PgListener } from "../../connectors/postgres/listener.ts";
 import { CatbusError, ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import { sseFrame } from "../../transport/sse.ts";
+import { textFrame } from "../../transport/websocket-frames.ts";
 
-/** One NOTIFY as the bridge hands it to every subscriber of its channel. */
+/**
+ * One NOTIFY as the bridge hands it to every subscriber of its channel. Its encodings are made
+ * once, by the first subscriber that needs one, and shared by all the others.
+ */
 export class Notification {
   readonly channel: string;
   readonly payload: string;
   #wire?: string;
+  #frame?: Uint8Array;
+  #event?: Uint8Array;
 
   constructor(channel: string, payload: string) {
     this.channel = channel;
@@ -21,6 +28,19 @@ export class Notification {
       type: "notification",
       channel: this.channel,
       payload: this.payload,
+    });
+  }
+
+  /** The `notification` message as a WebSocket text frame. */
+  get frame(): Uint8Array {
+    return this.#frame ??= textFrame(this.wire);
+  }
+
+  /** Alle's SSE event: `event: message` with `{"channel","payload"}`. */
+  get event(): Uint8Array {
+    return this.#event ??= sseFrame({
+      event: "message",
+      data: JSON.stringify({ channel: this.channel, payload: this.payload }),
     });
   }
 }

@@ -35,6 +35,11 @@ export function notifyTextOf(message: BusMessage): string {
  * A native subscription to a literal `pg.<channel>` makes the bridge LISTEN there (counted with
  * the Alle clients on it); a wildcard one (`pg.*`, `pg.>`) cannot be LISTENed and sees only the
  * channels something else listens to.
+ *
+ * On a stored `pg` shared by several nodes (`--alle-persist` on a shared engine), only one node
+ * joins the two (`joining`, while it holds the advisory lock): it alone publishes NOTIFYs, so each
+ * is stored once, and it alone turns what is published to `pg.<channel>` on any node (it reaches
+ * every node through the engine) into a NOTIFY, so each is sent once.
  */
 export class CatbusLink {
   readonly #broker: Broker;
@@ -45,6 +50,8 @@ export class CatbusLink {
   readonly #watcher: Subscriber = { deliver: (m) => this.#fromCatbus(m) };
   /** The native subscribers, as one subscriber of the bridge (the link publishes what comes). */
   readonly #natives: AlleSubscriber = { notification() {}, gap() {} };
+  /** False while another node joins a shared, stored `pg` to PostgreSQL (see above). */
+  #joining = true;
   /** The channels native subscribers want LISTENed (a LISTEN may still wait for the bridge). */
   readonly #wanted = new Set<string>();
   readonly #interest: InterestListener = {
@@ -74,8 +81,20 @@ export class CatbusLink {
     this.#broker.unwatchInterest(PG_NAMESPACE);
   }
 
+  /** Whether this node joins `pg` and PostgreSQL (set as the advisory lock comes and goes). */
+  set joining(on: boolean) {
+    this.#joining = on;
+    // A NOTIFY sent before is no echo any more: the next node to join publishes what comes.
+    this.#echoes.clear();
+  }
+
+  get joining(): boolean {
+    return this.#joining;
+  }
+
   /** After a reconnect (the bridge's `onGap`): every native subscriber of those channels is told. */
   gap = (_gap: unknown, channels: string[]): void => {
+    if (!this.#joining) return;
     const names = channels.map(catbusChannel).filter((n): n is string => n !== undefined);
     this.#broker.reportLoss(PG_NAMESPACE, names, ErrorCode.Unavailable);
   };
@@ -105,6 +124,7 @@ export class CatbusLink {
 
   /** A NOTIFY on a listened channel (given to the bridge as its `onNotification`). */
   fromPostgres = (channel: string, payload: string): void => {
+    if (!this.#joining) return;
     const key = `${channel}\0${payload}`;
     const echoes = this.#echoes.get(key);
     if (echoes) {
@@ -125,7 +145,7 @@ export class CatbusLink {
 
   #fromCatbus(message: BusMessage) {
     const bridge = this.#bridge;
-    if (!bridge || message.headers?.[ORIGIN_HEADER] === FROM_POSTGRES) return;
+    if (!bridge || !this.#joining || message.headers?.[ORIGIN_HEADER] === FROM_POSTGRES) return;
     const channel = message.channel.slice(PG_NAMESPACE.length + 1);
     if (message.binary) {
       this.#log("warn", "alle: a binary message cannot be a NOTIFY; not sent", { channel });

@@ -7,6 +7,8 @@ import type { alleSettings } from "./settings.ts";
 import { type AlleAuth, checkAuthFunctionName } from "./auth.ts";
 import { AlleBridge } from "./bridge.ts";
 import { CatbusLink } from "./catbus-link.ts";
+import { AdvisoryLock } from "../../connectors/postgres/advisory-lock.ts";
+import type { Logger } from "../../core/logger.ts";
 import { serveAlle } from "./server.ts";
 import { alleAdminRoutes } from "./admin-routes.ts";
 
@@ -60,6 +62,9 @@ export const alleDoor: Door<AlleDoorSettings> = {
       () => services.log("info", "alle: connected to PostgreSQL"),
       () => {},
     );
+    const lock = settings.allePersist && services.sharedStorage
+      ? storingLock(postgresUrl, link, services.log)
+      : undefined;
     let http;
     try {
       http = serveAlle({
@@ -82,6 +87,7 @@ export const alleDoor: Door<AlleDoorSettings> = {
       });
     } catch (e) {
       link.stop();
+      await lock?.close();
       await bridge.close();
       await authSql?.end({ timeout: 1 });
       throw cannotListen(settings.alleBind, settings.origins.alleBind, e);
@@ -92,9 +98,36 @@ export const alleDoor: Door<AlleDoorSettings> = {
       async close() {
         await http.shutdown();
         link.stop();
+        await lock?.close();
         await bridge.close();
         await authSql?.end({ timeout: 1 });
       },
     };
   },
 };
+
+/** Every node of a shared engine with --alle-persist asks for it; its holder stores NOTIFYs. */
+const STORING_LOCK = "catbus alle persist";
+
+/**
+ * Makes `link` join `pg` and PostgreSQL only while this node holds the advisory lock, so one node
+ * of those sharing the engine stores each NOTIFY; when it dies, another takes over within a
+ * second (what is notified in between is not stored).
+ */
+function storingLock(url: string, link: CatbusLink, log: Logger): AdvisoryLock {
+  link.joining = false;
+  const lock = new AdvisoryLock(url, `catbusd ${Deno.pid} alle persist`, {
+    name: STORING_LOCK,
+    intervalMs: 1000,
+    acquired() {
+      link.joining = true;
+      log("info", "alle: this node stores the PostgreSQL notifications (it holds the lock)");
+    },
+    lost() {
+      link.joining = false;
+      log("warn", "alle: this node lost the storing lock; another node stores notifications");
+    },
+  });
+  lock.start();
+  return lock;
+}

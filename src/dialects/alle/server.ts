@@ -63,11 +63,7 @@ export function serveAlle(options: AlleServerOptions, context: AlleContext): Htt
     });
     const sent = (fields: { event: string; data: string }) => stream.send(sseFrame(fields));
     client = new AlleClient(context, {
-      notification: (n) =>
-        sent({
-          event: "message",
-          data: JSON.stringify({ channel: n.channel, payload: n.payload }),
-        }),
+      notification: (n) => stream.send(n.event),
       send: (m) => sent({ event: "error", data: JSON.stringify({ message: m.message }) }),
       buffered: () => stream.overflow,
       close: () => stream.close(),

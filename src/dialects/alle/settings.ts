@@ -1,4 +1,4 @@
-import { address, list, oneOf, settingsGroup, text } from "../../core/settings.ts";
+import { address, bool, list, oneOf, settingsGroup, text } from "../../core/settings.ts";
 
 export const alleSettings = settingsGroup({
   title: "Alle dialect (WebSocket/SSE <-> PostgreSQL LISTEN/NOTIFY)",
@@ -47,6 +47,15 @@ export const alleSettings = settingsGroup({
       kind: text,
       help: "Alle's auth: a SQL function (schema.name) taking the token and returning " +
         "(user_id, authenticated) or a bool; an authenticated user may use every channel",
+    },
+    allePersist: {
+      flag: "alle-persist",
+      env: "CATBUS_ALLE_PERSIST",
+      yaml: "alle.persist",
+      kind: bool,
+      default: false,
+      help: "store notifications in the namespace pg, so native subscribers can replay and " +
+        "resume them; with a shared engine exactly one node (a PostgreSQL advisory lock) stores",
     },
   },
 });

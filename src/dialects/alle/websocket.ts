@@ -76,7 +76,7 @@ export function alleSocket(context: AlleContext, principal?: Principal): TextSoc
       socket = s;
       client = new AlleClient(context, {
         send,
-        notification: (n) => socket.send(n.wire),
+        notification: (n) => socket.sendFrame(n.frame),
         buffered: () => socket.buffered,
         close: () => socket.close(1008, "closed by the server"),
       });
