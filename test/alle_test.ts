@@ -148,6 +148,44 @@ Deno.test("alle - channel names are quoted exactly: case is kept, quotes and SQL
   ws.close();
 });
 
+/** Runs `sql` with the psql program, as a user would; false when psql is not installed. */
+async function psqlCommand(db: TestDatabase, sql: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("psql", {
+      args: [db.url, "-v", "ON_ERROR_STOP=1", "-c", sql],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (Deno.env.get("CI") === "true") throw new Error("psql is needed in CI");
+    console.log("SKIPPED the psql part: no psql on PATH");
+    return false;
+  }
+}
+
+Deno.test("alle - mixed case from psql: NOTIFY folds an unquoted name, a quoted one and pg_notify keep it", async () => {
+  await using db = await testDatabase("alle - psql case");
+  if (!db) return;
+  await using server = await alleServer(db);
+  const ws = await AlleSocket.connect(alleUrl(server));
+  await subscribed(ws, "Orders");
+  await subscribed(ws, "orders");
+  const sent = await psqlCommand(
+    db,
+    `NOTIFY Orders, 'unquoted'; NOTIFY "Orders", 'quoted'; ` +
+      `select pg_notify('Orders', 'function'); select pg_notify('orders', 'lower')`,
+  );
+  if (!sent) return ws.close();
+  assert.deepEqual(await ws.next(), notification("orders", "unquoted"));
+  assert.deepEqual(await ws.next(), notification("Orders", "quoted"));
+  assert.deepEqual(await ws.next(), notification("Orders", "function"));
+  assert.deepEqual(await ws.next(), notification("orders", "lower"));
+  ws.close();
+});
+
 Deno.test("alle - GET /sse streams a channel's notifications and POST /notify answers success", async () => {
   await using db = await testDatabase("alle - sse");
   if (!db) return;
