@@ -129,70 +129,98 @@ Deno.test("alle persist - NOTIFYs are stored in pg and replayed after a restart;
 
 const valkey = await valkeyOrSkip("the alle persist tests on a shared engine");
 
+/** `catbus init` on `db`, through a node of its own, for the PostgreSQL engine. */
+async function init(db: TestDatabase): Promise<void> {
+  await using server = await startCatbusd(["--no-webtransport"]);
+  const out = await server.cli(["init"], { CATBUS_DATABASE_URL: db.url });
+  assert.equal(out.code, 0, out.stderr);
+}
+
+/** Two nodes of a shared engine, both bridging `db` with --alle-persist. */
+async function sharedEngineScenario(db: TestDatabase, shared: string[]) {
+  const holder = await persistingServer(db, shared);
+  const other = await persistingServer(db, shared);
+  try {
+    await holder.waitForLog(STORING, 15_000);
+    assert.doesNotMatch(other.log(), STORING);
+
+    // A subscriber on the node that does not store gets each NOTIFY once, from the shared stream.
+    const reader = await connect(other);
+    await subscribe(reader);
+    for (let i = 1; i <= 5; i++) await db.sql`select pg_notify('orders', ${String(i)})`;
+    await db.sql`NOTIFY orders, 'marker'`;
+    const first = await receive(reader, 6);
+    assert.deepEqual(values(first), ["1", "2", "3", "4", "5", "marker"]);
+    assert.deepEqual(seqs(first), range(1, 6));
+
+    // A native publish on the other node: stored once (by the engine), sent as one NOTIFY.
+    const psql = await psqlListen(db, "orders");
+    const writer = await connect(other);
+    await publish(writer, "from the other node");
+    assert.equal(await psql.got.next("the NOTIFY of the publish"), "from the other node");
+    await db.sql`NOTIFY orders, 'marker 2'`;
+    assert.equal(await psql.got.next("the marker"), "marker 2");
+    assert.equal(psql.got.size, 0, "one NOTIFY for one publish on two nodes");
+    assert.deepEqual(values(await receive(reader, 2)), ["from the other node", "marker 2"]);
+    await psql.unlisten();
+
+    await holder.crash();
+    await other.waitForLog(STORING, 15_000);
+    await db.sql`NOTIFY orders, 'after the takeover'`;
+    const after = await receive(reader, 1);
+    assert.deepEqual(values(after), ["after the takeover"]);
+    assert.equal(after[0].seq, 9);
+
+    // The survivor replays the whole stream: every NOTIFY once, in order.
+    const replay = await connect(other);
+    await subscribe(replay, { from: "first" });
+    assert.deepEqual(values(await receive(replay, 9)), [
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "marker",
+      "from the other node",
+      "marker 2",
+      "after the takeover",
+    ]);
+    await db.sql`NOTIFY orders, 'last'`;
+    const last = await receive(replay, 1);
+    assert.deepEqual(values(last), ["last"], "nothing was stored twice");
+    for (const c of [reader, writer, replay]) c.close();
+  } finally {
+    await holder.stop();
+    await other.stop();
+  }
+}
+
 Deno.test({
-  name: "alle persist - on a shared engine one node stores each NOTIFY once; kill -9 it and " +
-    "the other takes the lock and stores",
+  name: "alle persist - on Valkey one node stores each NOTIFY once; kill -9 it and the other " +
+    "takes the lock and stores",
   ignore: !valkey,
   async fn() {
-    await using db = await testDatabase("alle persist - two nodes");
+    await using db = await testDatabase("alle persist - two nodes on Valkey");
     if (!db) return;
     const prefix = uniquePrefix("alle-persist");
-    const shared = ["--engine", "valkey", "--valkey-url", valkey!, "--valkey-prefix", prefix];
-    const holder = await persistingServer(db, shared);
-    const other = await persistingServer(db, shared);
     try {
-      await holder.waitForLog(STORING, 15_000);
-      assert.doesNotMatch(other.log(), STORING);
-
-      // A subscriber on the node that does not store gets each NOTIFY once, from the shared stream.
-      const reader = await connect(other);
-      await subscribe(reader);
-      for (let i = 1; i <= 5; i++) await db.sql`select pg_notify('orders', ${String(i)})`;
-      await db.sql`NOTIFY orders, 'marker'`;
-      const first = await receive(reader, 6);
-      assert.deepEqual(values(first), ["1", "2", "3", "4", "5", "marker"]);
-      assert.deepEqual(seqs(first), range(1, 6));
-
-      // A native publish on the other node: stored once (by the engine), sent as one NOTIFY.
-      const psql = await psqlListen(db, "orders");
-      const writer = await connect(other);
-      await publish(writer, "from the other node");
-      assert.equal(await psql.got.next("the NOTIFY of the publish"), "from the other node");
-      await db.sql`NOTIFY orders, 'marker 2'`;
-      assert.equal(await psql.got.next("the marker"), "marker 2");
-      assert.equal(psql.got.size, 0, "one NOTIFY for one publish on two nodes");
-      assert.deepEqual(values(await receive(reader, 2)), ["from the other node", "marker 2"]);
-      await psql.unlisten();
-
-      await holder.crash();
-      await other.waitForLog(STORING, 15_000);
-      await db.sql`NOTIFY orders, 'after the takeover'`;
-      const after = await receive(reader, 1);
-      assert.deepEqual(values(after), ["after the takeover"]);
-      assert.equal(after[0].seq, 9);
-
-      // The survivor replays the whole stream: every NOTIFY once, in order.
-      const replay = await connect(other);
-      await subscribe(replay, { from: "first" });
-      assert.deepEqual(values(await receive(replay, 9)), [
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-        "marker",
-        "from the other node",
-        "marker 2",
-        "after the takeover",
+      await sharedEngineScenario(db, [
+        "--engine",
+        "valkey",
+        "--valkey-url",
+        valkey!,
+        "--valkey-prefix",
+        prefix,
       ]);
-      await db.sql`NOTIFY orders, 'last'`;
-      const last = await receive(replay, 1);
-      assert.deepEqual(values(last), ["last"], "nothing was stored twice");
-      for (const c of [reader, writer, replay]) c.close();
     } finally {
-      await holder.stop();
-      await other.stop();
       await deleteKeys(valkey!, prefix);
     }
   },
+});
+
+Deno.test("alle persist - on the PostgreSQL engine (the same database) one node stores each NOTIFY once; kill -9 it and the other takes the lock and stores", async () => {
+  await using db = await testDatabase("alle persist - two nodes on PostgreSQL");
+  if (!db) return;
+  await init(db);
+  await sharedEngineScenario(db, ["--engine", "postgres", "--database-url", db.url]);
 });

@@ -55,7 +55,8 @@ export const alleSettings = settingsGroup({
       kind: bool,
       default: false,
       help: "store notifications in the namespace pg, so native subscribers can replay and " +
-        "resume them; with a shared engine exactly one node (a PostgreSQL advisory lock) stores",
+        "resume them; on a shared engine (valkey, postgres) one node stores (the holder of a " +
+        "PostgreSQL advisory lock)",
     },
   },
 });
