@@ -3,7 +3,7 @@ import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { within } from "./helpers/deadline.ts";
 import { type AlleMessage, alleServer, AlleSocket, alleUrl } from "./helpers/alle.ts";
 import { nativeClient } from "./helpers/native.ts";
-import { type TestDatabase, testDatabase } from "./helpers/postgres.ts";
+import { PgProxy, type TestDatabase, testDatabase } from "./helpers/postgres.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
 import { RawConnection } from "./helpers/raw.ts";
 import { FrameType } from "../client/shared/frame.ts";
@@ -427,6 +427,30 @@ async function stalledSocket(url: string, channel: string): Promise<Deno.Conn> {
   await conn.write(frame);
   return conn;
 }
+
+Deno.test("alle - while PostgreSQL is unreachable a subscribe is an error, never subscribed; once it is back, subscribed", async () => {
+  await using db = await testDatabase("alle - unreachable");
+  if (!db) return;
+  const proxy = PgProxy.create();
+  await using server = await startCatbusd([
+    "--alle-bind",
+    "127.0.0.1:0",
+    "--alle-postgres-url",
+    proxy.urlFor(db.url),
+  ]);
+  await server.waitForLog(/alle: PostgreSQL is unreachable; retrying/, 30_000);
+  const ws = await AlleSocket.connect(alleUrl(server));
+  const refused = await ws.request({ type: "subscribe", channel: "orders" });
+  assert.equal(refused.type, "error", JSON.stringify(refused));
+  assert.match(String(refused.message), /PostgreSQL is unreachable/);
+  proxy.open();
+  await server.waitForLog(/alle: connected to PostgreSQL/, 30_000);
+  await subscribed(ws, "orders");
+  await db.sql`NOTIFY orders, 'reachable'`;
+  assert.deepEqual(await ws.next(), notification("orders", "reachable"));
+  ws.close();
+  proxy.cut();
+});
 
 Deno.test("alle - a client that stops reading is disconnected and never delays the others", async () => {
   await using db = await testDatabase("alle - stalled");
