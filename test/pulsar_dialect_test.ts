@@ -667,6 +667,9 @@ Deno.test("pulsar - a short JWT secret is refused at start; password guessing is
     metrics,
     /pulsar_http_requests_total\{method="GET",route="\/ready",status="200"\} 1/,
   );
+  assert.match(metrics, /catbus_build_info/, "the server's series are there too");
+  const main = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  assert.match(main, /pulsar_messages_received_total 1\n/, "and the door's on the main port");
   const unknown = await api(server, "GET", "/nope");
   assert.deepEqual([unknown.status, unknown.body], [404, { detail: "Not Found" }]);
   const wrongMethod = await api(server, "DELETE", "/health");
@@ -765,4 +768,37 @@ Deno.test("pulsar - a WebSocket that never subscribes is closed after --hello-ti
   const ws = await openWs(server, `?token=${await adminToken(server)}`);
   assert.equal((await ws.next("error")).code, "SUBSCRIBE_TIMEOUT");
   assert.equal((await ws.closed).code, 1011);
+});
+
+Deno.test("pulsar - rate limits: messages per user and requests per IP answer 429 with Retry-After", async () => {
+  await using server = await startPulsar([
+    "--pulsar-rate-limit-per-client",
+    "3",
+    "--pulsar-rate-limit-per-ip",
+    "12",
+  ]);
+  const token = await adminToken(server);
+  assert.equal((await publish(server, token, "limited", { n: 1 })).status, 201);
+  const bulk = (n: number) =>
+    api(server, "POST", "/api/v1/messages/bulk", token, {
+      messages: Array.from({ length: n }, (_, i) => ({ topic: "limited", payload: { i } })),
+    });
+  assert.equal((await bulk(2)).status, 207, "a bulk spends one unit per message");
+  const over = await api(server, "POST", "/api/v1/messages", token, {
+    topic: "limited",
+    payload: { n: 4 },
+  });
+  assert.equal(over.status, 429);
+  assert.match(over.body.detail, /Rate limit exceeded: at most 3 messages per minute/);
+  assert.ok(Number(over.headers.get("retry-after")) >= 1);
+  // 4 requests so far from this IP; the per-IP budget of 12 runs out within 9 more.
+  let status = 0;
+  for (let i = 0; i < 9 && status !== 429; i++) {
+    status = (await api(server, "GET", "/auth/me", token)).status;
+  }
+  assert.equal(status, 429);
+  assert.equal((await api(server, "GET", "/health")).status, 200, "probes are not limited");
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  assert.match(metrics, /pulsar_rate_limited_total\{limit="user"\} 1\n/);
+  assert.match(metrics, /pulsar_rate_limited_total\{limit="ip"\} 1\n/);
 });

@@ -8,6 +8,7 @@ import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import type { AcceptReport, Admission } from "../transport/accept-loop.ts";
 import type { SessionRegistry } from "../auth/live-connections.ts";
 import type { HttpLimits } from "../transport/http-server.ts";
+import type { Registry } from "prom-client";
 
 /** What every door is given by the server: the shared core and the access layer's parts. */
 export interface DoorServices {
@@ -58,6 +59,8 @@ export interface DoorServices {
    * that owns the main HTTP listener (`--bind`).
    */
   routes: readonly HttpMount[];
+  /** The server's Prometheus registry (`/metrics`), where a door registers its own series. */
+  metrics: Registry;
 }
 
 /**

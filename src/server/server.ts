@@ -371,6 +371,7 @@ async function startWithRoles(
       ...config.metrics ? [{ prefix: "/metrics", handle: () => metrics.respond() }] : [],
       ...admin ? [admin, consoleFiles()] : [],
     ],
+    metrics: metrics.registry,
     http: httpLimits,
     ...(tls ? { tls } : {}),
   };

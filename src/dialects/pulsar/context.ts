@@ -9,6 +9,7 @@ import type { PulsarLive } from "./live.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
 import type { PulsarMetrics } from "./metrics.ts";
 import type { PollWaiters } from "./poll-waiters.ts";
+import type { RateLimit } from "./rate-limits.ts";
 
 /** What every handler of the door is given. */
 export interface PulsarContext {
@@ -23,6 +24,10 @@ export interface PulsarContext {
   /** WebSocket clients' acknowledged positions: user, client_id, topic → sequence. */
   acks: Map<string, number>;
   loginFailures: LoginFailures;
+  /** Messages per user per minute (--pulsar-rate-limit-per-client). */
+  userRate: RateLimit;
+  /** Requests per client IP per minute (--pulsar-rate-limit-per-ip). */
+  ipRate: RateLimit;
 }
 
 /** One request's authenticated caller. */

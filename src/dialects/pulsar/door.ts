@@ -14,6 +14,7 @@ import type { PulsarContext } from "./context.ts";
 import { bootstrapAdmin } from "./bootstrap.ts";
 import { LoginFailures } from "./login-failures.ts";
 import { pulsarAdminRoutes } from "./admin-routes.ts";
+import { RateLimit } from "./rate-limits.ts";
 
 const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
@@ -35,20 +36,38 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
       await services.broker.createNamespace(PULSAR_NAMESPACE);
     }
     const store = await PulsarStore.open(settings.data);
+    const live = new PulsarLive(services.live, store);
+    const polls = new PollWaiters();
+    const metrics = new PulsarMetrics(services.metrics, {
+      websockets: () => live.size,
+      pollWaiters: () => polls.active,
+      users: () => store.users().length,
+      topics: () => store.topics().length,
+    });
     const ctx: PulsarContext = {
       services,
       settings,
       store,
       tokens: new AccessTokens(secret, settings.pulsarTokenLifetimeMs),
-      live: new PulsarLive(services.live, store),
+      live,
       idempotency: new IdempotencyKeys(
         settings.pulsarIdempotencyWindowMs,
         settings.pulsarIdempotencyMaxKeys,
       ),
-      polls: new PollWaiters(),
-      metrics: new PulsarMetrics(),
+      polls,
+      metrics,
       acks: new Map(),
       loginFailures: new LoginFailures(settings.pulsarLoginFailuresPerMinute),
+      userRate: new RateLimit(
+        settings.pulsarRateLimitPerClient,
+        "messages",
+        () => metrics.rateLimited("user"),
+      ),
+      ipRate: new RateLimit(
+        settings.pulsarRateLimitPerIp,
+        "requests",
+        () => metrics.rateLimited("ip"),
+      ),
     };
     await bootstrapAdmin(ctx, services.log);
     let server;

@@ -69,7 +69,7 @@ function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Prom
     ...(headers ? { headers } : {}),
     ...(item.ttl ? { expiresAt: Date.now() + item.ttl * 1000 } : {}),
   });
-  published.then(() => ctx.metrics.messagesReceived++, () => {});
+  published.then(() => ctx.metrics.received(), () => {});
   return published;
 }
 
@@ -148,6 +148,11 @@ async function idempotent(
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "write");
   const body = await readJson(request, ctx.settings.pulsarMaxBodyBytes);
+  const items = (body as { messages?: unknown })?.messages;
+  ctx.userRate.take(
+    caller.user.user_id,
+    publish === publishBulk && Array.isArray(items) ? Math.max(1, items.length) : 1,
+  );
   const key = request.headers.get("idempotency-key");
   const run = () =>
     publish(ctx, caller, body).catch(async (e) => {

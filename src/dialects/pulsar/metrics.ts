@@ -1,43 +1,66 @@
+import client, { type Registry } from "prom-client";
+
+/** What the door's gauges read when scraped. */
+export interface PulsarGaugeSources {
+  websockets(): number;
+  pollWaiters(): number;
+  users(): number;
+  topics(): number;
+}
+
 /**
- * The door's Prometheus metrics at `GET /metrics`. Labels are bounded: a route template (never a
- * raw path or topic name), a method and a status.
+ * The door's own `pulsar_*` series, registered in the server's registry: the main port's
+ * `/metrics` and the door's `GET /metrics` show them with the server's. Labels are bounded: a
+ * route template (never a raw path or topic name), a method and a status.
  */
 export class PulsarMetrics {
-  readonly #requests = new Map<string, number>();
-  messagesReceived = 0;
+  readonly #requests: client.Counter<"method" | "route" | "status">;
+  readonly #received: client.Counter;
+  readonly #rateLimited: client.Counter<"limit">;
 
-  request(method: string, route: string, status: number): void {
-    const key = `method="${method}",route="${route}",status="${status}"`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+  constructor(registry: Registry, sources: PulsarGaugeSources) {
+    const registers = [registry];
+    this.#requests = new client.Counter({
+      name: "pulsar_http_requests_total",
+      help: "Pulsar Relay HTTP requests by route template, method and status.",
+      labelNames: ["method", "route", "status"],
+      registers,
+    });
+    this.#received = new client.Counter({
+      name: "pulsar_messages_received_total",
+      help: "Messages accepted by POST /api/v1/messages and /api/v1/messages/bulk.",
+      registers,
+    });
+    this.#rateLimited = new client.Counter({
+      name: "pulsar_rate_limited_total",
+      help: "Pulsar Relay requests answered 429 by a rate limit, by limit (ip or user).",
+      labelNames: ["limit"],
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge("pulsar_active_websocket_connections", "Open Pulsar WebSockets.", sources.websockets);
+    gauge("pulsar_active_poll_waiters", "Pulsar long-polls waiting now.", sources.pollWaiters);
+    gauge("pulsar_users", "Pulsar users in the store.", sources.users);
+    gauge("pulsar_topics", "Pulsar topics in the store.", sources.topics);
   }
 
-  render(
-    gauges: { websockets: number; pollWaiters: number; users: number; topics: number },
-  ): string {
-    const metric = (name: string, type: string, help: string, samples: string[]) => [
-      `# HELP ${name} ${help}`,
-      `# TYPE ${name} ${type}`,
-      ...samples,
-    ];
-    const gauge = (name: string, help: string, value: number) =>
-      metric(name, "gauge", help, [`${name} ${value}`]);
-    return [
-      ...metric(
-        "pulsar_http_requests_total",
-        "counter",
-        "HTTP requests by route template, method and status.",
-        [...this.#requests].map(([k, v]) => `pulsar_http_requests_total{${k}} ${v}`),
-      ),
-      ...metric(
-        "pulsar_messages_received_total",
-        "counter",
-        "Messages accepted by POST /api/v1/messages and /api/v1/messages/bulk.",
-        [`pulsar_messages_received_total ${this.messagesReceived}`],
-      ),
-      ...gauge("pulsar_active_websocket_connections", "Open WebSockets.", gauges.websockets),
-      ...gauge("pulsar_active_poll_waiters", "Long-polls waiting now.", gauges.pollWaiters),
-      ...gauge("pulsar_users", "Users in the store.", gauges.users),
-      ...gauge("pulsar_topics", "Topics in the store.", gauges.topics),
-    ].join("\n") + "\n";
+  request(method: string, route: string, status: number): void {
+    this.#requests.inc({ method, route, status: String(status) });
+  }
+
+  received(n = 1): void {
+    this.#received.inc(n);
+  }
+
+  rateLimited(limit: "ip" | "user"): void {
+    this.#rateLimited.inc({ limit });
   }
 }

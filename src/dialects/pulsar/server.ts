@@ -41,24 +41,17 @@ function operationRoutes(): Route[] {
       const ready = storage === "ok";
       return json(ready ? 200 : 503, { ready, checks: { storage } });
     }],
-    ["GET", "/metrics", async (ctx, request, _, info) => {
-      // The door's own series, then the server's registry (where its traffic is counted, with
-      // door="pulsar"), so a scraper of the original's port sees both.
-      const server = ctx.services.routes.find((r) => r.prefix === "/metrics");
-      const shared = server ? await (await server.handle(request, info.remote)).text() : "";
-      return wholeResponse(
-        ctx.metrics.render({
-          websockets: ctx.live.size,
-          pollWaiters: ctx.polls.active,
-          users: ctx.store.users().length,
-          topics: ctx.store.topics().length,
-        }) + shared,
-        { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
-      );
-    }],
+    // The server's registry, where the door's own series are too.
+    ["GET", "/metrics", async (ctx) =>
+      wholeResponse(await ctx.services.metrics.metrics(), {
+        headers: { "content-type": ctx.services.metrics.contentType, "cache-control": "no-store" },
+      })],
     ["GET", "/ws", (ctx, request, _, info) => acceptPulsarSocket(ctx, request, info)],
   ];
 }
+
+/** Probes an orchestrator makes, never rate limited. */
+const PROBES = new Set(["/health", "/ready"]);
 
 /** The Pulsar Relay API on its own listener (see docs/pulsar.md). */
 export function servePulsar(
@@ -82,6 +75,7 @@ export function servePulsar(
       try {
         const found = router.find(request.method, url.pathname);
         template = found.template;
+        if (!PROBES.has(template)) ctx.ipRate.take(info.remoteAddr.hostname);
         response = await found.handler(ctx, request, found.params, {
           keep,
           remote,

@@ -110,6 +110,24 @@ export const pulsarSettings = settingsGroup({
       default: 20,
       help: "failed logins per username per minute before 429 (slows password guessing)",
     },
+    pulsarRateLimitPerClient: {
+      flag: "pulsar-rate-limit-per-client",
+      env: "PULSAR_RATE_LIMIT_PER_CLIENT",
+      yaml: "pulsar.rate_limit_per_client",
+      kind: count,
+      default: 0,
+      help: "messages one user may publish per minute, bursts of a minute's worth allowed (429 " +
+        "above it; 0 = no limit)",
+    },
+    pulsarRateLimitPerIp: {
+      flag: "pulsar-rate-limit-per-ip",
+      env: "PULSAR_RATE_LIMIT_PER_IP",
+      yaml: "pulsar.rate_limit_per_ip",
+      kind: count,
+      default: 0,
+      help: "requests one client IP may make per minute, /health and /ready aside (429 above " +
+        "it; 0 = no limit)",
+    },
   },
 });
 
