@@ -613,8 +613,9 @@ Deno.test("pulsar - ttl expires messages", async () => {
   );
 });
 
-Deno.test("pulsar - restart keeps users, topics, grants and messages", async () => {
+Deno.test("pulsar - restart keeps users, topics, grants, messages and Idempotency-Keys", async () => {
   const data = await Deno.makeTempDir({ prefix: "catbus-pulsar-" });
+  let first: Awaited<ReturnType<typeof api>>;
   try {
     {
       await using server = await startPulsar([], { data });
@@ -623,12 +624,27 @@ Deno.test("pulsar - restart keeps users, topics, grants and messages", async () 
       await api(server, "POST", "/api/v1/topics", admin, { topic_name: "kept" });
       await api(server, "POST", "/api/v1/topics/kept/permissions", admin, { user_id: bob.id });
       await publish(server, admin, "kept", { n: 1 });
+      first = await api(server, "POST", "/api/v1/messages", admin, {
+        topic: "kept",
+        payload: { n: 2 },
+      }, { "idempotency-key": "retry-me" });
+      assert.equal(first.status, 201);
     }
     await using server = await startPulsar([], { data });
+    const admin = await adminToken(server);
+    const retried = await api(server, "POST", "/api/v1/messages", admin, {
+      topic: "kept",
+      payload: { n: 2 },
+    }, { "idempotency-key": "retry-me" });
+    assert.deepEqual([retried.status, retried.body], [201, first.body], "the first answer");
     const bob = await login(server, "bob", "bob-password");
     const h = await api(server, "GET", "/api/v1/topics/kept/messages", bob.access_token);
     assert.equal(h.status, 200);
-    assert.deepEqual(h.body.messages.map((m: { payload: unknown }) => m.payload), [{ n: 1 }]);
+    assert.deepEqual(
+      h.body.messages.map((m: { payload: unknown }) => m.payload),
+      [{ n: 2 }, { n: 1 }],
+      "and no second message (newest first)",
+    );
     const mode = (await Deno.stat(`${data}/pulsar/state.json`)).mode! & 0o777;
     assert.equal(mode, 0o600, "the store holds password hashes: owner only");
   } finally {

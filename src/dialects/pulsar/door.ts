@@ -7,6 +7,7 @@ import { PulsarStore } from "./store.ts";
 import { AccessTokens, MIN_SECRET_LENGTH } from "./jwt.ts";
 import { PulsarLive } from "./live.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
+import { IdempotencyFile } from "./idempotency-file.ts";
 import { PollWaiters } from "./poll-waiters.ts";
 import { PulsarMetrics } from "./metrics.ts";
 import { servePulsar } from "./server.ts";
@@ -36,6 +37,7 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
       await services.broker.createNamespace(PULSAR_NAMESPACE);
     }
     const store = await PulsarStore.open(settings.data);
+    const answers = await IdempotencyFile.open(settings.data, settings.pulsarIdempotencyMaxKeys);
     const live = new PulsarLive(services.live, store);
     const polls = new PollWaiters();
     const metrics = new PulsarMetrics(services.metrics, {
@@ -53,6 +55,8 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
       idempotency: new IdempotencyKeys(
         settings.pulsarIdempotencyWindowMs,
         settings.pulsarIdempotencyMaxKeys,
+        answers.file,
+        answers.kept,
       ),
       polls,
       metrics,
@@ -79,7 +83,10 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
     return {
       url: `http${services.tls ? "s" : ""}://${displayHost(address.hostname)}:${server.port}`,
       adminRoutes: pulsarAdminRoutes(store),
-      close: () => server.close(),
+      close: async () => {
+        await server.close();
+        await answers.file.close();
+      },
     };
   },
 };
