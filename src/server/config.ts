@@ -6,6 +6,7 @@ import { busSettings } from "../dialects/bus/settings.ts";
 import { nativeSettings } from "../dialects/native/settings.ts";
 import { rcpSettings } from "../dialects/rcp/settings.ts";
 import { pulsarSettings } from "../dialects/pulsar/settings.ts";
+import { applyStorageBackend } from "../dialects/pulsar/storage-backend.ts";
 import { smSettings } from "../sm/settings.ts";
 import { streamSettings } from "../streams/settings.ts";
 import { engineSettings } from "../streams/valkey/settings.ts";
@@ -73,7 +74,8 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     }
     yaml = { path: sources.yaml.path, doc: doc as Record<string, unknown> };
   }
-  const config = resolve({ ...sources, yaml });
+  // The Pulsar Relay's own names for the Valkey engine (docs/pulsar.md).
+  const config = applyStorageBackend(resolve({ ...sources, yaml }));
   if (!config.cert !== !config.key) {
     const given = config.cert ? config.origins.cert : config.origins.key;
     throw configError(given, "TLS needs both a certificate and a key (--cert and --key)");

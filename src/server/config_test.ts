@@ -202,3 +202,33 @@ Deno.test("config - the postgres engine needs a database, named by DATABASE_URL 
   });
   assert.deepEqual([c.engine, c.databaseUrl], ["postgres", "postgres://db/catbus"]);
 });
+
+Deno.test("config - the Pulsar Relay's storage names select the Valkey engine", () => {
+  const c = resolveConfig({
+    flags: {},
+    env: {
+      PULSAR_STORAGE_BACKEND: "valkey",
+      PULSAR_VALKEY_HOST: "valkey.example.com",
+      PULSAR_VALKEY_PORT: "6380",
+      PULSAR_VALKEY_PASSWORD: "s3cret",
+    },
+    yaml: { path: "c.yaml", text: "valkey:\n  host: ignored-env-wins\n  db: 2\n" },
+  });
+  assert.equal(c.engine, "valkey");
+  assert.equal(c.valkeyUrl, "redis://:s3cret@valkey.example.com:6380/2");
+  const plain = resolveConfig({ flags: {}, env: { PULSAR_STORAGE_BACKEND: "valkey" } });
+  assert.deepEqual([plain.engine, plain.valkeyUrl], ["valkey", DEFAULTS.valkeyUrl]);
+  assert.equal(resolveConfig({ flags: {}, env: { PULSAR_VALKEY_HOST: "h" } }).engine, "local");
+  assert.throws(
+    () => resolveConfig({ flags: { engine: "local" }, env: { PULSAR_STORAGE_BACKEND: "valkey" } }),
+    /PULSAR_STORAGE_BACKEND: is valkey but --engine is local; drop one of them/,
+  );
+  assert.throws(
+    () =>
+      resolveConfig({
+        flags: { "valkey-url": "redis://other:6379" },
+        env: { PULSAR_STORAGE_BACKEND: "valkey", PULSAR_VALKEY_HOST: "h" },
+      }),
+    /--valkey-url: the PULSAR_VALKEY_\* settings name the Valkey server too/,
+  );
+});

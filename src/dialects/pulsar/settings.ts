@@ -2,6 +2,7 @@ import {
   address,
   count,
   duration,
+  oneOf,
   seconds,
   type SettingOrigins,
   settingsGroup,
@@ -110,11 +111,50 @@ export const pulsarSettings = settingsGroup({
       default: 20,
       help: "failed logins per username per minute before 429 (slows password guessing)",
     },
+    pulsarStorageBackend: {
+      flag: "pulsar-storage-backend",
+      env: "PULSAR_STORAGE_BACKEND",
+      yaml: "pulsar.storage_backend",
+      kind: oneOf(["memory", "local", "valkey"] as const),
+      help: "valkey: run the server on the Valkey engine (--engine valkey, its server from " +
+        "PULSAR_VALKEY_*); memory or local: the local log (the original's memory backend kept " +
+        "nothing; here messages are on the log)",
+    },
+    pulsarValkeyHost: {
+      flag: "pulsar-valkey-host",
+      env: "PULSAR_VALKEY_HOST",
+      yaml: "valkey.host",
+      kind: text,
+      help: "the original's Valkey host: with PULSAR_STORAGE_BACKEND=valkey it makes --valkey-url",
+    },
+    pulsarValkeyPort: {
+      flag: "pulsar-valkey-port",
+      env: "PULSAR_VALKEY_PORT",
+      yaml: "valkey.port",
+      kind: count,
+      help: "the original's Valkey port (default 6379)",
+    },
+    pulsarValkeyPassword: {
+      flag: "pulsar-valkey-password",
+      env: "PULSAR_VALKEY_PASSWORD",
+      yaml: "valkey.password",
+      kind: text,
+      help: "the original's Valkey password (none when unset)",
+    },
+    pulsarValkeyDb: {
+      flag: "pulsar-valkey-db",
+      env: "PULSAR_VALKEY_DB",
+      yaml: "valkey.db",
+      kind: count,
+      allowZero: true,
+      help: "the original's Valkey database number (default 0)",
+    },
     pulsarRateLimitPerClient: {
       flag: "pulsar-rate-limit-per-client",
       env: "PULSAR_RATE_LIMIT_PER_CLIENT",
       yaml: "pulsar.rate_limit_per_client",
       kind: count,
+      allowZero: true,
       default: 0,
       help: "messages one user may publish per minute, bursts of a minute's worth allowed (429 " +
         "above it; 0 = no limit)",
@@ -124,6 +164,7 @@ export const pulsarSettings = settingsGroup({
       env: "PULSAR_RATE_LIMIT_PER_IP",
       yaml: "pulsar.rate_limit_per_ip",
       kind: count,
+      allowZero: true,
       default: 0,
       help: "requests one client IP may make per minute, /health and /ready aside (429 above " +
         "it; 0 = no limit)",
