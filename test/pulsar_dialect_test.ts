@@ -613,6 +613,23 @@ Deno.test("pulsar - ttl expires messages", async () => {
   );
 });
 
+Deno.test("pulsar - storage.persistent_tier_retention caps how long a message is delivered", async () => {
+  await using server = await startPulsar(["--pulsar-persistent-tier-retention", "1"]);
+  const admin = await adminToken(server);
+  await publish(server, admin, "retained", { n: 1 }, { ttl: 3600 });
+  await within(
+    (async () => {
+      for (;;) {
+        const h = await api(server, "GET", "/api/v1/topics/retained/messages", admin);
+        if (h.body.total === 0) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })(),
+    15_000,
+    "the message to pass the 1 s retention (its ttl of an hour notwithstanding)",
+  );
+});
+
 Deno.test("pulsar - restart keeps users, topics, grants, messages and Idempotency-Keys", async () => {
   const data = await Deno.makeTempDir({ prefix: "catbus-pulsar-" });
   let first: Awaited<ReturnType<typeof api>>;

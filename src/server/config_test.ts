@@ -216,6 +216,12 @@ Deno.test("config - the Pulsar Relay's storage names select the Valkey engine", 
   });
   assert.equal(c.engine, "valkey");
   assert.equal(c.valkeyUrl, "redis://:s3cret@valkey.example.com:6380/2");
+  const storage = resolveConfig({
+    flags: {},
+    env: {},
+    yaml: { path: "c.yaml", text: "storage:\n  persistent_tier_retention: 24h\n" },
+  });
+  assert.equal(storage.pulsarPersistentTierRetentionMs, 86_400_000, "the original's YAML key");
   const plain = resolveConfig({ flags: {}, env: { PULSAR_STORAGE_BACKEND: "valkey" } });
   assert.deepEqual([plain.engine, plain.valkeyUrl], ["valkey", DEFAULTS.valkeyUrl]);
   assert.equal(resolveConfig({ flags: {}, env: { PULSAR_VALKEY_HOST: "h" } }).engine, "local");

@@ -58,6 +58,13 @@ async function authorizeTopics(ctx: PulsarContext, caller: Caller, topics: Set<s
   );
 }
 
+/** The message's `ttl`, capped by `storage.persistent_tier_retention`; none when neither is set. */
+function expiry(ctx: PulsarContext, ttl: number | undefined): { expiresAt?: number } {
+  const retention = ctx.settings.pulsarPersistentTierRetentionMs;
+  const lifetime = ttl ? Math.min(ttl * 1000, retention || Infinity) : retention;
+  return lifetime ? { expiresAt: Date.now() + lifetime } : {};
+}
+
 /** Hands the item to the access layer's rules, then the broker; TTL becomes an expiry. */
 function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Promise<Published> {
   const channel = channelOf(item.topic);
@@ -67,7 +74,7 @@ function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Prom
     channel,
     payload: item.payload,
     ...(headers ? { headers } : {}),
-    ...(item.ttl ? { expiresAt: Date.now() + item.ttl * 1000 } : {}),
+    ...expiry(ctx, item.ttl),
   });
   published.then(() => ctx.metrics.received(), () => {});
   return published;

@@ -149,6 +149,16 @@ export const pulsarSettings = settingsGroup({
       allowZero: true,
       help: "the original's Valkey database number (default 0)",
     },
+    pulsarPersistentTierRetentionMs: {
+      flag: "pulsar-persistent-tier-retention",
+      env: "PULSAR_PERSISTENT_TIER_RETENTION",
+      yaml: "storage.persistent_tier_retention",
+      kind: seconds,
+      allowZero: true,
+      default: 86_400_000,
+      help: "how long a topic's message is delivered and replayed, at most (a shorter ttl " +
+        "wins; seconds, or a duration such as 24h; 0 = until the server's retention drops it)",
+    },
     pulsarRateLimitPerClient: {
       flag: "pulsar-rate-limit-per-client",
       env: "PULSAR_RATE_LIMIT_PER_CLIENT",
