@@ -7,6 +7,7 @@ import { FrameType } from "../client/shared/frame.ts";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import {
   clusterLeaseScenario,
+  clusterMembersScenario,
   clusterScenarios,
   connect,
   publish,
@@ -128,6 +129,12 @@ Deno.test({
 clusterLeaseScenario("postgres", withCluster, !probe, [
   "--postgres-consumer-interval",
   "300ms",
+]);
+clusterMembersScenario("postgres", withCluster, !probe, [
+  "--postgres-consumer-interval",
+  "300ms",
+  "--node-ttl",
+  "2s",
 ]);
 
 Deno.test({

@@ -8,6 +8,7 @@ import type { TestServer } from "./helpers/catbusd.ts";
 import { RawConnection, type ReceivedFrame } from "./helpers/raw.ts";
 import {
   clusterLeaseScenario,
+  clusterMembersScenario,
   clusterScenarios,
   connect,
   publish,
@@ -201,3 +202,9 @@ Deno.test({
 });
 
 clusterLeaseScenario("valkey", withCluster, !url, ["--valkey-consumer-lease", "1500ms"]);
+clusterMembersScenario("valkey", withCluster, !url, [
+  "--valkey-consumer-lease",
+  "1500ms",
+  "--node-ttl",
+  "2s",
+]);

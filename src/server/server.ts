@@ -22,6 +22,7 @@ import { type OpenFileLimit, raiseOpenFileLimit } from "./open-files.ts";
 import { NamespacePolicy } from "./namespace-policy.ts";
 import { openConsumerStore, openNodeChannels, openStreamEngine } from "./stream-engine.ts";
 import { NodeRelay } from "../streams/node-relay.ts";
+import { ConsumerRelay } from "../streams/consumer-relay.ts";
 import { openRoleStore } from "./role-store.ts";
 import { VERSION } from "./version.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -254,10 +255,20 @@ async function startWithRoles(
   await broker.load();
   for (const name of reserved) await broker.createNamespace(name);
   const consumerStore = await openConsumerStore(config, streams);
+  const leases = consumerStore.leases;
+  // Members of a consumer another node runs are served from there (settlements answered
+  // within a node's TTL, or the client hears `unavailable`).
+  const consumerRelay = nodeChannels && leases &&
+    new ConsumerRelay(nodeChannels, log, {
+      intervalMs: leases.intervalMs,
+      timeoutMs: config.nodeTtlMs,
+    });
   const consumers = new ConsumerRegistry(broker, consumerStore.store, log, {
     maxConsumers: config.maxConsumers,
-    leases: consumerStore.leases,
+    leases,
+    peers: consumerRelay || undefined,
   });
+  if (consumerRelay) consumerRelay.start(consumers);
   await consumers.load();
   await streams.applyRetention();
   const retentionTimer = setInterval(() => {
@@ -446,6 +457,7 @@ async function startWithRoles(
       await closeDoors();
       await metricsListener?.http.shutdown();
       await consumers.close();
+      if (consumerRelay) consumerRelay.close();
       relay?.close();
       await streams.close();
       await roles.close();

@@ -7,7 +7,12 @@ import { namespaceOf } from "../../client/shared/subject.ts";
 import { CoalescedWriter } from "./coalesced-writer.ts";
 import type { ConsumerConfig } from "../../client/shared/messages.ts";
 import { sameDelivery } from "./consumer-config.ts";
-import { Consumer, type ConsumerState, type DeadLetterReason } from "./consumer.ts";
+import {
+  Consumer,
+  type ConsumerRemote,
+  type ConsumerState,
+  type DeadLetterReason,
+} from "./consumer.ts";
 import type { Logger } from "../core/logger.ts";
 
 /** Where consumer states are kept between restarts (DATA/consumers/ on disk). */
@@ -32,6 +37,15 @@ export interface ConsumerLeases {
   load(name: string): Promise<ConsumerState | undefined>;
   /** Calls `changed` when a node created or deleted a consumer. */
   watch(changed: (name: string) => void): void;
+}
+
+/**
+ * Serves members across nodes (consumer-relay.ts): told which leases this node holds, and
+ * given what a leased consumer's members here do while another node holds its lease.
+ */
+export interface ConsumerPeers {
+  holding(name: string, on: boolean): void;
+  remote(name: string): ConsumerRemote;
 }
 
 interface Entry {
@@ -78,6 +92,7 @@ export class ConsumerRegistry {
   /** Most consumers at once; creating one more fails with `limit_exceeded` (0 = no limit). */
   readonly #maxConsumers: number;
   readonly #leases?: ConsumerLeases;
+  readonly #peers?: ConsumerPeers;
   #leaseTimer?: ReturnType<typeof setInterval>;
   #leasing = false;
 
@@ -85,13 +100,14 @@ export class ConsumerRegistry {
     broker: Broker,
     store: ConsumerStore | undefined,
     log: Logger,
-    options: { maxConsumers?: number; leases?: ConsumerLeases } = {},
+    options: { maxConsumers?: number; leases?: ConsumerLeases; peers?: ConsumerPeers } = {},
   ) {
     this.#broker = broker;
     this.#store = store;
     this.#log = log;
     this.#maxConsumers = options.maxConsumers ?? 0;
     this.#leases = options.leases;
+    this.#peers = options.peers;
   }
 
   /** Restores every saved consumer (after the broker loaded its namespaces). */
@@ -144,7 +160,7 @@ export class ConsumerRegistry {
         if (!entry.leased) continue;
         if (entry.consumer.info().members === 0) {
           if (entry.holding) {
-            entry.holding = false;
+            this.#hold(name, entry, false);
             await leases.release(name);
           }
           continue;
@@ -153,16 +169,22 @@ export class ConsumerRegistry {
         if (held === "taken") {
           const ns = this.#broker.namespace(namespaceOf(entry.consumer.config.pattern));
           const state = await leases.load(name);
-          entry.holding = true;
+          this.#hold(name, entry, true);
           if (ns && state) entry.consumer.restore(await this.#current(ns, state));
           else entry.consumer.wake();
-        } else entry.holding = held === "kept";
+        } else this.#hold(name, entry, held === "kept");
       }
     } catch (e) {
       this.#log("warn", "consumer leases could not be renewed", { error: String(e) });
     } finally {
       this.#leasing = false;
     }
+  }
+
+  #hold(name: string, entry: Entry, on: boolean): void {
+    if (entry.holding === on) return;
+    entry.holding = on;
+    this.#peers?.holding(name, on);
   }
 
   get(name: string): Consumer | undefined {
@@ -217,6 +239,7 @@ export class ConsumerRegistry {
 
   #stop(name: string, entry: Entry): void {
     this.#entries.delete(name);
+    if (entry.leased) this.#hold(name, entry, false);
     entry.consumer.close();
     this.#broker.unwatch(entry.consumer.config.pattern, entry.watcher);
   }
@@ -284,6 +307,7 @@ export class ConsumerRegistry {
       log: this.#log,
       now: Date.now,
       mayDeliver: () => entry.holding,
+      remote: leased ? this.#peers?.remote(name) : undefined,
     }, state);
     if (store) writer = new CoalescedWriter(() => store.save(consumer.state()));
     const watcher: Subscriber = { deliver: (m) => consumer.published(m) };

@@ -35,6 +35,19 @@ export interface ConsumerHost {
   now(): number;
   /** False while another node runs this consumer (it holds the consumer's lease). */
   mayDeliver?(): boolean;
+  /** Serves this node's members from the node that runs the consumer (consumer-relay.ts). */
+  remote?: ConsumerRemote;
+}
+
+/**
+ * What a consumer tells the node that runs it while it runs elsewhere: its members here join
+ * and leave (every join and leave is told; the relay knows which to forward), and their
+ * settlements go there.
+ */
+export interface ConsumerRemote {
+  joined(member: ConsumerMember, maxInFlight: number): void;
+  left(member: ConsumerMember): void;
+  settle(seq: number, kind: AckKind, delayMs?: number): Promise<void>;
 }
 
 /** A consumer's state as saved: enough to go on after a restart. */
@@ -173,12 +186,14 @@ export class Consumer {
     this.#members.set(member, slot);
     this.#rotation.push(slot);
     this.#startTimer();
+    this.#host.remote?.joined(member, maxInFlight);
     this.wake();
   }
 
   /** Removes a member; what it held unacked goes to the others at once. */
   leave(member: ConsumerMember): void {
     if (!this.#members.delete(member)) return;
+    this.#host.remote?.left(member);
     this.#rotation = this.#rotation.filter((slot) => slot.member !== member);
     const now = this.#host.now();
     for (const p of this.#pending.values()) {
@@ -222,6 +237,10 @@ export class Consumer {
           `consumer "${this.name}" has ackPolicy "none": its deliveries take no acks`,
         ),
       );
+    }
+    const host = this.#host;
+    if (host.remote && host.mayDeliver && !host.mayDeliver()) {
+      return host.remote.settle(seq, kind, delayMs);
     }
     const p = this.#pending.get(seq);
     if (!p || p.dead) {

@@ -5,14 +5,18 @@
  * URLs, refreshed with a TTL so a dead node's vanish. The Valkey engine implements it on pub/sub
  * channels and hashes (valkey/node-channels.ts); a PostgreSQL one fits on LISTEN/NOTIFY on a
  * channel per node (bodies past NOTIFY's 8,000 bytes through a table) and a table with expiry
- * times. NodeRelay (node-relay.ts) builds requests, replies and confirmations across nodes on it.
+ * times. NodeRelay (node-relay.ts) builds requests, replies and confirmations across nodes on it;
+ * ConsumerRelay (consumer-relay.ts) serves durable consumers' members across nodes.
  */
 export interface NodeChannels {
   /** This node's id in the cluster: random per process. */
   readonly node: string;
   /** Sends `body` to node `to`'s inbox; resolves once the engine took it (not once it arrived). */
   send(to: string, body: Uint8Array): Promise<void>;
-  /** Hands every body another node sends to this one's inbox to `receive`. */
+  /**
+   * Hands every body another node sends to this one's inbox to `receive` (and to every other
+   * receiver: each tells its own bodies by their first byte).
+   */
   onMail(receive: (from: string, body: Uint8Array) => void): void;
   /**
    * Adds (`on`) or removes an entry of this node in the registry; resolves once the others can
@@ -20,7 +24,7 @@ export interface NodeChannels {
    * writes them again when it is back.
    */
   enter(entry: string, on: boolean): Promise<void>;
-  /** Tells `listener` of the other live nodes' entries, and of every change to them. */
+  /** Tells `listener` (one of several) of the other live nodes' entries, and of every change to them. */
   watch(listener: RegistryListener): void;
   /** The public URLs every live node advertises (this one's included), as last read. */
   urls(): readonly string[];

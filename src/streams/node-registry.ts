@@ -76,7 +76,7 @@ export interface NodeEntries {
  */
 export class RegistryMirror {
   readonly #read: (node: string) => Promise<NodeEntries>;
-  #listener?: RegistryListener;
+  readonly #listeners: RegistryListener[] = [];
   readonly #versions = new Map<string, number>();
   readonly #loading = new Map<string, { version: number; ops: string[] }[]>();
   #closed = false;
@@ -86,7 +86,7 @@ export class RegistryMirror {
   }
 
   watch(listener: RegistryListener): void {
-    this.#listener = listener;
+    this.#listeners.push(listener);
     for (const node of this.#versions.keys()) void this.#load(node);
   }
 
@@ -122,13 +122,15 @@ export class RegistryMirror {
 
   #gone(node: string): void {
     this.#versions.delete(node);
-    this.#listener?.gone(node);
+    for (const listener of this.#listeners) listener.gone(node);
   }
 
   #apply(node: string, ops: string[]): void {
     for (const op of ops) {
-      if (op[0] === "+") this.#listener?.added(node, op.slice(1));
-      else if (op[0] === "-") this.#listener?.removed(node, op.slice(1));
+      for (const listener of this.#listeners) {
+        if (op[0] === "+") listener.added(node, op.slice(1));
+        else if (op[0] === "-") listener.removed(node, op.slice(1));
+      }
     }
   }
 
@@ -147,7 +149,7 @@ export class RegistryMirror {
     if (this.#closed) return;
     let version = read.version;
     this.#versions.set(node, version);
-    this.#listener?.reset(node, read.entries);
+    for (const listener of this.#listeners) listener.reset(node, read.entries);
     for (const change of pending.sort((a, b) => a.version - b.version)) {
       if (change.version <= version) continue;
       if (change.version !== version + 1 || change.ops[0] === "*" || change.ops[0] === "!") {

@@ -280,3 +280,136 @@ export function clusterLeaseScenario(
     },
   });
 }
+
+/** Consumes `name` through `client`, retrying while its node has not heard of the consumer yet. */
+async function consumeWhenKnown(
+  client: CatbusClient,
+  name: string,
+  handler: (m: ConsumedMessage) => Promise<void>,
+): Promise<void> {
+  await within(
+    (async () => {
+      for (;;) {
+        try {
+          return void await client.consume(name, handler);
+        } catch (e) {
+          // A node hears of the consumer through the engine: not_found until it has.
+          if (!/not_found|no consumer/.test(String(e))) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })(),
+    15_000,
+    `the node to know consumer "${name}"`,
+  );
+}
+
+export function clusterMembersScenario(
+  engine: string,
+  withCluster: WithCluster,
+  ignore: boolean,
+  args: string[],
+) {
+  Deno.test({
+    name: `cluster ${engine} - a consumer's member on a node without its lease gets a share and ` +
+      "acks through the holder; nothing acked comes again; when its node is killed, what it " +
+      "held unacked is redelivered to the holder's member",
+    ignore,
+    async fn() {
+      await withCluster(2, async ([n1, n2]) => {
+        const setup = await nativeClient(n1);
+        await setup.publish("jobs.work", 0);
+        // A long ack wait: the dead node's deliveries come back because it is gone, not late.
+        await setup.createConsumer({
+          name: "w",
+          pattern: "jobs.>",
+          from: "first",
+          maxInFlight: 20,
+          ackWait: 60_000,
+        });
+        /** Every delivery, once acked (or held): which member got which message. */
+        const deliveries = new AsyncQueue<{ member: 1 | 2; n: number }>();
+        const times = new Map<number, number>();
+        const take = async () => {
+          const d = await deliveries.next("delivery", 20_000);
+          times.set(d.n, (times.get(d.n) ?? 0) + 1);
+          return d;
+        };
+
+        // Member 1 on node 1: its first delivery says node 1 holds the lease.
+        const first = await nativeClient(n1);
+        await consumeWhenKnown(first, "w", async (m) => {
+          await m.ack();
+          deliveries.push({ member: 1, n: m.payload as number });
+        });
+        assert.deepEqual(await take(), { member: 1, n: 0 });
+
+        // Member 2 on node 2 acks what it gets, until told to hold on.
+        const second = new CatbusClient({
+          url: n2.tcpUrl,
+          token: n2.adminKey,
+          transport: tcpTransport(),
+          autoReconnect: false,
+        });
+        await second.connect();
+        let holding = false;
+        await consumeWhenKnown(second, "w", async (m) => {
+          if (holding) {
+            deliveries.push({ member: 2, n: m.payload as number });
+            return new Promise(() => {}); // never settled
+          }
+          await m.ack();
+          deliveries.push({ member: 2, n: m.payload as number });
+        });
+
+        // Batches until member 2 had a share (node 2 lists it with node 1 first).
+        let next = 1;
+        let shared = 0;
+        while (shared === 0) {
+          assert.ok(next < 200, "member 2 got no share of 200 messages");
+          const end = next + 10;
+          for (; next < end; next++) await setup.publish("jobs.work", next);
+          for (let i = 0; i < 10; i++) if ((await take()).member === 2) shared++;
+        }
+        // Round robin from now on: both get some of the next batch.
+        const batch = new Set<number>();
+        for (const end = next + 10; next < end; next++) await setup.publish("jobs.work", next);
+        for (let i = 0; i < 10; i++) batch.add((await take()).member);
+        assert.deepEqual([...batch].sort(), [1, 2]);
+
+        // Member 2 holds its share of the next ten unacked; then node 2 dies.
+        holding = true;
+        const heldFrom = next;
+        for (const end = next + 10; next < end; next++) await setup.publish("jobs.work", next);
+        const held: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const d = await take();
+          if (d.member === 2) held.push(d.n);
+        }
+        assert.ok(held.length > 0, "member 2 holds unacked deliveries");
+        await n2.crash();
+        await second.disconnect();
+        await within(
+          (async () => {
+            for (const _ of held) {
+              const d = await take();
+              assert.equal(d.member, 1);
+              assert.ok(held.includes(d.n), `#${d.n} came again, though it was acked`);
+            }
+          })(),
+          30_000,
+          "the dead node's unacked deliveries to be redelivered on node 1",
+        );
+        // Anything acked that came again would come before this one.
+        await setup.publish("jobs.work", next);
+        assert.deepEqual(await take(), { member: 1, n: next });
+        for (let n = 0; n <= next; n++) {
+          const expected = n >= heldFrom && held.includes(n) ? 2 : 1;
+          assert.equal(times.get(n), expected, `#${n} delivered ${times.get(n) ?? 0} times`);
+        }
+        await first.disconnect();
+        await setup.disconnect();
+      }, args);
+    },
+  });
+}

@@ -66,7 +66,7 @@ export class PostgresNodeChannels implements NodeChannels {
   #live: LiveNode[] = [];
   readonly #own: OwnEntries;
   readonly #others: RegistryMirror;
-  #receive?: (from: string, body: Uint8Array) => void;
+  readonly #receivers: ((from: string, body: Uint8Array) => void)[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -111,12 +111,12 @@ export class PostgresNodeChannels implements NodeChannels {
     if (channel !== inbox(this.node) || end < 0) return;
     const from = payload.slice(0, end);
     const rest = payload.slice(end + 1);
-    if (rest[0] === "=") return this.#receive?.(from, fromBase64(rest.slice(1)));
+    if (rest[0] === "=") return this.#deliver(from, fromBase64(rest.slice(1)));
     if (rest[0] !== "#") return;
     // A long body: read once from its row (deleted as it is read).
     this.#sql<{ body: Uint8Array }[]>`
       delete from catbus_node_mail where id = ${Number(rest.slice(1))} returning body`
-      .then(([row]) => row && this.#receive?.(from, row.body), () => {});
+      .then(([row]) => row && this.#deliver(from, row.body), () => {});
   }
 
   async send(to: string, body: Uint8Array): Promise<void> {
@@ -134,7 +134,11 @@ export class PostgresNodeChannels implements NodeChannels {
   }
 
   onMail(receive: (from: string, body: Uint8Array) => void): void {
-    this.#receive = receive;
+    this.#receivers.push(receive);
+  }
+
+  #deliver(from: string, body: Uint8Array): void {
+    for (const receive of this.#receivers) receive(from, body);
   }
 
   enter(entry: string, on: boolean): Promise<void> {

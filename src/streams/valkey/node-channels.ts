@@ -84,7 +84,7 @@ export class ValkeyNodeChannels implements NodeChannels {
   #advertised: string[];
   readonly #own: OwnEntries;
   readonly #others: RegistryMirror;
-  #receive?: (from: string, body: Uint8Array) => void;
+  readonly #receivers: ((from: string, body: Uint8Array) => void)[] = [];
   #urls: string[];
   #live: LiveNode[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
@@ -145,7 +145,7 @@ export class ValkeyNodeChannels implements NodeChannels {
   message(channel: string, body: Uint8Array): boolean {
     if (channel === this.inbox()) {
       const end = body.indexOf(10);
-      if (end > 0) this.#receive?.(decoder.decode(body.subarray(0, end)), body.subarray(end + 1));
+      if (end > 0) this.#deliver(decoder.decode(body.subarray(0, end)), body.subarray(end + 1));
       return true;
     }
     if (channel !== this.changes) return false;
@@ -164,7 +164,11 @@ export class ValkeyNodeChannels implements NodeChannels {
   }
 
   onMail(receive: (from: string, body: Uint8Array) => void): void {
-    this.#receive = receive;
+    this.#receivers.push(receive);
+  }
+
+  #deliver(from: string, body: Uint8Array): void {
+    for (const receive of this.#receivers) receive(from, body);
   }
 
   enter(entry: string, on: boolean): Promise<void> {
