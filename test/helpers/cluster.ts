@@ -311,9 +311,8 @@ export function clusterMembersScenario(
   args: string[],
 ) {
   Deno.test({
-    name: `cluster ${engine} - a consumer's member on a node without its lease gets a share and ` +
-      "acks through the holder; nothing acked comes again; when its node is killed, what it " +
-      "held unacked is redelivered to the holder's member",
+    name: `cluster ${engine} - a member on a node without the lease gets a share, acked ` +
+      "through the holder; its node killed, its unacked messages are redelivered",
     ignore,
     async fn() {
       await withCluster(2, async ([n1, n2]) => {

@@ -65,7 +65,8 @@ export const engineSettings = settingsGroup({
       kind: duration,
       default: 5_000,
       help: "with a shared engine: a node that stops renewing its listing (URLs, what its " +
-        "clients subscribe to) is dropped by the others after this long",
+        "clients subscribe to, its consumer members) is dropped by the others after this long; " +
+        "also how long an ack waits for the node running its consumer",
     },
     valkeyConsumerLeaseMs: {
       flag: "valkey-consumer-lease",
