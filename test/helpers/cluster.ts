@@ -240,7 +240,8 @@ export function clusterLeaseScenario(
           acked.add(m.payload as number);
         }
 
-        // A member on node 2 waits while node 1 holds the lease.
+        // A member on node 2, served from node 1 while node 1 holds the lease (its acks are not
+        // in `acked`: only the holder's member's are).
         const standby = await nativeClient(n2);
         const after: number[] = [];
         const sentinel = Promise.withResolvers<void>();
