@@ -4,7 +4,7 @@ import type { BusMessage } from "../core/message.ts";
 import { parseConsumerSpec } from "./consumer-config.ts";
 import { Consumer, type ConsumerMember, type Delivery } from "./consumer.ts";
 import { ConsumerRelay } from "./consumer-relay.ts";
-import type { NodeChannels, RegistryListener } from "./node-channels.ts";
+import type { LiveNode, NodeChannels, RegistryListener } from "./node-channels.ts";
 
 /** Node channels of several nodes in one process: mail in a later turn, entries at once. */
 class Hub {
@@ -60,6 +60,9 @@ class MemoryChannels implements NodeChannels {
   }
   urls(): readonly string[] {
     return [];
+  }
+  nodes(): readonly LiveNode[] {
+    return [...this.hub.nodes.keys()].map((node) => ({ node, urls: [] }));
   }
   advertise(): Promise<void> {
     return Promise.resolve();
