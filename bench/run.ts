@@ -1,6 +1,7 @@
 /**
  * The benchmark harness: `npm run bench` (writes BENCHMARKS.md) or `npm run bench -- --quick`
- * (a few seconds per scenario, prints only: a smoke check that the harness still works).
+ * (a few seconds per scenario, prints only: a smoke check that the harness still works);
+ * `--runs N` sets how many counted runs each figure takes (a shorter full run on a busy machine).
  *
  * Catbus, NATS (core and JetStream), Redis (pub/sub and streams) and Socket.IO each run as their
  * own server process; load generators (bench/load.ts) run in separate processes, all in Deno,
@@ -11,9 +12,13 @@ import { fileURLToPath } from "node:url";
 import type { Endpoints, SystemName } from "./drivers.ts";
 import type { Task } from "./load.ts";
 import { startCatbusd } from "../test/helpers/catbusd.ts";
+import { cpuSeconds, listenerPid, rssKiB } from "./proc.ts";
 
 const quick = Deno.args.includes("--quick");
-const RUNS = quick ? 1 : 3;
+/** Counted runs per figure (after one warm-up run): `--runs N`, 3 by default, 1 with --quick. */
+const runsFlag = Deno.args.indexOf("--runs");
+const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : quick ? 1 : 3;
+if (!(RUNS >= 1)) throw new Error("--runs takes a number of runs, at least 1");
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const deno = Deno.execPath();
 
@@ -120,19 +125,6 @@ async function reachable(port: number): Promise<boolean> {
 /** The ephemeral (memory-only) namespace the harness declares; `bench` is stored. */
 const EPHEMERAL = "live";
 
-/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces) start after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
-
-async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
 // ---------- load generators ----------
 
 interface Running {
@@ -200,19 +192,22 @@ async function repeat(fn: () => Promise<number>): Promise<Stat> {
   for (let i = 0; i < RUNS; i++) xs.push(await fn());
   return stat(xs);
 }
+/** A figure and its server's cost: CPU seconds per million messages (median of counted runs). */
+type Costed = Stat & { cpuPerM: number };
 /**
- * `repeat` for a Catbus scenario: also the server's CPU seconds per million messages (the
- * median over the counted runs); `fn` returns its rate and how many messages the server handled.
+ * `repeat`, also reading the serving process's CPU time (`pid`, when known) around each run;
+ * `fn` returns its rate and how many messages the server handled.
  */
-async function repeatCatbus(
-  pid: number,
+async function repeatCosted(
+  pid: number | undefined,
   fn: () => Promise<{ rate: number; messages: number }>,
-): Promise<Stat & { cpuPerM: number }> {
+): Promise<Costed> {
   const costs: number[] = [];
+  const used = async () => pid === undefined ? NaN : await cpuSeconds(pid);
   const rate = await repeat(async () => {
-    const before = await cpuSeconds(pid);
+    const before = await used();
     const { rate, messages } = await fn();
-    costs.push((await cpuSeconds(pid) - before) / messages * 1e6);
+    costs.push((await used() - before) / messages * 1e6);
     return rate;
   });
   return { ...rate, cpuPerM: stat(costs.slice(quick ? 0 : 1)).median };
@@ -222,6 +217,8 @@ const fmtRate = (s: Stat) =>
     Math.round(s.max).toLocaleString("en")
   })`;
 const fmtMs = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
+/** Empty where the server's process could not be read. */
+const fmtCpu = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
 
 // ---------- scenarios ----------
 
@@ -297,6 +294,7 @@ async function main() {
     }
   };
   await prime();
+  const natsPid = await listenerPid(4222), redisPid = await listenerPid(6379);
 
   out("# Benchmarks");
   out();
@@ -307,6 +305,9 @@ async function main() {
   );
   out(
     `Each figure: median of ${RUNS} runs (min–max), after a warm-up run. Catbus runs with \`--fsync never\` except in scenario 4.`,
+  );
+  out(
+    "Server CPU: user + system seconds of the serving process (catbusd, nats-server, redis-server, the Socket.IO node process) read from `/proc/<pid>/stat` around each run, per million messages handled; less sensitive to other load on the machine than a rate.",
   );
   out();
   for (const l of await machineFacts()) out(l);
@@ -340,28 +341,31 @@ async function main() {
     row("redis", "Redis pub/sub", "redis"),
     row("socketio", "Socket.IO", "socketio"),
   ];
-  const isCatbus = (r: Row) => r.system.startsWith("catbus");
-  /** Runs a scenario `repeat`s; for Catbus also its CPU per message. */
+  /** The process serving a system (NATS core and JetStream are one nats-server). */
+  const serverPid = (system: SystemName | "jetstream" | "redis-streams" | "catbus") =>
+    system.startsWith("catbus") ? catbus.pid : {
+      nats: natsPid,
+      jetstream: natsPid,
+      redis: redisPid,
+      "redis-streams": redisPid,
+      socketio: sio.pid,
+    }[
+      system as "nats"
+    ];
+  /** Runs a scenario `repeat`s, with its server's CPU per message. */
   const measure = (
     r: Row,
     fn: () => Promise<{ rate: number; messages: number }>,
-  ) =>
-    isCatbus(r)
-      ? repeatCatbus(catbus.pid, fn)
-      : repeat(async () => (await fn()).rate).then((x) => ({
-        ...x,
-        cpuPerM: NaN,
-      }));
+  ) => repeatCosted(serverPid(r.system), fn);
   /** `count` messages of 128 B from each of `conns` publishers of the row's system. */
   const publishRow = (r: Row, conns: number, count: number) =>
     run({ role: "pub", system: r.system, ep: ep(), subject: r.subject, conns, count, size: 128 });
-  const fmtCpu = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
   const N1 = quick ? 20_000 : 400_000;
 
   // Scenario 1
   out("## 1. One publisher → one subscriber, 128 B, maximum rate");
   out();
-  out("| system | msg/s | system / NATS core | catbusd CPU s per 1M msgs |");
+  out("| system | msg/s | system / NATS core | server CPU s per 1M msgs |");
   out("|---|---|---|---|");
   const s1: Record<string, Stat & { cpuPerM: number }> = {};
   for (const r of rows) {
@@ -400,7 +404,7 @@ async function main() {
   out("## 2. Fan-out and fan-in, 128 B");
   out();
   out(
-    "| system | 1 → 100 subscribers (deliveries/s) | / NATS | 100 publishers → 1 (msg/s) | / NATS | catbusd CPU s per 1M deliveries (out / in) |",
+    "| system | 1 → 100 subscribers (deliveries/s) | / NATS | 100 publishers → 1 (msg/s) | / NATS | server CPU s per 1M deliveries (out / in) |",
   );
   out("|---|---|---|---|---|---|");
   const fanRows = rows.filter((r) =>
@@ -460,9 +464,9 @@ async function main() {
     out(
       `| ${r.label} | ${fmtRate(fanOut)} | ${(fanOut.median / s2.nats[0].median).toFixed(2)} | ${
         fmtRate(fanIn)
-      } | ${(fanIn.median / s2.nats[1].median).toFixed(2)} | ${
-        isCatbus(r) ? `${fmtCpu(fanOut.cpuPerM)} / ${fmtCpu(fanIn.cpuPerM)}` : ""
-      } |`,
+      } | ${(fanIn.median / s2.nats[1].median).toFixed(2)} | ${`${fmtCpu(fanOut.cpuPerM)} / ${
+        fmtCpu(fanIn.cpuPerM)
+      }`} |`,
     );
   }
   out();
@@ -535,15 +539,15 @@ async function main() {
   // Scenario 4
   out("## 4. Durable publish with acknowledgements, 128 B, 256 in flight");
   out();
-  out("| system | acked msg/s |");
-  out("|---|---|");
+  out("| system | acked msg/s | server CPU s per 1M msgs |");
+  out("|---|---|---|");
   const countDurable = quick ? 5_000 : 200_000;
-  const s4: Record<string, Stat> = {};
+  const s4: Record<string, Costed> = {};
   for (const fsync of ["always", "interval:5"]) {
     await catbus.stop();
     catbus = await startCatbus(fsync);
     await prime();
-    s4[fsync] = await repeat(async () => {
+    s4[fsync] = await repeatCosted(serverPid("catbus"), async () => {
       const r = await run({
         role: "durable",
         system: "catbus",
@@ -552,12 +556,12 @@ async function main() {
         size: 128,
         window: 256,
       });
-      return r.acked / r.seconds;
+      return { rate: r.acked / r.seconds, messages: r.acked };
     });
-    out(`| Catbus fsync ${fsync} | ${fmtRate(s4[fsync])} |`);
+    out(`| Catbus fsync ${fsync} | ${fmtRate(s4[fsync])} | ${fmtCpu(s4[fsync].cpuPerM)} |`);
   }
   for (const system of ["jetstream", "redis-streams"] as const) {
-    s4[system] = await repeat(async () => {
+    s4[system] = await repeatCosted(serverPid(system), async () => {
       const r = await run({
         role: "durable",
         system,
@@ -566,14 +570,14 @@ async function main() {
         size: 128,
         window: 256,
       });
-      return r.acked / r.seconds;
+      return { rate: r.acked / r.seconds, messages: r.acked };
     });
     out(
       `| ${
         system === "jetstream"
           ? "NATS JetStream (file storage, async publish)"
           : "Redis streams XADD"
-      } | ${fmtRate(s4[system])} |`,
+      } | ${fmtRate(s4[system])} | ${fmtCpu(s4[system].cpuPerM)} |`,
     );
   }
   out(
@@ -587,8 +591,8 @@ async function main() {
   out("## 5. Replay of stored messages to a new subscriber, 128 B");
   out();
   const stored = quick ? 20_000 : 1_000_000;
-  out(`| system | ${stored.toLocaleString("en")} messages, msg/s |`);
-  out("|---|---|");
+  out(`| system | ${stored.toLocaleString("en")} messages, msg/s | server CPU s per 1M msgs |`);
+  out("|---|---|---|");
   await catbus.stop();
   catbus = await startCatbus("never");
   await prime();
@@ -618,7 +622,7 @@ async function main() {
     window: 512,
   });
   for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
-    const s = await repeat(async () => {
+    const s = await repeatCosted(serverPid(system), async () => {
       const r = await run({
         role: "replay",
         system,
@@ -626,7 +630,7 @@ async function main() {
         count: stored,
         timeoutMs: 120_000,
       });
-      return r.received / r.seconds;
+      return { rate: r.received / r.seconds, messages: r.received };
     });
     out(
       `| ${
@@ -635,7 +639,7 @@ async function main() {
           jetstream: "NATS JetStream",
           "redis-streams": "Redis XRANGE",
         }[system]
-      } | ${fmtRate(s)} |`,
+      } | ${fmtRate(s)} | ${fmtCpu(s.cpuPerM)} |`,
     );
   }
   out();
@@ -644,11 +648,15 @@ async function main() {
   out("## 8. Durable consumer: read and ack every message, 128 B");
   out();
   const consumed = quick ? 10_000 : 200_000;
-  out(`| system | ${consumed.toLocaleString("en")} messages acked, msg/s |`);
-  out("|---|---|");
-  const s8: Record<string, Stat> = {};
+  out(
+    `| system | ${
+      consumed.toLocaleString("en")
+    } messages acked, msg/s | server CPU s per 1M msgs |`,
+  );
+  out("|---|---|---|");
+  const s8: Record<string, Costed> = {};
   for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
-    s8[system] = await repeat(async () => {
+    s8[system] = await repeatCosted(serverPid(system), async () => {
       const r = await run({
         role: "consume",
         system,
@@ -656,7 +664,7 @@ async function main() {
         count: consumed,
         timeoutMs: 120_000,
       });
-      return r.acked / r.seconds;
+      return { rate: r.acked / r.seconds, messages: r.acked };
     });
     out(
       `| ${
@@ -665,7 +673,7 @@ async function main() {
           jetstream: "NATS JetStream durable pull consumer, explicit ack",
           "redis-streams": "Redis XREADGROUP + XACK per 1000",
         }[system]
-      } | ${fmtRate(s8[system])} |`,
+      } | ${fmtRate(s8[system])} | ${fmtCpu(s8[system].cpuPerM)} |`,
     );
   }
   out(
