@@ -3,6 +3,7 @@
  * connections are set up (for roles that wait), then one JSON result line. Started by
  * bench/run.ts; every task is bounded by a count and a deadline.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Valkey } from "iovalkey";
@@ -117,7 +118,11 @@ async function pub(t: Extract<Task, { role: "pub" }>) {
   await Promise.all(conns.map((c) => c.close()));
 }
 
-/** Publishes at a fixed rate with the send time inside each message; measures delivery time. */
+/**
+ * Publishes at a fixed rate with the send time inside each message; measures delivery time,
+ * and this process's own event-loop delay (a late timer or callback here delays the sample too,
+ * so a tail can be told apart from the server's).
+ */
 async function latency(t: Extract<Task, { role: "latency" }>) {
   const subConn = await connectTo(t.system, t.ep);
   const pubConn = await connectTo(t.system, t.ep);
@@ -131,6 +136,8 @@ async function latency(t: Extract<Task, { role: "latency" }>) {
   });
   const data = payload(t.size);
   const view = new DataView(data.buffer);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const start = now();
   let sent = 0;
   // Every millisecond, send what the schedule says is due (timers are ~1 ms granular).
@@ -148,10 +155,20 @@ async function latency(t: Extract<Task, { role: "latency" }>) {
     tick();
   });
   await until(done.promise, now() + 10_000);
+  loop.disable();
   samples.sort((a, b) => a - b);
   const q = (p: number) =>
     samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
-  say({ received: samples.length, sent, p50: q(0.5), p99: q(0.99), p999: q(0.999) });
+  say({
+    received: samples.length,
+    sent,
+    p50: q(0.5),
+    p99: q(0.99),
+    p999: q(0.999),
+    // No samples (a loop too busy for its own timer) reads as unknown, not as 0.
+    loopP99: loop.count ? loop.percentile(99) / 1e6 : null,
+    loopMax: loop.count ? loop.max / 1e6 : null,
+  });
   await Promise.all([subConn.close(), pubConn.close()]);
 }
 

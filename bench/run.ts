@@ -15,6 +15,7 @@ import { startCatbusd } from "../test/helpers/catbusd.ts";
 import { cpuSeconds, listenerPid, rssKiB } from "./proc.ts";
 
 const quick = Deno.args.includes("--quick");
+const isCatbus = (r: { system: string }) => r.system.startsWith("catbus");
 /** Counted runs per figure (after one warm-up run): `--runs N`, 3 by default, 1 with --quick. */
 const runsFlag = Deno.args.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : quick ? 1 : 3;
@@ -91,6 +92,7 @@ async function startCatbus(fsync: string) {
   return {
     ws: server.wsUrl,
     tcp: server.tcpUrl,
+    http: server.httpUrl,
     token: server.adminKey,
     pid: server.pid,
     stop: () => server.stop(),
@@ -124,6 +126,24 @@ async function reachable(port: number): Promise<boolean> {
 
 /** The ephemeral (memory-only) namespace the harness declares; `bench` is stored. */
 const EPHEMERAL = "live";
+
+/**
+ * catbusd's event-loop delay (ms) since the last call: its metrics report the delay histogram
+ * of prom-client's monitor and reset it at every scrape.
+ */
+async function catbusLoopDelay(
+  catbus: { http: string; token: string },
+): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${catbus.http}/metrics`, {
+    headers: { authorization: `Bearer ${catbus.token}` },
+  })).text();
+  const seconds = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return {
+    p99: seconds("nodejs_eventloop_lag_p99_seconds") * 1000,
+    max: seconds("nodejs_eventloop_lag_max_seconds") * 1000,
+  };
+}
 
 // ---------- load generators ----------
 
@@ -482,9 +502,15 @@ async function main() {
     `| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`,
   );
   out(`|---|${cases.map(() => "---").join("|")}|`);
+  /** Where each system's 128 B @ 10k/s tail comes from (the p99 target's case). */
+  const tails: string[] = [];
   for (const r of rows) {
     const cells: string[] = [];
     for (const [size, rate] of cases) {
+      const traced = size === 128 && rate === 10_000;
+      const pid = serverPid(r.system);
+      const cpuBefore = traced && pid !== undefined ? await cpuSeconds(pid) : NaN;
+      if (traced && isCatbus(r)) await catbusLoopDelay(catbus); // starts its window
       const result = await run({
         role: "latency",
         system: r.system,
@@ -495,12 +521,36 @@ async function main() {
         size,
       });
       const cell = `${fmtMs(result.p50)} / ${fmtMs(result.p99)} / ${fmtMs(result.p999)}`;
+      if (traced) {
+        const server = isCatbus(r) ? await catbusLoopDelay(catbus) : undefined;
+        const cpu = pid === undefined ? NaN : await cpuSeconds(pid) - cpuBefore;
+        tails.push(
+          `| ${r.label} | ${fmtMs(result.p99)} | ${fmtMs(result.loopP99)} / ${
+            fmtMs(result.loopMax)
+          } | ${server ? `${fmtMs(server.p99)} / ${fmtMs(server.max)}` : ""} | ${
+            fmtCpu(cpu / result.sent * 1e6)
+          } |`,
+        );
+      }
       cells.push(
         result.received < result.sent ? `${cell} (lost ${result.sent - result.received})` : cell,
       );
     }
     out(`| ${r.label} | ${cells.join(" | ")} |`);
   }
+  out();
+  out(
+    "Where the 128 B @ 10k/s tail comes from: the load generator's own event-loop delay " +
+      "(publisher and subscriber share its process; a late timer or callback there delays " +
+      "the sample), catbusd's (its `nodejs_eventloop_lag_*` metrics over the run), and the " +
+      "server's CPU per message at this rate.",
+  );
+  out();
+  out(
+    "| system | p99 (ms) | generator loop delay p99 / max (ms) | catbusd loop delay p99 / max (ms) | server CPU s per 1M msgs |",
+  );
+  out("|---|---|---|---|---|");
+  for (const l of tails) out(l);
   out();
 
   // Scenario 6 (before the durable runs restart catbusd)
