@@ -50,6 +50,9 @@ async function catbus(url: string, token: string, tcp: boolean): Promise<BenchCo
     token,
     autoReconnect: false,
     requestTimeout: 120_000,
+    // Dead-peer detection as lax as nats.js's (a ping every 2 min): under load a server busy
+    // with its subscribers answers a publisher's ping late, which is not a dead server.
+    pingInterval: 120_000,
     // WebSocket through the `ws` package, as the Socket.IO client uses: Deno's built-in
     // WebSocket cannot set TCP_NODELAY (see BENCHMARKS.md notes).
     transport: tcp

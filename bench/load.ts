@@ -188,6 +188,9 @@ async function catbusTcp(ep: Endpoints) {
     token: ep.catbusToken,
     transport: tcpTransport(),
     requestTimeout: 120_000,
+    // Dead-peer detection as lax as nats.js's (a ping every 2 min): under load a server busy
+    // with its subscribers answers a publisher's ping late, which is not a dead server.
+    pingInterval: 120_000,
   });
   await c.connect();
   return c;
