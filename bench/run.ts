@@ -71,6 +71,9 @@ async function spawnUntil(
   }
 }
 
+/** What the current catbusd logged, shown when a scenario fails (why a connection closed). */
+let catbusLog = () => "";
+
 /** A fresh catbusd on free ports (the same launcher the end-to-end tests use). */
 async function startCatbus(fsync: string) {
   const server = await startCatbusd([
@@ -89,6 +92,7 @@ async function startCatbus(fsync: string) {
   if (declared.code !== 0) {
     throw new Error(`catbus namespace add failed: ${declared.stderr}`);
   }
+  catbusLog = () => server.log();
   return {
     ws: server.wsUrl,
     tcp: server.tcpUrl,
@@ -213,7 +217,7 @@ async function repeat(fn: () => Promise<number>): Promise<Stat> {
   return stat(xs);
 }
 /** A figure and its server's cost: CPU seconds per million messages (median of counted runs). */
-type Costed = Stat & { cpuPerM: number };
+type Costed = Stat & { cpuPerM: number; failed?: string };
 /**
  * `repeat`, also reading the serving process's CPU time (`pid`, when known) around each run;
  * `fn` returns its rate and how many messages the server handled.
@@ -232,10 +236,26 @@ async function repeatCosted(
   });
   return { ...rate, cpuPerM: stat(costs.slice(quick ? 0 : 1)).median };
 }
-const fmtRate = (s: Stat) =>
-  `${Math.round(s.median).toLocaleString("en")} (${Math.round(s.min).toLocaleString("en")}–${
-    Math.round(s.max).toLocaleString("en")
-  })`;
+/**
+ * A figure whose run failed (on a loaded machine a scenario can lose a connection) is reported
+ * as failed, with its reason, and the harness goes on with the next one.
+ */
+async function orFailed(figure: Promise<Costed>): Promise<Costed> {
+  try {
+    return await figure;
+  } catch (e) {
+    const reason = (e as Error).message.split("\n")[0];
+    console.error(`a run failed: ${reason}\n${catbusLog().split("\n").slice(-10).join("\n")}`);
+    return { median: NaN, min: NaN, max: NaN, cpuPerM: NaN, failed: reason };
+  }
+}
+const fmtRatio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
+const fmtRate = (s: Stat & { failed?: string }) =>
+  s.failed
+    ? `failed: ${s.failed}`
+    : `${Math.round(s.median).toLocaleString("en")} (${Math.round(s.min).toLocaleString("en")}–${
+      Math.round(s.max).toLocaleString("en")
+    })`;
 const fmtMs = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
 /** Empty where the server's process could not be read. */
 const fmtCpu = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "");
@@ -436,7 +456,7 @@ async function main() {
   > = {};
   for (const r of fanRows) {
     const per = quick ? 500 : 20_000;
-    const fanOut = await measure(r, async () => {
+    const fanOut = await orFailed(measure(r, async () => {
       const subs = Array.from(
         { length: 4 },
         () =>
@@ -458,9 +478,9 @@ async function main() {
         rate: received / Math.max(...rs.map((x) => x.seconds)),
         messages: received,
       };
-    });
+    }));
     const perPub = quick ? 200 : 4_000;
-    const fanIn = await measure(r, async () => {
+    const fanIn = await orFailed(measure(r, async () => {
       const sub = runLoad({
         role: "sub",
         system: r.system,
@@ -476,15 +496,15 @@ async function main() {
       );
       const result = await sub.result;
       return { rate: result.received / result.seconds, messages: perPub * 100 };
-    });
+    }));
     s2[r.key] = [fanOut, fanIn];
   }
   for (const r of fanRows) {
     const [fanOut, fanIn] = s2[r.key];
     out(
-      `| ${r.label} | ${fmtRate(fanOut)} | ${(fanOut.median / s2.nats[0].median).toFixed(2)} | ${
+      `| ${r.label} | ${fmtRate(fanOut)} | ${fmtRatio(fanOut.median / s2.nats[0].median)} | ${
         fmtRate(fanIn)
-      } | ${(fanIn.median / s2.nats[1].median).toFixed(2)} | ${`${fmtCpu(fanOut.cpuPerM)} / ${
+      } | ${fmtRatio(fanIn.median / s2.nats[1].median)} | ${`${fmtCpu(fanOut.cpuPerM)} / ${
         fmtCpu(fanIn.cpuPerM)
       }`} |`,
     );
@@ -796,4 +816,8 @@ async function main() {
   }
 }
 
-await main();
+await main().catch((e) => {
+  const noted = catbusLog().split("\n").filter((l) => / (warn|error) /.test(l));
+  console.error(`catbusd's last warnings and errors:\n${noted.slice(-20).join("\n")}`);
+  throw e;
+});
