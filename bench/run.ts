@@ -339,7 +339,7 @@ async function main() {
   out("# Benchmarks");
   out();
   out(
-    `Command: \`npm run bench\` (${
+    `Command: \`npm run bench${Deno.args.length ? ` -- ${Deno.args.join(" ")}` : ""}\` (${
       new Date().toISOString().slice(0, 10)
     }). All servers and load generators on 127.0.0.1.`,
   );
