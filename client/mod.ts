@@ -15,15 +15,12 @@
  *
  * @module
  */
-export {
-  CatbusClient,
-  type ClientOptions,
-  type ConnectionState,
-  type PublishOptions,
-  type PublishResult,
-  type RequestOptions,
-  type Subscription,
-} from "./src/client.ts";
+export { CatbusClient } from "./src/client.ts";
+export type { ClientOptions } from "./src/client-options.ts";
+export type { ConnectionState } from "./src/reconnector.ts";
+export type { PublishOptions, PublishResult } from "./src/publish.ts";
+export type { RequestOptions } from "./src/reply-inbox.ts";
+export type { Subscription } from "./src/subscriber.ts";
 export type { MessageStream, ReceivedMessage, StreamOptions } from "./src/message-stream.ts";
 export type { HistoryOptions, HistoryPage } from "./src/history.ts";
 export type { PresenceMember } from "./shared/messages.ts";

@@ -1,14 +1,7 @@
 import { CatbusError, ErrorCode } from "../shared/errors.ts";
 import { parseChannel, parsePattern } from "../shared/subject.ts";
-import { isReplySubject, REPLY_TO_HEADER } from "../shared/reply-subjects.ts";
-import {
-  encodeFrame,
-  Flag,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-  parseMeta,
-} from "../shared/frame.ts";
+import { REPLY_TO_HEADER } from "../shared/reply-subjects.ts";
+import { encodeFrame, type Frame, FrameType, parseMeta } from "../shared/frame.ts";
 import {
   type ErrorMeta,
   type HistoryResultMeta,
@@ -16,12 +9,12 @@ import {
   type PresenceMember,
   type PresenceResultMeta,
   PROTOCOL_VERSION,
-  type PublishedMeta,
-  type SubscribedMeta,
   type WelcomeMeta,
 } from "../shared/messages.ts";
-import { backoffDelay } from "./backoff.ts";
-import { ReplyInbox } from "./reply-inbox.ts";
+import { ReplyInbox, replyTarget, type RequestOptions } from "./reply-inbox.ts";
+import { type ClientOptions, type ResolvedOptions, withDefaults } from "./client-options.ts";
+import { publishFrame, type PublishOptions, type PublishResult } from "./publish.ts";
+import { decodeMessage } from "./decode-message.ts";
 import {
   type ConsumeHandler,
   type ConsumeOptions,
@@ -30,142 +23,29 @@ import {
   type Consumption,
   Consumptions,
 } from "./consumers.ts";
-import {
-  LocalSubscription,
-  type MessageHandler,
-  type MessageMeta,
-  type RecoveryInfo,
-  type SubscribeOptions,
-  SubscriptionRegistry,
+import type {
+  MessageHandler,
+  MessageMeta,
+  RecoveryInfo,
+  SubscribeOptions,
 } from "./subscriptions.ts";
-import type { Transport, TransportConnection } from "./transport.ts";
+import { Subscriber, type Subscription } from "./subscriber.ts";
 import {
   type MessageStream,
   messageStream,
   type ReceivedMessage,
   type StreamOptions,
 } from "./message-stream.ts";
-import { websocketTransport } from "./websocket-transport.ts";
 import { type HistoryOptions, type HistoryPage, historyPage } from "./history.ts";
 import { abortable } from "./abortable.ts";
 import { NodeList } from "./node-list.ts";
-import { startHeartbeat } from "./heartbeat.ts";
 import { OfflineQueue } from "./offline-queue.ts";
-
-export type ConnectionState =
-  | "disconnected"
-  | "connecting"
-  | "authenticating"
-  | "connected"
-  | "reconnecting";
-
-export interface ClientOptions {
-  /**
-   * `ws(s)://host:4433`, `http(s)://host:4433`, or `tcp(s)://host:4434` with a TCP transport;
-   * several URLs (nodes of one cluster) are tried in turn. Once connected, the node list the
-   * server advertises (`nodes` in its welcome) replaces them, in random order on reconnect.
-   */
-  url: string | string[];
-  /** A `sub-` or `role-` token, or the admin key. */
-  token?: string;
-  /**
-   * Fetches a fresh token (e.g. from your backend). Called for every reconnect (and the first
-   * connect when `token` is not given), and when the server says the token is `expiring`: the
-   * new token is handed over the open connection, subscriptions stay. With it, a refused or
-   * expired token is retried on the next reconnect instead of ending the client.
-   */
-  getToken?: () => string | Promise<string>;
-  /** How bytes travel; default: WebSocket. */
-  transport?: Transport;
-  /**
-   * Reconnect after an unexpected drop, and keep trying the first `connect()`, forever (default
-   * true). Without `getToken`, an `unauthorized` or `revoked` answer stops reconnecting: the
-   * same token cannot do better.
-   */
-  autoReconnect?: boolean;
-  /** First reconnect delay in ms (default 1000), doubling up to `maxReconnectDelay` (30000). */
-  reconnectDelay?: number;
-  maxReconnectDelay?: number;
-  /** ± fraction of each delay (default 0.3). */
-  reconnectJitter?: number;
-  /**
-   * Ping when the server was silent this long (ms); silent for twice as long, the connection
-   * counts as dead and the client reconnects. Default: the server's heartbeat.
-   */
-  pingInterval?: number;
-  /** Queue publishes made while disconnected (default true), at most `maxQueueSize` (100). */
-  offlineQueue?: boolean;
-  maxQueueSize?: number;
-  /** Give up on a connection attempt after this many ms (default 10000), then retry. */
-  connectTimeout?: number;
-  /** Reject a request the server has not answered within this many ms (default 10000). */
-  requestTimeout?: number;
-  /** Shown in server logs. */
-  name?: string;
-}
-
-export interface PublishOptions {
-  headers?: Record<string, string>;
-  /**
-   * Deduplication key: publishing the same key again within the server's window (2 min by
-   * default) stores nothing and resolves with the first message's position (`duplicate: true`).
-   * Use it to retry safely after a lost connection.
-   */
-  key?: string;
-  /** Time to live in ms: the message is not delivered or replayed after that. */
-  ttl?: number;
-  /**
-   * Resolve only after this many durable-consumer acks of the message (server-side); rejects
-   * with `timeout` after `confirmTimeout` ms (default 5000) — the message stays stored.
-   */
-  confirm?: number;
-  confirmTimeout?: number;
-}
-
-/** Where a published message was stored: its namespace position, id and time. */
-export type PublishResult = PublishedMeta;
-
-export interface RequestOptions extends PublishOptions {
-  /** Reject with `timeout` after this many ms (default 5000). */
-  timeout?: number;
-  /** Rejects the request with the signal's reason when aborted. */
-  signal?: AbortSignal;
-}
-
-export interface Subscription {
-  readonly pattern: string;
-  unsubscribe(): Promise<void>;
-}
-
-interface Pending {
-  /** Takes the message frames answering this request (a history page). */
-  collect?(frame: Frame): void;
-  resolve(meta: Record<string, unknown>): void;
-  reject(error: CatbusError): void;
-  /** performance.now() after which the request fails with `timeout`. */
-  deadline: number;
-}
+import { PendingRequests } from "./requests.ts";
+import { ServerConnection } from "./server-connection.ts";
+import { TokenSource } from "./token-source.ts";
+import { type ConnectionState, disconnected, Reconnector } from "./reconnector.ts";
 
 const CLIENT_NAME = "@catbus/client/0.1.0";
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-/** Codes after which reconnecting with the same credentials cannot help. */
-const PERMANENT = new Set<string>([ErrorCode.Unauthorized, ErrorCode.Revoked]);
-
-/** A message frame's meta and payload (JSON parsed, bytes copied out of the read buffer). */
-function decodeMessage(frame: Frame) {
-  const meta = parseMeta<MessageMeta & { consumer?: string; attempt?: number }>(frame);
-  const payload: unknown = frame.flags & Flag.Binary
-    ? frame.data.slice()
-    : JSON.parse(decoder.decode(frame.data));
-  return { meta, payload };
-}
-
-const disconnected = () =>
-  new CatbusError(
-    ErrorCode.Disconnected,
-    "the connection to the server was lost",
-  );
 
 /**
  * A Catbus connection: publish, subscribe with wildcards, and resume after reconnects.
@@ -179,18 +59,18 @@ const disconnected = () =>
  * ```
  */
 export class CatbusClient {
-  readonly #options:
-    & Required<
-      Omit<ClientOptions, "token" | "getToken" | "pingInterval" | "name">
-    >
-    & ClientOptions;
+  readonly #options: ResolvedOptions;
   /** The nodes to try: the configured URLs, then the node list of the server's welcome. */
   readonly #nodes: NodeList;
-  readonly #subs = new SubscriptionRegistry();
-  readonly #pending = new Map<number, Pending>();
+  readonly #tokens: TokenSource;
+  readonly #reconnect: Reconnector;
+  readonly #requests: PendingRequests;
+  readonly #subs = new Subscriber(
+    (type, meta) => this.#request(type, meta),
+    () => this.#state === "connected",
+  );
   readonly #stateHandlers = new Set<(s: ConnectionState) => void>();
   readonly #errorHandlers = new Set<(e: CatbusError) => void>();
-  readonly #recoveryHandlers = new Set<(info: RecoveryInfo) => void>();
   /** Where replies to this client's requests arrive. */
   readonly #replies = new ReplyInbox(
     (pattern, handler) => this.subscribe(pattern, handler),
@@ -204,45 +84,27 @@ export class CatbusClient {
   /** Publishes made while disconnected. */
   readonly #offline: OfflineQueue<PublishOptions>;
   #state: ConnectionState = "disconnected";
-  #conn?: TransportConnection;
-  #decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
-  #nextId = 1;
+  #conn?: ServerConnection;
   #id?: string;
   #welcome?: WelcomeMeta;
-  /** Stops the connection's dead-peer detection. */
-  #stopHeartbeat?: () => void;
-  /** One timer sweeps expired requests: a timer per request costs more than the request. */
-  #timeoutSweep?: ReturnType<typeof setInterval>;
-  /** performance.now() when the server last sent anything. */
-  #lastHeard = 0;
-  /** Whether a connection was ever made: later ones take a fresh token from getToken. */
-  #connectedBefore = false;
-  #reconnectTimer?: ReturnType<typeof setTimeout>;
-  /** Ends the pause between first-connect attempts early (disconnect). */
-  #wake?: () => void;
-  #attempt = 0;
-  /** The connect in progress, if any. */
-  #connecting?: Promise<void>;
-  /** Bumped by disconnect(), so a connect it interrupted drops its connection. */
-  #generation = 0;
-  /** Set by disconnect() or a permanent error: no more reconnects. */
-  #stopped = true;
 
   constructor(options: ClientOptions) {
-    this.#options = {
-      transport: websocketTransport(),
-      autoReconnect: true,
-      reconnectDelay: 1000,
-      maxReconnectDelay: 30_000,
-      reconnectJitter: 0.3,
-      offlineQueue: true,
-      maxQueueSize: 100,
-      requestTimeout: 10_000,
-      connectTimeout: 10_000,
-      ...options,
-    };
+    this.#options = withDefaults(options);
     this.#nodes = new NodeList(options.url);
+    this.#tokens = new TokenSource(options.token, options.getToken);
+    this.#requests = new PendingRequests(this.#options.requestTimeout);
     this.#offline = new OfflineQueue(this.#options.maxQueueSize);
+    this.#reconnect = new Reconnector(this.#options, {
+      open: (current) => this.#open(current),
+      isPermanent: (e): e is CatbusError =>
+        e instanceof CatbusError && this.#tokens.isPermanent(e.code),
+      setState: (state) => this.#setState(state),
+      reportError: (e) => this.#emitError(e),
+      ended: (e) => {
+        this.#offline.rejectAll(e);
+        this.#setState("disconnected");
+      },
+    });
   }
 
   /** The client id the server assigned (from the token), once connected. */
@@ -273,8 +135,7 @@ export class CatbusClient {
 
   /** Every resume outcome, for all subscriptions. */
   onRecovery(handler: (info: RecoveryInfo) => void): () => void {
-    this.#recoveryHandlers.add(handler);
-    return () => this.#recoveryHandlers.delete(handler);
+    return this.#subs.onRecovery(handler);
   }
 
   /**
@@ -307,40 +168,12 @@ export class CatbusClient {
 
   #connect(retry: boolean): Promise<void> {
     if (this.#state === "connected") return Promise.resolve();
-    // A second call while connecting joins the first instead of opening another connection.
-    return this.#connecting ??= (async () => {
-      this.#stopped = false;
-      this.#setState("connecting");
-      const generation = this.#generation;
-      try {
-        for (let attempt = 0;; attempt++) {
-          this.#setState("connecting");
-          try {
-            return await this.#open();
-          } catch (e) {
-            const permanent = e instanceof CatbusError && this.#isPermanent(e.code);
-            if (!retry || permanent || generation !== this.#generation) throw e;
-            this.#reportAttempt(e);
-          }
-          await this.#pause(this.#backoff(attempt));
-          if (generation !== this.#generation) throw disconnected();
-        }
-      } catch (e) {
-        this.#stopped = true;
-        this.#setState("disconnected");
-        throw e;
-      } finally {
-        this.#connecting = undefined;
-      }
-    })();
+    return this.#reconnect.connect(retry);
   }
 
   /** Closes the connection for good: no reconnect; queued and pending work is rejected. */
   disconnect(): Promise<void> {
-    this.#stopped = true;
-    this.#generation++;
-    clearTimeout(this.#reconnectTimer);
-    this.#wake?.();
+    this.#reconnect.stop();
     this.#teardown();
     this.#offline.rejectAll(disconnected());
     this.#setState("disconnected");
@@ -373,52 +206,11 @@ export class CatbusClient {
     if (typeof handlerOrOptions !== "function") {
       parsePattern(pattern);
       return messageStream<T>(
-        (handler, streamOptions) => this.#subscribe(pattern, handler, streamOptions),
+        (handler, streamOptions) => this.#subs.subscribe(pattern, handler, streamOptions),
         handlerOrOptions ?? {},
       );
     }
-    return this.#subscribe(pattern, handlerOrOptions as MessageHandler, options);
-  }
-
-  async #subscribe(
-    pattern: string,
-    handler: MessageHandler,
-    options: SubscribeOptions,
-  ): Promise<Subscription> {
-    parsePattern(pattern);
-    options.signal?.throwIfAborted();
-    if (options.presence || options.onPresence) parseChannel(pattern);
-    const sub = new LocalSubscription(pattern, handler, options);
-    // Registered before the request: replayed messages arrive before the answer.
-    this.#subs.add(sub);
-    const subscription: Subscription = {
-      pattern,
-      unsubscribe: async () => {
-        if (this.#subs.remove(sub) && this.#state === "connected") {
-          await this.#request(FrameType.Unsubscribe, { pattern }).catch(
-            () => {},
-          );
-        }
-      },
-    };
-    options.signal?.addEventListener("abort", () => subscription.unsubscribe(), { once: true });
-    if (this.#state !== "connected") return subscription;
-    try {
-      const meta = {
-        pattern,
-        ...(options.from ? { from: options.from } : {}),
-        ...this.#subs.presenceOf(pattern),
-      };
-      const result = await this.#request(
-        FrameType.Subscribe,
-        meta,
-      ) as unknown as SubscribedMeta;
-      sub.seed(result.namespaces);
-    } catch (e) {
-      this.#subs.remove(sub);
-      throw e;
-    }
-    return subscription;
+    return this.#subs.subscribe(pattern, handlerOrOptions as MessageHandler, options);
   }
 
   /**
@@ -439,7 +231,7 @@ export class CatbusClient {
     if (this.#state === "connected") {
       return this.#sendPublish(channel, payload, options);
     }
-    if (!this.#options.offlineQueue || this.#stopped) {
+    if (!this.#options.offlineQueue || this.#reconnect.stopped) {
       return Promise.reject(disconnected());
     }
     return this.#offline.add(channel, payload, options);
@@ -453,17 +245,8 @@ export class CatbusClient {
   send(channel: string, payload: unknown, options: PublishOptions = {}): void {
     parseChannel(channel);
     if (this.#state !== "connected" || !this.#conn) throw disconnected();
-    const binary = payload instanceof Uint8Array;
-    const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
-    this.#conn.send(
-      encodeFrame(
-        FrameType.Publish,
-        0,
-        { channel, ...options },
-        data,
-        binary ? Flag.Binary : 0,
-      ),
-    );
+    const { meta, data, flags } = publishFrame(channel, payload, options);
+    this.#conn.send(encodeFrame(FrameType.Publish, 0, meta, data, flags));
   }
 
   /**
@@ -509,24 +292,11 @@ export class CatbusClient {
    * `--reply-window` (30 s).
    */
   respond(meta: MessageMeta, payload: unknown): Promise<PublishResult> {
-    const replyTo = meta.headers?.[REPLY_TO_HEADER];
-    if (!replyTo) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.BadRequest,
-          "this message is not a request: no reply_to header",
-        ),
-      );
+    try {
+      return this.publish(replyTarget(meta.headers), payload);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (!isReplySubject(replyTo)) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.BadRequest,
-          `reply_to "${replyTo}" is not a reply inbox (_inbox.… or _bus_.…); not answered`,
-        ),
-      );
-    }
-    return this.publish(replyTo, payload);
   }
 
   /**
@@ -634,17 +404,9 @@ export class CatbusClient {
   }
 
   #sendPublish(channel: string, payload: unknown, options: PublishOptions) {
-    const binary = payload instanceof Uint8Array;
-    const data = binary ? payload : encoder.encode(JSON.stringify(payload ?? null));
-    const meta = { channel, ...options };
-    return this.#request(
-      FrameType.Publish,
-      meta,
-      data,
-      binary ? Flag.Binary : 0,
-    ) as unknown as Promise<
-      PublishResult
-    >;
+    const { meta, data, flags } = publishFrame(channel, payload, options);
+    const sent = this.#request(FrameType.Publish, meta, data, flags);
+    return sent as unknown as Promise<PublishResult>;
   }
 
   #request(
@@ -656,211 +418,89 @@ export class CatbusClient {
   ): Promise<Record<string, unknown>> {
     const conn = this.#conn;
     if (!conn) return Promise.reject(disconnected());
-    const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
-    return new Promise((resolve, reject) => {
-      const deadline = performance.now() + this.#options.requestTimeout;
-      this.#pending.set(id, { resolve, reject, deadline, collect });
-      conn.send(encodeFrame(type, id, meta, data, flags));
-    });
-  }
-
-  #sweepTimeouts() {
-    const now = performance.now();
-    for (const [id, p] of this.#pending) {
-      if (p.deadline > now) continue;
-      this.#pending.delete(id);
-      p.reject(
-        new CatbusError(
-          ErrorCode.Timeout,
-          `no answer from the server within ${this.#options.requestTimeout} ms`,
-        ),
-      );
-    }
+    return this.#requests.send(conn, type, meta, data, flags, collect);
   }
 
   /** Opens a transport connection and completes hello; then restores subscriptions. */
-  async #open(): Promise<void> {
-    const generation = this.#generation;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
-    const opening = this.#options.transport.connect(this.#nodes.next(), {
-      onData: (bytes) => {
-        if (this.#conn === conn) this.#onData(bytes);
+  async #open(current: () => boolean): Promise<void> {
+    const conn: ServerConnection = await ServerConnection.open(
+      this.#options.transport,
+      this.#nodes.next(),
+      this.#options.connectTimeout,
+      {
+        frame: (frame) => this.#conn === conn && this.#onFrame(frame),
+        unreadable: (kind) =>
+          this.#conn === conn &&
+          this.#emitError(
+            new CatbusError(ErrorCode.BadRequest, `unreadable data from the server (${kind})`),
+          ),
+        closed: () => this.#conn === conn && this.#onLost(),
       },
-      onClose: () => {
-        if (this.#conn === conn) this.#onLost();
-      },
-    });
-    const conn = await this.#withConnectTimeout(opening);
-    if (generation !== this.#generation) {
+    );
+    if (!current()) {
       // disconnect() was called while the transport was connecting: do not keep what it opened.
       conn.close();
       throw disconnected();
     }
     this.#conn = conn;
-    this.#timeoutSweep = setInterval(
-      () => this.#sweepTimeouts(),
-      Math.max(10, Math.min(1000, this.#options.requestTimeout / 4)),
-    );
+    this.#requests.startSweeping();
     this.#setState("authenticating");
     let welcome: WelcomeMeta;
     try {
       welcome = await this.#request(FrameType.Hello, {
         version: PROTOCOL_VERSION,
-        token: await this.#helloToken(),
+        token: await this.#tokens.forHello(),
         client: this.#options.name ?? CLIENT_NAME,
       }) as unknown as WelcomeMeta;
     } catch (e) {
       this.#teardown();
       throw e;
     }
-    this.#connectedBefore = true;
+    this.#tokens.welcomed();
     this.#welcome = welcome;
     this.#nodes.advertised(welcome.nodes);
     this.#id = welcome.clientId;
-    this.#attempt = 0;
+    this.#reconnect.connected();
     this.#setState("connected");
     this.#startHeartbeat();
-    for (const pattern of this.#subs.patterns()) this.#resubscribe(pattern);
+    this.#subs.restore();
     this.#consumers.rebind((e) => this.#emitError(e));
     this.#offline.flush((channel, payload, options) =>
       this.#sendPublish(channel, payload, options)
     );
   }
 
-  /**
-   * A frozen server may accept the TCP connection and never answer: an attempt that takes longer
-   * than `connectTimeout` fails (and what it opens late is closed), so reconnecting goes on.
-   */
-  async #withConnectTimeout(
-    opening: Promise<TransportConnection>,
-  ): Promise<TransportConnection> {
-    const ms = this.#options.connectTimeout;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        opening.then((conn) => conn.close(), () => {});
-        reject(
-          new CatbusError(
-            ErrorCode.Timeout,
-            `no connection to the server within ${ms} ms`,
-          ),
-        );
-      }, ms);
-    });
-    try {
-      return await Promise.race([opening, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** The token for hello: `token` the first time, else a fresh one from `getToken`. */
-  async #helloToken(): Promise<string | undefined> {
-    const { token, getToken } = this.#options;
-    if (!getToken || (token !== undefined && !this.#connectedBefore)) {
-      return token;
-    }
-    try {
-      return await getToken();
-    } catch (e) {
-      throw new CatbusError(ErrorCode.Unauthorized, `getToken() failed: ${e}`, {
-        cause: e,
-      });
-    }
-  }
-
   /** The server said the token expires soon: hand it a new one over this connection. */
   async #refreshToken(): Promise<void> {
-    const { getToken } = this.#options;
     const conn = this.#conn;
-    if (!getToken || !conn) return;
+    if (!conn) return;
     try {
-      const token = await getToken();
-      if (this.#conn !== conn) return; // reconnected meanwhile, with a fresh token anyway
-      await this.#request(FrameType.Refresh, { token });
+      await this.#tokens.refresh(async (token) => {
+        // Reconnected meanwhile: with a fresh token anyway.
+        if (this.#conn === conn) await this.#request(FrameType.Refresh, { token });
+      });
     } catch (e) {
       // A refused token: the server closes the connection; the reconnect asks getToken again.
-      this.#emitError(
-        e instanceof CatbusError
-          ? e
-          : new CatbusError(ErrorCode.Unauthorized, `getToken() failed: ${e}`, {
-            cause: e,
-          }),
-      );
+      this.#emitError(e as CatbusError);
     }
-  }
-
-  /** Whether reconnecting cannot help after this error. */
-  #isPermanent(code: string): boolean {
-    return PERMANENT.has(code) && !this.#options.getToken;
-  }
-
-  /** (Re)sends a subscription with resume positions and reports the outcome. */
-  async #resubscribe(pattern: string): Promise<void> {
-    const resume = this.#subs.resumeFor(pattern);
-    const subs = this.#subs.of(pattern);
-    const from = subs.find((s) => s.options.from)?.options.from;
-    try {
-      const result = await this.#request(FrameType.Subscribe, {
-        pattern,
-        ...(Object.keys(resume).length ? { resume } : {}),
-        ...(from ? { from } : {}),
-        ...this.#subs.presenceOf(pattern),
-      }) as unknown as SubscribedMeta;
-      const info: RecoveryInfo = {
-        pattern,
-        recovered: result.recovered,
-        namespaces: result.namespaces,
-      };
-      for (const sub of this.#subs.of(pattern)) {
-        sub.seed(result.namespaces);
-        sub.options.onRecovery?.(info);
-      }
-      for (const h of this.#recoveryHandlers) h(info);
-    } catch (e) {
-      if (!(e instanceof CatbusError) || e.code === ErrorCode.Disconnected) {
-        return;
-      }
-      for (const sub of this.#subs.of(pattern)) {
-        this.#subs.remove(sub);
-        sub.options.onError?.(e);
-      }
-    }
-  }
-
-  #onData(bytes: Uint8Array) {
-    this.#lastHeard = performance.now();
-    this.#decoder.push(bytes, (event) => {
-      if (event.kind === "frame") this.#onFrame(event.frame);
-      else {
-        this.#emitError(
-          new CatbusError(
-            ErrorCode.BadRequest,
-            `unreadable data from the server (${event.kind})`,
-          ),
-        );
-        this.#conn?.close();
-      }
-    });
   }
 
   #onFrame(frame: Frame) {
     switch (frame.type) {
       case FrameType.Message:
-        if (frame.id !== 0) return this.#pending.get(frame.id)?.collect?.(frame);
+        if (frame.id !== 0) return this.#requests.collect(frame);
         return this.#onMessage(frame);
       case FrameType.Ok:
       case FrameType.Welcome:
       case FrameType.Pong:
-        return this.#settle(frame.id, (p) => p.resolve(parseMeta(frame)));
+        return this.#requests.resolve(frame.id, parseMeta(frame));
       case FrameType.Error: {
         const meta = parseMeta<ErrorMeta>(frame);
         const error = new CatbusError(meta.code, meta.message);
         if (frame.id !== 0) {
-          return this.#settle(frame.id, (p) => p.reject(error));
+          return this.#requests.reject(frame.id, error);
         }
-        if (this.#isPermanent(meta.code)) this.#stopped = true;
+        if (this.#tokens.isPermanent(meta.code)) this.#reconnect.halt();
         return this.#emitError(error);
       }
       case FrameType.Ping:
@@ -894,10 +534,7 @@ export class CatbusClient {
     } else if (notice.event === "join" || notice.event === "leave") {
       this.#subs.presence(notice);
     } else if (notice.event === "gap") {
-      // Ask for what was dropped; the answer says whether history still had it.
-      for (const pattern of this.#subs.patternsReaching(notice.namespace)) {
-        this.#resubscribe(pattern);
-      }
+      this.#subs.gap(notice.namespace);
     } else if (notice.event === "publish_failed") {
       this.#emitError(
         new CatbusError(
@@ -909,99 +546,32 @@ export class CatbusClient {
       this.#consumers.forget(notice.consumer);
       this.#emitError(new CatbusError(ErrorCode.Revoked, notice.message));
     } else if (notice.event === "revoked") {
-      const error = new CatbusError(ErrorCode.Revoked, notice.message);
-      for (const sub of this.#subs.of(notice.pattern)) {
-        this.#subs.remove(sub);
-        sub.options.onError?.(error);
-      }
+      this.#subs.end(notice.pattern, new CatbusError(ErrorCode.Revoked, notice.message));
     }
-  }
-
-  #settle(id: number, fn: (p: Pending) => void) {
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#pending.delete(id);
-    fn(p);
   }
 
   /** The connection dropped: fail what was in flight, then reconnect unless told not to. */
   #onLost() {
     this.#teardown();
-    if (this.#stopped || !this.#options.autoReconnect) {
-      this.#stopped = true;
-      this.#offline.rejectAll(disconnected());
-      this.#setState("disconnected");
-      return;
-    }
-    this.#setState("reconnecting");
-    this.#scheduleReconnect();
-  }
-
-  #backoff(attempt: number): number {
-    return backoffDelay(attempt, {
-      initial: this.#options.reconnectDelay,
-      max: this.#options.maxReconnectDelay,
-      jitter: this.#options.reconnectJitter,
-    });
-  }
-
-  /** Waits between first-connect attempts; disconnect() ends the wait at once. */
-  #pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#wake = () => resolve();
-      this.#reconnectTimer = setTimeout(resolve, ms);
-    }).finally(() => this.#wake = undefined);
-  }
-
-  /** Refusals are worth knowing (e.g. getToken's token refused); lost attempts are not. */
-  #reportAttempt(e: unknown) {
-    if (e instanceof CatbusError && e.code !== ErrorCode.Disconnected) this.#emitError(e);
-  }
-
-  #scheduleReconnect() {
-    const delay = this.#backoff(this.#attempt++);
-    this.#reconnectTimer = setTimeout(async () => {
-      if (this.#stopped) return;
-      try {
-        await this.#open();
-      } catch (e) {
-        if (e instanceof CatbusError && this.#isPermanent(e.code)) {
-          this.#stopped = true;
-          this.#emitError(e);
-          this.#offline.rejectAll(e);
-          this.#setState("disconnected");
-          return;
-        }
-        this.#reportAttempt(e);
-        if (!this.#stopped) this.#scheduleReconnect();
-      }
-    }, delay);
+    this.#reconnect.lost();
   }
 
   #teardown() {
-    this.#stopHeartbeat?.();
-    this.#stopHeartbeat = undefined;
-    clearInterval(this.#timeoutSweep);
-    this.#timeoutSweep = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
-    for (const [id, p] of this.#pending) {
-      this.#pending.delete(id);
-      p.reject(disconnected());
-    }
+    this.#requests.end(disconnected());
   }
 
   /** Dead-peer detection for the connection just made (see heartbeat.ts). */
   #startHeartbeat() {
     const interval = this.#options.pingInterval ?? this.#welcome?.heartbeat ?? 15_000;
-    this.#lastHeard = performance.now();
     const conn = this.#conn;
-    this.#stopHeartbeat = startHeartbeat(interval, {
-      lastHeard: () => this.#lastHeard,
-      ping: () => this.#request(FrameType.Ping, undefined).catch(() => {}),
-      dead: (silentMs) => this.#conn === conn && this.#dropDead(silentMs),
-    });
+    conn?.watch(
+      interval,
+      () => this.#request(FrameType.Ping, undefined).catch(() => {}),
+      (silentMs) => this.#conn === conn && this.#dropDead(silentMs),
+    );
   }
 
   /** Gives up on a silent connection without waiting for its transport to notice. */

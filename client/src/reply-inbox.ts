@@ -1,5 +1,14 @@
 import { CatbusError, ErrorCode } from "../shared/errors.ts";
+import { isReplySubject, REPLY_TO_HEADER } from "../shared/reply-subjects.ts";
 import { deferred } from "./deferred.ts";
+import type { PublishOptions } from "./publish.ts";
+
+export interface RequestOptions extends PublishOptions {
+  /** Reject with `timeout` after this many ms (default 5000). */
+  timeout?: number;
+  /** Rejects the request with the signal's reason when aborted. */
+  signal?: AbortSignal;
+}
 
 /** One awaited reply: where the responder should publish it, and the reply itself. */
 export interface AwaitedReply {
@@ -80,4 +89,26 @@ export class ReplyInbox {
       return prefix;
     })();
   }
+}
+
+/**
+ * Where to answer a request: its `reply_to` header, which must be a reply inbox; throws
+ * `bad_request` otherwise, so a caller cannot make the responder publish to a channel of its
+ * choosing.
+ */
+export function replyTarget(headers?: Record<string, string>): string {
+  const replyTo = headers?.[REPLY_TO_HEADER];
+  if (!replyTo) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      "this message is not a request: no reply_to header",
+    );
+  }
+  if (!isReplySubject(replyTo)) {
+    throw new CatbusError(
+      ErrorCode.BadRequest,
+      `reply_to "${replyTo}" is not a reply inbox (_inbox.… or _bus_.…); not answered`,
+    );
+  }
+  return replyTo;
 }
