@@ -30,6 +30,7 @@ export interface Connectable {
   ended(error: CatbusError): void;
 }
 
+/** What work waiting for the connection fails with once it is gone. */
 export const disconnected = () =>
   new CatbusError(
     ErrorCode.Disconnected,
