@@ -1,7 +1,7 @@
 import { ensureDataDir, lockDataDir } from "../server/data-dir.ts";
 import { createUser, newUserFields } from "../dialects/pulsar/auth-routes.ts";
 import { HttpError } from "../dialects/pulsar/http.ts";
-import { PulsarStore } from "../dialects/pulsar/store.ts";
+import { openPulsarStore } from "../dialects/pulsar/store-open.ts";
 import { stopPasswordWorker } from "../dialects/pulsar/password.ts";
 import { cliContext, parseCommand, UsageError } from "./context.ts";
 
@@ -54,11 +54,11 @@ export async function pulsarCommand(args: string[], env: Record<string, string |
   const values = parsed.values as Record<string, string | undefined>;
   const positionals = parsed.positionals;
   if (positionals.length !== 1) throw new UsageError(USAGE);
-  const { data } = cliContext(values, env);
+  const { data, databaseUrl } = cliContext(values, env);
   await ensureDataDir(data);
   const lock = await lockDataDir(data, "catbus pulsar user add");
   try {
-    const store = await PulsarStore.open(data);
+    const store = await openPulsarStore({ data, databaseUrl }, () => {});
     const permissions = (values.permissions ?? "read")
       .split(",").map((p) => p.trim()).filter(Boolean);
     const password = await readPassword();

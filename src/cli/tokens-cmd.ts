@@ -7,6 +7,7 @@ import { parseDuration } from "../core/units.ts";
 import { migrate } from "../auth/role-schema-postgres.ts";
 import { migrateSchema } from "../connectors/postgres/migrations.ts";
 import { STREAMS_SCHEMA } from "../streams/postgres/schema.ts";
+import { PULSAR_SCHEMA } from "../dialects/pulsar/store-postgres.ts";
 import { openPool, redactUrl } from "../connectors/postgres/connect.ts";
 import { cliContext, parseCommand, signingSecret, UsageError, withRoleStore } from "./context.ts";
 
@@ -198,6 +199,11 @@ export async function initCommand(args: string[], env: Env): Promise<void> {
     const streams = await migrateSchema(sql, STREAMS_SCHEMA);
     if (streams.from !== streams.to) {
       print(`Streams schema migrated from version ${streams.from} to ${streams.to}`);
+    }
+    // The Pulsar door's users, topics and grants (docs/pulsar.md), versioned on their own.
+    const pulsar = await migrateSchema(sql, PULSAR_SCHEMA);
+    if (pulsar.from !== pulsar.to) {
+      print(`Pulsar schema migrated from version ${pulsar.from} to ${pulsar.to}`);
     }
   } finally {
     await sql.end({ timeout: 1 });

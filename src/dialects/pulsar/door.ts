@@ -3,7 +3,7 @@ import { parseAddress } from "../../core/address.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { PulsarDoorSettings } from "./settings.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
-import { PulsarStore } from "./store.ts";
+import { openPulsarStore } from "./store-open.ts";
 import { AccessTokens, MIN_SECRET_LENGTH } from "./jwt.ts";
 import { PulsarLive } from "./live.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
@@ -36,7 +36,7 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
     if (!services.broker.namespace(PULSAR_NAMESPACE)) {
       await services.broker.createNamespace(PULSAR_NAMESPACE);
     }
-    const store = await PulsarStore.open(settings.data);
+    const store = await openPulsarStore(settings, services.log);
     const answers = await IdempotencyFile.open(settings.data, settings.pulsarIdempotencyMaxKeys);
     const live = new PulsarLive(services.live, store);
     const polls = new PollWaiters();

@@ -1,3 +1,4 @@
+import type { PulsarStoreWhere } from "./store-open.ts";
 import {
   address,
   count,
@@ -183,8 +184,7 @@ export const pulsarSettings = settingsGroup({
 });
 
 /** The server settings the Pulsar door reads: its own table, the data directory, shared limits. */
-export type PulsarDoorSettings = SettingsOf<typeof pulsarSettings.settings> & {
-  data: string;
+export type PulsarDoorSettings = SettingsOf<typeof pulsarSettings.settings> & PulsarStoreWhere & {
   maxPayload: number;
   /** A WebSocket that sends no subscribe this long after it opened is closed. */
   helloTimeoutMs: number;

@@ -1,104 +1,52 @@
-import { join } from "node:path";
-import { writeFileAtomic } from "../../log/atomic-file.ts";
-import { CoalescedWriter } from "../../streams/coalesced-writer.ts";
+import type {
+  PulsarState,
+  PulsarStateBackend,
+  RefreshRecord,
+  TopicRecord,
+  UserRecord,
+} from "./store-backend.ts";
+import { FileStateBackend } from "./store-file.ts";
 import { base64url, constantTimeEqual, hex, randomBytes, sha256 } from "../../auth/crypto.ts";
 
-export const PERMISSIONS = ["admin", "read", "write"] as const;
-export type PulsarPermission = typeof PERMISSIONS[number];
-
-export interface UserRecord {
-  user_id: string;
-  username: string;
-  email: string | null;
-  hashed_password: string;
-  is_active: boolean;
-  created_at: string;
-  permissions: PulsarPermission[];
-}
-
-export interface TopicRecord {
-  topic_id: string;
-  topic_name: string;
-  owner_id: string;
-  is_public: boolean;
-  description: string | null;
-  created_at: string;
-  /** Granted users and when (user id → ISO time); read with Object.hasOwn (ids come from URLs). */
-  grants: Record<string, string>;
-  /**
-   * The first sequence of this life of the topic: messages of an earlier topic of the same
-   * name (deleted) come before it and are never shown again.
-   */
-  first_seq: number;
-}
-
-/** A refresh token as stored: the wire token is `jti.secret`; only the secret's hash is kept. */
-interface RefreshRecord {
-  jti: string;
-  user_id: string;
-  secret_hash: string;
-  parent_jti: string | null;
-  expires_at: number;
-  revoked: boolean;
-}
-
-interface State {
-  version: 1;
-  users: UserRecord[];
-  topics: TopicRecord[];
-  refresh: RefreshRecord[];
-  /** Logged-out access tokens: jti → expiry (s); dropped once expired. */
-  denied: Record<string, number>;
-}
-
-const FILE = "state.json";
+export {
+  PERMISSIONS,
+  type PulsarPermission,
+  type TopicRecord,
+  type UserRecord,
+} from "./store-backend.ts";
 
 /**
- * The door's users, topics, grants, refresh tokens and logged-out tokens, in the data
- * directory (`DATA/pulsar/state.json`, mode 600: it holds password hashes), rewritten
- * atomically on every change; a change is answered once it is on disk. They are small and
- * change rarely, so one file read at start and kept in memory is enough — and keeps password
- * hashes out of the message log, which any reader with a grant on it could replay.
+ * The door's users, topics, grants, refresh tokens and logged-out tokens, kept in memory for
+ * synchronous reads and stored by a backend: the data directory, or PostgreSQL or Valkey shared by
+ * every node (see store-backend.ts). They are small and change rarely, so the whole state is one
+ * document — and password hashes stay out of the message log, which any reader with a grant on it
+ * could replay. A change another node made replaces the memory and is announced like a local one.
  */
 export class PulsarStore {
-  readonly #path: string;
+  readonly #backend: PulsarStateBackend;
   readonly #users = new Map<string, UserRecord>();
   readonly #byName = new Map<string, string>();
   readonly #topics = new Map<string, TopicRecord>();
   readonly #refresh = new Map<string, RefreshRecord>();
   readonly #denied = new Map<string, number>();
-  readonly #writer: CoalescedWriter;
   readonly #listeners = new Set<() => void>();
 
-  private constructor(path: string) {
-    this.#path = path;
-    this.#writer = new CoalescedWriter(() => this.#write());
+  private constructor(backend: PulsarStateBackend) {
+    this.#backend = backend;
   }
 
+  /** The store in the data directory (`DATA/pulsar/state.json`). */
   static async open(dataDir: string): Promise<PulsarStore> {
-    const dir = join(dataDir, "pulsar");
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new PulsarStore(join(dir, FILE));
-    let text: string | undefined;
-    try {
-      text = await Deno.readTextFile(store.#path);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    if (text !== undefined) {
-      let state: State;
-      try {
-        state = JSON.parse(text);
-      } catch (e) {
-        throw new Error(
-          `${store.#path} is not valid JSON (${(e as Error).message}); restore it from a backup`,
-        );
-      }
-      for (const u of state.users) store.#putUser(u);
-      for (const t of state.topics) store.#topics.set(t.topic_name, t);
-      for (const r of state.refresh) store.#refresh.set(r.jti, r);
-      for (const [jti, exp] of Object.entries(state.denied)) store.#denied.set(jti, exp);
-    }
+    return await PulsarStore.on(await FileStateBackend.open(dataDir));
+  }
+
+  static async on(backend: PulsarStateBackend): Promise<PulsarStore> {
+    const store = new PulsarStore(backend);
+    store.#load(await backend.load());
+    backend.onRemoteChange((state) => {
+      store.#load(state);
+      store.#announce();
+    });
     return store;
   }
 
@@ -108,25 +56,45 @@ export class PulsarStore {
     return () => this.#listeners.delete(listener);
   }
 
-  async #commit(accessChanged = true): Promise<void> {
-    await this.#writer.request();
-    if (accessChanged) { for (const l of this.#listeners) l(); }
+  #load(state: PulsarState) {
+    for (const map of [this.#users, this.#byName, this.#topics, this.#refresh, this.#denied]) {
+      map.clear();
+    }
+    for (const u of state.users) this.#putUser(u);
+    for (const t of state.topics) this.#topics.set(t.topic_name, t);
+    for (const r of state.refresh) this.#refresh.set(r.jti, r);
+    for (const [jti, exp] of Object.entries(state.denied)) this.#denied.set(jti, exp);
   }
 
-  async #write() {
+  #snapshot = (): PulsarState => {
     const now = Date.now();
     for (const [jti, exp] of this.#denied) if (exp * 1000 < now) this.#denied.delete(jti);
     for (const [jti, r] of this.#refresh) if (r.expires_at < now) this.#refresh.delete(jti);
-    const state: State = {
+    return {
       version: 1,
       users: [...this.#users.values()],
       topics: [...this.#topics.values()],
       refresh: [...this.#refresh.values()],
       denied: Object.fromEntries(this.#denied),
     };
-    await writeFileAtomic(this.#path, new TextEncoder().encode(JSON.stringify(state)), {
-      mode: 0o600,
-    });
+  };
+
+  /**
+   * Runs `change` on the newest state and stores it, then announces it when access changed and
+   * `change` did something (it answers false or undefined when it found nothing to do).
+   */
+  async #change<T>(change: () => T | Promise<T>, accessChanged = true): Promise<T> {
+    let result!: T;
+    await this.#backend.update(async (fresh) => {
+      if (fresh) this.#load(fresh);
+      result = await change();
+    }, this.#snapshot);
+    if (accessChanged && result !== false && result !== undefined) this.#announce();
+    return result;
+  }
+
+  #announce() {
+    for (const l of this.#listeners) l();
   }
 
   #putUser(u: UserRecord) {
@@ -150,41 +118,43 @@ export class PulsarStore {
   }
 
   /** Undefined when the username is taken. */
-  async createUser(
+  createUser(
     fields: Pick<UserRecord, "username" | "email" | "hashed_password" | "permissions">,
   ): Promise<UserRecord | undefined> {
-    if (this.#byName.has(fields.username)) return undefined;
-    const user: UserRecord = {
-      user_id: crypto.randomUUID(),
-      ...fields,
-      is_active: true,
-      created_at: new Date().toISOString(),
-    };
-    this.#putUser(user);
-    await this.#commit();
-    return user;
+    return this.#change(() => {
+      if (this.#byName.has(fields.username)) return undefined;
+      const user: UserRecord = {
+        user_id: crypto.randomUUID(),
+        ...fields,
+        is_active: true,
+        created_at: new Date().toISOString(),
+      };
+      this.#putUser(user);
+      return user;
+    });
   }
 
-  async updateUser(
+  updateUser(
     id: string,
     patch: Partial<Pick<UserRecord, "email" | "hashed_password" | "permissions" | "is_active">>,
   ): Promise<UserRecord | undefined> {
-    const user = this.#users.get(id);
-    if (!user) return undefined;
-    Object.assign(user, patch);
-    await this.#commit();
-    return user;
+    return this.#change(() => {
+      const user = this.#users.get(id);
+      if (user) Object.assign(user, patch);
+      return user;
+    });
   }
 
-  async deleteUser(id: string): Promise<boolean> {
-    const user = this.#users.get(id);
-    if (!user) return false;
-    this.#users.delete(id);
-    this.#byName.delete(user.username);
-    for (const t of this.#topics.values()) delete t.grants[id];
-    for (const r of this.#refresh.values()) if (r.user_id === id) r.revoked = true;
-    await this.#commit();
-    return true;
+  deleteUser(id: string): Promise<boolean> {
+    return this.#change(() => {
+      const user = this.#users.get(id);
+      if (!user) return false;
+      this.#users.delete(id);
+      this.#byName.delete(user.username);
+      for (const t of this.#topics.values()) delete t.grants[id];
+      for (const r of this.#refresh.values()) if (r.user_id === id) r.revoked = true;
+      return true;
+    });
   }
 
   ownedTopics(userId: string): string[] {
@@ -202,54 +172,60 @@ export class PulsarStore {
   }
 
   /** Undefined when a topic of that name exists. */
-  async createTopic(
+  createTopic(
     fields: Pick<TopicRecord, "topic_name" | "owner_id" | "is_public" | "description">,
     firstSeq: number,
   ): Promise<TopicRecord | undefined> {
-    if (this.#topics.has(fields.topic_name)) return undefined;
-    const topic: TopicRecord = {
-      topic_id: crypto.randomUUID(),
-      ...fields,
-      created_at: new Date().toISOString(),
-      grants: {},
-      first_seq: firstSeq,
-    };
-    this.#topics.set(topic.topic_name, topic);
-    await this.#commit();
-    return topic;
+    return this.#change(() => {
+      if (this.#topics.has(fields.topic_name)) return undefined;
+      const topic: TopicRecord = {
+        topic_id: crypto.randomUUID(),
+        ...fields,
+        created_at: new Date().toISOString(),
+        grants: {},
+        first_seq: firstSeq,
+      };
+      this.#topics.set(topic.topic_name, topic);
+      return topic;
+    });
   }
 
-  async updateTopic(
+  updateTopic(
     name: string,
     patch: Partial<Pick<TopicRecord, "is_public" | "description">>,
   ): Promise<TopicRecord | undefined> {
-    const topic = this.#topics.get(name);
-    if (!topic) return undefined;
-    Object.assign(topic, patch);
-    await this.#commit();
-    return topic;
+    return this.#change(() => {
+      const topic = this.#topics.get(name);
+      if (topic) Object.assign(topic, patch);
+      return topic;
+    });
   }
 
-  async deleteTopic(name: string): Promise<boolean> {
-    if (!this.#topics.delete(name)) return false;
-    await this.#commit();
-    return true;
+  deleteTopic(name: string): Promise<boolean> {
+    return this.#change(() => this.#topics.delete(name));
   }
 
-  /** False when the user holds a grant already. */
-  async grant(topic: TopicRecord, userId: string): Promise<boolean> {
-    if (Object.hasOwn(topic.grants, userId)) return false;
-    topic.grants[userId] = new Date().toISOString();
-    await this.#commit();
-    return true;
+  /**
+   * False when the user holds a grant already. The topic is looked up again by name: the record
+   * the caller holds may predate another node's change.
+   */
+  grant(topic: TopicRecord, userId: string): Promise<boolean> {
+    return this.#change(() => {
+      const grants = this.#topics.get(topic.topic_name)?.grants;
+      if (!grants || Object.hasOwn(grants, userId)) return false;
+      grants[userId] = new Date().toISOString();
+      return true;
+    });
   }
 
   /** False when the user held no grant. */
-  async revoke(topic: TopicRecord, userId: string): Promise<boolean> {
-    if (!Object.hasOwn(topic.grants, userId)) return false;
-    delete topic.grants[userId];
-    await this.#commit();
-    return true;
+  revoke(topic: TopicRecord, userId: string): Promise<boolean> {
+    return this.#change(() => {
+      const grants = this.#topics.get(topic.topic_name)?.grants;
+      if (!grants || !Object.hasOwn(grants, userId)) return false;
+      delete grants[userId];
+      return true;
+    });
   }
 
   // Refresh tokens and logged-out access tokens
@@ -258,15 +234,15 @@ export class PulsarStore {
   async issueRefresh(userId: string, lifetimeMs: number, parent?: string): Promise<string> {
     const jti = crypto.randomUUID();
     const secret = base64url(randomBytes(32));
-    this.#refresh.set(jti, {
+    const record: RefreshRecord = {
       jti,
       user_id: userId,
       secret_hash: hex(await sha256(secret)),
       parent_jti: parent ?? null,
       expires_at: Date.now() + lifetimeMs,
       revoked: false,
-    });
-    await this.#commit(false);
+    };
+    await this.#change(() => this.#refresh.set(jti, record), false);
     return `${jti}.${secret}`;
   }
 
@@ -277,25 +253,30 @@ export class PulsarStore {
    */
   async consumeRefresh(wire: string): Promise<{ userId: string; jti: string } | undefined> {
     const dot = wire.indexOf(".");
-    const record = dot > 0 ? this.#refresh.get(wire.slice(0, dot)) : undefined;
-    if (!record || record.expires_at < Date.now()) return undefined;
-    if (!await secretMatches(record, wire.slice(dot + 1))) return undefined;
-    if (record.revoked) {
-      this.#revokeChain(record);
-      await this.#commit(false);
-      return undefined;
-    }
-    record.revoked = true;
-    await this.#commit(false);
-    return { userId: record.user_id, jti: record.jti };
+    const jti = wire.slice(0, dot);
+    const known = dot > 0 ? this.#refresh.get(jti) : undefined;
+    if (!known || !await secretMatches(known, wire.slice(dot + 1))) return undefined;
+    return await this.#change(() => {
+      const record = this.#refresh.get(jti);
+      if (!record || record.expires_at < Date.now()) return undefined;
+      if (record.revoked) {
+        this.#revokeChain(record);
+        return undefined;
+      }
+      record.revoked = true;
+      return { userId: record.user_id, jti: record.jti };
+    }, false);
   }
 
   async revokeRefresh(wire: string): Promise<void> {
     const dot = wire.indexOf(".");
-    const record = dot > 0 ? this.#refresh.get(wire.slice(0, dot)) : undefined;
-    if (!record || !await secretMatches(record, wire.slice(dot + 1))) return;
-    this.#revokeChain(record);
-    await this.#commit(false);
+    const jti = wire.slice(0, dot);
+    const known = dot > 0 ? this.#refresh.get(jti) : undefined;
+    if (!known || !await secretMatches(known, wire.slice(dot + 1))) return;
+    await this.#change(() => {
+      const record = this.#refresh.get(jti);
+      if (record) this.#revokeChain(record);
+    }, false);
   }
 
   #revokeChain(record: RefreshRecord) {
@@ -317,8 +298,7 @@ export class PulsarStore {
   }
 
   async deny(jti: string, exp: number): Promise<void> {
-    this.#denied.set(jti, exp);
-    await this.#commit();
+    await this.#change(() => this.#denied.set(jti, exp));
   }
 
   isDenied(jti: string): boolean {
@@ -326,7 +306,7 @@ export class PulsarStore {
   }
 
   close(): Promise<void> {
-    return this.#writer.idle();
+    return this.#backend.close();
   }
 }
 

@@ -1,0 +1,60 @@
+/**
+ * Two catbusd with the Pulsar door on one PostgreSQL database (after `catbus init`): users,
+ * topics and grants made on one node hold on the other, and a revoke on one ends the user's live
+ * subscription on the other.
+ */
+import assert from "node:assert/strict";
+import { startCatbusd } from "./helpers/catbusd.ts";
+import { testDatabase } from "./helpers/postgres.ts";
+import { ADMIN, api, login, openWs, startPulsar, userWith } from "./helpers/pulsar.ts";
+
+Deno.test("pulsar on postgres - a user registered on A logs in on B; a grant on A opens a topic on B, a revoke on A closes it", async () => {
+  await using db = await testDatabase("pulsar on postgres");
+  if (!db) return;
+  {
+    await using init = await startCatbusd();
+    const out = await init.cli(["init"], { CATBUS_DATABASE_URL: db.url });
+    assert.equal(out.code, 0, out.stderr);
+  }
+  const args = ["--database-url", db.url];
+  await using a = await startPulsar(args);
+  await using b = await startPulsar(args);
+  const admin = (await login(a, ADMIN.username, ADMIN.password)).access_token;
+  const owner = await userWith(a, admin, "owner", ["read", "write"]);
+  const bob = await userWith(a, admin, "bob", ["read"]);
+  const onB = (await login(b, "bob", "bob-password")).access_token;
+  assert.equal((await api(b, "GET", "/auth/me", onB)).body.username, "bob");
+
+  assert.equal(
+    (await api(a, "POST", "/api/v1/topics", owner.token, { topic_name: "secret" })).status,
+    201,
+  );
+  const denied = await api(b, "GET", "/api/v1/topics/secret/messages", onB);
+  assert.equal(denied.status, 403, JSON.stringify(denied.body));
+
+  await api(a, "POST", "/api/v1/topics/secret/permissions", owner.token, { username: "bob" });
+  // B hears of the grant through the doorbell (or its one-second poll): the first read may race it.
+  let allowed;
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
+    allowed = await api(b, "GET", "/api/v1/topics/secret/messages", onB);
+    if (allowed.status === 200) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(allowed?.status, 200, JSON.stringify(allowed?.body));
+
+  const live = await openWs(b, `?token=${onB}`);
+  live.send({ type: "subscribe", topics: ["secret"] });
+  await live.next("subscribed");
+  const sent = await api(b, "POST", "/api/v1/messages", owner.token, {
+    topic: "secret",
+    payload: { n: 1 },
+  });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  assert.equal((await live.next("message")).message_id, sent.body.message_id);
+
+  await api(a, "DELETE", `/api/v1/topics/secret/permissions/${bob.id}`, owner.token);
+  const revoked = await live.next("error");
+  assert.equal(revoked.code, "ACCESS_REVOKED");
+  live.close();
+  await live.closed;
+});
