@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
-import { ADMIN, api, login, openWs, startPulsar } from "./helpers/pulsar.ts";
+import {
+  ADMIN,
+  api,
+  login,
+  loginStatus,
+  openWs,
+  startPulsar,
+  untilStatus,
+} from "./helpers/pulsar.ts";
 import { startPrivateRedis } from "./helpers/valkey.ts";
 
-Deno.test("pulsar - PULSAR_STORAGE_BACKEND=valkey puts messages on the Valkey engine, seen by another node", async () => {
+Deno.test("pulsar - PULSAR_STORAGE_BACKEND=valkey puts messages, users and topics in Valkey, seen by another node", async () => {
   const redis = await startPrivateRedis();
   if (!redis) return;
   try {
@@ -32,6 +40,18 @@ Deno.test("pulsar - PULSAR_STORAGE_BACKEND=valkey puts messages on the Valkey en
       sent.body.message_id,
     ]);
     ws.close();
+
+    // Users and topics are in Valkey too: registered on A, carol logs in on B; the topic made by
+    // publishing on A is the admin's there.
+    const carol = await api(a, "POST", "/auth/register", onA, {
+      username: "carol",
+      password: "carol-password",
+      permissions: ["read"],
+    });
+    assert.equal(carol.status, 201);
+    await untilStatus(200, () => loginStatus(b, "carol", "carol-password"), "carol on B");
+    const topic = await api(b, "GET", "/api/v1/topics/shared", onB);
+    assert.equal(topic.body.owner_id, (await api(a, "GET", "/auth/me", onA)).body.user_id);
   } finally {
     await redis.stop();
   }

@@ -70,6 +70,16 @@ export async function login(server: PulsarServer, username: string, password: st
   return body as { access_token: string; refresh_token: string; expires_in: number };
 }
 
+/** A login's answer, whatever its status (see untilStatus). */
+export async function loginStatus(server: PulsarServer, username: string, password: string) {
+  const res = await fetch(`${server.pulsarUrl}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }),
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
 /** Registers a user through the admin and logs it in. */
 export async function userWith(
   server: PulsarServer,
@@ -140,4 +150,24 @@ export async function notificationsTopic(server: PulsarServer) {
     is_public: true,
   });
   return { admin, consumer };
+}
+
+/**
+ * Retries `attempt` until it answers `status` (another node applies a shared store's change when
+ * its notification arrives, an instant after the change was answered); fails after 10 s.
+ */
+export async function untilStatus(
+  status: number,
+  attempt: () => ReturnType<typeof api>,
+  what: string,
+): ReturnType<typeof api> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await attempt();
+    if (res.status === status) return res;
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: still ${res.status} ${JSON.stringify(res.body)} after 10 s`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
