@@ -72,3 +72,18 @@ Deno.test("pulsar on postgres - a user registered on A logs in on B; a grant on 
   live.close();
   await live.closed;
 });
+
+Deno.test("pulsar on postgres - the door refuses a database without its tables, naming catbus init", async () => {
+  await using db = await testDatabase("pulsar on postgres - schema check");
+  if (!db) return;
+  {
+    await using init = await startCatbusd();
+    const out = await init.cli(["init"], { CATBUS_DATABASE_URL: db.url });
+    assert.equal(out.code, 0, out.stderr);
+  }
+  await db.sql`drop table catbus_pulsar_state, catbus_pulsar_schema`;
+  await assert.rejects(
+    startPulsar(["--database-url", db.url]),
+    /pulsar schema is at version 0, this catbusd needs 1: run `catbus init/,
+  );
+});
