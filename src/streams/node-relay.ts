@@ -1,3 +1,4 @@
+import { matches } from "../../client/shared/subject.ts";
 import { SubjectTrie } from "../../client/shared/subject-trie.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BusMessage } from "../core/message.ts";
@@ -22,6 +23,13 @@ const ACKS = 0x61; // a
 /** How long acks are remembered for a node that starts waiting for them (see `#recentAcks`). */
 const ACK_MEMORY_MS = 30_000;
 const MAX_ACK_MEMORY = 10_000;
+/**
+ * How long a reply no other node is known to want is kept, and how many: the requester's inbox
+ * listing can reach the responder's node after the request did (on a Redis Cluster the two
+ * travel different shards), and the reply goes out when it arrives.
+ */
+const UNCLAIMED_REPLY_MS = 3_000;
+const MAX_UNCLAIMED_REPLIES = 1_000;
 /** A namespace stays listed as awaited this long after its last confirmation settled. */
 const CONFIRM_LINGER_MS = 60_000;
 
@@ -56,6 +64,8 @@ export class NodeRelay implements Peers, RegistryListener {
   #outbox?: Map<string, Map<string, number[]>>;
   /** Ids of replies that came from another node: not forwarded again. */
   readonly #relayed = new Set<string>();
+  /** Replies published here that no other node was known to want yet, oldest first, by id. */
+  readonly #unclaimed = new Map<string, { channel: string; body: Uint8Array; at: number }>();
 
   constructor(channels: NodeChannels, log: Logger) {
     this.#channels = channels;
@@ -80,14 +90,37 @@ export class NodeRelay implements Peers, RegistryListener {
   }
 
   forward(message: BusMessage): void {
-    if (this.#relayed.delete(message.id) || this.#remote.size === 0) return;
-    const nodes = this.#remote.match(message.channel);
-    if (nodes.length === 0) return;
+    if (this.#relayed.delete(message.id)) return;
     const record = encodeAppended(message, undefined);
     const body = new Uint8Array(record.length + 1);
     body[0] = REPLY;
     body.set(record, 1);
+    const nodes = this.#remote.size === 0 ? [] : this.#remote.match(message.channel);
+    if (nodes.length === 0) return this.#keepUnclaimed(message, body);
     for (const node of new Set(nodes)) this.#send(node, body);
+  }
+
+  #keepUnclaimed(message: BusMessage, body: Uint8Array): void {
+    const now = Date.now();
+    for (const [id, reply] of this.#unclaimed) {
+      if (this.#unclaimed.size < MAX_UNCLAIMED_REPLIES && reply.at > now - UNCLAIMED_REPLY_MS) {
+        break;
+      }
+      this.#unclaimed.delete(id);
+    }
+    this.#unclaimed.set(message.id, { channel: message.channel, body, at: now });
+  }
+
+  /** `node` now subscribes to `pattern`: the recent replies it matches are its. */
+  #claim(node: string, pattern: string): void {
+    const since = Date.now() - UNCLAIMED_REPLY_MS;
+    for (const [id, reply] of this.#unclaimed) {
+      if (reply.at <= since) this.#unclaimed.delete(id);
+      else if (matches(pattern, reply.channel)) {
+        this.#unclaimed.delete(id);
+        this.#send(node, reply.body);
+      }
+    }
   }
 
   acked(namespace: string, seq: number): void {
@@ -137,6 +170,7 @@ export class NodeRelay implements Peers, RegistryListener {
       if (!patterns) this.#patternsOf.set(node, patterns = new Set());
       patterns.add(pattern);
       this.#remote.insert(pattern, node);
+      if (this.#unclaimed.size > 0) this.#claim(node, pattern);
     } else if (entry.startsWith(CONFIRMING)) {
       const namespace = entry.slice(CONFIRMING.length);
       let nodes = this.#confirmers.get(namespace);

@@ -82,6 +82,20 @@ Deno.test("node relay - responders and replies follow the other nodes' subscript
   there.close();
 });
 
+Deno.test("node relay - a reply published before the requester's node listed its inbox goes there once it does, once", () => {
+  const f = fakeChannels();
+  const relay = new NodeRelay(f.channels, () => {});
+  relay.start(fakeBroker().broker);
+  relay.forward(message("_inbox.c3.r1")); // the request came first; the inbox listing is late
+  relay.forward(message("_inbox.c4.r1", "m2")); // nobody will want this one
+  assert.equal(f.sent.length, 0);
+  f.registry().added("n3", "s _inbox.c3.>");
+  assert.deepEqual(f.sent.map((s) => s.to), ["n3"]);
+  f.registry().added("n4", "s _inbox.c3.>");
+  assert.deepEqual(f.sent.map((s) => s.to), ["n3"], "claimed once, by the first");
+  relay.close();
+});
+
 Deno.test("node relay - acks reach the nodes waiting for confirmations, those made before too", async () => {
   const f = fakeChannels();
   const relay = new NodeRelay(f.channels, () => {});
