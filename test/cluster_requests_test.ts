@@ -13,6 +13,7 @@ import { openSse } from "./helpers/sse.ts";
 import { startPrivateCluster, valkeyOrSkip } from "./helpers/valkey.ts";
 import { startValkeyNodes, withValkeyNodes } from "./helpers/valkey-nodes.ts";
 import {
+  answer,
   answered,
   clusterRequestScenario,
   eventually,
@@ -44,7 +45,7 @@ Deno.test({
         autoReconnect: false,
       });
       await service.connect();
-      await service.subscribe("svc.ping", (_c, _p, meta) => void service.respond(meta, "pong"));
+      await service.subscribe("svc.ping", (_c, _p, meta) => answer(service.respond(meta, "pong")));
       assert.deepEqual(await answered(requester, "svc.ping", null), { value: "pong" });
       await n2.crash();
       await service.disconnect();
@@ -160,7 +161,7 @@ Deno.test({
         const service = await nativeClient(n2);
         await service.publish("svc.init", null);
         await service.subscribe("svc.echo", (_c, payload, meta) => {
-          void service.respond(meta, payload);
+          answer(service.respond(meta, payload));
         });
         const requester = await nativeClient(n1);
         const feed: unknown[] = [];
