@@ -41,20 +41,23 @@ export function usePresence(
     setError(undefined);
     if (!client) return;
     let active = true;
+    // Events heard while a list is being asked for: the answer may predate them (the server
+    // answers the list and delivers the events independently), so they are applied over it.
+    const journals = new Set<PresenceEvent[]>();
     const refresh = () => {
       if (client.connectionState !== "connected") return;
+      const heard: PresenceEvent[] = [];
+      journals.add(heard);
       client.presence(channel).then(
-        (list) => active && setMembers(list),
+        (list) => active && setMembers(heard.reduce(applyEvent, list)),
         (e: Error) => active && setError(e),
-      );
+      ).finally(() => journals.delete(heard));
     };
     const user: PresenceUser = {
-      onEvent: ({ event, member }) => {
+      onEvent: (event) => {
         if (!active) return;
-        setMembers((list) => {
-          const others = list.filter((m) => m.clientId !== member.clientId);
-          return event === "join" ? [...others, member] : others;
-        });
+        for (const heard of journals) heard.push(event);
+        setMembers((list) => applyEvent(list, event));
       },
       onError: (e) => active && setError(e),
     };
@@ -82,4 +85,10 @@ export function usePresence(
   }, [client, channel, join]);
 
   return { members, error };
+}
+
+/** `list` after a join or leave: one entry per client id. */
+function applyEvent(list: PresenceMember[], { event, member }: PresenceEvent): PresenceMember[] {
+  const others = list.filter((m) => m.clientId !== member.clientId);
+  return event === "join" ? [...others, member] : others;
 }
