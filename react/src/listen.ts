@@ -16,6 +16,8 @@ export interface CallbackSubscriber {
 export interface ListenHandlers {
   onMessage: MessageHandler;
   onError(error: Error): void;
+  /** The server confirmed the subscription. */
+  onSubscribed?(): void;
 }
 
 /**
@@ -38,7 +40,10 @@ export function listen(
       onError: (error) => {
         if (active) handlers.onError(error);
       },
-    }).catch((error: Error) => {
+    }).then((subscription) => {
+      if (active) handlers.onSubscribed?.();
+      return subscription;
+    }, (error: Error) => {
       if (!active) return undefined;
       // The connection dropped while the server was asked: the client forgot the subscription.
       // Asking again while disconnected queues it for the reconnect.

@@ -19,6 +19,8 @@ export interface UsePresenceResult {
 interface PresenceUser {
   onEvent(event: PresenceEvent): void;
   onError(error: Error): void;
+  /** The shared subscription is confirmed: the server counts this client from now on. */
+  onSubscribed(): void;
 }
 
 /**
@@ -60,6 +62,7 @@ export function usePresence(
         setMembers((list) => applyEvent(list, event));
       },
       onError: (e) => active && setError(e),
+      onSubscribed: () => active && refresh(),
     };
     const stopUsing = sharedOf<PresenceUser>(client, "presence").use(
       `${join}:${channel}`,
@@ -68,12 +71,15 @@ export function usePresence(
         listen(client, channel, {
           onMessage: () => {},
           onError: (e) => users.forEach((u) => u.onError(e)),
+          onSubscribed: () => users.forEach((u) => u.onSubscribed()),
         }, {
           presence: join,
           onPresence: (event) => users.forEach((u) => u.onEvent(event)),
         }),
     );
-    // Asked once subscribed (the answer then includes this client) and after every reconnect.
+    // Asked once subscribed (the answer then includes this client: a join that came before this
+    // subscription is never heard), at once for a subscription shared and already confirmed,
+    // and after every reconnect.
     const stopStates = client.onStateChange((s) => s === "connected" && refresh());
     const first = setTimeout(refresh, 0);
     return () => {
