@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { type CatbusError, ErrorCode } from "../client/shared/errors.ts";
 import postgres from "postgres";
 import { migrateSchema } from "../src/connectors/postgres/migrations.ts";
 import { PostgresEngine } from "../src/streams/postgres/postgres-engine.ts";
 import { STREAMS_SCHEMA } from "../src/streams/postgres/schema.ts";
 import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
+import { runSharedEngineContract } from "./contracts/shared-engine.ts";
 import { within } from "./helpers/deadline.ts";
 import { testDatabase } from "./helpers/postgres.ts";
 import { json } from "./helpers/raw.ts";
@@ -43,54 +43,10 @@ async function postgresEngine(
   };
 }
 
-if (probe) runStreamEngineContract("postgres", postgresEngine);
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-Deno.test({
-  name: "stream engine postgres - two nodes: one sequence, fan-out on both in order, a key " +
-    "stored once",
-  ignore: !probe,
-  async fn() {
-    const e = await postgresEngine({});
-    try {
-      const other = await e.crashed();
-      const [a, b] = [followingHub(e.engine), followingHub(other)];
-      const seen: number[] = [];
-      const all = Promise.withResolvers<void>();
-      await b.subscribe({
-        deliver: (m) => {
-          seen.push(m.seq);
-          if (seen.length === 8) all.resolve();
-        },
-      }, "ns.>");
-      // Created on node a: node b hears of it and follows it from its first message.
-      await a.createNamespace("ns");
-      const sent = [];
-      for (let i = 0; i < 4; i++) sent.push(await a.publish({ channel: "ns.x", payload: json(i) }));
-      await within(
-        (async () => {
-          while (!b.namespace("ns")) await new Promise((r) => setTimeout(r, 10));
-        })(),
-        10_000,
-        "node b to open the namespace",
-      );
-      for (let i = 4; i < 8; i++) {
-        sent.push(await (i % 2 ? a : b).publish({ channel: "ns.x", payload: json(i) }));
-      }
-      await within(all.promise, 10_000, "every message on node b");
-      assert.deepEqual(sent.map((m) => m.seq), range(1, 8));
-      assert.deepEqual(seen, range(1, 8));
-      const first = await a.publish({ channel: "ns.x", payload: json("k"), key: "k" });
-      const again = await b.publish({ channel: "ns.x", payload: json("k"), key: "k" });
-      assert.equal(again.duplicate, true);
-      assert.deepEqual([again.epoch, again.seq], [first.epoch, first.seq]);
-    } finally {
-      await e.dispose();
-    }
-  },
-});
+if (probe) {
+  runStreamEngineContract("postgres", postgresEngine);
+  runSharedEngineContract("postgres", postgresEngine);
+}
 
 Deno.test({
   name: "stream engine postgres - catbus_publish from SQL (the outbox): a committed " +
@@ -178,30 +134,6 @@ Deno.test({
       } finally {
         await aged.close();
       }
-    } finally {
-      await e.dispose();
-    }
-  },
-});
-
-Deno.test({
-  name: "stream engine postgres - namespace N+1 in the engine is refused with limit_exceeded, " +
-    "on any node",
-  ignore: !probe,
-  async fn() {
-    const e = await postgresEngine({ maxNamespaces: 2 });
-    try {
-      const [a, b] = [followingHub(e.engine), followingHub(await e.crashed())];
-      await a.createNamespace("one");
-      await b.createNamespace("two");
-      for (const node of [a, b]) {
-        await assert.rejects(
-          node.createNamespace("three"),
-          (err: CatbusError) =>
-            err.code === ErrorCode.LimitExceeded && /--max-namespaces 2/.test(err.message),
-        );
-      }
-      await b.createNamespace("one");
     } finally {
       await e.dispose();
     }

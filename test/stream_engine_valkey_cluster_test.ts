@@ -6,13 +6,14 @@ import { openRoleStore } from "../src/server/role-store.ts";
 import { ValkeyEngine } from "../src/streams/valkey/valkey-engine.ts";
 import { NamespaceKeys } from "../src/streams/valkey/keys.ts";
 import { type EngineOptions, runStreamEngineContract } from "./contracts/stream-engine.ts";
+import { runSharedEngineContract } from "./contracts/shared-engine.ts";
 import { followingHub, startPrivateCluster } from "./helpers/valkey.ts";
 
 /**
  * The Valkey engine on a 3-master Redis Cluster of the test's own: every namespace's keys carry
  * one hash tag, so each script runs on one shard while namespaces spread over the shards.
  */
-async function clusterEngine(options: EngineOptions) {
+async function clusterEngine(options: EngineOptions & { maxNamespaces?: number }) {
   const cluster = await startPrivateCluster(3);
   if (!cluster) throw new Error("no redis-server");
   const prefix = "catbus:";
@@ -24,6 +25,7 @@ async function clusterEngine(options: EngineOptions) {
       dedupeWindowMs: 120_000,
       retention: { maxAgeMs: 0, maxMessages: options.retainMessages ?? 0, maxBytes: 0 },
       checkIntervalMs: 1_000,
+      maxNamespaces: options.maxNamespaces,
     });
   const engines = [await open()];
   return {
@@ -59,7 +61,10 @@ async function haveRedisServer(): Promise<boolean> {
 }
 
 const available = await haveRedisServer();
-if (available) runStreamEngineContract("valkey cluster", clusterEngine);
+if (available) {
+  runStreamEngineContract("valkey cluster", clusterEngine);
+  runSharedEngineContract("valkey cluster", clusterEngine);
+}
 
 Deno.test({
   name: "stream engine valkey cluster - two nodes: namespaces on every shard fan out to the other",
