@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { startCatbusd, type TestServer } from "./helpers/catbusd.ts";
 import { type TestDatabase, testDatabase } from "./helpers/postgres.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
-import { json, RawConnection } from "./helpers/raw.ts";
+import type { RawConnection } from "./helpers/raw.ts";
+import {
+  connect,
+  publish as publishTo,
+  range,
+  receive,
+  type Received,
+  subscribe as subscribeTo,
+} from "./helpers/cluster.ts";
 import { FrameType } from "../client/shared/frame.ts";
 import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 
@@ -33,46 +41,17 @@ async function persistingServer(
   return server;
 }
 
-async function connect(server: TestServer): Promise<RawConnection> {
-  const c = await RawConnection.connect(server.tcpPort);
-  await c.hello(server.adminKey);
-  return c;
-}
-
 async function subscribe(c: RawConnection, start: Record<string, unknown> = {}) {
-  const ok = await c.reply(await c.send(FrameType.Subscribe, { pattern: "pg.orders", ...start }));
-  assert.equal(ok.type, FrameType.Ok, JSON.stringify(ok.json));
+  await subscribeTo(c, { pattern: "pg.orders", ...start });
 }
 
 async function publish(c: RawConnection, value: string) {
-  const ok = await c.reply(await c.send(FrameType.Publish, { channel: "pg.orders" }, json(value)));
+  const ok = await publishTo(c, value, undefined, "pg.orders");
   assert.equal(ok.type, FrameType.Ok, JSON.stringify(ok.json));
-}
-
-interface Received {
-  seq: number;
-  epoch: string;
-  value: unknown;
-}
-
-/** The next `n` messages `c` receives. */
-async function receive(c: RawConnection, n: number): Promise<Received[]> {
-  const out: Received[] = [];
-  while (out.length < n) {
-    const m = await c.next((f) => f.type === FrameType.Message, `message ${out.length + 1}/${n}`);
-    out.push({
-      seq: m.json.seq as number,
-      epoch: m.json.epoch as string,
-      value: JSON.parse(new TextDecoder().decode(m.data)),
-    });
-  }
-  return out;
 }
 
 const values = (ms: Received[]) => ms.map((m) => m.value);
 const seqs = (ms: Received[]) => ms.map((m) => m.seq);
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** A psql-side LISTEN on `channel` (the test's own connection). */
 async function psqlListen(db: TestDatabase, channel: string) {

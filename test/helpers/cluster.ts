@@ -23,19 +23,22 @@ export async function connect(node: TestServer): Promise<RawConnection> {
   return c;
 }
 
+/** Subscribes `c` to `feed.>` (or `start.pattern`) and checks it was accepted. */
 export async function subscribe(c: RawConnection, start: Record<string, unknown> = {}) {
   const ok = await c.reply(await c.send(FrameType.Subscribe, { pattern: "feed.>", ...start }));
   assert.equal(ok.type, FrameType.Ok, JSON.stringify(ok.json));
   return ok.json as { recovered: boolean; namespaces: Record<string, { recovered: boolean }> };
 }
 
+/** Publishes `value` as JSON to `channel` (with a dedupe `key`); the server's answer. */
 export async function publish(
   c: RawConnection,
   value: unknown,
   key?: string,
+  channel = "feed.x",
 ): Promise<ReceivedFrame> {
   return await c.reply(
-    await c.send(FrameType.Publish, { channel: "feed.x", ...key ? { key } : {} }, json(value)),
+    await c.send(FrameType.Publish, { channel, ...key ? { key } : {} }, json(value)),
   );
 }
 
