@@ -1,8 +1,8 @@
 import { MAX_NOTIFY_PAYLOAD_BYTES } from "../../connectors/postgres/identifiers.ts";
 import type { Sql } from "../../connectors/postgres/connect.ts";
 import { PgListener } from "../../connectors/postgres/listener.ts";
-import type { LiveNode, NodeChannels, RegistryListener } from "../node-channels.ts";
-import { type EntryWrite, OwnEntries, RegistryMirror } from "../node-registry.ts";
+import type { EntryWrite, NodeEntries } from "../node-registry.ts";
+import { type Heartbeat, RegistryNodeChannels } from "../registry-node-channels.ts";
 
 /**
  * The tables of the PostgreSQL node channels, for the engine's migration (`catbus init`): the
@@ -56,40 +56,19 @@ const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
  * LISTEN connection reconnects by itself; after a reconnect this node writes its entries again
  * and reads the others'.
  */
-export class PostgresNodeChannels implements NodeChannels {
-  readonly node: string;
+export class PostgresNodeChannels extends RegistryNodeChannels {
   readonly #sql: Sql;
-  readonly #options: PostgresNodeOptions;
+  readonly #ttlMs: number;
   readonly #listener: PgListener;
-  #advertised: string[];
-  #urls: string[];
-  #live: LiveNode[] = [];
-  readonly #own: OwnEntries;
-  readonly #others: RegistryMirror;
-  readonly #receivers: ((from: string, body: Uint8Array) => void)[] = [];
-  readonly #timer: ReturnType<typeof setInterval>;
-  #closed = false;
 
   constructor(options: PostgresNodeOptions) {
-    this.#options = options;
+    super(options.node, options.urls, options.ttlMs);
     this.#sql = options.sql;
-    this.node = options.node;
-    this.#advertised = [...options.urls];
-    this.#urls = [...options.urls];
-    this.#live = [{ node: options.node, urls: this.#urls }];
-    this.#own = new OwnEntries((write) => this.#write(write));
-    this.#others = new RegistryMirror(async (node) => {
-      const rows = await this.#sql<{ version: string; entry: string | null }[]>`
-        select n.version, e.entry from catbus_nodes n
-        left join catbus_node_entries e using (node) where n.node = ${node}`;
-      const entries = new Set(rows.flatMap((r) => r.entry === null ? [] : [r.entry]));
-      return { version: Number(rows[0]?.version ?? 0), entries };
-    });
+    this.#ttlMs = options.ttlMs;
     this.#listener = new PgListener(options.url, `catbus node ${options.node}`, {
       onNotification: (channel, payload) => this.#notified(channel, payload),
-      onReconnect: () => this.#resync(),
+      onReconnect: () => this.resync(),
     });
-    this.#timer = setInterval(() => this.#beat(), Math.max(50, Math.floor(options.ttlMs / 3)));
   }
 
   /** Listens to the inbox and the changes, and lists this node. */
@@ -97,26 +76,21 @@ export class PostgresNodeChannels implements NodeChannels {
     await this.#listener.start();
     await this.#listener.listen(inbox(this.node));
     await this.#listener.listen(CHANGES);
-    await this.#beat();
+    await this.beat();
   }
 
   #notified(channel: string, payload: string): void {
+    if (channel === CHANGES) return this.changed(payload);
     const end = payload.indexOf("\n");
-    if (channel === CHANGES) {
-      const lines = payload.split("\n");
-      const [node, version] = lines[0].split(" ");
-      if (node !== this.node) this.#others.changed(node, Number(version), lines.slice(1));
-      return;
-    }
     if (channel !== inbox(this.node) || end < 0) return;
     const from = payload.slice(0, end);
     const rest = payload.slice(end + 1);
-    if (rest[0] === "=") return this.#deliver(from, fromBase64(rest.slice(1)));
+    if (rest[0] === "=") return this.deliver(from, fromBase64(rest.slice(1)));
     if (rest[0] !== "#") return;
     // A long body: read once from its row (deleted as it is read).
     this.#sql<{ body: Uint8Array }[]>`
       delete from catbus_node_mail where id = ${Number(rest.slice(1))} returning body`
-      .then(([row]) => row && this.#deliver(from, row.body), () => {});
+      .then(([row]) => row && this.deliver(from, row.body), () => {});
   }
 
   async send(to: string, body: Uint8Array): Promise<void> {
@@ -133,20 +107,8 @@ export class PostgresNodeChannels implements NodeChannels {
     });
   }
 
-  onMail(receive: (from: string, body: Uint8Array) => void): void {
-    this.#receivers.push(receive);
-  }
-
-  #deliver(from: string, body: Uint8Array): void {
-    for (const receive of this.#receivers) receive(from, body);
-  }
-
-  enter(entry: string, on: boolean): Promise<void> {
-    return this.#own.enter(entry, on);
-  }
-
   /** One transaction: the version, the entries, and the announcement (sent at commit). */
-  async #write({ ops, all }: EntryWrite): Promise<void> {
+  protected async writeEntries({ ops, all }: EntryWrite): Promise<void> {
     await this.#sql.begin(async (tx) => {
       const [row] = await tx<{ version: string }[]>`
         update catbus_nodes set version = version + 1 where node = ${this.node}
@@ -170,68 +132,45 @@ export class PostgresNodeChannels implements NodeChannels {
     });
   }
 
-  watch(listener: RegistryListener): void {
-    this.#others.watch(listener);
-  }
-
-  urls(): readonly string[] {
-    return this.#urls;
-  }
-
-  nodes(): readonly LiveNode[] {
-    return this.#live;
-  }
-
-  advertise(urls: readonly string[]): Promise<void> {
-    this.#advertised = [...urls];
-    return this.#beat();
-  }
-
-  #resync(): void {
-    void this.#beat().then(() => {
-      void this.#own.rewrite();
-      this.#others.reloadAll();
-    });
+  protected async readEntries(node: string): Promise<NodeEntries> {
+    const rows = await this.#sql<{ version: string; entry: string | null }[]>`
+      select n.version, e.entry from catbus_nodes n
+      left join catbus_node_entries e using (node) where n.node = ${node}`;
+    const entries = new Set(rows.flatMap((r) => r.entry === null ? [] : [r.entry]));
+    return { version: Number(rows[0]?.version ?? 0), entries };
   }
 
   /** Renews this node's listing, drops expired nodes and old mail, reads the live nodes. */
-  async #beat(): Promise<void> {
-    if (this.#closed) return;
-    let kept: boolean;
-    let live: { node: string; urls: string[] }[];
+  protected async heartbeat(urls: readonly string[]): Promise<Heartbeat | undefined> {
     try {
-      const ttl = this.#options.ttlMs;
       const [row] = await this.#sql<{ inserted: boolean }[]>`
         insert into catbus_nodes (node, urls, expires_at)
-        values (${this.node}, ${this.#sql.json(this.#advertised)},
-                now() + ${ttl} * interval '1 millisecond')
+        values (${this.node}, ${this.#sql.json([...urls])},
+                now() + ${this.#ttlMs} * interval '1 millisecond')
         on conflict (node) do update set urls = excluded.urls, expires_at = excluded.expires_at
         returning (xmax = 0) as inserted`;
-      kept = !row.inserted;
       await this.#sql`delete from catbus_nodes where expires_at < now()`;
       await this.#sql`delete from catbus_node_mail where sent_at < now() - interval '1 minute'`;
-      live = await this.#sql<{ node: string; urls: string[] }[]>`
+      const live = await this.#sql<{ node: string; urls: string[] }[]>`
         select node, urls from catbus_nodes`;
+      return {
+        kept: !row.inserted,
+        live: live.map((n) => ({ node: n.node, urls: Array.isArray(n.urls) ? n.urls : [] })),
+      };
     } catch {
       return; // unreachable: the listener reconnects, and the next heartbeat tries again
     }
-    if ((!kept && this.#own.size > 0) || this.#own.stale) void this.#own.rewrite();
-    this.#live = live.map((n) => ({ node: n.node, urls: Array.isArray(n.urls) ? n.urls : [] }));
-    this.#urls = this.#live.flatMap((n) => n.urls);
-    this.#others.present(new Set(live.map((n) => n.node).filter((n) => n !== this.node)));
   }
 
-  /** Leaves the registry (the others drop this node at once) and stops renewing. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#others.close();
-    clearInterval(this.#timer);
-    try {
-      await this.#sql.begin(async (tx) => {
-        await tx`delete from catbus_nodes where node = ${this.node}`;
-        await tx`select pg_notify(${CHANGES}, ${`${this.node} 0\n!`})`;
-      });
-    } catch { /* unreachable: the listing expires */ }
+  protected async leave(): Promise<void> {
+    await this.#sql.begin(async (tx) => {
+      await tx`delete from catbus_nodes where node = ${this.node}`;
+      await tx`select pg_notify(${CHANGES}, ${`${this.node} 0\n!`})`;
+    });
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
     await this.#listener.close();
   }
 }

@@ -1,7 +1,8 @@
 import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
-import type { LiveNode, NodeChannels, RegistryListener } from "../node-channels.ts";
-import { OwnEntries, RegistryMirror } from "../node-registry.ts";
+import type { LiveNode } from "../node-channels.ts";
+import type { EntryWrite, NodeEntries } from "../node-registry.ts";
+import { type Heartbeat, RegistryNodeChannels } from "../registry-node-channels.ts";
 
 /**
  * KEYS[1] the node list, KEYS[2] this node's entries; ARGV[1] node, ARGV[2] its URLs (JSON),
@@ -76,49 +77,24 @@ export interface ValkeyNodeOptions {
  * time), and a hash per node of its entries with a version (field "#v"), every change announced
  * on one channel (see RegistryMirror for how the others apply them).
  */
-export class ValkeyNodeChannels implements NodeChannels {
-  readonly node: string;
+export class ValkeyNodeChannels extends RegistryNodeChannels {
   readonly #client: Scripted;
   readonly #sub: Connection;
-  readonly #options: ValkeyNodeOptions;
-  #advertised: string[];
-  readonly #own: OwnEntries;
-  readonly #others: RegistryMirror;
-  readonly #receivers: ((from: string, body: Uint8Array) => void)[] = [];
-  #urls: string[];
-  #live: LiveNode[] = [];
-  readonly #timer: ReturnType<typeof setInterval>;
-  #closed = false;
+  readonly #prefix: string;
+  readonly #ttlMs: number;
 
   constructor(client: Connection, sub: Connection, options: ValkeyNodeOptions) {
+    super(options.node, options.urls, options.ttlMs);
     client.defineCommand("catbusHeartbeat", { lua: HEARTBEAT, numberOfKeys: 2 });
     client.defineCommand("catbusEnter", { lua: ENTER, numberOfKeys: 1 });
     this.#client = client as Scripted;
     this.#sub = sub;
-    this.#options = options;
-    this.node = options.node;
-    this.#advertised = [...options.urls];
-    this.#urls = [...options.urls];
-    this.#live = [{ node: options.node, urls: this.#urls }];
-    this.#own = new OwnEntries(async ({ ops, all }) => {
-      await this.#client.catbusEnter(
-        this.#entries(this.node),
-        this.changes,
-        this.node,
-        this.#options.ttlMs,
-        ...(all ? ["*", ...all] : ops),
-      );
-    });
-    this.#others = new RegistryMirror(async (node) => {
-      const fields = await this.#client.hgetall(this.#entries(node));
-      const entries = new Set(Object.keys(fields).filter((f) => f !== VERSION));
-      return { version: Number(fields[VERSION] ?? 0), entries };
-    });
-    this.#timer = setInterval(() => this.#beat(), Math.max(50, Math.floor(options.ttlMs / 3)));
+    this.#prefix = options.prefix;
+    this.#ttlMs = options.ttlMs;
   }
 
   get #tag(): string {
-    return `${this.#options.prefix}{nodes}`;
+    return `${this.#prefix}{nodes}`;
   }
   get #list(): string {
     return `${this.#tag}:list`;
@@ -138,20 +114,18 @@ export class ValkeyNodeChannels implements NodeChannels {
   /** Subscribes to the inbox and the changes, and lists this node. */
   async start(): Promise<void> {
     await this.#sub.subscribe(this.inbox(), this.changes);
-    await this.#beat();
+    await this.beat();
   }
 
   /** Handles a pub/sub message the engine's subscription got; false when it is not one of ours. */
   message(channel: string, body: Uint8Array): boolean {
     if (channel === this.inbox()) {
       const end = body.indexOf(10);
-      if (end > 0) this.#deliver(decoder.decode(body.subarray(0, end)), body.subarray(end + 1));
+      if (end > 0) this.deliver(decoder.decode(body.subarray(0, end)), body.subarray(end + 1));
       return true;
     }
     if (channel !== this.changes) return false;
-    const lines = decoder.decode(body).split("\n");
-    const [node, version] = lines[0].split(" ");
-    if (node !== this.node) this.#others.changed(node, Number(version), lines.slice(1));
+    this.changed(decoder.decode(body));
     return true;
   }
 
@@ -163,84 +137,51 @@ export class ValkeyNodeChannels implements NodeChannels {
     await this.#client.publish(this.inbox(to), bytes);
   }
 
-  onMail(receive: (from: string, body: Uint8Array) => void): void {
-    this.#receivers.push(receive);
+  protected async writeEntries({ ops, all }: EntryWrite): Promise<void> {
+    await this.#client.catbusEnter(
+      this.#entries(this.node),
+      this.changes,
+      this.node,
+      this.#ttlMs,
+      ...(all ? ["*", ...all] : ops),
+    );
   }
 
-  #deliver(from: string, body: Uint8Array): void {
-    for (const receive of this.#receivers) receive(from, body);
+  protected async readEntries(node: string): Promise<NodeEntries> {
+    const fields = await this.#client.hgetall(this.#entries(node));
+    const entries = new Set(Object.keys(fields).filter((f) => f !== VERSION));
+    return { version: Number(fields[VERSION] ?? 0), entries };
   }
 
-  enter(entry: string, on: boolean): Promise<void> {
-    return this.#own.enter(entry, on);
-  }
-
-  watch(listener: RegistryListener): void {
-    this.#others.watch(listener);
-  }
-
-  urls(): readonly string[] {
-    return this.#urls;
-  }
-
-  nodes(): readonly LiveNode[] {
-    return this.#live;
-  }
-
-  advertise(urls: readonly string[]): Promise<void> {
-    this.#advertised = [...urls];
-    return this.#beat();
-  }
-
-  /** The engine is back: this node's set is written again, the others' are read again. */
-  resync(): void {
-    void this.#own.rewrite();
-    void this.#beat().then(() => this.#others.reloadAll());
-  }
-
-  /** Renews this node's listing; learns which nodes are there and what they advertise. */
-  async #beat(): Promise<void> {
-    if (this.#closed) return;
+  protected async heartbeat(urls: readonly string[]): Promise<Heartbeat | undefined> {
     let reply: (string | number)[];
     try {
       reply = await this.#client.catbusHeartbeat(
         this.#list,
         this.#entries(this.node),
         this.node,
-        JSON.stringify(this.#advertised),
-        this.#options.ttlMs,
+        JSON.stringify(urls),
+        this.#ttlMs,
       ) as (string | number)[];
     } catch {
       return; // the engine is unreachable: its connection's watcher says so
     }
-    const [kept, ...live] = reply;
-    if ((kept === 0 && this.#own.size > 0) || this.#own.stale) void this.#own.rewrite();
-    const nodes: LiveNode[] = [];
-    const present = new Set<string>();
-    for (let i = 0; i + 1 < live.length; i += 2) {
-      const node = String(live[i]);
-      const value = String(live[i + 1]);
+    const [kept, ...listed] = reply;
+    const live: LiveNode[] = [];
+    for (let i = 0; i + 1 < listed.length; i += 2) {
+      const value = String(listed[i + 1]);
       let urls: string[] = [];
       try {
         urls = JSON.parse(value.slice(value.indexOf(" ") + 1));
       } catch { /* a node of another version: no URLs */ }
-      nodes.push({ node, urls });
-      if (node !== this.node) present.add(node);
+      live.push({ node: String(listed[i]), urls });
     }
-    this.#live = nodes;
-    this.#urls = nodes.flatMap((n) => n.urls);
-    this.#others.present(present);
+    return { kept: kept !== 0, live };
   }
 
-  /** Leaves the registry (the others drop this node at once) and stops renewing. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#others.close();
-    clearInterval(this.#timer);
-    try {
-      await this.#client.hdel(this.#list, this.node);
-      await this.#client.del(this.#entries(this.node));
-      await this.#client.publish(this.changes, `${this.node} 0\n!`);
-    } catch { /* unreachable: the listing expires */ }
+  protected async leave(): Promise<void> {
+    await this.#client.hdel(this.#list, this.node);
+    await this.#client.del(this.#entries(this.node));
+    await this.#client.publish(this.changes, `${this.node} 0\n!`);
   }
 }
