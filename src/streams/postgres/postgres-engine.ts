@@ -14,6 +14,7 @@ import { PostgresNodeChannels } from "./node-channels.ts";
 import { PostgresStream } from "./postgres-stream.ts";
 import { StreamQueries } from "./queries.ts";
 import { CONSUMERS_CHANNEL, CREATED_CHANNEL, STREAMS_SCHEMA } from "./schema.ts";
+import { SharedNamespaces } from "../shared-namespaces.ts";
 
 export interface PostgresEngineOptions {
   /** postgres:// URL. */
@@ -42,11 +43,8 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
   readonly #options: PostgresEngineOptions;
   readonly #queries: StreamQueries;
   readonly #listener: PgListener;
-  readonly #streams = new Map<string, Promise<PostgresStream>>();
+  readonly #namespaces = new SharedNamespaces<PostgresStream>();
   readonly #byChannel = new Map<string, PostgresStream>();
-  /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
-  readonly #announced = new Set<string>();
-  #created?: (name: string) => void;
   #consumers?: PostgresConsumerStore;
   #nodes?: PostgresNodeChannels;
   readonly #node = randomId(12);
@@ -110,10 +108,7 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
 
   #notified(channel: string, payload: string): void {
     if (channel === CREATED_CHANNEL) {
-      if (this.#streams.has(payload)) return;
-      this.#announced.add(payload);
-      this.#created?.(payload);
-      return;
+      return this.#namespaces.announced(payload);
     }
     if (channel === CONSUMERS_CHANNEL) return this.#consumers?.announced(payload);
     this.#byChannel.get(channel)?.rang();
@@ -124,7 +119,7 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
   }
 
   watchList(created: (name: string) => void): void {
-    this.#created = created;
+    this.#namespaces.watch(created);
   }
 
   /** This node's inbox and registry entries in this database (see PostgresNodeChannels). */
@@ -156,18 +151,11 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
 
   /** Opens a namespace's stream; the first open's listener is the one it keeps. */
   open(name: string, listener: StreamListener): Promise<PostgresStream> {
-    let stream = this.#streams.get(name);
-    if (!stream) {
-      stream = this.#open(name, listener);
-      this.#streams.set(name, stream);
-      stream.catch(() => this.#streams.delete(name));
-    }
-    return stream;
+    return this.#namespaces.open(name, (fromBase) => this.#open(name, listener, fromBase));
   }
 
-  async #open(name: string, listener: StreamListener): Promise<PostgresStream> {
+  async #open(name: string, listener: StreamListener, fromBase: boolean): Promise<PostgresStream> {
     const max = this.#options.maxNamespaces ?? 0;
-    const fromBase = this.#announced.delete(name);
     // Checked before it is made (nodes creating at once may each make one past the limit).
     if (max) {
       const names = await this.#queries.namespaces();
@@ -252,7 +240,7 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#byChannel.clear();
-    this.#streams.clear();
+    this.#namespaces.clear();
     await this.#consumers?.close();
     await this.#nodes?.close();
     await this.#listener.close();

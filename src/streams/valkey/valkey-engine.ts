@@ -15,6 +15,7 @@ import { ValkeyStream } from "./valkey-stream.ts";
 import { ValkeyConsumerStore } from "./consumer-store.ts";
 import type { ClusterEngine, NodeChannelOptions } from "../node-channels.ts";
 import { ValkeyNodeChannels } from "./node-channels.ts";
+import { SharedNamespaces } from "../shared-namespaces.ts";
 
 export interface ValkeyEngineOptions {
   /** redis:// or rediss:// URL. */
@@ -50,11 +51,8 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
   readonly #sub: Connection;
   /** On a Redis Cluster: the namespaces' live channels, on the shards that own them. */
   readonly #shards?: ShardedSubscriber;
-  readonly #streams = new Map<string, Promise<ValkeyStream>>();
+  readonly #namespaces = new SharedNamespaces<ValkeyStream>();
   readonly #byLive = new Map<string, ValkeyStream>();
-  /** Namespaces another node announced, not yet opened here (they start at their epoch's base). */
-  readonly #announced = new Set<string>();
-  #created?: (name: string) => void;
   #consumers?: ValkeyConsumerStore;
   #nodes?: ValkeyNodeChannels;
   /** This node's id in the cluster (leases, node channels). */
@@ -169,10 +167,7 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
     }
     if (channel === createdChannel(this.#options.prefix)) {
       const name = new TextDecoder().decode(message);
-      if (this.#streams.has(name)) return;
-      this.#announced.add(name);
-      this.#created?.(name);
-      return;
+      return this.#namespaces.announced(name);
     }
     const stream = this.#byLive.get(channel);
     if (!stream) return;
@@ -197,7 +192,7 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
   }
 
   watchList(created: (name: string) => void): void {
-    this.#created = created;
+    this.#namespaces.watch(created);
   }
 
   async list(): Promise<string[]> {
@@ -206,19 +201,12 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
 
   /** Opens a namespace's stream; the first open's listener is the one it keeps. */
   open(name: string, listener: StreamListener): Promise<ValkeyStream> {
-    let stream = this.#streams.get(name);
-    if (!stream) {
-      stream = this.#open(name, listener);
-      this.#streams.set(name, stream);
-      stream.catch(() => this.#streams.delete(name));
-    }
-    return stream;
+    return this.#namespaces.open(name, (fromBase) => this.#open(name, listener, fromBase));
   }
 
-  async #open(name: string, listener: StreamListener): Promise<ValkeyStream> {
+  async #open(name: string, listener: StreamListener, fromBase: boolean): Promise<ValkeyStream> {
     const { prefix, dedupeWindowMs, retention } = this.#options;
     const keys = new NamespaceKeys(prefix, name);
-    const fromBase = this.#announced.delete(name);
     const client = this.#commands.client;
     const list = namespacesKey(prefix);
     const max = this.#options.maxNamespaces ?? 0;
@@ -273,7 +261,7 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
     await this.#nodes?.close();
     this.#shards?.close();
     this.#byLive.clear();
-    this.#streams.clear();
+    this.#namespaces.clear();
     for (const connection of [this.#commands.client, this.#sub]) {
       await connection.quit().catch(() => connection.disconnect());
     }
