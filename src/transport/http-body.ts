@@ -11,9 +11,10 @@ export async function readBody(
       ErrorCode.TooLarge,
       `request body exceeds ${limit} bytes; send less at once`,
     );
-  if (Number(request.headers.get("content-length") ?? 0) > limit) {
-    throw tooLarge();
-  }
+  const length = request.headers.get("content-length");
+  if (Number(length ?? 0) > limit) throw tooLarge();
+  // Framed by its length (the transport reads no further): read whole, without a stream reader.
+  if (length !== null) return await request.bytes();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {

@@ -268,20 +268,26 @@ export class HttpConnection {
         : head.target === "*"
         ? `${scheme}://${host}/`
         : head.target;
-      let stream: ReadableStream<Uint8Array> | undefined;
-      if (hasBody) {
+      let requestBody: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | undefined;
+      if (hasBody && head.bodyLength > 0 && this.#pending.length >= head.bodyLength) {
+        // The whole body came with the head (a small POST): handed over as bytes, no stream.
+        requestBody = BODYLESS.has(head.method)
+          ? undefined
+          : this.#pending.subarray(0, head.bodyLength) as Uint8Array<ArrayBuffer>;
+        this.#pending = this.#pending.subarray(head.bodyLength);
+      } else if (hasBody) {
         body = {
           remaining: head.bodyLength,
           chunked: head.bodyLength < 0 ? new ChunkedDecoder(limits.maxHeaderBytes) : undefined,
           discarded: 0,
           discard: BODYLESS.has(head.method),
         };
-        if (!body.discard) stream = this.#bodyStream(body, head.expectContinue);
+        if (!body.discard) requestBody = this.#bodyStream(body, head.expectContinue);
       }
       request = new Request(url, {
         method: head.method,
         headers: head.headers,
-        body: stream,
+        body: requestBody,
       });
     } catch (e) {
       return this.#refuse(400, "bad_request", (e as Error).message);
