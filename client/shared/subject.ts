@@ -159,6 +159,8 @@ export function matches(pattern: string, channel: string): boolean {
  * `inner` is allowed when some read grant's pattern covers it.
  */
 export function covers(outer: string, inner: string): boolean {
+  // A pattern without wildcards covers itself only (most grants; no split per check).
+  if (!outer.includes("*") && !outer.includes(">")) return outer === inner;
   const o = outer.split(".");
   const n = inner.split(".");
   if (n[0].startsWith("$") && (o[0] === "*" || o[0] === ">")) return false;

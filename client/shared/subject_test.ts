@@ -160,6 +160,9 @@ Deno.test("subject - edge cases of the grammar", () => {
   assert.equal(covers("a.>", "a.*.c"), true);
   assert.equal(covers("a.*", "a.>"), false);
   assert.equal(covers("a.*.c", "a.b.c"), true);
+  assert.equal(covers("a.b", "a.b"), true, "a literal pattern covers itself");
+  assert.equal(covers("a.b", "a.*"), false);
+  assert.equal(covers("a.b", "a.b.c"), false);
   for (
     const bad of [
       "",
