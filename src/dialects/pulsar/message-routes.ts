@@ -1,4 +1,4 @@
-import type { Published } from "../../core/broker.ts";
+import type { Published, PublishInput } from "../../core/broker.ts";
 import { Publisher } from "../../access/publisher.ts";
 import { canAccess, channelOf, principalOf, TOPIC_NAME, TOPIC_NAME_RULE } from "./access.ts";
 import { authenticate, type Caller, type PulsarContext, requirePermission } from "./context.ts";
@@ -65,19 +65,60 @@ function expiry(ctx: PulsarContext, ttl: number | undefined): { expiresAt?: numb
   return lifetime ? { expiresAt: Date.now() + lifetime } : {};
 }
 
-/** Hands the item to the access layer's rules, then the broker; TTL becomes an expiry. */
-function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Promise<Published> {
+/** The item as the broker takes it, once the access layer's rules let it through (or a throw). */
+function inputOf(ctx: PulsarContext, publisher: Publisher, item: Item): PublishInput {
   const channel = channelOf(item.topic);
   const headers = item.metadata ? { [METADATA_HEADER]: JSON.stringify(item.metadata) } : undefined;
   publisher.authorize({ channel, payload: item.payload, ...(headers ? { headers } : {}) });
-  const published = ctx.services.broker.publish({
+  return {
     channel,
     payload: item.payload,
     ...(headers ? { headers } : {}),
     ...expiry(ctx, item.ttl),
-  });
+  };
+}
+
+/** Publishes one item: resolves once it is stored (as the log's fsync policy says). */
+function publishItem(ctx: PulsarContext, publisher: Publisher, item: Item): Promise<Published> {
+  const published = ctx.services.broker.publish(inputOf(ctx, publisher, item));
   published.then(() => ctx.metrics.received(), () => {});
   return published;
+}
+
+/**
+ * Publishes every item in one broker call (one append to the log for the batch): each settles
+ * as the item was stored or refused, by the access rules or the broker.
+ */
+function publishItems(
+  ctx: PulsarContext,
+  publisher: Publisher,
+  items: Item[],
+): Promise<PromiseSettledResult<Published>[]> {
+  const outcomes: PromiseSettledResult<Published>[] = new Array(items.length);
+  const inputs: PublishInput[] = [];
+  const tags: number[] = [];
+  let pending = items.length;
+  const { promise, resolve } = Promise.withResolvers<PromiseSettledResult<Published>[]>();
+  const settle = (i: number, outcome: PromiseSettledResult<Published>) => {
+    outcomes[i] = outcome;
+    if (--pending === 0) resolve(outcomes);
+  };
+  items.forEach((item, i) => {
+    try {
+      inputs.push(inputOf(ctx, publisher, item));
+      tags.push(i);
+    } catch (reason) {
+      settle(i, { status: "rejected", reason });
+    }
+  });
+  ctx.services.broker.publishBatch(inputs, tags, {
+    published: (i, value) => settle(i, { status: "fulfilled", value }),
+    failed: (i, reason) => settle(i, { status: "rejected", reason }),
+  });
+  return promise.then((all) => {
+    ctx.metrics.received(all.filter((o) => o.status === "fulfilled").length);
+    return all;
+  });
 }
 
 const receipt = (m: Published, topic: string) => ({
@@ -114,11 +155,7 @@ async function publishBulk(
   const items = list.map((raw, i) => readItem(f.nested(raw, "messages", i)));
   f.done();
   const publisher = await authorizeTopics(ctx, caller, new Set(items.map((i) => i!.topic)));
-  // Called in order in one tick (a refusal is a rejection, not a throw), so the log takes the
-  // accepted items in one group-committed write.
-  const outcomes = await Promise.allSettled(
-    items.map(async (item) => await publishItem(ctx, publisher, item!)),
-  );
+  const outcomes = await publishItems(ctx, publisher, items as Item[]);
   const results = outcomes.map((o, i) =>
     o.status === "fulfilled"
       ? {
