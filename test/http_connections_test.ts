@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { WebSocket as NodeWebSocket } from "ws";
 import { encodeFrame, FrameDecoder, FrameType } from "../client/shared/frame.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { startPulsar } from "./helpers/pulsar.ts";
 import { within } from "./helpers/deadline.ts";
 
 const WAIT_MS = 20_000;
@@ -232,4 +233,35 @@ Deno.test("websocket - Deno's WebSocket: messages, a text message refused with 1
   const refusal = await within(refused, WAIT_MS, "the text message refused");
   assert.equal(refusal.code, 1003);
   assert.match(refusal.reason, /binary frames/);
+});
+
+Deno.test("http - bodies that come with their head, after it in pieces, or unread are framed right for the next request", async () => {
+  await using server = await startPulsar();
+  const form = "username=nobody&password=wrong";
+  const post = (path: string, type: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const login = post("/auth/login", "application/x-www-form-urlencoded", form);
+  // Read by the door; left unread (refused before its body is read); then a last request.
+  const pipelined = login + post("/api/v1/messages", "application/json", '{"topic":"t"}') +
+    "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const conn = await connect(server.pulsarUrl);
+  await conn.write(encoder.encode(pipelined));
+  const answers = await readUntilClosed(conn, "three pipelined answers");
+  conn.close();
+  assert.deepEqual([...answers.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => m[1]), [
+    "401",
+    "401",
+    "200",
+  ]);
+  assert.match(answers, /Incorrect username or password[\s\S]*Not authenticated/);
+
+  // The same login with its body split over writes after the head.
+  const split = await connect(server.pulsarUrl);
+  const close = login.replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n");
+  const cut = close.indexOf("\r\n\r\n") + 4 + 5;
+  await split.write(encoder.encode(close.slice(0, cut)));
+  await split.write(encoder.encode(close.slice(cut)));
+  const answer = await readUntilClosed(split, "the split login's answer");
+  split.close();
+  assert.match(answer, /^HTTP\/1\.1 401 [\s\S]*Incorrect username or password/);
 });
