@@ -4,7 +4,6 @@ import type { ConnWriter } from "./conn-writer.ts";
 const encoder = new TextEncoder();
 const CRLF = encoder.encode("\r\n");
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
-const EMPTY = new Uint8Array(0);
 
 /** Above this many bytes not yet taken by the kernel, a streamed body is read no further. */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -116,24 +115,29 @@ const noBody = (status: number) => status === 204 || status === 304 || status < 
  * Content-Length. Every other body is streamed as it comes, so a live stream (an event stream, a
  * door's ReadableStream) is never held back until it ends, whoever built it and however it is
  * labelled. Whether a body is a stream cannot be read from a Response (Deno turns a text body into
- * a stream when asked), so the place that builds a whole one says so: `wholeResponse`, which keeps
- * the body as given, to be written without reading it back out of the Response.
+ * a stream when asked), so the place that builds a whole one says so: `wholeResponse`.
  */
-type WholeBody = string | Uint8Array<ArrayBuffer> | null;
-const whole = new WeakMap<Response, WholeBody>();
+const whole = new WeakSet<Response>();
 
 /** A response whose body is complete now: sent in one write with its Content-Length. */
-export function wholeResponse(body: WholeBody, init?: ResponseInit): Response {
+export function wholeResponse(
+  body: string | Uint8Array<ArrayBuffer> | null,
+  init?: ResponseInit,
+): Response {
   const response = new Response(body, init);
-  whole.set(response, body);
+  whole.add(response);
   return response;
 }
 
 /** A copy of `response` with other headers, whole if it was (its body is taken over). */
 export function withResponseHeaders(response: Response, headers: Headers): Response {
-  const init = { status: response.status, statusText: response.statusText, headers };
-  if (!whole.has(response)) return new Response(response.body, init);
-  return wholeResponse(whole.get(response)!, init);
+  const copy = new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+  if (whole.has(response)) whole.add(copy);
+  return copy;
 }
 
 /**
@@ -155,8 +159,8 @@ export async function writeResponse(response: Response, to: ResponseTarget): Pro
     return keepAlive;
   }
   if (isWhole) {
-    const given = whole.get(response);
-    const body = typeof given === "string" ? encoder.encode(given) : given ?? EMPTY;
+    // Read without touching `response.body`: that getter would wrap a static body in a stream.
+    const body = await response.bytes();
     const framing = `content-length: ${body.length}\r\n${connection}`;
     writer.write(encodeHead(status, response.headers, framing, body));
     return keepAlive;
