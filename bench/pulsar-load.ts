@@ -2,7 +2,7 @@
  * The load side of bench/pulsar.ts, one role per process so the generator has a core of its own
  * while the server has the other: `deno run -A bench/pulsar-load.ts ROLE '<json>'`, one JSON line
  * out. Roles: `ingest` (the original's single, bulk and concurrent scenarios), `subscribe`
- * (WebSocket clients that print `ready`, then their deliveries), `publish` (the end-to-end
+ * (WebSocket clients that print `ready` and when they began connecting, then their deliveries), `publish` (the end-to-end
  * producers) and `broadcast` (concurrent POSTs on new connections). Times are milliseconds since
  * the epoch (`now()`), comparable between processes.
  */

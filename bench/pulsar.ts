@@ -8,7 +8,10 @@
  * line per scenario (rate, server CPU µs per message).
  *
  *   deno run -A bench/pulsar.ts [--only single,bulk,concurrent,e2e,e2e-paced,broadcast]
- *     [--server-main OTHER_CHECKOUT/src/server/main.ts] [--cpu-prof DIR]
+ *     [--passes N] [--server-main OTHER_CHECKOUT/src/server/main.ts] [--cpu-prof DIR]
+ *
+ * `--passes N` repeats a REST scenario's counted pass N times (a steadier CPU figure for an A/B);
+ * `--server-main` runs another checkout's server (the old tree of an A/B).
  */
 import { parseArgs } from "node:util";
 import { ADMIN, login, startPulsar } from "../test/helpers/pulsar.ts";
