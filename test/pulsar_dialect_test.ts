@@ -598,6 +598,35 @@ Deno.test("pulsar - long-poll: catch-up after since, wait for live, has_more, no
   });
 });
 
+Deno.test("pulsar - a long-poll whose client goes away is ended at once, not at its timeout", async () => {
+  await using server = await startPulsar();
+  const admin = await adminToken(server);
+  const stats = async () =>
+    (await api(server, "GET", "/messages/poll/stats", admin)).body.active_waiters;
+  const waiters = async (n: number, what: string) => {
+    await within(
+      (async () => {
+        while (await stats() !== n) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      10_000,
+      what,
+    );
+  };
+  const body = JSON.stringify({ topics: ["gone"], timeout: 60 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(server.pulsarUrl).port),
+  });
+  await conn.write(new TextEncoder().encode(
+    `POST /messages/poll HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${admin}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  ));
+  await waiters(1, "the poll to wait");
+  conn.close();
+  // Before, the poll held its subscription and its place in the per-user cap for 60 s.
+  await waiters(0, "the poll to end when its client went away");
+});
+
 Deno.test("pulsar - ttl expires messages", async () => {
   await using server = await startPulsar();
   const admin = await adminToken(server);

@@ -119,6 +119,8 @@ export class HttpConnection {
   #upgraded?: UpgradeReceiver;
   /** The response to the current request is written (its body may still be coming in). */
   #answered = false;
+  /** Aborts the current request's signal when the client goes before its answer (a long-poll). */
+  #aborter?: AbortController;
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
 
@@ -155,6 +157,7 @@ export class HttpConnection {
     try {
       this.#conn.close();
     } catch { /* already closed */ }
+    this.#aborter?.abort(new Error("the connection closed"));
     try {
       this.#body?.controller?.error(new Error("the connection closed"));
     } catch { /* the stream was done */ }
@@ -284,10 +287,12 @@ export class HttpConnection {
         };
         if (!body.discard) requestBody = this.#bodyStream(body, head.expectContinue);
       }
+      this.#aborter = new AbortController();
       request = new Request(url, {
         method: head.method,
         headers: head.headers,
         body: requestBody,
+        signal: this.#aborter.signal,
       });
     } catch (e) {
       return this.#refuse(400, "bad_request", (e as Error).message);
@@ -393,6 +398,7 @@ export class HttpConnection {
     const upgrade = this.#upgrade;
     this.#upgrade = undefined;
     if (upgrade && upgrade.response === response) {
+      this.#aborter = undefined;
       this.writer.write(encodeHead(101, response.headers, "connection: Upgrade\r\n"));
       this.#state = "upgraded";
       this.deadline = Infinity;
@@ -410,6 +416,7 @@ export class HttpConnection {
       closed: this.#closed,
     }).catch(() => false);
     if (this.closed) return;
+    this.#aborter = undefined;
     if (!keepAlive || this.#handler.stopping) {
       await this.writer.drained();
       return this.close();
