@@ -9,6 +9,11 @@ import { namespaceOf } from "../../client/shared/subject.ts";
  * what it hands the door at registration, and no door counts anything itself.
  */
 export function meteredReplies(permits: ReplyHolders, meter: DoorMeter): ReplyHolders {
+  // A fan-out hands one message to every subscriber in turn: its namespace is cut from the
+  // channel once, not once per delivery (the channel is then the same string).
+  let lastChannel = "", lastNamespace = "";
+  const namespaceOfChannel = (channel: string) =>
+    channel === lastChannel ? lastNamespace : (lastNamespace = namespaceOf(lastChannel = channel));
   return {
     holder(name) {
       const holder = permits.holder(name);
@@ -16,7 +21,7 @@ export function meteredReplies(permits: ReplyHolders, meter: DoorMeter): ReplyHo
         take: holder.take,
         meter,
         delivered(message) {
-          meter.delivered(namespaceOf(message.channel), message.payload.length);
+          meter.delivered(namespaceOfChannel(message.channel), message.payload.length);
           holder.delivered(message);
         },
       };

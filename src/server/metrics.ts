@@ -260,11 +260,16 @@ export class ServerMetrics {
   door(name: string): DoorMeter {
     let byNamespace = this.#traffic.get(name);
     if (!byNamespace) this.#traffic.set(name, byNamespace = new Map());
+    // The last namespace's counters are kept at hand: a namespace's label never changes (names
+    // only join the set), and consecutive messages are mostly of one namespace.
+    let lastNamespace: string | undefined, lastTraffic: Traffic | undefined;
     const of = (namespace: string) => {
+      if (namespace === lastNamespace) return lastTraffic!;
       const label = this.namespaceLabel(namespace);
       let t = byNamespace!.get(label);
       if (!t) byNamespace!.set(label, t = noTraffic());
-      return t;
+      lastNamespace = namespace;
+      return lastTraffic = t;
     };
     return {
       published(namespace, bytes) {
