@@ -30,7 +30,6 @@ import {
   type HistoryResultMeta,
   type NoticeMeta,
   PROTOCOL_VERSION,
-  type PublishMeta,
   type RefreshedMeta,
   type RefreshMeta,
   type SubscribedMeta,
@@ -40,6 +39,7 @@ import {
 } from "../../client/shared/messages.ts";
 import { parseStart } from "../core/start.ts";
 import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
+import { publishMetaOf } from "./publish-meta.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
 import { SessionPresence } from "./presence-ops.ts";
 import { type HistoryLimits, readHistory } from "../access/history.ts";
@@ -130,7 +130,7 @@ const publishedMeta = (m: Published): string =>
 /** The channel a refused fire-and-forget publish named, for its notice ("" when unreadable). */
 function channelOf(frame: Frame): string {
   try {
-    return String(parseMeta<PublishMeta>(frame).channel ?? "");
+    return String(publishMetaOf(frame).channel ?? "");
   } catch {
     return "";
   }
@@ -605,7 +605,7 @@ export class Session implements Subscriber {
 
   /** Checks a publish frame against the connection's grants and limits: the broker's input. */
   #publishInput(frame: Frame): PublishInput {
-    const meta = parseMeta<PublishMeta>(frame);
+    const meta = publishMetaOf(frame);
     const channel = meta.channel;
     const binary = (frame.flags & Flag.Binary) !== 0;
     const headers = parsePublishHeaders(meta.headers);
