@@ -87,7 +87,8 @@ export function encodeFrame(
   return out;
 }
 
-function writeHeader(
+/** Writes the header of a frame that fills `out` and has `metaLength` bytes of meta. */
+export function writeHeader(
   out: Uint8Array,
   type: number,
   flags: number,

@@ -40,6 +40,7 @@ import {
 import { parseStart } from "../core/start.ts";
 import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { publishMetaOf } from "./publish-meta.ts";
+import { messageFrame } from "./message-frame.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
 import { SessionPresence } from "./presence-ops.ts";
 import { type HistoryLimits, readHistory } from "../access/history.ts";
@@ -102,27 +103,10 @@ const MESSAGE_FORMAT = "native";
 /** Numbers sessions, to name each one's reply permits. */
 let sessionCount = 0;
 
-/** A message frame's meta without its closing brace, so deliveries can add fields. */
-const openMessageMeta = (m: BusMessage): string => {
-  // Built as a string rather than JSON.stringify of an object: this runs once per message and
-  // is the server's hottest encode (bench/codec_bench.ts). Epochs and ids are alphanumeric.
-  let meta = `{"channel":${JSON.stringify(m.channel)},"seq":${m.seq},"epoch":"${m.epoch}",` +
-    `"id":"${m.id}","time":${m.time}`;
-  if (m.headers) meta += `,"headers":${JSON.stringify(m.headers)}`;
-  return meta;
-};
-
 /** The native frame of a delivered message: one encoding shared by every native connection. */
-const encodeMessage = (m: BusMessage): Uint8Array =>
-  encodeFrame(
-    FrameType.Message,
-    0,
-    openMessageMeta(m) + "}",
-    m.payload,
-    m.binary ? Flag.Binary : 0,
-  );
+const encodeMessage = (m: BusMessage): Uint8Array => messageFrame(m);
 
-/** A publish's answer, built as a string (see openMessageMeta). */
+/** A publish's answer, built as a string (see message-frame.ts). */
 const publishedMeta = (m: Published): string =>
   `{"epoch":"${m.epoch}","seq":${m.seq},"id":"${m.id}","time":${m.time}` +
   (m.duplicate ? `,"duplicate":true}` : "}");
@@ -138,13 +122,7 @@ function channelOf(frame: Frame): string {
 
 /** A durable consumer's delivery: the message frame plus consumer name and attempt. */
 const encodeDelivery = ({ message: m, consumer, attempt }: Delivery): Uint8Array =>
-  encodeFrame(
-    FrameType.Message,
-    0,
-    `${openMessageMeta(m)},"consumer":"${consumer}","attempt":${attempt}}`,
-    m.payload,
-    m.binary ? Flag.Binary : 0,
-  );
+  messageFrame(m, 0, `,"consumer":"${consumer}","attempt":${attempt}`);
 
 /**
  * One native-protocol connection, whatever carries its bytes (TCP, WebSocket, WebTransport).
@@ -687,9 +665,7 @@ export class Session implements Subscriber {
       const full = this.#queue.room();
       if (full) await full;
       if (this.#closed) break;
-      const flags = m.binary ? Flag.Binary : 0;
-      const meta = openMessageMeta(m) + "}";
-      this.#queue.push(encodeFrame(FrameType.Message, frame.id, meta, m.payload, flags), false);
+      this.#queue.push(messageFrame(m, frame.id), false);
     }
     const answer: HistoryResultMeta = { epoch: page.epoch, count: page.messages.length };
     if (page.next !== undefined) answer.next = page.next;
