@@ -1,3 +1,5 @@
+import type { PulsarRecords } from "./records.ts";
+
 export const PERMISSIONS = ["admin", "read", "write"] as const;
 export type PulsarPermission = typeof PERMISSIONS[number];
 
@@ -11,15 +13,19 @@ export interface UserRecord {
   permissions: PulsarPermission[];
 }
 
-export interface TopicRecord {
+export interface TopicRecord extends TopicRow {
+  /** Granted users and when (user id → ISO time); read with Object.hasOwn (ids come from URLs). */
+  grants: Record<string, string>;
+}
+
+/** A topic as stored: its grants are records of their own. */
+export interface TopicRow {
   topic_id: string;
   topic_name: string;
   owner_id: string;
   is_public: boolean;
   description: string | null;
   created_at: string;
-  /** Granted users and when (user id → ISO time); read with Object.hasOwn (ids come from URLs). */
-  grants: Record<string, string>;
   /**
    * The first sequence of this life of the topic: messages of an earlier topic of the same
    * name (deleted) come before it and are never shown again.
@@ -37,7 +43,11 @@ export interface RefreshRecord {
   revoked: boolean;
 }
 
-/** Everything the door keeps besides messages, as one document (the file's, or a row's). */
+/**
+ * Everything the door keeps besides messages, as one document: the data directory's snapshot
+ * (`state.json`, the whole store before records were stored one by one) and the old PostgreSQL
+ * row and Valkey hash that are migrated from.
+ */
 export interface PulsarState {
   version: 1;
   users: UserRecord[];
@@ -47,32 +57,60 @@ export interface PulsarState {
   denied: Record<string, number>;
 }
 
-export const emptyState = (): PulsarState => ({
-  version: 1,
-  users: [],
-  topics: [],
-  refresh: [],
-  denied: {},
-});
+/**
+ * One record written (with its whole new value) or removed (no value). Keys: the user's id, the
+ * topic's name, `<topic>/<user id>` for a grant (topic names have no slash), the token's jti.
+ */
+export type RecordChange =
+  | { kind: "user"; key: string; value?: UserRecord }
+  | { kind: "topic"; key: string; value?: TopicRow }
+  /** The value is when it was granted (ISO time). */
+  | { kind: "grant"; key: string; value?: string }
+  | { kind: "refresh"; key: string; value?: RefreshRecord }
+  /** The value is the logged-out token's expiry (s). */
+  | { kind: "denied"; key: string; value?: number };
+
+export type RecordKind = RecordChange["kind"];
 
 /**
- * Where PulsarStore keeps its state: the data directory (one node), PostgreSQL or Valkey (shared
- * by every node on them). The store holds the state in memory for its synchronous reads; a shared
- * backend hands it the newest state before each change and whenever another node changed it.
+ * What must hold of the stored record of a write's first change for the write to happen:
+ * `absent` — no such record (for a user, nor one of that username; for a grant, its topic
+ * exists), `present` — the record exists, `unrevoked` — the refresh token exists, not revoked.
+ */
+export type Guard = "absent" | "present" | "unrevoked";
+
+/** Told of records another node changed. */
+export interface RemoteListener {
+  /** One record as it is now stored (no value: removed). */
+  changed(change: RecordChange): void;
+  /** Everything, reloaded (after notifications may have been lost). */
+  reloaded(records: PulsarRecords): void;
+}
+
+/**
+ * Where PulsarStore keeps its records: the data directory (one node), PostgreSQL or Valkey
+ * (shared by every node on them), one record per change. The store holds them all in memory for
+ * its synchronous reads; a shared backend tells it which record another node changed.
  */
 export interface PulsarStateBackend {
-  /** The stored state (empty when nothing was stored yet). */
-  load(): Promise<PulsarState>;
   /**
-   * Applies one change and stores the result. `change` is given the newest stored state to apply
-   * to (undefined when memory is the newest, as with a file only this node writes) and may run
-   * again when another node changed the state meanwhile; `snapshot` is the state to store after it.
+   * True when only this node writes (the data directory): memory is the newest, so the store's
+   * check of a guard on memory decides, and `write` applies the changes at once, before they are
+   * on disk, so that no other change can slip between that check and them.
    */
-  update(
-    change: (fresh: PulsarState | undefined) => Promise<void>,
-    snapshot: () => PulsarState,
-  ): Promise<void>;
-  /** Called with the newest state after another node changed it. */
-  onRemoteChange(listener: (state: PulsarState) => void): void;
+  readonly local: boolean;
+  /** Every stored record. */
+  load(): Promise<PulsarRecords>;
+  /**
+   * Stores `changes` all or none — none, resolving false, when `guard` does not hold of the first
+   * — and hands them to `apply` (the memory): a shared backend once they are stored, in order
+   * with the changes it hears from other nodes. Resolves once they are stored.
+   */
+  write(
+    changes: RecordChange[],
+    guard: Guard | undefined,
+    apply: (changes: RecordChange[]) => void,
+  ): Promise<boolean>;
+  onRemoteChange(listener: RemoteListener): void;
   close(): Promise<void>;
 }

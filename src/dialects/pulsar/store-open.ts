@@ -1,5 +1,6 @@
 import type { Logger } from "../../core/logger.ts";
 import { PulsarStore } from "./store.ts";
+import { FileStateBackend } from "./store-file.ts";
 import { PostgresStateBackend } from "./store-postgres.ts";
 import { ValkeyStateBackend } from "./store-valkey.ts";
 
@@ -30,5 +31,5 @@ export async function openPulsarStore(where: PulsarStoreWhere, log: Logger): Pro
   if (where.databaseUrl) {
     return await PulsarStore.on(await PostgresStateBackend.open(where.databaseUrl, log));
   }
-  return await PulsarStore.open(where.data);
+  return await PulsarStore.on(await FileStateBackend.open(where.data, log));
 }

@@ -1,35 +1,26 @@
-import { openPool, type Sql } from "../../connectors/postgres/connect.ts";
+import { openPool, type Sql, type TransactionSql } from "../../connectors/postgres/connect.ts";
 import { PgListener } from "../../connectors/postgres/listener.ts";
-import { requireSchema, type Schema } from "../../connectors/postgres/migrations.ts";
+import { requireSchema } from "../../connectors/postgres/migrations.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { PulsarState } from "./store-backend.ts";
-import { SharedStateBackend, type VersionedState } from "./store-shared.ts";
+import { PulsarRecords } from "./records.ts";
+import type { Guard, RecordChange, RecordKind } from "./store-backend.ts";
+import { SharedStateBackend } from "./store-shared.ts";
+import { keyOf, PULSAR_SCHEMA, TABLES } from "./store-postgres-tables.ts";
 
-/**
- * The Pulsar door's tables, as numbered migrations applied by `catbus init`. The state is one
- * row (a JSON document, as in the data directory) with a version bumped by every change.
- */
-export const PULSAR_SCHEMA: Schema = {
-  what: "pulsar",
-  versionTable: "catbus_pulsar_schema",
-  migrations: [
-    `CREATE TABLE catbus_pulsar_state (
-       id boolean PRIMARY KEY DEFAULT true CHECK (id),
-       version bigint NOT NULL,
-       state jsonb NOT NULL
-     );
-     INSERT INTO catbus_pulsar_state (version, state)
-       VALUES (0, '{"version":1,"users":[],"topics":[],"refresh":[],"denied":{}}');`,
-  ],
-};
+export { PULSAR_SCHEMA } from "./store-postgres-tables.ts";
 
-/** The doorbell: its payload is the state's new version. */
+/** The doorbell: its payload names the record that changed (see SharedStateBackend). */
 const CHANNEL = "catbus_pulsar";
+const FOREIGN_KEY_VIOLATION = "23503";
+/** Loaded in this order: a grant needs its topic in memory. */
+const KINDS: RecordKind[] = ["user", "topic", "grant", "refresh", "denied"];
 
 /**
- * The state in PostgreSQL, shared by every node on the database. A change runs in a transaction
- * holding the row's lock, on the newest state, so two nodes never overwrite each other; it rings
- * the doorbell (NOTIFY) and the other nodes reload (see SharedStateBackend).
+ * The records in PostgreSQL, a table per kind, shared by every node on the database. A change is
+ * one statement per record (several in one transaction), whose guard is the statement itself
+ * (`ON CONFLICT DO NOTHING` against the primary key and the unique username, `UPDATE … WHERE`),
+ * so two nodes never overwrite each other's records and a username is taken once; each row
+ * written rings the doorbell (NOTIFY) in the same statement, and the other nodes reload that row.
  */
 export class PostgresStateBackend extends SharedStateBackend {
   readonly #sql: Sql;
@@ -39,9 +30,9 @@ export class PostgresStateBackend extends SharedStateBackend {
     super(log);
     this.#sql = openPool(url, "catbus pulsar", { max: 2 });
     this.#listener = new PgListener(url, "catbus pulsar-listen", {
-      onNotification: (_channel, version) => this.heard(Number(version)),
+      onNotification: (_channel, notice) => this.heard(notice),
       onLost: () => log("warn", "pulsar store doorbell connection lost; reconnecting"),
-      onReconnect: () => this.heard(Infinity),
+      onReconnect: () => this.reconnected(),
     });
   }
 
@@ -56,33 +47,68 @@ export class PostgresStateBackend extends SharedStateBackend {
       await backend.close();
       throw e;
     }
-    backend.startPolling();
     return backend;
   }
 
-  protected async read(): Promise<VersionedState> {
-    const [row] = await this.#sql`select version, state from catbus_pulsar_state`;
-    return { state: row.state as PulsarState, version: Number(row.version) };
+  protected async readAll(): Promise<PulsarRecords> {
+    const records = new PulsarRecords();
+    for (const kind of KINDS) {
+      const table = TABLES[kind];
+      for (const row of await this.#sql`select * from ${this.#sql(table.name)}`) {
+        records.apply({ kind, key: keyOf(kind, row), value: table.value(row) } as RecordChange);
+      }
+    }
+    return records;
   }
 
-  protected async readVersion(): Promise<number> {
-    const [row] = await this.#sql`select version from catbus_pulsar_state`;
-    return Number(row.version);
+  protected async readRecord(kind: RecordKind, key: string): Promise<RecordChange> {
+    const table = TABLES[kind];
+    const sql = this.#sql;
+    const [row] = await sql`select * from ${sql(table.name)} where ${table.where(sql, key)}`;
+    return { kind, key, value: row ? table.value(row) : undefined } as RecordChange;
   }
 
-  protected commit(
-    change: (fresh: PulsarState) => Promise<void>,
-    snapshot: () => PulsarState,
-  ): Promise<number> {
-    return this.#sql.begin(async (tx) => {
-      const [row] = await tx`select version, state from catbus_pulsar_state for update`;
-      await change(row.state as PulsarState);
-      const version = Number(row.version) + 1;
-      await tx`update catbus_pulsar_state set version = ${version},
-               state = ${tx.json(snapshot() as never)}`;
-      await tx`select pg_notify(${CHANNEL}, ${String(version)})`;
-      return version;
-    });
+  protected async store(changes: RecordChange[], guard: Guard | undefined): Promise<boolean> {
+    try {
+      if (changes.length === 1) return await this.#statement(this.#sql, changes[0], guard);
+      return await this.#sql.begin(async (tx) => {
+        if (!await this.#statement(tx, changes[0], guard)) return false;
+        for (const change of changes.slice(1)) await this.#statement(tx, change, undefined);
+        return true;
+      });
+    } catch (e) {
+      // A grant whose topic was deleted meanwhile: the topic's guard, as the database saw it.
+      if ((e as { code?: string }).code === FOREIGN_KEY_VIOLATION) return false;
+      throw e;
+    }
+  }
+
+  /** Writes or removes one record, ringing the doorbell when a row changed; true if one did. */
+  async #statement(
+    sql: Sql | TransactionSql,
+    change: RecordChange,
+    guard: Guard | undefined,
+  ): Promise<boolean> {
+    const table = TABLES[change.kind];
+    const name = sql(table.name);
+    const where = table.where(sql, change.key);
+    let write;
+    if (change.value === undefined) write = sql`delete from ${name} where ${where}`;
+    else {
+      const row = table.row(change) as Record<string, never>;
+      const set = sql(row, Object.keys(row).filter((c) => !table.keyColumns.includes(c)));
+      if (guard === "absent") write = sql`insert into ${name} ${sql(row)} on conflict do nothing`;
+      else if (guard === "present") write = sql`update ${name} set ${set} where ${where}`;
+      else if (guard === "unrevoked") {
+        write = sql`update ${name} set ${set} where ${where} and not revoked`;
+      } else {
+        write = sql`insert into ${name} ${sql(row)}
+                    on conflict (${sql(table.keyColumns)}) do update set ${set}`;
+      }
+    }
+    const rows = await sql`with w as (${write} returning 1)
+                           select pg_notify(${CHANNEL}, ${this.notice(change)}) from w`;
+    return rows.length > 0;
   }
 
   protected async disconnect(): Promise<void> {

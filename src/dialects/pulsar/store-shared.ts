@@ -1,89 +1,90 @@
 import type { Logger } from "../../core/logger.ts";
-import type { PulsarState, PulsarStateBackend } from "./store-backend.ts";
-
-/** The safety net for a lost change notice: the version is read this often. */
-const POLL_MS = 1000;
-
-export interface VersionedState {
-  state: PulsarState;
-  version: number;
-}
+import type { PulsarRecords } from "./records.ts";
+import type {
+  Guard,
+  PulsarStateBackend,
+  RecordChange,
+  RecordKind,
+  RemoteListener,
+} from "./store-backend.ts";
 
 /**
- * What the shared backends (PostgreSQL, Valkey) have in common: the state carries a version
- * bumped by every change; a change notice from another node (or a reconnect: Infinity, or the
- * poll) with a newer version reloads it and tells the store. This node's loads, changes and
- * reloads run one at a time, so a reload never lands between a change's read and its write.
+ * What the shared backends (PostgreSQL, Valkey) have in common. Each stored change is announced
+ * with the record it touched, `[origin, kind, key]` as JSON; the other nodes reload just that
+ * record, and after a lost connection (notices lost meanwhile) everything. This node's loads,
+ * writes and reloads run one at a time and reach memory in that order, so a reload read before a
+ * write never lands after it; a node skips its own notices, its writes being in memory already.
  */
 export abstract class SharedStateBackend implements PulsarStateBackend {
+  readonly local = false;
+  /** This backend's mark on its notices. */
+  protected readonly origin = crypto.randomUUID();
   readonly #log: Logger;
-  #version = -1;
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #listeners = new Set<(state: PulsarState) => void>();
-  #poll?: ReturnType<typeof setInterval>;
+  #listener?: RemoteListener;
 
   protected constructor(log: Logger) {
     this.#log = log;
   }
 
-  /** The stored state and its version. */
-  protected abstract read(): Promise<VersionedState>;
-  /** The stored version alone (the poll's cheap read). */
-  protected abstract readVersion(): Promise<number>;
+  /** Every stored record. */
+  protected abstract readAll(): Promise<PulsarRecords>;
+  /** One record as stored now (no value when there is none). */
+  protected abstract readRecord(kind: RecordKind, key: string): Promise<RecordChange>;
   /**
-   * Applies `change` to the newest stored state and stores `snapshot()` with the next version,
-   * never over another node's change; announces it; resolves to the version stored.
+   * Stores `changes` all or none (none, resolving false, when `guard` does not hold of the first
+   * as stored) and announces each record that changed (see `notice`).
    */
-  protected abstract commit(
-    change: (fresh: PulsarState) => Promise<void>,
-    snapshot: () => PulsarState,
-  ): Promise<number>;
+  protected abstract store(changes: RecordChange[], guard: Guard | undefined): Promise<boolean>;
   /** Closes the backend's connections. */
   protected abstract disconnect(): Promise<void>;
 
-  /** Starts the version poll (once the backend is open). */
-  protected startPolling(): void {
-    this.#poll = setInterval(() => this.#checkVersion(), POLL_MS);
+  /** The announcement of a change of `change`'s record. */
+  protected notice(change: RecordChange): string {
+    return JSON.stringify([this.origin, change.kind, change.key]);
   }
 
-  load(): Promise<PulsarState> {
+  load(): Promise<PulsarRecords> {
+    return this.#serial(() => this.readAll());
+  }
+
+  write(
+    changes: RecordChange[],
+    guard: Guard | undefined,
+    apply: (changes: RecordChange[]) => void,
+  ): Promise<boolean> {
     return this.#serial(async () => {
-      const { state, version } = await this.read();
-      this.#version = version;
-      return state;
+      const stored = await this.store(changes, guard);
+      if (stored) apply(changes);
+      return stored;
     });
   }
 
-  update(
-    change: (fresh: PulsarState | undefined) => Promise<void>,
-    snapshot: () => PulsarState,
-  ): Promise<void> {
-    return this.#serial(async () => {
-      this.#version = await this.commit(change, snapshot);
-    });
+  onRemoteChange(listener: RemoteListener): void {
+    this.#listener = listener;
   }
 
-  onRemoteChange(listener: (state: PulsarState) => void): void {
-    this.#listeners.add(listener);
-  }
-
-  /** Another node announced `version` (Infinity after a reconnect): reload if it is newer. */
-  protected heard(version: number): void {
-    if (version <= this.#version) return;
-    this.#serial(async () => {
-      const { state, version } = await this.read();
-      if (version === this.#version) return;
-      this.#version = version;
-      for (const l of this.#listeners) l(state);
-    }).catch((e) => this.#log("warn", "pulsar store reload failed", { error: String(e) }));
-  }
-
-  async #checkVersion(): Promise<void> {
+  /** A notice arrived: reload the record it names, unless this node wrote it. */
+  protected heard(notice: string): void {
+    let origin, kind, key;
     try {
-      this.heard(await this.readVersion());
-    } catch (e) {
-      this.#log("warn", "pulsar store unreachable", { error: String(e) });
+      [origin, kind, key] = JSON.parse(notice);
+    } catch {
+      return this.#log("warn", "pulsar store: a change notice that is not JSON", { notice });
     }
+    if (origin === this.origin) return;
+    this.#background(async () => this.#listener?.changed(await this.readRecord(kind, key)));
+  }
+
+  /** Notices may have been lost (the connection was down): reload everything. */
+  protected reconnected(): void {
+    this.#background(async () => this.#listener?.reloaded(await this.readAll()));
+  }
+
+  #background(op: () => Promise<void>) {
+    this.#serial(op).catch((e) =>
+      this.#log("warn", "pulsar store reload failed", { error: String(e) })
+    );
   }
 
   #serial<T>(op: () => Promise<T>): Promise<T> {
@@ -93,7 +94,6 @@ export abstract class SharedStateBackend implements PulsarStateBackend {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#poll);
     await this.#queue;
     await this.disconnect();
   }

@@ -1,10 +1,18 @@
 import type { Logger } from "../../core/logger.ts";
 import { type Connection, connection } from "../../streams/valkey/connection.ts";
-import { emptyState, type PulsarState } from "./store-backend.ts";
-import { SharedStateBackend, type VersionedState } from "./store-shared.ts";
+import { changesOf, PulsarRecords } from "./records.ts";
+import type { Guard, PulsarState, RecordChange, RecordKind } from "./store-backend.ts";
+import { SharedStateBackend } from "./store-shared.ts";
+import { WRITE_RECORDS } from "./store-valkey-script.ts";
 
-/** A change that lost the race this many times in a row gives up (the store is very busy). */
-const MAX_ATTEMPTS = 50;
+/** Loaded in this order: a grant needs its topic in memory. */
+const KINDS: RecordKind[] = ["user", "topic", "grant", "refresh", "denied"];
+/** The script's KEYS, in its order: a hash per kind of record, and usernames → user ids. */
+const HASHES = ["user", "name", "topic", "grant", "refresh", "denied"] as const;
+/** Records per script call when migrating the old single document. */
+const MIGRATE_BATCH = 500;
+
+type Scripted = Connection & { catbusPulsarWrite: (...args: string[]) => Promise<number> };
 
 export interface ValkeyStateOptions {
   prefix: string;
@@ -13,69 +21,103 @@ export interface ValkeyStateOptions {
 }
 
 /**
- * The state in Valkey, shared by every node on the server: the hash `<prefix>pulsar:state` with
- * fields `state` (the JSON document) and `version`. A change reads the hash under WATCH and
- * writes it in MULTI, retried when another node wrote in between, and publishes the new version
- * on `<prefix>pulsar:changes`; the other nodes reload (see SharedStateBackend).
+ * The records in Valkey, shared by every node on the server: a hash per kind of record,
+ * `<prefix>{pulsar}:user` and so on, a field per record (see store-valkey-script.ts). A change
+ * is one script call, which checks its guard (the username's uniqueness among them) and writes
+ * its records at once, publishing each on `<prefix>{pulsar}:changes`; the other nodes reload
+ * that record (see SharedStateBackend). The document earlier versions kept whole in
+ * `<prefix>pulsar:state` is moved into the hashes by the first node to open them.
  */
 export class ValkeyStateBackend extends SharedStateBackend {
-  readonly #db: Connection;
+  readonly #db: Scripted;
   readonly #subscriber: Connection;
-  readonly #key: string;
+  readonly #keys: string[];
+  readonly #oldKey: string;
   readonly #channel: string;
+  readonly #log: Logger;
 
   private constructor(url: string, options: ValkeyStateOptions) {
     super(options.log);
-    this.#key = `${options.prefix}pulsar:state`;
-    this.#channel = `${options.prefix}pulsar:changes`;
+    this.#log = options.log;
+    const tagged = `${options.prefix}{pulsar}`;
+    this.#keys = HASHES.map((k) => `${tagged}:${k}`);
+    this.#oldKey = `${options.prefix}pulsar:state`;
+    this.#channel = `${tagged}:changes`;
     const connect = { maxRetriesPerRequest: 1, lazyConnect: false };
-    this.#db = connection(url, options.cluster, connect);
+    const db = connection(url, options.cluster, connect);
+    db.defineCommand("catbusPulsarWrite", { lua: WRITE_RECORDS, numberOfKeys: 6 });
+    this.#db = db as Scripted;
     this.#subscriber = connection(url, options.cluster, connect);
   }
 
   static async open(url: string, options: ValkeyStateOptions): Promise<ValkeyStateBackend> {
     const backend = new ValkeyStateBackend(url, options);
     try {
+      await backend.#migrate();
       await backend.#subscriber.subscribe(backend.#channel);
     } catch (e) {
       await backend.close();
       throw e;
     }
-    backend.#subscriber.on("message", (_channel: string, version: string) => {
-      backend.heard(Number(version));
-    });
-    backend.startPolling();
+    backend.#subscriber.on("message", (_channel: string, notice: string) => backend.heard(notice));
+    // Every later "ready" is a reconnect (resubscribed by the client): notices may be lost.
+    backend.#subscriber.on("ready", () => backend.reconnected());
     return backend;
   }
 
-  protected async read(): Promise<VersionedState> {
-    const [text, version] = await this.#db.hmget(this.#key, "state", "version");
-    return {
-      state: text ? JSON.parse(text) : emptyState(),
-      version: Number(version ?? 0),
-    };
-  }
-
-  protected async readVersion(): Promise<number> {
-    return Number(await this.#db.hget(this.#key, "version") ?? 0);
-  }
-
-  protected async commit(
-    change: (fresh: PulsarState) => Promise<void>,
-    snapshot: () => PulsarState,
-  ): Promise<number> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      await this.#db.watch(this.#key);
-      const { state, version } = await this.read();
-      await change(state);
-      const next = version + 1;
-      const done = await this.#db.multi()
-        .hset(this.#key, "state", JSON.stringify(snapshot()), "version", String(next))
-        .publish(this.#channel, String(next))
-        .exec();
-      if (done) return next;
+  /**
+   * Moves the old single document's records into the hashes, never over a record already
+   * there (another node may have migrated and changed it), then removes the document.
+   */
+  async #migrate(): Promise<void> {
+    const text = await this.#db.hget(this.#oldKey, "state");
+    if (!text) return;
+    const changes = changesOf(JSON.parse(text) as PulsarState);
+    for (let i = 0; i < changes.length; i += MIGRATE_BATCH) {
+      await this.#run(changes.slice(i, i + MIGRATE_BATCH), "fill");
     }
-    throw new Error(`the Pulsar store in Valkey changed ${MAX_ATTEMPTS} times during one change`);
+    await this.#db.del(this.#oldKey);
+    this.#log("info", "pulsar store: moved the single state document into per-record hashes", {
+      records: changes.length,
+    });
+  }
+
+  protected async readAll(): Promise<PulsarRecords> {
+    const pipeline = this.#db.pipeline();
+    for (const kind of KINDS) pipeline.hgetall(this.#key(kind));
+    const results = await pipeline.exec();
+    const records = new PulsarRecords();
+    KINDS.forEach((kind, i) => {
+      const [error, fields] = results![i];
+      if (error) throw error;
+      for (const [key, text] of Object.entries(fields as Record<string, string>)) {
+        records.apply({ kind, key, value: JSON.parse(text) } as RecordChange);
+      }
+    });
+    return records;
+  }
+
+  protected async readRecord(kind: RecordKind, key: string): Promise<RecordChange> {
+    const text = await this.#db.hget(this.#key(kind), key);
+    return { kind, key, value: text === null ? undefined : JSON.parse(text) } as RecordChange;
+  }
+
+  protected store(changes: RecordChange[], guard: Guard | undefined): Promise<boolean> {
+    return this.#run(changes, guard ?? "");
+  }
+
+  async #run(changes: RecordChange[], guard: Guard | "fill" | ""): Promise<boolean> {
+    const args = changes.flatMap((c) => [
+      c.kind,
+      c.key,
+      c.value === undefined ? "" : JSON.stringify(c.value),
+      this.notice(c),
+    ]);
+    return await this.#db.catbusPulsarWrite(...this.#keys, this.#channel, guard, ...args) === 1;
+  }
+
+  #key(kind: RecordKind): string {
+    return this.#keys[HASHES.indexOf(kind)];
   }
 
   protected disconnect(): Promise<void> {
