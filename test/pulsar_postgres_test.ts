@@ -81,9 +81,10 @@ Deno.test("pulsar on postgres - the door refuses a database without its tables, 
     const out = await init.cli(["init"], { CATBUS_DATABASE_URL: db.url });
     assert.equal(out.code, 0, out.stderr);
   }
-  await db.sql`drop table catbus_pulsar_state, catbus_pulsar_schema`;
+  await db.sql`drop table catbus_pulsar_users, catbus_pulsar_grants, catbus_pulsar_topics,
+                          catbus_pulsar_refresh, catbus_pulsar_denied, catbus_pulsar_schema`;
   await assert.rejects(
     startPulsar(["--database-url", db.url]),
-    /pulsar schema is at version 0, this catbusd needs 1: run `catbus init/,
+    /pulsar schema is at version 0, this catbusd needs 2: run `catbus init/,
   );
 });

@@ -1,4 +1,6 @@
 /** The Pulsar store contract (test/contracts/pulsar-store.ts) on the data directory, PostgreSQL and Valkey. */
+import { join } from "node:path";
+import { Redis } from "iovalkey";
 import { runPulsarStoreContract } from "./contracts/pulsar-store.ts";
 import { testDatabase } from "./helpers/postgres.ts";
 import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
@@ -15,8 +17,15 @@ runPulsarStoreContract("file", false, async () => {
   return {
     open: () => PulsarStore.open(dir),
     dispose: () => Deno.remove(dir, { recursive: true }),
+    async storeOldLayout(state) {
+      await Deno.mkdir(join(dir, "pulsar"));
+      await Deno.writeTextFile(join(dir, "pulsar", "state.json"), JSON.stringify(state));
+    },
   };
 });
+
+/** The pulsar schema as it was before records had tables: the one-document row. */
+const ONE_DOCUMENT = { ...PULSAR_SCHEMA, migrations: PULSAR_SCHEMA.migrations.slice(0, 1) };
 
 const probe = await testDatabase("the PostgreSQL Pulsar store contract");
 await probe?.[Symbol.asyncDispose]();
@@ -24,18 +33,22 @@ if (probe) {
   runPulsarStoreContract("postgres", true, async () => {
     const db = (await testDatabase("the PostgreSQL Pulsar store contract"))!;
     const sql = openPool(db.url, "catbus test init", { max: 1 });
-    await migrateSchema(sql, PULSAR_SCHEMA);
-    await sql.end({ timeout: 1 });
+    await migrateSchema(sql, ONE_DOCUMENT);
     const opened: PulsarStore[] = [];
     return {
       async open() {
+        await migrateSchema(sql, PULSAR_SCHEMA); // what `catbus init` does
         const store = await PulsarStore.on(await PostgresStateBackend.open(db.url, quiet));
         opened.push(store);
         return store;
       },
       async dispose() {
         for (const s of opened) await s.close();
+        await sql.end({ timeout: 1 });
         await db[Symbol.asyncDispose]();
+      },
+      async storeOldLayout(state) {
+        await sql`update catbus_pulsar_state set version = 1, state = ${sql.json(state as never)}`;
       },
     };
   });
@@ -69,6 +82,14 @@ if (valkeyUrl) {
       async dispose() {
         for (const s of opened) await s.close();
         await deleteKeys(valkeyUrl, prefix);
+      },
+      async storeOldLayout(state) {
+        const client = new Redis(valkeyUrl, { maxRetriesPerRequest: 1 });
+        try {
+          await client.hset(`${prefix}pulsar:state`, "state", JSON.stringify(state), "version", 1);
+        } finally {
+          client.disconnect();
+        }
       },
     });
   });
