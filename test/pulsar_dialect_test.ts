@@ -694,7 +694,7 @@ Deno.test("pulsar - restart keeps users, topics, grants, messages and Idempotenc
       [{ n: 2 }, { n: 1 }],
       "and no second message (newest first)",
     );
-    const mode = (await Deno.stat(`${data}/pulsar/state.json`)).mode! & 0o777;
+    const mode = (await Deno.stat(`${data}/pulsar/journal.jsonl`)).mode! & 0o777;
     assert.equal(mode, 0o600, "the store holds password hashes: owner only");
   } finally {
     await Deno.remove(data, { recursive: true });

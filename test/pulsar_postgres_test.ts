@@ -1,7 +1,7 @@
 /**
  * Two catbusd with the Pulsar door on one PostgreSQL database (after `catbus init`): users,
- * topics and grants made on one node hold on the other, and a revoke on one ends the user's live
- * subscription on the other.
+ * topics and grants made on one node hold on the other, a username registered on both at once is
+ * taken once, and a revoke on one ends the user's live subscription on the other.
  */
 import assert from "node:assert/strict";
 import { startCatbusd } from "./helpers/catbusd.ts";
@@ -38,6 +38,18 @@ Deno.test("pulsar on postgres - a user registered on A logs in on B; a grant on 
   );
   const onB = bobOnB.body.access_token;
   assert.equal((await api(b, "GET", "/auth/me", onB)).body.username, "bob");
+
+  // One username registered on both nodes at once: the database lets one have it.
+  const twins = await Promise.all([a, b].map((node) =>
+    api(node, "POST", "/auth/register", admin, {
+      username: "twin",
+      password: "twin-password",
+      permissions: ["read"],
+    })
+  ));
+  assert.deepEqual(twins.map((r) => r.status).sort(), [201, 400], JSON.stringify(twins));
+  const listed = (await api(a, "GET", "/auth/users", admin)).body as { username: string }[];
+  assert.equal(listed.filter((u) => u.username === "twin").length, 1);
 
   assert.equal(
     (await api(a, "POST", "/api/v1/topics", owner.token, { topic_name: "secret" })).status,

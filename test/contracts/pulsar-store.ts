@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { PulsarStore } from "../../src/dialects/pulsar/store.ts";
-import type { PulsarState } from "../../src/dialects/pulsar/store-backend.ts";
+import type { PulsarState } from "../../src/dialects/pulsar/record-types.ts";
 import { within } from "../helpers/deadline.ts";
 
 export interface StoreUnderTest {

@@ -52,10 +52,9 @@ Deno.test("journal - clear from afterWrite empties the file; later entries follo
   try {
     const path = join(dir, "j.jsonl");
     let clears = 0;
-    let journal: Journal;
-    ({ journal } = await Journal.open(path, async () => {
-      if (clears++ === 0) await journal.clear();
-    }));
+    const { journal } = await Journal.open(path, async () => {
+      if (clears++ === 0) await journal.clear(); // runs after a write: `journal` is set by then
+    });
     await journal.append({ gone: true });
     await journal.append({ kept: true });
     await journal.close();

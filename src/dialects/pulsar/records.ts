@@ -6,7 +6,7 @@ import type {
   TopicRecord,
   TopicRow,
   UserRecord,
-} from "./store-backend.ts";
+} from "./record-types.ts";
 
 /** A grant's key: topic names have no slash, so the first one ends the topic. */
 export const grantKey = (topic: string, userId: string) => `${topic}/${userId}`;

@@ -3,7 +3,8 @@ import { writeFileAtomic } from "../../log/atomic-file.ts";
 import type { Logger } from "../../core/logger.ts";
 import { Journal } from "./journal.ts";
 import { PulsarRecords } from "./records.ts";
-import type { PulsarState, PulsarStateBackend, RecordChange } from "./store-backend.ts";
+import type { PulsarState, RecordChange } from "./record-types.ts";
+import type { PulsarStateBackend } from "./store-backend.ts";
 
 const SNAPSHOT = "state.json";
 const JOURNAL = "journal.jsonl";

@@ -1,7 +1,7 @@
 import type { Schema } from "../../connectors/postgres/migrations.ts";
 import type { Sql, TransactionSql } from "../../connectors/postgres/connect.ts";
 import { splitGrantKey } from "./records.ts";
-import type { RecordChange, RecordKind } from "./store-backend.ts";
+import type { RecordChange, RecordKind } from "./record-types.ts";
 
 /**
  * The Pulsar door's tables, as numbered migrations applied by `catbus init`. Version 1 kept the

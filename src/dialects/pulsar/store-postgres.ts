@@ -3,7 +3,7 @@ import { PgListener } from "../../connectors/postgres/listener.ts";
 import { requireSchema } from "../../connectors/postgres/migrations.ts";
 import type { Logger } from "../../core/logger.ts";
 import { PulsarRecords } from "./records.ts";
-import type { Guard, RecordChange, RecordKind } from "./store-backend.ts";
+import type { Guard, RecordChange, RecordKind } from "./record-types.ts";
 import { SharedStateBackend } from "./store-shared.ts";
 import { keyOf, PULSAR_SCHEMA, TABLES } from "./store-postgres-tables.ts";
 
@@ -50,15 +50,18 @@ export class PostgresStateBackend extends SharedStateBackend {
     return backend;
   }
 
-  protected async readAll(): Promise<PulsarRecords> {
-    const records = new PulsarRecords();
-    for (const kind of KINDS) {
-      const table = TABLES[kind];
-      for (const row of await this.#sql`select * from ${this.#sql(table.name)}`) {
-        records.apply({ kind, key: keyOf(kind, row), value: table.value(row) } as RecordChange);
+  /** All tables as of one moment (a grant never without its topic). */
+  protected readAll(): Promise<PulsarRecords> {
+    return this.#sql.begin("isolation level repeatable read read only", async (tx) => {
+      const records = new PulsarRecords();
+      for (const kind of KINDS) {
+        const table = TABLES[kind];
+        for (const row of await tx`select * from ${tx(table.name)}`) {
+          records.apply({ kind, key: keyOf(kind, row), value: table.value(row) } as RecordChange);
+        }
       }
-    }
-    return records;
+      return records;
+    });
   }
 
   protected async readRecord(kind: RecordKind, key: string): Promise<RecordChange> {

@@ -1,12 +1,7 @@
 import type { Logger } from "../../core/logger.ts";
 import type { PulsarRecords } from "./records.ts";
-import type {
-  Guard,
-  PulsarStateBackend,
-  RecordChange,
-  RecordKind,
-  RemoteListener,
-} from "./store-backend.ts";
+import type { Guard, RecordChange, RecordKind } from "./record-types.ts";
+import type { PulsarStateBackend, RemoteListener } from "./store-backend.ts";
 
 /**
  * What the shared backends (PostgreSQL, Valkey) have in common. Each stored change is announced

@@ -1,9 +1,8 @@
 import type { Logger } from "../../core/logger.ts";
 import { type Connection, connection } from "../../streams/valkey/connection.ts";
 import { changesOf, PulsarRecords } from "./records.ts";
-import type { Guard, PulsarState, RecordChange, RecordKind } from "./store-backend.ts";
+import type { Guard, PulsarState, RecordChange, RecordKind } from "./record-types.ts";
 import { SharedStateBackend } from "./store-shared.ts";
-import { WRITE_RECORDS } from "./store-valkey-script.ts";
 
 /** Loaded in this order: a grant needs its topic in memory. */
 const KINDS: RecordKind[] = ["user", "topic", "grant", "refresh", "denied"];
@@ -11,6 +10,52 @@ const KINDS: RecordKind[] = ["user", "topic", "grant", "refresh", "denied"];
 const HASHES = ["user", "name", "topic", "grant", "refresh", "denied"] as const;
 /** Records per script call when migrating the old single document. */
 const MIGRATE_BATCH = 500;
+
+/**
+ * The script that writes the Pulsar door's records in Valkey: one hash per kind of record (a
+ * field per record, its JSON), plus `names` (username → user id) for the username's uniqueness.
+ * KEYS: the hashes of users, names, topics, grants, refresh tokens, logged-out ids (one hash tag,
+ * one slot). ARGV: the change channel, the guard ('' for none, or 'fill': write each record only
+ * where none is, for a migration), then (kind, key, value) per record, value '' removing it, and
+ * the notice of each record. Returns 1 when written, 0 when the first record's guard failed.
+ * Every record that changed is published, so the other nodes reload it.
+ */
+const WRITE_RECORDS = `
+local hashes = { user = KEYS[1], topic = KEYS[3], grant = KEYS[4], refresh = KEYS[5], denied = KEYS[6] }
+local names = KEYS[2]
+local channel, guard = ARGV[1], ARGV[2]
+
+local function holds(kind, key, value)
+  local stored = redis.call('HGET', hashes[kind], key)
+  if guard == 'present' then return stored ~= false end
+  if guard == 'unrevoked' then return stored ~= false and not cjson.decode(stored).revoked end
+  if stored then return false end
+  if kind == 'user' then return redis.call('HEXISTS', names, cjson.decode(value).username) == 0 end
+  if kind == 'grant' then return redis.call('HEXISTS', KEYS[3], string.match(key, '^[^/]*')) == 1 end
+  return true
+end
+
+if guard ~= '' and guard ~= 'fill' and not holds(ARGV[3], ARGV[4], ARGV[5]) then return 0 end
+for i = 3, #ARGV, 4 do
+  local kind, key, value, notice = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local hash = hashes[kind]
+  if guard ~= 'fill' or redis.call('HEXISTS', hash, key) == 0 then
+    local changed = true
+    if kind == 'user' then
+      local old = redis.call('HGET', hash, key)
+      if old then redis.call('HDEL', names, cjson.decode(old).username) end
+      if value ~= '' then redis.call('HSET', names, cjson.decode(value).username, key) end
+    end
+    if value == '' then
+      changed = redis.call('HDEL', hash, key) == 1
+    else
+      redis.call('HSET', hash, key, value)
+    end
+    if changed then redis.call('PUBLISH', channel, notice) end
+  end
+end
+return 1
+`;
 
 type Scripted = Connection & { catbusPulsarWrite: (...args: string[]) => Promise<number> };
 
@@ -22,7 +67,7 @@ export interface ValkeyStateOptions {
 
 /**
  * The records in Valkey, shared by every node on the server: a hash per kind of record,
- * `<prefix>{pulsar}:user` and so on, a field per record (see store-valkey-script.ts). A change
+ * `<prefix>{pulsar}:user` and so on, a field per record (see WRITE_RECORDS). A change
  * is one script call, which checks its guard (the username's uniqueness among them) and writes
  * its records at once, publishing each on `<prefix>{pulsar}:changes`; the other nodes reload
  * that record (see SharedStateBackend). The document earlier versions kept whole in

@@ -1,13 +1,13 @@
 import type {
   Guard,
-  PulsarStateBackend,
   RecordChange,
   RefreshRecord,
   TopicRecord,
   UserRecord,
-} from "./store-backend.ts";
+} from "./record-types.ts";
+import type { PulsarStateBackend } from "./store-backend.ts";
 import { FileStateBackend } from "./store-file.ts";
-import { grantKey, type PulsarRecords, topicRow } from "./records.ts";
+import { grantKey, PulsarRecords, topicRow } from "./records.ts";
 import { base64url, constantTimeEqual, hex, randomBytes, sha256 } from "../../auth/crypto.ts";
 
 export {
@@ -15,7 +15,7 @@ export {
   type PulsarPermission,
   type TopicRecord,
   type UserRecord,
-} from "./store-backend.ts";
+} from "./record-types.ts";
 
 /**
  * The door's users, topics, grants, refresh tokens and logged-out tokens, kept in memory for
@@ -26,12 +26,11 @@ export {
  */
 export class PulsarStore {
   readonly #backend: PulsarStateBackend;
-  #records: PulsarRecords;
+  #records = new PulsarRecords();
   readonly #listeners = new Set<() => void>();
 
-  private constructor(backend: PulsarStateBackend, records: PulsarRecords) {
+  private constructor(backend: PulsarStateBackend) {
     this.#backend = backend;
-    this.#records = records;
   }
 
   /** The store in the data directory (`DATA/pulsar/`). */
@@ -40,7 +39,8 @@ export class PulsarStore {
   }
 
   static async on(backend: PulsarStateBackend): Promise<PulsarStore> {
-    const store = new PulsarStore(backend, await backend.load());
+    const store = new PulsarStore(backend);
+    // Listening first: what another node changes during the load is reloaded after it.
     backend.onRemoteChange({
       changed: (change) => {
         store.#records.apply(change);
@@ -51,6 +51,7 @@ export class PulsarStore {
         store.#announce();
       },
     });
+    store.#records = await backend.load();
     return store;
   }
 
