@@ -2,7 +2,8 @@
 import { join } from "node:path";
 import { Redis } from "iovalkey";
 import { runPulsarStoreContract } from "./contracts/pulsar-store.ts";
-import { testDatabase } from "./helpers/postgres.ts";
+import { PgProxy, testDatabase } from "./helpers/postgres.ts";
+import { within } from "./helpers/deadline.ts";
 import { deleteKeys, uniquePrefix, valkeyOrSkip } from "./helpers/valkey.ts";
 import { PulsarStore } from "../src/dialects/pulsar/store.ts";
 import { openPool } from "../src/connectors/postgres/connect.ts";
@@ -51,6 +52,35 @@ if (probe) {
         await sql`update catbus_pulsar_state set version = 1, state = ${sql.json(state as never)}`;
       },
     };
+  });
+
+  Deno.test("postgres pulsar store - a node that lost its connection reloads what changed meanwhile", async () => {
+    await using db = (await testDatabase("the PostgreSQL Pulsar store contract"))!;
+    const sql = openPool(db.url, "catbus test init", { max: 1 });
+    await migrateSchema(sql, PULSAR_SCHEMA);
+    await sql.end({ timeout: 1 });
+    const proxy = PgProxy.create();
+    proxy.open();
+    const a = await PulsarStore.on(await PostgresStateBackend.open(db.url, quiet));
+    const b = await PulsarStore.on(await PostgresStateBackend.open(proxy.urlFor(db.url), quiet));
+    try {
+      const reloaded = new Promise<void>((resolve) => {
+        b.onChange(() => b.userByName("while-away") && resolve());
+      });
+      proxy.cut();
+      await a.createUser({
+        username: "while-away",
+        email: null,
+        hashed_password: "$argon2id$…",
+        permissions: ["read"],
+      });
+      proxy.open();
+      await within(reloaded, 30_000, "B reloading after its reconnect");
+    } finally {
+      proxy.cut();
+      await a.close();
+      await b.close();
+    }
   });
 
   Deno.test("postgres pulsar store - refuses a database without its tables, naming catbus init", async () => {

@@ -10,6 +10,9 @@ import type { PulsarStateBackend, RemoteListener } from "./store-backend.ts";
  * writes and reloads run one at a time and reach memory in that order, so a reload read before a
  * write never lands after it; a node skips its own notices, its writes being in memory already.
  */
+/** How long after a failed reload everything is reloaded. */
+const RETRY_MS = 1000;
+
 export abstract class SharedStateBackend implements PulsarStateBackend {
   readonly local = false;
   /** This backend's mark on its notices. */
@@ -17,6 +20,9 @@ export abstract class SharedStateBackend implements PulsarStateBackend {
   readonly #log: Logger;
   #queue: Promise<unknown> = Promise.resolve();
   #listener?: RemoteListener;
+  #failing = false;
+  #closed = false;
+  #retry?: ReturnType<typeof setTimeout>;
 
   protected constructor(log: Logger) {
     this.#log = log;
@@ -76,9 +82,22 @@ export abstract class SharedStateBackend implements PulsarStateBackend {
     this.#background(async () => this.#listener?.reloaded(await this.readAll()));
   }
 
+  /**
+   * Runs a reload after the queued work. One that fails (the store unreachable) may have missed
+   * a change, so everything is reloaded a little later, until that works.
+   */
   #background(op: () => Promise<void>) {
-    this.#serial(op).catch((e) =>
-      this.#log("warn", "pulsar store reload failed", { error: String(e) })
+    this.#serial(op).then(
+      () => this.#failing = false,
+      (e) => {
+        if (this.#closed) return;
+        if (!this.#failing) this.#log("warn", "pulsar store reload failed", { error: String(e) });
+        this.#failing = true;
+        this.#retry ??= setTimeout(() => {
+          this.#retry = undefined;
+          this.reconnected();
+        }, RETRY_MS);
+      },
     );
   }
 
@@ -89,6 +108,8 @@ export abstract class SharedStateBackend implements PulsarStateBackend {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
     await this.#queue;
     await this.disconnect();
   }
