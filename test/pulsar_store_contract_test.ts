@@ -1,4 +1,5 @@
 /** The Pulsar store contract (test/contracts/pulsar-store.ts) on the data directory, PostgreSQL and Valkey. */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Redis } from "iovalkey";
 import { runPulsarStoreContract } from "./contracts/pulsar-store.ts";
@@ -83,13 +84,41 @@ if (probe) {
     }
   });
 
+  Deno.test("postgres pulsar store - pruning goes on past a record another node removed first", async () => {
+    await using db = (await testDatabase("the PostgreSQL Pulsar store contract"))!;
+    const sql = openPool(db.url, "catbus test init", { max: 1 });
+    try {
+      await migrateSchema(sql, ONE_DOCUMENT);
+      const past = Date.now() - 1000;
+      const refresh = [{
+        jti: "r-gone",
+        user_id: "u",
+        secret_hash: "00",
+        parent_jti: null,
+        expires_at: past,
+        revoked: false,
+      }];
+      const state = { version: 1, users: [], topics: [], refresh, denied: { "d-old": 1 } };
+      await sql`update catbus_pulsar_state set state = ${sql.json(state)}`;
+      await migrateSchema(sql, PULSAR_SCHEMA);
+      const store = await PulsarStore.on(await PostgresStateBackend.open(db.url, quiet));
+      await sql`delete from catbus_pulsar_refresh`; // pruned by another node, unheard
+      await store.deny("d-new", Math.floor(Date.now() / 1000) + 60);
+      await store.close();
+      const left = await sql`select jti from catbus_pulsar_denied`;
+      assert.deepEqual(left.map((r) => r.jti), ["d-new"]);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
   Deno.test("postgres pulsar store - refuses a database without its tables, naming catbus init", async () => {
     await using db = (await testDatabase("the PostgreSQL Pulsar store contract"))!;
     const refused = await PostgresStateBackend.open(db.url, quiet).then(
       () => undefined,
       (e: Error) => e.message,
     );
-    if (!refused?.includes("catbus init")) throw new Error(`not refused clearly: ${refused}`);
+    assert.match(refused ?? "", /catbus init/, "refused, naming catbus init");
   });
 }
 

@@ -73,9 +73,11 @@ export class PostgresStateBackend extends SharedStateBackend {
 
   protected async store(changes: RecordChange[], guard: Guard | undefined): Promise<boolean> {
     try {
-      if (changes.length === 1) return await this.#statement(this.#sql, changes[0], guard);
+      if (changes.length === 1) {
+        return await this.#statement(this.#sql, changes[0], guard) || !guard;
+      }
       return await this.#sql.begin(async (tx) => {
-        if (!await this.#statement(tx, changes[0], guard)) return false;
+        if (!await this.#statement(tx, changes[0], guard) && guard) return false;
         for (const change of changes.slice(1)) await this.#statement(tx, change, undefined);
         return true;
       });
@@ -86,7 +88,10 @@ export class PostgresStateBackend extends SharedStateBackend {
     }
   }
 
-  /** Writes or removes one record, ringing the doorbell when a row changed; true if one did. */
+  /**
+   * Writes or removes one record, ringing the doorbell when a row changed; true if one did (an
+   * unguarded removal of a record already gone changes none, and is no failure).
+   */
   async #statement(
     sql: Sql | TransactionSql,
     change: RecordChange,
