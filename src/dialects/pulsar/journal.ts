@@ -6,8 +6,8 @@ const NEWLINE = 0x0a;
 /**
  * An append-only file of JSON lines, one entry a line. An append is answered once its line is
  * fsynced; appends made during a write share the next one (one fsync for many). A line is
- * complete only with its newline, and cut JSON never parses, so a crash mid-write leaves a torn
- * last line that `open` drops; damage anywhere else refuses to open.
+ * complete only with its newline and when it parses, so a crash mid-write leaves a torn last line
+ * that `open` drops; damage anywhere else refuses to open.
  */
 export class Journal {
   readonly path: string;
@@ -48,18 +48,7 @@ export class Journal {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       bytes = new Uint8Array();
     }
-    const whole = bytes.lastIndexOf(NEWLINE) + 1;
-    const text = new TextDecoder().decode(bytes.subarray(0, whole));
-    const entries = text.split("\n").slice(0, -1).map((line, i) => {
-      try {
-        return JSON.parse(line);
-      } catch (e) {
-        throw new Error(
-          `${path} line ${i + 1} is damaged (${(e as Error).message}); restore the data ` +
-            `directory's pulsar folder from a backup`,
-        );
-      }
-    });
+    const { entries, whole } = parseLines(path, bytes);
     // Appending: every write lands at the end, also after a truncate.
     const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
     if (whole < bytes.length) {
@@ -107,4 +96,26 @@ export class Journal {
     await this.#writer.idle();
     this.#file.close();
   }
+}
+
+/**
+ * The entries of the whole lines and their length in bytes. The last line is torn when it lacks
+ * its newline or does not parse (a crash before its fsync: it was never acknowledged); a line
+ * before it that does not parse is damage.
+ */
+function parseLines(path: string, bytes: Uint8Array): { entries: unknown[]; whole: number } {
+  const entries: unknown[] = [];
+  let start = 0;
+  for (let end; (end = bytes.indexOf(NEWLINE, start)) >= 0; start = end + 1) {
+    try {
+      entries.push(JSON.parse(new TextDecoder().decode(bytes.subarray(start, end))));
+    } catch (e) {
+      if (bytes.indexOf(NEWLINE, end + 1) < 0) break;
+      throw new Error(
+        `${path} line ${entries.length + 1} is damaged (${(e as Error).message}); restore the ` +
+          `data directory's pulsar folder from a backup`,
+      );
+    }
+  }
+  return { entries, whole: start };
 }

@@ -36,6 +36,20 @@ Deno.test("journal - a torn last line is dropped and cut off, so the next line s
   }
 });
 
+Deno.test("journal - a last line that does not parse is torn too (cut off), even with its newline", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "j.jsonl");
+    await Deno.writeTextFile(path, '{"a":1}\n{"b"\0\0\n');
+    const { journal, entries } = await Journal.open(path, none);
+    assert.deepEqual(entries, [{ a: 1 }]);
+    await journal.close();
+    assert.equal(await Deno.readTextFile(path), '{"a":1}\n');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("journal - a damaged line before the last refuses to open, naming the line", async () => {
   const dir = await Deno.makeTempDir();
   try {
