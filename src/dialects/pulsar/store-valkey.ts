@@ -15,10 +15,10 @@ const MIGRATE_BATCH = 500;
  * The script that writes the Pulsar door's records in Valkey: one hash per kind of record (a
  * field per record, its JSON), plus `names` (username → user id) for the username's uniqueness.
  * KEYS: the hashes of users, names, topics, grants, refresh tokens, logged-out ids (one hash tag,
- * one slot). ARGV: the change channel, the guard ('' for none, or 'fill': write each record only
- * where none is, for a migration), then (kind, key, value) per record, value '' removing it, and
- * the notice of each record. Returns 1 when written, 0 when the first record's guard failed.
- * Every record that changed is published, so the other nodes reload it.
+ * one slot). ARGV: the change channel, the guard of the first record ('' for none, or 'fill':
+ * write each record only where none is, for a migration), then per record its kind, key, value
+ * ('' removes it) and notice. Returns 1 when written, 0 when the guard failed. Each record that
+ * changed has its notice published, so the other nodes reload it.
  */
 const WRITE_RECORDS = `
 local hashes = { user = KEYS[1], topic = KEYS[3], grant = KEYS[4], refresh = KEYS[5], denied = KEYS[6] }
@@ -68,8 +68,8 @@ export interface ValkeyStateOptions {
 /**
  * The records in Valkey, shared by every node on the server: a hash per kind of record,
  * `<prefix>{pulsar}:user` and so on, a field per record (see WRITE_RECORDS). A change
- * is one script call, which checks its guard (the username's uniqueness among them) and writes
- * its records at once, publishing each on `<prefix>{pulsar}:changes`; the other nodes reload
+ * is one script call, which checks its guard (for a new user, that the username is free) and
+ * writes its records at once, publishing each on `<prefix>{pulsar}:changes`; the other nodes reload
  * that record (see SharedStateBackend). The document earlier versions kept whole in
  * `<prefix>pulsar:state` is moved into the hashes by the first node to open them.
  */
