@@ -1,3 +1,4 @@
+import { Fifo } from "./fifo.ts";
 import { History, type HistoryLimits } from "./history.ts";
 import type { BusMessage } from "./message.ts";
 import type { AppendRequest, EngineStream } from "./stream-engine.ts";
@@ -50,8 +51,11 @@ export class Namespace {
   readonly #history: History;
   /** Dedupe keys → the message first published with them, and when the key expires. */
   readonly #keys = new Map<string, { message: Promise<BusMessage>; until: number }>();
-  /** Publishes appended and not yet durable, in append order. */
-  #publishing: Publishing[] = [];
+  /**
+   * Publishes appended and not yet durable, in append order; a fan-in of many publishers to a
+   * stored namespace can leave 100k of them waiting for the log, so not an Array (see fifo.ts).
+   */
+  readonly #publishing = new Fifo<Publishing>();
   /** Replay at most this many newest messages per channel (0 = no limit). */
   readonly #perChannel: number;
   /**
@@ -163,7 +167,9 @@ export class Namespace {
    * back in the order they were made; anything else is another node's).
    */
   settle(message: BusMessage): Publishing | undefined {
-    return this.#publishing[0]?.message.id === message.id ? this.#publishing.shift() : undefined;
+    return this.#publishing.first()?.message.id === message.id
+      ? this.#publishing.shift()
+      : undefined;
   }
 
   /**
@@ -171,10 +177,8 @@ export class Namespace {
    * publish is answered with `message`, which carries the first one's position.
    */
   settleDuplicate(message: BusMessage): void {
-    const at = this.#publishing.findIndex((p) => p.message.id === message.id);
-    if (at < 0) return;
-    const [{ outcome, tag }] = this.#publishing.splice(at, 1);
-    outcome.published(tag, { ...message, duplicate: true });
+    const waiting = this.#publishing.take((p) => p.message.id === message.id);
+    waiting?.outcome.published(waiting.tag, { ...message, duplicate: true });
   }
 
   /**
@@ -191,11 +195,8 @@ export class Namespace {
   /** Fails the waiting publishes of these message ids with `error`. */
   fail(ids: string[], error: unknown): void {
     const failed = new Set(ids);
-    const publishing = this.#publishing;
-    this.#publishing = [];
-    for (const p of publishing) {
-      if (!failed.has(p.message.id)) this.#publishing.push(p);
-      else p.outcome.failed(p.tag, error, p.message.channel);
+    for (const p of this.#publishing.takeAll((p) => failed.has(p.message.id))) {
+      p.outcome.failed(p.tag, error, p.message.channel);
     }
   }
 
