@@ -31,8 +31,10 @@ export interface ClientOptions {
   /** ± fraction of each delay (default 0.3). */
   reconnectJitter?: number;
   /**
-   * Ping when the server was silent this long (ms); silent for twice as long, the connection
-   * counts as dead and the client reconnects. Default: the server's heartbeat.
+   * Ping when the server, or this client, was silent this long (ms): the server closes a
+   * connection it heard nothing from for three of its heartbeats, so a subscriber that only
+   * receives pings too. The server silent for twice as long, the connection counts as dead and
+   * the client reconnects. Default: the server's heartbeat.
    */
   pingInterval?: number;
   /** Queue publishes made while disconnected (default true), at most `maxQueueSize` (100). */

@@ -21,6 +21,8 @@ export class ServerConnection implements TransportConnection {
   readonly #decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
   /** performance.now() when the server last sent anything. */
   #lastHeard = 0;
+  /** Something was sent since the heartbeat last asked. */
+  #sent = false;
   /** Stops the dead-peer detection. */
   #stopHeartbeat?: () => void;
 
@@ -48,17 +50,23 @@ export class ServerConnection implements TransportConnection {
   }
 
   send(bytes: Uint8Array): void {
+    this.#sent = true;
     this.#transport.send(bytes);
   }
 
   /**
-   * Starts dead-peer detection: pings once the server was silent for `interval`, and calls
-   * `dead` when it stays silent.
+   * Starts dead-peer detection: pings once the server, or this side, was silent for `interval`,
+   * and calls `dead` when the server stays silent.
    */
   watch(interval: number, ping: () => void, dead: (silentMs: number) => void): void {
     this.#lastHeard = performance.now();
     this.#stopHeartbeat = startHeartbeat(interval, {
       lastHeard: () => this.#lastHeard,
+      sentSinceAsked: () => {
+        const sent = this.#sent;
+        this.#sent = false;
+        return sent;
+      },
       ping,
       dead,
     });
