@@ -153,8 +153,14 @@ export class SessionRegistry {
     heartbeatMs: number,
     slowTimeoutMs: number,
   ): void {
+    let lastTick = Date.now();
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
+      // A tick this late means the server itself was not running (a long stall, a starved
+      // process): what clients sent meanwhile is still unread, so no one is judged silent or
+      // stuck on this tick; the next one, after those reads, judges.
+      const late = now - lastTick > intervalMs + heartbeatMs;
+      lastTick = now;
       for (const c of [...this.#all.keys()]) {
         const exp = c.principal?.expiresAt;
         if (
@@ -172,14 +178,14 @@ export class SessionRegistry {
               "token expired; reconnect with a new token",
             ),
           );
-        } else if (c.lastSeen !== undefined && now - c.lastSeen > 3 * heartbeatMs) {
+        } else if (!late && c.lastSeen !== undefined && now - c.lastSeen > 3 * heartbeatMs) {
           c.close(
             new CatbusError(
               ErrorCode.Timeout,
               "no frames for 3 heartbeats; ping more often",
             ),
           );
-        } else if (c.laggingSince && now - c.laggingSince > slowTimeoutMs) {
+        } else if (!late && c.laggingSince && now - c.laggingSince > slowTimeoutMs) {
           c.close(
             new CatbusError(
               ErrorCode.SlowConsumer,

@@ -76,3 +76,31 @@ Deno.test("live connections - the registry closes a connection whose token expir
   assert.equal((await within(c.closed, "expiry"))?.code, "unauthorized");
   registry.stop();
 });
+
+Deno.test("live connections - after the server itself stalled, a client is not called silent before what it sent is read", async () => {
+  const registry = new SessionRegistry();
+  const start = Date.now();
+  // One client that kept sending (the transport reads it once the loop runs again), one that
+  // really went silent.
+  let heardAt = start;
+  let talkerClosed: CatbusError | undefined | null = null;
+  const talker: LiveConnection = {
+    principal: { clientId: "talker", kind: "sub", grants: [] },
+    close: (e) => talkerClosed = e,
+    regrant: () => {},
+    get lastSeen() {
+      return heardAt;
+    },
+  };
+  const silent = connection({ clientId: "silent", kind: "sub", grants: [] });
+  registry.add(talker);
+  registry.add({ ...silent.live, lastSeen: start });
+  registry.startSweeping(10, 200, 60_000);
+  // The server's loop is blocked for five heartbeats (a long collection, a starved process)…
+  while (Date.now() < start + 1000) { /* stalled */ }
+  // …and reads what the talker sent right after the first (late) sweep.
+  setTimeout(() => heardAt = Date.now(), 0);
+  assert.equal((await within(silent.closed, "the silent client closed"))?.code, "timeout");
+  assert.equal(talkerClosed, null, "the talker was not closed");
+  registry.stop();
+});
