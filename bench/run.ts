@@ -1,7 +1,8 @@
 /**
  * The benchmark harness: `npm run bench` (writes BENCHMARKS.md) or `npm run bench -- --quick`
  * (a few seconds per scenario, prints only: a smoke check that the harness still works);
- * `--runs N` sets how many counted runs each figure takes (a shorter full run on a busy machine).
+ * `--runs N` sets how many counted runs each figure takes (a shorter full run on a busy machine);
+ * `--only 1,2,3` runs those scenarios alone, against one catbusd as the full run does.
  *
  * Catbus, NATS (core and JetStream), Redis (pub/sub and streams) and Socket.IO each run as their
  * own server process; load generators (bench/load.ts) run in separate processes, all in Deno,
@@ -20,6 +21,16 @@ const isCatbus = (r: { system: string }) => r.system.startsWith("catbus");
 const runsFlag = Deno.args.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : quick ? 1 : 3;
 if (!(RUNS >= 1)) throw new Error("--runs takes a number of runs, at least 1");
+/**
+ * `--only 1,2,3`: these scenarios alone, in the harness's order, against one catbusd (scenario 8
+ * reads what 5 stored); prints only. Without it, every scenario, and BENCHMARKS.md is written.
+ */
+const onlyFlag = Deno.args.indexOf("--only");
+const subset = onlyFlag >= 0 ? new Set(Deno.args[onlyFlag + 1]?.split(",").map(Number)) : undefined;
+if (subset && ![...subset].every((n) => [1, 2, 3, 4, 5, 6, 8].includes(n))) {
+  throw new Error("--only takes scenario numbers separated by commas: 1,2,3,4,5,6,8");
+}
+const only = (scenario: number) => !subset || subset.has(scenario);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const deno = Deno.execPath();
 
@@ -81,6 +92,11 @@ async function startCatbus(fsync: string) {
     fsync,
     "--outbound-bytes",
     "64MiB",
+    // The load generators ping every 2 minutes (bench/load.ts); with the default 15 s, catbusd
+    // drops a connection it heard nothing from for 45 s: a fan-in subscriber that only
+    // receives, or every client after the server itself stalled that long.
+    "--heartbeat",
+    "2m",
   ]);
   // The like-for-like peer of NATS core: a namespace that stores nothing.
   const declared = await server.cli([
@@ -403,358 +419,372 @@ async function main() {
   const N1 = quick ? 20_000 : 400_000;
 
   // Scenario 1
-  out("## 1. One publisher → one subscriber, 128 B, maximum rate");
-  out();
-  out("| system | msg/s | system / NATS core | server CPU s per 1M msgs |");
-  out("|---|---|---|---|");
-  const s1: Record<string, Stat & { cpuPerM: number }> = {};
-  for (const r of rows) {
-    const n = r.system === "socketio" || r.system === "redis" ? Math.round(N1 / 4) : N1;
-    s1[r.key] = await measure(r, async () => {
-      const sub = runLoad({
-        role: "sub",
-        system: r.system,
-        ep: ep(),
-        subject: r.subject,
-        conns: 1,
-        expect: n,
-        timeoutMs: 60_000,
+  if (only(1)) {
+    out("## 1. One publisher → one subscriber, 128 B, maximum rate");
+    out();
+    out("| system | msg/s | system / NATS core | server CPU s per 1M msgs |");
+    out("|---|---|---|---|");
+    const s1: Record<string, Stat & { cpuPerM: number }> = {};
+    for (const r of rows) {
+      const n = r.system === "socketio" || r.system === "redis" ? Math.round(N1 / 4) : N1;
+      s1[r.key] = await measure(r, async () => {
+        const sub = runLoad({
+          role: "sub",
+          system: r.system,
+          ep: ep(),
+          subject: r.subject,
+          conns: 1,
+          expect: n,
+          timeoutMs: 60_000,
+        });
+        await sub.ready;
+        await publishRow(r, 1, n);
+        const result = await sub.result;
+        return { rate: result.received / result.seconds, messages: n };
       });
-      await sub.ready;
-      await publishRow(r, 1, n);
-      const result = await sub.result;
-      return { rate: result.received / result.seconds, messages: n };
-    });
-  }
-  for (const r of rows) {
-    out(
-      `| ${r.label} | ${fmtRate(s1[r.key])} | ${(s1[r.key].median / s1.nats.median).toFixed(2)} | ${
-        fmtCpu(s1[r.key].cpuPerM)
-      } |`,
-    );
-  }
-  out(
-    `\nCatbus WebSocket / Socket.IO: ${
-      (s1["catbus-ws"].median / s1.socketio.median).toFixed(2)
-    } stored, ${(s1["catbus-ws-eph"].median / s1.socketio.median).toFixed(2)} ephemeral.`,
-  );
-  out();
-
-  // Scenario 2
-  out("## 2. Fan-out and fan-in, 128 B");
-  out();
-  out(
-    "| system | 1 → 100 subscribers (deliveries/s) | / NATS | 100 publishers → 1 (msg/s) | / NATS | server CPU s per 1M deliveries (out / in) |",
-  );
-  out("|---|---|---|---|---|---|");
-  const fanRows = rows.filter((r) =>
-    ["catbus-tcp", "catbus-tcp-eph", "nats", "redis"].includes(r.key)
-  );
-  const s2: Record<
-    string,
-    [Stat & { cpuPerM: number }, Stat & { cpuPerM: number }]
-  > = {};
-  for (const r of fanRows) {
-    const per = quick ? 500 : 20_000;
-    const fanOut = await orFailed(measure(r, async () => {
-      const subs = Array.from(
-        { length: 4 },
-        () =>
-          runLoad({
-            role: "sub",
-            system: r.system,
-            ep: ep(),
-            subject: r.subject,
-            conns: 25,
-            expect: per,
-            timeoutMs: 60_000,
-          }),
-      );
-      await Promise.all(subs.map((s) => s.ready));
-      await publishRow(r, 1, per);
-      const rs = await Promise.all(subs.map((s) => s.result));
-      const received = rs.reduce((n, x) => n + x.received, 0);
-      return {
-        rate: received / Math.max(...rs.map((x) => x.seconds)),
-        messages: received,
-      };
-    }));
-    const perPub = quick ? 200 : 4_000;
-    const fanIn = await orFailed(measure(r, async () => {
-      const sub = runLoad({
-        role: "sub",
-        system: r.system,
-        ep: ep(),
-        subject: r.subject,
-        conns: 1,
-        expect: perPub * 100,
-        timeoutMs: 60_000,
-      });
-      await sub.ready;
-      await Promise.all(
-        Array.from({ length: 4 }, () => publishRow(r, 25, perPub)),
-      );
-      const result = await sub.result;
-      return { rate: result.received / result.seconds, messages: perPub * 100 };
-    }));
-    s2[r.key] = [fanOut, fanIn];
-  }
-  for (const r of fanRows) {
-    const [fanOut, fanIn] = s2[r.key];
-    out(
-      `| ${r.label} | ${fmtRate(fanOut)} | ${fmtRatio(fanOut.median / s2.nats[0].median)} | ${
-        fmtRate(fanIn)
-      } | ${fmtRatio(fanIn.median / s2.nats[1].median)} | ${`${fmtCpu(fanOut.cpuPerM)} / ${
-        fmtCpu(fanIn.cpuPerM)
-      }`} |`,
-    );
-  }
-  out();
-
-  // Scenario 3
-  out("## 3. Latency at fixed offered rates (ms: p50 / p99 / p99.9)");
-  out();
-  const cases = [[128, 1_000], [128, 10_000], [128, 50_000], [1024, 10_000], [
-    65536,
-    1_000,
-  ]] as const;
-  out(
-    `| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`,
-  );
-  out(`|---|${cases.map(() => "---").join("|")}|`);
-  /** Where each system's 128 B @ 10k/s tail comes from (the p99 target's case). */
-  const tails: string[] = [];
-  for (const r of rows) {
-    const cells: string[] = [];
-    for (const [size, rate] of cases) {
-      const traced = size === 128 && rate === 10_000;
-      const pid = serverPid(r.system);
-      const cpuBefore = traced && pid !== undefined ? await cpuSeconds(pid) : NaN;
-      if (traced && isCatbus(r)) await catbusLoopDelay(catbus); // starts its window
-      const result = await run({
-        role: "latency",
-        system: r.system,
-        ep: ep(),
-        subject: r.subject,
-        rate,
-        seconds: quick ? 0.5 : 3,
-        size,
-      });
-      const cell = `${fmtMs(result.p50)} / ${fmtMs(result.p99)} / ${fmtMs(result.p999)}`;
-      if (traced) {
-        const server = isCatbus(r) ? await catbusLoopDelay(catbus) : undefined;
-        const cpu = pid === undefined ? NaN : await cpuSeconds(pid) - cpuBefore;
-        tails.push(
-          `| ${r.label} | ${fmtMs(result.p99)} | ${fmtMs(result.loopP99)} / ${
-            fmtMs(result.loopMax)
-          } | ${server ? `${fmtMs(server.p99)} / ${fmtMs(server.max)}` : ""} | ${
-            fmtCpu(cpu / result.sent * 1e6)
-          } |`,
-        );
-      }
-      cells.push(
-        result.received < result.sent ? `${cell} (lost ${result.sent - result.received})` : cell,
+    }
+    for (const r of rows) {
+      out(
+        `| ${r.label} | ${fmtRate(s1[r.key])} | ${
+          (s1[r.key].median / s1.nats.median).toFixed(2)
+        } | ${fmtCpu(s1[r.key].cpuPerM)} |`,
       );
     }
-    out(`| ${r.label} | ${cells.join(" | ")} |`);
+    out(
+      `\nCatbus WebSocket / Socket.IO: ${
+        (s1["catbus-ws"].median / s1.socketio.median).toFixed(2)
+      } stored, ${(s1["catbus-ws-eph"].median / s1.socketio.median).toFixed(2)} ephemeral.`,
+    );
+    out();
   }
-  out();
-  out(
-    "Where the 128 B @ 10k/s tail comes from: the load generator's own event-loop delay " +
-      "(publisher and subscriber share its process; a late timer or callback there delays " +
-      "the sample), catbusd's (its `nodejs_eventloop_lag_*` metrics over the run), and the " +
-      "server's CPU per message at this rate.",
-  );
-  out();
-  out(
-    "| system | p99 (ms) | generator loop delay p99 / max (ms) | catbusd loop delay p99 / max (ms) | server CPU s per 1M msgs |",
-  );
-  out("|---|---|---|---|---|");
-  for (const l of tails) out(l);
-  out();
+
+  // Scenario 2
+  if (only(2)) {
+    out("## 2. Fan-out and fan-in, 128 B");
+    out();
+    out(
+      "| system | 1 → 100 subscribers (deliveries/s) | / NATS | 100 publishers → 1 (msg/s) | / NATS | server CPU s per 1M deliveries (out / in) |",
+    );
+    out("|---|---|---|---|---|---|");
+    const fanRows = rows.filter((r) =>
+      ["catbus-tcp", "catbus-tcp-eph", "nats", "redis"].includes(r.key)
+    );
+    const s2: Record<
+      string,
+      [Stat & { cpuPerM: number }, Stat & { cpuPerM: number }]
+    > = {};
+    for (const r of fanRows) {
+      const per = quick ? 500 : 20_000;
+      const fanOut = await orFailed(measure(r, async () => {
+        const subs = Array.from(
+          { length: 4 },
+          () =>
+            runLoad({
+              role: "sub",
+              system: r.system,
+              ep: ep(),
+              subject: r.subject,
+              conns: 25,
+              expect: per,
+              timeoutMs: 60_000,
+            }),
+        );
+        await Promise.all(subs.map((s) => s.ready));
+        await publishRow(r, 1, per);
+        const rs = await Promise.all(subs.map((s) => s.result));
+        const received = rs.reduce((n, x) => n + x.received, 0);
+        return {
+          rate: received / Math.max(...rs.map((x) => x.seconds)),
+          messages: received,
+        };
+      }));
+      const perPub = quick ? 200 : 4_000;
+      const fanIn = await orFailed(measure(r, async () => {
+        const sub = runLoad({
+          role: "sub",
+          system: r.system,
+          ep: ep(),
+          subject: r.subject,
+          conns: 1,
+          expect: perPub * 100,
+          timeoutMs: 60_000,
+        });
+        await sub.ready;
+        await Promise.all(
+          Array.from({ length: 4 }, () => publishRow(r, 25, perPub)),
+        );
+        const result = await sub.result;
+        return { rate: result.received / result.seconds, messages: perPub * 100 };
+      }));
+      s2[r.key] = [fanOut, fanIn];
+    }
+    for (const r of fanRows) {
+      const [fanOut, fanIn] = s2[r.key];
+      out(
+        `| ${r.label} | ${fmtRate(fanOut)} | ${fmtRatio(fanOut.median / s2.nats[0].median)} | ${
+          fmtRate(fanIn)
+        } | ${fmtRatio(fanIn.median / s2.nats[1].median)} | ${`${fmtCpu(fanOut.cpuPerM)} / ${
+          fmtCpu(fanIn.cpuPerM)
+        }`} |`,
+      );
+    }
+    out();
+  }
+
+  // Scenario 3
+  if (only(3)) {
+    out("## 3. Latency at fixed offered rates (ms: p50 / p99 / p99.9)");
+    out();
+    const cases = [[128, 1_000], [128, 10_000], [128, 50_000], [1024, 10_000], [
+      65536,
+      1_000,
+    ]] as const;
+    out(
+      `| system | ${cases.map(([size, rate]) => `${size} B @ ${rate / 1000}k/s`).join(" | ")} |`,
+    );
+    out(`|---|${cases.map(() => "---").join("|")}|`);
+    /** Where each system's 128 B @ 10k/s tail comes from (the p99 target's case). */
+    const tails: string[] = [];
+    for (const r of rows) {
+      const cells: string[] = [];
+      for (const [size, rate] of cases) {
+        const traced = size === 128 && rate === 10_000;
+        const pid = serverPid(r.system);
+        const cpuBefore = traced && pid !== undefined ? await cpuSeconds(pid) : NaN;
+        if (traced && isCatbus(r)) await catbusLoopDelay(catbus); // starts its window
+        const result = await run({
+          role: "latency",
+          system: r.system,
+          ep: ep(),
+          subject: r.subject,
+          rate,
+          seconds: quick ? 0.5 : 3,
+          size,
+        });
+        const cell = `${fmtMs(result.p50)} / ${fmtMs(result.p99)} / ${fmtMs(result.p999)}`;
+        if (traced) {
+          const server = isCatbus(r) ? await catbusLoopDelay(catbus) : undefined;
+          const cpu = pid === undefined ? NaN : await cpuSeconds(pid) - cpuBefore;
+          tails.push(
+            `| ${r.label} | ${fmtMs(result.p99)} | ${fmtMs(result.loopP99)} / ${
+              fmtMs(result.loopMax)
+            } | ${server ? `${fmtMs(server.p99)} / ${fmtMs(server.max)}` : ""} | ${
+              fmtCpu(cpu / result.sent * 1e6)
+            } |`,
+          );
+        }
+        cells.push(
+          result.received < result.sent ? `${cell} (lost ${result.sent - result.received})` : cell,
+        );
+      }
+      out(`| ${r.label} | ${cells.join(" | ")} |`);
+    }
+    out();
+    out(
+      "Where the 128 B @ 10k/s tail comes from: the load generator's own event-loop delay " +
+        "(publisher and subscriber share its process; a late timer or callback there delays " +
+        "the sample), catbusd's (its `nodejs_eventloop_lag_*` metrics over the run), and the " +
+        "server's CPU per message at this rate.",
+    );
+    out();
+    out(
+      "| system | p99 (ms) | generator loop delay p99 / max (ms) | catbusd loop delay p99 / max (ms) | server CPU s per 1M msgs |",
+    );
+    out("|---|---|---|---|---|");
+    for (const l of tails) out(l);
+    out();
+  }
 
   // Scenario 6 (before the durable runs restart catbusd)
-  out("## 6. Idle WebSocket connections: server memory");
-  out();
-  out("| system | connections | RSS growth | per connection |");
-  out("|---|---|---|---|");
-  const idleConns = quick ? 400 : 10_000;
-  for (
-    const [system, pid] of [["catbus-ws", catbus.pid], [
-      "socketio",
-      sio.pid,
-    ]] as const
-  ) {
-    const before = await rssKiB(pid);
-    const gens = Array.from(
-      { length: 4 },
-      () => runLoad({ role: "idle", system, ep: ep(), conns: idleConns / 4 }),
-    );
-    await Promise.all(gens.map((g) => g.ready));
-    await new Promise((r) => setTimeout(r, 500)); // let the server settle its buffers
-    const after = await rssKiB(pid);
-    await Promise.all(gens.map(async (g) => {
-      await g.closeStdin();
-      await g.result;
-    }));
-    const per = ((after - before) / idleConns).toFixed(1);
-    out(
-      `| ${system === "socketio" ? "Socket.IO" : "Catbus WebSocket"} | ${
-        idleConns.toLocaleString("en")
-      } | ${((after - before) / 1024).toFixed(1)} MiB | ${per} KiB |`,
-    );
+  if (only(6)) {
+    out("## 6. Idle WebSocket connections: server memory");
+    out();
+    out("| system | connections | RSS growth | per connection |");
+    out("|---|---|---|---|");
+    const idleConns = quick ? 400 : 10_000;
+    for (
+      const [system, pid] of [["catbus-ws", catbus.pid], [
+        "socketio",
+        sio.pid,
+      ]] as const
+    ) {
+      const before = await rssKiB(pid);
+      const gens = Array.from(
+        { length: 4 },
+        () => runLoad({ role: "idle", system, ep: ep(), conns: idleConns / 4 }),
+      );
+      await Promise.all(gens.map((g) => g.ready));
+      await new Promise((r) => setTimeout(r, 500)); // let the server settle its buffers
+      const after = await rssKiB(pid);
+      await Promise.all(gens.map(async (g) => {
+        await g.closeStdin();
+        await g.result;
+      }));
+      const per = ((after - before) / idleConns).toFixed(1);
+      out(
+        `| ${system === "socketio" ? "Socket.IO" : "Catbus WebSocket"} | ${
+          idleConns.toLocaleString("en")
+        } | ${((after - before) / 1024).toFixed(1)} MiB | ${per} KiB |`,
+      );
+    }
+    out();
   }
-  out();
 
   // Scenario 4
-  out("## 4. Durable publish with acknowledgements, 128 B, 256 in flight");
-  out();
-  out("| system | acked msg/s | server CPU s per 1M msgs |");
-  out("|---|---|---|");
-  const countDurable = quick ? 5_000 : 200_000;
-  const s4: Record<string, Costed> = {};
-  for (const fsync of ["always", "interval:5"]) {
-    await catbus.stop();
-    catbus = await startCatbus(fsync);
-    await prime();
-    s4[fsync] = await repeatCosted(serverPid("catbus"), async () => {
-      const r = await run({
-        role: "durable",
-        system: "catbus",
-        ep: ep(),
-        count: countDurable,
-        size: 128,
-        window: 256,
+  if (only(4)) {
+    out("## 4. Durable publish with acknowledgements, 128 B, 256 in flight");
+    out();
+    out("| system | acked msg/s | server CPU s per 1M msgs |");
+    out("|---|---|---|");
+    const countDurable = quick ? 5_000 : 200_000;
+    const s4: Record<string, Costed> = {};
+    for (const fsync of ["always", "interval:5"]) {
+      await catbus.stop();
+      catbus = await startCatbus(fsync);
+      await prime();
+      s4[fsync] = await repeatCosted(serverPid("catbus"), async () => {
+        const r = await run({
+          role: "durable",
+          system: "catbus",
+          ep: ep(),
+          count: countDurable,
+          size: 128,
+          window: 256,
+        });
+        return { rate: r.acked / r.seconds, messages: r.acked };
       });
-      return { rate: r.acked / r.seconds, messages: r.acked };
-    });
-    out(`| Catbus fsync ${fsync} | ${fmtRate(s4[fsync])} | ${fmtCpu(s4[fsync].cpuPerM)} |`);
-  }
-  for (const system of ["jetstream", "redis-streams"] as const) {
-    s4[system] = await repeatCosted(serverPid(system), async () => {
-      const r = await run({
-        role: "durable",
-        system,
-        ep: ep(),
-        count: countDurable,
-        size: 128,
-        window: 256,
+      out(`| Catbus fsync ${fsync} | ${fmtRate(s4[fsync])} | ${fmtCpu(s4[fsync].cpuPerM)} |`);
+    }
+    for (const system of ["jetstream", "redis-streams"] as const) {
+      s4[system] = await repeatCosted(serverPid(system), async () => {
+        const r = await run({
+          role: "durable",
+          system,
+          ep: ep(),
+          count: countDurable,
+          size: 128,
+          window: 256,
+        });
+        return { rate: r.acked / r.seconds, messages: r.acked };
       });
-      return { rate: r.acked / r.seconds, messages: r.acked };
-    });
+      out(
+        `| ${
+          system === "jetstream"
+            ? "NATS JetStream (file storage, async publish)"
+            : "Redis streams XADD"
+        } | ${fmtRate(s4[system])} | ${fmtCpu(s4[system].cpuPerM)} |`,
+      );
+    }
     out(
-      `| ${
-        system === "jetstream"
-          ? "NATS JetStream (file storage, async publish)"
-          : "Redis streams XADD"
-      } | ${fmtRate(s4[system])} | ${fmtCpu(s4[system].cpuPerM)} |`,
+      `\nCatbus interval:5 / JetStream: ${
+        (s4["interval:5"].median / s4.jetstream.median).toFixed(2)
+      }; Catbus always / JetStream: ${(s4.always.median / s4.jetstream.median).toFixed(2)}.`,
     );
+    out();
   }
-  out(
-    `\nCatbus interval:5 / JetStream: ${
-      (s4["interval:5"].median / s4.jetstream.median).toFixed(2)
-    }; Catbus always / JetStream: ${(s4.always.median / s4.jetstream.median).toFixed(2)}.`,
-  );
-  out();
 
   // Scenario 5
-  out("## 5. Replay of stored messages to a new subscriber, 128 B");
-  out();
-  const stored = quick ? 20_000 : 1_000_000;
-  out(`| system | ${stored.toLocaleString("en")} messages, msg/s | server CPU s per 1M msgs |`);
-  out("|---|---|---|");
-  await catbus.stop();
-  catbus = await startCatbus("never");
-  await prime();
-  await run({
-    role: "pub",
-    system: "catbus-tcp",
-    ep: ep(),
-    subject: "durable.x",
-    conns: 1,
-    count: stored - 1,
-    size: 128,
-  });
-  await run({
-    role: "durable",
-    system: "jetstream",
-    ep: ep(),
-    count: stored,
-    size: 128,
-    window: 512,
-  });
-  await run({
-    role: "durable",
-    system: "redis-streams",
-    ep: ep(),
-    count: stored,
-    size: 128,
-    window: 512,
-  });
-  for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
-    const s = await repeatCosted(serverPid(system), async () => {
-      const r = await run({
-        role: "replay",
-        system,
-        ep: ep(),
-        count: stored,
-        timeoutMs: 120_000,
-      });
-      return { rate: r.received / r.seconds, messages: r.received };
+  if (only(5)) {
+    out("## 5. Replay of stored messages to a new subscriber, 128 B");
+    out();
+    const stored = quick ? 20_000 : 1_000_000;
+    out(`| system | ${stored.toLocaleString("en")} messages, msg/s | server CPU s per 1M msgs |`);
+    out("|---|---|---|");
+    await catbus.stop();
+    catbus = await startCatbus("never");
+    await prime();
+    await run({
+      role: "pub",
+      system: "catbus-tcp",
+      ep: ep(),
+      subject: "durable.x",
+      conns: 1,
+      count: stored - 1,
+      size: 128,
     });
-    out(
-      `| ${
-        {
-          catbus: "Catbus",
-          jetstream: "NATS JetStream",
-          "redis-streams": "Redis XRANGE",
-        }[system]
-      } | ${fmtRate(s)} | ${fmtCpu(s.cpuPerM)} |`,
-    );
+    await run({
+      role: "durable",
+      system: "jetstream",
+      ep: ep(),
+      count: stored,
+      size: 128,
+      window: 512,
+    });
+    await run({
+      role: "durable",
+      system: "redis-streams",
+      ep: ep(),
+      count: stored,
+      size: 128,
+      window: 512,
+    });
+    for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
+      const s = await repeatCosted(serverPid(system), async () => {
+        const r = await run({
+          role: "replay",
+          system,
+          ep: ep(),
+          count: stored,
+          timeoutMs: 120_000,
+        });
+        return { rate: r.received / r.seconds, messages: r.received };
+      });
+      out(
+        `| ${
+          {
+            catbus: "Catbus",
+            jetstream: "NATS JetStream",
+            "redis-streams": "Redis XRANGE",
+          }[system]
+        } | ${fmtRate(s)} | ${fmtCpu(s.cpuPerM)} |`,
+      );
+    }
+    out();
   }
-  out();
 
   // Scenario 8: uses the messages stored for scenario 5.
-  out("## 8. Durable consumer: read and ack every message, 128 B");
-  out();
-  const consumed = quick ? 10_000 : 200_000;
-  out(
-    `| system | ${
-      consumed.toLocaleString("en")
-    } messages acked, msg/s | server CPU s per 1M msgs |`,
-  );
-  out("|---|---|---|");
-  const s8: Record<string, Costed> = {};
-  for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
-    s8[system] = await repeatCosted(serverPid(system), async () => {
-      const r = await run({
-        role: "consume",
-        system,
-        ep: ep(),
-        count: consumed,
-        timeoutMs: 120_000,
-      });
-      return { rate: r.acked / r.seconds, messages: r.acked };
-    });
+  if (only(8)) {
+    out("## 8. Durable consumer: read and ack every message, 128 B");
+    out();
+    const consumed = quick ? 10_000 : 200_000;
     out(
-      `| ${
-        {
-          catbus: "Catbus consume() (fsync never, state saved after every ack batch)",
-          jetstream: "NATS JetStream durable pull consumer, explicit ack",
-          "redis-streams": "Redis XREADGROUP + XACK per 1000",
-        }[system]
-      } | ${fmtRate(s8[system])} | ${fmtCpu(s8[system].cpuPerM)} |`,
+      `| system | ${
+        consumed.toLocaleString("en")
+      } messages acked, msg/s | server CPU s per 1M msgs |`,
     );
+    out("|---|---|---|");
+    const s8: Record<string, Costed> = {};
+    for (const system of ["catbus", "jetstream", "redis-streams"] as const) {
+      s8[system] = await repeatCosted(serverPid(system), async () => {
+        const r = await run({
+          role: "consume",
+          system,
+          ep: ep(),
+          count: consumed,
+          timeoutMs: 120_000,
+        });
+        return { rate: r.acked / r.seconds, messages: r.acked };
+      });
+      out(
+        `| ${
+          {
+            catbus: "Catbus consume() (fsync never, state saved after every ack batch)",
+            jetstream: "NATS JetStream durable pull consumer, explicit ack",
+            "redis-streams": "Redis XREADGROUP + XACK per 1000",
+          }[system]
+        } | ${fmtRate(s8[system])} | ${fmtCpu(s8[system].cpuPerM)} |`,
+      );
+    }
+    out(
+      `\nCatbus / JetStream: ${(s8.catbus.median / s8.jetstream.median).toFixed(2)}.`,
+    );
+    out();
   }
-  out(
-    `\nCatbus / JetStream: ${(s8.catbus.median / s8.jetstream.median).toFixed(2)}.`,
-  );
-  out();
 
   await catbus.stop();
   await sio.stop();
 
-  if (!quick) {
+  if (!quick && !subset) {
     const log = await new Deno.Command(deno, {
       args: ["run", "-A", here("./log.ts")],
       stdout: "piped",
