@@ -1,5 +1,6 @@
 import { writeFileAtomic } from "./atomic-file.ts";
 import type { SegmentInfo } from "./segment.ts";
+import { SparseIndex } from "./sparse-index.ts";
 
 /**
  * The sparse index of a sealed segment, saved beside it (`<segment>.idx`) so opening a large log
@@ -14,6 +15,7 @@ const HEAD = 8;
 
 export async function writeIndexFile(info: SegmentInfo): Promise<void> {
   const values = new Float64Array(HEAD + info.index.length * 3);
+  values.set(info.index.values(), HEAD);
   values.set([
     VERSION,
     info.size,
@@ -24,7 +26,6 @@ export async function writeIndexFile(info: SegmentInfo): Promise<void> {
     info.records,
     info.index.length,
   ]);
-  info.index.forEach((e, i) => values.set([e.seq, e.offset, e.time], HEAD + i * 3));
   await writeFileAtomic(info.path + ".idx", new Uint8Array(values.buffer));
 }
 
@@ -39,10 +40,6 @@ export async function readIndexFile(
   const n = v[7];
   if (v[0] !== VERSION || v[1] !== segmentSize || v.length !== HEAD + n * 3) return undefined;
   const base = Number(segmentPath.slice(segmentPath.lastIndexOf("/") + 1).slice(0, -4));
-  const index = [];
-  for (let i = 0; i < n; i++) {
-    index.push({ seq: v[HEAD + i * 3], offset: v[HEAD + i * 3 + 1], time: v[HEAD + i * 3 + 2] });
-  }
   return {
     path: segmentPath,
     baseSeq: base,
@@ -52,6 +49,6 @@ export async function readIndexFile(
     firstTime: v[4],
     lastTime: v[5],
     records: v[6],
-    index,
+    index: SparseIndex.of(v.slice(HEAD)),
   };
 }

@@ -17,13 +17,12 @@ import type { OpenFiles } from "./open-files.ts";
 import { type LogRecord, parseRecord, recordSize, writeRecord } from "./record.ts";
 import {
   emptySegment,
-  floorBySeq,
-  floorByTime,
   scanSegment,
   SEGMENT_SUFFIX,
   type SegmentInfo,
   segmentPath,
 } from "./segment.ts";
+import { SparseIndex } from "./sparse-index.ts";
 
 export interface LogOptions {
   dir: string;
@@ -157,7 +156,7 @@ export class Log {
 
   /** Segment facts, oldest first (for `catbus debug`). */
   segments(): SegmentInfo[] {
-    return [...this.#sealed, this.#active].map((s) => ({ ...s, index: [] }));
+    return [...this.#sealed, this.#active].map((s) => ({ ...s, index: new SparseIndex() }));
   }
 
   /** Records that were in the log and are gone, found at open (see acceptLosses). */
@@ -248,7 +247,7 @@ export class Log {
     for (; i < all.length; i++) {
       const seg = all[i];
       if (seg.records === 0 || seg.lastSeq < fromSeq) continue;
-      const start = floorBySeq(seg.index, fromSeq)?.offset ?? 0;
+      const start = seg.index.floorBySeq(fromSeq) ?? 0;
       yield* this.#readSegment(seg, start, (r) => r.seq >= fromSeq);
     }
   }
@@ -257,7 +256,7 @@ export class Log {
   async seekTime(time: number): Promise<number> {
     for (const seg of [...this.#sealed, this.#active]) {
       if (seg.records === 0 || seg.lastTime < time) continue;
-      const start = floorByTime(seg.index, time)?.offset ?? 0;
+      const start = seg.index.floorByTime(time) ?? 0;
       for await (const batch of this.#readSegment(seg, start, (r) => r.time >= time)) {
         return batch[0].seq;
       }
@@ -513,7 +512,7 @@ export class Log {
     const seg = this.#active;
     let base = seg.size;
     const every = this.#options.indexEvery;
-    let lastIndexed = seg.index.length ? seg.index[seg.index.length - 1].offset : -Infinity;
+    let lastIndexed = seg.index.lastOffset;
     for (const p of batch) {
       for (const r of p.records) {
         const offset = base + r.offset;
@@ -522,7 +521,7 @@ export class Log {
           seg.firstTime = r.time;
         }
         if (offset - lastIndexed >= every) {
-          seg.index.push({ seq: r.seq, offset, time: r.time });
+          seg.index.push(r.seq, offset, r.time);
           lastIndexed = offset;
         }
         seg.lastSeq = r.seq;

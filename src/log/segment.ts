@@ -1,12 +1,6 @@
 import { join } from "node:path";
 import { parseRecord } from "./record.ts";
-
-/** A sparse index entry: the record with `seq` starts at `offset` and was written at `time`. */
-export interface IndexEntry {
-  seq: number;
-  offset: number;
-  time: number;
-}
+import { SparseIndex } from "./sparse-index.ts";
 
 /** What a scan learned about one segment file. */
 export interface SegmentInfo {
@@ -20,7 +14,8 @@ export interface SegmentInfo {
   records: number;
   /** Bytes of valid records (the file may be longer when its tail is torn). */
   size: number;
-  index: IndexEntry[];
+  /** Where records start, one entry per `indexEvery` bytes. */
+  index: SparseIndex;
 }
 
 export interface ScanFailure {
@@ -84,7 +79,7 @@ export function scanSegment(
       info.firstTime = time;
     }
     if (offset >= nextIndexAt) {
-      info.index.push({ seq, offset, time });
+      info.index.push(seq, offset, time);
       nextIndexAt = offset + indexEvery;
     }
     info.lastSeq = seq;
@@ -108,32 +103,6 @@ export function emptySegment(path: string, baseSeq: number): SegmentInfo {
     lastTime: 0,
     records: 0,
     size: 0,
-    index: [],
+    index: new SparseIndex(),
   };
-}
-
-/** Last index entry at or before `seq` (entries are sorted by seq). */
-export function floorBySeq(index: IndexEntry[], seq: number): IndexEntry | undefined {
-  let lo = 0, hi = index.length - 1, found: IndexEntry | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (index[mid].seq <= seq) {
-      found = index[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
-
-/** Last index entry whose time is before `time` (times never decrease). */
-export function floorByTime(index: IndexEntry[], time: number): IndexEntry | undefined {
-  let lo = 0, hi = index.length - 1, found: IndexEntry | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (index[mid].time < time) {
-      found = index[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
 }
