@@ -10,6 +10,7 @@ import {
   type RequestHead,
 } from "./http-head.ts";
 import { encodeHead, plainAnswer, writeResponse } from "./http-response.ts";
+import { ReadBuffer } from "./read-buffer.ts";
 
 /** The limits every HTTP door applies to its connections (settings in src/server/settings.ts). */
 export interface HttpLimits extends HeadLimits {
@@ -72,10 +73,6 @@ export interface ConnectionHandler {
   answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Response>;
 }
 
-/** Bytes read at most per read; the buffer is reused, what is kept is copied out. */
-const READ_SIZE = 16 * 1024;
-/** The read buffer of a connection that filled it. */
-const MAX_READ_SIZE = 64 * 1024;
 /** A body the handler left unread is read and dropped up to this size; past it, the connection closes. */
 const DISCARD_LIMIT = 1024 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -170,7 +167,8 @@ export class HttpConnection {
   }
 
   async #pump() {
-    let buffer = new Uint8Array(READ_SIZE);
+    // Reused, and shared with other connections during bursts: what is kept is copied out.
+    const buffer = new ReadBuffer();
     try {
       while (!this.closed) {
         if (this.#resume) {
@@ -183,13 +181,14 @@ export class HttpConnection {
           });
           if (this.closed) break;
         }
-        const n = await this.#conn.read(buffer);
+        const into = buffer.next;
+        const n = await this.#conn.read(into);
         if (n === null) break;
-        this.#received(buffer.subarray(0, n));
-        // A full read means more is waiting (an upload, a flood of messages): read more at once.
-        if (n === buffer.length && n < MAX_READ_SIZE) buffer = new Uint8Array(MAX_READ_SIZE);
+        this.#received(into.subarray(0, n));
+        buffer.read(n);
       }
     } catch { /* reset by the peer, or closed by us */ }
+    buffer.release();
     this.close();
   }
 
