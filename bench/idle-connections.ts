@@ -23,13 +23,15 @@ const deno = Deno.execPath();
 const GENERATORS = 2;
 /** Connections a generator opens at once. */
 const CONCURRENCY = 64;
-const SETTLE_MS = 2000;
+/** How long the server is left alone before each reading (`--settle-ms`). */
+let settleMs = 2000;
 
 type Kind = "catbus" | "deno-ws" | "deno-tcp" | "deno-tcp-1";
 
 interface Memory {
   rssKiB: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
 }
 
@@ -53,7 +55,12 @@ function memoryReader(pid: number, log: () => string) {
       const lines = log().match(/^memory \{.*\}$/gm) ?? [];
       if (lines.length > seen) {
         const usage = JSON.parse(lines[seen++].slice("memory ".length));
-        return { rssKiB: await rssKiB(pid), heapUsed: usage.heapUsed, external: usage.external };
+        return {
+          rssKiB: await rssKiB(pid),
+          heapUsed: usage.heapUsed,
+          heapTotal: usage.heapTotal,
+          external: usage.external,
+        };
       }
       if (Date.now() > deadline) throw new Error("the server did not report its memory");
       await new Promise((r) => setTimeout(r, 50));
@@ -194,14 +201,14 @@ async function measure(kind: Kind, conns: number, snapshot?: string) {
     ? await startProbedCatbus(snapshot)
     : await startBare(kind === "deno-ws" ? "websocket" : "tcp", kind === "deno-tcp-1" ? 1 : 16384);
   try {
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await new Promise((r) => setTimeout(r, settleMs));
     const before = await server.memory();
     const gens = Array.from(
       { length: GENERATORS },
       () => startGenerator(kind, server, conns / GENERATORS),
     );
     await Promise.all(gens.map((g) => g.ready));
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await new Promise((r) => setTimeout(r, settleMs));
     const after = await server.memory();
     await Promise.all(gens.map((g) => g.stop()));
     const per = (a: number, b: number) => +(((a - b) / conns) / 1024).toFixed(2);
@@ -211,6 +218,7 @@ async function measure(kind: Kind, conns: number, snapshot?: string) {
       rssGrowthMiB: +((after.rssKiB - before.rssKiB) / 1024).toFixed(1),
       rssKiBPerConn: +((after.rssKiB - before.rssKiB) / conns).toFixed(2),
       heapKiBPerConn: per(after.heapUsed, before.heapUsed),
+      heapTotalKiBPerConn: per(after.heapTotal, before.heapTotal),
       externalKiBPerConn: per(after.external, before.external),
     };
   } finally {
@@ -227,6 +235,7 @@ if (Deno.args[0] === "--hold") {
     return i >= 0 ? Deno.args[i + 1] : undefined;
   };
   const conns = Number(arg("--conns") ?? 10_000);
+  settleMs = Number(arg("--settle-ms") ?? settleMs);
   if (!(conns >= GENERATORS) || conns % GENERATORS) throw new Error("--conns takes an even number");
   const kinds = (arg("--servers") ?? "catbus,deno-ws,deno-tcp,deno-tcp-1").split(",") as Kind[];
   console.log(

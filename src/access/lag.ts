@@ -38,7 +38,8 @@ export class LagPolicy {
   readonly #sink: LiveSink;
   readonly #replies: ReplyHolder;
   readonly #hooks: LagHooks;
-  readonly #gaps = new Map<string, Gap>();
+  /** Made at the first drop (most connections never lag). */
+  #gaps?: Map<string, Gap>;
 
   constructor(sink: LiveSink, replies: ReplyHolder, hooks: LagHooks) {
     this.#sink = sink;
@@ -58,6 +59,7 @@ export class LagPolicy {
   #recordGap(message: BusMessage) {
     const namespace = namespaceOf(message.channel);
     this.#replies.meter?.dropped(namespace);
+    this.#gaps ??= new Map();
     if (!this.#gaps.has(namespace)) {
       this.#gaps.set(namespace, { namespace, epoch: message.epoch, after: message.seq - 1 });
     }
@@ -65,8 +67,8 @@ export class LagPolicy {
 
   #caughtUp() {
     this.laggingSince = 0;
-    const gaps = [...this.#gaps.values()];
-    this.#gaps.clear();
+    const gaps = [...this.#gaps?.values() ?? []];
+    this.#gaps = undefined;
     this.#hooks.onCaughtUp(gaps);
   }
 }

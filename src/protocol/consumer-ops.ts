@@ -41,7 +41,8 @@ export class SessionConsumers {
   readonly #queue: OutboundQueue;
   readonly #encode: (d: Delivery) => Uint8Array;
   readonly #delivered: (m: BusMessage) => void;
-  readonly #members = new Map<string, { consumer: Consumer; member: ConsumerMember }>();
+  /** Made at the first consume (most connections never consume). */
+  #members?: Map<string, { consumer: Consumer; member: ConsumerMember }>;
 
   constructor(
     host: ConsumerOpsHost,
@@ -64,7 +65,7 @@ export class SessionConsumers {
     const consumer = this.#registry.require(consumerName(meta));
     requireGrant(principal, "create", consumer.config.pattern);
     await this.#registry.delete(consumer.name);
-    this.#members.delete(consumer.name);
+    this.#members?.delete(consumer.name);
     return { name: consumer.name };
   }
 
@@ -90,7 +91,7 @@ export class SessionConsumers {
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
       throw bad('"maxInFlight" must be a whole number ≥ 1');
     }
-    if (this.#members.has(consumer.name)) {
+    if (this.#members?.has(consumer.name)) {
       throw new CatbusError(
         ErrorCode.Conflict,
         `this connection already consumes "${consumer.name}"; open another connection to ` +
@@ -105,17 +106,17 @@ export class SessionConsumers {
       (d) => queue.push(this.#encode(d), false),
       this.#delivered,
     );
-    this.#members.set(consumer.name, { consumer, member });
+    (this.#members ??= new Map()).set(consumer.name, { consumer, member });
     return { info: consumer.info(), start: () => consumer.join(member, max) };
   }
 
   stop(meta: ConsumerNameMeta): ConsumerNameMeta {
     const name = consumerName(meta);
-    const bound = this.#members.get(name);
+    const bound = this.#members?.get(name);
     if (!bound) {
       throw new CatbusError(ErrorCode.NotFound, `this connection does not consume "${name}"`);
     }
-    this.#members.delete(name);
+    this.#members!.delete(name);
     bound.consumer.leave(bound.member);
     return { name };
   }
@@ -135,7 +136,7 @@ export class SessionConsumers {
 
   /** The consumers this connection is bound to, as reads under its grants. */
   reads(): GrantedRead[] {
-    return [...this.#members.values()].map(({ consumer }) => ({
+    return [...this.#members?.values() ?? []].map(({ consumer }) => ({
       pattern: consumer.config.pattern,
       consumer: consumer.name,
     }));
@@ -143,8 +144,8 @@ export class SessionConsumers {
 
   /** The connection ended: its unacked deliveries go to the other members. */
   leaveAll(): void {
-    for (const { consumer, member } of this.#members.values()) consumer.leave(member);
-    this.#members.clear();
+    for (const { consumer, member } of this.#members?.values() ?? []) consumer.leave(member);
+    this.#members = undefined;
   }
 
   #readable(principal: Principal, name: string): Consumer {

@@ -28,7 +28,8 @@ export class SessionPresence implements PresenceConnection {
   readonly #watcher = {
     presence: (event: PresenceEvent) => this.#host.notice(event),
   };
-  readonly #watching = new Set<string>();
+  /** Made at the first join/leave watch (most connections never watch). */
+  #watching?: Set<string>;
   #member?: PresenceMember;
 
   constructor(registry: PresenceRegistry, host: PresenceHost) {
@@ -53,9 +54,9 @@ export class SessionPresence implements PresenceConnection {
   subscribed(meta: SubscribeMeta): void {
     if (!SessionPresence.wanted(meta)) return;
     // Watching first: a client hears its own join, so a list it asked for meanwhile catches up.
-    const watched = meta.joinLeave === true && !this.#watching.has(meta.pattern);
+    const watched = meta.joinLeave === true && !this.#watching?.has(meta.pattern);
     if (watched) {
-      this.#watching.add(meta.pattern);
+      (this.#watching ??= new Set()).add(meta.pattern);
       this.#registry.watch(meta.pattern, this.#watcher);
     }
     try {
@@ -69,7 +70,7 @@ export class SessionPresence implements PresenceConnection {
   /** The subscription to `pattern` ended. */
   unsubscribed(pattern: string): void {
     this.#registry.leave(pattern, this);
-    if (this.#watching.delete(pattern)) {
+    if (this.#watching?.delete(pattern)) {
       this.#registry.unwatch(pattern, this.#watcher);
     }
   }
@@ -92,9 +93,9 @@ export class SessionPresence implements PresenceConnection {
   /** The connection ended. */
   leaveAll(): void {
     this.#registry.leaveAll(this);
-    for (const channel of this.#watching) {
+    for (const channel of this.#watching ?? []) {
       this.#registry.unwatch(channel, this.#watcher);
     }
-    this.#watching.clear();
+    this.#watching = undefined;
   }
 }

@@ -102,6 +102,8 @@ export interface SessionTransport extends FrameSink {
 const MESSAGE_FORMAT = "native";
 /** Numbers sessions, to name each one's reply permits. */
 let sessionCount = 0;
+/** Where every session's chains start: one settled promise, not three per connection. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /** The native frame of a delivered message: one encoding shared by every native connection. */
 const encodeMessage = (m: BusMessage): Uint8Array => messageFrame(m);
@@ -144,13 +146,14 @@ export class Session implements Subscriber {
   readonly #lag: LagPolicy;
   #closed = false;
   /** Frames that arrived before hello finished wait here, in order (auth is async). */
-  #chain: Promise<void> = Promise.resolve();
+  #chain = SETTLED;
   #waiting = 0;
-  #subscriptionChain: Promise<void> = Promise.resolve();
+  #subscriptionChain = SETTLED;
   readonly #consumers: SessionConsumers;
   readonly #presence: SessionPresence;
   readonly #admitted: boolean;
-  readonly #helloTimer: ReturnType<typeof setTimeout>;
+  /** Dropped once hello is done: an idle connection keeps no timer. */
+  #helloTimer?: ReturnType<typeof setTimeout>;
   /** Set at hello: the access layer's publish rules for this connection. */
   #publisher?: Publisher;
   /** Requests delivered on this connection may be answered from it (and only from it). */
@@ -170,7 +173,7 @@ export class Session implements Subscriber {
   };
   readonly #onEventBound = (event: DecodeEvent) => this.#onEvent(event);
   /** Publishes waiting for their namespace to be created, in order, and how many. */
-  #creation: Promise<void> = Promise.resolve();
+  #creation = SETTLED;
   #creating = 0;
 
   constructor(host: SessionHost, transport: SessionTransport) {
@@ -470,6 +473,7 @@ export class Session implements Subscriber {
       return this.#closeAfterFlush();
     }
     clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
     this.#publisher = new Publisher(this.principal, this.#replies, this.#host.limits);
     this.#host.attach(this);
     const welcome: WelcomeMeta = {

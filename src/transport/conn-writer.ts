@@ -5,6 +5,11 @@ export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/** What a failed write closes. */
+export interface Closable {
+  close(): void;
+}
+
 /**
  * Writes to a connection in order. What is queued within one tick goes out in one write (one
  * system call for a burst of small frames or responses); `buffered` counts the bytes not yet
@@ -12,16 +17,17 @@ export interface ByteSink {
  */
 export class ConnWriter {
   readonly #sink: ByteSink;
-  readonly #onError: () => void;
+  readonly #connection: Closable;
   #parts: Uint8Array[] = [];
   #buffered = 0;
   #writing = false;
   #failed = false;
   #drainWaiters: (() => void)[] = [];
 
-  constructor(sink: ByteSink, onError: () => void) {
+  /** `connection` is closed when a write fails. */
+  constructor(sink: ByteSink, connection: Closable) {
     this.#sink = sink;
-    this.#onError = onError;
+    this.#connection = connection;
   }
 
   /** Bytes queued and not yet written. */
@@ -75,6 +81,6 @@ export class ConnWriter {
     this.#buffered = 0;
     this.#writing = false;
     for (const w of this.#drainWaiters.splice(0)) w();
-    this.#onError();
+    this.#connection.close();
   }
 }

@@ -71,6 +71,8 @@ export interface ConnectionHandler {
   readonly stopping: boolean;
   /** Answers a request; a failed answer is the handler's to turn into a response. */
   answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Response>;
+  /** The connection closed (called once). */
+  ended(connection: HttpConnection): void;
 }
 
 /** A body the handler left unread is read and dropped up to this size; past it, the connection closes. */
@@ -102,7 +104,6 @@ export class HttpConnection {
   readonly #conn: Deno.Conn;
   readonly #handler: ConnectionHandler;
   readonly #release: () => void;
-  readonly #onEnd: () => void;
   readonly writer: ConnWriter;
   #state: State = "head";
   /** Bytes read and not yet used (a partial head, a pipelined request). */
@@ -118,22 +119,15 @@ export class HttpConnection {
   #answered = false;
   /** Aborts the current request's signal when the client goes before its answer (a long-poll). */
   #aborter?: AbortController;
-  readonly #closed: Promise<void>;
-  #markClosed!: () => void;
+  /** Made when a streamed response asks (most connections never do). */
+  #closedSignal?: PromiseWithResolvers<void>;
 
-  constructor(
-    conn: Deno.Conn,
-    handler: ConnectionHandler,
-    release: () => void,
-    onEnd: () => void,
-  ) {
+  constructor(conn: Deno.Conn, handler: ConnectionHandler, release: () => void) {
     this.#conn = conn;
     this.#handler = handler;
     this.#release = release;
-    this.#onEnd = onEnd;
     this.deadline = Date.now() + handler.limits.headerTimeoutMs;
-    this.writer = new ConnWriter(conn, () => this.close());
-    this.#closed = new Promise((resolve) => this.#markClosed = resolve);
+    this.writer = new ConnWriter(conn, this);
     this.#pump();
   }
 
@@ -160,10 +154,16 @@ export class HttpConnection {
     } catch { /* the stream was done */ }
     this.#body = undefined;
     this.#resume?.();
-    this.#markClosed();
+    this.#closedSignal?.resolve();
     this.#release();
-    this.#onEnd();
+    this.#handler.ended(this);
     upgraded?.ended();
+  }
+
+  /** Resolves once the connection closed. */
+  #closed(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return (this.#closedSignal ??= Promise.withResolvers()).promise;
   }
 
   async #pump() {
@@ -401,7 +401,7 @@ export class HttpConnection {
       this.writer.write(encodeHead(101, response.headers, "connection: Upgrade\r\n"));
       this.#state = "upgraded";
       this.deadline = Infinity;
-      this.#upgraded = upgrade.adopt({ writer: this.writer, close: () => this.close() });
+      this.#upgraded = upgrade.adopt(this);
       const pending = this.#pending;
       this.#pending = EMPTY;
       if (pending.length) this.#upgraded.receive(pending);
@@ -412,7 +412,7 @@ export class HttpConnection {
       minor: head.minor,
       head: head.method === "HEAD",
       keepAlive: head.keepAlive && !this.#handler.stopping,
-      closed: this.#closed,
+      closed: this.#closed(),
     }).catch(() => false);
     if (this.closed) return;
     this.#aborter = undefined;

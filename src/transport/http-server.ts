@@ -93,6 +93,10 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
         return onError?.(e) ?? internalError();
       }
     },
+    ended(connection) {
+      connections.delete(connection);
+      if (connections.size === 0) allClosed?.();
+    },
   };
   const serve = (conn: Deno.Conn) => {
     const release = stopped ? undefined : admit();
@@ -104,11 +108,7 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
       }, () => conn.close());
     }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const connection = new HttpConnection(conn, connectionHandler, release, () => {
-      connections.delete(connection);
-      if (connections.size === 0) allClosed?.();
-    });
-    connections.add(connection);
+    connections.add(new HttpConnection(conn, connectionHandler, release));
   };
   void acceptLoop(() => listener.accept(), serve, report);
   // One timer for every connection's header and idle deadline.

@@ -7,7 +7,7 @@
  */
 
 /** What an idle connection's pending read holds. */
-export const IDLE_READ_BYTES = 1024;
+export const IDLE_READ_BYTES = 256;
 /** The buffer of a connection that has more waiting. */
 export const BURST_READ_BYTES = 64 * 1024;
 /** Burst buffers kept for reuse once given back; more are allocated when many burst at once. */

@@ -70,12 +70,14 @@ export interface FrameEvents {
 export class FrameReader {
   readonly #maxMessage: number;
   readonly #events: FrameEvents;
-  readonly #header = new Uint8Array(14);
+  /** Header bytes read so far; they wait in `#partial` when a read ends inside the header. */
   #headerLength = 0;
+  #partial: Uint8Array | undefined;
   /** The frame being read (after its header). */
   #opcode = 0;
   #fin = false;
-  readonly #mask = new Uint8Array(4);
+  /** Its mask key, byte `k` in bits `8k..8k+7`. */
+  #mask = 0;
   #payload: Uint8Array | undefined;
   #filled = 0;
   /** A fragmented message: its opcode and the fragments so far. */
@@ -90,6 +92,10 @@ export class FrameReader {
   }
 
   feed(bytes: Uint8Array): void {
+    if (this.#partial) {
+      header.set(this.#partial);
+      this.#partial = undefined;
+    }
     let i = 0;
     while (i < bytes.length && !this.#failed) {
       if (!this.#payload) {
@@ -105,11 +111,15 @@ export class FrameReader {
       i += n;
       if (this.#filled === payload.length) this.#frameDone();
     }
+    // Most connections are idle between whole frames: only a split header is kept per reader.
+    if (this.#headerLength > 0 && !this.#failed) {
+      this.#partial = header.slice(0, this.#headerLength);
+    }
   }
 
   /** Takes header bytes from `bytes` at `i`; once the header is whole, starts its payload. */
   #readHeader(bytes: Uint8Array, i: number): number {
-    const h = this.#header;
+    const h = header;
     while (i < bytes.length) {
       h[this.#headerLength++] = bytes[i++];
       const need = this.#headerLength < 2 ? 2 : headerSize(h[1]);
@@ -123,7 +133,7 @@ export class FrameReader {
   }
 
   #startFrame() {
-    const h = this.#header;
+    const h = header;
     const opcode = h[0] & 0x0f;
     const fin = (h[0] & 0x80) !== 0;
     if (h[0] & 0x70) return this.#fail(CloseCode.ProtocolError, "reserved bits set");
@@ -141,7 +151,8 @@ export class FrameReader {
       length = Number(big);
       maskAt = 10;
     }
-    this.#mask.set(h.subarray(maskAt, maskAt + 4));
+    this.#mask = (h[maskAt] | (h[maskAt + 1] << 8) | (h[maskAt + 2] << 16) |
+      (h[maskAt + 3] << 24)) >>> 0;
     if (opcode >= 8) {
       if (opcode > Opcode.Pong) return this.#fail(CloseCode.ProtocolError, "unknown opcode");
       if (!fin || length > 125) {
@@ -191,20 +202,27 @@ export class FrameReader {
 }
 
 /**
- * XORs `payload[from..to)` with the mask key in place, byte `j` with key byte `j % 4`: a word at a
- * time where the payload (allocated for the frame, so 4-byte aligned) allows.
+ * Where every reader parses a frame header, which it reads whole within one `feed` (or restores
+ * from its `#partial` first): one buffer for all connections.
  */
-function unmask(payload: Uint8Array, from: number, to: number, mask: Uint8Array) {
+const header = new Uint8Array(14);
+/** A word of four bytes read on this platform equals the mask key's bits (little-endian). */
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * XORs `payload[from..to)` in place with the mask key, byte `j` with key byte `j % 4`: a word at
+ * a time where the payload (allocated for the frame, so 4-byte aligned) and the platform allow.
+ */
+function unmask(payload: Uint8Array, from: number, to: number, key: number) {
   let j = from;
-  while (j < to && (j & 3) !== 0) payload[j] ^= mask[j & 3], j++;
+  while (j < to && (j & 3) !== 0) payload[j] ^= key >>> ((j & 3) << 3), j++;
   const words = (to - j) >>> 2;
-  if (words > 0 && payload.byteOffset % 4 === 0) {
-    const key = new Uint32Array(mask.buffer, mask.byteOffset, 1)[0];
+  if (littleEndian && words > 0 && payload.byteOffset % 4 === 0) {
     const view = new Uint32Array(payload.buffer, payload.byteOffset + j, words);
     for (let w = 0; w < words; w++) view[w] ^= key;
     j += words * 4;
   }
-  for (; j < to; j++) payload[j] ^= mask[j & 3];
+  for (; j < to; j++) payload[j] ^= key >>> ((j & 3) << 3);
 }
 
 /** The size of a client frame's header, from its second byte (masked: 4 key bytes). */

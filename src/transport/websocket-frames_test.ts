@@ -65,3 +65,28 @@ Deno.test("websocket frames - what RFC 6455 forbids is a protocol error; too big
     [["error", CloseCode.TooBig]],
   );
 });
+
+Deno.test("websocket frames - readers fed in turn keep their own split headers and keys", () => {
+  const got: string[][] = [[], []];
+  const readers = [0, 1].map((r) =>
+    new FrameReader(1 << 20, {
+      message: (_opcode, data) => got[r].push(new TextDecoder().decode(data)),
+      control: () => {},
+      error: (code) => got[r].push(`error ${code}`),
+    })
+  );
+  const long = "y".repeat(300);
+  const streams = [
+    [clientFrame(Opcode.Text, text(long), true, [9, 8, 7, 6]), clientFrame(Opcode.Text, text("a"))],
+    [clientFrame(Opcode.Binary, text("bcdefgh"), true, [0xff, 0, 0x80, 0x7f])],
+  ].map((frames) => frames.flatMap((f) => [...f]));
+  // Byte by byte, alternating: every header of one reader is split around the other's bytes.
+  for (let i = 0; i < Math.max(...streams.map((s) => s.length)); i++) {
+    for (const r of [0, 1]) {
+      if (i < streams[r].length) readers[r].feed(new Uint8Array([streams[r][i]]));
+    }
+  }
+  // Whole, too: the payload is unmasked a word at a time.
+  readers[1].feed(new Uint8Array(streams[0]));
+  assert.deepEqual(got, [[long, "a"], ["bcdefgh", long, "a"]]);
+});

@@ -4,6 +4,7 @@ import { upgradeOffers } from "./http-connection.ts";
 import {
   CloseCode,
   encodeFrame,
+  type FrameEvents,
   FrameReader,
   isSendableCloseCode,
   Opcode,
@@ -25,6 +26,29 @@ type Handler<E extends Event> = ((this: ServerWebSocket, event: E) => void) | nu
  * a peer that does not finish it is dropped after 5 s.
  */
 export class ServerWebSocket extends EventTarget {
+  /**
+   * What the frame reader and the connection call: one small object per socket whose methods
+   * are shared (in the class body, so they reach the socket's private members), where closures
+   * would cost every idle socket a few hundred bytes.
+   */
+  static readonly #Wire = class implements FrameEvents, UpgradeReceiver {
+    constructor(readonly socket: ServerWebSocket) {}
+    message(opcode: 1 | 2, data: Uint8Array) {
+      this.socket.#message(opcode, data);
+    }
+    control(opcode: number, payload: Uint8Array) {
+      this.socket.#control(opcode, payload);
+    }
+    error(code: number, reason: string) {
+      this.socket.#fail(code, reason);
+    }
+    receive(bytes: Uint8Array) {
+      if (this.socket.readyState !== 3) this.socket.#reader.feed(bytes);
+    }
+    ended() {
+      this.socket.#ended();
+    }
+  };
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -44,7 +68,8 @@ export class ServerWebSocket extends EventTarget {
   onclose: Handler<CloseEvent> = null;
   onerror: Handler<Event> = null;
   #io?: UpgradedConnection;
-  #reader: FrameReader;
+  readonly #wire: FrameEvents & UpgradeReceiver;
+  readonly #reader: FrameReader;
   #closeSent = false;
   #closeReceived?: { code: number; reason: string };
   #closeTimer?: ReturnType<typeof setTimeout>;
@@ -54,11 +79,8 @@ export class ServerWebSocket extends EventTarget {
     super();
     this.url = url;
     this.protocol = protocol;
-    this.#reader = new FrameReader(maxMessageBytes, {
-      message: (opcode, data) => this.#message(opcode, data),
-      control: (opcode, payload) => this.#control(opcode, payload),
-      error: (code, reason) => this.#fail(code, reason),
-    });
+    this.#wire = new ServerWebSocket.#Wire(this);
+    this.#reader = new FrameReader(maxMessageBytes, this.#wire);
   }
 
   get bufferedAmount(): number {
@@ -116,12 +138,7 @@ export class ServerWebSocket extends EventTarget {
     this.#io = io;
     this.readyState = 1;
     this.#fire("open", new Event("open"));
-    return {
-      receive: (bytes) => {
-        if (this.readyState !== 3) this.#reader.feed(bytes);
-      },
-      ended: () => this.#ended(),
-    };
+    return this.#wire;
   }
 
   #write(opcode: number, payload: Uint8Array) {

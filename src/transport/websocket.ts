@@ -11,6 +11,28 @@ export function drained(socket: ServerWebSocket, low = 0): Promise<void> {
   return socket.drained();
 }
 
+/** A native session's WebSocket: each batch of frames is one binary message. */
+class NativeSocketTransport implements SessionTransport {
+  readonly #socket: ServerWebSocket;
+  readonly remote: string;
+
+  constructor(socket: ServerWebSocket, remote: string) {
+    this.#socket = socket;
+    this.remote = remote;
+  }
+
+  write(batch: Uint8Array): Promise<void> | void {
+    const socket = this.#socket;
+    if (socket.readyState !== socket.OPEN) throw new Error("websocket closed");
+    socket.send(batch as Uint8Array<ArrayBuffer>);
+    if (socket.bufferedAmount > HIGH_WATER) return drained(socket);
+  }
+
+  close(): void {
+    if (this.#socket.readyState <= this.#socket.OPEN) this.#socket.close(1000);
+  }
+}
+
 /**
  * Upgrades an HTTP request (of an HTTP door) to a WebSocket carrying native frames: each binary
  * message holds one or more whole frames.
@@ -23,20 +45,8 @@ export function acceptWebSocket(
 ): Response {
   const { socket, response } = upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
-  const isOpen = () => socket.readyState === socket.OPEN;
-  const transport: SessionTransport = {
-    remote: `ws:${remote}`,
-    write(batch) {
-      if (!isOpen()) throw new Error("websocket closed");
-      socket.send(batch as Uint8Array<ArrayBuffer>);
-      if (socket.bufferedAmount > HIGH_WATER) return drained(socket);
-    },
-    close() {
-      if (socket.readyState <= socket.OPEN) socket.close(1000);
-    },
-  };
   let handler: StreamHandler | undefined;
-  socket.onopen = () => handler = accept(transport);
+  socket.onopen = () => handler = accept(new NativeSocketTransport(socket, `ws:${remote}`));
   socket.onmessage = (event) => {
     if (event.data instanceof ArrayBuffer) {
       handler?.receive(new Uint8Array(event.data));
@@ -49,7 +59,6 @@ export function acceptWebSocket(
     onClosed();
     handler?.connectionEnded();
   };
-  socket.onerror = () => {};
   return response;
 }
 
