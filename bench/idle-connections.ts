@@ -7,7 +7,8 @@
  * `catbus` is a fresh catbusd whose clients (the Catbus client over the `ws` package, as in
  * scenario 6) each wait for their welcome; `deno-ws` is a bare Deno.serve +
  * Deno.upgradeWebSocket server; `deno-tcp` a bare accept loop keeping one 16 KiB read pending
- * per socket, and `deno-tcp-1` the same with a 1-byte read (the floor Deno itself imposes). The
+ * per socket, and `deno-tcp-N` the same with an N-byte read (`deno-tcp-1`: the floor Deno itself
+ * imposes). The
  * connections are opened by two generator processes (this file with `--hold`). Before and after,
  * the server collects garbage and reports Deno.memoryUsage() (bench/peers/memory-probe.ts); RSS
  * is read from /proc. `--snapshot FILE` writes catbusd's heap snapshot with the connections open.
@@ -26,7 +27,8 @@ const CONCURRENCY = 64;
 /** How long the server is left alone before each reading (`--settle-ms`). */
 let settleMs = 2000;
 
-type Kind = "catbus" | "deno-ws" | "deno-tcp" | "deno-tcp-1";
+/** `deno-tcp-N`: the bare accept loop with reads of N bytes. */
+type Kind = "catbus" | "deno-ws" | "deno-tcp" | `deno-tcp-${number}`;
 
 interface Memory {
   rssKiB: number;
@@ -197,9 +199,10 @@ function startGenerator(kind: Kind, server: ProbedServer, count: number) {
 // ---------- orchestrator ----------
 
 async function measure(kind: Kind, conns: number, snapshot?: string) {
-  const server = kind === "catbus"
-    ? await startProbedCatbus(snapshot)
-    : await startBare(kind === "deno-ws" ? "websocket" : "tcp", kind === "deno-tcp-1" ? 1 : 16384);
+  const server = kind === "catbus" ? await startProbedCatbus(snapshot) : await startBare(
+    kind === "deno-ws" ? "websocket" : "tcp",
+    Number(/^deno-tcp-(\d+)$/.exec(kind)?.[1] ?? 16384),
+  );
   try {
     await new Promise((r) => setTimeout(r, settleMs));
     const before = await server.memory();

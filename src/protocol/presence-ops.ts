@@ -1,5 +1,10 @@
 import type { Principal } from "../auth/grants.ts";
-import type { PresenceConnection, PresenceEvent, PresenceRegistry } from "../core/presence.ts";
+import type {
+  PresenceConnection,
+  PresenceEvent,
+  PresenceRegistry,
+  PresenceWatcher,
+} from "../core/presence.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type {
   NoticeMeta,
@@ -22,12 +27,9 @@ export interface PresenceHost {
  * `presence`) and those whose joins and leaves it hears (`joinLeave`), ended with the
  * subscription, a withdrawn grant or the connection.
  */
-export class SessionPresence implements PresenceConnection {
+export class SessionPresence implements PresenceConnection, PresenceWatcher {
   readonly #registry: PresenceRegistry;
   readonly #host: PresenceHost;
-  readonly #watcher = {
-    presence: (event: PresenceEvent) => this.#host.notice(event),
-  };
   /** Made at the first join/leave watch (most connections never watch). */
   #watching?: Set<string>;
   #member?: PresenceMember;
@@ -45,6 +47,11 @@ export class SessionPresence implements PresenceConnection {
     return this.#host.lastSeen;
   }
 
+  /** A join or leave on a watched channel: the client hears it as a notice. */
+  presence(event: PresenceEvent): void {
+    this.#host.notice(event);
+  }
+
   /** True when the subscribe asks for presence (so its pattern must be a channel). */
   static wanted(meta: SubscribeMeta): boolean {
     return meta.presence === true || meta.joinLeave === true;
@@ -57,7 +64,7 @@ export class SessionPresence implements PresenceConnection {
     const watched = meta.joinLeave === true && !this.#watching?.has(meta.pattern);
     if (watched) {
       (this.#watching ??= new Set()).add(meta.pattern);
-      this.#registry.watch(meta.pattern, this.#watcher);
+      this.#registry.watch(meta.pattern, this);
     }
     try {
       if (meta.presence === true) this.#registry.join(meta.pattern, this);
@@ -71,7 +78,7 @@ export class SessionPresence implements PresenceConnection {
   unsubscribed(pattern: string): void {
     this.#registry.leave(pattern, this);
     if (this.#watching?.delete(pattern)) {
-      this.#registry.unwatch(pattern, this.#watcher);
+      this.#registry.unwatch(pattern, this);
     }
   }
 
@@ -94,7 +101,7 @@ export class SessionPresence implements PresenceConnection {
   leaveAll(): void {
     this.#registry.leaveAll(this);
     for (const channel of this.#watching ?? []) {
-      this.#registry.unwatch(channel, this.#watcher);
+      this.#registry.unwatch(channel, this);
     }
     this.#watching = undefined;
   }

@@ -22,7 +22,7 @@ export class ConnWriter {
   #buffered = 0;
   #writing = false;
   #failed = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters?: (() => void)[];
 
   /** `connection` is closed when a write fails. */
   constructor(sink: ByteSink, connection: Closable) {
@@ -53,7 +53,7 @@ export class ConnWriter {
   /** Resolves once every byte queued so far was written, or the connection failed. */
   drained(): Promise<void> {
     if (!this.#writing || this.#failed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   async #flush() {
@@ -72,7 +72,13 @@ export class ConnWriter {
       this.#buffered -= batch.length;
     }
     this.#writing = false;
-    for (const w of this.#drainWaiters.splice(0)) w();
+    this.#wakeDrainWaiters();
+  }
+
+  #wakeDrainWaiters() {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = undefined;
+    for (const w of waiters ?? []) w();
   }
 
   #fail() {
@@ -80,7 +86,7 @@ export class ConnWriter {
     this.#parts = [];
     this.#buffered = 0;
     this.#writing = false;
-    for (const w of this.#drainWaiters.splice(0)) w();
+    this.#wakeDrainWaiters();
     this.#connection.close();
   }
 }

@@ -82,7 +82,7 @@ export class FrameReader {
   #filled = 0;
   /** A fragmented message: its opcode and the fragments so far. */
   #messageOpcode = 0;
-  #fragments: Uint8Array[] = [];
+  #fragments: Uint8Array[] | undefined;
   #fragmentBytes = 0;
   #failed = false;
 
@@ -184,12 +184,13 @@ export class FrameReader {
       return this.#events.message(opcode as 1 | 2, payload);
     }
     if (opcode !== Opcode.Continuation) this.#messageOpcode = opcode;
-    this.#fragments.push(payload);
+    (this.#fragments ??= []).push(payload);
     this.#fragmentBytes += payload.length;
     if (!this.#fin) return;
-    const message = this.#fragments.length === 1 ? this.#fragments[0] : concat(this.#fragments);
+    const fragments = this.#fragments!;
+    const message = fragments.length === 1 ? fragments[0] : concat(fragments);
     const messageOpcode = this.#messageOpcode as 1 | 2;
-    this.#fragments = [];
+    this.#fragments = undefined;
     this.#fragmentBytes = 0;
     this.#messageOpcode = 0;
     this.#events.message(messageOpcode, message);
