@@ -7,9 +7,9 @@
  */
 
 /** What an idle connection's pending read holds. */
-export const IDLE_READ_BYTES = 256;
+const IDLE_READ_BYTES = 256;
 /** The buffer of a connection that has more waiting. */
-export const BURST_READ_BYTES = 64 * 1024;
+const BURST_READ_BYTES = 64 * 1024;
 /** Burst buffers kept for reuse once given back; more are allocated when many burst at once. */
 const POOL_MAX = 16;
 const pool: Uint8Array[] = [];
