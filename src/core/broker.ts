@@ -1,3 +1,4 @@
+import { ChannelCap } from "./channel-cap.ts";
 import { Confirmations } from "./confirmations.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
@@ -199,6 +200,7 @@ export class Broker {
         if (ns) ns.settleDuplicate(message);
       },
       reset: () => this.#namespaces.get(name)?.reset(),
+      purged: (channel, throughSeq) => this.#namespaces.get(name)?.purged(channel, throughSeq),
     };
     const durable = storage && !ephemeral?.(name) ? await storage.open(name, listener) : undefined;
     const ns = new Namespace(name, this.#options.history, durable ?? new MemoryStream(listener), {
@@ -446,6 +448,39 @@ export class Broker {
    */
   read(ns: Namespace, fromSeq: number): AsyncGenerator<BusMessage[]> {
     return this.#reader(ns).batches(fromSeq);
+  }
+
+  /**
+   * Removes `channel`'s messages through `throughSeq` (default: every one delivered) from the
+   * hub's memory and from storage; resolves with the sequence purged through once storage has
+   * them no more. An unknown namespace has nothing to purge (0).
+   */
+  async purgeChannel(channel: string, throughSeq?: number): Promise<number> {
+    parseChannel(channel);
+    const ns = this.#namespaces.get(namespaceOf(channel));
+    if (!ns) return 0;
+    const through = Math.min(throughSeq ?? ns.lastSeq, ns.lastSeq);
+    await ns.purgeChannel(channel, through);
+    return through;
+  }
+
+  /**
+   * Keeps each channel of `namespace` (which must be open) to about its newest `max` messages
+   * (see ChannelCap): counts what is stored, in the background, then every message as it comes;
+   * `failed` hears of a trim storage refused (the next trim of that channel covers it again).
+   */
+  capChannels(
+    namespace: string,
+    max: number,
+    failed: (channel: string, error: unknown) => void,
+  ): Promise<void> {
+    const ns = this.#namespaces.get(namespace);
+    if (!ns) throw new CatbusError(ErrorCode.NotFound, `namespace "${namespace}" is not open`);
+    const cap = new ChannelCap(max, (channel, seq) => {
+      ns.purgeChannel(channel, seq).catch((e) => failed(channel, e));
+    });
+    ns.useCap(cap);
+    return cap.countStored(this.#reader(ns, { all: true }).batches(ns.firstSeq));
   }
 
   /** The first sequence a reader of `pattern` starting at `from` should look at. */

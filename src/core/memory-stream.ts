@@ -43,4 +43,9 @@ export class MemoryStream implements EngineStream {
   recentKeys(): Promise<Map<string, BusMessage>> {
     return Promise.resolve(new Map());
   }
+
+  /** Nothing is stored here: the hub's in-memory history skips the purged messages itself. */
+  purgeChannel(): Promise<void> {
+    return Promise.resolve();
+  }
 }

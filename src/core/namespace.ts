@@ -1,5 +1,7 @@
+import type { ChannelCap } from "./channel-cap.ts";
 import { Fifo } from "./fifo.ts";
 import { History, type HistoryLimits } from "./history.ts";
+import { PurgedChannels } from "./purged-channels.ts";
 import type { BusMessage } from "./message.ts";
 import type { AppendRequest, EngineStream } from "./stream-engine.ts";
 import type { Position } from "../../client/shared/messages.ts";
@@ -63,6 +65,12 @@ export class Namespace {
    * readers skip messages that have more than `limit` newer ones on their channel.
    */
   readonly #channelTail = new Map<string, number[]>();
+  /** Purged channels: readers skip what memory (or storage, until the purge ends) still holds. */
+  readonly #purged = new PurgedChannels();
+  /** Keeps each channel to its newest messages, when set (see ChannelCap). */
+  #cap?: ChannelCap;
+  /** The last purge given to the stream. */
+  #purging: Promise<void> = Promise.resolve();
 
   constructor(
     name: string,
@@ -205,6 +213,33 @@ export class Namespace {
     this.#lastSeq = message.seq;
     this.#trackChannel(message.channel, message.seq);
     this.#history.append(message);
+    this.#cap?.delivered(message.channel, message.seq);
+  }
+
+  /**
+   * Removes `channel`'s messages through `throughSeq`: readers skip them at once, and the stream
+   * removes them from storage, one purge after the other (resolved once this one is done).
+   */
+  purgeChannel(channel: string, throughSeq: number): Promise<void> {
+    this.purged(channel, throughSeq);
+    const purge = () => this.#stream.purgeChannel(channel, throughSeq);
+    return this.#purging = this.#purging.then(purge, purge);
+  }
+
+  /** `channel` was purged through `throughSeq` (here, or by another node on a shared engine). */
+  purged(channel: string, throughSeq: number): void {
+    this.#purged.add(channel, throughSeq);
+    this.#cap?.purged(channel, throughSeq);
+  }
+
+  /** True when the message was purged (see purgeChannel). */
+  isPurged(channel: string, seq: number): boolean {
+    return this.#purged.covers(channel, seq);
+  }
+
+  /** Counts every delivered message toward `cap`, which trims the channels that outgrow it. */
+  useCap(cap: ChannelCap): void {
+    this.#cap = cap;
   }
 
   /** True when memory holds every delivered message from `seq` on. */

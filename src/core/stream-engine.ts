@@ -35,6 +35,11 @@ export interface StreamListener {
    * copy and goes on from the stream's `lastSeq`.
    */
   reset?(): void;
+  /**
+   * A shared engine: another node purged `channel` through `throughSeq` (see
+   * EngineStream.purgeChannel); the hub stops serving those messages from its memory too.
+   */
+  purged?(channel: string, throughSeq: number): void;
 }
 
 /**
@@ -63,6 +68,13 @@ export interface EngineStream {
   tail(n: number): Promise<BusMessage[]>;
   /** Dedupe keys of messages stored since `since` (ms), with their messages. */
   recentKeys(since: number): Promise<Map<string, BusMessage>>;
+  /**
+   * Removes the stored messages of one channel with seq ≤ `throughSeq` (a deleted topic, a
+   * per-channel cap); once it resolves no read, tail or restart returns them — another node's
+   * neither. Positions go on and `firstSeq` stays where retention put it, so a resume of another
+   * channel is still recovered; a reader of this channel finds a gap and goes on after it.
+   */
+  purgeChannel(channel: string, throughSeq: number): Promise<void>;
   /**
    * The hub holds the namespace now: a shared engine starts handing the listener every message
    * after `lastSeq`, other nodes' included (none is handed over before).

@@ -5,7 +5,7 @@ import type { Namespace } from "./namespace.ts";
 export interface ReadFilter {
   /** Only channels this accepts (all when absent). */
   channel?: (channel: string) => boolean;
-  /** Every delivered message, expired ones too (a lookup by id). */
+  /** Every delivered message, expired ones too (a lookup by id); never purged ones. */
   all?: boolean;
 }
 
@@ -22,7 +22,7 @@ const MEMORY_CHUNK = 256;
  * The one reader of "a namespace's messages from seq N" — for replays, durable consumers and
  * start positions alike. It reads what has been delivered (up to the namespace's `lastSeq`), from
  * the in-memory history where it still holds them and from storage before that, and applies
- * TTL, the per-channel limit and the reader's filter here, once.
+ * purges, TTL, the per-channel limit and the reader's filter here, once.
  */
 export class StreamReader {
   readonly #ns: Namespace;
@@ -94,6 +94,7 @@ export class StreamReader {
   }
 
   #keep(m: BusMessage, now: number): boolean {
+    if (this.#ns.isPurged(m.channel, m.seq)) return false;
     const { channel, all } = this.#filter;
     if (all) return true;
     if (m.expiresAt && m.expiresAt <= now) return false;

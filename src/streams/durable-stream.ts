@@ -3,6 +3,7 @@ import type { AppendRequest, EngineStream, StreamListener } from "../core/stream
 import { Log, type LogOptions } from "../log/log.ts";
 import type { LogLoss } from "../log/log-state.ts";
 import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
+import { ChannelPurges } from "./channel-purges.ts";
 import { decodeStored, encodeAppended, toBusMessage } from "./record.ts";
 
 /** How long and how much a namespace keeps. 0 means no limit. */
@@ -24,24 +25,27 @@ export interface StreamOptions {
 
 /**
  * One namespace's stream on the log engine: messages as log records, an epoch that survives
- * restarts (kept in `stream.json`, see stream-meta.ts) and retention by whole segments. The log
- * numbers the messages (the one sequence authority) and batches the writes; its durable
- * watermark releases them to the listener in sequence order.
+ * restarts (kept in `stream.json`, see stream-meta.ts), retention by whole segments and purged
+ * channels as tombstones (channel-purges.ts). The log numbers the messages (the one sequence
+ * authority) and batches the writes; its durable watermark releases them to the listener in
+ * sequence order.
  */
 export class DurableStream implements EngineStream {
   readonly epoch: string;
   readonly log: Log;
   readonly #retention?: RetentionPolicy;
   readonly #listener?: StreamListener;
+  readonly #purges: ChannelPurges;
   #segments: number;
   #retaining?: Promise<unknown>;
   /** Messages appended and not yet durable, oldest first. */
   #unsettled: BusMessage[] = [];
   #durableSeq: number;
 
-  private constructor(epoch: string, log: Log, options: StreamOptions) {
+  private constructor(epoch: string, log: Log, purges: ChannelPurges, options: StreamOptions) {
     this.epoch = epoch;
     this.log = log;
+    this.#purges = purges;
     this.#retention = options.retention;
     this.#listener = options.listener;
     this.#segments = log.segmentCount;
@@ -71,12 +75,13 @@ export class DurableStream implements EngineStream {
         if (stream) stream.#failed(seq, error);
       },
     });
+    const purges = await ChannelPurges.open(dir);
     const losses = log.losses;
-    if (!losses.length) return stream = new DurableStream(meta.epoch, log, options);
+    if (!losses.length) return stream = new DurableStream(meta.epoch, log, purges, options);
     const renewed = await writeStreamMeta(dir, options.name ?? meta.name);
     await log.acceptLosses();
     options.onLoss?.(losses, { from: meta.epoch, to: renewed.epoch });
-    return stream = new DurableStream(renewed.epoch, log, options);
+    return stream = new DurableStream(renewed.epoch, log, purges, options);
   }
 
   get firstSeq(): number {
@@ -139,11 +144,20 @@ export class DurableStream implements EngineStream {
     }
   }
 
-  /** Every stored message from `fromSeq` on, expired ones too (readers filter them). */
+  /** Every stored message from `fromSeq` on but purged ones; expired ones too (readers skip them). */
   async *read(fromSeq: number): AsyncGenerator<BusMessage[]> {
+    const purges = this.#purges;
     for await (const records of this.log.readBatches(fromSeq)) {
-      yield records.map((r) => toBusMessage(decodeStored(r.data), this.epoch, r.seq, r.time));
+      const batch = records.map((r) =>
+        toBusMessage(decodeStored(r.data), this.epoch, r.seq, r.time)
+      );
+      yield purges.size ? batch.filter((m) => !purges.covers(m.channel, m.seq)) : batch;
     }
+  }
+
+  /** A tombstone, on disk before this resolves; the records go with their segment. */
+  purgeChannel(channel: string, throughSeq: number): Promise<void> {
+    return this.#purges.add(channel, throughSeq);
   }
 
   seekTime(time: number): Promise<number> {
@@ -161,7 +175,8 @@ export class DurableStream implements EngineStream {
     const keys = new Map<string, BusMessage>();
     for await (const r of this.log.readIter(await this.log.seekTime(since))) {
       const stored = decodeStored(r.data);
-      if (stored.key) keys.set(stored.key, toBusMessage(stored, this.epoch, r.seq, r.time));
+      if (!stored.key || this.#purges.covers(stored.channel, r.seq)) continue;
+      keys.set(stored.key, toBusMessage(stored, this.epoch, r.seq, r.time));
     }
     return keys;
   }
@@ -188,6 +203,7 @@ export class DurableStream implements EngineStream {
     // Never delete the newest message: the stream's position must survive restarts.
     cutoff = Math.min(cutoff, this.lastSeq);
     if (cutoff > this.firstSeq) await this.log.truncateBefore(cutoff);
+    await this.#purges.forgetBefore(this.firstSeq);
     return this.firstSeq;
   }
 

@@ -96,6 +96,13 @@ export abstract class SharedStream implements EngineStream {
   protected abstract firstAtOrAfter(time: number): Promise<number>;
   /** Retention: drops the stored entries before `seq` (exactly). */
   abstract trimBefore(seq: number): Promise<void>;
+  /** Deletes the channel's entries through `throughSeq`, then tells the other nodes. */
+  abstract purgeChannel(channel: string, throughSeq: number): Promise<void>;
+
+  /** A node (maybe this one) purged `channel` through `throughSeq`: the hub forgets them too. */
+  heardPurge(channel: string, throughSeq: number): void {
+    this.#listener.purged?.(channel, throughSeq);
+  }
 
   get epoch(): string {
     return this.#epoch;

@@ -48,6 +48,7 @@ class ArrayStream extends SharedStream {
     this.drain();
   }
   async trimBefore(): Promise<void> {}
+  async purgeChannel(): Promise<void> {}
 
   protected async range(from: number, to: number, count: number): Promise<Entry[]> {
     this.reads++;

@@ -17,6 +17,8 @@ export interface EngineUnderTest {
   loseRecords?(namespace: string): Promise<void>;
   /** Closes every engine this made and removes its data. */
   dispose(): Promise<void>;
+  /** `crashed()` gives another node of a shared engine (both go on; a purge reaches both). */
+  shared?: boolean;
 }
 
 export interface EngineOptions {
@@ -38,11 +40,33 @@ async function publishN(b: Broker, n: number, channel = "ns.x"): Promise<BusMess
 }
 
 async function readAll(b: Broker, fromSeq: number): Promise<number[]> {
-  const seqs: number[] = [];
-  for await (const batch of b.read(b.namespace("ns")!, fromSeq)) {
-    seqs.push(...batch.map((m) => m.seq));
+  return (await readMessages(b, fromSeq)).map((m) => m.seq);
+}
+
+async function readMessages(b: Broker, fromSeq: number): Promise<BusMessage[]> {
+  const out: BusMessage[] = [];
+  for await (const batch of b.read(b.namespace("ns")!, fromSeq)) out.push(...batch);
+  return out;
+}
+
+/** Channel and payload of each message read from `fromSeq` on: `a0 b1 …` as in `mixed`. */
+const readTags = async (b: Broker, fromSeq = 1) =>
+  (await readMessages(b, fromSeq)).map((m) => `${m.channel.slice(3)}${text(m)}`);
+
+/** ns.a and ns.b interleaved, ns.a first and last (the front and the hub's memory): seq 1…6. */
+async function mixed(b: Broker): Promise<BusMessage[]> {
+  const out: BusMessage[] = [];
+  for (const channel of ["a", "a", "b", "a", "b", "a"]) {
+    out.push(await b.publish({ channel: `ns.${channel}`, payload: json(out.length) }));
   }
-  return seqs;
+  return out;
+}
+
+/** Subscribes to `pattern` with these start options; the replayed seqs and whether recovered. */
+async function replayed(b: Broker, pattern: string, start: Parameters<Broker["subscribe"]>[2]) {
+  const seqs: number[] = [];
+  const r = await b.subscribe({ deliver: (m) => seqs.push(m.seq) }, pattern, start);
+  return { seqs, recovered: r.recovered };
 }
 
 const range = (from: number, to: number) =>
@@ -205,6 +229,106 @@ export function runStreamEngineContract(name: string, makeEngine: MakeEngine): v
         resume: { ns: { epoch: sent[0].epoch, seq: 40 } },
       });
       assert.equal(r.recovered, false);
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  test("a purged channel is neither read nor replayed; positions and other channels' resumes are untouched", async (make) => {
+    const e = await make({});
+    try {
+      const b = hub(e.engine);
+      await b.createNamespace("ns");
+      const sent = await mixed(b);
+      const ns = b.namespace("ns")!;
+      const first = ns.firstSeq;
+      assert.equal(await b.purgeChannel("ns.a"), 6);
+      assert.deepEqual(await readTags(b), ["b2", "b4"]);
+      assert.equal(ns.firstSeq, first, "a purge is not retention");
+      const resume = { resume: { ns: { epoch: sent[0].epoch, seq: 0 } } };
+      assert.deepEqual(await replayed(b, "ns.>", resume), { seqs: [3, 5], recovered: true });
+      assert.deepEqual(await replayed(b, "ns.a", { from: "first" }), { seqs: [], recovered: true });
+      assert.deepEqual(await replayed(b, "ns.a", { from: "last" }), { seqs: [], recovered: true });
+      const again = await b.publish({ channel: "ns.a", payload: json("new") });
+      assert.equal(again.seq, 7);
+      assert.deepEqual(await readTags(b), ["b2", "b4", 'a"new"']);
+      if (!e.crashed) return;
+      const restarted = hub(await e.crashed());
+      await restarted.load();
+      assert.deepEqual(await readTags(restarted), ["b2", "b4", 'a"new"']);
+      assert.deepEqual(restarted.namespace("ns")!.position, { epoch: sent[0].epoch, seq: 7 });
+      assert.deepEqual(await replayed(restarted, "ns.>", resume), {
+        seqs: [3, 5, 7],
+        recovered: true,
+      });
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  test("a purge through a sequence keeps the channel's later messages, after a restart too", async (make) => {
+    const e = await make({});
+    try {
+      const b = hub(e.engine);
+      await b.createNamespace("ns");
+      await mixed(b);
+      await b.purgeChannel("ns.a", 4);
+      await b.purgeChannel("ns.a", 2); // an older purge changes nothing
+      assert.deepEqual(await readTags(b), ["b2", "b4", "a5"]);
+      if (!e.crashed) return;
+      const restarted = hub(await e.crashed());
+      await restarted.load();
+      assert.deepEqual(await readTags(restarted), ["b2", "b4", "a5"]);
+      const tail = await restarted.namespace("ns")!.readStored(1);
+      const stored: string[] = [];
+      for await (const batch of tail) stored.push(...batch.map((m) => m.channel + m.seq));
+      assert.deepEqual(stored, ["ns.b3", "ns.b5", "ns.a6"], "the engine's own read skips them");
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  test("a channel cap keeps each channel's newest messages, stored and live, after a restart too", async (make) => {
+    const e = await make({});
+    try {
+      const b = hub(e.engine);
+      await b.createNamespace("ns");
+      await publishN(b, 4, "ns.a");
+      await b.capChannels("ns", 3, (_, error) => assert.fail(String(error)));
+      assert.deepEqual((await readTags(b)).join(), "a1,a2,a3", "counted what was stored");
+      await publishN(b, 2, "ns.b");
+      for (let i = 4; i < 12; i++) await b.publish({ channel: "ns.a", payload: json(i) });
+      await b.purgeChannel("ns.none"); // a purge that waits for every trim before it
+      assert.deepEqual((await readTags(b)).join(), "b0,b1,a9,a10,a11");
+      if (!e.crashed) return;
+      const restarted = hub(await e.crashed());
+      await restarted.load();
+      assert.deepEqual((await readTags(restarted)).join(), "b0,b1,a9,a10,a11");
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  test("a purge on one node of a shared engine is honoured by the other's memory", async (make) => {
+    const e = await make({});
+    if (!e.shared || !e.crashed) return await e.dispose();
+    try {
+      const a = hub(e.engine);
+      await a.createNamespace("ns");
+      await mixed(a);
+      const other = hub(await e.crashed());
+      await other.load();
+      assert.deepEqual(await readTags(other, 5), ["b4", "a5"], "the other node's memory");
+      await a.purgeChannel("ns.a");
+      await within(
+        (async () => {
+          while ((await readTags(other)).join() !== "b2,b4") {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })(),
+        10_000,
+        "the other node to stop serving the purged messages",
+      );
     } finally {
       await e.dispose();
     }

@@ -3,6 +3,7 @@ import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import { isConnectionError, openPool, redactUrl } from "../../connectors/postgres/connect.ts";
 import { PgListener } from "../../connectors/postgres/listener.ts";
+import { parsePurgeNotice } from "../purge-notice.ts";
 import { requireSchema } from "../../connectors/postgres/migrations.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { StreamEngine, StreamListener } from "../../core/stream-engine.ts";
@@ -111,7 +112,10 @@ export class PostgresEngine implements StreamEngine, ClusterEngine {
       return this.#namespaces.announced(payload);
     }
     if (channel === CONSUMERS_CHANNEL) return this.#consumers?.announced(payload);
-    this.#byChannel.get(channel)?.rang();
+    const stream = this.#byChannel.get(channel);
+    const purge = parsePurgeNotice(payload);
+    if (purge) stream?.heardPurge(purge.channel, purge.throughSeq);
+    else stream?.rang();
   }
 
   available(): boolean {

@@ -1,6 +1,7 @@
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { AppendRequest, StreamListener } from "../../core/stream-engine.ts";
 import { encodeAppended } from "../record.ts";
+import { purgeNotice } from "../purge-notice.ts";
 import { type Entry, SharedStream } from "../shared-stream.ts";
 import type { Head, StreamQueries } from "./queries.ts";
 
@@ -137,9 +138,14 @@ export class PostgresStream extends SharedStream {
     this.firstSeq = await this.#queries.trimBefore(this.name, seq);
   }
 
+  /** Deletes the channel's rows; every node (this one too) hears the notice on the doorbell. */
+  async purgeChannel(channel: string, throughSeq: number): Promise<void> {
+    await this.#queries.purge(this.name, channel, throughSeq, purgeNotice(channel, throughSeq));
+  }
+
   /** After partitions were dropped: the oldest message left. */
   async refreshFirst(): Promise<void> {
-    this.firstSeq = await this.#queries.firstSeq(this.name);
+    this.firstSeq = await this.#queries.resetFirst(this.name);
   }
 
   protected range(from: number, to: number, count: number): Promise<Entry[]> {

@@ -20,6 +20,11 @@ const ms = (column: string) => `floor(extract('epoch' from ${column}) * 1000)::f
 const BYTEA = 17;
 const bytes = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
+/** The oldest retained sequence of namespace $1 (see catbus_stream_first_kept), or null. */
+const FIRST = `coalesce(
+  (select seq from catbus_stream_first_kept where namespace = $1),
+  (select min(seq) from catbus_stream_messages where namespace = $1))`;
+
 /** The engine's statements: every read and write of the streams' tables goes through here. */
 export class StreamQueries {
   readonly sql: Sql;
@@ -31,8 +36,7 @@ export class StreamQueries {
   /** The namespace's head, made (or given a new epoch, when `known` saw more) if needed. */
   async head(namespace: string, known?: Known): Promise<Head> {
     const [row] = await this.sql.unsafe(
-      `select h.epoch, h.base::float8 as base, h.top::float8 as top,
-         (select min(seq) from catbus_stream_messages where namespace = $1)::float8 as first
+      `select h.epoch, h.base::float8 as base, h.top::float8 as top, ${FIRST}::float8 as first
        from catbus_stream_head($1, $2, $3::bigint) h`,
       [namespace, known?.epoch ?? null, known?.seq ?? 0],
     );
@@ -105,21 +109,55 @@ export class StreamQueries {
     return row?.seq ?? 0;
   }
 
-  /** Deletes messages before `seq` (exactly); returns the oldest sequence left (0 when empty). */
+  /** Deletes messages before `seq` (exactly); returns the oldest retained sequence, `seq`. */
   async trimBefore(namespace: string, seq: number): Promise<number> {
-    await this.sql.unsafe(
-      "delete from catbus_stream_messages where namespace = $1 and seq < $2",
-      [namespace, seq],
-    );
-    return await this.firstSeq(namespace);
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe("delete from catbus_stream_messages where namespace = $1 and seq < $2", [
+        namespace,
+        seq,
+      ]);
+      await tx.unsafe(
+        `insert into catbus_stream_first_kept values ($1, $2)
+         on conflict (namespace) do update set seq = excluded.seq`,
+        [namespace, seq],
+      );
+    });
+    return seq;
   }
 
-  async firstSeq(namespace: string): Promise<number> {
-    const [row] = await this.sql.unsafe(
-      "select min(seq)::float8 as seq from catbus_stream_messages where namespace = $1",
-      [namespace],
-    );
+  /** After partitions were dropped: the oldest row left is the oldest retained. */
+  async resetFirst(namespace: string): Promise<number> {
+    await this.sql.unsafe("delete from catbus_stream_first_kept where namespace = $1", [namespace]);
+    const [row] = await this.sql.unsafe(`select ${FIRST}::float8 as seq`, [namespace]);
     return row?.seq ?? 0;
+  }
+
+  /**
+   * Deletes `channel`'s rows through `throughSeq` (from where its last purge ended), keeps the
+   * oldest retained sequence where it was, and rings the doorbell with `notice` at commit.
+   */
+  async purge(namespace: string, channel: string, throughSeq: number, notice: string) {
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe(
+        `insert into catbus_stream_first_kept
+         select $1, min(seq) from catbus_stream_messages where namespace = $1
+         having min(seq) is not null on conflict (namespace) do nothing`,
+        [namespace],
+      );
+      await tx.unsafe(
+        `delete from catbus_stream_messages where namespace = $1 and seq <= $3
+           and seq > coalesce((select through from catbus_stream_purges
+             where namespace = $1 and channel = $2), 0)
+           and catbus_record_channel(data) = $2`,
+        [namespace, channel, throughSeq],
+      );
+      await tx.unsafe(
+        `insert into catbus_stream_purges values ($1, $2, $3) on conflict (namespace, channel)
+         do update set through = greatest(catbus_stream_purges.through, excluded.through)`,
+        [namespace, channel, throughSeq],
+      );
+      await tx.unsafe("select pg_notify(catbus_stream_channel($1), $2)", [namespace, notice]);
+    });
   }
 
   async namespaces(): Promise<string[]> {

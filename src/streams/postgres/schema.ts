@@ -15,6 +15,7 @@ import { NODE_CHANNELS_SCHEMA } from "./node-channels.ts";
  * - `catbus_stream_keys`: dedupe keys with the sequence first stored under them and when they
  *   are forgotten.
  * - `catbus_publish(namespace, records, …)`: the one writer.
+ * - `catbus_stream_purges`, `catbus_stream_first_kept`: purged channels (migration 3).
  */
 const V1 = String.raw`
 -- Every namespace ever made: apart from its row below, so a namespace whose row and messages
@@ -251,10 +252,28 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Purged channels (see EngineStream.purgeChannel): how far each channel's rows are deleted (a
+ * later purge starts there), and the oldest sequence retention keeps when purges deleted rows
+ * at the front (resumes before it are not recovered; purged rows are no loss).
+ */
+const PURGES = String.raw`
+CREATE TABLE catbus_stream_purges (
+  namespace text NOT NULL,
+  channel text NOT NULL,
+  through bigint NOT NULL,
+  PRIMARY KEY (namespace, channel)
+);
+CREATE TABLE catbus_stream_first_kept (
+  namespace text PRIMARY KEY,
+  seq bigint NOT NULL
+);
+`;
+
 export const STREAMS_SCHEMA: Schema = {
   what: "streams",
   versionTable: "catbus_stream_schema",
-  migrations: [V1, NODE_CHANNELS_SCHEMA],
+  migrations: [V1, NODE_CHANNELS_SCHEMA, PURGES],
 };
 
 /** The channel a namespace's creation is announced on (its payload is the namespace's name). */

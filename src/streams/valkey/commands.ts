@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import type { Connection } from "./connection.ts";
-import { APPEND, APPEND_SHARDED, ENSURE, SEEK_TIME } from "./scripts.ts";
+import { APPEND, APPEND_SHARDED, ENSURE, PURGE, PURGE_SHARDED, SEEK_TIME } from "./scripts.ts";
 import type { NamespaceKeys } from "./keys.ts";
 import type { Entry } from "../shared-stream.ts";
 
@@ -32,7 +32,11 @@ type Scripted = Connection & {
   catbusEnsure: Script;
   catbusAppend: Script;
   catbusSeekTime: Script;
+  catbusPurge: Script;
 };
+
+/** Entries one purge script looks at (a bounded pause of the server per call). */
+const PURGE_RUN = 2000;
 
 const seqOfId = (id: Uint8Array) => parseInt(new TextDecoder().decode(id), 10);
 
@@ -45,6 +49,7 @@ export class ValkeyCommands {
     client.defineCommand("catbusEnsure", { lua: ENSURE, numberOfKeys: 2 });
     client.defineCommand("catbusAppend", { lua: sharded ? APPEND_SHARDED : APPEND });
     client.defineCommand("catbusSeekTime", { lua: SEEK_TIME, numberOfKeys: 1 });
+    client.defineCommand("catbusPurge", { lua: sharded ? PURGE_SHARDED : PURGE, numberOfKeys: 3 });
     this.client = client as Scripted;
   }
 
@@ -116,10 +121,20 @@ export class ValkeyCommands {
     return Number(await this.client.catbusSeekTime(stream, time));
   }
 
-  /** Drops entries before `seq` (exactly); returns the oldest sequence left (0 when empty). */
-  async trimBefore(stream: string, seq: number): Promise<number> {
-    await this.client.xtrim(stream, "MINID", `${seq}-0`);
-    return (await this.range(stream, 0, "+", 1))[0]?.seq ?? 0;
+  /**
+   * Drops entries before `seq` (exactly); returns the oldest retained sequence, `seq` (kept as
+   * meta `f`: purged entries after it are no loss).
+   */
+  async trimBefore(keys: NamespaceKeys, seq: number): Promise<number> {
+    await this.client.xtrim(keys.stream, "MINID", `${seq}-0`);
+    await this.client.hset(keys.meta, "f", seq);
+    return seq;
+  }
+
+  /** Deletes `channel`'s entries through `throughSeq`, a run at a time; `notice` tells the nodes. */
+  async purge(keys: NamespaceKeys, channel: string, throughSeq: number, notice: string) {
+    const args = [keys.meta, keys.stream, keys.purges, channel, throughSeq, PURGE_RUN];
+    while (await this.client.catbusPurge(...args, keys.live, notice) === 1);
   }
 }
 

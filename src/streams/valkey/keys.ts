@@ -8,8 +8,10 @@ export class NamespaceKeys {
   readonly meta: string;
   /** Stream: one entry per message, id `<seq>-0`, fields t (time) and d (the stored message). */
   readonly stream: string;
-  /** Pub/sub channel the append script publishes every stored batch on. */
+  /** Pub/sub channel the append script publishes every stored batch on (and PURGE its notice). */
   readonly live: string;
+  /** Hash: channel → the sequence its entries are deleted through (scripts.ts PURGE). */
+  readonly purges: string;
   readonly #dedupe: string;
 
   constructor(prefix: string, name: string) {
@@ -17,6 +19,7 @@ export class NamespaceKeys {
     this.meta = `${tagged}:meta`;
     this.stream = `${tagged}:stream`;
     this.live = `${tagged}:live`;
+    this.purges = `${tagged}:purges`;
     this.#dedupe = `${tagged}:key:`;
   }
 

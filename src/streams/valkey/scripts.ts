@@ -9,13 +9,16 @@
  * engine lost data: no meta (a restart without persistence, a flush), or a top below what the
  * calling node already saw in the same epoch (ARGV[2] epoch, ARGV[3] seq; a lost tail). The new
  * epoch (ARGV[1]) continues after anything that survived, so no sequence is given out twice.
+ * The oldest retained sequence is the first entry's, or meta `f` when set: where retention put
+ * it while purges (PURGE) deleted entries at the front, which no resume should count as lost.
  */
 const HEAD = `
 local function seq_of(entry) return tonumber(string.match(entry[1], '^%d+')) end
 local meta, stream = KEYS[1], KEYS[2]
-local head = redis.call('HMGET', meta, 'e', 'b', 's', 't')
+local head = redis.call('HMGET', meta, 'e', 'b', 's', 't', 'f')
 local epoch, base, top, newest = head[1], tonumber(head[2]) or 0, tonumber(head[3]) or 0,
   tonumber(head[4]) or 0
+local kept = tonumber(head[5])
 local known = tonumber(ARGV[3])
 if not epoch or (epoch == ARGV[2] and top < known) then
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
@@ -25,6 +28,7 @@ if not epoch or (epoch == ARGV[2] and top < known) then
   redis.call('HSET', meta, 'e', epoch, 'b', string.format('%d', base), 's', string.format('%d', top))
 end
 local function first_seq()
+  if kept then return kept end
   local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
   return first and seq_of(first) or 0
 end
@@ -63,7 +67,11 @@ for i = 7, #ARGV, 2 do
   end
 end
 if #live > 0 then
-  if ARGV[5] ~= '0' then redis.call('XTRIM', stream, 'MAXLEN', '~', ARGV[5]) end
+  -- Entries trimmed by count from the front: the first one left is the oldest retained again.
+  if ARGV[5] ~= '0' and redis.call('XTRIM', stream, 'MAXLEN', '~', ARGV[5]) > 0 and kept then
+    redis.call('HDEL', meta, 'f')
+    kept = nil
+  end
   redis.call('HSET', meta, 's', string.format('%d', top), 't', string.format('%d', now))
 end
 local first = first_seq()
@@ -76,6 +84,41 @@ return {epoch, base, first, now, unpack(reply)}
 
 /** APPEND for a Redis Cluster: the live channel is a shard channel (`SPUBLISH`, Redis 7). */
 export const APPEND_SHARDED = APPEND.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
+
+/**
+ * Deletes one channel's entries through a sequence, a bounded run per call (the server runs
+ * nothing else meanwhile). KEYS[1] meta, KEYS[2] stream, KEYS[3] purges (hash: channel → the
+ * sequence its entries are deleted through); ARGV[1] channel, ARGV[2] through, ARGV[3] most
+ * entries to look at, ARGV[4] live channel, ARGV[5] the notice published there when done.
+ * The channel is read from the stored record in place (src/streams/record.ts: its length is byte
+ * 2, the channel follows). Returns 1 while entries are left to look at, else 0.
+ */
+export const PURGE = `
+local meta, stream, purges = KEYS[1], KEYS[2], KEYS[3]
+local channel, through = ARGV[1], tonumber(ARGV[2])
+local done = tonumber(redis.call('HGET', purges, channel)) or 0
+if done >= through then return 0 end
+if not redis.call('HGET', meta, 'f') then
+  local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  if first then redis.call('HSET', meta, 'f', string.match(first[1], '^%d+')) end
+end
+local found = redis.call('XRANGE', stream, string.format('%d-1', done), string.format('%d-0', through),
+  'COUNT', tonumber(ARGV[3]))
+for _, entry in ipairs(found) do
+  local d = entry[2][4]
+  if string.sub(d, 3, 2 + string.byte(d, 2)) == channel then redis.call('XDEL', stream, entry[1]) end
+end
+if #found == tonumber(ARGV[3]) then
+  redis.call('HSET', purges, channel, string.match(found[#found][1], '^%d+'))
+  return 1
+end
+redis.call('HSET', purges, channel, string.format('%d', through))
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 0
+`;
+
+/** PURGE for a Redis Cluster (see APPEND_SHARDED). */
+export const PURGE_SHARDED = PURGE.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
 
 /**
  * KEYS[1] stream, ARGV[1] time (ms): the sequence of the first entry at or after the time (a

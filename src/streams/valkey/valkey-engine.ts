@@ -11,6 +11,7 @@ import { tooManyNamespaces, trimByCountAndAge } from "../shared-stream.ts";
 import { ValkeyCommands } from "./commands.ts";
 import { createdChannel, NamespaceKeys, namespacesKey } from "./keys.ts";
 import { parseLiveBatch } from "./live-batch.ts";
+import { isPurgeNotice, parsePurgeNotice } from "../purge-notice.ts";
 import { ValkeyStream } from "./valkey-stream.ts";
 import { ValkeyConsumerStore } from "./consumer-store.ts";
 import type { ClusterEngine, NodeChannelOptions } from "../node-channels.ts";
@@ -171,6 +172,10 @@ export class ValkeyEngine implements StreamEngine, ClusterEngine {
     }
     const stream = this.#byLive.get(channel);
     if (!stream) return;
+    if (isPurgeNotice(message)) {
+      const notice = parsePurgeNotice(new TextDecoder().decode(message));
+      return notice && stream.heardPurge(notice.channel, notice.throughSeq);
+    }
     try {
       stream.live(parseLiveBatch(message));
     } catch (e) {

@@ -2,6 +2,7 @@ import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import type { AppendRequest, StreamListener } from "../../core/stream-engine.ts";
 import { encodeAppended } from "../record.ts";
+import { purgeNotice } from "../purge-notice.ts";
 import { type Entry, SharedStream } from "../shared-stream.ts";
 import type { Head, ValkeyCommands } from "./commands.ts";
 import type { NamespaceKeys } from "./keys.ts";
@@ -122,7 +123,12 @@ export class ValkeyStream extends SharedStream {
 
   /** Retention: drops entries before `seq`. */
   async trimBefore(seq: number): Promise<void> {
-    this.firstSeq = await this.#commands.trimBefore(this.#keys.stream, seq);
+    this.firstSeq = await this.#commands.trimBefore(this.#keys, seq);
+  }
+
+  /** XDELs the channel's entries; every node (this one too) hears the notice on the live channel. */
+  async purgeChannel(channel: string, throughSeq: number): Promise<void> {
+    await this.#commands.purge(this.#keys, channel, throughSeq, purgeNotice(channel, throughSeq));
   }
 
   protected range(from: number, to: number, count: number): Promise<Entry[]> {
