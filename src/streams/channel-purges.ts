@@ -70,6 +70,11 @@ export class ChannelPurges {
     return this.#purged.forgetBefore(firstSeq) ? this.#save() : this.#writing;
   }
 
+  /** Resolves once every write made is done (failed ones were answered to their purge). */
+  settled(): Promise<void> {
+    return this.#writing.catch(() => {});
+  }
+
   #save(): Promise<void> {
     const write = () =>
       writeFileAtomic(

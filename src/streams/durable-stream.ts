@@ -207,7 +207,8 @@ export class DurableStream implements EngineStream {
     return this.firstSeq;
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  async close(): Promise<void> {
+    await this.#purges.settled();
+    await this.log.close();
   }
 }

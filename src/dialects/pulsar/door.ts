@@ -1,4 +1,4 @@
-import { cannotListen, displayHost, type Door } from "../door.ts";
+import { cannotListen, displayHost, type Door, type DoorServices } from "../door.ts";
 import { parseAddress } from "../../core/address.ts";
 import { CatbusError, ErrorCode } from "../../../client/shared/errors.ts";
 import type { PulsarDoorSettings } from "./settings.ts";
@@ -19,6 +19,29 @@ import { RateLimit } from "./rate-limits.ts";
 
 const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
+/**
+ * `storage.max_messages_per_topic`: each topic keeps its newest messages (the original trims
+ * its Valkey stream with MAXLEN). The stored ones are counted in the background.
+ */
+function capTopics(services: DoorServices, max: number): void {
+  if (!max) return;
+  const warn = (message: string, error: unknown, channel?: string) =>
+    services.log("warn", message, { channel, error: String(error) });
+  services.broker.capChannels(PULSAR_NAMESPACE, max, (channel, error) =>
+    warn(
+      "trimming a topic to --pulsar-max-messages-per-topic failed; its next trim covers them",
+      error,
+      channel,
+    )
+  ).catch((error) =>
+    warn(
+      "counting the topics' messages for --pulsar-max-messages-per-topic failed; topics may " +
+        "keep more until a restart",
+      error,
+    )
+  );
+}
+
 /** The Pulsar Relay door: on when `--pulsar-bind` is set; needs `PULSAR_JWT_SECRET_KEY`. */
 export const pulsarDoor: Door<PulsarDoorSettings> = {
   name: "pulsar",
@@ -36,6 +59,7 @@ export const pulsarDoor: Door<PulsarDoorSettings> = {
     if (!services.broker.namespace(PULSAR_NAMESPACE)) {
       await services.broker.createNamespace(PULSAR_NAMESPACE);
     }
+    capTopics(services, settings.pulsarMaxMessagesPerTopic);
     const store = await openPulsarStore(settings, services.log);
     const answers = await IdempotencyFile.open(settings.data, settings.pulsarIdempotencyMaxKeys);
     const live = new PulsarLive(services.live, store);

@@ -160,6 +160,16 @@ export const pulsarSettings = settingsGroup({
       help: "how long a topic's message is delivered and replayed, at most (a shorter ttl " +
         "wins; seconds, or a duration such as 24h; 0 = until the server's retention drops it)",
     },
+    pulsarMaxMessagesPerTopic: {
+      flag: "pulsar-max-messages-per-topic",
+      env: "PULSAR_MAX_MESSAGES_PER_TOPIC",
+      yaml: "storage.max_messages_per_topic",
+      kind: count,
+      allowZero: true,
+      default: 1_000_000,
+      help: "messages a topic keeps, its newest (older ones are deleted as it grows, in steps of " +
+        "1%; 0 = no limit)",
+    },
     pulsarRateLimitPerClient: {
       flag: "pulsar-rate-limit-per-client",
       env: "PULSAR_RATE_LIMIT_PER_CLIENT",

@@ -1,4 +1,11 @@
-import { canAccess, isAdmin, PULSAR_NAMESPACE, TOPIC_NAME, TOPIC_NAME_RULE } from "./access.ts";
+import {
+  canAccess,
+  channelOf,
+  isAdmin,
+  PULSAR_NAMESPACE,
+  TOPIC_NAME,
+  TOPIC_NAME_RULE,
+} from "./access.ts";
 import { authenticate, type Caller, type PulsarContext, requirePermission } from "./context.ts";
 import { badRequest, Fields, forbidden, HttpError, json, notFound, readJson } from "./http.ts";
 import type { TopicRecord } from "./store.ts";
@@ -100,9 +107,15 @@ async function updateTopic(ctx: PulsarContext, request: Request, name: string) {
   return json(200, topicPublic(updated ?? topic, caller));
 }
 
+/**
+ * Deletes the topic and its messages: those up to now are purged from the `pulsar` namespace,
+ * so no reader of `pulsar.<name>` — this door's, a native replay — sees them again.
+ */
 async function deleteTopic(ctx: PulsarContext, request: Request, name: string) {
   const caller = await authenticate(ctx, request);
   requireOwner(existing(ctx, name), caller, "delete it");
+  // Purged first: when storage refuses, the topic is still there for the retry.
+  await ctx.services.broker.purgeChannel(channelOf(name));
   await ctx.store.deleteTopic(name);
   return json(204, null);
 }
