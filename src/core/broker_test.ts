@@ -50,6 +50,7 @@ function fakeStream(
     seekTime: () => Promise.resolve(1),
     tail: () => Promise.resolve([]),
     recentKeys: () => Promise.resolve(new Map()),
+    purgeChannel: () => Promise.resolve(),
   };
 }
 const broker = async (maxMessages = 100) => {

@@ -89,6 +89,7 @@ Deno.test("namespace - failing appends rejects only their publishes", async () =
     seekTime: () => Promise.resolve(1),
     tail: () => Promise.resolve([]),
     recentKeys: () => Promise.resolve(new Map()),
+    purgeChannel: () => Promise.resolve(),
   }, { stored: true });
   const answered = Promise.withResolvers<void>();
   appendOne(ns, message("a"), { published: () => {}, failed: (_, e) => answered.reject(e) });

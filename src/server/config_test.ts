@@ -219,9 +219,20 @@ Deno.test("config - the Pulsar Relay's storage names select the Valkey engine", 
   const storage = resolveConfig({
     flags: {},
     env: {},
-    yaml: { path: "c.yaml", text: "storage:\n  persistent_tier_retention: 24h\n" },
+    yaml: {
+      path: "c.yaml",
+      text: "storage:\n  persistent_tier_retention: 24h\n  max_messages_per_topic: 500\n",
+    },
   });
   assert.equal(storage.pulsarPersistentTierRetentionMs, 86_400_000, "the original's YAML key");
+  assert.equal(storage.pulsarMaxMessagesPerTopic, 500, "the original's YAML key");
+  assert.equal(
+    resolveConfig({ flags: {}, env: {} }).pulsarMaxMessagesPerTopic,
+    1_000_000,
+    "the original's default",
+  );
+  const capped = resolveConfig({ flags: {}, env: { PULSAR_MAX_MESSAGES_PER_TOPIC: "7" } });
+  assert.equal(capped.pulsarMaxMessagesPerTopic, 7);
   const plain = resolveConfig({ flags: {}, env: { PULSAR_STORAGE_BACKEND: "valkey" } });
   assert.deepEqual([plain.engine, plain.valkeyUrl], ["valkey", DEFAULTS.valkeyUrl]);
   assert.equal(resolveConfig({ flags: {}, env: { PULSAR_VALKEY_HOST: "h" } }).engine, "local");

@@ -19,6 +19,8 @@ import { RateLimit } from "./rate-limits.ts";
 
 const refuse = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
 
+const SETTING = "--pulsar-max-messages-per-topic";
+
 /**
  * `storage.max_messages_per_topic`: each topic keeps its newest messages (the original trims
  * its Valkey stream with MAXLEN). The stored ones are counted in the background.
@@ -27,19 +29,14 @@ function capTopics(services: DoorServices, max: number): void {
   if (!max) return;
   const warn = (message: string, error: unknown, channel?: string) =>
     services.log("warn", message, { channel, error: String(error) });
-  services.broker.capChannels(PULSAR_NAMESPACE, max, (channel, error) =>
+  const counting = services.broker.capChannels(PULSAR_NAMESPACE, max, (channel, error) => {
     warn(
-      "trimming a topic to --pulsar-max-messages-per-topic failed; its next trim covers them",
+      `trimming a topic to ${SETTING} failed; its next trim covers those messages`,
       error,
       channel,
-    )
-  ).catch((error) =>
-    warn(
-      "counting the topics' messages for --pulsar-max-messages-per-topic failed; topics may " +
-        "keep more until a restart",
-      error,
-    )
-  );
+    );
+  });
+  counting.catch((e) => warn(`counting topics for ${SETTING} failed; they are trimmed late`, e));
 }
 
 /** The Pulsar Relay door: on when `--pulsar-bind` is set; needs `PULSAR_JWT_SECRET_KEY`. */
