@@ -25,7 +25,7 @@ await probe?.[Symbol.asyncDispose]();
 /** `catbus init` on `db` (twice: the second finds nothing to do), through a node of its own. */
 async function init(db: TestDatabase): Promise<void> {
   await using server = await startCatbusd(["--no-webtransport"]);
-  for (const expected of [/Streams schema migrated from version 0 to 2/, /nothing to do/]) {
+  for (const expected of [/Streams schema migrated from version 0 to 3/, /nothing to do/]) {
     const out = await server.cli(["init"], { CATBUS_DATABASE_URL: db.url });
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, expected);

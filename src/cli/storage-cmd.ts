@@ -12,6 +12,7 @@ import { repairLog, verifyLog } from "../log/verify.ts";
 import { decodeStored } from "../streams/record.ts";
 import { writeStreamMeta } from "../streams/stream-meta.ts";
 import { storedNamespaces, streamDir, streamsDir, StreamStore } from "../streams/stream-store.ts";
+import { ChannelPurges } from "../streams/channel-purges.ts";
 import { ensureDataDir, lockDataDir } from "../server/data-dir.ts";
 import { JsonSyntaxError, scanObject, skipSpace } from "../core/json-scan.ts";
 import { isEventId } from "../dialects/bus/event.ts";
@@ -213,9 +214,12 @@ async function* dumpNamespaces(data: string, names: string[], encryption?: Encry
       encryption,
       dataDir: data,
     });
+    // A deleted topic's messages stay deleted in the copy.
+    const purges = await ChannelPurges.open(streamDir(data, ns));
     try {
       for await (const r of log.readIter(1)) {
         const s = decodeStored(r.data);
+        if (purges.covers(s.channel, r.seq)) continue;
         const { trace_id, reply_to, ...rest } = s.headers ?? {};
         const line: DumpLine = {
           id: s.id,
