@@ -92,6 +92,20 @@ Deno.test("broker - resume replays the gap and says recovered", async () => {
   });
 });
 
+Deno.test("broker - a purge in a memory-only namespace hides the channel from replays; resumes stay recovered", async () => {
+  const b = await broker();
+  for (let i = 0; i < 5; i++) {
+    await b.publish({ channel: i % 2 ? "app.odd" : "app.even", payload: json(i) });
+  }
+  assert.equal(await b.purgeChannel("app.even", 3), 3);
+  const s = sink();
+  const epoch = b.namespace("app")!.epoch;
+  const r = await b.subscribe(s.sub, "app.>", { resume: { app: { epoch, seq: 0 } } });
+  assert.equal(r.recovered, true);
+  assert.deepEqual(s.seqs(), [2, 4, 5]);
+  assert.equal(await b.purgeChannel("none.x"), 0, "an unknown namespace has nothing to purge");
+});
+
 Deno.test("broker - resume past evicted history or another epoch is recovered:false with no replay", async () => {
   const b = await broker(3);
   for (let i = 0; i < 10; i++) {

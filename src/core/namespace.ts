@@ -69,8 +69,9 @@ export class Namespace {
   readonly #purged = new PurgedChannels();
   /** Keeps each channel to its newest messages, when set (see ChannelCap). */
   #cap?: ChannelCap;
-  /** The last purge given to the stream. */
+  /** The last purge given to the stream, and the ones waiting for it by channel. */
   #purging: Promise<void> = Promise.resolve();
+  readonly #waitingPurges = new Map<string, { through: number; done: Promise<void> }>();
 
   constructor(
     name: string,
@@ -222,8 +223,20 @@ export class Namespace {
    */
   purgeChannel(channel: string, throughSeq: number): Promise<void> {
     this.purged(channel, throughSeq);
-    const purge = () => this.#stream.purgeChannel(channel, throughSeq);
-    return this.#purging = this.#purging.then(purge, purge);
+    // Purges of a channel coalesce while they wait: a cap trimming faster than the stream purges
+    // queues one per channel, not one per trim.
+    const waiting = this.#waitingPurges.get(channel);
+    if (waiting) {
+      waiting.through = Math.max(waiting.through, throughSeq);
+      return waiting.done;
+    }
+    const purge = { through: throughSeq, done: Promise.resolve() };
+    const run = () => {
+      this.#waitingPurges.delete(channel);
+      return this.#stream.purgeChannel(channel, purge.through);
+    };
+    this.#waitingPurges.set(channel, purge);
+    return purge.done = this.#purging = this.#purging.then(run, run);
   }
 
   /** `channel` was purged through `throughSeq` (here, or by another node on a shared engine). */

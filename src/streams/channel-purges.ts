@@ -16,6 +16,8 @@ export class ChannelPurges {
   readonly #purged: PurgedChannels;
   /** Writes one at a time, in the order made: a later state never loses to an earlier one. */
   #writing: Promise<void> = Promise.resolve();
+  /** A write waiting for the one running: it will write the newest state, so saves join it. */
+  #waiting?: Promise<void>;
 
   private constructor(path: string, purged: PurgedChannels) {
     this.#path = path;
@@ -76,11 +78,12 @@ export class ChannelPurges {
   }
 
   #save(): Promise<void> {
-    const write = () =>
-      writeFileAtomic(
-        this.#path,
-        new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.#purged.entries())) + "\n"),
-      );
-    return this.#writing = this.#writing.then(write, write);
+    if (this.#waiting) return this.#waiting;
+    const write = () => {
+      this.#waiting = undefined;
+      const state = JSON.stringify(Object.fromEntries(this.#purged.entries()));
+      return writeFileAtomic(this.#path, new TextEncoder().encode(state + "\n"));
+    };
+    return this.#waiting = this.#writing = this.#writing.then(write, write);
   }
 }
