@@ -31,7 +31,6 @@ async function postgresEngine(
   return {
     db,
     engine: engines[0],
-    shared: true,
     crashed: async () => engines[engines.push(await open()) - 1],
     async loseRecords(namespace: string) {
       await db.sql`delete from catbus_stream_messages where namespace = ${namespace}`;

@@ -31,7 +31,6 @@ async function clusterEngine(options: EngineOptions & { maxNamespaces?: number }
   return {
     url: cluster.url,
     engine: engines[0],
-    shared: true,
     crashed: async () => engines[engines.push(await open()) - 1],
     async loseRecords(namespace: string) {
       const keys = new NamespaceKeys(prefix, namespace);

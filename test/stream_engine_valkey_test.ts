@@ -30,7 +30,6 @@ async function valkeyEngine(
   return {
     prefix,
     engine: engines[0],
-    shared: true,
     crashed: async () => engines[engines.push(await open()) - 1],
     async loseRecords(namespace: string) {
       await deleteKeys(url!, new NamespaceKeys(prefix, namespace).meta.replace(/meta$/, ""));

@@ -80,6 +80,40 @@ export function runSharedEngineContract(name: string, make: MakeSharedEngine): v
   );
 
   Deno.test(
+    `stream engine ${name} - a purge on one node: the other's memory stops serving the messages`,
+    async () => {
+      const e = await make({});
+      try {
+        const a = followingHub(e.engine);
+        await a.createNamespace("ns");
+        for (const channel of ["ns.a", "ns.b", "ns.a"]) {
+          await a.publish({ channel, payload: json(channel) });
+        }
+        const b = followingHub(await e.crashed());
+        await b.load();
+        const channels = async () => {
+          const out: string[] = [];
+          for await (const batch of b.read(b.namespace("ns")!, 1)) {
+            out.push(...batch.map((m) => m.channel));
+          }
+          return out.join();
+        };
+        assert.equal(await channels(), "ns.a,ns.b,ns.a", "node b holds the newest in memory");
+        await a.purgeChannel("ns.a");
+        await within(
+          (async () => {
+            while (await channels() !== "ns.b") await new Promise((r) => setTimeout(r, 10));
+          })(),
+          10_000,
+          "node b to stop serving the purged messages",
+        );
+      } finally {
+        await e.dispose();
+      }
+    },
+  );
+
+  Deno.test(
     `stream engine ${name} - namespace N+1 in the engine is refused with limit_exceeded, on any node`,
     async () => {
       const e = await make({ maxNamespaces: 2 });

@@ -17,8 +17,6 @@ export interface EngineUnderTest {
   loseRecords?(namespace: string): Promise<void>;
   /** Closes every engine this made and removes its data. */
   dispose(): Promise<void>;
-  /** `crashed()` gives another node of a shared engine (both go on; a purge reaches both). */
-  shared?: boolean;
 }
 
 export interface EngineOptions {
@@ -304,31 +302,6 @@ export function runStreamEngineContract(name: string, makeEngine: MakeEngine): v
       const restarted = hub(await e.crashed());
       await restarted.load();
       assert.deepEqual((await readTags(restarted)).join(), "b0,b1,a9,a10,a11");
-    } finally {
-      await e.dispose();
-    }
-  });
-
-  test("a purge on one node of a shared engine is honoured by the other's memory", async (make) => {
-    const e = await make({});
-    if (!e.shared || !e.crashed) return await e.dispose();
-    try {
-      const a = hub(e.engine);
-      await a.createNamespace("ns");
-      await mixed(a);
-      const other = hub(await e.crashed());
-      await other.load();
-      assert.deepEqual(await readTags(other, 5), ["b4", "a5"], "the other node's memory");
-      await a.purgeChannel("ns.a");
-      await within(
-        (async () => {
-          while ((await readTags(other)).join() !== "b2,b4") {
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        })(),
-        10_000,
-        "the other node to stop serving the purged messages",
-      );
     } finally {
       await e.dispose();
     }
