@@ -261,6 +261,9 @@ export abstract class SharedStream implements EngineStream {
 
   /** Messages up to `seq` are gone from the engine before this node saw them. */
   #skip(seq: number): void {
+    // A read that started before the node moved past `seq` (its own appends, live batches) and
+    // found a hole there (a purge) is stale: the watermark never goes back.
+    if (seq <= this.#delivered) return;
     this.#options.warn("messages were trimmed before this node read them", {
       ...this.#options.where,
       from_seq: this.#delivered + 1,

@@ -97,6 +97,23 @@ Deno.test("shared stream - a doorbell during a read to the end makes it read aga
   assert.deepEqual(c.seqs, [1, 2]);
 });
 
+Deno.test("shared stream - a read finding a purged hole the node already moved past hands nothing over twice", async () => {
+  const c = collector();
+  const stream = new ArrayStream(c.delivered);
+  stream.follow();
+  stream.stored.push(entry(2), entry(3)); // #1 was purged from the engine
+  let open!: () => void;
+  stream.gate = new Promise((r) => open = r);
+  stream.ring(); // reads from #1 and will find #2 first…
+  for (const seq of [1, 2, 3]) stream.push(seq); // …while #1 to #3 came live meanwhile
+  await c.until(3);
+  open();
+  stream.stored.push(entry(4));
+  stream.ring();
+  await c.until(4);
+  assert.deepEqual(c.seqs, [1, 2, 3, 4]);
+});
+
 Deno.test("shared stream - a message after a gap waits while the gap is read; none twice", async () => {
   const c = collector();
   const stream = new ArrayStream(c.delivered);
