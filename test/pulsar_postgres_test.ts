@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startCatbusd } from "./helpers/catbusd.ts";
+import { within } from "./helpers/deadline.ts";
 import { testDatabase } from "./helpers/postgres.ts";
 import {
   ADMIN,
@@ -12,6 +13,7 @@ import {
   login,
   loginStatus,
   openWs,
+  type PulsarServer,
   startPulsar,
   untilStatus,
   userWith,
@@ -48,8 +50,19 @@ Deno.test("pulsar on postgres - a user registered on A logs in on B; a grant on 
     })
   ));
   assert.deepEqual(twins.map((r) => r.status).sort(), [201, 400], JSON.stringify(twins));
-  const listed = (await api(a, "GET", "/auth/users", admin)).body as { username: string }[];
-  assert.equal(listed.filter((u) => u.username === "twin").length, 1);
+  const twinsOn = async (node: PulsarServer) =>
+    ((await api(node, "GET", "/auth/users", admin)).body as { username: string }[])
+      .filter((u) => u.username === "twin").length;
+  const [winner, other] = twins[0].status === 201 ? [a, b] : [b, a];
+  assert.equal(await twinsOn(winner), 1);
+  // The other node learns of the user by its notification, an instant later: one there too.
+  await within(
+    (async () => {
+      while (await twinsOn(other) !== 1) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    10_000,
+    "the other node to list the one twin",
+  );
 
   assert.equal(
     (await api(a, "POST", "/api/v1/topics", owner.token, { topic_name: "secret" })).status,
