@@ -2,6 +2,7 @@ import { type Principal, requireGrant } from "../auth/grants.ts";
 import type { Subscriber } from "../core/broker.ts";
 import type { BusMessage } from "../core/message.ts";
 import type { ReplyHolder } from "../core/replies.ts";
+import type { StoredRecords } from "../core/stored-records.ts";
 import { namespaceOf, parsePattern } from "../../client/shared/subject.ts";
 
 /** May `principal` subscribe to `pattern`? A valid pattern covered by a read grant. */
@@ -13,6 +14,12 @@ export function authorizeSubscribe(principal: Principal, pattern: string): void 
 /** Where a door writes one subscription's replay. */
 export interface ReplaySink {
   send(message: BusMessage): void;
+  /**
+   * Writes the frames of `records`' picks `from…to` from their stored bytes while the connection
+   * has room (at least one); returns the index after the last one written (see
+   * Subscriber.deliverStored). A door without it is sent messages.
+   */
+  sendStored?(records: StoredRecords, picks: Int32Array, from: number, to: number): number;
   /** A promise while the connection cannot take more, else undefined. */
   ready(): Promise<void> | undefined;
   /** The connection has ended: the replay stops. */
@@ -31,6 +38,23 @@ export function replaySubscriber(sink: ReplaySink, replies: ReplyHolder): Subscr
       replies.meter?.replayed(namespaceOf(m.channel), m.payload.length);
       replies.delivered(m);
     },
+    deliverStored: sink.sendStored &&
+      ((records, picks, from, to) => {
+        const end = sink.sendStored!(records, picks, from, to);
+        for (let k = from; k < end; k++) {
+          const i = picks[k];
+          // Only a message with headers can be a request (its reply subject is a header).
+          if (records.hasHeaders(i)) replies.delivered(records.message(i));
+        }
+        const meter = replies.meter;
+        if (meter) {
+          const namespace = namespaceOf(records.channel(picks[from]));
+          for (let k = from; k < end; k++) {
+            meter.replayed(namespace, records.payloadBytes(picks[k]));
+          }
+        }
+        return end;
+      }),
     ready: () => sink.ready(),
     gone: () => sink.gone(),
   };

@@ -18,7 +18,8 @@ import { SubjectTrie } from "../../client/shared/subject-trie.ts";
 import type { Position, StartFrom, SubscribedMeta } from "../../client/shared/messages.ts";
 import { isReplySubject } from "../../client/shared/reply-subjects.ts";
 import type { Peers } from "./peers.ts";
-import { type ReadFilter, StreamReader } from "./stream-reader.ts";
+import { type ReadFilter, type StoredChunk, StreamReader } from "./stream-reader.ts";
+import type { StoredRecords } from "./stored-records.ts";
 
 export { Namespace, type PublishOutcome } from "./namespace.ts";
 
@@ -37,6 +38,12 @@ export interface Subscriber {
   ready?(): Promise<void> | undefined;
   /** For replays: true once nobody reads any more (the replay stops early). */
   gone?(): boolean;
+  /**
+   * For replays from storage: takes the records `picks[from…to)` as they are stored (a door
+   * copies them into its frames), while it has room — at least one; returns the index after the
+   * last one taken. Without it each record is delivered as a message.
+   */
+  deliverStored?(records: StoredRecords, picks: Int32Array, from: number, to: number): number;
   /** Messages of `loss.namespace` may never have reached the hub (a bridge's source dropped). */
   lost?(loss: Loss): void;
 }
@@ -124,7 +131,8 @@ interface ReplayCursor {
   reader: StreamReader;
   /** Next sequence to replay. */
   next: number;
-  emit(m: BusMessage): void;
+  /** Counts `n` replayed messages. */
+  count(n: number): void;
 }
 
 /**
@@ -530,12 +538,9 @@ export class Broker {
     const cursors: ReplayCursor[] = [];
     for (const plan of plans) {
       const reader = this.#reader(plan.ns, { channel });
-      const emit = (m: BusMessage) => {
-        replayed.set(plan.ns, (replayed.get(plan.ns) ?? 0) + 1);
-        replayTo.deliver(m);
-      };
+      const count = (n: number) => replayed.set(plan.ns, (replayed.get(plan.ns) ?? 0) + n);
       if (plan.fromSeq !== undefined || plan.last) {
-        cursors.push({ plan, reader, next: plan.fromSeq ?? Infinity, emit });
+        cursors.push({ plan, reader, next: plan.fromSeq ?? Infinity, count });
       }
     }
     // Catch up until one pass over every namespace needs no wait: live messages published
@@ -549,7 +554,10 @@ export class Broker {
     }
     for (const cursor of cursors) {
       const last = cursor.plan.last && cursor.reader.newest();
-      if (last) cursor.emit(last);
+      if (last) {
+        replayTo.deliver(last);
+        cursor.count(1);
+      }
     }
     const interest = this.#trie.insert(pattern, sub) ? this.#countInterest(pattern, 1) : undefined;
     const result: SubscribedMeta = { pattern, recovered: true, namespaces: {} };
@@ -588,7 +596,8 @@ export class Broker {
       }
       const chunk = reader.fromMemory(cursor.next);
       for (const m of chunk.messages) {
-        cursor.emit(m);
+        replayTo.deliver(m);
+        cursor.count(1);
         cursor.next = m.seq + 1;
         const wait = replayTo.ready?.();
         if (wait) return wait;
@@ -598,21 +607,39 @@ export class Broker {
     return undefined;
   }
 
-  /** Replays one chunk of the log (the file is closed before the subscriber is waited for). */
+  /**
+   * Replays one chunk of the log (the file is closed before the subscriber is waited for): runs
+   * of its records go to the subscriber as stored, and the replay waits only when it is full.
+   */
   async #replayStored(cursor: ReplayCursor, replayTo: Subscriber): Promise<void> {
-    const chunk = await cursor.reader.fromStorage(cursor.next);
-    for (const m of chunk.messages) {
+    const chunk = await cursor.reader.storedChunk(cursor.next);
+    const { records, picks } = chunk;
+    let k = 0;
+    while (k < picks.length) {
       // Memory holds the rest (the replay reached the history): go on from there.
-      if (cursor.reader.inMemory(m.seq)) {
-        cursor.next = m.seq;
+      const end = this.#storedUntilMemory(cursor.reader, chunk, k);
+      if (end === k) {
+        cursor.next = records.seq(picks[k]);
         return;
       }
-      cursor.emit(m);
-      cursor.next = m.seq + 1;
-      await replayTo.ready?.();
+      let taken = k + 1;
+      if (replayTo.deliverStored) taken = replayTo.deliverStored(records, picks, k, end);
+      else replayTo.deliver(records.message(picks[k]));
+      cursor.count(taken - k);
+      cursor.next = records.seq(picks[taken - 1]) + 1;
+      k = taken;
+      const wait = replayTo.ready?.();
+      if (wait) await wait;
       if (replayTo.gone?.()) return;
     }
     cursor.next = chunk.next;
+  }
+
+  /** The first pick from `k` on that memory holds (picks.length: none); it holds every later one. */
+  #storedUntilMemory(reader: StreamReader, { records, picks }: StoredChunk, k: number): number {
+    if (!reader.inMemory(records.seq(picks[picks.length - 1]))) return picks.length;
+    while (k < picks.length && !reader.inMemory(records.seq(picks[k]))) k++;
+    return k;
   }
 
   /** Returns false when `sub` had no such subscription. */

@@ -4,6 +4,7 @@ import { History, type HistoryLimits } from "./history.ts";
 import { PurgedChannels } from "./purged-channels.ts";
 import type { BusMessage } from "./message.ts";
 import type { AppendRequest, EngineStream } from "./stream-engine.ts";
+import { MessageRecords, type StoredRecords } from "./stored-records.ts";
 import type { Position } from "../../client/shared/messages.ts";
 
 /**
@@ -270,6 +271,13 @@ export class Namespace {
   /** Stored messages from `seq` on, delivered or not, in batches (nothing without storage). */
   readStored(seq: number): AsyncIterable<BusMessage[]> {
     return this.#stream.read(seq);
+  }
+
+  /** readStored as stored records (their bytes, where the engine keeps them). */
+  async *readRecords(seq: number): AsyncGenerator<StoredRecords> {
+    const stream = this.#stream;
+    if (stream.readRecords) return yield* stream.readRecords(seq);
+    for await (const batch of stream.read(seq)) yield new MessageRecords(batch, stream.epoch);
   }
 
   /** The messages in memory, newest first. */

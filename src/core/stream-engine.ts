@@ -1,4 +1,5 @@
 import type { BusMessage } from "./message.ts";
+import type { StoredRecords } from "./stored-records.ts";
 
 /** Per-message storage options a publisher may set. */
 export interface StoreOptions {
@@ -62,6 +63,11 @@ export interface EngineStream {
   append(batch: AppendRequest[]): void;
   /** Stored messages with seq ≥ `fromSeq` (expired ones too), oldest first, in batches. */
   read(fromSeq: number): AsyncIterable<BusMessage[]>;
+  /**
+   * `read` as the stored records themselves, for replays that copy them into delivery frames
+   * (see StoredRecords); an engine without it is read through `read`.
+   */
+  readRecords?(fromSeq: number): AsyncIterable<StoredRecords>;
   /** Sequence of the first message at or after `time` (lastSeq + 1 when none). */
   seekTime(time: number): Promise<number>;
   /** The newest `n` messages, oldest first (to warm the in-memory cache on start). */

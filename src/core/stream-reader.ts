@@ -1,5 +1,6 @@
 import type { BusMessage } from "./message.ts";
 import type { Namespace } from "./namespace.ts";
+import { MessageRecords, type StoredRecords } from "./stored-records.ts";
 
 /** What a reader of a namespace wants besides unexpired messages within the per-channel limit. */
 export interface ReadFilter {
@@ -12,6 +13,14 @@ export interface ReadFilter {
 /** The messages one read found for its reader, and the sequence its next read starts from. */
 export interface ReadChunk {
   messages: BusMessage[];
+  next: number;
+}
+
+/** One read of storage as stored records, and which of them the reader wants. */
+export interface StoredChunk {
+  records: StoredRecords;
+  /** Indexes into `records` of the wanted ones, in order. */
+  picks: Int32Array;
   next: number;
 }
 
@@ -49,13 +58,37 @@ export class StreamReader {
    * looked at; a chunk that found nothing stored (trimmed) starts the next read in memory.
    */
   async fromStorage(seq: number): Promise<ReadChunk> {
+    const { records, picks, next } = await this.storedChunk(seq);
+    return { messages: Array.from(picks, (i) => records.message(i)), next };
+  }
+
+  /**
+   * fromStorage as the stored records and the picks among them: the filter is decided on
+   * positions, expiry and the channel (one decision per run of records on a channel), and no
+   * message is built.
+   */
+  async storedChunk(seq: number): Promise<StoredChunk> {
     const ns = this.#ns;
-    for await (const stored of ns.readStored(seq)) {
-      if (!stored.length) continue;
-      const delivered = stored.filter((m) => m.seq <= ns.lastSeq);
-      return this.#chunk(delivered, delivered.length ? delivered.at(-1)!.seq + 1 : ns.lastSeq + 1);
+    for await (const records of ns.readRecords(seq)) {
+      if (!records.length) continue;
+      let delivered = 0;
+      while (delivered < records.length && records.seq(delivered) <= ns.lastSeq) delivered++;
+      const picks = new Int32Array(delivered);
+      const now = Date.now();
+      let n = 0, channel = "", wanted = false;
+      for (let i = 0; i < delivered; i++) {
+        const c = records.channel(i);
+        if (c !== channel) wanted = this.#wantsChannel(channel = c);
+        if (wanted && this.#keep(c, records.seq(i), records.expiresAt(i), now)) picks[n++] = i;
+      }
+      const next = delivered ? records.seq(delivered - 1) + 1 : ns.lastSeq + 1;
+      return { records, picks: picks.subarray(0, n), next };
     }
-    return { messages: [], next: ns.firstInMemory };
+    return {
+      records: new MessageRecords([], ns.epoch),
+      picks: new Int32Array(0),
+      next: ns.firstInMemory,
+    };
   }
 
   /**
@@ -84,21 +117,28 @@ export class StreamReader {
 
   /** The newest wanted message in memory (a start from "last"). */
   newest(): BusMessage | undefined {
-    for (const m of this.#ns.newestFirst()) if (this.#keep(m, Date.now())) return m;
+    for (const m of this.#ns.newestFirst()) if (this.#keepMessage(m, Date.now())) return m;
     return undefined;
   }
 
   #chunk(found: BusMessage[], next: number): ReadChunk {
     const now = Date.now();
-    return { messages: found.filter((m) => this.#keep(m, now)), next };
+    return { messages: found.filter((m) => this.#keepMessage(m, now)), next };
   }
 
-  #keep(m: BusMessage, now: number): boolean {
-    if (this.#ns.isPurged(m.channel, m.seq)) return false;
-    const { channel, all } = this.#filter;
-    if (all) return true;
-    if (m.expiresAt && m.expiresAt <= now) return false;
-    if (channel && !channel(m.channel)) return false;
-    return this.#ns.withinChannelLimit(m.channel, m.seq);
+  #keepMessage(m: BusMessage, now: number): boolean {
+    return this.#wantsChannel(m.channel) && this.#keep(m.channel, m.seq, m.expiresAt ?? 0, now);
+  }
+
+  #wantsChannel(channel: string): boolean {
+    return this.#filter.all || !this.#filter.channel || this.#filter.channel(channel);
+  }
+
+  /** Past the channel filter: not purged, unexpired, within the per-channel limit (or all). */
+  #keep(channel: string, seq: number, expiresAt: number, now: number): boolean {
+    if (this.#ns.isPurged(channel, seq)) return false;
+    if (this.#filter.all) return true;
+    if (expiresAt && expiresAt <= now) return false;
+    return this.#ns.withinChannelLimit(channel, seq);
   }
 }

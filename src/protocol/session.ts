@@ -42,6 +42,7 @@ import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { publishMetaOf } from "./publish-meta.ts";
 import { messageFrame } from "./message-frame.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
+import { queueStoredFrames } from "./message-frames.ts";
 import { SessionPresence } from "./presence-ops.ts";
 import { type HistoryLimits, readHistory } from "../access/history.ts";
 import { authorizePresence } from "../access/presence.ts";
@@ -621,6 +622,8 @@ export class Session implements Subscriber {
       // Encoded without caching: a replay goes to one subscriber, and caching would keep the
       // frame alive as long as the message stays in history.
       send: (m) => this.#queue.push(encodeMessage(m), false),
+      sendStored: (records, picks, from, to) =>
+        queueStoredFrames(this.#queue, records, picks, from, to),
       ready: () => this.#queue.room(),
       gone: () => this.#closed || this.#queue.closed,
     }, this.#replies);

@@ -5,6 +5,7 @@ import type { LogLoss } from "../log/log-state.ts";
 import { readStreamMeta, writeStreamMeta } from "./stream-meta.ts";
 import { ChannelPurges } from "./channel-purges.ts";
 import { decodeStored, encodeAppended, toBusMessage } from "./record.ts";
+import { LogRecords } from "./log-records.ts";
 
 /** How long and how much a namespace keeps. 0 means no limit. */
 export interface RetentionPolicy {
@@ -158,6 +159,20 @@ export class DurableStream implements EngineStream {
   /** A tombstone, on disk before this resolves; the records go with their segment. */
   purgeChannel(channel: string, throughSeq: number): Promise<void> {
     return this.#purges.add(channel, throughSeq);
+  }
+
+  /** `read` as the records' bytes, for replays that copy them (see LogRecords). */
+  async *readRecords(fromSeq: number): AsyncGenerator<LogRecords> {
+    const purges = this.#purges;
+    for await (const records of this.log.readBatches(fromSeq)) {
+      const all = new LogRecords(records, this.epoch);
+      if (!purges.size) {
+        yield all;
+        continue;
+      }
+      const kept = records.filter((_, i) => !purges.covers(all.channel(i), all.seq(i)));
+      yield kept.length === records.length ? all : new LogRecords(kept, this.epoch);
+    }
   }
 
   seekTime(time: number): Promise<number> {
