@@ -83,11 +83,10 @@ const float = new DataView(new ArrayBuffer(8));
 /** The big-endian f64 at `at`, without a DataView on `bytes`; 0 when all its bytes are. */
 function readFloat64(bytes: Uint8Array, at: number): number {
   let any = 0;
-  for (let i = 0; i < 8; i++) {
-    float.setUint8(i, bytes[at + i]);
-    any |= bytes[at + i];
-  }
-  return any ? float.getFloat64(0) : 0;
+  for (let i = 0; i < 8; i++) any |= bytes[at + i];
+  if (!any) return 0;
+  for (let i = 0; i < 8; i++) float.setUint8(i, bytes[at + i]);
+  return float.getFloat64(0);
 }
 
 const located = new Int32Array(LOCATED_FIELDS);
