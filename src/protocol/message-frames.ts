@@ -169,12 +169,24 @@ function digits(n: number): number {
   return d;
 }
 
-/** Writes the decimal digits of `n` (see isCount) at `o`; returns the offset after them. */
+/**
+ * Writes the decimal digits of `n` (see isCount) at `o`; returns the offset after them. Times
+ * pass 2^31, where `%` and division on doubles are slow: written as two int32 halves.
+ */
 function writeCount(out: Uint8Array, o: number, n: number): number {
-  const end = o + digits(n);
+  if (n <= 0x7fff_ffff) return writeInt(out, o, n | 0, digits(n));
+  const high = Math.floor(n / 1e8);
+  o = writeInt(out, o, high | 0, digits(high));
+  return writeInt(out, o, (n - high * 1e8) | 0, 8);
+}
+
+/** Writes int32 `n` as `width` digits (zero-padded) at `o`. */
+function writeInt(out: Uint8Array, o: number, n: number, width: number): number {
+  const end = o + width;
   for (let i = end - 1; i >= o; i--) {
-    out[i] = 0x30 + n % 10;
-    n = Math.floor(n / 10);
+    const tenth = (n / 10) | 0;
+    out[i] = 0x30 + n - tenth * 10;
+    n = tenth;
   }
   return end;
 }

@@ -19,6 +19,8 @@ const shapes: (Partial<StoredMessage> & { seq: number; time: number })[] = [
   { seq: 6, time: 10.5 }, // not a whole number: encoded as a message
   { seq: 2 ** 40 + 3, time: 2 ** 52, expiresAt: 1.5, key: "k" },
   { seq: 8, time: 11, payload: new Uint8Array(0), headers: {} },
+  { seq: 2 ** 31, time: 2 ** 31 - 1 },
+  { seq: 10 ** 8, time: 10 ** 16 },
 ];
 
 function records(epoch = "ep0ch"): LogRecords {

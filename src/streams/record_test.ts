@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { rawRecord } from "../core/stored-records.ts";
+import { LogRecords } from "./log-records.ts";
 import { decodeStored, encodeStored, type StoredMessage } from "./record.ts";
 
 Deno.test("stream record - round trip with and without optional parts", () => {
@@ -25,4 +27,38 @@ Deno.test("stream record - round trip with and without optional parts", () => {
     const back = decodeStored(encodeStored(c));
     assert.deepEqual({ ...back, payload: [...back.payload] }, { ...c, payload: [...c.payload] });
   }
+});
+
+Deno.test("stream record - bytes written by the layout as documented are read by both readers", () => {
+  // flags, channel "a.b", id "i1", expiresAt 2.5, key "k", headers {"h":"v"}, payload [1]:
+  // the layout of every record stored so far, which replays copy from and must keep reading.
+  const f64 = new Uint8Array(new Float64Array([2.5]).buffer).reverse();
+  const headers = [...new TextEncoder().encode('{"h":"v"}')];
+  const bytes = Uint8Array.from([
+    ...[0, 3, 0x61, 0x2e, 0x62, 2, 0x69, 0x31, ...f64, 0, 1, 0x6b],
+    ...[0, 0, 0, headers.length, ...headers, 0x31],
+  ]);
+  assert.deepEqual(decodeStored(bytes), {
+    channel: "a.b",
+    id: "i1",
+    binary: false,
+    expiresAt: 2.5,
+    key: "k",
+    headers: { h: "v" },
+    payload: Uint8Array.of(0x31),
+  });
+  const records = new LogRecords([{ seq: 7, time: 9, data: bytes }], "e");
+  const raw = rawRecord();
+  assert.ok(records.raw(0, raw));
+  const text = (start: number, end: number) => new TextDecoder().decode(bytes.subarray(start, end));
+  assert.deepEqual(
+    [
+      records.channel(0),
+      records.expiresAt(0),
+      text(raw.idStart, raw.idEnd),
+      text(raw.headersStart, raw.headersEnd),
+      text(raw.payloadStart, raw.payloadEnd),
+    ],
+    ["a.b", 2.5, "i1", '{"h":"v"}', "1"],
+  );
 });
