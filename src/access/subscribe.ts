@@ -41,17 +41,15 @@ export function replaySubscriber(sink: ReplaySink, replies: ReplyHolder): Subscr
     deliverStored: sink.sendStored &&
       ((records, picks, from, to) => {
         const end = sink.sendStored!(records, picks, from, to);
+        const meter = replies.meter;
+        const namespace = meter && namespaceOf(records.channel(picks[from]));
         for (let k = from; k < end; k++) {
           const i = picks[k];
-          // Only a message with headers can be a request (its reply subject is a header).
+          if (meter) meter.replayed(namespace!, records.payloadBytes(i));
+          // Only a message with headers can be a request (its reply subject is a header); the
+          // others need no message: they are counted as the metered holder's `delivered` would.
           if (records.hasHeaders(i)) replies.delivered(records.message(i));
-        }
-        const meter = replies.meter;
-        if (meter) {
-          const namespace = namespaceOf(records.channel(picks[from]));
-          for (let k = from; k < end; k++) {
-            meter.replayed(namespace, records.payloadBytes(picks[k]));
-          }
+          else if (meter) meter.delivered(namespace!, records.payloadBytes(i));
         }
         return end;
       }),
