@@ -42,7 +42,7 @@ import { parsePublishHeaders, parsePublishOptions } from "./validate.ts";
 import { publishMetaOf } from "./publish-meta.ts";
 import { messageFrame } from "./message-frame.ts";
 import { SessionConsumers } from "./consumer-ops.ts";
-import { queueStoredFrames } from "./message-frames.ts";
+import { queueStoredFrames } from "./stored-frames.ts";
 import { SessionPresence } from "./presence-ops.ts";
 import { type HistoryLimits, readHistory } from "../access/history.ts";
 import { authorizePresence } from "../access/presence.ts";

@@ -4,11 +4,12 @@ import { OutboundQueue } from "../core/outbound-queue.ts";
 import { MessageRecords, type StoredRecords } from "../core/stored-records.ts";
 import { LogRecords } from "../streams/log-records.ts";
 import { encodeStored, type StoredMessage } from "../streams/record.ts";
-import { encodeMessage, queueStoredFrames } from "./message-frames.ts";
+import { messageFrame } from "./message-frame.ts";
+import { queueStoredFrames } from "./stored-frames.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
-/** Stored messages of every shape the frame writer copies, or hands to encodeMessage. */
+/** Stored messages of every shape the frame writer copies, or hands to messageFrame. */
 const shapes: (Partial<StoredMessage> & { seq: number; time: number })[] = [
   { seq: 1, time: 1_700_000_000_123 },
   { seq: 2, time: 1_700_000_000_123, binary: true, payload: new Uint8Array([0, 255, 7]) },
@@ -54,12 +55,12 @@ function collecting(maxBytes = 1 << 20) {
 
 const all = (r: StoredRecords) => Int32Array.from({ length: r.length }, (_, i) => i);
 
-Deno.test("message frames - a stored record's frame is the bytes encodeMessage makes of its message", async () => {
+Deno.test("stored frames - a stored record's frame is the bytes messageFrame makes of its message", async () => {
   const r = records();
   const { queue, writes } = collecting();
   assert.equal(queueStoredFrames(queue, r, all(r), 0, r.length), r.length);
   await queue.drained();
-  const expected = Array.from({ length: r.length }, (_, i) => encodeMessage(r.message(i)));
+  const expected = Array.from({ length: r.length }, (_, i) => messageFrame(r.message(i)));
   assert.equal(writes.length, 1, "one buffer for the run");
   assert.deepEqual(writes[0], concat(expected));
   // Records without bytes (a shared engine's) are encoded as messages into the same buffer.
@@ -70,9 +71,9 @@ Deno.test("message frames - a stored record's frame is the bytes encodeMessage m
   assert.deepEqual(other.writes[0], concat([expected[7], expected[0]]));
 });
 
-Deno.test("message frames - only the picks from…to, each limit checked before a frame as frame-by-frame pushes would", async () => {
+Deno.test("stored frames - only the picks from…to, each limit checked before a frame as frame-by-frame pushes would", async () => {
   const r = records();
-  const sizes = Array.from({ length: r.length }, (_, i) => encodeMessage(r.message(i)).length);
+  const sizes = Array.from({ length: r.length }, (_, i) => messageFrame(r.message(i)).length);
   // Room for the first two frames and one byte: the third still goes in, the fourth waits.
   const { queue, writes } = collecting(sizes[1] + sizes[2] + 1);
   const picks = Int32Array.of(0, 1, 2, 3, 4, 5);
@@ -81,7 +82,7 @@ Deno.test("message frames - only the picks from…to, each limit checked before 
   await queue.drained();
   assert.equal(queueStoredFrames(queue, r, picks, 4, 5), 5, "stops at `to`");
   await queue.drained();
-  assert.deepEqual(concat(writes), concat([1, 2, 3, 4].map((i) => encodeMessage(r.message(i)))));
+  assert.deepEqual(concat(writes), concat([1, 2, 3, 4].map((i) => messageFrame(r.message(i)))));
   // A full queue still takes one frame (the caller waits for room after it).
   const full = collecting(1);
   full.queue.push(new Uint8Array(8), false);

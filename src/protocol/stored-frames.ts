@@ -1,30 +1,10 @@
-import { encodeFrame, Flag, FrameType, HEADER_BYTES } from "../../client/shared/frame.ts";
+import { Flag, FrameType, HEADER_BYTES } from "../../client/shared/frame.ts";
 import { utf8 } from "../../client/shared/utf8.ts";
-import type { BusMessage } from "../core/message.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
 import { rawRecord, type StoredRecords } from "../core/stored-records.ts";
+import { messageFrame } from "./message-frame.ts";
 
-/** A message frame's meta without its closing brace, so deliveries can add fields. */
-export const openMessageMeta = (m: BusMessage): string => {
-  // Built as a string rather than JSON.stringify of an object: this runs once per message and
-  // is the server's hottest encode (bench/codec_bench.ts). Epochs and ids are alphanumeric.
-  let meta = `{"channel":${JSON.stringify(m.channel)},"seq":${m.seq},"epoch":"${m.epoch}",` +
-    `"id":"${m.id}","time":${m.time}`;
-  if (m.headers) meta += `,"headers":${JSON.stringify(m.headers)}`;
-  return meta;
-};
-
-/** The native frame of a delivered message: one encoding shared by every native connection. */
-export const encodeMessage = (m: BusMessage): Uint8Array =>
-  encodeFrame(
-    FrameType.Message,
-    0,
-    openMessageMeta(m) + "}",
-    m.payload,
-    m.binary ? Flag.Binary : 0,
-  );
-
-// The pieces of openMessageMeta's text around a stored record's own bytes.
+// The pieces of a message frame's meta (see message-frame.ts) around a stored record's own bytes.
 const CHANNEL = utf8(`{"channel":"`);
 const SEQ = utf8(`","seq":`);
 const EPOCH = utf8(`,"epoch":"`);
@@ -60,9 +40,9 @@ export function queueStoredFrames(
 }
 
 /**
- * The native frames of a run of stored records, each what encodeMessage makes of the record's
+ * The native frames of a run of stored records, each what messageFrame makes of the record's
  * message, written by copying the record's channel, id, headers (stored as the JSON text
- * openMessageMeta writes) and payload around the fixed parts of the meta: no string and no
+ * the meta carries) and payload around the fixed parts of the meta: no string and no
  * message per record (bench/replay.ts). A record this cannot copy as it is (a channel JSON
  * must escape, a time that is not a whole number) is encoded as a message.
  */
@@ -111,7 +91,7 @@ class StoredFrames {
       }
       return HEADER_BYTES + meta + raw.payloadEnd - raw.payloadStart;
     }
-    const frame = encodeMessage(records.message(i));
+    const frame = messageFrame(records.message(i));
     (this.#encoded ??= new Map()).set(k, frame);
     return frame.length;
   }
