@@ -169,14 +169,20 @@ export interface ConsumeMeta {
 export const ACK_KINDS = ["ack", "nak", "progress", "term"] as const;
 export type AckKind = typeof ACK_KINDS[number];
 
-/** client → server: settle a delivery. */
+/** client → server: settle a delivery (`seq`), or several alike (`seqs`). */
 export interface AckMeta {
   consumer: string;
-  seq: number;
+  seq?: number;
+  seqs?: number[];
   /** Default `ack`. */
   kind?: AckKind;
   /** With nak: redeliver after this many ms (default: the consumer's backoff). */
   delay?: number;
+}
+
+/** server → client: the answer to an ack; with `seqs`, those that could not be settled. */
+export interface AckAnswer {
+  failed?: { seq: number; code: ErrorCode; message: string }[];
 }
 
 /** client → server: the newest messages of a channel (or a pattern within one namespace). */

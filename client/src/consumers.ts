@@ -1,6 +1,7 @@
 import { CatbusError, ErrorCode } from "../shared/errors.ts";
 import { FrameType } from "../shared/frame.ts";
-import type { AckKind, ConsumerInfo, StartFrom } from "../shared/messages.ts";
+import type { AckAnswer, AckKind, ConsumerInfo, StartFrom } from "../shared/messages.ts";
+import { ackBatcher } from "./ack-batch.ts";
 import type { MessageMeta } from "./subscriptions.ts";
 
 /** A durable consumer's settings; only `name` and `pattern` are required (docs/protocol.md). */
@@ -125,7 +126,13 @@ type Request = (
 export class Consumptions {
   readonly #entries = new Map<
     string,
-    { handler: ConsumeHandler; options: ConsumeOptions; acks: boolean }
+    {
+      handler: ConsumeHandler;
+      options: ConsumeOptions;
+      acks: boolean;
+      /** Sends an ack, with the others of its tick. */
+      ack: (seq: number) => Promise<void>;
+    }
   >();
   readonly #request: Request;
   readonly #connected: () => boolean;
@@ -146,7 +153,13 @@ export class Consumptions {
         `this client already consumes "${name}"`,
       );
     }
-    const entry = { handler, options, acks: true };
+    const ack = ackBatcher((seqs) =>
+      this.#request(
+        FrameType.Ack,
+        seqs.length === 1 ? { consumer: name, seq: seqs[0] } : { consumer: name, seqs },
+      ) as Promise<AckAnswer>
+    );
+    const entry = { handler, options, acks: true, ack };
     // Registered first: deliveries may arrive right behind the answer.
     this.#entries.set(name, entry);
     try {
@@ -195,11 +208,11 @@ export class Consumptions {
     const entry = this.#entries.get(consumer);
     if (!entry) return; // stopped meanwhile: the server redelivers it elsewhere
     const settle = (kind: AckKind, delay?: number) =>
-      entry.acks
-        ? this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(
-          () => {},
-        )
-        : Promise.resolve();
+      !entry.acks
+        ? Promise.resolve()
+        : kind === "ack"
+        ? entry.ack(seq)
+        : this.#request(FrameType.Ack, { consumer, seq, kind, delay }).then(() => {});
     runConsumeHandler(
       entry.handler,
       consumedMessage(meta.channel, payload, meta, settle),

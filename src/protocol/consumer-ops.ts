@@ -5,10 +5,12 @@ import type { OutboundQueue } from "../core/outbound-queue.ts";
 import type { Consumer, ConsumerMember, Delivery } from "../streams/consumer.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
 import {
+  type AckAnswer,
   type AckMeta,
   type ConsumeMeta,
   type ConsumerInfo,
   type ConsumerNameMeta,
+  type NoticeMeta,
 } from "../../client/shared/messages.ts";
 import {
   type ConsumerCreation,
@@ -22,6 +24,8 @@ import type { GrantedRead } from "../access/regrant.ts";
 export type ConsumerOpsHost = ConsumerCreation;
 
 const bad = (message: string) => new CatbusError(ErrorCode.BadRequest, message);
+
+const isSeq = (seq: unknown): seq is number => Number.isSafeInteger(seq) && (seq as number) >= 1;
 
 function consumerName(meta: { name?: unknown; consumer?: unknown }): string {
   const name = meta.name ?? meta.consumer;
@@ -121,17 +125,46 @@ export class SessionConsumers {
     return { name };
   }
 
-  async ack(principal: Principal, meta: AckMeta): Promise<void> {
+  /**
+   * Settles `seq`, or every one of `seqs` alike (one save for all): answered with those of
+   * `seqs` that could not be settled, while a failing `seq` fails the request.
+   */
+  async ack(principal: Principal, meta: AckMeta): Promise<AckAnswer> {
     const consumer = this.#readable(principal, consumerName(meta));
     const kind = parseAckKind(meta.kind, '"kind"');
-    if (!Number.isSafeInteger(meta.seq) || meta.seq < 1) {
-      throw bad('"seq" must be the delivery\'s seq');
+    const seqs: unknown = meta.seqs ?? [meta.seq];
+    if (!Array.isArray(seqs) || seqs.length === 0 || !seqs.every(isSeq)) {
+      throw bad('"seq" must be the delivery\'s seq, or "seqs" a list of them');
     }
     const delay = meta.delay;
     if (delay !== undefined && (!Number.isSafeInteger(delay) || delay < 0)) {
       throw bad('"delay" must be a whole number of ms ≥ 0');
     }
-    await consumer.settle(meta.seq, kind, delay);
+    const failed = await consumer.settleAll(seqs, kind, delay);
+    if (meta.seqs === undefined && failed.length) throw failed[0].error;
+    return failed.length
+      ? { failed: failed.map(({ seq, error }) => ({ seq, ...error.toJSON() })) }
+      : {};
+  }
+
+  /** An ack that wants no answer: each refusal comes back as an `ack_failed` notice. */
+  ackQuietly(principal: Principal, meta: AckMeta, notice: (meta: NoticeMeta) => void): void {
+    const refused = (seq: unknown, code: ErrorCode, message: string) =>
+      notice({
+        event: "ack_failed",
+        code,
+        message,
+        consumer: String(meta.consumer),
+        seq: Number(seq),
+      });
+    this.ack(principal, meta).then(
+      ({ failed }) => failed?.forEach((f) => refused(f.seq, f.code, f.message)),
+      (e) => {
+        const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.Internal, String(e));
+        const seqs = Array.isArray(meta.seqs) ? meta.seqs : [meta.seq];
+        for (const seq of seqs) refused(seq, err.code, err.clientMessage);
+      },
+    );
   }
 
   /** The consumers this connection is bound to, as reads under its grants. */

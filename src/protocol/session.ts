@@ -698,18 +698,8 @@ export class Session implements Subscriber {
   /** An ack with id 0 is fire and forget (failures come back as `ack_failed` notices). */
   #onAck(frame: Frame) {
     const meta = parseMeta<AckMeta>(frame);
-    const settled = this.#consumers.ack(this.principal!, meta);
-    if (frame.id !== 0) return this.#answer(frame.id, settled.then(() => ({})));
-    settled.catch((e) => {
-      const err = e instanceof CatbusError ? e : new CatbusError(ErrorCode.Internal, String(e));
-      this.notice({
-        event: "ack_failed",
-        code: err.code,
-        message: err.clientMessage,
-        consumer: String(meta.consumer),
-        seq: Number(meta.seq),
-      });
-    });
+    if (frame.id !== 0) return this.#answer(frame.id, this.#consumers.ack(this.principal!, meta));
+    this.#consumers.ackQuietly(this.principal!, meta, (notice) => this.notice(notice));
   }
 
   /** Sends the operation's result as ok, or its failure as an error, for request `id`. */

@@ -50,6 +50,17 @@ export interface ConsumerRemote {
   settle(seq: number, kind: AckKind, delayMs?: number): Promise<void>;
 }
 
+/** A settlement of a batch that could not be applied, and why. */
+export interface SettleFailure {
+  seq: number;
+  error: CatbusError;
+}
+
+const failure = (seq: number, e: unknown): SettleFailure => ({
+  seq,
+  error: e instanceof CatbusError ? e : new CatbusError(ErrorCode.Internal, String(e)),
+});
+
 /** A consumer's state as saved: enough to go on after a restart. */
 export interface ConsumerState {
   config: ConsumerConfig;
@@ -229,44 +240,74 @@ export class Consumer {
    * Settles delivery `seq`: ack (done), nak (redeliver after `delayMs` or the backoff), progress
    * (restart the ack wait) or term (no more attempts: dead-letter it). Resolves once saved.
    */
-  settle(seq: number, kind: AckKind, delayMs?: number): Promise<void> {
+  async settle(seq: number, kind: AckKind, delayMs?: number): Promise<void> {
+    const [failed] = await this.settleAll([seq], kind, delayMs);
+    if (failed) throw failed.error;
+  }
+
+  /**
+   * Settles the deliveries `seqs` alike, each as `settle` would (a repeated or unknown one fails
+   * alone), and saves the new state once for all of them. Resolves once saved, with those that
+   * could not be settled and why.
+   */
+  async settleAll(
+    seqs: readonly number[],
+    kind: AckKind,
+    delayMs?: number,
+  ): Promise<SettleFailure[]> {
     if (this.config.ackPolicy === "none") {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.BadRequest,
-          `consumer "${this.name}" has ackPolicy "none": its deliveries take no acks`,
-        ),
+      throw new CatbusError(
+        ErrorCode.BadRequest,
+        `consumer "${this.name}" has ackPolicy "none": its deliveries take no acks`,
       );
     }
     const host = this.#host;
     if (host.remote && host.mayDeliver && !host.mayDeliver()) {
-      return host.remote.settle(seq, kind, delayMs);
-    }
-    const p = this.#pending.get(seq);
-    if (!p || p.dead) {
-      return Promise.reject(
-        new CatbusError(
-          ErrorCode.NotFound,
-          seq < this.#cursor
-            ? `consumer "${this.name}" has no unacked delivery of #${seq}: it was acked or ` +
-              "terminated already"
-            : `consumer "${this.name}" has not delivered #${seq} yet`,
-        ),
+      const remote = host.remote;
+      const settled = await Promise.allSettled(
+        seqs.map((seq) => remote.settle(seq, kind, delayMs)),
+      );
+      return settled.flatMap((r, i) =>
+        r.status === "fulfilled" ? [] : [failure(seqs[i], r.reason)]
       );
     }
-    const now = this.#host.now();
+    const failed: SettleFailure[] = [];
+    let changed = false;
+    const now = host.now();
+    for (const seq of seqs) {
+      const error = this.#settleOne(seq, kind, now, delayMs);
+      if (error) failed.push({ seq, error });
+      else changed ||= kind !== "progress";
+    }
+    if (!changed) return failed;
+    const saved = host.changed();
+    this.wake();
+    await saved;
+    return failed;
+  }
+
+  /** Applies one settlement in memory; the reason when it cannot be applied. */
+  #settleOne(seq: number, kind: AckKind, now: number, delayMs?: number): CatbusError | undefined {
+    const p = this.#pending.get(seq);
+    if (!p || p.dead) {
+      return new CatbusError(
+        ErrorCode.NotFound,
+        seq < this.#cursor
+          ? `consumer "${this.name}" has no unacked delivery of #${seq}: it was acked or ` +
+            "terminated already"
+          : `consumer "${this.name}" has not delivered #${seq} yet`,
+      );
+    }
     if (kind === "progress") {
       if (!p.member) {
-        return Promise.reject(
-          new CatbusError(
-            ErrorCode.Conflict,
-            `delivery #${seq} of consumer "${this.name}" already timed out and will be ` +
-              "redelivered; ack it if it was processed",
-          ),
+        return new CatbusError(
+          ErrorCode.Conflict,
+          `delivery #${seq} of consumer "${this.name}" already timed out and will be ` +
+            "redelivered; ack it if it was processed",
         );
       }
       p.deadline = now + this.config.ackWaitMs;
-      return Promise.resolve();
+      return undefined;
     }
     this.#release(p);
     if (kind === "ack") {
@@ -277,9 +318,7 @@ export class Consumer {
     } else {
       this.#sendToDeadLetter(p, "terminated");
     }
-    const saved = this.#host.changed();
-    this.wake();
-    return saved;
+    return undefined;
   }
 
   /** Stops timers; the state stays where the host saved it. */
