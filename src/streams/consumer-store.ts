@@ -15,6 +15,8 @@ const SUFFIX = ".snapshot";
 export class FileConsumerStore implements ConsumerStore {
   readonly #dir: string;
   readonly #sync: boolean;
+  /** The directory exists (made once, not per save: there is a save per batch of acks). */
+  #made = false;
 
   constructor(dataDir: string, options: { sync: boolean }) {
     this.#dir = join(dataDir, "consumers");
@@ -36,9 +38,15 @@ export class FileConsumerStore implements ConsumerStore {
   }
 
   async save(state: ConsumerState): Promise<void> {
-    await Deno.mkdir(this.#dir, { recursive: true });
+    if (!this.#made) await Deno.mkdir(this.#dir, { recursive: true });
+    this.#made = true;
     const bytes = new TextEncoder().encode(JSON.stringify(state));
-    await writeSnapshot(this.#dir, state.config.name, bytes, { sync: this.#sync });
+    try {
+      await writeSnapshot(this.#dir, state.config.name, bytes, { sync: this.#sync });
+    } catch (e) {
+      this.#made = false; // the next save makes it again, should it have gone
+      throw e;
+    }
   }
 
   async remove(name: string): Promise<void> {

@@ -450,7 +450,7 @@ export class Consumer {
       for (;;) {
         if (this.#closed) return;
         if (explicit && this.#pending.size >= this.config.maxInFlight) return;
-        const m = await this.#next();
+        const m = this.#nextAhead() ?? await this.#next();
         if (!m) return;
         if (this.#wanted(m.channel)) {
           const member = this.#pick();
@@ -471,19 +471,26 @@ export class Consumer {
    * consumer that gets one slot back per ack must not read a chunk of the log per message.
    */
   async #next(): Promise<BusMessage | undefined> {
-    for (let refilled = false;; refilled = true) {
-      while (this.#aheadAt < this.#ahead.length && this.#ahead[this.#aheadAt].seq < this.#cursor) {
-        this.#aheadAt++;
-      }
-      if (this.#aheadAt < this.#ahead.length) return this.#ahead[this.#aheadAt];
-      if (refilled) return undefined;
-      this.#ahead = [];
-      this.#aheadAt = 0;
-      for await (const batch of this.#host.read(this.#cursor)) {
-        this.#ahead = batch;
-        break;
-      }
+    const ahead = this.#nextAhead();
+    if (ahead) return ahead;
+    this.#ahead = [];
+    this.#aheadAt = 0;
+    for await (const batch of this.#host.read(this.#cursor)) {
+      this.#ahead = batch;
+      break;
     }
+    return this.#nextAhead();
+  }
+
+  /**
+   * `#next` without a read: what the read-ahead holds is handed out in one synchronous pass, so
+   * the deliveries of a pump leave in one write.
+   */
+  #nextAhead(): BusMessage | undefined {
+    while (this.#aheadAt < this.#ahead.length && this.#ahead[this.#aheadAt].seq < this.#cursor) {
+      this.#aheadAt++;
+    }
+    return this.#ahead[this.#aheadAt];
   }
 
   async #fetch(seq: number): Promise<BusMessage | undefined> {
