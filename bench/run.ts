@@ -824,6 +824,12 @@ async function main() {
           "BENCHMARK_RESULTS.md (macOS, Python 3.13, memory backend, before auth)",
         ],
         [
+          "12. Alle door: NOTIFY → WebSocket clients, beside a bare LISTEN client",
+          "./alle.ts",
+          "PostgreSQL on 127.0.0.1; 100 B payloads; the bare postgres.js LISTEN client receives " +
+          "the same NOTIFYs in the same run",
+        ],
+        [
           "13. Shared engines: two nodes on Valkey or PostgreSQL",
           "./engines.ts",
           "a publisher on node 1, a subscriber on node 2; 128 B; 256 in flight, then 500 msg/s " +
