@@ -5,7 +5,15 @@
  * on Valkey (PULSAR_STORAGE_BACKEND=valkey) and on PostgreSQL (--engine postgres).
  */
 import assert from "node:assert/strict";
-import { ADMIN, api, login, openWs, type PulsarServer, startPulsar } from "./helpers/pulsar.ts";
+import {
+  ADMIN,
+  api,
+  login,
+  openWs,
+  type PulsarServer,
+  pulsarValkeyEnv,
+  startPulsar,
+} from "./helpers/pulsar.ts";
 import { startCatbusd } from "./helpers/catbusd.ts";
 import { grantToken, nativeClient } from "./helpers/native.ts";
 import { AsyncQueue } from "./helpers/queue.ts";
@@ -131,12 +139,7 @@ async function onValkey(scenario: (start: Start) => Promise<void>) {
   const redis = await startPrivateRedis();
   if (!redis) return;
   try {
-    const { hostname, port } = new URL(redis.url);
-    const env = {
-      PULSAR_STORAGE_BACKEND: "valkey",
-      PULSAR_VALKEY_HOST: hostname,
-      PULSAR_VALKEY_PORT: port,
-    };
+    const env = pulsarValkeyEnv(redis.url);
     await scenario((args = []) => startPulsar(args, { env }));
   } finally {
     await redis.stop();

@@ -5,6 +5,7 @@ import {
   login,
   loginStatus,
   openWs,
+  pulsarValkeyEnv,
   startPulsar,
   untilStatus,
 } from "./helpers/pulsar.ts";
@@ -14,12 +15,7 @@ Deno.test("pulsar - PULSAR_STORAGE_BACKEND=valkey puts messages, users and topic
   const redis = await startPrivateRedis();
   if (!redis) return;
   try {
-    const { hostname, port } = new URL(redis.url);
-    const env = {
-      PULSAR_STORAGE_BACKEND: "valkey",
-      PULSAR_VALKEY_HOST: hostname,
-      PULSAR_VALKEY_PORT: port,
-    };
+    const env = pulsarValkeyEnv(redis.url);
     await using a = await startPulsar([], { env });
     await using b = await startPulsar([], { env });
     assert.match(a.log(), /stream engine: valkey/);

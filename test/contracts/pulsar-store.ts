@@ -6,7 +6,11 @@
  */
 import assert from "node:assert/strict";
 import type { PulsarStore } from "../../src/dialects/pulsar/store.ts";
-import type { PulsarState } from "../../src/dialects/pulsar/record-types.ts";
+import type {
+  PulsarState,
+  TopicRecord,
+  UserRecord,
+} from "../../src/dialects/pulsar/record-types.ts";
 import { within } from "../helpers/deadline.ts";
 
 export interface StoreUnderTest {
@@ -111,26 +115,28 @@ export function runPulsarStoreContract(
     const backing = await make();
     try {
       const exp = Math.floor(Date.now() / 1000) + 600;
+      const olga: UserRecord = {
+        user_id: "u-1",
+        ...fields("olga"),
+        email: "olga@example.com",
+        is_active: true,
+        created_at: "2026-01-02T03:04:05.678Z",
+        permissions: ["admin", "read"],
+      };
+      const old: TopicRecord = {
+        topic_id: "t-1",
+        topic_name: "old",
+        owner_id: "u-1",
+        is_public: true,
+        description: "kept",
+        created_at: "2026-01-02T03:04:06.000Z",
+        grants: { "u-2": "2026-01-02T03:04:07.000Z" },
+        first_seq: 42,
+      };
       await backing.storeOldLayout({
         version: 1,
-        users: [{
-          user_id: "u-1",
-          ...fields("olga"),
-          email: "olga@example.com",
-          is_active: true,
-          created_at: "2026-01-02T03:04:05.678Z",
-          permissions: ["admin", "read"],
-        }],
-        topics: [{
-          topic_id: "t-1",
-          topic_name: "old",
-          owner_id: "u-1",
-          is_public: true,
-          description: "kept",
-          created_at: "2026-01-02T03:04:06.000Z",
-          grants: { "u-2": "2026-01-02T03:04:07.000Z" },
-          first_seq: 42,
-        }],
+        users: [olga],
+        topics: [old],
         refresh: [{
           jti: "r-1",
           user_id: "u-1",
@@ -142,24 +148,8 @@ export function runPulsarStoreContract(
         denied: { "jti-old": exp },
       });
       const store = await backing.open();
-      assert.deepEqual(store.userByName("olga"), {
-        user_id: "u-1",
-        ...fields("olga"),
-        email: "olga@example.com",
-        is_active: true,
-        created_at: "2026-01-02T03:04:05.678Z",
-        permissions: ["admin", "read"],
-      });
-      assert.deepEqual(store.topic("old"), {
-        topic_id: "t-1",
-        topic_name: "old",
-        owner_id: "u-1",
-        is_public: true,
-        description: "kept",
-        created_at: "2026-01-02T03:04:06.000Z",
-        grants: { "u-2": "2026-01-02T03:04:07.000Z" },
-        first_seq: 42,
-      });
+      assert.deepEqual(store.userByName("olga"), olga);
+      assert.deepEqual(store.topic("old"), old);
       assert.equal(store.isDenied("jti-old"), true);
       await store.createUser(fields("newer"));
       await store.close();

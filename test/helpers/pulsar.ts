@@ -34,6 +34,16 @@ export async function startPulsar(
   return { ...server, pulsarUrl };
 }
 
+/** The environment that puts a Pulsar door's state and messages in the Valkey at `url`. */
+export function pulsarValkeyEnv(url: string): Record<string, string> {
+  const { hostname, port } = new URL(url);
+  return {
+    PULSAR_STORAGE_BACKEND: "valkey",
+    PULSAR_VALKEY_HOST: hostname,
+    PULSAR_VALKEY_PORT: port,
+  };
+}
+
 /** A JSON request to the door; the status and the parsed body (null when empty). */
 export async function api(
   server: PulsarServer,
