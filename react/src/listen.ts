@@ -16,7 +16,11 @@ export interface CallbackSubscriber {
 export interface ListenHandlers {
   onMessage: MessageHandler;
   onError(error: Error): void;
-  /** The server confirmed the subscription. */
+  /**
+   * The server confirmed the subscription: when `subscribe` resolved and again after every
+   * resubscribe (reconnect, gap). A subscribe made offline resolves at once, so only the
+   * resubscribe on connect is the server's word.
+   */
   onSubscribed?(): void;
 }
 
@@ -39,6 +43,9 @@ export function listen(
       ...options,
       onError: (error) => {
         if (active) handlers.onError(error);
+      },
+      onRecovery: () => {
+        if (active) handlers.onSubscribed?.();
       },
     }).then((subscription) => {
       if (active) handlers.onSubscribed?.();

@@ -123,3 +123,21 @@ Deno.test("listen - reports refusals and server-side ends, not after stop", asyn
   stop();
   assert.deepEqual(r.errors.map((e) => e.message), ["no grant", "revoked"]);
 });
+
+Deno.test("listen - onSubscribed when subscribe resolved and after every resubscribe, not after stop", async () => {
+  const client = new FakeClient();
+  let subscribed = 0;
+  const stop = listen(client, "p", {
+    ...recorder().handlers,
+    onSubscribed: () => subscribed++,
+  });
+  // Offline, subscribe resolves at once; the server's confirmation is the resubscribe on connect.
+  client.accept(0);
+  await settle();
+  const recovery = { pattern: "p", recovered: true, namespaces: {} };
+  client.calls[0].options.onRecovery?.(recovery);
+  assert.equal(subscribed, 2);
+  stop();
+  client.calls[0].options.onRecovery?.(recovery);
+  assert.equal(subscribed, 2);
+});

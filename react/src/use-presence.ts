@@ -25,7 +25,7 @@ interface PresenceUser {
 
 /**
  * The members present on `channel`, kept current by join and leave events and asked again
- * after every reconnect. With `join` (the default) this client is one of them while mounted.
+ * each time the server confirms the subscription (after every reconnect too). With `join` (the default) this client is one of them while mounted.
  * Components using one channel share one subscription (reference-counted), so StrictMode and
  * many components add no listeners on the server.
  */
@@ -77,15 +77,14 @@ export function usePresence(
           onPresence: (event) => users.forEach((u) => u.onEvent(event)),
         }),
     );
-    // Asked once subscribed (the answer then includes this client: a join that came before this
-    // subscription is never heard), at once for a subscription shared and already confirmed,
-    // and after every reconnect.
-    const stopStates = client.onStateChange((s) => s === "connected" && refresh());
+    // Asked whenever the server confirmed the subscription — a join that came before it is never
+    // heard, so only a list asked after it is complete — and at once for a subscription shared
+    // and already confirmed. Not on "connected": that list may be answered before the
+    // resubscribe, and nothing would ask again.
     const first = setTimeout(refresh, 0);
     return () => {
       active = false;
       clearTimeout(first);
-      stopStates();
       stopUsing();
     };
   }, [client, channel, join]);
