@@ -33,6 +33,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** The items, oldest first (left in place). */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
+  }
+
   /** Removes and returns the oldest item that `test` accepts. */
   take(test: (item: T) => boolean): T | undefined {
     for (let i = this.#head; i < this.#items.length; i++) {

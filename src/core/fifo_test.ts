@@ -31,3 +31,10 @@ Deno.test("fifo - take removes the oldest match, takeAll every match; the rest k
   const expected = Array.from({ length: 3494 }, (_, i) => 1501 + i).filter((n) => n !== 1999);
   assert.deepEqual(rest, expected);
 });
+
+Deno.test("fifo - iterates the live items oldest first, past compactions", () => {
+  const q = new Fifo<number>();
+  for (let i = 0; i < 3000; i++) q.push(i);
+  for (let i = 0; i < 2000; i++) q.shift();
+  assert.deepEqual([...q], Array.from({ length: 1000 }, (_, i) => 2000 + i));
+});

@@ -65,7 +65,7 @@ export class Namespace {
    * With a per-channel limit: the newest sequences of each channel (at most the limit), so
    * readers skip messages that have more than `limit` newer ones on their channel.
    */
-  readonly #channelTail = new Map<string, number[]>();
+  readonly #channelTail = new Map<string, Fifo<number>>();
   /** Purged channels: readers skip what memory (or storage, until the purge ends) still holds. */
   readonly #purged = new PurgedChannels();
   /** Keeps each channel to its newest messages, when set (see ChannelCap). */
@@ -294,13 +294,13 @@ export class Namespace {
   /** False when the message is beyond its channel's limit (newer ones replaced it). */
   withinChannelLimit(channel: string, seq: number): boolean {
     const seqs = this.#channelTail.get(channel);
-    return !seqs || seqs.length < this.#perChannel || seq >= seqs[0];
+    return !seqs || seqs.length < this.#perChannel || seq >= seqs.first()!;
   }
 
   #trackChannel(channel: string, seq: number): void {
     if (!this.#perChannel) return;
     let seqs = this.#channelTail.get(channel);
-    if (!seqs) this.#channelTail.set(channel, seqs = []);
+    if (!seqs) this.#channelTail.set(channel, seqs = new Fifo());
     seqs.push(seq);
     if (seqs.length > this.#perChannel) seqs.shift();
   }

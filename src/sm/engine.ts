@@ -34,6 +34,7 @@ import {
   type SingleEntry,
   type WalEntry,
 } from "./wal-entry.ts";
+import { Fifo } from "../core/fifo.ts";
 import type { Logger } from "../core/logger.ts";
 
 export interface EngineOptions {
@@ -102,7 +103,7 @@ export class StateMachineEngine {
   #nextSeq: number;
   #durableSeq: number;
   readonly #waiters = new Map<number, Waiter[]>();
-  readonly #pendingChanges: { seq: number; changes: Change[] }[] = [];
+  readonly #pendingChanges = new Fifo<{ seq: number; changes: Change[] }>();
   readonly #listeners = new Set<(change: Change) => void>();
   #failure?: SmError;
   #eventsSinceSnapshot = 0;
@@ -446,7 +447,7 @@ export class StateMachineEngine {
       this.#waiters.delete(s);
     }
     this.#durableSeq = Math.max(this.#durableSeq, seq);
-    while (this.#pendingChanges.length && this.#pendingChanges[0].seq <= this.#durableSeq) {
+    while (this.#pendingChanges.length && this.#pendingChanges.first()!.seq <= this.#durableSeq) {
       for (const change of this.#pendingChanges.shift()!.changes) {
         for (const listener of this.#listeners) listener(change);
       }

@@ -1,5 +1,6 @@
 import type { SessionTransport } from "../protocol/session.ts";
 import { isCatbusError } from "../../client/shared/errors.ts";
+import { Fifo } from "../core/fifo.ts";
 import { randomId } from "../core/ids.ts";
 import { base64 } from "../../client/shared/bytes.ts";
 import { constantTimeEqual } from "../auth/crypto.ts";
@@ -43,7 +44,8 @@ class SseSession {
   readonly #options: SseSessionOptions;
   readonly #sessions: Map<string, SseSession>;
   /** Recent downstream events, for reattaching with Last-Event-ID. */
-  #sent: { id: number; frame: Uint8Array }[] = [];
+  /** What was sent and may be asked again, oldest first (many small frames: not an Array). */
+  readonly #sent = new Fifo<{ id: number; frame: Uint8Array }>();
   #sentBytes = 0;
   #nextId = 1;
   #stream?: SseStream;
@@ -76,7 +78,7 @@ class SseSession {
         }),
       );
     } else {
-      const first = this.#sent[0]?.id ?? this.#nextId;
+      const first = this.#sent.first()?.id ?? this.#nextId;
       if (lastId + 1 < first) {
         stream.send(
           sseFrame({
