@@ -207,12 +207,9 @@ Deno.test("postgres roles - unreachable at start: catbusd retries with back-off,
   assert.equal(pong.type, FrameType.Pong);
   assert.equal(c.has((f) => f.type === FrameType.Notice), false);
   // The first connect logged it already: wait for the line this reconnect adds.
-  const before = server.log().match(/role database reachable again/g)?.length ?? 0;
+  const before = server.log().length;
   proxy.open();
-  await server.waitForLog(
-    new RegExp(`(role database reachable again[\\s\\S]*){${before + 1}}`),
-    30_000,
-  );
+  await server.waitForLog(/role database reachable again/, 30_000, before);
   assert.deepEqual(await ready(), [200, "ready"]);
   c.close();
   proxy.cut();

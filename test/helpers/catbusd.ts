@@ -26,8 +26,12 @@ export interface TestServer {
   exited: Promise<Deno.CommandStatus>;
   /** What the server logged so far (stderr). */
   log(): string;
-  /** Resolves with the server's log once `pattern` matches it; rejects after `ms`. */
-  waitForLog(pattern: RegExp, ms?: number): Promise<string>;
+  /**
+   * Resolves with the server's log once `pattern` matches it — only what was logged after the
+   * first `since` characters (`log().length` before the step that should log it); rejects
+   * after `ms`.
+   */
+  waitForLog(pattern: RegExp, ms?: number, since?: number): Promise<string>;
   /** Runs the `catbus` CLI against this server's data directory and URL. */
   cli(
     args: string[],
@@ -124,10 +128,10 @@ export async function startCatbusd(
       if (Deno.env.get("CATBUS_TEST_VERBOSE")) console.error(value);
     }
   })();
-  const waitForLog = (pattern: RegExp, ms = 10_000) =>
+  const waitForLog = (pattern: RegExp, ms = 10_000, since = 0) =>
     new Promise<string>((resolve, reject) => {
       const check = () => {
-        if (!pattern.test(logged)) return;
+        if (!pattern.test(logged.slice(since))) return;
         clearTimeout(timer);
         logWaiters.delete(check);
         resolve(logged);
