@@ -9,12 +9,9 @@
  * compare two trees by running it from each in turn.
  */
 import { cpuUsage } from "node:process";
-import type { Authenticator } from "../src/auth/authenticator.ts";
 import { Broker } from "../src/core/broker.ts";
-import { PresenceRegistry } from "../src/core/presence.ts";
-import { ReplyPermits } from "../src/core/replies.ts";
-import { Session, type SessionHost } from "../src/protocol/session.ts";
-import type { ConsumerRegistry } from "../src/streams/consumer-registry.ts";
+import { Session } from "../src/protocol/session.ts";
+import { sessionHost } from "../test/helpers/session-host.ts";
 import { encodeFrame, Flag, FrameType } from "../client/shared/frame.ts";
 import { PROTOCOL_VERSION } from "../client/shared/messages.ts";
 
@@ -24,37 +21,11 @@ const PER_READ = 1000;
 
 const broker = new Broker({ history: { maxMessages: 10_000, maxBytes: 64 << 20 } });
 await broker.createNamespace("live");
-const host: SessionHost = {
-  broker,
-  consumers: {} as ConsumerRegistry,
-  presence: new PresenceRegistry({ ttlMs: 60_000, maxMembers: 10 }),
-  authenticator: {
-    authenticate: () =>
-      Promise.resolve({
-        clientId: "bench",
-        kind: "sub",
-        grants: [{ pattern: ">", permission: "read" }, { pattern: ">", permission: "write" }],
-      }),
-  } as unknown as Authenticator,
-  replies: new ReplyPermits({ windowMs: 1000, max: 100 }),
-  limits: {
-    maxPayload: 1 << 20,
-    maxJsonDepth: 128,
-    maxSubscriptions: 10,
-    maxPublishRate: 0,
-    helloTimeoutMs: 5000,
-    outboundBytes: 64 << 20,
-    heartbeatMs: 60_000,
-    maxHistoryLimit: 100,
-    maxHistoryScan: 1000,
-  },
-  serverName: "bench",
-  checkNamespace: () => Promise.resolve(),
-  admit: () => true,
-  attach: () => {},
-  detach: () => {},
-  log: () => {},
-};
+const host = sessionHost(broker, {
+  clientId: "bench",
+  kind: "sub",
+  grants: [{ pattern: ">", permission: "read" }, { pattern: ">", permission: "write" }],
+}, { maxPayload: 1 << 20, outboundBytes: 64 << 20, heartbeatMs: 60_000 });
 
 let written = 0;
 const open = (): Session =>

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { Authenticator } from "../auth/authenticator.ts";
 import type { Grant, Principal } from "../auth/grants.ts";
 import { Broker } from "../core/broker.ts";
 import { isCatbusError } from "../../client/shared/errors.ts";
@@ -13,9 +12,8 @@ import {
   parseMeta,
 } from "../../client/shared/frame.ts";
 import { PROTOCOL_VERSION } from "../../client/shared/messages.ts";
-import { Session, type SessionHost } from "../protocol/session.ts";
-import { PresenceRegistry } from "../core/presence.ts";
-import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
+import { Session } from "../protocol/session.ts";
+import { sessionHost } from "../../test/helpers/session-host.ts";
 import { Publisher } from "./publisher.ts";
 
 const limits = { maxPayload: 64, maxJsonDepth: 4 };
@@ -93,29 +91,7 @@ async function newBroker() {
 /** Publishes through the native door's entry (a session fed frames); the error code or "". */
 async function nativePublish(c: Case): Promise<string> {
   const broker = await newBroker();
-  const host: SessionHost = {
-    broker,
-    consumers: {} as ConsumerRegistry,
-    presence: new PresenceRegistry({ ttlMs: 60_000, maxMembers: 10 }),
-    authenticator: { authenticate: () => Promise.resolve(principal()) } as unknown as Authenticator,
-    replies: new ReplyPermits({ windowMs: 1000, max: 100 }),
-    limits: {
-      ...limits,
-      maxSubscriptions: 10,
-      maxPublishRate: 0,
-      helloTimeoutMs: 5000,
-      outboundBytes: 1 << 20,
-      heartbeatMs: 5000,
-      maxHistoryLimit: 100,
-      maxHistoryScan: 1000,
-    },
-    serverName: "test",
-    checkNamespace: () => Promise.resolve(),
-    admit: () => true,
-    attach: () => {},
-    detach: () => {},
-    log: () => {},
-  };
+  const host = sessionHost(broker, principal(), limits);
   const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
   const { promise: answer, resolve } = Promise.withResolvers<Frame>();
   const session = new Session(host, {

@@ -62,6 +62,8 @@ export interface SessionLimits {
   maxSubscriptions: number;
   /** Publishes per second per connection (0 = no limit). */
   maxPublishRate: number;
+  /** Publishes of one connection waiting for the log at once; past it reading pauses. */
+  maxPublishesInFlight: number;
   /** Time to complete hello before the connection is closed (ms). */
   helloTimeoutMs: number;
   /** Per-connection outbound queue limit in bytes. */
@@ -168,10 +170,18 @@ export class Session implements Subscriber {
   /** Answers each publish of a batch: ok (or nothing, fire and forget), error or notice. */
   readonly #outcome: PublishOutcome<number> = {
     published: (id, m) => {
+      this.#answered();
       if (id !== 0) this.#queue.push(encodeFrame(FrameType.Ok, id, publishedMeta(m)), false);
     },
-    failed: (id, e, channel) => id === 0 ? this.#publishFailed(e, channel) : this.#error(id, e),
+    failed: (id, e, channel) => {
+      this.#answered();
+      this.#refuse(id, e, channel);
+    },
   };
+  /** Publishes taken in and not yet durable or failed (fire-and-forget ones included). */
+  #inFlight = 0;
+  /** Made when reading paused for `#inFlight`; resolved once half of it is answered. */
+  #drained?: PromiseWithResolvers<void>;
   readonly #onEventBound = (event: DecodeEvent) => this.#onEvent(event);
   /** Publishes waiting for their namespace to be created, in order, and how many. */
   #creation = SETTLED;
@@ -247,12 +257,33 @@ export class Session implements Subscriber {
     return this.#transport.remote;
   }
 
-  /** Feeds bytes from the transport. */
-  receive(chunk: Uint8Array): void {
+  /**
+   * Feeds bytes from the transport. Returns a promise when the transport should stop reading
+   * until it settles: this connection's publishes outran the log (a fire-and-forget publisher
+   * gets no answer to wait for, so the socket's own flow control paces it).
+   */
+  receive(chunk: Uint8Array): Promise<void> | void {
     if (this.#closed) return;
     this.lastSeen = Date.now();
     this.#decoder.push(chunk, this.#onEventBound);
     this.#publishBatch();
+    if (this.#inFlight >= this.#host.limits.maxPublishesInFlight) {
+      return (this.#drained ??= Promise.withResolvers()).promise;
+    }
+  }
+
+  /** A publish was answered: reading goes on once half of the limit is. */
+  #answered() {
+    this.#inFlight--;
+    if (this.#drained && this.#inFlight <= this.#host.limits.maxPublishesInFlight / 2) {
+      this.#drained.resolve();
+      this.#drained = undefined;
+    }
+  }
+
+  #refuse(id: number, e: unknown, channel: string) {
+    if (id === 0) this.#publishFailed(e, channel);
+    else this.#error(id, e);
   }
 
   /** Called by the broker for each matching message. */
@@ -364,6 +395,8 @@ export class Session implements Subscriber {
   }
 
   #cleanup() {
+    this.#drained?.resolve();
+    this.#drained = undefined;
     for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
     this.#patterns.clear();
     this.#presence.leaveAll();
@@ -556,8 +589,9 @@ export class Session implements Subscriber {
     } catch (e) {
       // Answered in order: the publishes before it go first.
       this.#publishBatch();
-      return this.#outcome.failed(frame.id, e, frame.id === 0 ? channelOf(frame) : "");
+      return this.#refuse(frame.id, e, frame.id === 0 ? channelOf(frame) : "");
     }
+    this.#inFlight++;
     const broker = this.#host.broker;
     if (this.#creating === 0 && broker.namespace(namespaceOf(input.channel))) {
       this.#batch.push(input);

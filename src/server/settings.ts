@@ -272,6 +272,15 @@ export const serverSettings = settingsGroup({
       allowZero: true,
       help: "publishes per second per connection, bursts up to the same; 0 = no limit",
     },
+    maxPublishesInFlight: {
+      flag: "max-publishes-in-flight",
+      env: "CATBUS_MAX_PUBLISHES_IN_FLIGHT",
+      yaml: "limits.max_publishes_in_flight",
+      kind: count,
+      default: 4096,
+      help: "publishes of one connection waiting for the log at once; past it the server " +
+        "stops reading from that connection until half of them are stored",
+    },
     replyWindowMs: {
       flag: "reply-window",
       env: "CATBUS_REPLY_WINDOW",

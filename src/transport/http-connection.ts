@@ -43,7 +43,8 @@ export interface UpgradedConnection {
 
 /** What takes over an upgraded connection: told each chunk read and the end. */
 export interface UpgradeReceiver {
-  receive(bytes: Uint8Array): void;
+  /** A promise pauses reading until it settles (the receiver cannot take more yet). */
+  receive(bytes: Uint8Array): Promise<void> | void;
   ended(): void;
 }
 
@@ -209,6 +210,12 @@ export class HttpConnection {
     this.#resume ??= () => this.#resume = undefined;
   }
 
+  #pauseFor(until: Promise<void> | void) {
+    if (!until) return;
+    this.#pause();
+    until.then(() => this.#resume?.());
+  }
+
   #received(bytes: Uint8Array) {
     switch (this.#state) {
       case "head":
@@ -227,8 +234,7 @@ export class HttpConnection {
         if (this.#pending.length > this.#handler.limits.maxHeaderBytes) this.#pause();
         return;
       case "upgraded":
-        this.#upgraded!.receive(bytes);
-        return;
+        return this.#pauseFor(this.#upgraded!.receive(bytes));
     }
   }
 
@@ -416,7 +422,7 @@ export class HttpConnection {
       this.#upgraded = upgrade.adopt(this);
       const pending = this.#pending;
       this.#pending = EMPTY;
-      if (pending.length) this.#upgraded.receive(pending);
+      if (pending.length) this.#pauseFor(this.#upgraded.receive(pending));
       return;
     }
     const keepAlive = await writeResponse(response, {

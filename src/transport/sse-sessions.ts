@@ -194,7 +194,8 @@ export class SseSessions {
       return text(405, "use GET /sse, POST or DELETE /sse/<id>");
     }
     try {
-      session.handler.receive(
+      // Answered once the session can take more: the client's next POST waits for it.
+      await session.handler.receive(
         await readBody(request, this.#options.maxBodyBytes),
       );
     } catch (e) {

@@ -38,7 +38,7 @@ export interface TcpConnection {
 
 /** A byte-stream connection as its protocol sees it. */
 export interface StreamHandler {
-  /** A promise pauses reading until it settles (outbound backpressure). */
+  /** A promise pauses reading until it settles (the handler cannot take more yet). */
   receive(chunk: Uint8Array): void | Promise<void>;
   /** The connection ended (either side closed it, or it broke). */
   connectionEnded(): void;

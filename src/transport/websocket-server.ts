@@ -43,7 +43,12 @@ export class ServerWebSocket extends EventTarget {
       this.socket.#fail(code, reason);
     }
     receive(bytes: Uint8Array) {
-      if (this.socket.readyState !== 3) this.socket.#reader.feed(bytes);
+      const socket = this.socket;
+      if (socket.readyState === 3) return;
+      socket.#reader.feed(bytes);
+      const paused = socket.#paused;
+      socket.#paused = undefined;
+      return paused;
     }
     ended() {
       this.socket.#ended();
@@ -74,6 +79,7 @@ export class ServerWebSocket extends EventTarget {
   #closeReceived?: { code: number; reason: string };
   #closeTimer?: ReturnType<typeof setTimeout>;
   #listened = false;
+  #paused?: Promise<void>;
 
   constructor(url: string, maxMessageBytes: number, protocol = "") {
     super();
@@ -90,6 +96,14 @@ export class ServerWebSocket extends EventTarget {
   /** Resolves once every message sent so far was taken by the kernel (or the socket closed). */
   drained(): Promise<void> {
     return this.#io?.writer.drained() ?? Promise.resolve();
+  }
+
+  /**
+   * Reads nothing more from the client until `until` settles — for a message handler that
+   * cannot take more yet; TCP flow control then holds the client back.
+   */
+  pauseReading(until: Promise<void>): void {
+    this.#paused = until;
   }
 
   override addEventListener(

@@ -49,7 +49,8 @@ export function acceptWebSocket(
   socket.onopen = () => handler = accept(new NativeSocketTransport(socket, `ws:${remote}`));
   socket.onmessage = (event) => {
     if (event.data instanceof ArrayBuffer) {
-      handler?.receive(new Uint8Array(event.data));
+      const paused = handler?.receive(new Uint8Array(event.data));
+      if (paused) socket.pauseReading(paused);
     } else {
       // Text is not part of the protocol: say so and close (1003 = unsupported data).
       socket.close(1003, "send binary frames; see docs/protocol.md");

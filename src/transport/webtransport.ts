@@ -195,7 +195,10 @@ export class WebTransportListener {
     };
     const handler = this.#accept(transport);
     try {
-      for await (const chunk of stream.readable) handler.receive(chunk);
+      for await (const chunk of stream.readable) {
+        const paused = handler.receive(chunk);
+        if (paused) await paused;
+      }
     } catch { /* reset by the peer or closed by us */ }
     open = false;
     handler.connectionEnded();

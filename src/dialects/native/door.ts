@@ -48,6 +48,7 @@ function sessionHost(settings: NativeDoorSettings, services: DoorServices): Sess
       maxPayload: settings.maxPayload,
       maxSubscriptions: settings.maxSubscriptions,
       maxPublishRate: settings.maxPublishRate,
+      maxPublishesInFlight: settings.maxPublishesInFlight,
       helloTimeoutMs: settings.helloTimeoutMs,
       outboundBytes: settings.outboundBytes,
       heartbeatMs: settings.heartbeatMs,
