@@ -8,20 +8,13 @@
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const COUNTER_LIMIT = 32 ** 3;
 const RANDOM_CHARS = 7;
-
-function base32(n: number, width: number): string {
-  let s = "";
-  for (let i = 0; i < width; i++) {
-    s = ALPHABET[n % 32] + s;
-    n = Math.floor(n / 32);
-  }
-  return s;
-}
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const ID_CHARS = 10 + 3 + RANDOM_CHARS;
 
 /** Each byte gives one character: 256 is a multiple of 32, so every character is equally likely. */
-function randomChars(bytes: Uint8Array, from = 0, count = bytes.length): string {
+function randomChars(bytes: Uint8Array): string {
   let s = "";
-  for (let i = from; i < from + count; i++) s += ALPHABET[bytes[i] % 32];
+  for (const b of bytes) s += ALPHABET[b % 32];
   return s;
 }
 
@@ -31,6 +24,12 @@ export class IdGenerator {
   /** Random bytes fetched in bulk: one `getRandomValues` per 512 ids, not per id. */
   readonly #pool = new Uint8Array(RANDOM_CHARS * 512);
   #used = this.#pool.length;
+  /**
+   * The id's character codes, made into one flat string: concatenating the parts would leave a
+   * chain of strings that lives as long as the message (in history), and the young-generation
+   * GC copies every retained byte.
+   */
+  readonly #chars = new Array<number>(ID_CHARS).fill(0);
 
   /** `now` is passed in so callers that already read the clock do not read it twice. */
   next(now: number): string {
@@ -47,9 +46,19 @@ export class IdGenerator {
       crypto.getRandomValues(this.#pool);
       this.#used = 0;
     }
-    const random = randomChars(this.#pool, this.#used, RANDOM_CHARS);
-    this.#used += RANDOM_CHARS;
-    return base32(this.#lastTime, 10) + base32(this.#counter, 3) + random;
+    const chars = this.#chars;
+    base32Into(chars, 0, 10, this.#lastTime);
+    base32Into(chars, 10, 3, this.#counter);
+    for (let i = 0; i < RANDOM_CHARS; i++) chars[13 + i] = CODES[this.#pool[this.#used++] % 32];
+    return String.fromCharCode(...chars);
+  }
+}
+
+/** Writes `n` as `width` base32 digits, most significant first, into `chars` from `at`. */
+function base32Into(chars: number[], at: number, width: number, n: number): void {
+  for (let i = at + width - 1; i >= at; i--) {
+    chars[i] = CODES[n % 32];
+    n = Math.floor(n / 32);
   }
 }
 
