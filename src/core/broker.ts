@@ -515,9 +515,6 @@ export class Broker {
     if (this.#watchers.size) {
       for (const watcher of this.#watchers.match(message.channel)) watcher.deliver(message);
     }
-    // The shared encodings were only for this fan-out; history should not keep them alive
-    // (every retained byte is copied by the young-generation GC: latency).
-    message.encoded = undefined;
   }
 
   /**

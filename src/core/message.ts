@@ -9,23 +9,34 @@ export interface BusMessage extends MessageMeta {
   expiresAt?: number;
   /** A request's reply is refused after this time (ms; from its timeout; memory only). */
   replyBy?: number;
-  /**
-   * Encodings of this message per wire format, filled on first use so a fan-out to N
-   * subscribers serializes once per format, not once per subscriber.
-   */
-  encoded?: Map<string, Uint8Array>;
 }
 
-/** Returns the message's encoding for `format`, computing it at most once. */
+/**
+ * The encodings of the message being fanned out, per wire format, so a fan-out to N subscribers
+ * serializes once per format, not once per subscriber. One message at a time, and not on the
+ * message: history keeps messages, and the young-generation GC copies every retained byte (a
+ * cache property on each message also gave it a property array of its own).
+ */
+let encodedMessage: BusMessage | undefined;
+/** Its formats and their encodings, side by side (a few formats; emptied without allocating). */
+const formats: string[] = [];
+const encodings: Uint8Array[] = [];
+
+/** Returns the message's encoding for `format`, computed once while it is the latest one asked. */
 export function encodedOnce(
   message: BusMessage,
   format: string,
   encode: (m: BusMessage) => Uint8Array,
 ): Uint8Array {
-  let cache = message.encoded;
-  if (!cache) cache = message.encoded = new Map();
-  let bytes = cache.get(format);
-  if (!bytes) cache.set(format, bytes = encode(message));
+  if (encodedMessage !== message) {
+    encodedMessage = message;
+    formats.length = encodings.length = 0;
+  }
+  const at = formats.indexOf(format);
+  if (at >= 0) return encodings[at];
+  const bytes = encode(message);
+  formats.push(format);
+  encodings.push(bytes);
   return bytes;
 }
 
