@@ -37,6 +37,14 @@ export function writeAscii(
   return true;
 }
 
+/** How many bytes `writeUtf8` writes for `text` (ASCII counted without encoding it). */
+export function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
+  }
+  return text.length;
+}
+
 /** UTF-8 bytes of `text` (exact length). */
 export function utf8(text: string): Uint8Array {
   const buf = new Uint8Array(text.length * 3);

@@ -223,11 +223,12 @@ export class Log {
     const datas = inputs.map((r) => this.#cipher ? this.#cipher.seal(r.data) : r.data);
     for (const d of datas) size += recordSize(d.length);
     p.bytes = new Uint8Array(size);
+    const view = new DataView(p.bytes.buffer);
     let offset = 0;
     for (let i = 0; i < inputs.length; i++) {
       const seq = p.firstSeq + i;
       p.records.push({ seq, time: inputs[i].time, offset });
-      offset = writeRecord(p.bytes, offset, { seq, time: inputs[i].time, data: datas[i] });
+      offset = writeRecord(p.bytes, offset, { seq, time: inputs[i].time, data: datas[i] }, view);
     }
   }
 

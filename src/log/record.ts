@@ -23,9 +23,16 @@ export function recordSize(dataLength: number): number {
   return RECORD_HEADER + BODY_FIXED + dataLength;
 }
 
-/** Writes the record at `offset` of `out` (which must have room); returns the next offset. */
-export function writeRecord(out: Uint8Array, offset: number, r: LogRecord): number {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+/**
+ * Writes the record at `offset` of `out` (which must have room); returns the next offset.
+ * A batch of records passes one `view` of `out` for all of them.
+ */
+export function writeRecord(
+  out: Uint8Array,
+  offset: number,
+  r: LogRecord,
+  view = new DataView(out.buffer, out.byteOffset, out.byteLength),
+): number {
   const body = offset + RECORD_HEADER;
   view.setUint32(offset, BODY_FIXED + r.data.length);
   view.setUint32(body, Math.floor(r.seq / 0x1_0000_0000));

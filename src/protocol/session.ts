@@ -634,8 +634,8 @@ export class Session implements Subscriber {
       binary,
       headers,
       request: meta.request === true,
-      ...parsePublishOptions(meta),
     };
+    parsePublishOptions(meta, input);
     return input;
   }
 

@@ -29,17 +29,20 @@ export function parsePublishHeaders(
   return entries.length ? value as Record<string, string> : undefined;
 }
 
-/** A publish's key, ttl and confirmation → the broker's publish options. */
-export function parsePublishOptions(
-  meta: PublishMeta,
-): {
+/** The broker's publish options a publish's meta can set. */
+export interface PublishOptions {
   key?: string;
   expiresAt?: number;
   replyBy?: number;
   confirm?: number;
   confirmTimeoutMs?: number;
-} {
-  const out: ReturnType<typeof parsePublishOptions> = {};
+}
+
+/**
+ * A publish's key, ttl and confirmation → the broker's publish options, set on `out` (the
+ * publish input: no object of options made and copied per message, and most set none).
+ */
+export function parsePublishOptions(meta: PublishMeta, out: PublishOptions): void {
   if (meta.confirm !== undefined) {
     if (!Number.isSafeInteger(meta.confirm) || meta.confirm < 1 || meta.confirm > 1000) {
       throw bad('"confirm" must be the number of consumer acks to wait for, 1 to 1000');
@@ -73,5 +76,4 @@ export function parsePublishOptions(
     }
     out.replyBy = Date.now() + meta.timeout;
   }
-  return out;
 }

@@ -1,4 +1,4 @@
-import { readUtf8, writeUtf8 } from "../../client/shared/utf8.ts";
+import { readUtf8, utf8Length, writeUtf8 } from "../../client/shared/utf8.ts";
 import type { BusMessage } from "../core/message.ts";
 
 /**
@@ -23,14 +23,17 @@ export interface StoredMessage {
 }
 
 const decoder = new TextDecoder();
+/** Scratch for an f64's big-endian bytes (encodeStored, readFloat64). */
+const float = new DataView(new ArrayBuffer(8));
+const floatBytes = new Uint8Array(float.buffer);
 
 export function encodeStored(m: StoredMessage): Uint8Array {
   const headers = m.headers ? JSON.stringify(m.headers) : "";
-  // Strings are written in place (room for 3 bytes per character), then the buffer is trimmed.
-  const room = 1 + 1 + 1 + 8 + 2 + 4 +
-    3 * (m.channel.length + m.id.length + m.key.length + headers.length);
-  const out = new Uint8Array(room + m.payload.length);
-  const view = new DataView(out.buffer);
+  // Sized exactly, and written without a DataView: no object per message beyond its bytes.
+  const out = new Uint8Array(
+    1 + 1 + utf8Length(m.channel) + 1 + utf8Length(m.id) + 8 + 2 + utf8Length(m.key) + 4 +
+      utf8Length(headers) + m.payload.length,
+  );
   let o = 0;
   out[o++] = m.binary ? 1 : 0;
   const channelLength = writeUtf8(out, o + 1, m.channel);
@@ -39,17 +42,21 @@ export function encodeStored(m: StoredMessage): Uint8Array {
   const idLength = writeUtf8(out, o + 1, m.id);
   out[o] = idLength;
   o += 1 + idLength;
-  view.setFloat64(o, m.expiresAt);
+  float.setFloat64(0, m.expiresAt);
+  out.set(floatBytes, o);
   o += 8;
   const keyLength = writeUtf8(out, o + 2, m.key);
-  view.setUint16(o, keyLength);
+  out[o] = keyLength >> 8;
+  out[o + 1] = keyLength;
   o += 2 + keyLength;
   const headersLength = writeUtf8(out, o + 4, headers);
-  view.setUint32(o, headersLength);
+  out[o] = headersLength >>> 24;
+  out[o + 1] = headersLength >>> 16;
+  out[o + 2] = headersLength >>> 8;
+  out[o + 3] = headersLength;
   o += 4 + headersLength;
   out.set(m.payload, o);
-  o += m.payload.length;
-  return o === out.length ? out : out.subarray(0, o);
+  return out;
 }
 
 /** Where a stored message's variable parts end (see locateStored); the rest follows from them. */
@@ -77,8 +84,6 @@ export function locateStored(bytes: Uint8Array, out: Int32Array, at: number): nu
   out[at + Located.HeadersEnd] = headersStart(keyEnd) + headersLength;
   return readFloat64(bytes, idEnd);
 }
-
-const float = new DataView(new ArrayBuffer(8));
 
 /** The big-endian f64 at `at`, without a DataView on `bytes`; 0 when all its bytes are. */
 function readFloat64(bytes: Uint8Array, at: number): number {

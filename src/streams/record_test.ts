@@ -29,6 +29,31 @@ Deno.test("stream record - round trip with and without optional parts", () => {
   }
 });
 
+Deno.test("stream record - sized exactly, whatever the characters (no bytes past the payload)", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
+  const m: StoredMessage = {
+    channel: "ünï.x",
+    id: "01ABC",
+    binary: true,
+    payload: new Uint8Array([1, 2, 3]),
+    headers: { "ü": "€" },
+    expiresAt: 5,
+    // A lone surrogate is written as U+FFFD (3 bytes), as TextEncoder does.
+    key: "ключ-\ud800",
+  };
+  const encoded = encodeStored(m);
+  const headers = JSON.stringify(m.headers);
+  assert.equal(
+    encoded.length,
+    1 + 1 + bytes(m.channel) + 1 + bytes(m.id) + 8 + 2 + bytes(m.key) + 4 + bytes(headers) + 3,
+  );
+  const back = decodeStored(encoded);
+  assert.equal(back.key, "ключ-\ufffd");
+  assert.deepEqual([...back.payload], [1, 2, 3]);
+  assert.deepEqual(back.headers, m.headers);
+  assert.equal(back.expiresAt, 5);
+});
+
 Deno.test("stream record - bytes written by the layout as documented are read by both readers", () => {
   // flags, channel "a.b", id "i1", expiresAt 2.5, key "k", headers {"h":"v"}, payload [1]:
   // the layout of every record stored so far, which replays copy from and must keep reading.
