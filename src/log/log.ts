@@ -40,6 +40,8 @@ export interface LogOptions {
   onCommit?: (seconds: number, records: number) => void;
   /** Shared bound on open segment files; without it the active segment stays open. */
   openFiles?: OpenFiles;
+  /** Writes the log's state file (default: log-state.json, atomically; tests hold it). */
+  writeState?: typeof writeLogState;
   /**
    * The durable watermark moved: every record up to `lastSeq` is durable under the fsync policy
    * (called in sequence order, after the appends' own promises resolved).
@@ -94,6 +96,8 @@ export class Log {
   #nextSeq = 1;
   #state!: LogState;
   #stateSavedAt = 0;
+  /** The latest state write: they run one after the other, so an older one never lands last. */
+  #stateSaved: Promise<void> = Promise.resolve();
   /** Head and tail losses found at open and not yet accepted (see acceptLosses). */
   #losses: LogLoss[] = [];
   #queue: PendingAppend[] = [];
@@ -291,6 +295,7 @@ export class Log {
       await this.#syncUnsynced();
       this.#closeFile();
       if (!this.#failure) await this.#saveState();
+      await this.#stateSaved; // a failed log's last periodic save, too
     });
   }
 
@@ -384,7 +389,9 @@ export class Log {
       (performance.now() - started) / 1000,
       batch.reduce((n, p) => n + p.records.length, 0),
     );
-    if (Date.now() - this.#stateSavedAt >= STATE_EVERY_MS) await this.#saveState();
+    // Not awaited: a state write is several file operations (two fsyncs under `always`), and
+    // the appends queued behind it waited for them, their fan-out with them (a latency tail).
+    if (Date.now() - this.#stateSavedAt >= STATE_EVERY_MS) void this.#saveState();
   }
 
   async #write(batch: PendingAppend[]) {
@@ -503,10 +510,15 @@ export class Log {
    * Fsynced by default only under `always`: with the other policies a machine crash may lose
    * acknowledged records anyway, and a state fsync each second would force out their data.
    */
-  async #saveState(sync = this.#options.fsync.kind === "always") {
+  /** Saves the state as it is now (the high-water mark: what was written so far), in call order. */
+  #saveState(sync = this.#options.fsync.kind === "always"): Promise<void> {
     this.#stateSavedAt = Date.now();
     this.#state.highWater = Math.max(this.#state.highWater, this.lastSeq);
-    await writeLogState(this.#options.dir, this.#state, { sync }).catch(() => {});
+    const state = structuredClone(this.#state);
+    const write = this.#options.writeState ?? writeLogState;
+    return this.#stateSaved = this.#stateSaved.then(() =>
+      write(this.#options.dir, state, { sync }).catch(() => {})
+    );
   }
 
   #indexBatch(batch: PendingAppend[]) {

@@ -5,6 +5,7 @@ import { Log, type LogOptions } from "./log.ts";
 import { OpenFiles } from "./open-files.ts";
 import { parseRecord, writeRecord } from "./record.ts";
 import { repairLog, verifyLog } from "./verify.ts";
+import { within } from "../../test/helpers/deadline.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -280,6 +281,39 @@ Deno.test("log - enqueue numbers at once; the durable watermark moves once per w
     assert.deepEqual(moves, [4], "the appends of one tick are one write");
     assert.deepEqual((await readFrom(log, 1)).map((r) => r.seq), [1, 2, 3, 4]);
     await log.close();
+  });
+});
+
+Deno.test("log - appends do not wait for the periodic state save; saves land in order", async () => {
+  await withDir(async (dir) => {
+    const saves: { highWater: number; done: PromiseWithResolvers<void> }[] = [];
+    const asked = Promise.withResolvers<void>();
+    const durable = Promise.withResolvers<void>();
+    const log = await open(dir, {
+      writeState: (_dir, state) => {
+        const done = Promise.withResolvers<void>();
+        saves.push({ highWater: state.highWater, done });
+        if (saves.length === 2) asked.resolve(); // the periodic save, held
+        else done.resolve(); // the save at open, and at close
+        return done.promise;
+      },
+      onDurable: (seq) => seq === 2 && durable.resolve(),
+    });
+    const realNow = Date.now;
+    Date.now = () => realNow() + 60_000; // the next write is past the save interval
+    try {
+      await log.append([{ data: text("a"), time: 1 }]);
+      await within(asked.promise, 5000, "the periodic save");
+      // That save is held: the next append is written and durable all the same.
+      log.enqueue([{ data: text("b"), time: 2 }]);
+      await within(durable.promise, 5000, "the append behind a held state save");
+    } finally {
+      Date.now = realNow;
+    }
+    const closed = log.close();
+    saves[1].done.resolve();
+    await closed;
+    assert.deepEqual(saves.map((s) => s.highWater), [0, 1, 2], "in order; the last at close");
   });
 });
 
