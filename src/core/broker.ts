@@ -3,7 +3,7 @@ import { Confirmations } from "./confirmations.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import type { HistoryLimits } from "./history.ts";
 import { IdGenerator, timeOfId } from "./ids.ts";
-import type { BusMessage } from "./message.ts";
+import { type BusMessage, forgetEncodings } from "./message.ts";
 import { Namespace, type Publishing, type PublishOutcome } from "./namespace.ts";
 import { MemoryStream } from "./memory-stream.ts";
 import type { AppendRequest, StoreOptions, StreamEngine, StreamListener } from "./stream-engine.ts";
@@ -515,6 +515,7 @@ export class Broker {
     if (this.#watchers.size) {
       for (const watcher of this.#watchers.match(message.channel)) watcher.deliver(message);
     }
+    forgetEncodings();
   }
 
   /**

@@ -28,16 +28,22 @@ export function encodedOnce(
   format: string,
   encode: (m: BusMessage) => Uint8Array,
 ): Uint8Array {
-  if (encodedMessage !== message) {
-    encodedMessage = message;
-    formats.length = encodings.length = 0;
-  }
+  if (encodedMessage !== message) forgetEncodings(message);
   const at = formats.indexOf(format);
   if (at >= 0) return encodings[at];
   const bytes = encode(message);
   formats.push(format);
   encodings.push(bytes);
   return bytes;
+}
+
+/**
+ * Ends the reuse of the latest message's encodings (a fan-out is over: the same message may be
+ * sent again changed, and its bytes are not kept alive). `next` is the message encoded from now.
+ */
+export function forgetEncodings(next?: BusMessage): void {
+  encodedMessage = next;
+  formats.length = encodings.length = 0;
 }
 
 /** Approximate retained size, for byte-bounded histories. */

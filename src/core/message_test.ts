@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BusMessage, encodedOnce } from "./message.ts";
+import { type BusMessage, encodedOnce, forgetEncodings } from "./message.ts";
 
 const message = (seq: number): BusMessage => ({
   channel: "app.x",
@@ -35,4 +35,14 @@ Deno.test("encodedOnce - the message keeps no encodings (history holds messages,
   const keys = Object.keys(m);
   encodedOnce(m, "native", () => new Uint8Array(64));
   assert.deepEqual(Object.keys(m), keys);
+});
+
+Deno.test("encodedOnce - after a fan-out ends, the same message is encoded afresh", () => {
+  const m = message(4);
+  let calls = 0;
+  const encode = () => new Uint8Array(++calls);
+  encodedOnce(m, "native", encode);
+  forgetEncodings();
+  m.seq = 5; // e.g. sent again once it has its position
+  assert.equal(encodedOnce(m, "native", encode).length, 2, "not the bytes of before");
 });
