@@ -506,11 +506,11 @@ export class Log {
   }
 
   /**
-   * Saves the high-water mark (best effort: it guards against silent loss, it holds no data).
+   * Saves the state as it is now — the high-water mark, what was written so far (best effort:
+   * it guards against silent loss, it holds no data) — after the saves asked for before it.
    * Fsynced by default only under `always`: with the other policies a machine crash may lose
    * acknowledged records anyway, and a state fsync each second would force out their data.
    */
-  /** Saves the state as it is now (the high-water mark: what was written so far), in call order. */
   #saveState(sync = this.#options.fsync.kind === "always"): Promise<void> {
     this.#stateSavedAt = Date.now();
     this.#state.highWater = Math.max(this.#state.highWater, this.lastSeq);
