@@ -545,7 +545,11 @@ async function main() {
     out(`|---|${cases.map(() => "---").join("|")}|`);
     /** Where each system's 128 B @ 10k/s tail comes from (the p99 target's case). */
     const tails: string[] = [];
+    const latencyRun = (r: Row, size: number, rate: number, seconds: number) =>
+      run({ role: "latency", system: r.system, ep: ep(), subject: r.subject, rate, seconds, size });
     for (const r of rows) {
+      // A warm-up second per row, not counted: the first cells a server serves pay its JIT.
+      if (!quick) await latencyRun(r, 128, 10_000, 1).catch(() => {});
       const cells: string[] = [];
       for (const [size, rate] of cases) {
         const traced = size === 128 && rate === 10_000;
@@ -554,15 +558,7 @@ async function main() {
         if (traced && isCatbus(r)) await catbusLoopDelay(catbus); // starts its window
         let result: Record<string, number>;
         try {
-          result = await run({
-            role: "latency",
-            system: r.system,
-            ep: ep(),
-            subject: r.subject,
-            rate,
-            seconds: quick ? 0.5 : 3,
-            size,
-          });
+          result = await latencyRun(r, size, rate, quick ? 0.5 : 3);
         } catch (e) {
           // On a loaded machine a generator can fail (a Socket.IO connect timing out): that is
           // one failed cell, not the end of the run.
