@@ -1,5 +1,6 @@
 import type { DoorMeter } from "../core/meter.ts";
-import type { ReplyHolders } from "../core/replies.ts";
+import type { BusMessage } from "../core/message.ts";
+import type { ReplyHolder, ReplyHolders } from "../core/replies.ts";
 import { namespaceOf } from "../../client/shared/subject.ts";
 
 /**
@@ -9,22 +10,51 @@ import { namespaceOf } from "../../client/shared/subject.ts";
  * what it hands the door at registration, and no door counts anything itself.
  */
 export function meteredReplies(permits: ReplyHolders, meter: DoorMeter): ReplyHolders {
+  const door = new MeteredDoor(meter);
+  return { holder: (name) => new MeteredHolder(permits.holder(name), door) };
+}
+
+/** A door's meter, and the namespace of the last channel delivered through it. */
+class MeteredDoor {
   // A fan-out hands one message to every subscriber in turn: its namespace is cut from the
   // channel once, not once per delivery (the channel is then the same string).
-  let lastChannel = "", lastNamespace = "";
-  const namespaceOfChannel = (channel: string) =>
-    channel === lastChannel ? lastNamespace : (lastNamespace = namespaceOf(lastChannel = channel));
-  return {
-    holder(name) {
-      const holder = permits.holder(name);
-      return {
-        take: holder.take,
-        meter,
-        delivered(message) {
-          meter.delivered(namespaceOfChannel(message.channel), message.payload.length);
-          holder.delivered(message);
-        },
-      };
-    },
-  };
+  #lastChannel = "";
+  #lastNamespace = "";
+
+  constructor(readonly meter: DoorMeter) {}
+
+  namespaceOfChannel(channel: string): string {
+    if (channel !== this.#lastChannel) {
+      this.#lastNamespace = namespaceOf(channel);
+      this.#lastChannel = channel;
+    }
+    return this.#lastNamespace;
+  }
+}
+
+/** A holder whose deliveries are counted: an object with shared methods, kept per connection. */
+class MeteredHolder implements ReplyHolder {
+  readonly #holder: ReplyHolder;
+  readonly #door: MeteredDoor;
+
+  constructor(holder: ReplyHolder, door: MeteredDoor) {
+    this.#holder = holder;
+    this.#door = door;
+  }
+
+  get meter(): DoorMeter {
+    return this.#door.meter;
+  }
+
+  delivered(message: BusMessage): void {
+    this.#door.meter.delivered(
+      this.#door.namespaceOfChannel(message.channel),
+      message.payload.length,
+    );
+    this.#holder.delivered(message);
+  }
+
+  take(channel: string): boolean {
+    return this.#holder.take(channel);
+  }
 }

@@ -13,7 +13,8 @@ export interface OutboundQueueOptions {
   maxBytes: number;
   /** Largest batch handed to the sink in one write. */
   maxBatchBytes?: number;
-  onError?: (error: unknown) => void;
+  /** A write failed (the queue is closed by then). Called on the options object: a method works. */
+  onError?(error: unknown): void;
 }
 
 /**
@@ -28,17 +29,18 @@ export class OutboundQueue {
   #writing = false;
   #scheduled = false;
   #closed = false;
-  #drainWaiters: (() => void)[] = [];
+  /** Made when someone waits (most queues of idle connections never are). */
+  #drainWaiters?: (() => void)[];
   readonly #sink: FrameSink;
+  readonly #options: OutboundQueueOptions;
   readonly #max: number;
   readonly #maxBatch: number;
-  readonly #onError?: (error: unknown) => void;
 
   constructor(sink: FrameSink, options: OutboundQueueOptions) {
     this.#sink = sink;
+    this.#options = options;
     this.#max = options.maxBytes;
     this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
-    this.#onError = options.onError;
   }
 
   /** Bytes waiting or being written. */
@@ -86,9 +88,9 @@ export class OutboundQueue {
     return new Promise((resolve) => {
       const check = () => {
         if (this.pendingBytes <= threshold || this.#closed) resolve();
-        else this.#drainWaiters.push(check);
+        else (this.#drainWaiters ??= []).push(check);
       };
-      this.#drainWaiters.push(check);
+      (this.#drainWaiters ??= []).push(check);
     });
   }
 
@@ -116,7 +118,7 @@ export class OutboundQueue {
     } catch (e) {
       this.#inFlight = 0;
       this.close();
-      this.#onError?.(e);
+      this.#options.onError?.(e);
     } finally {
       this.#writing = false;
     }
@@ -138,7 +140,8 @@ export class OutboundQueue {
 
   #notifyDrain() {
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (waiters === undefined) return;
+    this.#drainWaiters = undefined;
     for (const w of waiters) w();
   }
 }

@@ -46,10 +46,7 @@ export class ReplyPermits implements ReplyHolders {
 
   /** The permits of one holder, named `name` (unique per native connection or Bus token). */
   holder(name: string): ReplyHolder {
-    return {
-      delivered: (message) => this.delivered(name, message),
-      take: (channel) => this.take(name, channel),
-    };
+    return new PermitHolder(this, name);
   }
 
   /** `message` was delivered to `holder`: if it is a request still in its window, a permit. */
@@ -76,5 +73,18 @@ export class ReplyPermits implements ReplyHolders {
     if (permit === undefined) return false;
     if (--permit.replies === 0) this.#permits.delete(key);
     return permit.until > this.#now();
+  }
+}
+
+/** One holder of ReplyPermits: an object with shared methods, no closures per connection. */
+class PermitHolder implements ReplyHolder {
+  constructor(readonly permits: ReplyPermits, readonly name: string) {}
+
+  delivered(message: BusMessage): void {
+    this.permits.delivered(this.name, message);
+  }
+
+  take(channel: string): boolean {
+    return this.permits.take(this.name, channel);
   }
 }

@@ -10,7 +10,11 @@ import type {
 } from "../core/broker.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
 import { type BusMessage, encodedOnce } from "../core/message.ts";
-import { type FrameSink, OutboundQueue } from "../core/outbound-queue.ts";
+import {
+  type FrameSink,
+  OutboundQueue,
+  type OutboundQueueOptions,
+} from "../core/outbound-queue.ts";
 import type { ReplyHolder, ReplyHolders } from "../core/replies.ts";
 import { namespaceOf } from "../../client/shared/subject.ts";
 import {
@@ -50,7 +54,7 @@ import type { PresenceRegistry } from "../core/presence.ts";
 import { openNamespace } from "../access/publish.ts";
 import { Publisher } from "../access/publisher.ts";
 import { authorizeSubscribe, replaySubscriber } from "../access/subscribe.ts";
-import { type Gap, LagPolicy } from "../access/lag.ts";
+import { type Gap, type LagHooks, LagPolicy, type LiveSink } from "../access/lag.ts";
 import { type GrantedRead, regrant } from "../access/regrant.ts";
 import { exceedsJsonDepth, jsonTooDeep } from "../core/json-depth.ts";
 import type { ConsumerRegistry } from "../streams/consumer-registry.ts";
@@ -107,6 +111,7 @@ const MESSAGE_FORMAT = "native";
 let sessionCount = 0;
 /** Where every session's chains start: one settled promise, not three per connection. */
 const SETTLED: Promise<void> = Promise.resolve();
+const IGNORE = () => {};
 
 /** The native frame of a delivered message: one encoding shared by every native connection. */
 const encodeMessage = (m: BusMessage): Uint8Array => messageFrame(m);
@@ -129,6 +134,9 @@ function channelOf(frame: Frame): string {
 const encodeDelivery = ({ message: m, consumer, attempt }: Delivery): Uint8Array =>
   messageFrame(m, 0, `,"consumer":"${consumer}","attempt":${attempt}`);
 
+/** What a session's queue, lag policy and publishes call back (`Session.#Wire`). */
+type SessionWire = OutboundQueueOptions & LiveSink & LagHooks & PublishOutcome<number>;
+
 /**
  * One native-protocol connection, whatever carries its bytes (TCP, WebSocket, WebTransport).
  * Turns frames into broker calls, enforces grants and limits, and applies the slow-consumer
@@ -136,6 +144,44 @@ const encodeDelivery = ({ message: m, consumer, attempt }: Delivery): Uint8Array
  * gets a `gap` notice per namespace (it can resubscribe with `resume` to recover from history).
  */
 export class Session implements Subscriber {
+  /**
+   * What the queue, the lag policy and the broker call back: one small object per session whose
+   * methods are shared (in the class body, so they reach the session's private members), where
+   * closures would cost every idle connection several hundred bytes.
+   */
+  static readonly #Wire = class implements SessionWire {
+    constructor(readonly session: Session, readonly maxBytes: number) {}
+    /** A write failed: the session ends. */
+    onError() {
+      this.session.close();
+    }
+    push(m: BusMessage) {
+      return this.session.#queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), true);
+    }
+    drained() {
+      // Live delivery resumes once the client has read half of what was queued.
+      return this.session.#queue.drained(this.maxBytes / 2);
+    }
+    onLag() {
+      const session = this.session;
+      session.#host.log("warn", "slow consumer: dropping messages", session.logFields());
+    }
+    onCaughtUp(gaps: Gap[]) {
+      for (const gap of gaps) this.session.lost({ ...gap, code: ErrorCode.SlowConsumer });
+    }
+    /** A publish of a batch went in: ok (nothing for fire and forget). */
+    published(id: number, m: Published) {
+      this.session.#answered();
+      if (id !== 0) {
+        this.session.#queue.push(encodeFrame(FrameType.Ok, id, publishedMeta(m)), false);
+      }
+    }
+    /** A publish of a batch was refused: an error, or a notice for fire and forget. */
+    failed(id: number, e: unknown, channel: string) {
+      this.session.#answered();
+      this.session.#refuse(id, e, channel);
+    }
+  };
   lastDelivered?: BusMessage;
   principal?: Principal;
   /** Last time a frame arrived, for the heartbeat sweep. */
@@ -143,21 +189,23 @@ export class Session implements Subscriber {
 
   readonly #host: SessionHost;
   readonly #transport: SessionTransport;
+  readonly #wire: SessionWire;
   readonly #queue: OutboundQueue;
   readonly #decoder: FrameDecoder;
-  readonly #patterns = new Set<string>();
+  /** Made at the first subscribe, as the parts below at their first use. */
+  #patterns?: Set<string>;
   readonly #lag: LagPolicy;
   #closed = false;
   /** Frames that arrived before hello finished wait here, in order (auth is async). */
   #chain = SETTLED;
   #waiting = 0;
   #subscriptionChain = SETTLED;
-  readonly #consumers: SessionConsumers;
-  readonly #presence: SessionPresence;
+  #consumers?: SessionConsumers;
+  #presence?: SessionPresence;
   readonly #admitted: boolean;
   /** Dropped once hello is done: an idle connection keeps no timer. */
   #helloTimer?: ReturnType<typeof setTimeout>;
-  /** Set at hello: the access layer's publish rules for this connection. */
+  /** Made at the first publish: the access layer's publish rules for this connection. */
   #publisher?: Publisher;
   /** Requests delivered on this connection may be answered from it (and only from it). */
   readonly #replies: ReplyHolder;
@@ -165,19 +213,8 @@ export class Session implements Subscriber {
    * The publishes of the read being decoded, with their request ids (0: fire and forget),
    * handed to the broker together once the read is decoded or another kind of frame comes.
    */
-  #batch: PublishInput[] = [];
-  #batchIds: number[] = [];
-  /** Answers each publish of a batch: ok (or nothing, fire and forget), error or notice. */
-  readonly #outcome: PublishOutcome<number> = {
-    published: (id, m) => {
-      this.#answered();
-      if (id !== 0) this.#queue.push(encodeFrame(FrameType.Ok, id, publishedMeta(m)), false);
-    },
-    failed: (id, e, channel) => {
-      this.#answered();
-      this.#refuse(id, e, channel);
-    },
-  };
+  #batch?: PublishInput[];
+  #batchIds?: number[];
   /** Publishes taken in and not yet durable or failed (fire-and-forget ones included). */
   #inFlight = 0;
   /** Made when reading paused for `#inFlight`; resolved once half of it is answered. */
@@ -191,30 +228,9 @@ export class Session implements Subscriber {
     this.#host = host;
     this.#replies = host.replies.holder(`native-${++sessionCount}`);
     this.#transport = transport;
-    this.#queue = new OutboundQueue(transport, {
-      maxBytes: host.limits.outboundBytes,
-      onError: () => this.close(),
-    });
-    const queue = this.#queue;
-    this.#lag = new LagPolicy(
-      {
-        push: (m) => queue.push(encodedOnce(m, MESSAGE_FORMAT, encodeMessage), true),
-        // Live delivery resumes once the client has read half of what was queued.
-        drained: () => queue.drained(queue.maxBytes / 2),
-      },
-      this.#replies,
-      {
-        onLag: () => host.log("warn", "slow consumer: dropping messages", this.logFields()),
-        onCaughtUp: (gaps) => this.#reportGaps(gaps),
-      },
-    );
-    this.#consumers = new SessionConsumers(
-      host,
-      this.#queue,
-      encodeDelivery,
-      this.#replies.delivered,
-    );
-    this.#presence = new SessionPresence(host.presence, this);
+    this.#wire = new Session.#Wire(this, host.limits.outboundBytes);
+    this.#queue = new OutboundQueue(transport, this.#wire);
+    this.#lag = new LagPolicy(this.#wire, this.#replies, this.#wire);
     const limits = host.limits;
     this.#helloTimer = setTimeout(() => {
       if (!this.principal) {
@@ -241,6 +257,20 @@ export class Session implements Subscriber {
     this.#decoder = new FrameDecoder({
       maxFrameBytes: host.limits.maxPayload + 64 * 1024,
     });
+  }
+
+  #consumerOps(): SessionConsumers {
+    const replies = this.#replies;
+    return this.#consumers ??= new SessionConsumers(
+      this.#host,
+      this.#queue,
+      encodeDelivery,
+      (m) => replies.delivered(m),
+    );
+  }
+
+  #presenceOps(): SessionPresence {
+    return this.#presence ??= new SessionPresence(this.#host.presence, this);
   }
 
   /** What every log line about this connection carries (the host's logger adds the door). */
@@ -308,15 +338,15 @@ export class Session implements Subscriber {
   regrant(grants: Principal["grants"]): void {
     if (!this.principal) return;
     const reads: GrantedRead[] = [
-      ...[...this.#patterns].map((pattern) => ({ pattern })),
-      ...this.#consumers.reads(),
+      ...[...this.#patterns ?? []].map((pattern) => ({ pattern })),
+      ...this.#consumers?.reads() ?? [],
     ];
     regrant(this.principal, grants, reads, (read, error) => {
-      if (read.consumer) this.#consumers.stop({ name: read.consumer });
+      if (read.consumer) this.#consumers!.stop({ name: read.consumer });
       else {
-        this.#patterns.delete(read.pattern);
+        this.#patterns!.delete(read.pattern);
         this.#host.broker.unsubscribe(this, read.pattern);
-        this.#presence.unsubscribed(read.pattern);
+        this.#presence?.unsubscribed(read.pattern);
       }
       this.notice({
         event: "revoked",
@@ -397,16 +427,12 @@ export class Session implements Subscriber {
   #cleanup() {
     this.#drained?.resolve();
     this.#drained = undefined;
-    for (const p of this.#patterns) this.#host.broker.unsubscribe(this, p);
-    this.#patterns.clear();
-    this.#presence.leaveAll();
-    this.#consumers.leaveAll();
+    for (const p of this.#patterns ?? []) this.#host.broker.unsubscribe(this, p);
+    this.#patterns = undefined;
+    this.#presence?.leaveAll();
+    this.#consumers?.leaveAll();
     clearTimeout(this.#helloTimer);
     this.#host.detach(this, this.#admitted);
-  }
-
-  #reportGaps(gaps: Gap[]) {
-    for (const gap of gaps) this.lost({ ...gap, code: ErrorCode.SlowConsumer });
   }
 
   /** A `gap` notice: messages of the namespace after `after` may not have reached this client. */
@@ -477,7 +503,8 @@ export class Session implements Subscriber {
       this.#chain = this.#chain.then(async () => {
         if (!this.#closed) await this.#onFrameBeforeAuth(frame);
         this.#publishBatch();
-        this.#waiting--;
+        // Nothing waits any more: the chain's settled end is not kept on an idle connection.
+        if (--this.#waiting === 0) this.#chain = SETTLED;
       });
     }
   }
@@ -508,7 +535,6 @@ export class Session implements Subscriber {
     }
     clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;
-    this.#publisher = new Publisher(this.principal, this.#replies, this.#host.limits);
     this.#host.attach(this);
     const welcome: WelcomeMeta = {
       version: PROTOCOL_VERSION,
@@ -533,18 +559,24 @@ export class Session implements Subscriber {
         case FrameType.Unsubscribe:
           return this.#answer(frame.id, this.#onUnsubscribe(frame));
         case FrameType.ConsumerCreate:
-          return this.#answer(frame.id, this.#consumers.create(this.principal!, parseMeta(frame)));
+          return this.#answer(
+            frame.id,
+            this.#consumerOps().create(this.principal!, parseMeta(frame)),
+          );
         case FrameType.ConsumerDelete:
-          return this.#answer(frame.id, this.#consumers.delete(this.principal!, parseMeta(frame)));
+          return this.#answer(
+            frame.id,
+            this.#consumerOps().delete(this.principal!, parseMeta(frame)),
+          );
         case FrameType.ConsumerList:
-          return this.#send(FrameType.Ok, frame.id, this.#consumers.list(this.principal!));
+          return this.#send(FrameType.Ok, frame.id, this.#consumerOps().list(this.principal!));
         case FrameType.Consume: {
-          const bound = this.#consumers.consume(this.principal!, parseMeta(frame));
+          const bound = this.#consumerOps().consume(this.principal!, parseMeta(frame));
           this.#send(FrameType.Ok, frame.id, bound.info);
           return bound.start();
         }
         case FrameType.Stop:
-          return this.#send(FrameType.Ok, frame.id, this.#consumers.stop(parseMeta(frame)));
+          return this.#send(FrameType.Ok, frame.id, this.#consumerOps().stop(parseMeta(frame)));
         case FrameType.Ack:
           return this.#onAck(frame);
         case FrameType.History:
@@ -553,7 +585,7 @@ export class Session implements Subscriber {
           return this.#send(
             FrameType.Ok,
             frame.id,
-            this.#presence.members(this.principal!, parseMeta(frame)),
+            this.#presenceOps().members(this.principal!, parseMeta(frame)),
           );
         case FrameType.Ping:
           return this.#send(FrameType.Pong, frame.id);
@@ -594,8 +626,8 @@ export class Session implements Subscriber {
     this.#inFlight++;
     const broker = this.#host.broker;
     if (this.#creating === 0 && broker.namespace(namespaceOf(input.channel))) {
-      this.#batch.push(input);
-      this.#batchIds.push(frame.id);
+      (this.#batch ??= []).push(input);
+      (this.#batchIds ??= []).push(frame.id);
       return;
     }
     // Publishes stay in order: this one and those after it wait for the namespace.
@@ -604,20 +636,20 @@ export class Session implements Subscriber {
     this.#creation = this.#creation.then(async () => {
       try {
         await openNamespace(broker, this.principal!, input.channel, this.#host.checkNamespace);
-        broker.publishBatch([input], [frame.id], this.#outcome);
+        broker.publishBatch([input], [frame.id], this.#wire);
       } catch (e) {
-        this.#outcome.failed(frame.id, e, input.channel);
+        this.#wire.failed(frame.id, e, input.channel);
       }
       this.#creating--;
     });
   }
 
   #publishBatch() {
-    if (this.#batch.length === 0) return;
-    const inputs = this.#batch, ids = this.#batchIds;
-    this.#batch = [];
-    this.#batchIds = [];
-    this.#host.broker.publishBatch(inputs, ids, this.#outcome);
+    const inputs = this.#batch;
+    if (inputs === undefined) return;
+    const ids = this.#batchIds!;
+    this.#batch = this.#batchIds = undefined;
+    this.#host.broker.publishBatch(inputs, ids, this.#wire);
   }
 
   /** Checks a publish frame against the connection's grants and limits: the broker's input. */
@@ -626,7 +658,8 @@ export class Session implements Subscriber {
     const channel = meta.channel;
     const binary = (frame.flags & Flag.Binary) !== 0;
     const headers = parsePublishHeaders(meta.headers);
-    this.#publisher!.authorize({ channel, payload: frame.data, binary, headers });
+    this.#publisher ??= new Publisher(this.principal!, this.#replies, this.#host.limits);
+    this.#publisher.authorize({ channel, payload: frame.data, binary, headers });
     const input: PublishInput = {
       channel,
       // Copy now: the frame is a view on the transport's read buffer.
@@ -644,7 +677,10 @@ export class Session implements Subscriber {
     const pattern = meta.pattern;
     authorizeSubscribe(this.principal!, pattern);
     if (SessionPresence.wanted(meta)) authorizePresence(this.principal!, pattern);
-    if (!this.#patterns.has(pattern) && this.#patterns.size >= this.#host.limits.maxSubscriptions) {
+    const patterns = this.#patterns;
+    if (
+      !patterns?.has(pattern) && (patterns?.size ?? 0) >= this.#host.limits.maxSubscriptions
+    ) {
       throw new CatbusError(
         ErrorCode.LimitExceeded,
         `at most ${this.#host.limits.maxSubscriptions} subscriptions per connection; ` +
@@ -668,12 +704,12 @@ export class Session implements Subscriber {
         return result;
       }
       try {
-        this.#presence.subscribed(meta);
+        if (SessionPresence.wanted(meta)) this.#presenceOps().subscribed(meta);
       } catch (e) {
-        if (!this.#patterns.has(pattern)) this.#host.broker.unsubscribe(this, pattern);
+        if (!this.#patterns?.has(pattern)) this.#host.broker.unsubscribe(this, pattern);
         throw e;
       }
-      this.#patterns.add(pattern);
+      (this.#patterns ??= new Set()).add(pattern);
       return result;
     });
   }
@@ -681,11 +717,11 @@ export class Session implements Subscriber {
   #onUnsubscribe(frame: Frame): Promise<UnsubscribeMeta> {
     const { pattern } = parseMeta<UnsubscribeMeta>(frame);
     return this.#inOrder(() => {
-      if (!this.#patterns.delete(pattern)) {
+      if (!this.#patterns?.delete(pattern)) {
         throw new CatbusError(ErrorCode.NotFound, `not subscribed to "${pattern}"`);
       }
       this.#host.broker.unsubscribe(this, pattern);
-      this.#presence.unsubscribed(pattern);
+      this.#presence?.unsubscribed(pattern);
       return Promise.resolve({ pattern });
     });
   }
@@ -716,7 +752,7 @@ export class Session implements Subscriber {
   /** Subscribe and unsubscribe of one connection take effect in the order they were sent. */
   #inOrder<T>(step: () => Promise<T>): Promise<T> {
     const run = this.#subscriptionChain.then(step);
-    this.#subscriptionChain = run.then(() => {}, () => {});
+    this.#subscriptionChain = run.then(IGNORE, IGNORE);
     return run;
   }
 
@@ -732,8 +768,9 @@ export class Session implements Subscriber {
   /** An ack with id 0 is fire and forget (failures come back as `ack_failed` notices). */
   #onAck(frame: Frame) {
     const meta = parseMeta<AckMeta>(frame);
-    if (frame.id !== 0) return this.#answer(frame.id, this.#consumers.ack(this.principal!, meta));
-    this.#consumers.ackQuietly(this.principal!, meta, (notice) => this.notice(notice));
+    const consumers = this.#consumerOps();
+    if (frame.id !== 0) return this.#answer(frame.id, consumers.ack(this.principal!, meta));
+    consumers.ackQuietly(this.principal!, meta, (notice) => this.notice(notice));
   }
 
   /** Sends the operation's result as ok, or its failure as an error, for request `id`. */

@@ -183,11 +183,15 @@ export class HttpConnection {
       };
       return;
     }
-    this.#conn.read(this.#buffer.next).then(this.#onRead, this.#onReadFailed);
+    this.#conn.read(this.#buffer.next).then(this.#onRead, this.#onRead);
   }
 
-  readonly #onRead = (n: number | null) => {
-    if (n === null || this.closed) return this.#readsEnded();
+  /**
+   * Hears both ends of a read (one closure per connection, not two): bytes read, or the end —
+   * null, or an error (reset by the peer, or closed by us).
+   */
+  readonly #onRead = (n: unknown) => {
+    if (typeof n !== "number" || this.closed) return this.#readsEnded();
     try {
       this.#received(this.#buffer.next.subarray(0, n));
       this.#buffer.read(n);
@@ -196,9 +200,6 @@ export class HttpConnection {
     }
     this.#readNext();
   };
-
-  /** Reset by the peer, or closed by us. */
-  readonly #onReadFailed = () => this.#readsEnded();
 
   #readsEnded() {
     this.#buffer.release();

@@ -20,6 +20,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 type Handler<E extends Event> = ((this: ServerWebSocket, event: E) => void) | null;
 
 /**
+ * What a door may hear a socket through instead of the on* handlers and listeners: plain calls,
+ * no Event object per message, and one object with shared methods per socket rather than
+ * closures (which an idle socket would keep). No error event: the close follows it.
+ */
+export interface SocketListener {
+  opened(socket: ServerWebSocket): void;
+  /** A whole message: text checked to be UTF-8, binary as bytes of its own. */
+  message(data: string | Uint8Array): void;
+  closed(): void;
+}
+
+/**
  * The server side of a WebSocket, shaped as the standard WebSocket its callers know
  * (readyState, binaryType, bufferedAmount, send, close, the on* handlers and event listeners).
  * Text is checked to be UTF-8 (1007), pings are answered, the close handshake is completed and
@@ -58,14 +70,21 @@ export class ServerWebSocket extends EventTarget {
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // On the prototype (set below), as the standard WebSocket has them: not kept per socket.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+  declare readonly extensions: "";
+  static {
+    const shared = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, extensions: "" };
+    for (const [name, value] of Object.entries(shared)) {
+      Object.defineProperty(this.prototype, name, { value, enumerable: true });
+    }
+  }
   readonly url: string;
   /** The subprotocol the server chose (Sec-WebSocket-Protocol), or "". */
   readonly protocol: string;
-  readonly extensions = "";
   binaryType: BinaryType = "blob";
   readyState = 0;
   onopen: Handler<Event> = null;
@@ -75,16 +94,18 @@ export class ServerWebSocket extends EventTarget {
   #io?: UpgradedConnection;
   readonly #wire: FrameEvents & UpgradeReceiver;
   readonly #reader: FrameReader;
+  readonly #listener?: SocketListener;
   #closeSent = false;
   #closeReceived?: { code: number; reason: string };
   #closeTimer?: ReturnType<typeof setTimeout>;
   #listened = false;
   #paused?: Promise<void>;
 
-  constructor(url: string, maxMessageBytes: number, protocol = "") {
+  constructor(url: string, maxMessageBytes: number, protocol = "", listener?: SocketListener) {
     super();
     this.url = url;
     this.protocol = protocol;
+    this.#listener = listener;
     this.#wire = new ServerWebSocket.#Wire(this);
     this.#reader = new FrameReader(maxMessageBytes, this.#wire);
   }
@@ -151,7 +172,8 @@ export class ServerWebSocket extends EventTarget {
   adopt(io: UpgradedConnection): UpgradeReceiver {
     this.#io = io;
     this.readyState = 1;
-    this.#fire("open", new Event("open"));
+    if (this.#listener) this.#listener.opened(this);
+    else this.#fire("open", new Event("open"));
     return this.#wire;
   }
 
@@ -180,19 +202,21 @@ export class ServerWebSocket extends EventTarget {
 
   #message(opcode: 1 | 2, data: Uint8Array) {
     if (this.readyState !== 1) return;
-    let value: string | ArrayBuffer | Blob;
+    let value: string | Uint8Array;
     if (opcode === Opcode.Text) {
       try {
         value = utf8.decode(data);
       } catch {
         return this.#fail(CloseCode.InvalidData, "text message is not valid UTF-8");
       }
-    } else {
-      value = this.binaryType === "arraybuffer"
-        ? data.buffer as ArrayBuffer
-        : new Blob([data as Uint8Array<ArrayBuffer>]);
-    }
-    this.#fire("message", new MessageEvent("message", { data: value }));
+    } else value = data;
+    if (this.#listener) return this.#listener.message(value);
+    const eventData = typeof value === "string"
+      ? value
+      : this.binaryType === "arraybuffer"
+      ? data.buffer as ArrayBuffer
+      : new Blob([data as Uint8Array<ArrayBuffer>]);
+    this.#fire("message", new MessageEvent("message", { data: eventData }));
   }
 
   #control(opcode: number, payload: Uint8Array) {
@@ -228,7 +252,7 @@ export class ServerWebSocket extends EventTarget {
   /** The peer broke the protocol: say why in a close frame and drop the connection. */
   #fail(code: number, reason: string) {
     if (this.readyState === 3) return;
-    this.#fire("error", new ErrorEvent("error", { message: reason }));
+    if (!this.#listener) this.#fire("error", new ErrorEvent("error", { message: reason }));
     this.readyState = 2;
     // Marked as heard: the close frame goes out, then the connection is dropped at once.
     this.#closeReceived ??= { code: CloseCode.Abnormal, reason };
@@ -241,6 +265,7 @@ export class ServerWebSocket extends EventTarget {
     clearTimeout(this.#closeTimer);
     const clean = this.#closeSent && this.#closeReceived !== undefined;
     this.readyState = 3;
+    if (this.#listener) return this.#listener.closed();
     const { code, reason } = this.#closeReceived ?? { code: CloseCode.Abnormal, reason: "" };
     this.#fire("close", new CloseEvent("close", { code, reason, wasClean: clean }));
   }
@@ -272,7 +297,7 @@ const hasToken = (value: string | null, token: string) =>
  */
 export function upgradeWebSocket(
   request: Request,
-  options: { protocol?: string } = {},
+  options: { protocol?: string; listener?: SocketListener } = {},
 ): WebSocketUpgrade {
   const offer = upgradeOffers.get(request);
   if (!offer) throw new TypeError("not an upgrade request of an HTTP door");
@@ -297,7 +322,12 @@ export function upgradeWebSocket(
   };
   if (options.protocol) headers101["sec-websocket-protocol"] = options.protocol;
   const response = new Response(null, { status: 101, headers: headers101 });
-  const socket = new ServerWebSocket(request.url, offer.maxMessageBytes, options.protocol ?? "");
+  const socket = new ServerWebSocket(
+    request.url,
+    offer.maxMessageBytes,
+    options.protocol ?? "",
+    options.listener,
+  );
   offer.offer({ response, adopt: (io) => socket.adopt(io) });
   return { socket, response };
 }

@@ -1,6 +1,6 @@
 import type { SessionTransport } from "../protocol/session.ts";
 import type { StreamHandler } from "./tcp.ts";
-import { type ServerWebSocket, upgradeWebSocket } from "./websocket-server.ts";
+import { type ServerWebSocket, type SocketListener, upgradeWebSocket } from "./websocket-server.ts";
 
 /** Above this many bytes not yet taken by the kernel, writes wait until the socket drained. */
 const HIGH_WATER = 1024 * 1024;
@@ -11,25 +11,57 @@ export function drained(socket: ServerWebSocket, low = 0): Promise<void> {
   return socket.drained();
 }
 
-/** A native session's WebSocket: each batch of frames is one binary message. */
-class NativeSocketTransport implements SessionTransport {
-  readonly #socket: ServerWebSocket;
+/**
+ * A native session's WebSocket: each batch of frames is one binary message. It hears the socket
+ * itself (one object per connection, no closures kept by an idle one).
+ */
+class NativeSocket implements SessionTransport, SocketListener {
   readonly remote: string;
+  readonly #accept: (transport: SessionTransport) => StreamHandler;
+  readonly #onClosed: () => void;
+  #socket?: ServerWebSocket;
+  #handler?: StreamHandler;
 
-  constructor(socket: ServerWebSocket, remote: string) {
-    this.#socket = socket;
+  constructor(
+    remote: string,
+    accept: (transport: SessionTransport) => StreamHandler,
+    onClosed: () => void,
+  ) {
     this.remote = remote;
+    this.#accept = accept;
+    this.#onClosed = onClosed;
   }
 
   write(batch: Uint8Array): Promise<void> | void {
-    const socket = this.#socket;
+    const socket = this.#socket!;
     if (socket.readyState !== socket.OPEN) throw new Error("websocket closed");
     socket.send(batch as Uint8Array<ArrayBuffer>);
     if (socket.bufferedAmount > HIGH_WATER) return drained(socket);
   }
 
   close(): void {
-    if (this.#socket.readyState <= this.#socket.OPEN) this.#socket.close(1000);
+    const socket = this.#socket!;
+    if (socket.readyState <= socket.OPEN) socket.close(1000);
+  }
+
+  opened(socket: ServerWebSocket): void {
+    this.#socket = socket;
+    this.#handler = this.#accept(this);
+  }
+
+  message(data: string | Uint8Array): void {
+    if (typeof data !== "string") {
+      const paused = this.#handler?.receive(data);
+      if (paused) this.#socket!.pauseReading(paused);
+    } else {
+      // Text is not part of the protocol: say so and close (1003 = unsupported data).
+      this.#socket!.close(1003, "send binary frames; see docs/protocol.md");
+    }
+  }
+
+  closed(): void {
+    this.#onClosed();
+    this.#handler?.connectionEnded();
   }
 }
 
@@ -43,24 +75,8 @@ export function acceptWebSocket(
   accept: (transport: SessionTransport) => StreamHandler,
   onClosed: () => void = () => {},
 ): Response {
-  const { socket, response } = upgradeWebSocket(request);
-  socket.binaryType = "arraybuffer";
-  let handler: StreamHandler | undefined;
-  socket.onopen = () => handler = accept(new NativeSocketTransport(socket, `ws:${remote}`));
-  socket.onmessage = (event) => {
-    if (event.data instanceof ArrayBuffer) {
-      const paused = handler?.receive(new Uint8Array(event.data));
-      if (paused) socket.pauseReading(paused);
-    } else {
-      // Text is not part of the protocol: say so and close (1003 = unsupported data).
-      socket.close(1003, "send binary frames; see docs/protocol.md");
-    }
-  };
-  socket.onclose = () => {
-    onClosed();
-    handler?.connectionEnded();
-  };
-  return response;
+  const listener = new NativeSocket(`ws:${remote}`, accept, onClosed);
+  return upgradeWebSocket(request, { listener }).response;
 }
 
 /** A WebSocket of JSON text messages, as a dialect's door sees it. */

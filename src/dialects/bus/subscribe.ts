@@ -345,7 +345,7 @@ async function manualAck(
       }
       stream.send(sseFrame({ id: eventIdOf(m), event: "msg", data: eventJson(m, attempt) }));
     },
-    ctx.replies.delivered,
+    (m) => ctx.replies.delivered(m),
   );
   ctx.streams.add(stream);
   const unregister = registerLive(ctx, params.pattern, stream, leavePresence, id);
