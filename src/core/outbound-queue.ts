@@ -23,7 +23,8 @@ export interface OutboundQueueOptions {
  * cheap: per-write overhead, not bandwidth, is the limit.
  */
 export class OutboundQueue {
-  #chunks: Uint8Array[] = [];
+  /** Frames waiting; undefined when none (an idle connection keeps no array). */
+  #chunks?: Uint8Array[];
   #queuedBytes = 0;
   #inFlight = 0;
   #writing = false;
@@ -71,7 +72,7 @@ export class OutboundQueue {
   push(bytes: Uint8Array, droppable: boolean): boolean {
     if (this.#closed) return false;
     if (droppable && this.pendingBytes + bytes.length > this.#max) return false;
-    this.#chunks.push(bytes);
+    (this.#chunks ??= []).push(bytes);
     this.#queuedBytes += bytes.length;
     if (!this.#scheduled && !this.#writing) {
       this.#scheduled = true;
@@ -97,7 +98,7 @@ export class OutboundQueue {
   /** Stops writing; queued bytes are discarded. */
   close(): void {
     this.#closed = true;
-    this.#chunks = [];
+    this.#chunks = undefined;
     this.#queuedBytes = 0;
     this.#notifyDrain();
   }
@@ -107,7 +108,7 @@ export class OutboundQueue {
     if (this.#writing) return;
     this.#writing = true;
     try {
-      while (this.#chunks.length > 0 && !this.#closed) {
+      while (this.#chunks !== undefined && !this.#closed) {
         const batch = this.#takeBatch();
         this.#inFlight = batch.length;
         const done = this.#sink.write(batch);
@@ -125,14 +126,14 @@ export class OutboundQueue {
   }
 
   #takeBatch(): Uint8Array {
+    const chunks = this.#chunks!;
     let n = 0, size = 0;
-    while (
-      n < this.#chunks.length &&
-      (n === 0 || size + this.#chunks[n].length <= this.#maxBatch)
-    ) {
-      size += this.#chunks[n++].length;
+    while (n < chunks.length && (n === 0 || size + chunks[n].length <= this.#maxBatch)) {
+      size += chunks[n++].length;
     }
-    const parts = this.#chunks.splice(0, n);
+    let parts = chunks;
+    if (n === chunks.length) this.#chunks = undefined;
+    else parts = chunks.splice(0, n);
     this.#queuedBytes -= size;
     if (parts.length === 1) return parts[0];
     return concat(parts);

@@ -18,7 +18,8 @@ export interface Closable {
 export class ConnWriter {
   readonly #sink: ByteSink;
   readonly #connection: Closable;
-  #parts: Uint8Array[] = [];
+  /** What waits for the next write; undefined when nothing does (an idle connection). */
+  #parts?: Uint8Array[];
   #buffered = 0;
   #writing = false;
   #failed = false;
@@ -42,7 +43,7 @@ export class ConnWriter {
   /** Queues `bytes`, which the caller must not change afterwards (copy first if it might). */
   write(bytes: Uint8Array): void {
     if (this.#failed || bytes.length === 0) return;
-    this.#parts.push(bytes);
+    (this.#parts ??= []).push(bytes);
     this.#buffered += bytes.length;
     if (!this.#writing) {
       this.#writing = true;
@@ -57,9 +58,8 @@ export class ConnWriter {
   }
 
   async #flush() {
-    while (this.#parts.length > 0) {
-      const parts = this.#parts;
-      this.#parts = [];
+    for (let parts = this.#parts; parts !== undefined; parts = this.#parts) {
+      this.#parts = undefined;
       const batch = parts.length === 1 ? parts[0] : concat(parts);
       try {
         for (let off = 0; off < batch.length;) {
@@ -83,7 +83,7 @@ export class ConnWriter {
 
   #fail() {
     this.#failed = true;
-    this.#parts = [];
+    this.#parts = undefined;
     this.#buffered = 0;
     this.#writing = false;
     this.#wakeDrainWaiters();
