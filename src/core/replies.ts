@@ -2,7 +2,7 @@ import { REPLY_TO_HEADER } from "../../client/shared/reply-subjects.ts";
 import type { BusMessage } from "./message.ts";
 import type { DoorMeter } from "./meter.ts";
 
-/** One holder's side of the permits: what was delivered to it, what it may answer. */
+/** One holder's side of the permits: what was delivered to it, what it may answer (methods). */
 export interface ReplyHolder {
   /** `message` was delivered to this holder: if it is a request, it may answer it. */
   delivered(message: BusMessage): void;

@@ -172,7 +172,7 @@ export class ServerWebSocket extends EventTarget {
   adopt(io: UpgradedConnection): UpgradeReceiver {
     this.#io = io;
     this.readyState = 1;
-    if (this.#listener) this.#listener.opened(this);
+    if (this.#listener) this.#tell(this.#listener, "open");
     else this.#fire("open", new Event("open"));
     return this.#wire;
   }
@@ -210,7 +210,7 @@ export class ServerWebSocket extends EventTarget {
         return this.#fail(CloseCode.InvalidData, "text message is not valid UTF-8");
       }
     } else value = data;
-    if (this.#listener) return this.#listener.message(value);
+    if (this.#listener) return this.#tell(this.#listener, "message", value);
     const eventData = typeof value === "string"
       ? value
       : this.binaryType === "arraybuffer"
@@ -265,9 +265,20 @@ export class ServerWebSocket extends EventTarget {
     clearTimeout(this.#closeTimer);
     const clean = this.#closeSent && this.#closeReceived !== undefined;
     this.readyState = 3;
-    if (this.#listener) return this.#listener.closed();
+    if (this.#listener) return this.#tell(this.#listener, "close");
     const { code, reason } = this.#closeReceived ?? { code: CloseCode.Abnormal, reason: "" };
     this.#fire("close", new CloseEvent("close", { code, reason, wasClean: clean }));
+  }
+
+  /** Tells the listener; what it throws is reported, as a handler's is, and the socket goes on. */
+  #tell(listener: SocketListener, type: "open" | "message" | "close", data?: string | Uint8Array) {
+    try {
+      if (type === "message") listener.message(data!);
+      else if (type === "open") listener.opened(this);
+      else listener.closed();
+    } catch (e) {
+      reportError(e);
+    }
   }
 
   #fire(type: "open" | "message" | "close" | "error", event: Event) {
