@@ -1,8 +1,10 @@
 /**
- * The benchmark harness: `npm run bench` (writes BENCHMARKS.md) or `npm run bench -- --quick`
- * (a few seconds per scenario, prints only: a smoke check that the harness still works);
- * `--runs N` sets how many counted runs each figure takes (a shorter full run on a busy machine);
- * `--only 1,2,3` runs those scenarios alone, against one catbusd as the full run does.
+ * The benchmark harness: `npm run bench` prints a report of every scenario (`--out FILE` also
+ * writes it to FILE); `npm run bench -- --quick` (a few seconds per scenario: a smoke check that
+ * the harness still works); `--runs N` sets how many counted runs each figure takes (a shorter
+ * full run on a busy machine); `--only 1,2,3` runs those scenarios alone, against one catbusd as
+ * the full run does. BENCHMARKS.md is written by hand from such runs, each section naming the
+ * command that produced its figures, so a run never overwrites its analyses.
  *
  * Catbus, NATS (core and JetStream), Redis (pub/sub and streams) and Socket.IO each run as their
  * own server process; load generators (bench/load.ts) run in separate processes, all in Deno,
@@ -16,6 +18,9 @@ import { startCatbusd } from "../test/helpers/catbusd.ts";
 import { cpuSeconds, listenerPid, rssKiB } from "./proc.ts";
 
 const quick = Deno.args.includes("--quick");
+/** `--out FILE`: the report is also written there. */
+const outFlag = Deno.args.indexOf("--out");
+const outFile = outFlag >= 0 ? Deno.args[outFlag + 1] : undefined;
 const isCatbus = (r: { system: string }) => r.system.startsWith("catbus");
 /** Counted runs per figure (after one warm-up run): `--runs N`, 3 by default, 1 with --quick. */
 const runsFlag = Deno.args.indexOf("--runs");
@@ -23,7 +28,7 @@ const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : quick ? 1 : 3;
 if (!(RUNS >= 1)) throw new Error("--runs takes a number of runs, at least 1");
 /**
  * `--only 1,2,3`: these scenarios alone, in the harness's order, against one catbusd (scenario 8
- * reads what 5 stored); prints only. Without it, every scenario, and BENCHMARKS.md is written.
+ * reads what 5 stored). Without it, every scenario.
  */
 const onlyFlag = Deno.args.indexOf("--only");
 const subset = onlyFlag >= 0 ? new Set(Deno.args[onlyFlag + 1]?.split(",").map(Number)) : undefined;
@@ -849,10 +854,10 @@ async function main() {
       out(new TextDecoder().decode(result.stdout).trim());
       out();
     }
-    const notes = await Deno.readTextFile(here("./NOTES.md")).catch(() => "");
-    if (notes) out(notes.trim());
-    await Deno.writeTextFile(here("../BENCHMARKS.md"), lines.join("\n") + "\n");
-    console.error("wrote BENCHMARKS.md");
+  }
+  if (outFile) {
+    await Deno.writeTextFile(outFile, lines.join("\n") + "\n");
+    console.error(`wrote ${outFile}`);
   }
 }
 
