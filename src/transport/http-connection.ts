@@ -9,7 +9,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "./http-head.ts";
-import { encodeHead, plainAnswer, writeResponse } from "./http-response.ts";
+import { type Answer, encodeHead, plainAnswer, writeResponse } from "./http-response.ts";
 import { ReadBuffer } from "./read-buffer.ts";
 
 /** The limits every HTTP door applies to its connections (settings in src/server/settings.ts). */
@@ -71,7 +71,7 @@ export interface ConnectionHandler {
   /** The door is shutting down: no connection carries another request. */
   readonly stopping: boolean;
   /** Answers a request; a failed answer is the handler's to turn into a response. */
-  answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Response>;
+  answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Answer>;
   /** The connection closed (called once). */
   ended(connection: HttpConnection): void;
 }

@@ -61,19 +61,47 @@ function latin1(text: string): Uint8Array {
   return out;
 }
 
+/** A field value a WholeAnswer may carry: no CR, LF or other control character but HTAB. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * A whole response without a WHATWG `Response`: its body is text (or none) now, and its fields a
+ * plain record (lowercase names). Built and written with no `Headers`, no body stream and nothing
+ * read back, for a door's hot path (a publish's receipt); a handler may return one wherever it
+ * returns a `Response`.
+ */
+export class WholeAnswer {
+  readonly status: number;
+  readonly body: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, body: string | null, headers: Record<string, string> = {}) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!FIELD_VALUE.test(value)) throw new TypeError(`invalid value of header ${name}`);
+    }
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+/** What a handler answers: a `Response`, or a `WholeAnswer`. */
+export type Answer = Response | WholeAnswer;
+
 /**
  * The status line and fields of a response, with `framing` (length or chunked, connection), and
  * `body` after them in the same buffer (one write).
  */
 export function encodeHead(
   status: number,
-  headers: Headers | undefined,
+  headers: Headers | Readonly<Record<string, string>> | undefined,
   framing: string,
   body?: Uint8Array,
 ): Uint8Array {
   let text = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n${date()}`;
   if (headers) {
-    for (const [name, value] of headers) if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
+    const fields = headers instanceof Headers ? headers : Object.entries(headers);
+    for (const [name, value] of fields) if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
   }
   text += framing + "\r\n";
   if (!body) return latin1(text);
@@ -140,16 +168,33 @@ export function withResponseHeaders(response: Response, headers: Headers): Respo
   return copy;
 }
 
+const asksToClose = (connection: string | null | undefined) =>
+  /(^|,)\s*close\s*(,|$)/i.test(connection ?? "");
+
+/** Writes a WholeAnswer: its head and body in one write. */
+function writeWholeAnswer(answer: WholeAnswer, to: ResponseTarget): boolean {
+  const keepAlive = to.keepAlive && !asksToClose(answer.headers.connection);
+  const connection = keepAlive ? "" : "connection: close\r\n";
+  if (to.head || noBody(answer.status)) {
+    to.writer.write(encodeHead(answer.status, answer.headers, connection));
+    return keepAlive;
+  }
+  const body = encoder.encode(answer.body ?? "");
+  const framing = `content-length: ${body.length}\r\n${connection}`;
+  to.writer.write(encodeHead(answer.status, answer.headers, framing, body));
+  return keepAlive;
+}
+
 /**
- * Writes `response`. A body built whole (`wholeResponse`) or none goes with a Content-Length, in
- * one write with the head; any other body goes chunked as it is produced, read only as fast as the
- * client takes it. Returns whether the connection may carry another request.
+ * Writes `response`. A body built whole (`wholeResponse`, a WholeAnswer) or none goes with a
+ * Content-Length, in one write with the head; any other body goes chunked as it is produced, read
+ * only as fast as the client takes it. Returns whether the connection may carry another request.
  */
-export async function writeResponse(response: Response, to: ResponseTarget): Promise<boolean> {
+export async function writeResponse(response: Answer, to: ResponseTarget): Promise<boolean> {
+  if (response instanceof WholeAnswer) return writeWholeAnswer(response, to);
   const { writer } = to;
   const status = response.status;
-  let keepAlive = to.keepAlive &&
-    !/(^|,)\s*close\s*(,|$)/i.test(response.headers.get("connection") ?? "");
+  let keepAlive = to.keepAlive && !asksToClose(response.headers.get("connection"));
   const connection = keepAlive ? "" : "connection: close\r\n";
   const isWhole = whole.has(response);
   if (to.head || noBody(status)) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { admitAll } from "./accept-loop.ts";
 import { type DoorHandler, serveHttpDoor } from "./http-server.ts";
-import { wholeResponse } from "./http-response.ts";
+import { WholeAnswer, wholeResponse } from "./http-response.ts";
 
 const encoder = new TextEncoder();
 const noReport = { failing() {}, recovered() {} };
@@ -88,4 +88,29 @@ Deno.test("http response - HTTP/1.0 gets a streamed body until the connection cl
   assert.match(text, /\r\nconnection: close\r\n/);
   assert.doesNotMatch(text, /transfer-encoding|content-length/);
   assert.match(text, /\r\n\r\nold$/);
+});
+
+Deno.test("http response - a WholeAnswer goes out as a whole response: its fields, a Content-Length, UTF-8 text", async () => {
+  const text = await exchange(
+    () => new WholeAnswer(201, `{"é":1}`, { "content-type": "application/json" }),
+    GET,
+    (t) => t.endsWith("}"),
+  );
+  assert.match(text, /^HTTP\/1\.1 201 Created\r\n/);
+  assert.match(text, /\r\ncontent-type: application\/json\r\n/);
+  assert.match(text, /\r\ncontent-length: 8\r\n/);
+  assert.doesNotMatch(text, /transfer-encoding|connection: close/);
+
+  const closing = await exchange(
+    () => new WholeAnswer(204, null, { connection: "close" }),
+    GET,
+    (t) => t.endsWith("\r\n\r\n"),
+  );
+  assert.match(closing, /^HTTP\/1\.1 204 No Content\r\n/);
+  assert.match(closing, /\r\nconnection: close\r\n/);
+  assert.doesNotMatch(closing, /content-length/);
+});
+
+Deno.test("http response - a WholeAnswer refuses a field value with a line break", () => {
+  assert.throws(() => new WholeAnswer(200, "", { "x-a": "b\r\nx-injected: 1" }), TypeError);
 });

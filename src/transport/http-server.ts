@@ -6,7 +6,7 @@ import {
   type HttpLimits,
   type RequestInfo,
 } from "./http-connection.ts";
-import { plainAnswer, wholeResponse } from "./http-response.ts";
+import { type Answer, plainAnswer, wholeResponse } from "./http-response.ts";
 
 export { DEFAULT_HTTP_LIMITS, type HttpLimits, type RequestInfo };
 
@@ -33,7 +33,7 @@ export type DoorHandler = (
   request: Request,
   info: RequestInfo,
   keep: () => () => void,
-) => Response | Promise<Response>;
+) => Answer | Promise<Answer>;
 
 export interface HttpDoor {
   readonly port: number;

@@ -1,10 +1,10 @@
 import type { BusMessage } from "../../core/message.ts";
 import { channelOf, PULSAR_NAMESPACE } from "./access.ts";
 import type { PulsarContext } from "./context.ts";
-import { badRequest } from "./http.ts";
+import { badRequest, jsonText } from "./http.ts";
 import { listItem, messageIdOf, seqOfId } from "./message.ts";
 import type { TopicRecord } from "./store.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
+import type { WholeAnswer } from "../../transport/http-response.ts";
 
 /**
  * A topic's messages in this life of the topic, from sequence `from` on, oldest first; `keep`
@@ -33,7 +33,7 @@ export async function history(
   ctx: PulsarContext,
   topic: TopicRecord,
   query: { order: "asc" | "desc"; limit: number; cursor: string | null },
-): Promise<Response> {
+): Promise<WholeAnswer> {
   const { order, limit, cursor } = query;
   const cursorSeq = cursor === null ? undefined : seqOfId(cursor);
   if (cursor !== null && cursorSeq === undefined) {
@@ -55,5 +55,5 @@ export async function history(
   const body =
     `{"messages":[${page.map(listItem).join(",")}],"total":${page.length},"limit":${limit},` +
     `"order":"${order}","cursor":${JSON.stringify(cursor)},"next_cursor":${JSON.stringify(next)}}`;
-  return wholeResponse(body, { headers: { "content-type": "application/json" } });
+  return jsonText(200, body);
 }

@@ -1,7 +1,7 @@
 import { ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { HTTP_STATUS } from "../http-status.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
+import { WholeAnswer } from "../../transport/http-response.ts";
 
 /** A refusal in FastAPI's shape: `{"detail": …}` with the status and headers the original sends. */
 export class HttpError extends Error {
@@ -25,11 +25,20 @@ export const forbidden = (detail: string): HttpError => new HttpError(403, detai
 export const notFound = (detail: string): HttpError => new HttpError(404, detail);
 export const badRequest = (detail: string): HttpError => new HttpError(400, detail);
 
-export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  wholeResponse(status === 204 ? null : JSON.stringify(body), {
+/** A JSON answer from its text (a 204 has no body, hence no content-type). */
+export const jsonText = (
+  status: number,
+  text: string | null,
+  headers: Record<string, string> = {},
+): WholeAnswer =>
+  new WholeAnswer(
     status,
-    headers: status === 204 ? headers : { "content-type": "application/json", ...headers },
-  });
+    status === 204 ? null : text,
+    status === 204 ? headers : { "content-type": "application/json", ...headers },
+  );
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  jsonText(status, status === 204 ? null : JSON.stringify(body), headers);
 
 /** The status of a Catbus error as this door answers it: a refused value is 422, as FastAPI's. */
 const STATUS: Record<string, number> = { ...HTTP_STATUS, [ErrorCode.BadRequest]: 422 };
@@ -39,7 +48,7 @@ const STATUS: Record<string, number> = { ...HTTP_STATUS, [ErrorCode.BadRequest]:
  * (its client message as the detail), 413 in the original's body-limit shape, else 500 in the
  * original's shape (the cause goes to the log, never to the client).
  */
-export function errorResponse(e: unknown, log: (error: unknown) => void): Response {
+export function errorResponse(e: unknown, log: (error: unknown) => void): WholeAnswer {
   if (e instanceof HttpError) return json(e.status, e.body, e.headers);
   if (isCatbusError(e)) {
     if (e.code === ErrorCode.TooLarge && /request body/.test(e.message)) {

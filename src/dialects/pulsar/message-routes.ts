@@ -2,12 +2,12 @@ import type { Published, PublishInput } from "../../core/broker.ts";
 import { Publisher } from "../../access/publisher.ts";
 import { canAccess, channelOf, principalOf, TOPIC_NAME, TOPIC_NAME_RULE } from "./access.ts";
 import { authenticate, type Caller, type PulsarContext, requirePermission } from "./context.ts";
-import { errorResponse, Fields, forbidden, readJson } from "./http.ts";
+import { errorResponse, Fields, forbidden, jsonText, readJson } from "./http.ts";
 import { messageIdOf, METADATA_HEADER } from "./message.ts";
 import type { Route } from "./router.ts";
 import { topicForPublish } from "./topic-routes.ts";
 import type { StoredAnswer } from "./idempotency.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
+import type { WholeAnswer } from "../../transport/http-response.ts";
 
 const encoder = new TextEncoder();
 
@@ -188,7 +188,7 @@ async function idempotent(
   ctx: PulsarContext,
   request: Request,
   publish: (ctx: PulsarContext, caller: Caller, body: unknown) => Promise<StoredAnswer>,
-): Promise<Response> {
+): Promise<WholeAnswer> {
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "write");
   const body = await readJson(request, ctx.settings.pulsarMaxBodyBytes);
@@ -199,10 +199,10 @@ async function idempotent(
   );
   const key = request.headers.get("idempotency-key");
   const run = () =>
-    publish(ctx, caller, body).catch(async (e) => {
+    publish(ctx, caller, body).catch((e) => {
       const refused = errorResponse(e, (error) =>
         ctx.services.log("warn", "pulsar publish failed", { error: String(error) }));
-      return { status: refused.status, body: await refused.text() };
+      return { status: refused.status, body: refused.body ?? "" };
     });
   const answer = key
     ? await ctx.idempotency.answer(
@@ -210,10 +210,7 @@ async function idempotent(
       run,
     )
     : await run();
-  return wholeResponse(answer.body, {
-    status: answer.status,
-    headers: { "content-type": "application/json" },
-  });
+  return jsonText(answer.status, answer.body);
 }
 
 export const MESSAGE_ROUTES: Route[] = [

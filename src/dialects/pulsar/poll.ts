@@ -4,11 +4,10 @@ import type { BusMessage } from "../../core/message.ts";
 import { authorizeSubscribe } from "../../access/subscribe.ts";
 import { channelOf, mayRead, principalOf, topicList } from "./access.ts";
 import { authenticate, type PulsarContext, requirePermission } from "./context.ts";
-import { Fields, forbidden, HttpError, json, readJson } from "./http.ts";
+import { Fields, forbidden, HttpError, json, jsonText, readJson } from "./http.ts";
 import { listItem, seqOfId } from "./message.ts";
 import type { Route } from "./router.ts";
 import { subscribeTopic } from "./start.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
 
 /** At most this many messages per answer; `has_more` says there are more. */
 const MAX_MESSAGES = 100;
@@ -103,10 +102,7 @@ async function poll(ctx: PulsarContext, request: Request) {
   }
   // Replays of several topics may interleave with live messages: list them in log order.
   messages.sort((a, b) => a.seq - b.seq);
-  return wholeResponse(
-    `{"messages":[${messages.map(listItem).join(",")}],"has_more":${hasMore}}`,
-    { headers: { "content-type": "application/json" } },
-  );
+  return jsonText(200, `{"messages":[${messages.map(listItem).join(",")}],"has_more":${hasMore}}`);
 }
 
 export const POLL_ROUTES: Route[] = [

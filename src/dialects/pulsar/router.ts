@@ -1,12 +1,13 @@
 import type { PulsarContext } from "./context.ts";
 import { HttpError } from "./http.ts";
+import type { Answer } from "../../transport/http-response.ts";
 
 export type Handler = (
   ctx: PulsarContext,
   request: Request,
   params: string[],
   info: RequestInfo,
-) => Response | Promise<Response>;
+) => Answer | Promise<Answer>;
 
 /** What a handler knows of the connection besides the request. */
 export interface RequestInfo {

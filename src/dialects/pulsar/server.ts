@@ -11,7 +11,7 @@ import { acceptPulsarSocket } from "./ws-session.ts";
 import { PULSAR_NAMESPACE } from "./access.ts";
 import { stopPasswordWorker } from "./password.ts";
 import { connectionLogFields } from "../../auth/live-connections.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
+import { type Answer, wholeResponse } from "../../transport/http-response.ts";
 
 /**
  * Can the door store a change right now? Not while the server drains; else a probe write in its
@@ -71,7 +71,7 @@ export function servePulsar(
       const url = new URL(request.url);
       const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
       let template = "unmatched";
-      let response: Response;
+      let response: Answer;
       try {
         const found = router.find(request.method, url.pathname);
         template = found.template;
