@@ -1,9 +1,10 @@
 import { concat } from "../../client/shared/bytes.ts";
 import { CatbusError, ErrorCode } from "../../client/shared/errors.ts";
+import type { HttpRequest } from "./http-request.ts";
 
 /** Reads at most `limit` bytes of body, or fails with too_large (413) without reading on. */
 export async function readBody(
-  request: Request,
+  request: HttpRequest,
   limit: number,
 ): Promise<Uint8Array> {
   const tooLarge = () =>

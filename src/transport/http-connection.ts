@@ -11,6 +11,7 @@ import {
 } from "./http-head.ts";
 import { type Answer, encodeHead, plainAnswer, writeResponse } from "./http-response.ts";
 import { ReadBuffer } from "./read-buffer.ts";
+import { type HttpRequest, IncomingRequest } from "./http-request.ts";
 
 /** The limits every HTTP door applies to its connections (settings in src/server/settings.ts). */
 export interface HttpLimits extends HeadLimits {
@@ -61,17 +62,19 @@ export interface UpgradeOffer {
 }
 
 /** Requests that asked for an upgrade (one offer each). */
-export const upgradeOffers = new WeakMap<Request, UpgradeOffer>();
+export const upgradeOffers = new WeakMap<HttpRequest, UpgradeOffer>();
 
 export interface ConnectionHandler {
   scheme: "http" | "https";
   /** The host of requests without one (HTTP/1.0). */
   hostname: string;
   limits: HttpLimits;
+  /** The handler takes IncomingRequests as they are (else each is made a WHATWG Request). */
+  lean: boolean;
   /** The door is shutting down: no connection carries another request. */
   readonly stopping: boolean;
   /** Answers a request; a failed answer is the handler's to turn into a response. */
-  answer(request: Request, info: RequestInfo, keep: () => () => void): Promise<Answer>;
+  answer(request: HttpRequest, info: RequestInfo, keep: () => () => void): Promise<Answer>;
   /** The connection closed (called once). */
   ended(connection: HttpConnection): void;
 }
@@ -280,7 +283,7 @@ export class HttpConnection {
   #serve(head: RequestHead) {
     const { scheme, limits } = this.#handler;
     const hasBody = head.bodyLength !== 0;
-    let request: Request;
+    let request: HttpRequest;
     let body: Body | undefined;
     try {
       const host = head.host ?? this.#handler.hostname;
@@ -306,12 +309,13 @@ export class HttpConnection {
         if (!body.discard) requestBody = this.#bodyStream(body, head.expectContinue);
       }
       this.#aborter = new AbortController();
-      request = new Request(url, {
+      const incoming = new IncomingRequest(url, {
         method: head.method,
         headers: head.headers,
         body: requestBody,
         signal: this.#aborter.signal,
       });
+      request = this.#handler.lean ? incoming : incoming.toRequest();
     } catch (e) {
       return this.#refuse(400, "bad_request", (e as Error).message);
     }
@@ -403,7 +407,7 @@ export class HttpConnection {
     if (!body.discard && (body.controller?.desiredSize ?? 1) <= 0) this.#pause();
   }
 
-  async #respond(request: Request, head: RequestHead) {
+  async #respond(request: HttpRequest, head: RequestHead) {
     // The slot is the connection's: whoever keeps it may give it back early (idempotent).
     const keep = () => this.#release;
     this.#answered = false;

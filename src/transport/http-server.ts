@@ -7,6 +7,7 @@ import {
   type RequestInfo,
 } from "./http-connection.ts";
 import { type Answer, plainAnswer, wholeResponse } from "./http-response.ts";
+import type { HttpRequest } from "./http-request.ts";
 
 export { DEFAULT_HTTP_LIMITS, type HttpLimits, type RequestInfo };
 
@@ -29,8 +30,8 @@ export interface HttpDoorOptions {
  * A request's handler. `keep()` returns the connection's slot's release, for a connection that
  * outlives the response (a WebSocket): calling it gives the slot back early (once).
  */
-export type DoorHandler = (
-  request: Request,
+export type DoorHandler<R extends HttpRequest = Request> = (
+  request: R,
   info: RequestInfo,
   keep: () => () => void,
 ) => Answer | Promise<Answer>;
@@ -64,6 +65,26 @@ const internalError = () =>
  * running out of file descriptors (see acceptLoop).
  */
 export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): HttpDoor {
+  // Each request is made a WHATWG Request before the handler sees it (`lean` false).
+  return serve(options, false, handler as DoorHandler<HttpRequest>);
+}
+
+/**
+ * `serveHttpDoor` for a handler that reads only what HttpRequest lists: it is handed the
+ * transport's IncomingRequest, with no WHATWG Request built per request.
+ */
+export function serveLeanHttpDoor(
+  options: HttpDoorOptions,
+  handler: DoorHandler<HttpRequest>,
+): HttpDoor {
+  return serve(options, true, handler);
+}
+
+function serve(
+  options: HttpDoorOptions,
+  lean: boolean,
+  handler: DoorHandler<HttpRequest>,
+): HttpDoor {
   const { admit, report, onError, limits = DEFAULT_HTTP_LIMITS } = options;
   const { cert, key } = options;
   const tls = cert !== undefined && key !== undefined;
@@ -83,6 +104,7 @@ export function serveHttpDoor(options: HttpDoorOptions, handler: DoorHandler): H
     scheme: tls ? "https" : "http",
     hostname: options.hostname,
     limits,
+    lean,
     get stopping() {
       return stopped;
     },

@@ -9,6 +9,7 @@ import {
   isSendableCloseCode,
   Opcode,
 } from "./websocket-frames.ts";
+import type { HttpRequest } from "./http-request.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** After sending a close frame, how long the peer has to answer before the socket is dropped. */
@@ -307,7 +308,7 @@ const hasToken = (value: string | null, token: string) =>
  * opens once it is sent; `protocol` is the subprotocol chosen, if any. Throws a TypeError for a request that is not a valid upgrade.
  */
 export function upgradeWebSocket(
-  request: Request,
+  request: HttpRequest,
   options: { protocol?: string; listener?: SocketListener } = {},
 ): WebSocketUpgrade {
   const offer = upgradeOffers.get(request);

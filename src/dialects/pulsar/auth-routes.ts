@@ -12,6 +12,7 @@ import {
 import { hashPassword, verifyPassword } from "./password.ts";
 import { PERMISSIONS, type PulsarPermission, type UserRecord } from "./store.ts";
 import type { Route } from "./router.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** A user as the API shows it (no password hash). */
 export const userPublic = (ctx: PulsarContext, u: UserRecord) => ({
@@ -79,7 +80,7 @@ async function tokenResponse(ctx: PulsarContext, user: UserRecord, parent?: stri
 const wrongCredentials = () => unauthorized("Incorrect username or password");
 
 /** `POST /auth/login`: the OAuth2 password form. */
-async function login(ctx: PulsarContext, request: Request) {
+async function login(ctx: PulsarContext, request: HttpRequest) {
   const form = await readForm(request, ctx.settings.pulsarMaxBodyBytes);
   const f = new Fields({
     username: form.get("username") ?? undefined,
@@ -100,7 +101,7 @@ async function login(ctx: PulsarContext, request: Request) {
   return await tokenResponse(ctx, user);
 }
 
-async function refresh(ctx: PulsarContext, request: Request) {
+async function refresh(ctx: PulsarContext, request: HttpRequest) {
   const f = new Fields(await readJson(request, ctx.settings.pulsarMaxBodyBytes));
   const wire = f.str("refresh_token", { required: true });
   f.done();
@@ -112,7 +113,7 @@ async function refresh(ctx: PulsarContext, request: Request) {
 }
 
 /** `POST /auth/logout`: deny-lists this access token; a refresh token in the body is revoked too. */
-async function logout(ctx: PulsarContext, request: Request) {
+async function logout(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   const body = request.headers.get("content-type")?.includes("json")
     ? await readJson(request, ctx.settings.pulsarMaxBodyBytes)
@@ -125,19 +126,19 @@ async function logout(ctx: PulsarContext, request: Request) {
   return json(204, null);
 }
 
-async function register(ctx: PulsarContext, request: Request) {
+async function register(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "admin");
   const fields = newUserFields(await readJson(request, ctx.settings.pulsarMaxBodyBytes));
   return json(201, userPublic(ctx, await createUser(ctx, fields)));
 }
 
-async function me(ctx: PulsarContext, request: Request) {
+async function me(ctx: PulsarContext, request: HttpRequest) {
   const { user } = await authenticate(ctx, request);
   return json(200, userPublic(ctx, user));
 }
 
-async function admin(ctx: PulsarContext, request: Request) {
+async function admin(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "admin");
   return caller;
@@ -145,7 +146,7 @@ async function admin(ctx: PulsarContext, request: Request) {
 
 const userNotFound = (id: string) => notFound(`User with ID '${id}' not found`);
 
-async function updateUser(ctx: PulsarContext, request: Request, id: string) {
+async function updateUser(ctx: PulsarContext, request: HttpRequest, id: string) {
   await admin(ctx, request);
   if (!ctx.store.user(id)) throw userNotFound(id);
   const f = new Fields(await readJson(request, ctx.settings.pulsarMaxBodyBytes));
@@ -164,7 +165,7 @@ async function updateUser(ctx: PulsarContext, request: Request, id: string) {
   return json(200, userPublic(ctx, updated));
 }
 
-async function deleteUser(ctx: PulsarContext, request: Request, id: string) {
+async function deleteUser(ctx: PulsarContext, request: HttpRequest, id: string) {
   const caller = await admin(ctx, request);
   if (id === caller.user.user_id) throw badRequest("Cannot delete your own user account");
   if (!await ctx.store.deleteUser(id)) throw userNotFound(id);

@@ -10,6 +10,7 @@ import type { IdempotencyKeys } from "./idempotency.ts";
 import type { PulsarMetrics } from "./metrics.ts";
 import type { PollWaiters } from "./poll-waiters.ts";
 import type { RateLimit } from "./rate-limits.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** What every handler of the door is given. */
 export interface PulsarContext {
@@ -38,7 +39,7 @@ export interface Caller {
 }
 
 /** The bearer token of `Authorization: Bearer …`, as OAuth2PasswordBearer reads it. */
-export function bearerToken(request: Request): string {
+export function bearerToken(request: HttpRequest): string {
   const header = request.headers.get("authorization") ?? "";
   const match = /^bearer\s+(.+)$/i.exec(header.trim());
   if (!match) throw unauthorized("Not authenticated");
@@ -59,7 +60,7 @@ export async function callerOf(ctx: PulsarContext, token: string): Promise<Calle
   return { user, claims, token };
 }
 
-export const authenticate = (ctx: PulsarContext, request: Request): Promise<Caller> =>
+export const authenticate = (ctx: PulsarContext, request: HttpRequest): Promise<Caller> =>
   callerOf(ctx, bearerToken(request));
 
 export function requirePermission(user: UserRecord, permission: PulsarPermission): void {

@@ -2,6 +2,7 @@ import { ErrorCode, isCatbusError } from "../../../client/shared/errors.ts";
 import { readBody } from "../../transport/http-body.ts";
 import { HTTP_STATUS } from "../http-status.ts";
 import { WholeAnswer } from "../../transport/http-response.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** A refusal in FastAPI's shape: `{"detail": …}` with the status and headers the original sends. */
 export class HttpError extends Error {
@@ -75,7 +76,7 @@ interface Problem {
 const decoder = new TextDecoder();
 
 /** The request's JSON body (422 `json_invalid` when it is not JSON, 413 above `limit`). */
-export async function readJson(request: Request, limit: number): Promise<unknown> {
+export async function readJson(request: HttpRequest, limit: number): Promise<unknown> {
   const text = decoder.decode(await readBody(request, limit));
   try {
     return JSON.parse(text);
@@ -91,7 +92,7 @@ export async function readJson(request: Request, limit: number): Promise<unknown
 }
 
 /** The request's `application/x-www-form-urlencoded` body (the OAuth2 password form). */
-export async function readForm(request: Request, limit: number): Promise<URLSearchParams> {
+export async function readForm(request: HttpRequest, limit: number): Promise<URLSearchParams> {
   return new URLSearchParams(decoder.decode(await readBody(request, limit)));
 }
 

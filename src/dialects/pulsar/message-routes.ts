@@ -8,6 +8,7 @@ import type { Route } from "./router.ts";
 import { topicForPublish } from "./topic-routes.ts";
 import type { StoredAnswer } from "./idempotency.ts";
 import type { WholeAnswer } from "../../transport/http-response.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 const encoder = new TextEncoder();
 
@@ -186,7 +187,7 @@ async function publishBulk(
 /** Runs a publish through its Idempotency-Key (when it has one) and answers it. */
 async function idempotent(
   ctx: PulsarContext,
-  request: Request,
+  request: HttpRequest,
   publish: (ctx: PulsarContext, caller: Caller, body: unknown) => Promise<StoredAnswer>,
 ): Promise<WholeAnswer> {
   const caller = await authenticate(ctx, request);

@@ -8,6 +8,7 @@ import { Fields, forbidden, HttpError, json, jsonText, readJson } from "./http.t
 import { listItem, seqOfId } from "./message.ts";
 import type { Route } from "./router.ts";
 import { subscribeTopic } from "./start.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** At most this many messages per answer; `has_more` says there are more. */
 const MAX_MESSAGES = 100;
@@ -38,7 +39,7 @@ function readPoll(body: unknown) {
  * shape. The answer leaves once the first message is in (with everything that arrived in the
  * same tick, up to 100: `has_more` then), or after `timeout` seconds with none.
  */
-async function poll(ctx: PulsarContext, request: Request) {
+async function poll(ctx: PulsarContext, request: HttpRequest) {
   const { user } = await authenticate(ctx, request);
   requirePermission(user, "read");
   const { topics, since, timeout } = readPoll(

@@ -1,10 +1,11 @@
 import type { PulsarContext } from "./context.ts";
 import { HttpError } from "./http.ts";
 import type { Answer } from "../../transport/http-response.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 export type Handler = (
   ctx: PulsarContext,
-  request: Request,
+  request: HttpRequest,
   params: string[],
   info: RequestInfo,
 ) => Answer | Promise<Answer>;

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { serveHttpDoor } from "../../transport/http-server.ts";
+import { serveLeanHttpDoor } from "../../transport/http-server.ts";
 import { AUTH_ROUTES } from "./auth-routes.ts";
 import type { PulsarContext } from "./context.ts";
 import { errorResponse, json } from "./http.ts";
@@ -65,7 +65,7 @@ export function servePulsar(
     ...MESSAGE_ROUTES,
     ...POLL_ROUTES,
   ]);
-  const server = serveHttpDoor(
+  const server = serveLeanHttpDoor(
     { ...listen, ...ctx.services.admission, limits: ctx.services.http },
     async (request, info, keep) => {
       const url = new URL(request.url);

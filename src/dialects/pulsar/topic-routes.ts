@@ -11,6 +11,7 @@ import { badRequest, Fields, forbidden, HttpError, json, notFound, readJson } fr
 import type { TopicRecord } from "./store.ts";
 import type { Route } from "./router.ts";
 import { history } from "./history.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** A topic as the API shows it; the grant list only to its owner (and admins). */
 function topicPublic(topic: TopicRecord, caller: Caller) {
@@ -67,7 +68,7 @@ function requireRead(topic: TopicRecord, caller: Caller) {
   }
 }
 
-async function createTopic(ctx: PulsarContext, request: Request) {
+async function createTopic(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "write");
   const f = new Fields(await readJson(request, ctx.settings.pulsarMaxBodyBytes));
@@ -86,13 +87,13 @@ async function createTopic(ctx: PulsarContext, request: Request) {
 }
 
 /** Owned, granted and public topics (every topic for an admin). */
-async function listTopics(ctx: PulsarContext, request: Request) {
+async function listTopics(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   const visible = ctx.store.topics().filter((t) => canAccess(caller.user, t, "read"));
   return json(200, visible.map((t) => topicPublic(t, caller)));
 }
 
-async function updateTopic(ctx: PulsarContext, request: Request, name: string) {
+async function updateTopic(ctx: PulsarContext, request: HttpRequest, name: string) {
   const caller = await authenticate(ctx, request);
   const topic = existing(ctx, name);
   requireOwner(topic, caller, "update it");
@@ -111,7 +112,7 @@ async function updateTopic(ctx: PulsarContext, request: Request, name: string) {
  * Deletes the topic and its messages: those up to now are purged from the `pulsar` namespace,
  * so no reader of `pulsar.<name>` — this door's, a native replay — sees them again.
  */
-async function deleteTopic(ctx: PulsarContext, request: Request, name: string) {
+async function deleteTopic(ctx: PulsarContext, request: HttpRequest, name: string) {
   const caller = await authenticate(ctx, request);
   requireOwner(existing(ctx, name), caller, "delete it");
   // Purged first: when storage refuses, the topic is still there for the retry.
@@ -120,7 +121,7 @@ async function deleteTopic(ctx: PulsarContext, request: Request, name: string) {
   return json(204, null);
 }
 
-async function grant(ctx: PulsarContext, request: Request, name: string) {
+async function grant(ctx: PulsarContext, request: HttpRequest, name: string) {
   const caller = await authenticate(ctx, request);
   const topic = existing(ctx, name);
   requireOwner(topic, caller, "grant access");
@@ -142,7 +143,7 @@ async function grant(ctx: PulsarContext, request: Request, name: string) {
   });
 }
 
-async function listGrants(ctx: PulsarContext, request: Request, name: string) {
+async function listGrants(ctx: PulsarContext, request: HttpRequest, name: string) {
   const caller = await authenticate(ctx, request);
   const topic = existing(ctx, name);
   requireOwner(topic, caller, "list permissions");
@@ -157,7 +158,7 @@ async function listGrants(ctx: PulsarContext, request: Request, name: string) {
   );
 }
 
-async function revoke(ctx: PulsarContext, request: Request, name: string, userId: string) {
+async function revoke(ctx: PulsarContext, request: HttpRequest, name: string, userId: string) {
   const caller = await authenticate(ctx, request);
   const topic = existing(ctx, name);
   requireOwner(topic, caller, "revoke access");
@@ -167,7 +168,7 @@ async function revoke(ctx: PulsarContext, request: Request, name: string, userId
   return json(204, null);
 }
 
-async function stats(ctx: PulsarContext, request: Request) {
+async function stats(ctx: PulsarContext, request: HttpRequest) {
   const caller = await authenticate(ctx, request);
   requirePermission(caller.user, "admin");
   const topics = ctx.store.topics();
@@ -179,7 +180,7 @@ async function stats(ctx: PulsarContext, request: Request) {
   });
 }
 
-async function messages(ctx: PulsarContext, request: Request, name: string) {
+async function messages(ctx: PulsarContext, request: HttpRequest, name: string) {
   const caller = await authenticate(ctx, request);
   const topic = existing(ctx, name);
   requireRead(topic, caller);

@@ -15,6 +15,7 @@ import { messageIdOf, pushFrame, seqOfId } from "./message.ts";
 import type { PulsarLiveConnection } from "./live.ts";
 import type { RequestInfo } from "./router.ts";
 import { subscribeTopic } from "./start.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 
 /** WebSocket close codes: policy violation (auth, permission), going away (shutdown). */
 const POLICY = 1008;
@@ -27,7 +28,7 @@ const IDLE = 1011;
  * The token of a WebSocket handshake: `?token=` (0.1, the README) or the subprotocols
  * `bearer, bearer.<jwt>` (0.2; the server answers `bearer`, never echoing the token).
  */
-function handshakeToken(request: Request, url: URL): { token?: string; protocol?: string } {
+function handshakeToken(request: HttpRequest, url: URL): { token?: string; protocol?: string } {
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) =>
     s.trim()
   );
@@ -41,7 +42,7 @@ function handshakeToken(request: Request, url: URL): { token?: string; protocol?
 /** `GET /ws`: authenticates the handshake, then runs one session (see PulsarSocket). */
 export async function acceptPulsarSocket(
   ctx: PulsarContext,
-  request: Request,
+  request: HttpRequest,
   info: RequestInfo,
 ): Promise<Response> {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
