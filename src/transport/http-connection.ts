@@ -269,6 +269,7 @@ export class HttpConnection {
         head.message,
       );
     }
+    if (!head.upgrade) this.#buffer.expect(end + Math.max(0, head.bodyLength));
     this.#serve(head);
   }
 

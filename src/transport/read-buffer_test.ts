@@ -21,3 +21,20 @@ Deno.test("read buffer - small while idle, a pooled large one from a full read t
   b.release();
   assert.equal(b.next.length, idle.length);
 });
+
+Deno.test("read buffer - a connection expecting requests past the idle read gets a larger idle read from its next read on", () => {
+  const a = new ReadBuffer();
+  const idle = a.next;
+  a.expect(idle.length);
+  a.read(1);
+  assert.equal(a.next, idle, "requests that fit keep the small buffer");
+  a.expect(idle.length + 1);
+  assert.equal(a.next, idle, "the pending read keeps its buffer");
+  a.read(1);
+  const roomy = a.next;
+  assert.ok(roomy.length > idle.length && roomy.length <= 4096);
+  a.read(roomy.length);
+  assert.ok(a.next.length >= 64 * 1024, "a read that fills it still bursts");
+  a.read(1);
+  assert.equal(a.next, roomy, "and comes back to the larger idle read");
+});
