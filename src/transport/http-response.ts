@@ -63,6 +63,9 @@ function latin1(text: string): Uint8Array {
 
 /** A field value a WholeAnswer may carry: no CR, LF or other control character but HTAB. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Field records checked already (a door's constant ones are checked once). */
+const checkedFields = new WeakSet<object>();
+const NO_FIELDS: Record<string, string> = {};
 
 /**
  * A whole response without a WHATWG `Response`: its body is text (or none) now, and its fields a
@@ -75,9 +78,12 @@ export class WholeAnswer {
   readonly body: string | null;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, body: string | null, headers: Record<string, string> = {}) {
-    for (const [name, value] of Object.entries(headers)) {
-      if (!FIELD_VALUE.test(value)) throw new TypeError(`invalid value of header ${name}`);
+  constructor(status: number, body: string | null, headers: Record<string, string> = NO_FIELDS) {
+    if (!checkedFields.has(headers)) {
+      for (const [name, value] of Object.entries(headers)) {
+        if (!FIELD_VALUE.test(value)) throw new TypeError(`invalid value of header ${name}`);
+      }
+      checkedFields.add(headers);
     }
     this.status = status;
     this.body = body;

@@ -26,17 +26,22 @@ export const forbidden = (detail: string): HttpError => new HttpError(403, detai
 export const notFound = (detail: string): HttpError => new HttpError(404, detail);
 export const badRequest = (detail: string): HttpError => new HttpError(400, detail);
 
+const JSON_FIELDS = { "content-type": "application/json" };
+const NO_FIELDS = {};
+
 /** A JSON answer from its text (a 204 has no body, hence no content-type). */
-export const jsonText = (
+export function jsonText(
   status: number,
   text: string | null,
-  headers: Record<string, string> = {},
-): WholeAnswer =>
-  new WholeAnswer(
+  headers: Record<string, string> = NO_FIELDS,
+): WholeAnswer {
+  if (status === 204) return new WholeAnswer(status, null, headers);
+  return new WholeAnswer(
     status,
-    status === 204 ? null : text,
-    status === 204 ? headers : { "content-type": "application/json", ...headers },
+    text,
+    headers === NO_FIELDS ? JSON_FIELDS : { ...JSON_FIELDS, ...headers },
   );
+}
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   jsonText(status, status === 204 ? null : JSON.stringify(body), headers);

@@ -3,7 +3,7 @@ import { Publisher } from "../../access/publisher.ts";
 import { canAccess, channelOf, principalOf, TOPIC_NAME, TOPIC_NAME_RULE } from "./access.ts";
 import { authenticate, type Caller, type PulsarContext, requirePermission } from "./context.ts";
 import { errorResponse, Fields, forbidden, jsonText, readJson } from "./http.ts";
-import { messageIdOf, METADATA_HEADER } from "./message.ts";
+import { isoTime, messageIdOf, METADATA_HEADER } from "./message.ts";
 import type { Route } from "./router.ts";
 import { topicForPublish } from "./topic-routes.ts";
 import type { StoredAnswer } from "./idempotency.ts";
@@ -125,7 +125,7 @@ function publishItems(
 const receipt = (m: Published, topic: string) => ({
   message_id: messageIdOf(m),
   topic,
-  timestamp: new Date(m.time).toISOString(),
+  timestamp: isoTime(m.time),
 });
 
 async function publishOne(

@@ -11,6 +11,17 @@ export const METADATA_HEADER = "pulsar-metadata";
  */
 export const messageIdOf = (m: BusMessage): string => `${m.time}-${m.seq}`;
 
+let isoMs = NaN;
+let isoText = "";
+/** A publish time (ms) in ISO 8601, as the original's timestamps; the last one is kept. */
+export function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** The sequence an id names, or undefined for anything that is not `<ms>-<n>`. */
 export function seqOfId(id: string): number | undefined {
   const match = /^(\d{1,15})-(\d{1,15})$/.exec(id);
@@ -32,7 +43,7 @@ export function messageFields(m: BusMessage): string {
     text = `"message_id":${JSON.stringify(messageIdOf(m))},"topic":${
       JSON.stringify(topicOf(m.channel))
     },"payload":${decoder.decode(m.payload)},"timestamp":${
-      JSON.stringify(new Date(m.time).toISOString())
+      JSON.stringify(isoTime(m.time))
     },"metadata":${m.headers?.[METADATA_HEADER] ?? "{}"}`;
     fields.set(m, text);
   }

@@ -1,5 +1,7 @@
 import client, { type Registry } from "prom-client";
 
+type RequestLabel = "method" | "route" | "status";
+
 /** What the door's gauges read when scraped. */
 export interface PulsarGaugeSources {
   websockets(): number;
@@ -14,22 +16,33 @@ export interface PulsarGaugeSources {
  * route template (never a raw path or topic name), a method and a status.
  */
 export class PulsarMetrics {
-  readonly #requests: client.Counter<"method" | "route" | "status">;
-  readonly #received: client.Counter;
+  /** Counted as plain numbers per request, turned into samples only when scraped. */
+  readonly #requests = new Map<string, { labels: Record<RequestLabel, string>; n: number }>();
+  #received = 0;
   readonly #rateLimited: client.Counter<"limit">;
 
   constructor(registry: Registry, sources: PulsarGaugeSources) {
     const registers = [registry];
-    this.#requests = new client.Counter({
+    const requests = this.#requests;
+    new client.Counter({
       name: "pulsar_http_requests_total",
       help: "Pulsar Relay HTTP requests by route template, method and status.",
       labelNames: ["method", "route", "status"],
       registers,
+      collect() {
+        this.reset();
+        for (const { labels, n } of requests.values()) this.inc(labels, n);
+      },
     });
-    this.#received = new client.Counter({
+    const received = () => this.#received;
+    new client.Counter({
       name: "pulsar_messages_received_total",
       help: "Messages accepted by POST /api/v1/messages and /api/v1/messages/bulk.",
       registers,
+      collect() {
+        this.reset();
+        this.inc(received());
+      },
     });
     this.#rateLimited = new client.Counter({
       name: "pulsar_rate_limited_total",
@@ -53,11 +66,14 @@ export class PulsarMetrics {
   }
 
   request(method: string, route: string, status: number): void {
-    this.#requests.inc({ method, route, status: String(status) });
+    const key = `${method} ${route} ${status}`;
+    const counted = this.#requests.get(key);
+    if (counted) counted.n++;
+    else this.#requests.set(key, { labels: { method, route, status: String(status) }, n: 1 });
   }
 
   received(n = 1): void {
-    this.#received.inc(n);
+    this.#received += n;
   }
 
   rateLimited(limit: "ip" | "user"): void {

@@ -28,9 +28,20 @@ interface Compiled {
   handler: Handler;
 }
 
+interface Found {
+  handler: Handler;
+  params: string[];
+  template: string;
+}
+
 /** FastAPI's routing: the first matching route; 404 / 405 in its words when none does. */
 export class Router {
   readonly #routes: Compiled[];
+  /**
+   * What `find` answered for a method and path a template without parameters matched: at most
+   * one entry per such route, so a publish loop does not run the patterns per request.
+   */
+  readonly #fixed = new Map<string, Found>();
 
   constructor(routes: Route[]) {
     this.#routes = routes.map(([method, template, handler]) => ({
@@ -41,18 +52,23 @@ export class Router {
     }));
   }
 
-  find(method: string, path: string): { handler: Handler; params: string[]; template: string } {
+  find(method: string, path: string): Found {
+    const key = `${method} ${path}`;
+    const fixed = this.#fixed.get(key);
+    if (fixed) return fixed;
     let pathMatched = false;
     for (const r of this.#routes) {
       const m = r.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;
       if (r.method !== method) continue;
-      return {
+      const found = {
         handler: r.handler,
         params: m.slice(1).map(decodeURIComponent),
         template: r.template,
       };
+      if (m.length === 1) this.#fixed.set(key, found);
+      return found;
     }
     if (pathMatched) throw new HttpError(405, "Method Not Allowed");
     throw new HttpError(404, "Not Found");
