@@ -7,6 +7,7 @@ import {
 } from "../../client/shared/frame.ts";
 import { utf8, writeAscii } from "../../client/shared/utf8.ts";
 import type { BusMessage } from "../core/message.ts";
+import { countDigits, isCount, writeCount } from "./decimal.ts";
 
 /**
  * The native message frame of a delivery, the server's hottest encode (once per live message,
@@ -23,18 +24,18 @@ import type { BusMessage } from "../core/message.ts";
 export function messageFrame(m: BusMessage, requestId = 0, tail = ""): Uint8Array {
   const { head, middle } = prefixOf(m.channel, m.epoch);
   const rest = m.headers ? `,"headers":${JSON.stringify(m.headers)}${tail}}` : `${tail}}`;
-  const seqDigits = digitsOf(m.seq), timeDigits = digitsOf(m.time);
-  if (seqDigits < 0 || timeDigits < 0) return textFrame(m, requestId, rest);
+  if (!isCount(m.seq) || !isCount(m.time)) return textFrame(m, requestId, rest);
+  const seqDigits = countDigits(m.seq), timeDigits = countDigits(m.time);
   const metaLength = head.length + seqDigits + middle.length + m.id.length + TIME.length +
     timeDigits + rest.length;
   const out = new Uint8Array(HEADER_BYTES + metaLength + m.payload.length);
   out.set(head, HEADER_BYTES);
-  let at = writeDigits(out, HEADER_BYTES + head.length, m.seq, seqDigits);
+  let at = writeCount(out, HEADER_BYTES + head.length, m.seq);
   out.set(middle, at);
   at += middle.length;
   if (!writeAscii(out, at, m.id)) return textFrame(m, requestId, rest);
   out.set(TIME, at += m.id.length);
-  at = writeDigits(out, at + TIME.length, m.time, timeDigits);
+  at = writeCount(out, at + TIME.length, m.time);
   if (!writeAscii(out, at, rest)) return textFrame(m, requestId, rest);
   writeHeader(out, FrameType.Message, m.binary ? Flag.Binary : 0, requestId, metaLength);
   out.set(m.payload, HEADER_BYTES + metaLength);
@@ -71,23 +72,4 @@ function prefixOf(channel: string, epoch: string): ChannelPrefix {
   };
   prefixes.set(channel, prefix);
   return prefix;
-}
-
-/** Decimal digits of a whole number as `${n}` writes it; -1 for anything else. */
-function digitsOf(n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) return -1;
-  let digits = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    digits++;
-  }
-  return digits;
-}
-
-function writeDigits(out: Uint8Array, at: number, n: number, digits: number): number {
-  for (let i = at + digits - 1; i >= at; i--) {
-    out[i] = 0x30 + n % 10;
-    n = Math.floor(n / 10);
-  }
-  return at + digits;
 }

@@ -2,6 +2,7 @@ import { Flag, FrameType, HEADER_BYTES } from "../../client/shared/frame.ts";
 import { utf8 } from "../../client/shared/utf8.ts";
 import type { OutboundQueue } from "../core/outbound-queue.ts";
 import { rawRecord, type StoredRecords } from "../core/stored-records.ts";
+import { countDigits, isCount, writeCount } from "./decimal.ts";
 import { messageFrame } from "./message-frame.ts";
 
 // The pieces of a message frame's meta (see message-frame.ts) around a stored record's own bytes.
@@ -84,8 +85,8 @@ class StoredFrames {
     const records = this.#records, i = this.#picks[k], raw = this.#raw;
     const time = records.time(i);
     if (records.raw(i, raw) && isCount(time) && !needsEscape(raw)) {
-      let meta = FIXED_META + raw.channelEnd - raw.channelStart + digits(records.seq(i)) +
-        this.#epoch.length + raw.idEnd - raw.idStart + digits(time);
+      let meta = FIXED_META + raw.channelEnd - raw.channelStart + countDigits(records.seq(i)) +
+        this.#epoch.length + raw.idEnd - raw.idStart + countDigits(time);
       if (raw.headersEnd > raw.headersStart) {
         meta += HEADERS.length + raw.headersEnd - raw.headersStart;
       }
@@ -138,37 +139,6 @@ function writeUint32(out: Uint8Array, o: number, n: number): void {
   out[o + 1] = n >>> 16;
   out[o + 2] = n >>> 8;
   out[o + 3] = n;
-}
-
-/** A number `${n}` writes as plain digits. */
-const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0;
-
-function digits(n: number): number {
-  let d = 1;
-  for (let p = 10; n >= p; p *= 10) d++;
-  return d;
-}
-
-/**
- * Writes the decimal digits of `n` (see isCount) at `o`; returns the offset after them. Times
- * pass 2^31, where `%` and division on doubles are slow: written as two int32 halves.
- */
-function writeCount(out: Uint8Array, o: number, n: number): number {
-  if (n <= 0x7fff_ffff) return writeInt(out, o, n | 0, digits(n));
-  const high = Math.floor(n / 1e8);
-  o = writeInt(out, o, high | 0, digits(high));
-  return writeInt(out, o, (n - high * 1e8) | 0, 8);
-}
-
-/** Writes int32 `n` as `width` digits (zero-padded) at `o`. */
-function writeInt(out: Uint8Array, o: number, n: number, width: number): number {
-  const end = o + width;
-  for (let i = end - 1; i >= o; i--) {
-    const tenth = (n / 10) | 0;
-    out[i] = 0x30 + n - tenth * 10;
-    n = tenth;
-  }
-  return end;
 }
 
 /** Whether JSON.stringify would escape a byte of the channel (a quote or a backslash). */
