@@ -21,10 +21,11 @@ import {
   subscribe,
 } from "./subscribe.ts";
 import type { AcceptReport, Admission } from "../../transport/accept-loop.ts";
-import { type HttpLimits, serveHttpDoor } from "../../transport/http-server.ts";
+import { type HttpLimits, serveLeanHttpDoor } from "../../transport/http-server.ts";
+import type { HttpRequest } from "../../transport/http-request.ts";
 import { HTTP_STATUS } from "../http-status.ts";
 import type { Logger } from "../../core/logger.ts";
-import { wholeResponse } from "../../transport/http-response.ts";
+import { type Answer, WholeAnswer } from "../../transport/http-response.ts";
 
 export interface BusDialectOptions {
   hostname: string;
@@ -55,15 +56,19 @@ export interface BusDialectOptions {
   http: HttpLimits;
 }
 
-const reply = (status: number, text = "", headers: Record<string, string> = {}) =>
-  wholeResponse(text ? text + "\n" : null, {
+const NO_FIELDS: Record<string, string> = {};
+
+/** A whole answer, CORS fields first; a bare one shares CORS_HEADERS (its fields checked once). */
+const reply = (status: number, text = "", headers = NO_FIELDS) =>
+  new WholeAnswer(
     status,
-    headers: {
-      ...CORS_HEADERS,
-      ...(text ? { "content-type": "text/plain; charset=utf-8" } : {}),
-      ...headers,
-    },
-  });
+    text ? text + "\n" : null,
+    text
+      ? { ...CORS_HEADERS, "content-type": "text/plain; charset=utf-8", ...headers }
+      : headers === NO_FIELDS
+      ? CORS_HEADERS
+      : { ...CORS_HEADERS, ...headers },
+  );
 
 /**
  * The Bus dialect (ella.to/bus's HTTP/SSE API) on its own listener: `POST /` publishes,
@@ -78,7 +83,7 @@ export function serveBus(
   const streams = new Set<SseStream>();
   const openPrincipal: Principal = { clientId: `bus-${randomId(6)}`, kind: "open", grants: [] };
 
-  const authenticate = (request: Request, url: URL): Promise<Principal> => {
+  const authenticate = (request: HttpRequest, url: URL): Promise<Principal> => {
     if (options.auth === "open") return Promise.resolve(openPrincipal);
     const header = request.headers.get("authorization");
     // Tokens belong in headers; only EventSource (a GET that cannot send one) uses the query.
@@ -107,10 +112,10 @@ export function serveBus(
 
   /** `caller` learns the request's principal once it is authenticated, for the log. */
   const handle = async (
-    request: Request,
+    request: HttpRequest,
     remote: string,
     caller: { principal?: Principal },
-  ): Promise<Response> => {
+  ): Promise<Answer> => {
     // Every path is the API, as the original's `/` pattern serves them all.
     const url = new URL(request.url);
     if (request.method === "OPTIONS") return reply(204, "", PREFLIGHT_HEADERS);
@@ -171,7 +176,7 @@ export function serveBus(
     }
   };
 
-  const server = serveHttpDoor({
+  const server = serveLeanHttpDoor({
     hostname: options.hostname,
     port: options.port,
     ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
