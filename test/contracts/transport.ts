@@ -2,7 +2,8 @@
  * The contract every client transport keeps, run against a real catbusd: one suite, one test
  * file per transport (as Hono runs one router suite against every router). A transport that
  * passes it can carry the native protocol: bytes arrive whole and in order, a fast sender and a
- * replay wait for the reader instead of losing anything, an oversize frame is refused without
+ * replay wait for the reader instead of losing anything, a publisher that outruns the log is
+ * paced (the server stops reading), not refused, an oversize frame is refused without
  * ending the connection, a close ends the server's session, and the client reconnects and
  * resumes after the server went away.
  */
@@ -99,6 +100,17 @@ export function transportContract(subject: TransportUnderTest): void {
       assert.deepEqual((await me.received.next(`received message ${p.i}`)).payload, p);
     }
     await Promise.all([me.client.disconnect(), other.disconnect()]);
+  });
+
+  test("a sender past --max-publishes-in-flight is read on later, not refused: every publish is stored", async () => {
+    await using server = await startCatbusd(["--max-publishes-in-flight", "4"]);
+    const me = await clientOn(subject, server);
+    for (let i = 0; i < 3000; i++) me.client.send("app.flood", i);
+    // Answered after every publish sent before it: its position counts them.
+    const last = await within(me.client.publish("app.flood", "last"), 30_000, "the last publish");
+    assert.equal(last.seq, 3001);
+    assert.equal(me.errors.size, 0, "nothing refused");
+    await me.client.disconnect();
   });
 
   test("a replay larger than the outbound queue waits for the reader and loses nothing", async () => {
